@@ -1,0 +1,3 @@
+from shipper.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""The `shipper` command: argument parsing and the one error boundary.
+
+Every command lives in `shipper/commands/<name>.py` (``HELP``, ``EXAMPLES``, ``add_arguments``,
+``run``). Failures become one clear line on stderr and an `ExitCode`; a traceback is shown only
+with ``--debug``, and every secret shipper loaded is redacted from whatever is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import traceback
+from types import ModuleType
+from typing import Sequence
+
+from shipper import __version__
+from shipper.env import Env
+from shipper.errors import ExitCode, ShipperError
+from shipper.secrets import redact
+
+COMMANDS = ("replay", "causes", "signatures", "setup", "check", "deadletter")
+
+EPILOG = """\
+examples:
+  shipper replay /var/log/maillog* /var/log/messages     replay archives into the local store
+  shipper causes                                         what went wrong, newest first, with hints
+  shipper replay --output ndjson -o events.ndjson x.gz    write documents as NDJSON
+  shipper replay --output es --config shipper.yml /var/log/journal/
+  shipper COMMAND --help                                 options and examples of one command
+
+exit codes: 0 ok, 1 unexpected error (rerun with --debug), 2 usage, 3 configuration,
+            4 input unreadable, 5 output unwritable, 6 server unavailable or refused, 130 interrupted
+"""
+
+
+def _command(name: str) -> ModuleType:
+    return importlib.import_module(f"shipper.commands.{name.replace('-', '_')}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shipper",
+        description="Ship the systemd journal and syslog files, with the root cause of each failure attached.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"shipper {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = _command(name)
+        p = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=module.HELP,
+            epilog=module.EXAMPLES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
+    env = env or Env()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage or help
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help(env.stderr)
+        return ExitCode.USAGE
+    try:
+        return int(args._module.run(args, env))
+    except ShipperError as exc:
+        _say(env, f"shipper: error: {exc.message}")
+        if exc.hint:
+            _say(env, f"shipper: {exc.hint}")
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        _say(env, "shipper: interrupted")
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:  # `shipper replay --output ndjson | head`
+        return ExitCode.OK
+    except Exception as exc:  # the boundary: anything else is a bug
+        if args.debug:
+            _say(env, "".join(traceback.format_exception(exc)))
+        _say(env, f"shipper: unexpected error: {type(exc).__name__}: {exc}")
+        _say(env, "shipper: this is a bug; rerun with --debug to see where, and report it")
+        return ExitCode.ERROR
+
+
+def _say(env: Env, text: str) -> None:
+    print(redact(text), file=env.stderr)

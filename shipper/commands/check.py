@@ -1,0 +1,116 @@
+"""`shipper check`: can shipper write to Elasticsearch, and is the cluster set up for it?"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from shipper.env import Env
+from shipper.errors import ExitCode
+from shipper.setup.options import add_es_arguments
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+    from shipper.config.elasticsearch import ElasticsearchOutput
+
+HELP = "check the connection, version, credentials, privileges and installed assets of Elasticsearch"
+EXAMPLES = """\
+examples:
+  shipper check --config /etc/shipper/shipper.yml
+  shipper check --es-url https://es1.example:9200 --config shipper.yml
+
+exit status: 0 all good; 6 unreachable, credentials refused or privileges missing;
+             5 templates, ILM policy or pipelines missing or outdated (run `shipper setup`)
+"""
+
+INDEX_PRIVILEGES = ("create_doc", "auto_configure")
+CLUSTER_PRIVILEGES = ("monitor",)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_es_arguments(p)
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    from shipper.setup.assets import load_assets
+    from shipper.setup.install import inspect
+    from shipper.setup.options import es_settings
+    from shipper.sinks.es_client import CLIENT_MAJOR, connect
+
+    es, _ = es_settings(args)
+    out = _Report(env)
+    conn = connect(es, env)  # unreachable, refused credentials: one clear error (exit 6)
+    try:
+        out.line("ok", f"connection: Elasticsearch {conn.version} (cluster {conn.cluster_name!r}) at {conn.where}, "
+                       f"REST API compatible-with={min(conn.major, CLIENT_MAJOR)}")
+        _credentials(es, out)
+        worst = _privileges(conn.client, es, out)
+        for status in inspect(conn.client, load_assets(float(es.retention))):
+            if status.state in ("current", "newer"):
+                out.line("ok", status.describe())
+            elif status.state == "unreadable":
+                out.line("warn", status.describe() + "; check with the setup credentials")
+            else:
+                out.line("FAIL", status.describe() + "; run `shipper setup`")
+                worst = worst if worst != ExitCode.OK else ExitCode.OUTPUT
+    finally:
+        conn.client.close()
+    env.stdout.write("check: all good\n" if worst == ExitCode.OK else "check: problems found (see FAIL lines)\n")
+    return worst
+
+
+class _Report:
+    def __init__(self, env: Env) -> None:
+        self.env = env
+
+    def line(self, mark: str, text: str) -> None:
+        self.env.stdout.write(f"  {mark:<5} {text}\n")
+
+
+def _credentials(es: "ElasticsearchOutput", out: _Report) -> None:
+    from shipper.secrets import readable_by_others
+
+    sources = [("API key", es.api_key_file, es.api_key_env), ("password", es.password_file, es.password_env),
+               ("bearer token", es.bearer_token_file, es.bearer_token_env)]
+    configured = [(what, path, var) for what, path, var in sources if path is not None or var is not None]
+    for what, path, var in configured[:1]:
+        user = f" for user {es.username!r}" if what == "password" else ""
+        out.line("ok", f"credentials: {what}{user} from {path if path is not None else '$' + str(var)}")
+        if path is not None and readable_by_others(path):
+            out.line("warn", f"{path} can be read by other users: chmod 600 {path}")
+    if not configured:
+        out.line("warn", "credentials: none configured (fine only for a cluster without security)")
+    if not es.verify_certs:
+        out.line("warn", "TLS certificate verification is off (verify_certs: false)")
+
+
+def _privileges(client: "Elasticsearch", es: "ElasticsearchOutput", out: _Report) -> ExitCode:
+    from elasticsearch import ApiError
+
+    from shipper.sinks.bulk import INDEX_PATTERN
+    from shipper.sinks.es_client import error_reason
+
+    names = INDEX_PATTERN.replace("-*", f"-{es.namespace}")
+    try:
+        body: dict[str, Any] = client.security.has_privileges(
+            cluster=list(CLUSTER_PRIVILEGES),
+            index=[{"names": [names], "privileges": list(INDEX_PRIVILEGES)}],
+        ).body
+    except ApiError as exc:
+        reason = error_reason(exc.body)
+        if "Security must be explicitly enabled" in reason or "no handler found" in reason:
+            out.line("warn", "privileges: security is off on this cluster, so anyone may write (not checked)")
+            return ExitCode.OK
+        out.line("warn", f"privileges: cannot be checked ({exc.meta.status}: {reason})")
+        return ExitCode.OK
+    missing = [p for p, ok in body.get("cluster", {}).items() if not ok]
+    missing += [f"{p} on {names}" for p, ok in body.get("index", {}).get(names, {}).items() if not ok]
+    user = body.get("username", "?")
+    if missing:
+        out.line("FAIL", f"privileges of {user!r}: missing {', '.join(missing)} "
+                         "(grant the role in deploy/elasticsearch-role.json)")
+        return ExitCode.UNAVAILABLE
+    out.line("ok", f"privileges of {user!r}: {', '.join(INDEX_PRIVILEGES)} on {names}; "
+                   f"{', '.join(CLUSTER_PRIVILEGES)}")
+    return ExitCode.OK

@@ -1,0 +1,60 @@
+"""`shipper setup`: install or upgrade the templates, ILM policy and ingest pipelines in Elasticsearch."""
+
+from __future__ import annotations
+
+import argparse
+
+from shipper.env import Env
+from shipper.errors import ExitCode
+from shipper.setup.options import add_es_arguments
+
+HELP = "install or upgrade shipper's index templates, ILM policy and ingest pipelines in Elasticsearch"
+EXAMPLES = """\
+examples:
+  shipper setup --config /etc/shipper/shipper.yml      install what is missing, upgrade what is older
+  shipper setup --es-url https://localhost:9200 --config admin.yml
+  shipper setup --dry-run                               only say what would change
+
+Run it with credentials that may manage templates, ILM and pipelines (not the shipper's own
+API key, which only writes documents: see deploy/elasticsearch-role.json). Running it again
+changes nothing; it never deletes data. New mappings apply at each data stream's next rollover.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_es_arguments(p)
+    p.add_argument("--dry-run", action="store_true", help="compare only; change nothing")
+    p.add_argument("--force", action="store_true", help="also replace objects of the same name not installed by shipper")
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    from elasticsearch import ApiError
+
+    from shipper.setup.assets import load_assets
+    from shipper.setup.install import NEEDS_INSTALL, apply, inspect, result_line
+    from shipper.setup.options import es_settings
+    from shipper.sinks.es_client import connect, unavailable
+
+    es, _ = es_settings(args)
+    conn = connect(es, env)
+    try:
+        env.stdout.write(f"Elasticsearch {conn.version} at {conn.where}\n")
+        statuses = inspect(conn.client, load_assets(float(es.retention)))
+        if args.dry_run:
+            for s in statuses:
+                mark = "would install" if s.state in NEEDS_INSTALL else s.state
+                env.stdout.write(f"  {mark:<14} {s.describe()}\n")
+            return ExitCode.OK
+        try:
+            done = apply(conn.client, statuses, force=args.force)
+        except ApiError as exc:
+            raise unavailable(exc, conn.where, doing="install its templates, ILM policy and pipelines") from None
+    finally:
+        conn.client.close()
+    for verb, status in done:
+        env.stdout.write(f"  {result_line(verb, status)}\n")
+    changed = sum(1 for verb, _ in done if verb in ("installed", "updated", "replaced"))
+    env.stdout.write(f"setup: {changed} changed, {len(done) - changed} left as they were\n")
+    if any(s.state == "unreadable" for s in statuses):
+        return ExitCode.UNAVAILABLE
+    return ExitCode.OK

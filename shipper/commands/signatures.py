@@ -1,0 +1,69 @@
+"""`shipper signatures`: what shipper recognises (the signature files), with each hint in brief."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from shipper.env import Env
+from shipper.errors import ExitCode
+
+HELP = "list the failures shipper recognises: signature id, role, what it matches, the hint"
+EXAMPLES = """\
+examples:
+  shipper signatures                       the table
+  shipper signatures --format json         every field, for scripts (patterns, docs, fields set)
+  shipper signatures --family sendmail     one family
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    p.add_argument("--family", help="only this family (sendmail, elasticsearch, systemd)")
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    from shipper.recognise.rules import load_rules
+
+    rules = load_rules()
+    sigs = [s for s in rules.signatures if args.family is None or s.family == args.family]
+    if args.format == "json":
+        env.stdout.write(json.dumps([_json(s) for s in sigs], indent=2, ensure_ascii=False) + "\n")
+        return ExitCode.OK
+    for sig in sigs:
+        env.stdout.write(f"{sig.id}  [{sig.role}]\n")
+        env.stdout.write(f"    recognises: {sig.recognises}\n")
+        env.stdout.write(f"    hint: {_brief(sig.hint)}\n")
+    env.stdout.write(f"{len(sigs)} signatures ({', '.join(f.path.rsplit('/', 1)[-1] for f in rules.families)})\n")
+    return ExitCode.OK
+
+
+def _brief(template: str, limit: int = 160) -> str:
+    """The first sentence of a hint template, shortened to ``limit`` characters."""
+    end = template.find(". ")
+    text = template[: end + 1] if 0 < end < limit else template
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _json(sig: object) -> dict[str, object]:
+    from shipper.recognise.rules import Signature
+
+    assert isinstance(sig, Signature)
+    return {
+        "id": sig.id,
+        "family": sig.family,
+        "role": sig.role,
+        "rank": sig.rank,
+        "recognises": sig.recognises,
+        "title": sig.title,
+        "hint": sig.hint,
+        "remediation": sig.remediation,
+        "docs": list(sig.docs),
+        "journal_message_ids": list(sig.message_ids),
+        "patterns": [
+            {"regex": p.regex, "prefilter": list(p.prefilter), "processes": list(p.processes), "context": p.context}
+            for p in sig.patterns
+        ],
+        "fields": {r.field: ({"var": r.var, "type": r.type} if r.var else {"value": r.value}) for r in sig.fields},
+        "source": sig.where,
+    }

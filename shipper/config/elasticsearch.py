@@ -1,0 +1,104 @@
+"""Settings of the Elasticsearch output (``output.elasticsearch`` in the YAML).
+
+Secrets are never values here: only the *file* or the *environment variable* that holds them
+(``api_key_file``, ``password_env``, …), read at start by `shipper.secrets`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from shipper.config.loader import ByteSize, Duration
+
+# Elastic's data stream naming scheme: logs-<dataset>-<namespace>; the namespace may not hold '-'.
+_NAMESPACE = re.compile(r"^[a-z0-9_]{1,100}$")
+_FINGERPRINT = re.compile(r"^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$")
+
+
+@dataclass
+class ElasticsearchOutput:
+    hosts: list[str] = field(
+        default_factory=lambda: ["http://localhost:9200"],
+        metadata={"help": "URLs such as [https://es1.example:9200]; credentials never go in a URL"},
+    )
+    cloud_id: str | None = field(default=None, metadata={"help": "the Cloud ID of an Elastic Cloud deployment"})
+    namespace: str = field(
+        default="default", metadata={"help": "lowercase letters, digits and _ (the data streams are logs-shipper.*-NAMESPACE)"}
+    )
+    # Authentication: an API key (preferred), a username with a password, or a bearer token.
+    api_key_file: Path | None = field(default=None, metadata={"help": "a file holding the encoded API key (or id:key)"})
+    api_key_env: str | None = field(default=None, metadata={"help": "an environment variable holding the API key"})
+    username: str | None = None
+    password_file: Path | None = None
+    password_env: str | None = None
+    bearer_token_file: Path | None = None
+    bearer_token_env: str | None = None
+    # TLS: verified by default; turning verification off is explicit and logged.
+    ca_file: Path | None = field(default=None, metadata={"help": "a PEM bundle of the CA that signed the cluster's certificate"})
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    ssl_fingerprint: str | None = field(
+        default=None, metadata={"help": "the SHA-256 fingerprint of the server certificate (64 hex digits, ':' optional)"}
+    )
+    verify_certs: bool = True
+    # Bulk requests.
+    bulk_max_docs: int = 2000
+    bulk_max_bytes: ByteSize = ByteSize(5_000_000)
+    compression: Literal["none", "gzip"] = "none"
+    max_in_flight: int = field(default=2, metadata={"help": "bulk requests sent in parallel (1-16)"})
+    request_timeout: Duration = Duration(60)
+    # Retries: exponential backoff with full jitter, capped; the events held are bounded.
+    retry_initial: Duration = Duration(0.5)
+    retry_max: Duration = Duration(30)
+    max_item_retries: int = field(
+        default=20, metadata={"help": "item-level 5xx tries before the item goes to the dead letter (429s retry forever)"}
+    )
+    max_held_events: int = field(
+        default=20_000, metadata={"help": "events in flight or waiting for a retry; when full, reading pauses"}
+    )
+    give_up_after: Duration | None = field(
+        default=None, metadata={"help": "stop with an error after Elasticsearch has been unreachable this long (default: never)"}
+    )
+    # Dead letter: always a table in the state directory; also this data stream when true.
+    deadletter_index: bool = False
+    # ILM: delete data this long after rollover (installed by `shipper setup`).
+    retention: Duration = Duration(30 * 86400)
+
+    def __post_init__(self) -> None:
+        if not _NAMESPACE.match(self.namespace):
+            raise ValueError(
+                f"namespace {self.namespace!r} is not valid: use 1-100 lowercase letters, digits and _ (no '-')"
+            )
+        for host in self.hosts:
+            parts = urlsplit(host if "://" in host else f"http://{host}")
+            if parts.username or parts.password:
+                raise ValueError(
+                    f"host {parts.hostname}: credentials may not be written in a URL; "
+                    "use username with password_file, or api_key_file"
+                )
+        if self.ssl_fingerprint is not None and not _FINGERPRINT.match(self.ssl_fingerprint):
+            raise ValueError("ssl_fingerprint must be a SHA-256 fingerprint: 64 hex digits, optionally ':'-separated")
+        if self.client_key is not None and self.client_cert is None:
+            raise ValueError("client_key needs client_cert")
+        if not 1 <= self.max_in_flight <= 16:
+            raise ValueError("max_in_flight must be between 1 and 16")
+        if self.bulk_max_docs < 1 or self.bulk_max_bytes < 1024:
+            raise ValueError("bulk_max_docs must be at least 1 and bulk_max_bytes at least 1KiB")
+        if self.max_held_events < self.bulk_max_docs:
+            raise ValueError("max_held_events must be at least bulk_max_docs")
+        if self.retry_initial <= 0 or self.retry_max < self.retry_initial:
+            raise ValueError("retry_initial must be positive and retry_max at least retry_initial")
+        if self.retention < 86400:
+            raise ValueError("retention must be at least 1d")
+
+    @property
+    def credentials_configured(self) -> bool:
+        return any(
+            v is not None
+            for v in (self.api_key_file, self.api_key_env, self.password_file, self.password_env,
+                      self.bearer_token_file, self.bearer_token_env)
+        )

@@ -1,0 +1,239 @@
+"""Strict YAML → dataclass loading. Unknown keys and wrong types are errors that name the key,
+the file, the line and the fix; nothing silently falls back to a default.
+
+A config class is a plain ``@dataclass``; its field types drive the validation (``str``, ``int``,
+``float``, ``bool``, ``Path``, ``list[X]``, ``X | None``, ``Literal[...]``, nested dataclasses, and
+``Duration``/``ByteSize`` written as ``10m``/``5MB``). A field's ``metadata={"help": ...}`` is shown
+in the error as the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+import yaml
+
+from shipper.errors import ConfigError
+
+T = TypeVar("T")
+
+
+class Duration(float):
+    """Seconds; written in YAML as a number of seconds or ``500ms``, ``30s``, ``10m``, ``2h``, ``1d``."""
+
+
+class ByteSize(int):
+    """Bytes; written as a number or ``64KiB``, ``5MB``, ``1GiB``."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.I)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
+
+
+def parse_duration(value: object) -> Duration:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Duration(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"{value!r} is not a duration (write e.g. 30s, 10m, 2h)")
+    return Duration(float(m.group(1)) * _DURATION_UNITS[m.group(2)])
+
+
+def parse_size(value: object) -> ByteSize:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return ByteSize(value)
+    m = _SIZE.match(str(value))
+    if not m:
+        raise ValueError(f"{value!r} is not a size (write e.g. 64KiB, 5MB, 1GiB)")
+    unit = (m.group(2) or "").lower()
+    base = 1024 if "i" in unit else 1000
+    mult = 1 if unit in ("", "b") else base ** ("kmgt".index(unit[0]) + 1)
+    return ByteSize(int(float(m.group(1)) * mult))
+
+
+@dataclasses.dataclass
+class _Where:
+    file: str
+    marks: dict[str, int]  # dotted key -> 1-based line
+
+    def at(self, key: str) -> str:
+        line = self.marks.get(key)
+        return f"{self.file}:{line}" if line else self.file
+
+
+def _marks(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for knode, vnode in node.value:
+            key = f"{prefix}.{knode.value}" if prefix else str(knode.value)
+            out[key] = knode.start_mark.line + 1
+            _marks(vnode, key, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            key = f"{prefix}[{i}]"
+            out[key] = item.start_mark.line + 1
+            _marks(item, key, out)
+
+
+def load_yaml_file(path: Path) -> tuple[Any, _Where]:
+    """Read a YAML file, returning its data and the line of every key (for error messages)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    return load_yaml_text(text, str(path))
+
+
+def load_yaml_text(text: str, name: str) -> tuple[Any, _Where]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark else name
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    marks: dict[str, int] = {}
+    if node is not None:
+        _marks(node, "", marks)
+    return data, _Where(name, marks)
+
+
+def build(cls: type[T], data: Any, name: str = "<config>", where: _Where | None = None, prefix: str = "") -> T:
+    """Turn parsed YAML into an instance of the dataclass ``cls``, strictly."""
+    where = where or _Where(name, {})
+    return typing.cast(T, _convert(cls, data, where, prefix))
+
+
+def _fail(where: _Where, key: str, problem: str, fix: str | None = None) -> ConfigError:
+    label = key or "(top level)"
+    return ConfigError(f"{where.at(key)}: {label}: {problem}", hint=fix)
+
+
+def _dataclass(cls: type, data: Any, where: _Where, prefix: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise _fail(where, prefix, f"expected a mapping of settings, got {_kind(data)}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        f = fields.get(str(key))
+        if f is None:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            fix = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(sorted(fields))}"
+            raise _fail(where, dotted, "unknown key", fix)
+        kwargs[f.name] = _convert(hints[f.name], value, where, dotted, f.metadata.get("help"))
+    for f in dataclasses.fields(cls):
+        if f.init and f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            dotted = f"{prefix}.{f.name}" if prefix else f.name
+            raise _fail(where, dotted, "required key is missing", f.metadata.get("help"))
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:  # a __post_init__ cross-field check
+        raise _fail(where, prefix, str(exc)) from None
+
+
+def _convert(tp: Any, value: Any, where: _Where, key: str, help_: str | None = None) -> Any:
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _dataclass(tp, value, where, key)
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if all(dataclasses.is_dataclass(a) for a in args) and len(args) > 1:
+            return _tagged(args, value, where, key)
+        if value is None:
+            if type(None) in get_args(tp):
+                return None
+        errors = []
+        for arg in args:
+            try:
+                return _convert(arg, value, where, key, help_)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[-1]
+    if origin is Literal:
+        choices = get_args(tp)
+        if value not in choices:
+            raise _fail(where, key, f"{value!r} is not allowed", f"use one of: {', '.join(map(str, choices))}")
+        return value
+    if origin is list:
+        (item_tp,) = get_args(tp)
+        if isinstance(value, (str, dict)) or not isinstance(value, list):
+            raise _fail(where, key, f"expected a list, got {_kind(value)}", help_)
+        return [_convert(item_tp, v, where, f"{key}[{i}]", help_) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _fail(where, key, f"expected a mapping, got {_kind(value)}", help_)
+        _k, v_tp = get_args(tp)
+        return {str(k): _convert(v_tp, v, where, f"{key}.{k}", help_) for k, v in value.items()}
+    return _scalar(tp, value, where, key, help_)
+
+
+def _tagged(options: list[Any], value: Any, where: _Where, key: str) -> Any:
+    """A list item chosen by its ``type:`` key (``- type: journal``, ``- type: file``)."""
+    by_type = {get_args(typing.get_type_hints(o)["type"])[0]: o for o in options}
+    if not isinstance(value, dict):
+        raise _fail(where, key, f"expected a mapping with a 'type' key, got {_kind(value)}")
+    kind = value.get("type")
+    if kind not in by_type:
+        raise _fail(where, f"{key}.type", f"{kind!r} is not a known type", f"use one of: {', '.join(by_type)}")
+    return _dataclass(by_type[kind], value, where, key)
+
+
+def _scalar(tp: Any, value: Any, where: _Where, key: str, help_: str | None) -> Any:
+    try:
+        if tp is Duration:
+            return parse_duration(value)
+        if tp is ByteSize:
+            return parse_size(value)
+    except ValueError as exc:
+        raise _fail(where, key, str(exc), help_) from None
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise _fail(where, key, f"expected true or false, got {_kind(value)}", help_)
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _fail(where, key, f"expected a whole number, got {_kind(value)}", help_)
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise _fail(where, key, f"expected a number, got {_kind(value)}", help_)
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise _fail(where, key, f"expected text, got {_kind(value)}", help_ or "quote the value")
+    if tp is Path:
+        if isinstance(value, str) and value:
+            return Path(value).expanduser()
+        raise _fail(where, key, f"expected a path, got {_kind(value)}", help_)
+    if tp is Any:
+        return value
+    raise TypeError(f"config type {tp!r} at {key} is not supported by the loader")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({value})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"text ({value!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__

@@ -1,0 +1,111 @@
+"""The courier: the one thread that hands batches to the sink, so the loop never waits for it.
+
+It opens the sink (retrying while the output is unreachable: meanwhile batches wait in the outbox
+and the disk buffer), writes batches in order, and flushes when no more are waiting or the oldest
+unflushed one has waited ``linger`` seconds (so a trickle of live events is not held back until a
+bulk request is full). The sink acknowledges on this thread, into the `Ledger`. A failure that
+retrying cannot fix (credentials refused, a bug) stops the courier; the loop then stops the daemon
+with that error.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from shipper.daemon.ledger import Ledger
+from shipper.daemon.outbox import ORPHAN, Outbox
+from shipper.errors import ShipperError, UnavailableError
+from shipper.sinks.base import Sink
+from shipper.sources.live import Log
+
+RETRY_OPEN_MAX = 30.0
+ORPHAN_INPUT = "(disk buffer of a previous run)"
+
+
+class Courier:
+    def __init__(self, make_sink: Callable[[], Sink], outbox: Outbox, ledger: Ledger, *, linger: float, log: Log) -> None:
+        self._make_sink = make_sink
+        self._outbox = outbox
+        self._ledger = ledger
+        self._linger = linger
+        self._log = log
+        self._finish = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="shipper-courier", daemon=True)
+        self.error: BaseException | None = None  # what stopped it, when it was not asked to
+        self.connected = False
+        self.sink_name = ""
+        self.counters: dict[str, int] = {}  # the sink's counters, copied after each call
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def finish(self, timeout: float) -> bool:
+        """Deliver what is waiting, then stop; False if that took longer than ``timeout``."""
+        self._finish.set()
+        self._outbox.close()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            sink = self._open()
+            if sink is None:
+                return
+            try:
+                self._deliver(sink)
+            finally:
+                self.connected = False
+                sink.close()
+        except BaseException as exc:  # handed to the loop, which stops the daemon with it
+            self.error = exc
+
+    def _open(self) -> Sink | None:
+        delay, said = 0.5, 0.0
+        while True:
+            sink = self._make_sink()
+            self.sink_name = sink.name
+            try:
+                sink.open(self._ledger.ack)
+                self.connected = True
+                return sink
+            except UnavailableError as exc:
+                sink.close()
+                if time.monotonic() - said > 60:
+                    said = time.monotonic()
+                    self._log(f"shipper: {exc}; retrying in the background, events wait in the buffer")
+            if self._finish.wait(delay):
+                return None
+            delay = min(delay * 2, RETRY_OPEN_MAX)
+
+    def _deliver(self, sink: Sink) -> None:
+        outbox, pending_since = self._outbox, None
+        while True:
+            batch = outbox.get(self._linger if pending_since is not None else 0.5)
+            now = time.monotonic()
+            if batch is not None:
+                if batch.seq == ORPHAN:
+                    batch.seq = self._ledger.register(batch.source_id, None, ORPHAN_INPUT, len(batch.docs), now)
+                sink.write(batch)
+                pending_since = pending_since or now
+                self._publish(sink)
+            if pending_since is not None and (outbox.empty or now - pending_since >= self._linger):
+                sink.flush()
+                pending_since = None
+                self._publish(sink)
+            if self._finish.is_set() and pending_since is None and outbox.empty:
+                return
+
+    def _publish(self, sink: Sink) -> None:
+        self.counters = dict(sink.counters)
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, ShipperError):
+        return str(error)
+    return f"unexpected error in the output thread: {type(error).__name__}: {error}"

@@ -1,0 +1,196 @@
+"""The daemon's main loop: signals, reloads, the status it reports, and when to wait.
+
+* SIGTERM/SIGINT: stop reading, deliver what is queued for up to ``run.stop_timeout`` seconds,
+  save the checkpoints of what the output acknowledged, exit 0. What was not delivered is read
+  again at the next start (its checkpoints did not move).
+* SIGHUP: read the configuration file again and check it; if it is valid, the running session
+  ends as on SIGTERM (without exiting) and a new one starts; if not, the old one goes on and the
+  reason is logged.
+* Between turns with nothing to read, the loop sleeps on the followers' descriptors (the journal's
+  inotify) and on a self-pipe that signals write to, for at most `IDLE_WAIT` seconds (files are
+  polled).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any, Callable
+
+from shipper.config.model import Config, load_config
+from shipper.daemon.console import Console
+from shipper.daemon.courier import describe
+from shipper.daemon.notify import Notifier
+from shipper.daemon.plan import Plan, same_state_dir
+from shipper.daemon.session import Session
+from shipper.daemon.stats import Stats
+from shipper.errors import ConfigError, ExitCode, ShipperError
+from shipper.sources.live import iso
+from shipper.state.status import write_status
+
+IDLE_WAIT = 0.1
+TICK = 1.0  # status line, metrics snapshot, watchdog check
+
+PlanMaker = Callable[[Config], Plan]
+
+
+class Daemon:
+    def __init__(self, plan: Plan, make_plan: PlanMaker, config_path: Path | None, console: Console,
+                 notifier: Notifier) -> None:
+        self._plan = plan
+        self._make_plan = make_plan
+        self._config_path = config_path
+        self._console = console
+        self._notify = notifier
+        self._stats = Stats()
+        self._stop = False
+        self._reload = False
+        self._started = time.time()
+        self._next_tick = 0.0
+        self._next_status = 0.0
+        self.status: dict[str, Any] = {}  # the latest status document (the metrics endpoint reads it)
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def run(self) -> int:
+        old = self._install_signals()
+        session = self._open(self._plan)
+        self._notify.ready(f"shipping from {len(self._plan.followers)} inputs")
+        self._console.log(f"shipper: running; inputs: {', '.join(f.label for f in self._plan.followers)}; "
+                          f"state in {self._plan.cfg.state_dir}")
+        code = int(ExitCode.OK)
+        try:
+            while not self._stop:
+                if self._reload:
+                    session = self._reloaded(session)
+                busy = session.step()
+                courier = session.courier
+                if courier is not None and courier.error is not None:
+                    code = self._fatal(courier.error)
+                    break
+                self._tick(session)
+                if not busy:
+                    self._wait(session.fds())
+        finally:
+            self._notify.send("STOPPING=1")
+            self._close(session, "stopped")
+            self._console.end()
+            self._restore_signals(old)
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+        return code
+
+    # -- sessions ---------------------------------------------------------------------------------
+    def _open(self, plan: Plan) -> Session:
+        session = Session(plan, self._console.log, self._stats)
+        session.open()
+        return session
+
+    def _close(self, session: Session, state: str) -> None:
+        timeout = float(session.cfg.run.stop_timeout)
+        delivered = session.close(timeout)
+        if not delivered:
+            self._console.log(
+                f"shipper: the output did not take everything within {timeout:.0f} s (run.stop_timeout); "
+                f"{session.ledger.in_flight} batches will be read again at the next start (nothing is lost)")
+        self._write_status(session, state)
+
+    def _reloaded(self, session: Session) -> Session:
+        """A new session on the new configuration, or the old one if the new one is not valid."""
+        self._reload = False
+        self._notify.send("RELOADING=1")
+        try:
+            cfg = load_config(self._config_path)
+            if not same_state_dir(session.cfg, cfg):
+                raise ConfigError(f"state_dir changed to {cfg.state_dir}", hint="restart shipper to move its state")
+            plan = self._make_plan(cfg)
+        except ShipperError as exc:
+            self._console.log(f"shipper: not reloading {self._config_path}: {exc}; still running on the previous configuration")
+            self._notify.send("READY=1")
+            return session
+        self._close(session, "reloading")
+        self._plan = plan
+        new = self._open(plan)
+        self._console.log(f"shipper: reloaded {self._config_path}")
+        self._notify.send("READY=1", "STATUS=reloaded")
+        return new
+
+    def _fatal(self, error: BaseException) -> int:
+        self._console.log(f"shipper: error: {describe(error)}")
+        if isinstance(error, ShipperError):
+            if error.hint:
+                self._console.log(f"shipper: {error.hint}")
+            return int(error.exit_code)
+        return int(ExitCode.ERROR)
+
+    # -- timing -----------------------------------------------------------------------------------
+    def _tick(self, session: Session) -> None:
+        now = time.monotonic()
+        self._notify.watchdog(now)
+        if now < self._next_tick:
+            return
+        self._next_tick = now + TICK
+        status = self._status_doc(session, "running")
+        self._console.status(status["line"])
+        if now >= self._next_status:
+            self._next_status = now + float(session.cfg.run.status_interval)
+            self._write(session, status)
+            self._notify.status(status["line"])
+
+    def _wait(self, fds: list[int]) -> None:
+        try:
+            readable, _, _ = select.select([self._wake_r, *fds], [], [], IDLE_WAIT)
+        except InterruptedError:
+            return
+        if self._wake_r in readable:
+            try:
+                while os.read(self._wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
+
+    # -- status -------------------------------------------------------------------------------------
+    def _status_doc(self, session: Session, state: str) -> dict[str, Any]:
+        base = {"pid": os.getpid(), "state": state, "started": iso(self._started), "updated": iso(time.time()),
+                "config": str(self._config_path) if self._config_path else None,
+                "state_dir": str(session.cfg.state_dir)}
+        self.status = self._stats.status(session.snapshot(self._console.last_message), base)
+        return self.status
+
+    def _write_status(self, session: Session, state: str) -> None:
+        self._write(session, self._status_doc(session, state))
+
+    def _write(self, session: Session, status: dict[str, Any]) -> None:
+        try:
+            write_status(session.cfg.state_dir, status)
+        except ShipperError as exc:
+            self._console.log(f"shipper: {exc}")
+
+    # -- signals ------------------------------------------------------------------------------------
+    def _install_signals(self) -> dict[int, Any]:
+        old: dict[int, Any] = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+        return old
+
+    def _restore_signals(self, old: dict[int, Any]) -> None:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self._stop = True
+        self._wake()
+
+    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+        self._reload = True
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass

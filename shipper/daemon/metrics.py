@@ -1,0 +1,80 @@
+"""The opt-in Prometheus endpoint (``run.metrics.listen``, 127.0.0.1:9464 by default).
+
+Served by ``prometheus-client`` (imported only when the endpoint is enabled) from the daemon's
+latest status document, so that scraping never touches the loop's data while it changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+from shipper.config.model import MetricsConfig
+from shipper.errors import ConfigError
+
+StatusSource = Callable[[], dict[str, Any]]
+
+_PER_INPUT = (
+    ("shipper_events_read", "counter", "read", "Entries read (lines, journal entries)"),
+    ("shipper_events_shipped", "counter", "shipped", "Events the output acknowledged"),
+    ("shipper_bytes_read", "counter", "bytes", "Bytes of text read from files"),
+    ("shipper_gaps", "counter", "gaps", "shipper.gap events: data the input may have lost"),
+    ("shipper_lag_seconds", "gauge", "lag_seconds", "Age of the oldest event read and not yet acknowledged"),
+)
+_OUTPUT_COUNTERS = (
+    ("shipper_events_dead_lettered", "dead_lettered", "Events the output refused for good (in the dead letter)"),
+    ("shipper_output_retries", "request_retries", "Requests to the output that were retried"),
+    ("shipper_output_item_retries", "retried_items", "Documents re-sent after an item-level failure"),
+)
+
+
+class _Collector:
+    def __init__(self, source: StatusSource) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+
+        status = self._source()
+        if not status:
+            return
+        inputs = status.get("inputs", {})
+        for name, kind, field, text in _PER_INPUT:
+            family = (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(name, text, labels=["input"])
+            for key, figures in inputs.items():
+                family.add_metric([key], float(figures.get(field) or 0))
+            yield family
+        counters = status.get("output", {}).get("counters", {})
+        for name, field, text in _OUTPUT_COUNTERS:
+            yield CounterMetricFamily(name, text, value=float(counters.get(field, 0)))
+        yield GaugeMetricFamily("shipper_queue_events", "Events waiting in memory for the output",
+                                value=float(status.get("queue_events", 0)))
+        yield GaugeMetricFamily("shipper_disk_buffer_bytes", "Bytes waiting in the disk buffer",
+                                value=float(status.get("spool_bytes", 0)))
+        yield GaugeMetricFamily("shipper_output_connected", "1 when the output is connected",
+                                value=1.0 if status.get("output", {}).get("connected") else 0.0)
+        yield InfoMetricFamily("shipper_last_message", "The last message shipper logged (errors, warnings)",
+                               value={"message": str(status.get("last_message") or "")})
+
+
+def serve_metrics(cfg: MetricsConfig, source: StatusSource) -> Callable[[], None]:
+    """Start the endpoint in a background thread; returns a function that stops it."""
+    try:
+        from prometheus_client import CollectorRegistry, start_http_server
+    except ImportError:
+        raise ConfigError("run.metrics needs prometheus-client, which is not installed",
+                          hint="pip install 'shipper[metrics]', or remove run.metrics") from None
+    host, _, port = cfg.listen.rpartition(":")
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector(source))
+    try:
+        server, thread = start_http_server(int(port), addr=host.strip("[]"), registry=registry)
+    except OSError as exc:
+        raise ConfigError(f"run.metrics.listen {cfg.listen}: cannot listen there: {exc.strerror}",
+                          hint="choose a free port, e.g. 127.0.0.1:9464") from None
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+    return stop

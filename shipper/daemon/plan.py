@@ -1,0 +1,99 @@
+"""From a configuration to what the daemon runs: its followers and how to make its sink.
+
+Everything here is checked before anything is started, so that a configuration reloaded with
+SIGHUP can be refused (the daemon keeps running on the old one) without having touched anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from shipper.config.model import Config, FileInput, JournalInput
+from shipper.env import Env
+from shipper.errors import ConfigError
+from shipper.parse.base import ParseContext
+from shipper.sinks.base import Sink
+from shipper.sources.follow import JournalFollower
+from shipper.sources.journal import journal_module
+from shipper.sources.live import Follower, Log
+from shipper.sources.tail import FileFollower
+from shipper.state.checkpoints import input_key
+from shipper.timeargs import local_zone_name, zone
+
+FOLLOWED = ("auto", "syslog", "elasticsearch")
+STORE_NAME = "events.db"
+
+
+@dataclass
+class Plan:
+    cfg: Config
+    followers: list[Follower]
+    make_sink: Callable[[], Sink]
+    ctx: ParseContext
+
+
+def make_plan(cfg: Config, env: Env, log: Log, sink_env: Env) -> Plan:
+    """`ConfigError` (or another `ShipperError`) when the configuration cannot run."""
+    tz = cfg.parse.timezone or local_zone_name(env.environ)
+    zone(tz)
+    ctx = ParseContext(timezone=tz, year=cfg.parse.year, max_line_bytes=int(cfg.parse.max_line_bytes))
+    followers = make_followers(cfg, log, ctx.max_line_bytes)
+    make_sink = sink_factory(cfg, sink_env)
+    make_sink()  # builds (without connecting) now: a bad output setting fails here
+    return Plan(cfg, followers, make_sink, ctx)
+
+
+def make_followers(cfg: Config, log: Log, max_line_bytes: int) -> list[Follower]:
+    inputs = cfg.inputs or [JournalInput(type="journal")]
+    followers: list[Follower] = []
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(inputs):
+        follower: Follower
+        if isinstance(spec, JournalInput):
+            journal_module()  # systemd-python is needed: say so now
+            key = input_key("journal", spec.name, str(spec.path) if spec.path else "local")
+            follower = JournalFollower(spec, key, log=log)
+        else:
+            _check_file_input(spec, i)
+            key = input_key("file", spec.name, "\n".join(spec.paths))
+            follower = FileFollower(spec, key, max_line_bytes=max_line_bytes, log=log)
+        if key in seen:
+            raise ConfigError(f"inputs[{i}] and inputs[{seen[key]}] would share the checkpoint {key!r}",
+                              hint="give one of them another name: (name: ...)")
+        seen[key] = i
+        followers.append(follower)
+    return followers
+
+
+def _check_file_input(spec: FileInput, i: int) -> None:
+    if spec.format not in FOLLOWED:
+        raise ConfigError(
+            f"inputs[{i}].format: {spec.format} files cannot be followed (only syslog and Elasticsearch logs)",
+            hint="for journal files use a journal input with path:, for dumps `shipper replay`",
+        )
+
+
+def sink_factory(cfg: Config, env: Env) -> Callable[[], Sink]:
+    """A new sink per call, as `shipper replay` would make it; with no output, the local store in
+    the state directory (so that `shipper causes --store <state_dir>/events.db` reads it)."""
+    from shipper.sinks.factory import make_sinks
+
+    local = cfg.output.local
+    store = local.path if local is not None and local.path is not None else cfg.state_dir / STORE_NAME
+    args = argparse.Namespace(output=None, out=None, store=store, es_url=None)
+
+    def make() -> Sink:
+        sinks = make_sinks(args, cfg, env)
+        if len(sinks) != 1:
+            raise ConfigError("shipper run writes to exactly one output", hint="keep one of output.local/ndjson/elasticsearch")
+        return sinks[0]
+
+    return make
+
+
+def same_state_dir(old: Config, new: Config) -> bool:
+    return Path(old.state_dir).resolve() == Path(new.state_dir).resolve()
+

@@ -1,0 +1,220 @@
+"""One configuration at work: followers -> parse -> ids -> enrich -> outbox -> courier -> sink.
+
+`step` is one turn of the loop, and never blocks: it commits the checkpoints the output released,
+polls every follower (unless the disk buffer is full: then the inputs keep the data), turns what
+they return into documents, and hands batches on once they are big enough (``run.batch_events``)
+or old enough (``run.batch_wait``). Checkpoint files are written at most once a second, and at
+the end. A SIGHUP ends one session and starts the next with the new configuration.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipper.daemon.courier import Courier
+from shipper.daemon.gap import gap_doc
+from shipper.daemon.ledger import Ledger
+from shipper.daemon.outbox import Outbox
+from shipper.daemon.plan import Plan
+from shipper.daemon.stats import Snapshot, Stats
+from shipper.daemon.streams import Stream
+from shipper.enrich.base import Enricher
+from shipper.enrich.chain import default_enrichers
+from shipper.event import Batch, Doc
+from shipper.parse.dispatch import make_parser
+from shipper.sources.base import RawChunk
+from shipper.sources.live import End, Follower, Gap, Idle, Log, Polled, TextMark
+from shipper.state.checkpoints import CheckpointStore
+from shipper.state.spool import DIRNAME as SPOOL_DIR
+from shipper.state.spool import Spool
+
+SAVE_EVERY = 1.0
+BACKED_UP_WAIT = 2.0  # while batches spill to disk, let small ones grow this long (fewer, bigger records)
+
+
+@dataclass
+class _Pending:
+    follower: Follower
+    docs: list[Doc] = field(default_factory=list)
+    checkpoint: object | None = None
+    since: float = 0.0  # monotonic time of the first document
+
+
+class Session:
+    def __init__(self, plan: Plan, log: Log, stats: Stats) -> None:
+        self.plan = plan
+        self.cfg = plan.cfg
+        self._log = log
+        self.stats = stats
+        self._store = CheckpointStore(self.cfg.state_dir)
+        self._enrichers: list[Enricher] = default_enrichers(self.cfg.recognise)
+        self._streams: dict[str, Stream] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._owner: dict[str, Follower] = {}  # source id -> follower
+        self._dirty: set[str] = set()  # followers (by key) whose state changed since it was saved
+        self._saved_at = 0.0
+        self._host = socket.gethostname()
+        self.ledger = Ledger()
+        self.outbox: Outbox | None = None
+        self.courier: Courier | None = None
+
+    # -- life -------------------------------------------------------------------------------------
+    def open(self) -> None:
+        run = self.cfg.run
+        spool = Spool(self.cfg.state_dir / SPOOL_DIR, int(run.spool_max_bytes))
+        self.outbox = Outbox(spool, run.queue_events)
+        for follower in self.plan.followers:
+            self.stats.add_input(follower.key, follower.label)
+            for item in follower.open(self._store.load(follower.key)):
+                self._handle(follower, item, time.monotonic(), time.time())
+            self._store.save(follower.key, follower.state())
+        self.courier = Courier(self.plan.make_sink, self.outbox, self.ledger, linger=float(run.batch_wait), log=self._log)
+        self.courier.start()
+
+    def close(self, timeout: float) -> bool:
+        """Hand on what is pending, let the courier deliver for up to ``timeout`` seconds, save
+        the checkpoints of what was acknowledged. False when not everything was delivered."""
+        assert self.outbox is not None and self.courier is not None
+        self._hand_on(time.monotonic(), force=True)
+        delivered = self.courier.finish(timeout)
+        self._commit(force=True)
+        for follower in self.plan.followers:
+            follower.close()
+        self.outbox.spool.close()
+        return delivered and self.ledger.in_flight == 0
+
+    # -- one turn -----------------------------------------------------------------------------------
+    def step(self) -> bool:
+        """One turn; True when there was something to read (call again at once)."""
+        assert self.outbox is not None
+        self._commit(force=False)
+        busy = False
+        mono, wall = time.monotonic(), time.time()
+        if not self.outbox.full:
+            for follower in self.plan.followers:
+                for item in follower.poll(wall):
+                    self._handle(follower, item, mono, wall)
+                    busy = True
+        self._hand_on(mono, force=False)
+        return busy
+
+    def fds(self) -> list[int]:
+        return [fd for f in self.plan.followers for fd in f.fds()]
+
+    def _handle(self, follower: Follower, item: Polled, mono: float, wall: float) -> None:
+        if isinstance(item, RawChunk):
+            stream = self._stream(item)
+            docs, checkpoint = stream.take(item)
+            stat = self.stats.inputs[follower.key]
+            stat.read += len(item.items)
+            if item.kind == "text" and item.offsets:
+                stat.bytes += item.offsets[-1] - item.offsets[0] + len(item.items[-1]) + 1
+            self._add(follower, item.origin.source_id, docs, checkpoint, mono)
+        elif isinstance(item, Gap):
+            self.stats.inputs[follower.key].gaps += 1
+            self._log(f"shipper: {follower.label}: {item.message}")
+            doc = gap_doc(item, follower.key, follower.label, self._host, wall)
+            self._send(Batch([doc], source_id=f"{follower.key}#gap"), follower.key, mono)
+        elif isinstance(item, (Idle, End)):
+            self._finish_stream(follower, item, mono)
+
+    def _stream(self, chunk: RawChunk) -> Stream:
+        sid = chunk.origin.source_id
+        stream = self._streams.get(sid)
+        if stream is None:
+            stream = self._streams[sid] = Stream(make_parser(chunk.origin, self.plan.ctx))
+        return stream
+
+    def _finish_stream(self, follower: Follower, item: Idle | End, mono: float) -> None:
+        stream = self._streams.get(item.source_id)
+        docs: list[Doc] = []
+        checkpoint: object | None = None
+        if stream is not None:
+            docs, checkpoint = stream.flush(item.shipped if isinstance(item, Idle) else None, journal=False)
+        if isinstance(item, End):
+            self._streams.pop(item.source_id, None)
+            checkpoint = item.checkpoint
+        self._add(follower, item.source_id, docs, checkpoint, mono)
+        self._hand_on_one(item.source_id, mono)
+
+    # -- batches ------------------------------------------------------------------------------------
+    def _add(self, follower: Follower, sid: str, docs: list[Doc], checkpoint: object | None, mono: float) -> None:
+        pending = self._pending.get(sid)
+        if pending is None:
+            pending = self._pending[sid] = _Pending(follower, since=mono)
+            self._owner[sid] = follower
+        if not pending.docs:
+            pending.since = mono
+        pending.docs += docs
+        if checkpoint is not None:
+            pending.checkpoint = checkpoint
+        if len(pending.docs) >= self.cfg.run.batch_events:
+            self._hand_on_one(sid, mono)
+
+    def _hand_on(self, mono: float, force: bool) -> None:
+        assert self.outbox is not None
+        wait = float(self.cfg.run.batch_wait)
+        if not self.outbox.spool.empty:
+            wait = max(wait, BACKED_UP_WAIT)
+        for sid, pending in list(self._pending.items()):
+            if pending.docs or pending.checkpoint is not None:
+                if force or mono - pending.since >= wait:
+                    self._hand_on_one(sid, mono)
+
+    def _hand_on_one(self, sid: str, mono: float) -> None:
+        pending = self._pending.pop(sid, None)
+        if pending is None or (not pending.docs and pending.checkpoint is None):
+            return
+        docs = pending.docs
+        for enricher in self._enrichers:
+            docs = enricher.enrich(docs) if docs else docs
+        key = pending.follower.key
+        self.stats.inputs[key].docs += len(docs)
+        self._send(Batch(docs, source_id=sid, checkpoint=pending.checkpoint), key, pending.since)
+
+    def _send(self, batch: Batch, input_key: str, read_at: float) -> None:
+        assert self.outbox is not None
+        batch.seq = self.ledger.register(batch.source_id, batch.checkpoint, input_key, len(batch.docs), read_at)
+        owner = self._owner.get(batch.source_id)
+        if owner is not None and batch.checkpoint is not None:  # MUTATION: commit before the ack
+            owner.commit(batch.source_id, batch.checkpoint)
+            self._dirty.add(owner.key)
+        self.outbox.put(batch)
+
+    # -- checkpoints --------------------------------------------------------------------------------
+    def _commit(self, force: bool) -> None:
+        for sid, checkpoint in self.ledger.released().items():
+            follower = self._owner.get(sid)
+            if follower is None:
+                continue
+            follower.commit(sid, checkpoint)
+            self._dirty.add(follower.key)
+            if isinstance(checkpoint, TextMark) and checkpoint.done:
+                self.ledger.forget(sid)
+                self._owner.pop(sid, None)
+        now = time.monotonic()
+        if self._dirty and (force or now - self._saved_at >= SAVE_EVERY):
+            for follower in self.plan.followers:
+                if follower.key in self._dirty:
+                    self._store.save(follower.key, follower.state())
+            self._dirty.clear()
+            self._saved_at = now
+
+    # -- figures --------------------------------------------------------------------------------------
+    def snapshot(self, last_message: str | None) -> Snapshot:
+        assert self.outbox is not None and self.courier is not None
+        keys = [f.key for f in self.plan.followers]
+        return Snapshot(
+            now=time.monotonic(), wall=time.time(), shipped=dict(self.ledger.snapshot()),
+            oldest={k: self.ledger.oldest(k) for k in keys},
+            backlog={f.key: f.backlog() for f in self.plan.followers},
+            queue_events=self.outbox.events, spool_bytes=self.outbox.spool.size, in_flight=self.ledger.in_flight,
+            sink=self.courier.sink_name, connected=self.courier.connected, sink_counters=dict(self.courier.counters),
+            last_message=last_message,
+        )
+
+    def positions(self) -> dict[str, Any]:
+        return {f.key: f.state() for f in self.plan.followers}

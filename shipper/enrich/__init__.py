@@ -1,0 +1,1 @@
+"""Enrichers add to parsed documents: root-cause signatures, hints, incident links."""

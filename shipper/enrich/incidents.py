@@ -1,0 +1,234 @@
+"""Link each failure to its cause: the `Incidents` enricher.
+
+An incident is the events of one failure of one unit on one host; they all carry the same
+``rootcause.incident``. Rules (the window is ``recognise.incident_window``, 10 minutes by default):
+
+* A cause (or summary) event opens an incident for its host and unit (``rootcause.unit``), or joins
+  the open one unless a failure already followed a known cause (then the unit was restarted and
+  fails anew). A failure seen before any cause (a pasted ``systemctl status`` above the log) leaves
+  the incident open to the causes that follow. The id is on the event when it is written.
+* A failure event of the unit within the window of the incident's last event joins it and carries
+  ``rootcause.cause.*`` (signature, title, message, hint, count, first, last); its hint and
+  remediation become the cause's. With no cause, its hint says so and where to look.
+* Journal invocation ids are an exact join: an event whose ``systemd.invocation_id`` differs from
+  the incident's belongs to another run of the unit (a new incident).
+* A failure that names no unit joins by the PID it names (``Main PID: 24097 (code=exited,
+  status=71)`` of a status block <-> ``sendmail[24097]``), else the incident of the failure logged
+  just before it on the same host (``Failed to start Sendmail Mail Transport Agent.`` follows the
+  exit line: systemd writes them together).
+* Among an incident's causes the highest ``rank`` is "the cause"; repeats of it are counted
+  (the same SYSERR every 5 seconds stays one incident: ×N, first-last).
+
+Incident ids derive from the first event's id, so a replay gives the same ids. Open incidents
+are dropped once the newest event is a window past their last one (bounded memory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from shipper.enrich import hints
+from shipper.enrich.recognise import UnitMap
+from shipper.event import Doc, derived_id, get_path
+from shipper.recognise.rules import Rules, load_rules
+
+# A failure without a unit joins the host's previous failure when it is at most this much later.
+UNNAMED_FAILURE_GAP = 5.0
+
+
+@dataclass
+class Cause:
+    signature: str
+    rank: int
+    title: str
+    message: str
+    hint: str
+    remediation: str
+    first: str  # @timestamp
+    last: str
+    count: int = 1
+
+
+@dataclass
+class _Incident:
+    id: str
+    host: str
+    unit: str | None
+    last: float
+    invocations: set[str] = field(default_factory=set)
+    cause: Cause | None = None
+    closed: bool = False  # a failure followed a known cause: the next cause starts a new incident
+    pending: list[Doc] = field(default_factory=list)  # this batch's failures, relinked if a cause joins late
+
+
+def epoch(ts: str) -> float:
+    """Seconds since the epoch of a stored ``@timestamp`` (``2017-08-30T14:56:07.000000Z``)."""
+    base = datetime.fromisoformat(ts[:19]).replace(tzinfo=timezone.utc).timestamp()
+    frac = ts[20:26] if len(ts) > 20 and ts[19] == "." else ""
+    return base + (int(frac) / 10 ** len(frac) if frac.isdigit() else 0.0)
+
+
+class Incidents:
+    name = "incidents"
+
+    def __init__(self, window: float = 600.0, rules: Rules | None = None) -> None:
+        self.window = window
+        self.rules = rules or load_rules()
+        self.units = UnitMap(self.rules)
+        self._rank = {s.id: s.rank for s in self.rules.signatures}
+        self._open: dict[tuple[str, str | None], _Incident] = {}
+        self._by_pid: dict[int, _Incident] = {}  # pid of a cause, or named by a failure -> its incident
+        self._last_failure: dict[str, tuple[float, _Incident]] = {}
+        self._newest = 0.0
+
+    def enrich(self, docs: list[Doc]) -> list[Doc]:
+        touched: list[_Incident] = []
+        for doc in docs:
+            rc = doc.get("rootcause")
+            if rc is None or "role" not in rc:
+                continue
+            ts = epoch(doc["@timestamp"])
+            self._newest = max(self._newest, ts)
+            inc = self._failure(doc, rc, ts) if rc["role"] == "failure" else self._cause(doc, rc, ts)
+            touched.append(inc)
+        for inc in touched:
+            inc.pending.clear()
+        self._expire()
+        return docs
+
+    def flush(self) -> list[Doc]:
+        return []
+
+    def _cause(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident:
+        key = (_host(doc), rc.get("unit"))
+        inc = self._open.get(key)
+        if inc is None:  # a failure seen first may have named this process
+            inc = self._pid_incident(key[0], _pid(doc))
+        if inc is None or inc.closed or not self._joins(inc, doc, ts):
+            inc = self._new(doc, key, ts)
+        self._open.setdefault(key, inc)
+        self._index_pid(inc, _pid(doc))
+        self._join(inc, doc, ts)
+        rc["incident"] = inc.id
+        cause = inc.cause
+        rank = self._rank.get(rc["signature"], 0)
+        if cause is not None and cause.signature == rc["signature"]:
+            cause.count += 1
+            cause.last = doc["@timestamp"]
+        elif cause is None or rank > cause.rank:
+            inc.cause = Cause(
+                signature=rc["signature"],
+                rank=rank,
+                title=rc.get("title", ""),
+                message=doc.get("message", ""),
+                hint=rc.get("hint", ""),
+                remediation=rc.get("remediation", ""),
+                first=doc["@timestamp"],
+                last=doc["@timestamp"],
+            )
+            for failure in inc.pending:  # failures seen first (a pasted status block) learn their cause
+                self._link(failure, inc)
+        return inc
+
+    def _failure(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident:
+        host = _host(doc)
+        unit = rc.get("unit")
+        named = _named_pid(doc)
+        inc = self._pid_incident(host, named)
+        if inc is None and unit is not None:
+            inc = self._open.get((host, unit))
+        if inc is None and unit is None:
+            prev = self._last_failure.get(host)
+            if prev is not None and 0 <= ts - prev[0] <= UNNAMED_FAILURE_GAP:
+                inc = prev[1]
+        if inc is not None and not self._joins(inc, doc, ts):
+            inc = None
+        if unit is None and inc is not None and inc.unit is not None:
+            rc["unit"] = inc.unit
+        if inc is None:
+            inc = self._new(doc, (host, unit), ts)
+        self._join(inc, doc, ts)
+        self._index_pid(inc, named)
+        inc.closed = inc.cause is not None
+        inc.pending.append(doc)
+        self._last_failure[host] = (ts, inc)
+        rc["incident"] = inc.id
+        self._link(doc, inc)
+        return inc
+
+    def _link(self, doc: Doc, inc: _Incident) -> None:
+        rc = doc["rootcause"]
+        cause = inc.cause
+        if cause is None:
+            look_at = self.units.look_at.get(inc.unit or "")
+            rc["hint"] = hints.no_cause_hint(inc.unit, self.window, look_at, rc.get("hint", ""))
+            return
+        rc["cause"] = {
+            "signature": cause.signature,
+            "title": cause.title,
+            "message": cause.message,
+            "hint": cause.hint,
+            "count": cause.count,
+            "first": cause.first,
+            "last": cause.last,
+        }
+        rc["hint"] = cause.hint
+        rc["remediation"] = cause.remediation
+
+    @staticmethod
+    def _join(inc: _Incident, doc: Doc, ts: float) -> None:
+        inc.last = max(inc.last, ts)
+        invocation = get_path(doc, "systemd.invocation_id")
+        if invocation:
+            inc.invocations.add(str(invocation))
+
+    def _joins(self, inc: _Incident, doc: Doc, ts: float) -> bool:
+        if ts - inc.last > self.window:
+            return False
+        invocation = get_path(doc, "systemd.invocation_id")
+        return invocation is None or not inc.invocations or invocation in inc.invocations
+
+    def _new(self, doc: Doc, key: tuple[str, str | None], ts: float) -> _Incident:
+        first_id = get_path(doc, "event.id") or f"{doc.get('@timestamp')}|{key[0]}|{key[1]}"
+        inc = _Incident(id=derived_id(first_id, "incident"), host=key[0], unit=key[1], last=ts)
+        self._open[key] = inc
+        return inc
+
+    def _pid_incident(self, host: str, pid: int | None) -> _Incident | None:
+        """The open incident of a process by its PID; a pasted status block has no host, so an
+        unknown host matches any."""
+        inc = self._by_pid.get(pid) if pid is not None else None
+        if inc is None or inc.closed or (host and inc.host and host != inc.host):
+            return None
+        return inc
+
+    def _index_pid(self, inc: _Incident, pid: int | None) -> None:
+        if pid is not None:
+            self._by_pid[pid] = inc
+
+    def _expire(self) -> None:
+        horizon = self._newest - self.window
+        for key in [k for k, inc in self._open.items() if inc.last < horizon]:
+            del self._open[key]
+        for pkey in [k for k, inc in self._by_pid.items() if inc.last < horizon]:
+            del self._by_pid[pkey]
+        for host in [h for h, (t, _) in self._last_failure.items() if t < horizon]:
+            del self._last_failure[host]
+
+
+def _pid(doc: Doc) -> int | None:
+    pid = get_path(doc, "process.pid")
+    return pid if isinstance(pid, int) and pid > 1 else None
+
+
+def _named_pid(doc: Doc) -> int | None:
+    """The PID a failure names: a status block's ``Main PID: N`` (such a line has no process name)."""
+    proc = doc.get("process")
+    return _pid(doc) if proc and "name" not in proc else None
+
+
+def _host(doc: Doc) -> str:
+    host = doc.get("host")
+    return str(host.get("name", "")) if host else ""

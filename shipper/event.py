@@ -1,0 +1,134 @@
+"""The one event type that flows through every stage, and its deterministic id.
+
+An event is an ECS-shaped document: a plain nested ``dict`` (``doc["host"]["name"]``), exactly the
+JSON that is stored or indexed. Plain dicts keep the hot path cheap (no per-event objects) and make
+the document self-describing. Stages exchange `Batch` objects, never single events.
+
+Invariants every stage keeps (tests check them):
+
+* ``@timestamp`` is UTC, formatted ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (fixed width, so comparing the
+  strings orders events by time; the k-way merge relies on this).
+* ``message`` is a ``str`` (never bytes); the raw text of an unparsed line is kept there.
+* ``event.id`` is set by `IdAssigner` before a batch reaches the sinks.
+* An entry that could not be parsed carries the tag ``unparsed``; it is never dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+Doc = dict[str, Any]
+
+TAG_UNPARSED = "unparsed"
+TAG_TRUNCATED = "truncated"
+TAG_INVALID_UTF8 = "invalid_utf8"
+TAG_TIMESTAMP_INFERRED = "timestamp_inferred"  # @timestamp is the previous record's (or mtime, or 1970)
+TAG_META = "meta"  # a line about the dump, not a log entry (journalctl's "-- Boot ... --")
+TAG_READ_ERROR = "read_error"  # an input broke here (truncated archive, I/O error); the item says where
+
+
+@dataclass(slots=True)
+class Batch:
+    """Documents from one source, in order, with the source position reached after the last one.
+
+    ``checkpoint`` is opaque to everything but the source that made it (a journal cursor, a file
+    offset). It is committed only after every sink has acknowledged this batch and all before it.
+    """
+
+    docs: list[Doc]
+    source_id: str = ""
+    checkpoint: object | None = None
+    seq: int = -1  # set by the pipeline when the batch enters the sinks
+
+
+def add_tag(doc: Doc, tag: str) -> None:
+    tags = doc.get("tags")
+    if tags is None:
+        doc["tags"] = [tag]
+    elif tag not in tags:
+        tags.append(tag)
+
+
+def has_tag(doc: Doc, tag: str) -> bool:
+    return tag in doc.get("tags", ())
+
+
+def get_path(doc: Doc, dotted: str, default: Any = None) -> Any:
+    """``get_path(doc, "host.name")``: read a nested field, ``default`` when any part is missing."""
+    cur: Any = doc
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return default
+        cur = cur[part]
+    return cur
+
+
+def set_path(doc: Doc, dotted: str, value: Any) -> None:
+    """``set_path(doc, "rootcause.cause.message", v)``: create intermediate objects as needed."""
+    parts = dotted.split(".")
+    cur = doc
+    for part in parts[:-1]:
+        nxt = cur.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            cur[part] = nxt
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def _digest(text: str) -> str:
+    raw = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+@dataclass
+class IdAssigner:
+    """Gives each event a deterministic id from its *content*, not from where it was read.
+
+    The id hashes host, the timestamp to the second, process name and PID, and the message, plus
+    the occurrence number of that same content within the second (two identical lines in one
+    second stay two events). So the same line read from ``maillog.1`` and later from
+    ``maillog.2.gz``, or from the journal and from ``/var/log/messages`` (ForwardToSyslog), gets
+    the same id and is stored once. One assigner per input stream keeps the occurrence counts.
+    """
+
+    _second: str = ""
+    _seen: dict[str, int] = field(default_factory=dict)
+
+    def content_key(self, doc: Doc) -> str:
+        host = doc.get("host")
+        proc = doc.get("process")
+        ts = doc.get("@timestamp", "")
+        return "\x1f".join(
+            (
+                host.get("name", "") if host else "",
+                ts[:19],
+                str(proc.get("name", "")) if proc else "",
+                str(proc.get("pid", "")) if proc else "",
+                doc.get("message", ""),
+            )
+        )
+
+    def assign(self, docs: list[Doc]) -> None:
+        for doc in docs:
+            event = doc.get("event")
+            if event is None:
+                event = doc["event"] = {}
+            if "id" in event:
+                continue
+            key = self.content_key(doc)
+            second = doc.get("@timestamp", "")[:19]
+            if second != self._second:
+                self._second = second
+                self._seen.clear()
+            n = self._seen.get(key, 0)
+            self._seen[key] = n + 1
+            event["id"] = _digest(key if n == 0 else f"{key}\x1f{n}")
+
+
+def derived_id(parent_id: str, part: str) -> str:
+    """The id of an event derived from another (one event per failed bootstrap check)."""
+    return _digest(f"{parent_id}\x1e{part}")

@@ -1,0 +1,29 @@
+"""The parser interface. One parser instance per input stream (it may keep state: the year of
+the last RFC 3164 stamp, a multi-line record not yet complete)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from shipper.event import Doc
+from shipper.sources.base import RawChunk
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    timezone: str  # IANA name; RFC 3164 and zone-less ISO stamps are read in this zone
+    year: int | None = None  # forced year for RFC 3164 stamps (else inferred from the file's mtime)
+    max_line_bytes: int = 64 * 1024
+
+
+class Parser(Protocol):
+    def parse(self, chunk: RawChunk) -> list[Doc]:
+        """Documents for the chunk's items. Every item yields at least one document (an entry
+        that does not parse becomes one tagged ``unparsed``), except continuation lines of a
+        multi-line record, which are folded into the record they continue."""
+        ...
+
+    def flush(self) -> list[Doc]:
+        """Documents held back (a multi-line record still open) at the end of the stream."""
+        ...

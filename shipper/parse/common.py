@@ -1,0 +1,118 @@
+"""What the text parsers share: the held multi-line record, inferred timestamps, unparsed lines.
+
+A text parser turns each line into one of:
+
+* a new *record* (a document that later continuation lines may be folded into),
+* a *single* document nothing folds into (an unparsed line, a journalctl header line),
+* a *continuation* of the open record (its ``message`` gets ``"\\n" + line``); with no open
+  record it becomes an unparsed document instead.
+
+The last record of a chunk is held back until the next chunk (or `flush`) shows whether more
+lines continue it, so documents never change after they were returned.
+"""
+
+from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
+from typing import Any, ClassVar, Iterator
+
+from shipper.event import TAG_META, TAG_TIMESTAMP_INFERRED, TAG_UNPARSED, Doc, add_tag
+from shipper.parse.base import ParseContext
+from shipper.parse.timestamps import FALLBACK_TIMESTAMP, from_epoch
+from shipper.sources.base import Origin, RawChunk
+
+# Tags the parsers add besides those in shipper.event.
+
+
+class TextParser:
+    """Base of the line parsers: state kept across chunks, and the documents built for odd lines."""
+
+    DATASET: ClassVar[str]
+
+    def __init__(self, origin: Origin, ctx: ParseContext) -> None:
+        self._origin = origin
+        self._ctx = ctx
+        self._path = origin.path
+        # The @timestamp of a line that has none: the previous record's, else the file's mtime.
+        self._last_ts = from_epoch(origin.mtime) if origin.mtime is not None else FALLBACK_TIMESTAMP
+        self._held: Doc | None = None  # the last record, open for continuation lines
+        self._fields_parser: Any = None
+
+    def flush(self) -> list[Doc]:
+        held, self._held = self._held, None
+        return [held] if held is not None else []
+
+    def _log(self, offset: int | None) -> dict[str, Any]:
+        log: dict[str, Any] = {}
+        if self._path is not None:
+            log["file"] = {"path": self._path}
+        if offset is not None:
+            log["offset"] = offset
+        return log
+
+    def _single(self, line: str, offset: int | None, *tags: str) -> Doc:
+        """A document for a line that is not a log record: the whole line, the inferred timestamp."""
+        doc: Doc = {
+            "@timestamp": self._last_ts,
+            "message": line,
+            "event": {"dataset": self.DATASET, "kind": "event"},
+            "tags": [*tags, TAG_TIMESTAMP_INFERRED],
+        }
+        log = self._log(offset)
+        if log:
+            doc["log"] = log
+        return doc
+
+    def _unparsed(self, line: str, offset: int | None) -> Doc:
+        return self._single(line, offset, TAG_UNPARSED)
+
+    def _start(self) -> tuple[list[Doc], Doc | None]:
+        """The output list (with the held record first) and the open record at a chunk's start."""
+        held, self._held = self._held, None
+        return ([held], held) if held is not None else ([], None)
+
+    def _end(self, out: list[Doc], record: Doc | None) -> list[Doc]:
+        """Hold the open record back: the next chunk may continue it."""
+        if record is not None and out and out[-1] is record:
+            self._held = out.pop()
+        return out
+
+    def _fields_chunk(self, chunk: RawChunk) -> list[Doc]:
+        """Journal entries sent to a text parser (a misrouted stream) are still parsed, not lost."""
+        if self._fields_parser is None:
+            from shipper.parse.journal_fields import JournalParser
+
+            self._fields_parser = JournalParser(self._origin, self._ctx)
+        docs: list[Doc] = self._fields_parser.parse(chunk)
+        return docs
+
+
+def add_item_tags(doc: Doc, tags: tuple[str, ...]) -> None:
+    for tag in tags:
+        add_tag(doc, tag)
+
+
+def is_record(doc: Doc) -> bool:
+    """A parsed record (continuation lines may fold into it), not an unparsed or meta line."""
+    tags = doc.get("tags")
+    return not tags or (TAG_UNPARSED not in tags and TAG_META not in tags)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a chunk is parsed.
+
+    Documents are trees of str/int/dict/list (no reference cycles), so the collector finds no
+    garbage among them; but the thousands of new dicts a chunk creates trigger it dozens of times,
+    which costs about a third of the syslog parser's time. Re-enabled on exit (even on error),
+    and left alone if the caller had already disabled it.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -1,0 +1,32 @@
+"""Progress on stderr for long operations: a bar (bytes done, rate, ETA) when stderr is a terminal."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Protocol
+
+from shipper.env import Env
+
+
+class Bar(Protocol):
+    def update(self, n: int) -> object: ...
+
+
+class _Silent:
+    def update(self, n: int) -> None:
+        pass
+
+
+@contextmanager
+def progress_bar(total: int, env: Env, *, enabled: bool = True) -> Iterator[Bar]:
+    if not enabled or not env.stderr_isatty:
+        yield _Silent()
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1024, file=env.stderr, dynamic_ncols=True,
+               desc="replay", mininterval=0.2)
+    try:
+        yield bar
+    finally:
+        bar.close()

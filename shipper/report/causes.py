@@ -1,0 +1,284 @@
+"""Incidents from stored documents, as text (``shipper causes``) and as JSON (scripts, the HTML report).
+
+Pure functions of the documents: `build_incidents` groups the recognised events by
+``rootcause.incident``; `render_text` and `to_json` present the same `Incident` objects, so the
+text and the JSON (and the HTML report built on `to_json`) never disagree.
+
+The cause of an incident is the one its failure events carry (``rootcause.cause.signature``), else
+the cause signature with the highest rank; every other recognised error of the incident is listed
+too, with how often it repeated and over what span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from shipper.enrich import exitcodes
+from shipper.event import Doc, get_path
+from shipper.recognise.rules import load_rules
+
+
+@dataclass
+class CauseLine:
+    signature: str
+    title: str
+    message: str
+    hint: str
+    remediation: str
+    docs: list[str]
+    count: int
+    first: str
+    last: str
+    rank: int = 0
+
+
+@dataclass
+class Failure:
+    signatures: list[str]  # in the order first seen
+    title: str  # the first failure event's title
+    at: str  # @timestamp of the first failure event
+    exit_code: int | None = None
+    exit_kind: str | None = None  # systemd.exit_code: exited / killed / dumped
+    exit_explained: str | None = None
+    result: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``exit 71, EX_OSERR`` / ``SIGABRT, core dumped`` / ``result 'resources'``."""
+        if self.exit_code is not None:
+            return exitcodes.label(self.exit_kind, self.exit_code)
+        if self.result is not None:
+            return f"result '{self.result}'"
+        return ""
+
+
+@dataclass
+class Incident:
+    id: str
+    host: str | None
+    unit: str | None
+    first: str
+    last: str
+    events: int
+    failure: Failure | None
+    causes: list[CauseLine] = field(default_factory=list)  # the cause first
+    summary: str | None = None  # a summary event's title (Elasticsearch: "[n] bootstrap checks failed")
+    hint: str = ""
+    remediation: str = ""
+    docs: list[str] = field(default_factory=list)
+
+    @property
+    def cause(self) -> CauseLine | None:
+        return self.causes[0] if self.causes else None
+
+    @property
+    def when(self) -> str:
+        return self.failure.at if self.failure else self.last
+
+
+def build_incidents(docs: Iterable[Doc]) -> list[Incident]:
+    """Incidents, newest first, from documents in @timestamp order (as `LocalStore.iter_docs` yields)."""
+    groups: dict[str, list[Doc]] = {}
+    for doc in docs:
+        incident = get_path(doc, "rootcause.incident")
+        if incident and get_path(doc, "rootcause.signature"):
+            groups.setdefault(str(incident), []).append(doc)
+    ranks = {s.id: s.rank for s in load_rules().signatures}
+    incidents = [_incident(key, events, ranks) for key, events in groups.items()]
+    incidents.sort(key=lambda i: (i.when, i.id), reverse=True)
+    return incidents
+
+
+def _incident(key: str, events: list[Doc], ranks: dict[str, int]) -> Incident:
+    failures = [d for d in events if d["rootcause"].get("role") == "failure"]
+    causes = [d for d in events if d["rootcause"].get("role") == "cause"]
+    summaries = [d for d in events if d["rootcause"].get("role") == "summary"]
+    unit = next((d["rootcause"]["unit"] for d in failures + causes + summaries if d["rootcause"].get("unit")), None)
+    host = next((get_path(d, "host.name") for d in events if get_path(d, "host.name")), None)
+    lines = _cause_lines(causes or summaries, failures, ranks)
+    inc = Incident(
+        id=key,
+        host=host,
+        unit=unit,
+        first=events[0]["@timestamp"],
+        last=events[-1]["@timestamp"],
+        events=len(events),
+        failure=_failure(failures),
+        causes=lines,
+        summary=summaries[0]["rootcause"].get("title") if summaries and causes else None,
+    )
+    source: Any = lines[0] if lines else (failures[0]["rootcause"] if failures else {})
+    if isinstance(source, CauseLine):
+        inc.hint, inc.remediation, inc.docs = source.hint, source.remediation, source.docs
+    else:
+        inc.hint, inc.remediation, inc.docs = source.get("hint", ""), source.get("remediation", ""), source.get("docs", [])
+    return inc
+
+
+def _cause_lines(causes: list[Doc], failures: list[Doc], ranks: dict[str, int]) -> list[CauseLine]:
+    by_sig: dict[str, CauseLine] = {}
+    for doc in causes:
+        rc = doc["rootcause"]
+        line = by_sig.get(rc["signature"])
+        if line is None:
+            by_sig[rc["signature"]] = CauseLine(
+                signature=rc["signature"],
+                title=rc.get("title", ""),
+                message=doc.get("message", ""),
+                hint=rc.get("hint", ""),
+                remediation=rc.get("remediation", ""),
+                docs=list(rc.get("docs", [])),
+                count=1,
+                first=doc["@timestamp"],
+                last=doc["@timestamp"],
+                rank=ranks.get(rc["signature"], 0),
+            )
+        else:
+            line.count += 1
+            line.last = doc["@timestamp"]
+    named = next((get_path(d, "rootcause.cause.signature") for d in failures if get_path(d, "rootcause.cause.signature")), None)
+    order = list(by_sig.values())
+    order.sort(key=lambda c: (c.signature != named, -c.rank, c.first))
+    return order
+
+
+def _failure(failures: list[Doc]) -> Failure | None:
+    if not failures:
+        return None
+    first = failures[0]
+    out = Failure(
+        signatures=list(dict.fromkeys(d["rootcause"]["signature"] for d in failures)),
+        title=first["rootcause"].get("title", ""),
+        at=first["@timestamp"],
+    )
+    for doc in failures:
+        code = get_path(doc, "process.exit_code")
+        if out.exit_code is None and isinstance(code, int):
+            out.exit_code = code
+            out.exit_kind = get_path(doc, "systemd.exit_code")
+            out.exit_explained = get_path(doc, "process.exit_code_explained")
+        result = get_path(doc, "systemd.result")
+        if out.result is None and result:
+            out.result = str(result)
+    return out
+
+
+def _clock(ts: str) -> str:
+    return ts[11:19]
+
+
+def _when(ts: str) -> str:
+    return f"{ts[:10]} {ts[11:19]}Z"
+
+
+def _span(first: str, last: str) -> str:
+    if first == last:
+        return _clock(first)
+    if first[:10] == last[:10]:
+        return f"{_clock(first)}–{_clock(last)}"
+    return f"{_when(first)}–{_when(last)}"
+
+
+def headline(inc: Incident) -> str:
+    """``sendmail.service failed (exit 71, EX_OSERR) — cause: ... (×3, 14:55:52–14:56:02) — hint: ...``"""
+    unit = inc.unit or "a unit"
+    if inc.failure is not None:
+        label = inc.failure.label
+        what = f"{unit} failed ({label})" if label else f"{unit} failed"
+    elif inc.summary:
+        what = f"{unit}: {inc.summary}"
+    else:
+        what = f"{unit}: errors, no failure seen"
+    cause = inc.cause
+    if cause is None:
+        return f"{what} — no cause found — hint: {inc.hint}"
+    return f"{what} — cause: {cause.title} (×{cause.count}, {_span(cause.first, cause.last)}) — hint: {inc.hint}"
+
+
+def render_text(incidents: list[Incident], counts: dict[str, Any] | None = None) -> str:
+    """The text of ``shipper causes``: one block per incident, newest first, then the counts."""
+    out: list[str] = []
+    if not incidents:
+        out.append("no incidents: no recognised failure or cause in this time range")
+    for inc in incidents:
+        out.append(f"{_when(inc.when)}  {inc.host or '-'}  {headline(inc)}")
+        if inc.remediation:
+            out.append(f"    remediation: {inc.remediation}")
+        for extra in inc.causes[1:]:
+            also = f"    also: {extra.title} (×{extra.count}, {_span(extra.first, extra.last)})"
+            if inc.cause is not None and extra.rank >= inc.cause.rank:  # another cause as strong (a second failed check)
+                also += f" — hint: {extra.hint}"
+            out.append(also)
+        if inc.failure is not None and inc.failure.exit_explained:
+            out.append(f"    exit status: {inc.failure.exit_explained}")
+        if inc.docs:
+            out.append(f"    docs: {' '.join(inc.docs)}")
+        out.append(f"    incident {inc.id}: {inc.events} events, {_span(inc.first, inc.last)}")
+        out.append("")
+    if counts:
+        out.append(_counts_text(counts))
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _counts_text(counts: dict[str, Any]) -> str:
+    def top(name: str) -> str:
+        items = counts.get(name) or {}
+        return ", ".join(f"{k} {v}" for k, v in items.items()) or "-"
+
+    return (
+        f"events: {counts.get('total', 0)} stored, {counts.get('unparsed', 0)} unparsed, "
+        f"{counts.get('recognised', 0)} recognised\n"
+        f"  by host: {top('by_host')}\n"
+        f"  by process: {top('by_process')}"
+    )
+
+
+def to_json(incidents: list[Incident], counts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The same incidents as plain JSON-ready data (what ``--format json`` prints)."""
+    return {
+        "incidents": [_incident_json(i) for i in incidents],
+        "counts": counts or {},
+    }
+
+
+def _incident_json(inc: Incident) -> dict[str, Any]:
+    failure = inc.failure
+    return {
+        "id": inc.id,
+        "host": inc.host,
+        "unit": inc.unit,
+        "when": inc.when,
+        "first": inc.first,
+        "last": inc.last,
+        "events": inc.events,
+        "headline": headline(inc),
+        "failure": None
+        if failure is None
+        else {
+            "signatures": failure.signatures,
+            "title": failure.title,
+            "at": failure.at,
+            "label": failure.label,
+            "exit_code": failure.exit_code,
+            "exit_kind": failure.exit_kind,
+            "exit_explained": failure.exit_explained,
+            "result": failure.result,
+        },
+        "summary": inc.summary,
+        "causes": [
+            {
+                "signature": c.signature,
+                "title": c.title,
+                "message": c.message,
+                "hint": c.hint,
+                "count": c.count,
+                "first": c.first,
+                "last": c.last,
+            }
+            for c in inc.causes
+        ],
+        "hint": inc.hint,
+        "remediation": inc.remediation,
+        "docs": inc.docs,
+    }

@@ -1,0 +1,209 @@
+"""Generate the recognition ingest pipeline from the signature files (the one source of truth).
+
+Documents that reach Elasticsearch unparsed by shipper (a raw ``message`` from Filebeat, Fluent
+Bit or rsyslog) get the same ``rootcause.signature``, ``role``, ``docs`` and ``hint`` as the Python
+recognisers give: per pattern, in the same order, the same family gate, prefilters, process
+restriction, regex (a grok pattern: Python's ``(?P<name>`` written ``(?<rc_name>``) and ``when`` /
+``unless`` conditions. Patterns that need a context (lines after a ``systemctl status`` header)
+cannot be judged one document at a time and are left out (listed in ``_meta``).
+
+    python -m shipper.setup.recognition            rewrite pipelines/ and shipper/assets/pipelines/
+    python -m shipper.setup.recognition --check    exit 1 if the committed file is stale
+
+The version goes up by one whenever the generated content changes, so `shipper setup` upgrades it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from shipper.recognise.rules import Family, Pattern, Rules, Signature, load_rules
+
+NAME = "logs-shipper-recognition"
+FILES = (Path("pipelines") / f"{NAME}.json", Path("shipper") / "assets" / "pipelines" / f"{NAME}.json")
+MATCHED = "rcm"  # the whole match, so a later processor knows the grok matched
+UNRECOGNISED = "ctx.rootcause?.signature == null && ctx.message instanceof String"
+_GROUP = re.compile(r"\(\?P<(\w+)>")
+_VAR = re.compile(r"\{(\w+)\}")
+
+
+def _lit(text: str) -> str:
+    """A painless string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(_lit(v) for v in values) + "]"
+
+
+def _path(dotted: str) -> tuple[str, str]:
+    """``ctx.a?.b?.c`` (null-safe) and ``ctx.a.b.c``."""
+    parts = dotted.split(".")
+    return "ctx." + "?.".join(parts), "ctx." + ".".join(parts)
+
+
+def joni(regex: str) -> str:
+    """A Python pattern as a grok pattern: named groups prefixed so they cannot overwrite fields."""
+    return _GROUP.sub(r"(?<rc_\1>", regex)
+
+
+def _any_contains(strings: Sequence[str]) -> str:
+    return " || ".join(f"ctx.message.contains({_lit(s)})" for s in strings)
+
+
+def _process_in(processes: Iterable[str]) -> str:
+    return f"(ctx.process?.name != null && {_list(sorted(processes))}.contains(ctx.process.name))"
+
+
+def _var(sig: Signature, var: str, pat: Pattern | None) -> str:
+    """Painless for a variable's value: the document's field first, then the regex group, then ``set``."""
+    fallback = "null"
+    if pat is not None and var in pat.set:
+        fallback = _lit(pat.set[var])
+    elif pat is not None and var in pat.groups or pat is None:
+        fallback = f"ctx.rc_{var}"
+    expr = fallback
+    for path in reversed(sig.doc_vars.get(var, ())):
+        safe, plain = _path(path)
+        expr = f"({safe} != null && {plain}.toString() != '' ? {plain}.toString() : {expr})"
+    return expr
+
+
+def _conditions(sig: Signature, pat: Pattern | None) -> list[str]:
+    out = []
+    for var, allowed in sig.when.items():
+        v = _var(sig, var, pat)
+        out.append(f"({v} != null && {_list(allowed)}.contains({v}))")
+    for var, refused in sig.unless.items():
+        v = _var(sig, var, pat)
+        out.append(f"!({v} != null && {_list(refused)}.contains({v}))")
+    return out
+
+
+def _hint(sig: Signature, pat: Pattern | None) -> str:
+    """The hint as a mustache template: groups and document fields filled in, else the defaults."""
+    text = (pat.hint if pat is not None and pat.hint else None) or sig.hint
+
+    def fill(m: re.Match[str]) -> str:
+        var = m.group(1)
+        if pat is not None and var in pat.set:
+            return pat.set[var]
+        if pat is not None and var in pat.groups:
+            return "{{{rc_%s}}}" % var
+        if sig.doc_vars.get(var):
+            return "{{{%s}}}" % sig.doc_vars[var][0]
+        return sig.defaults.get(var, "?")
+
+    return _VAR.sub(fill, text)
+
+
+def _set_rootcause(sig: Signature, pat: Pattern | None, tag: str, condition: str) -> list[dict[str, Any]]:
+    docs = list((pat.docs if pat is not None and pat.docs else None) or sig.docs)
+    values: list[tuple[str, Any]] = [("role", sig.role), ("hint", _hint(sig, pat))]
+    if docs:
+        values.append(("docs", docs))
+    values.append(("signature", sig.id))  # last: the conditions before test that it is still unset
+    return [{"set": {"tag": f"{tag}:{name}", "field": f"rootcause.{name}", "value": value, "if": condition}}
+            for name, value in values]
+
+
+def _cleanup(patterns: Sequence[Pattern], tag: str, condition: str) -> dict[str, Any]:
+    fields = sorted({MATCHED, *(f"rc_{g}" for p in patterns for g in p.groups)})
+    return {"remove": {"tag": f"{tag}:cleanup", "field": fields, "ignore_missing": True, "if": condition}}
+
+
+def _pattern_steps(family: Family, sig: Signature, pat: Pattern, tag: str, family_procs: set[str]) -> list[dict[str, Any]]:
+    family_gate = " || ".join(filter(None, [_any_contains(family.gate), _process_in(family_procs) if family_procs else ""]))
+    test = [UNRECOGNISED, f"({family_gate})"]
+    if pat.prefilter:
+        test.append(f"({_any_contains(pat.prefilter)})")
+    if pat.processes:
+        test.append(_process_in(pat.processes))
+    grok = {"grok": {"tag": tag, "field": "message", "patterns": [f"(?<{MATCHED}>{joni(pat.regex)})"],
+                     "ignore_failure": True, "if": " && ".join(test)}}
+    matched = " && ".join([f"ctx.{MATCHED} != null", *_conditions(sig, pat)])
+    return [grok, *_set_rootcause(sig, pat, tag, matched), _cleanup([pat], tag, f"ctx.{MATCHED} != null")]
+
+
+def _message_id_steps(sig: Signature, tag: str) -> list[dict[str, Any]]:
+    """A journal entry with one of the signature's MESSAGE_IDs: the fields decide, the text fills in."""
+    test = f"{UNRECOGNISED} && ctx.journald?.message_id != null && {_list(sig.message_ids)}.contains(ctx.journald.message_id)"
+    patterns = [p for p in sig.patterns if p.context is None]
+    steps: list[dict[str, Any]] = []
+    if patterns:
+        steps.append({"grok": {"tag": tag, "field": "message", "patterns": [joni(p.regex) for p in patterns],
+                               "ignore_failure": True, "if": test}})
+    steps += _set_rootcause(sig, None, tag, " && ".join([test, *_conditions(sig, None)]))
+    if patterns:
+        steps.append(_cleanup(patterns, tag, "ctx.journald?.message_id != null"))
+    return steps
+
+
+def build_pipeline(rules: Rules, version: int) -> dict[str, Any]:
+    processors: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for family in rules.families:
+        for sig in family.signatures:
+            if sig.message_ids:
+                processors += _message_id_steps(sig, f"{sig.id}#journal")
+    for family in rules.families:
+        family_procs = {p for s in family.signatures for pat in s.patterns for p in pat.processes}
+        for sig in family.signatures:
+            for i, pat in enumerate(sig.patterns):
+                if pat.context is not None:
+                    skipped.append(f"{sig.id}#{i} (needs the context {pat.context})")
+                    continue
+                processors += _pattern_steps(family, sig, pat, f"{sig.id}#{i}", family_procs)
+    return {
+        "description": "shipper: the root causes of shipper's signatures for documents that arrive unparsed "
+                       "(generated from shipper/recognise/signatures/*.yaml; do not edit)",
+        "version": version,
+        "_meta": {"managed_by": "shipper", "version": version, "generated_by": "python -m shipper.setup.recognition",
+                  "signatures": len(rules.signatures), "patterns_left_out": skipped},
+        "processors": processors,
+        "on_failure": [
+            {"set": {"field": "error.message",
+                     "value": "recognition: {{{ _ingest.on_failure_processor_tag }}}: {{{ _ingest.on_failure_message }}}"}},
+        ],
+    }
+
+
+def render(rules: Rules, committed: dict[str, Any] | None) -> dict[str, Any]:
+    """The pipeline for ``rules``: the committed version if nothing changed, else one more."""
+    version = int(committed["version"]) if committed else 1
+    fresh = build_pipeline(rules, version)
+    if committed is not None and fresh != committed:
+        fresh = build_pipeline(rules, version + 1)
+    return fresh
+
+
+def dumps(body: dict[str, Any]) -> str:
+    return json.dumps(body, indent=1, ensure_ascii=False) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    root = Path.cwd()
+    if not (root / "pyproject.toml").exists():
+        print("run this from the root of the shipper source tree", file=sys.stderr)
+        return 2
+    target = root / FILES[0]
+    committed = json.loads(target.read_text()) if target.exists() else None
+    text = dumps(render(load_rules(), committed))
+    if "--check" in args:
+        stale = [str(path) for path in FILES if not (root / path).exists() or (root / path).read_text() != text]
+        for name in stale:
+            print(f"{name} is stale: run python -m shipper.setup.recognition", file=sys.stderr)
+        return 1 if stale else 0
+    for path in FILES:
+        (root / path).write_text(text)
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Sinks take batches of documents and acknowledge them once durably taken."""

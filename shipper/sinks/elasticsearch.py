@@ -1,0 +1,355 @@
+"""The Elasticsearch sink: bulk requests in flight, retries item by item, a dead letter, acks.
+
+Threads only carry requests: encoding, retry decisions, dead-lettering and every ``ack`` happen
+on the caller's thread inside `write`/`flush` (the pipeline is single-threaded). A batch is
+acknowledged once Elasticsearch has each of its documents (2xx or 409) or the document is in
+the dead letter. Events accepted and not yet settled are bounded by ``max_held_events``: when the
+bound is reached, `write` waits (backpressure); nothing is ever dropped.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shipper.config.elasticsearch import ElasticsearchOutput
+from shipper.env import Env
+from shipper.errors import OutputError, UnavailableError
+from shipper.event import Batch
+from shipper.sinks.base import Ack
+from shipper.sinks.bulk import DEADLETTER_DATASET, Chunk, Chunker, Encoder, split_item
+from shipper.sinks.deadletter import FILENAME, DeadLetterStore, Letter
+from shipper.sinks.es_client import Connection, connect, connection_reason, error_reason, unavailable
+from shipper.sinks.retry import RETRY_REQUEST_STATUSES, STOP_REQUEST_STATUSES, Backoff, Verdict, item_verdict
+
+FILTER_PATH = "errors,items.*.status,items.*.error"
+INDEX_TEMPLATE = "logs-shipper"
+
+
+@dataclass(slots=True)
+class _Outcome:
+    status: int | None  # None: no HTTP answer (connection refused, timeout, TLS)
+    body: Any = None
+    error: BaseException | None = None
+
+
+class ElasticsearchSink:
+    name = "elasticsearch"
+
+    def __init__(self, cfg: ElasticsearchOutput, state_dir: Path, env: Env) -> None:
+        self.cfg = cfg
+        self.state_dir = state_dir
+        self.env = env
+        self.counters: Counter[str] = Counter()
+        self._encoder = Encoder(cfg.namespace)
+        self._chunker = Chunker(cfg.bulk_max_docs, int(cfg.bulk_max_bytes))
+        self._backoff = Backoff(float(cfg.retry_initial), float(cfg.retry_max))
+        self._remaining: dict[int, int] = {}  # batch seq -> its documents not yet settled
+        self._inflight: dict[Future[_Outcome], Chunk] = {}
+        self._retry: list[tuple[float, int, Chunk]] = []  # heap of (due, tie-breaker, chunk)
+        self._ticket = itertools.count()
+        self._held = 0  # documents accepted by write() and not yet settled
+        self._outage_since: float | None = None
+        self._ack: Ack | None = None
+        self._conn: Connection | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._deadletter: DeadLetterStore | None = None
+
+    # -- the Sink protocol ------------------------------------------------------------------------
+    def open(self, ack: Ack) -> None:
+        self._check_state_dir()
+        self._ack = ack
+        self._conn = connect(self.cfg, self.env)
+        self._pool = ThreadPoolExecutor(max_workers=self.cfg.max_in_flight, thread_name_prefix="shipper-es")
+        self._warn_if_not_set_up()
+
+    def write(self, batch: Batch) -> None:
+        assert self._ack is not None, "open() first"
+        items = self._encoder.encode(batch.docs)
+        if not items:
+            self._ack(batch.seq)
+            return
+        self._remaining[batch.seq] = self._remaining.get(batch.seq, 0) + len(items)
+        self._held += len(items)
+        for chunk in self._chunker.add(items, batch.seq):
+            self._submit(chunk)
+        self._pump(block=False)
+        while self._held > self.cfg.max_held_events:
+            self._pump(block=True)
+
+    def flush(self) -> None:
+        chunk = self._chunker.take()
+        if chunk is not None:
+            self._submit(chunk)
+        while self._held:
+            if not self._inflight and not self._retry:
+                raise RuntimeError(f"{self._held} documents held but none in flight or waiting: a sink bug")
+            self._pump(block=True)
+
+    def close(self) -> None:
+        """Release the threads, the connections and the dead letter (call `flush` first to deliver)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._conn is not None:
+            self._conn.client.close()
+            self._conn = None
+        if self._deadletter is not None:
+            self._deadletter.close()
+            self._deadletter = None
+
+    # -- sending ----------------------------------------------------------------------------------
+    def _submit(self, chunk: Chunk) -> None:
+        while len(self._inflight) >= self.cfg.max_in_flight:
+            self._pump(block=True)
+        self._start(chunk)
+
+    def _start(self, chunk: Chunk) -> None:
+        assert self._pool is not None
+        self._inflight[self._pool.submit(self._send, chunk)] = chunk
+
+    def _send(self, chunk: Chunk) -> _Outcome:
+        """Runs on a worker thread: one bulk request, its answer or its failure as data."""
+        from elastic_transport import TransportError
+        from elasticsearch import ApiError
+
+        assert self._conn is not None
+        try:
+            resp = self._conn.client.bulk(body=chunk.body(), filter_path=FILTER_PATH)  # type: ignore[arg-type]
+            return _Outcome(resp.meta.status, resp.body)
+        except ApiError as exc:
+            return _Outcome(exc.meta.status, exc.body, exc)
+        except TransportError as exc:
+            return _Outcome(None, None, exc)
+
+    def _pump(self, block: bool) -> None:
+        """Send the retries that are due, then settle finished requests (waiting for one if ``block``)."""
+        self._send_due_retries()
+        if not self._inflight:
+            if block and self._retry:
+                time.sleep(max(0.0, self._retry[0][0] - time.monotonic()))
+                self._send_due_retries()
+            return
+        if block:
+            timeout = None
+            if self._retry and len(self._inflight) < self.cfg.max_in_flight:
+                timeout = max(0.0, self._retry[0][0] - time.monotonic())
+            done = wait(list(self._inflight), timeout=timeout, return_when=FIRST_COMPLETED)[0]
+        else:
+            done = {f for f in self._inflight if f.done()}
+        for fut in done:
+            self._settle(self._inflight.pop(fut), fut.result())
+
+    def _send_due_retries(self) -> None:
+        now = time.monotonic()
+        while self._retry and self._retry[0][0] <= now and len(self._inflight) < self.cfg.max_in_flight:
+            self._start(heapq.heappop(self._retry)[2])
+
+    def _schedule(self, chunk: Chunk, delay: float) -> None:
+        heapq.heappush(self._retry, (time.monotonic() + delay, next(self._ticket), chunk))
+
+    # -- answers ----------------------------------------------------------------------------------
+    def _settle(self, chunk: Chunk, outcome: _Outcome) -> None:
+        from elastic_transport import SerializationError
+
+        self.counters["requests"] += 1
+        status = outcome.status
+        if isinstance(outcome.error, SerializationError):
+            raise OutputError(f"the answer of {self._where} to a bulk request is not Elasticsearch's JSON: {outcome.error}",
+                              hint="is a proxy in between? point output.elasticsearch.hosts at Elasticsearch itself")
+        if status == 200 and isinstance(outcome.body, dict):
+            self._recovered()
+            self._settle_items(chunk, outcome.body)
+        elif status is None or status in RETRY_REQUEST_STATUSES:
+            self._failing(self._describe(outcome))
+            self.counters["request_retries"] += 1
+            chunk.attempt += 1
+            self._schedule(chunk, self._backoff.delay(chunk.attempt - 1))
+        elif status in STOP_REQUEST_STATUSES:
+            raise unavailable(outcome.error or OutputError(str(status)), self._where, doing="index documents")
+        elif status == 413:
+            self._too_large(chunk)
+        else:
+            raise OutputError(f"Elasticsearch at {self._where} refused a bulk request ({status}): "
+                              f"{error_reason(outcome.body)}", hint="this is likely a shipper bug: report it")
+
+    def _settle_items(self, chunk: Chunk, body: dict[str, Any]) -> None:
+        if not body.get("errors"):
+            self.counters["indexed"] += len(chunk)
+            self._settled(Counter(chunk.seqs))
+            return
+        results = body.get("items", [])
+        if len(results) != len(chunk):
+            raise OutputError(f"Elasticsearch answered {len(results)} bulk items for {len(chunk)} documents")
+        done: Counter[int] = Counter()
+        again = Chunk(attempt=chunk.attempt + 1)
+        dead: list[tuple[int, dict[str, Any]]] = []
+        for i, wrapped in enumerate(results):
+            result = wrapped.get("create") or next(iter(wrapped.values()))
+            status = int(result.get("status", 0))
+            verdict = item_verdict(status)
+            if verdict is Verdict.DELIVERED or verdict is Verdict.DUPLICATE:
+                self.counters["indexed" if verdict is Verdict.DELIVERED else "duplicates"] += 1
+                done[chunk.seqs[i]] += 1
+            elif verdict is Verdict.RETRY and (status == 429 or chunk.attempt < self.cfg.max_item_retries):
+                again.items.append(chunk.items[i])
+                again.seqs.append(chunk.seqs[i])
+                again.nbytes += len(chunk.items[i])
+            elif verdict is Verdict.STOP:
+                self._settled(done)
+                raise self._stop_item(status, result)
+            else:
+                dead.append((i, result))
+        if dead:
+            self._dead_letter(chunk, dead, done)
+        self._settled(done)
+        if again.items:
+            self.counters["retried_items"] += len(again)
+            self._schedule(again, self._backoff.delay(chunk.attempt))
+
+    def _settled(self, done: Counter[int]) -> None:
+        assert self._ack is not None
+        for seq, n in done.items():
+            self._held -= n
+            if seq < 0:
+                continue  # a dead letter's copy: acknowledges no batch
+            left = self._remaining[seq] - n
+            if left:
+                self._remaining[seq] = left
+            else:
+                del self._remaining[seq]
+                self._ack(seq)
+
+    def _too_large(self, chunk: Chunk) -> None:
+        """413: halve the request; a single document too large for the cluster is dead-lettered."""
+        if len(chunk) == 1:
+            too_big = {"status": 413, "error": {"type": "request_entity_too_large",
+                                                 "reason": f"a {chunk.nbytes:,}-byte document exceeds http.max_content_length"}}
+            done: Counter[int] = Counter()
+            self._dead_letter(chunk, [(0, too_big)], done)
+            self._settled(done)
+            return
+        half = len(chunk) // 2
+        for part in (slice(0, half), slice(half, None)):
+            items = chunk.items[part]
+            self._schedule(Chunk(items, chunk.seqs[part], sum(map(len, items)), chunk.attempt), 0.0)
+
+    def _stop_item(self, status: int, result: dict[str, Any]) -> Exception:
+        reason = error_reason(result)
+        if status == 404:
+            return OutputError(f"Elasticsearch at {self._where} has no data stream to write to: {reason}",
+                               hint="run `shipper setup`, and allow auto-creation of logs-shipper.* data streams")
+        return UnavailableError(f"Elasticsearch at {self._where} does not let shipper write documents ({status}): {reason}",
+                                hint="grant create_doc and auto_configure on logs-shipper.*-* "
+                                     "(deploy/elasticsearch-role.json); `shipper check` shows what is missing")
+
+    # -- the dead letter --------------------------------------------------------------------------
+    def _dead_letter(self, chunk: Chunk, dead: list[tuple[int, dict[str, Any]]], done: Counter[int]) -> None:
+        at = _iso(self.env.clock())
+        letters: list[Letter] = []
+        copies: list[dict[str, Any]] = []
+        for i, result in dead:
+            seq = chunk.seqs[i]
+            done[seq] += 1
+            if seq < 0:  # the dead letter's own copy was refused: the local table has the document
+                self.counters["deadletter_index_failed"] += 1
+                continue
+            meta, source = split_item(chunk.items[i])
+            error = result.get("error") or {}
+            letter = Letter(at, str(meta.get("_index", "")), meta.get("_id"), int(result.get("status", 0)),
+                            str(error.get("type", "error")) if isinstance(error, dict) else "error",
+                            error_reason(result), source)
+            letters.append(letter)
+            if self.cfg.deadletter_index:
+                copies.append(_copy(letter))
+        if not letters:
+            return
+        self._store().add(letters)
+        self.counters["dead_lettered"] += len(letters)
+        if copies:
+            items = self._encoder.encode(copies, dataset=DEADLETTER_DATASET)
+            self._held += len(items)
+            self._schedule(Chunk(items, [-1] * len(items), sum(map(len, items))), 0.0)
+
+    def _store(self) -> DeadLetterStore:
+        if self._deadletter is None:
+            self._deadletter = DeadLetterStore(self.state_dir / FILENAME)
+        return self._deadletter
+
+    # -- health and messages ------------------------------------------------------------------------
+    @property
+    def _where(self) -> str:
+        return self._conn.where if self._conn else ", ".join(self.cfg.hosts)
+
+    def _describe(self, outcome: _Outcome) -> str:
+        if outcome.status is None:
+            return connection_reason(outcome.error) if outcome.error else "no answer"
+        return f"{outcome.status} {error_reason(outcome.body)}"
+
+    def _failing(self, reason: str) -> None:
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since = now
+            self._say(f"Elasticsearch at {self._where} is failing ({reason}); retrying with backoff, "
+                      f"nothing is dropped ({self._held:,} events held)")
+        elif self.cfg.give_up_after is not None and now - self._outage_since > self.cfg.give_up_after:
+            raise UnavailableError(
+                f"Elasticsearch at {self._where} has been failing for {now - self._outage_since:.0f} s ({reason})",
+                hint="nothing was lost: events not acknowledged are read again on the next run")
+
+    def _recovered(self) -> None:
+        if self._outage_since is not None:
+            self._say(f"Elasticsearch at {self._where} answers again after {time.monotonic() - self._outage_since:.0f} s")
+            self._outage_since = None
+
+    def _say(self, text: str) -> None:
+        self.env.stderr.write(f"shipper: {text}\n")
+        self.env.stderr.flush()
+
+    def _check_state_dir(self) -> None:
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the state directory {self.state_dir}: {exc.strerror}",
+                              hint="set state_dir in the config to a directory shipper may write") from None
+        if not os.access(self.state_dir, os.W_OK):
+            raise OutputError(f"the state directory {self.state_dir} is not writable; the Elasticsearch output "
+                              "keeps its dead letter there", hint="set state_dir in the config, or run as its owner")
+
+    def _warn_if_not_set_up(self) -> None:
+        from elastic_transport import TransportError
+        from elasticsearch import ApiError
+
+        assert self._conn is not None
+        try:
+            exists = bool(self._conn.client.indices.exists_index_template(name=INDEX_TEMPLATE))
+        except (ApiError, TransportError):
+            return  # a writer key without template privileges (`shipper check` tells), or a hiccup
+        if not exists:
+            self._say(f"warning: the index template {INDEX_TEMPLATE} is not installed in {self._where}; "
+                      "documents get Elasticsearch's default mappings. Run `shipper setup` first")
+
+
+def _copy(letter: Letter) -> dict[str, Any]:
+    """The dead letter data stream's document: the original as a string, so it can never conflict."""
+    event: dict[str, Any] = {"kind": "pipeline_error", "original": letter.source.decode("utf-8", "replace")}
+    if letter.doc_id:
+        event["id"] = letter.doc_id
+    return {
+        "@timestamp": letter.at,
+        "message": letter.reason,
+        "event": event,
+        "error": {"type": letter.error_type, "message": letter.reason},
+        "shipper": {"deadletter": {"target": letter.target, "status": letter.status}},
+    }
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1e6):06d}Z"

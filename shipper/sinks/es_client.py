@@ -1,0 +1,231 @@
+"""The Elasticsearch client: hosts, authentication, TLS, and the REST API version it speaks.
+
+The official 9.x client marks every request ``compatible-with=9``, which an 8.x server refuses
+(400 ``media_type_header_exception``). So the first request (``GET /``) goes out without a
+compatibility marker, the server's major version is read from the answer, and from then on every
+request asks for ``compatible-with=min(server, client)``: 8 for an 8.x server, 9 for 9.x (and for
+a 10.x server, which accepts the previous major). One client works with both, tested on both.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import elasticsearch
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import HttpHeaders, TlsError, Transport, TransportApiResponse
+from elastic_transport.client_utils import DefaultType
+from elasticsearch import ApiError, Elasticsearch, UnsupportedProductError
+from elasticsearch.serializer import OrjsonSerializer
+
+from shipper.config.elasticsearch import ElasticsearchOutput
+from shipper.env import Env
+from shipper.errors import ConfigError, UnavailableError
+from shipper.secrets import load_secret, register
+
+CLIENT_MAJOR = int(elasticsearch.__versionstr__.partition(".")[0])
+OLDEST_SERVER_MAJOR = 8
+_COMPAT = re.compile(r"application/vnd\.elasticsearch\+([\w-]+); ?compatible-with=\d+")
+_ERRNO = re.compile(
+    r"\[Errno -?\d+\] [^)'\"]+|\[SSL[^\]]*\][^)'\"]*|Read timed out|timed out|Remote end closed connection without response|Connection reset by peer"
+)
+KEY = "output.elasticsearch"
+
+
+class CompatTransport(Transport):
+    """Rewrites the client's ``compatible-with`` marker to the version the server accepts.
+
+    ``compat`` None sends plain ``application/json`` (what any version accepts: used until the
+    server's version is known).
+    """
+
+    compat: int | None = None
+
+    def perform_request(self, method: str, target: str, **kwargs: Any) -> TransportApiResponse:
+        headers = kwargs.get("headers")
+        if self.compat != CLIENT_MAJOR and headers is not None and not isinstance(headers, DefaultType):
+            kwargs["headers"] = _rewrite(headers, self.compat)
+        return super().perform_request(method, target, **kwargs)
+
+
+def _rewrite(headers: Mapping[str, Any], compat: int | None) -> HttpHeaders:
+    out = HttpHeaders(headers)
+    for name in ("accept", "content-type"):
+        value = out.get(name)
+        if value:
+            if compat is None:
+                out[name] = _COMPAT.sub(r"application/\1", value)
+            else:
+                out[name] = _COMPAT.sub(rf"application/vnd.elasticsearch+\1; compatible-with={compat}", value)
+    return out
+
+
+@dataclass
+class Connection:
+    """A client that has talked to the server: its version is known and the API version set."""
+
+    client: Elasticsearch
+    where: str  # for messages: the URL(s) or "Elastic Cloud deployment <name>"
+    version: str
+    cluster_name: str
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+
+def where(cfg: ElasticsearchOutput) -> str:
+    if cfg.cloud_id:
+        return f"Elastic Cloud deployment {cfg.cloud_id.partition(':')[0] or '(unnamed)'}"
+    return ", ".join(cfg.hosts)
+
+
+def build_client(cfg: ElasticsearchOutput, env: Env) -> Elasticsearch:
+    """A client for ``cfg`` (no request made yet). Secrets are read here, from files or env vars."""
+    kwargs: dict[str, Any] = dict(
+        request_timeout=float(cfg.request_timeout),
+        max_retries=0,  # shipper retries itself: bounded, with backoff, and item by item
+        retry_on_timeout=False,
+        connections_per_node=max(4, cfg.max_in_flight + 2),
+        http_compress=cfg.compression == "gzip",  # gzip request bodies (after serialisation, on the worker)
+        serializer=OrjsonSerializer(),
+        transport_class=CompatTransport,
+    )
+    if cfg.cloud_id:
+        kwargs["cloud_id"] = cfg.cloud_id
+    else:
+        kwargs["hosts"] = list(cfg.hosts)
+    kwargs.update(_auth(cfg, env.environ))
+    kwargs.update(_tls(cfg, env))
+    client = Elasticsearch(**kwargs)
+    _transport(client).compat = None
+    return client
+
+
+def _transport(client: Elasticsearch) -> CompatTransport:
+    transport = client.transport
+    assert isinstance(transport, CompatTransport)
+    return transport
+
+
+def _auth(cfg: ElasticsearchOutput, environ: Mapping[str, str]) -> dict[str, Any]:
+    api_key = load_secret("the API key", file=cfg.api_key_file, env_var=cfg.api_key_env, environ=environ,
+                          key=f"{KEY}.api_key")
+    password = load_secret("the password", file=cfg.password_file, env_var=cfg.password_env, environ=environ,
+                           key=f"{KEY}.password")
+    token = load_secret("the bearer token", file=cfg.bearer_token_file, env_var=cfg.bearer_token_env,
+                        environ=environ, key=f"{KEY}.bearer_token")
+    if sum(x is not None for x in (api_key, password, token)) > 1:
+        raise ConfigError(f"{KEY}: several ways to authenticate are configured",
+                          hint="keep one: api_key_* (preferred), username with password_*, or bearer_token_*")
+    if (cfg.username is None) != (password is None):
+        raise ConfigError(f"{KEY}: username and password_file/password_env go together",
+                          hint="set both, or use api_key_file instead")
+    if api_key is not None:
+        if ":" in api_key:  # id:key, as `POST _security/api_key` returns them separately
+            key_id, _, secret = api_key.partition(":")
+            register(secret)
+            return {"api_key": (key_id, secret)}
+        return {"api_key": api_key}
+    if password is not None and cfg.username is not None:
+        register(f"{cfg.username}:{password}")
+        return {"basic_auth": (cfg.username, password)}
+    if token is not None:
+        return {"bearer_auth": token}
+    return {}
+
+
+def _tls(cfg: ElasticsearchOutput, env: Env) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ("ca_file", "client_cert", "client_key"):
+        path = getattr(cfg, name)
+        if path is not None and not path.is_file():
+            raise ConfigError(f"{KEY}.{name}: {path} does not exist or is not a file",
+                              hint="give the path of a PEM file readable by shipper")
+    if cfg.ca_file is not None:
+        out["ca_certs"] = str(cfg.ca_file)
+    if cfg.client_cert is not None:
+        out["client_cert"] = str(cfg.client_cert)
+    if cfg.client_key is not None:
+        out["client_key"] = str(cfg.client_key)
+    if cfg.ssl_fingerprint is not None:
+        out["ssl_assert_fingerprint"] = cfg.ssl_fingerprint.replace(":", "").lower()
+    if not cfg.verify_certs:
+        env.stderr.write(
+            f"shipper: warning: TLS certificate verification is OFF for {where(cfg)} "
+            f"({KEY}.verify_certs: false): anyone on the path can read and change what is sent\n"
+        )
+        out["verify_certs"] = False
+        out["ssl_show_warn"] = False
+    return out
+
+
+def connect(cfg: ElasticsearchOutput, env: Env) -> Connection:
+    """Build the client, read the server's version, and set the API version both understand."""
+    client = build_client(cfg, env)
+    place = where(cfg)
+    try:
+        info = client.info().body
+    except Exception as exc:
+        client.close()
+        raise unavailable(exc, place, doing="read the server version") from None
+    version = str(info.get("version", {}).get("number", "0"))
+    major = int(version.split(".")[0]) if version[:1].isdigit() else 0
+    if major < OLDEST_SERVER_MAJOR:
+        client.close()
+        raise UnavailableError(f"Elasticsearch {version} at {place} is too old: shipper needs 8.x or 9.x",
+                               hint="upgrade the cluster to 8.x or later")
+    if major > CLIENT_MAJOR + 1:
+        client.close()
+        raise UnavailableError(f"Elasticsearch {version} at {place} is newer than this shipper's client "
+                               f"({elasticsearch.__versionstr__}) can talk to", hint="upgrade shipper")
+    _transport(client).compat = min(major, CLIENT_MAJOR)
+    return Connection(client, place, version, str(info.get("cluster_name", "")))
+
+
+def unavailable(exc: BaseException, place: str, *, doing: str) -> UnavailableError:
+    """A failed request as one line for the operator: what, where, and what to do."""
+    if isinstance(exc, UnsupportedProductError):
+        return UnavailableError(f"the server at {place} is not Elasticsearch", hint="check output.elasticsearch.hosts")
+    if isinstance(exc, ApiError):
+        status, reason = exc.meta.status, error_reason(exc.body)
+        if status == 401:
+            return UnavailableError(f"Elasticsearch at {place} rejected the credentials (401): {reason}",
+                                    hint=f"check {KEY}.api_key_file (or password/bearer token) and that the key is not expired")
+        if status == 403:
+            return UnavailableError(f"Elasticsearch at {place} refused to let shipper {doing} (403): {reason}",
+                                    hint="grant the privileges in deploy/elasticsearch-role.json; `shipper check` lists what is missing")
+        return UnavailableError(f"Elasticsearch at {place} answered {status} when shipper tried to {doing}: {reason}")
+    if isinstance(exc, TlsError):
+        return UnavailableError(f"TLS with {place} failed: {connection_reason(exc)}",
+                                hint=f"set {KEY}.ca_file to the cluster's CA, or {KEY}.ssl_fingerprint")
+    if isinstance(exc, TransportConnectionError):
+        return UnavailableError(f"cannot reach Elasticsearch at {place}: {connection_reason(exc)}",
+                                hint=f"is it running, and is {KEY}.hosts right?")
+    return UnavailableError(f"talking to Elasticsearch at {place} failed: {type(exc).__name__}: {exc}")
+
+
+def connection_reason(exc: BaseException) -> str:
+    """``[Errno 111] Connection refused`` out of urllib3's nested exception text."""
+    parts = [str(getattr(exc, "message", "")), str(exc.__cause__ or ""), str(exc)]
+    for text in parts:
+        m = _ERRNO.search(text)
+        if m:
+            return m.group(0).strip()
+    return next((p for p in parts if p), type(exc).__name__)
+
+
+def error_reason(body: Any) -> str:
+    """``type: reason (caused by: ...)`` of an Elasticsearch error body or bulk item error."""
+    error = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(error, str):
+        return error
+    if not isinstance(error, dict):
+        return str(body)
+    text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+    caused = error.get("caused_by")
+    if isinstance(caused, dict) and caused.get("reason"):
+        text += f" (caused by {caused.get('type')}: {caused.get('reason')})"
+    return text

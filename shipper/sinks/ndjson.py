@@ -1,0 +1,59 @@
+"""NDJSON sink: one JSON document per line, to standard output or a file."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections import Counter
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from shipper.errors import OutputError
+from shipper.event import Batch
+from shipper.sinks.base import Ack
+
+
+class NdjsonSink:
+    name = "ndjson"
+
+    def __init__(self, stream: IO[bytes] | None = None, path: Path | None = None) -> None:
+        self._stream = stream
+        self._path = path
+        self._owned = False
+        self._regular = False
+        self._ack: Ack | None = None
+        self.counters: Counter[str] = Counter()
+
+    def open(self, ack: Ack) -> None:
+        self._ack = ack
+        if self._stream is None:
+            if self._path is None:
+                raise OutputError("the ndjson output needs a stream or a file path")
+            try:
+                self._stream = open(self._path, "ab")
+            except OSError as exc:
+                raise OutputError(f"cannot write {self._path}: {exc.strerror}") from None
+            self._owned = True
+            self._regular = stat.S_ISREG(os.fstat(self._stream.fileno()).st_mode)
+
+    def write(self, batch: Batch) -> None:
+        assert self._stream is not None and self._ack is not None, "open() first"
+        dumps = orjson.dumps
+        self._stream.write(b"".join([dumps(d) + b"\n" for d in batch.docs]))
+        self._stream.flush()
+        self.counters["written"] += len(batch.docs)
+        self._ack(batch.seq)
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            self._stream.flush()
+            if self._owned and self._regular:  # /dev/null or a pipe cannot be fsynced
+                os.fsync(self._stream.fileno())
+
+    def close(self) -> None:
+        self.flush()
+        if self._owned and self._stream is not None:
+            self._stream.close()
+        self._stream = None

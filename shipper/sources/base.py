@@ -1,0 +1,49 @@
+"""The source interface: every backend (text files, archives, journal files, dumps) yields
+`RawChunk`s. Backends are small classes imported lazily by `open_inputs` (systemd-python is
+needed only when a journal is actually read)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Literal, Protocol
+
+# What the parser gets: "text" chunks carry lines (str, without the line terminator);
+# "fields" chunks carry journal entries as dicts of field name -> str (or bytes for binary values).
+ChunkKind = Literal["text", "fields"]
+
+# Formats a parser is chosen for. "auto" is resolved by sniffing before parsing starts.
+Format = Literal["syslog", "elasticsearch", "journal"]
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a stream of entries comes from."""
+
+    source_id: str  # stable identity of the input (used for checkpoints and counters)
+    format: Format
+    path: str | None = None  # goes to log.file.path (None for the journal or stdin)
+    mtime: float | None = None  # modification time, for inferring the year of RFC 3164 stamps
+
+
+@dataclass(slots=True)
+class RawChunk:
+    origin: Origin
+    kind: ChunkKind
+    items: list[Any]  # list[str] for text, list[dict[str, str | bytes]] for fields
+    offsets: list[int] | None = None  # byte offset of each text line in the decompressed stream
+    tags: dict[int, tuple[str, ...]] = field(default_factory=dict)  # sparse per-item flags
+    checkpoint: object | None = None  # position after the last item
+    progress: int = 0  # input bytes (or entries) consumed so far, for progress reporting
+
+
+class Source(Protocol):
+    """One readable input. ``total`` is the size for the progress bar (bytes of the file as it
+    is on disk, or entries), None when unknown (stdin, a live journal)."""
+
+    source_id: str
+
+    def total(self) -> int | None: ...
+
+    def chunks(self) -> Iterator[RawChunk]: ...
+
+    def close(self) -> None: ...

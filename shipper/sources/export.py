@@ -1,0 +1,278 @@
+"""Journal dumps: ``journalctl -o export`` and ``journalctl -o json`` files, as field chunks.
+
+Every entry becomes a dict of field name -> ``str`` (``bytes`` when the value is not valid UTF-8;
+a list of those for a field that occurs several times). Of the ``__`` fields only `KEEP_DUNDER`
+are kept. What cannot be parsed is never dropped: a broken export entry or a line that is not a
+JSON object becomes an item tagged ``unparsed`` whose ``MESSAGE`` is the raw text. A broken export
+entry runs to the next blank line; its text is cut at line ends into items of at most
+``max_line_bytes`` (the first keeps the fields read before the break), so even a text file read
+as export loses nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterator
+
+import orjson
+
+from shipper.errors import InputError
+from shipper.event import TAG_INVALID_UTF8, TAG_READ_ERROR, TAG_TRUNCATED, TAG_UNPARSED
+from shipper.sources.base import Origin, RawChunk
+from shipper.sources.files import decode_line
+from shipper.sources.lines import BLOCK_SIZE, iter_line_blocks
+from shipper.sources.stream import InputStream
+
+Value = str | bytes | list[str | bytes]
+Fields = dict[str, Value]
+Tags = tuple[str, ...]
+
+KEEP_DUNDER = frozenset({"__CURSOR", "__REALTIME_TIMESTAMP", "__MONOTONIC_TIMESTAMP", "__SEQNUM"})
+CHUNK_ENTRIES = 1000
+MAX_FIELD_BYTES = 64 << 20  # a binary field declared longer than this is taken as corruption
+BROKEN_WAIT = 4 << 20  # how far to look for the blank line that ends a broken entry
+JSON_LINE_BYTES = 16 << 20  # JSON entries carry binary values as number arrays: allow long lines
+
+_FIELD_NAME = re.compile(rb"[A-Z_][A-Z0-9_]*\Z")
+_DONE, _MORE, _BROKEN = 0, 1, 2
+
+
+def as_value(raw: bytes) -> str | bytes:
+    """UTF-8 text as ``str``; anything else stays ``bytes``."""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw
+
+
+def add_field(fields: Fields, name: str, value: str | bytes) -> None:
+    """Set a field; a field seen again with another value becomes a list of its values (the
+    same value twice is kept once, as a journal file stores it)."""
+    old = fields.get(name)
+    if old is None:
+        fields[name] = value
+    elif isinstance(old, list):
+        if value not in old:
+            old.append(value)
+    elif old != value:
+        fields[name] = [old, value]
+
+
+def unparsed_item(raw: bytes, cap: int, fields: Fields | None = None) -> tuple[Fields, Tags]:
+    """An entry that could not be read: its raw text as MESSAGE, tagged ``unparsed``."""
+    cut = len(raw) > cap
+    text, valid = decode_line(raw[:cap], cut)
+    item: Fields = {k: v for k, v in (fields or {}).items() if k != "MESSAGE"}
+    item["MESSAGE"] = text
+    tags: Tags = (TAG_UNPARSED,) + ((TAG_TRUNCATED,) if cut else ()) + (() if valid else (TAG_INVALID_UTF8,))
+    return item, tags
+
+
+def line_pieces(raw: bytes, cap: int) -> list[bytes]:
+    """``raw`` cut at line ends into pieces of at most ``cap`` bytes (a single longer line is a
+    piece of its own), so a long unparsable stretch is kept whole, in bounded items."""
+    pieces: list[bytes] = []
+    start = 0
+    while len(raw) - start > cap:
+        cut = raw.rfind(b"\n", start, start + cap + 1)
+        if cut <= start:
+            cut = raw.find(b"\n", start + cap)
+            cut = len(raw) if cut < 0 else cut
+        pieces.append(raw[start:cut])
+        start = cut + 1
+    if start < len(raw) or not pieces:
+        pieces.append(raw[start:])
+    return pieces
+
+
+class ExportParser:
+    """Incremental parser of export text: `feed` blocks, get complete entries back."""
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._buf = b""
+        self._base = 0  # stream offset of self._buf[0]
+
+    def feed(self, data: bytes, eof: bool = False) -> list[tuple[Fields, Tags | None, int]]:
+        """Entries completed by ``data``: ``(fields, tags or None, stream offset after it)``."""
+        buf = self._buf + data if self._buf else data
+        out: list[tuple[Fields, Tags | None, int]] = []
+        pos = 0
+        while pos < len(buf):
+            status, fields, end = self._entry(buf, pos, eof)
+            if status == _MORE:
+                break
+            if status == _BROKEN:
+                stop = self._resync(buf, end, eof)
+                if stop < 0:
+                    break
+                for i, piece in enumerate(line_pieces(buf[pos:stop].rstrip(b"\n"), self._cap)):
+                    item, tags = unparsed_item(piece, self._cap, None if i else fields)
+                    out.append((item, tags, self._base + stop))
+                pos = stop
+            else:
+                if fields:
+                    out.append((fields, None, self._base + end))
+                pos = end
+        self._buf = buf[pos:]
+        self._base += pos
+        return out
+
+    def _resync(self, buf: bytes, broken_at: int, eof: bool) -> int:
+        """Where to go on after a broken entry: after the next blank line, or -1 to wait for
+        more data. After `BROKEN_WAIT` bytes without a blank line, go on after the last line
+        end (the stretch so far becomes unparsed items; parsing starts again there)."""
+        k = buf.find(b"\n\n", broken_at)
+        if k >= 0:
+            return k + 2
+        if eof:
+            return len(buf)
+        if len(buf) - broken_at > BROKEN_WAIT:
+            return buf.rfind(b"\n", broken_at) + 1 or len(buf)
+        return -1
+
+    def _entry(self, buf: bytes, pos: int, eof: bool) -> tuple[int, Fields, int]:
+        """``(status, fields, end)``: end is after the entry (done) or where it broke."""
+        fields: Fields = {}
+        n = len(buf)
+        while True:
+            nl = buf.find(b"\n", pos)
+            if nl < 0:
+                if not eof:
+                    return _MORE, fields, pos
+                if pos >= n:
+                    return _DONE, fields, n
+                nl = n  # the last line has no "\n"
+            if nl == pos:
+                return _DONE, fields, nl + 1
+            line = buf[pos:nl]
+            name, eq, raw = line.partition(b"=")
+            nxt = nl + 1
+            if not eq:
+                start = nl + 9
+                size = int.from_bytes(buf[nl + 1 : start], "little")
+                if size > MAX_FIELD_BYTES or nl == n:
+                    return _BROKEN, fields, pos
+                if start + size >= n + (1 if eof else 0):
+                    return (_BROKEN if eof else _MORE), fields, pos
+                if start + size < n and buf[start + size] != 0x0A:
+                    return _BROKEN, fields, pos
+                raw, nxt = buf[start : start + size], min(start + size + 1, n)
+            if not _FIELD_NAME.match(name):
+                return _BROKEN, fields, pos
+            if not name.startswith(b"__") or name.decode() in KEEP_DUNDER:
+                add_field(fields, name.decode(), as_value(raw))
+            pos = nxt
+
+
+def fields_from_json(obj: dict[str, Any]) -> Fields:
+    """A ``journalctl -o json`` object as fields: strings stay, byte arrays become bytes (str when
+    valid UTF-8), arrays of values become lists, null (an oversized value) is left out."""
+    out: Fields = {}
+    for key, value in obj.items():
+        if key.startswith("__") and key not in KEEP_DUNDER:
+            continue
+        if type(value) is str:
+            out[key] = value
+        elif type(value) is list:
+            if value and all(type(x) is int for x in value):
+                out[key] = _json_bytes(value)
+            else:
+                out[key] = [x if type(x) is str else _json_bytes(x) for x in value if x is not None]
+        elif value is not None:
+            out[key] = str(value)
+    return out
+
+
+def _json_bytes(numbers: list[int]) -> str | bytes:
+    try:
+        return as_value(bytes(numbers))
+    except (TypeError, ValueError):  # not a list of 0..255: keep its text
+        return orjson.dumps(numbers).decode()
+
+
+class _FieldSource:
+    """What both dump sources share: opening, chunking, the read-error item."""
+
+    def __init__(
+        self, source_id: str, open_stream: Callable[[], InputStream], *, path: str | None, size: int | None,
+        mtime: float | None, max_line_bytes: int = 65536,
+    ) -> None:
+        self.source_id = source_id
+        self.origin = Origin(source_id, "journal", path=path, mtime=mtime)
+        self._open = open_stream
+        self._size = size
+        self._cap = max_line_bytes
+        self._stream: InputStream | None = None
+
+    def total(self) -> int | None:
+        return self._size
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def chunks(self) -> Iterator[RawChunk]:
+        try:
+            stream = self._stream = self._open()
+        except InputError as exc:  # gone since open_inputs saw it (rotated away): say so, go on
+            yield self._chunk([{"MESSAGE": f"shipper: {exc}"}], {0: (TAG_UNPARSED, TAG_READ_ERROR)}, 0, 0)
+            return
+        items: list[Fields] = []
+        tags: dict[int, Tags] = {}
+        end = 0
+        for fields, item_tags, end in self._entries(stream):
+            if item_tags:
+                tags[len(items)] = item_tags
+            items.append(fields)
+            if len(items) >= CHUNK_ENTRIES:
+                yield self._chunk(items, tags, end, stream.consumed)
+                items, tags = [], {}
+        if stream.failure is not None:
+            tags[len(items)] = (TAG_UNPARSED, TAG_READ_ERROR)
+            items.append({"MESSAGE": stream.failure.message()})
+        if items:
+            yield self._chunk(items, tags, end, stream.consumed)
+
+    def _chunk(self, items: list[Fields], tags: dict[int, Tags], end: int, progress: int) -> RawChunk:
+        return RawChunk(
+            self.origin, "fields", items, tags=tags, checkpoint=(self.origin.path or "-", end), progress=progress
+        )
+
+    def _entries(self, stream: InputStream) -> Iterator[tuple[Fields, Tags | None, int]]:
+        raise NotImplementedError
+
+
+class ExportSource(_FieldSource):
+    """A ``journalctl -o export`` dump."""
+
+    def _entries(self, stream: InputStream) -> Iterator[tuple[Fields, Tags | None, int]]:
+        parser = ExportParser(self._cap)
+        while block := stream.read(BLOCK_SIZE):
+            yield from parser.feed(block)
+        yield from parser.feed(b"", eof=True)
+
+
+class JsonSource(_FieldSource):
+    """A ``journalctl -o json`` dump: one object per line."""
+
+    def _entries(self, stream: InputStream) -> Iterator[tuple[Fields, Tags | None, int]]:
+        cap = max(self._cap, JSON_LINE_BYTES)
+        for block in iter_line_blocks(stream.read, cap):
+            cut = set(block.truncated)
+            ends = block.offsets[1:] + [block.end]
+            for i, line in enumerate(block.lines):
+                if not line.strip():
+                    continue
+                try:
+                    obj = orjson.loads(line) if i not in cut else None
+                except orjson.JSONDecodeError:
+                    obj = None
+                if isinstance(obj, dict):
+                    yield fields_from_json(obj), None, ends[i]
+                else:
+                    item, tags = unparsed_item(line, self._cap)
+                    if i in cut and TAG_TRUNCATED not in tags:
+                        tags += (TAG_TRUNCATED,)
+                    yield item, tags, ends[i]

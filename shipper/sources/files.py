@@ -1,0 +1,141 @@
+"""Text inputs (syslog files, Elasticsearch logs), plain or compressed, as chunks of lines.
+
+Each line is decoded as UTF-8; a line that is not valid UTF-8 is decoded with replacement
+characters and tagged ``invalid_utf8``, a line cut to ``max_line_bytes`` is tagged ``truncated``.
+NUL bytes are kept. A damaged archive ends the input with one last item tagged ``unparsed`` and
+``read_error`` that says where it broke (everything before it has been handed on).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from shipper.errors import InputError
+from shipper.event import TAG_INVALID_UTF8, TAG_READ_ERROR, TAG_TRUNCATED, TAG_UNPARSED
+from shipper.sources.base import Format, Origin, RawChunk
+from shipper.sources.lines import LineBlock, iter_line_blocks
+from shipper.sources.stream import InputStream
+
+CHUNK_LINES = 2000
+Tags = dict[int, tuple[str, ...]]
+
+
+class TextSource:
+    """One text file (or stdin). ``open_stream`` is called once, when reading starts."""
+
+    def __init__(
+        self,
+        source_id: str,
+        fmt: Format,
+        open_stream: Callable[[], InputStream],
+        *,
+        path: str | None,
+        size: int | None,
+        mtime: float | None,
+        max_line_bytes: int = 65536,
+    ) -> None:
+        self.source_id = source_id
+        self.origin = Origin(source_id, fmt, path=path, mtime=mtime)
+        self._open = open_stream
+        self._size = size
+        self._cap = max_line_bytes
+        self._stream: InputStream | None = None
+
+    def total(self) -> int | None:
+        return self._size
+
+    def chunks(self) -> Iterator[RawChunk]:
+        try:
+            stream = self._stream = self._open()
+        except InputError as exc:  # gone since open_inputs saw it (rotated away): say so, go on
+            yield self._error(f"shipper: {exc}", 0, 0, 0)
+            return
+        last: LineBlock | None = None
+        for block in iter_line_blocks(stream.read, self._cap):
+            last = block
+            items, tags = decode_lines(block)
+            if stream.failure is not None and not block.complete:
+                _add_tag(tags, len(items) - 1, TAG_TRUNCATED)  # the line the break cut short
+            yield from split_block(self.origin, items, block, tags, self._checkpoint_path, stream.consumed)
+        if stream.failure is not None:
+            end = last.end if last is not None else 0
+            yield self._error(stream.failure.message(), stream.failure.offset, end, stream.consumed)
+
+    @property
+    def _checkpoint_path(self) -> str:
+        return self.origin.path or "-"
+
+    def _error(self, message: str, offset: int, end: int, progress: int) -> RawChunk:
+        """The item that reports a read error, tagged ``unparsed`` and ``read_error``."""
+        return RawChunk(
+            self.origin,
+            "text",
+            [message],
+            offsets=[offset],
+            tags={0: (TAG_UNPARSED, TAG_READ_ERROR)},
+            checkpoint=(self._checkpoint_path, end),
+            progress=progress,
+        )
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+def decode_lines(block: LineBlock) -> tuple[list[str], Tags]:
+    """The block's lines as text, and the tags of lines that were cut or not valid UTF-8."""
+    if not block.truncated:
+        try:
+            return list(map(bytes.decode, block.lines)), {}
+        except UnicodeDecodeError:
+            pass
+    tags: Tags = {}
+    cut = set(block.truncated)
+    items: list[str] = []
+    for i, line in enumerate(block.lines):
+        text, valid = decode_line(line, i in cut)
+        items.append(text)
+        if i in cut:
+            tags[i] = (TAG_TRUNCATED,) if valid else (TAG_TRUNCATED, TAG_INVALID_UTF8)
+        elif not valid:
+            tags[i] = (TAG_INVALID_UTF8,)
+    return items, tags
+
+
+def decode_line(line: bytes, cut: bool = False) -> tuple[str, bool]:
+    """``(text, valid)``; for a ``cut`` line a character split by the cut is dropped, not
+    counted as invalid."""
+    try:
+        return line.decode(), True
+    except UnicodeDecodeError as exc:
+        if cut and exc.end == len(line) and exc.start >= len(line) - 3 and "unexpected end" in exc.reason:
+            return decode_line(line[: exc.start])
+        return line.decode("utf-8", "replace"), False
+
+
+def _add_tag(tags: Tags, index: int, tag: str) -> None:
+    old = tags.get(index, ())
+    if tag not in old:
+        tags[index] = old + (tag,)
+
+
+def split_block(
+    origin: Origin, items: list[str], block: LineBlock, tags: Tags, path: str, progress: int
+) -> Iterator[RawChunk]:
+    """`CHUNK_LINES`-sized chunks of one block; the checkpoint is the offset after each chunk."""
+    n = len(items)
+    offsets = block.offsets
+    for start in range(0, n, CHUNK_LINES):
+        stop = min(start + CHUNK_LINES, n)
+        end = offsets[stop] if stop < n else block.end
+        local = {i - start: t for i, t in tags.items() if start <= i < stop} if tags else {}
+        yield RawChunk(
+            origin,
+            "text",
+            items[start:stop],
+            offsets=offsets[start:stop],
+            tags=local,
+            checkpoint=(path, end),
+            progress=progress,
+        )

@@ -1,0 +1,215 @@
+"""Binary journal files (``.journal``, ``.journal~``, and zstd-compressed copies of them).
+
+All files of one group are opened by one ``sd_journal`` reader (systemd-python, imported only
+when reading starts), which interleaves them by time. The low-level ``_Reader`` is used directly:
+the converters of ``systemd.journal.Reader`` decode every value through a Python call and make
+reading three times slower. Values are decoded as UTF-8 here (``bytes`` when not valid), and each
+entry gets ``__REALTIME_TIMESTAMP`` (µs since the epoch, as ``str``) and ``__CURSOR``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Generator, Iterator
+
+from shipper.errors import InputError
+from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
+from shipper.sources.base import Origin, RawChunk
+from shipper.sources.export import Fields, Tags, as_value
+from shipper.sources.stream import InputStream
+
+CHUNK_ENTRIES = 2000
+COPY_BLOCK = 1 << 20
+_N_ENTRIES_AT = 152  # offset of n_entries (le64) in the journal file header
+_HEADER_BYTES = _N_ENTRIES_AT + 8
+
+
+@dataclass(frozen=True, slots=True)
+class JournalFile:
+    path: str
+    compressed: bool  # the file on disk is an archive of the journal file (e.g. .journal.zst)
+
+
+class JournalSource:
+    """Journal files read together, oldest entry first (as ``journalctl --file``/``-D``)."""
+
+    def __init__(self, source_id: str, files: list[JournalFile]) -> None:
+        self.source_id = source_id
+        self.origin = Origin(source_id, "journal")
+        self._files = files
+        self._tmpdir: str | None = None
+        self._reader: Any = None
+        self._total: int | None = None
+        self._entries = 0
+
+    def total(self) -> int | None:
+        """Bytes of the files on disk, like every other source, so one progress bar can add them
+        up. Progress is reported in the same unit: entries read scaled by the entry count in the
+        files' headers. The reader skips entries stored twice (and a live file may grow), so the
+        last chunk's progress is raised to this total and a progress bar ends at 100%."""
+        entries = size = 0
+        for f in self._files:
+            stream = InputStream.open_path(f.path)
+            try:
+                header = stream.peek(_HEADER_BYTES)
+            finally:
+                stream.close()
+            if len(header) < _HEADER_BYTES:
+                return None
+            entries += int.from_bytes(header[_N_ENTRIES_AT:_HEADER_BYTES], "little")
+            size += os.stat(f.path).st_size
+        self._entries, self._total = entries, size
+        return size
+
+    def _progress(self, done: int) -> int:
+        if not self._entries or self._total is None:
+            return done
+        return min(self._total, done * self._total // self._entries)
+
+    def chunks(self) -> Iterator[RawChunk]:
+        paths, errors = self._materialise()
+        reader, bad = _open_reader(paths)
+        self._reader = reader
+        errors += [f"shipper: cannot open journal file {p}: {why}; it is damaged or not a journal file" for p, why in bad]
+        done = 0
+        cursor: str | None = None
+        held: RawChunk | None = None  # each chunk is held back until the next: the last is adjusted
+        if reader is not None:
+            for items, cursor in read_entries(reader, errors):
+                done += len(items)
+                if held is not None:
+                    yield held
+                held = RawChunk(self.origin, "fields", items, checkpoint=cursor, progress=self._progress(done))
+        if errors:
+            if held is not None:
+                yield held
+            items = [{"MESSAGE": message} for message in errors]
+            tags: dict[int, Tags] = {i: (TAG_UNPARSED, TAG_READ_ERROR) for i in range(len(items))}
+            held = RawChunk(self.origin, "fields", items, tags=tags, checkpoint=cursor, progress=self._progress(done))
+        if held is not None:
+            held.progress = max(held.progress, self._total or 0)
+            yield held
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def _materialise(self) -> tuple[list[str], list[str]]:
+        """Paths sd_journal can open: compressed files are decompressed into a private temporary
+        directory (removed by `close`). Also the read errors of damaged archives."""
+        paths: list[str] = []
+        errors: list[str] = []
+        for f in self._files:
+            if not f.compressed:
+                paths.append(f.path)
+                continue
+            if self._tmpdir is None:
+                self._tmpdir = tempfile.mkdtemp(prefix="shipper-journal-")
+            target = os.path.join(self._tmpdir, _plain_name(f.path, len(paths)))
+            failure = _decompress(f.path, target)
+            paths.append(target)
+            if failure:
+                errors.append(failure)
+        return paths, errors
+
+
+def _plain_name(path: str, index: int) -> str:
+    """The decompressed file's name: sd_journal opens only names ending in .journal or .journal~."""
+    name = os.path.basename(path)
+    for suffix in (".zst", ".zstd", ".gz", ".xz", ".bz2"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    if not name.endswith((".journal", ".journal~")):
+        name += ".journal"
+    return f"{index:04d}-{name}"
+
+
+def _decompress(src: str, target: str) -> str | None:
+    """Decompress ``src`` to ``target``; the read-error message when the archive is damaged."""
+    stream = InputStream.open_path(src)
+    try:
+        with open(target, "wb") as out:
+            while block := stream.read(COPY_BLOCK):
+                out.write(block)
+        return stream.failure.message() if stream.failure else None
+    finally:
+        stream.close()
+
+
+def journal_module() -> Any:
+    """``systemd.journal``, imported on first use: text replay works without systemd-python."""
+    try:
+        from systemd import journal  # noqa: PLC0415 - optional dependency, needed only here
+    except ImportError:
+        raise InputError(
+            "reading binary journal files needs systemd-python, which is not installed",
+            hint="pip install 'shipper[journal]' (it builds against libsystemd-dev), "
+            "or read an export instead: journalctl -o export > dump.export",
+        ) from None
+    return journal
+
+
+def _open_reader(paths: list[str]) -> tuple[Any, list[tuple[str, str]]]:
+    """One reader over every file that opens; files that do not are returned with the reason."""
+    journal = journal_module()
+
+    try:
+        return journal._Reader(0, None, paths), []
+    except (OSError, ValueError):
+        pass
+    good: list[str] = []
+    bad: list[tuple[str, str]] = []
+    for path in paths:
+        try:
+            journal._Reader(0, None, [path]).close()
+            good.append(path)
+        except (OSError, ValueError) as exc:
+            bad.append((path, str(exc)))
+    return (journal._Reader(0, None, good) if good else None), bad
+
+
+def read_entries(reader: Any, errors: list[str]) -> Generator[tuple[list[Fields], str | None], None, None]:
+    """Chunks of entries from the reader's position on, and the cursor of each chunk's last
+    entry. A read failure (a file damaged after it was opened) ends the reading and is added to
+    ``errors``. Stopping early loses nothing: the reader stays after the last entry yielded."""
+    next_entry, get_all = reader._next, reader._get_all
+    realtime, cursor, monotonic = reader._get_realtime, reader._get_cursor, reader._get_monotonic
+    items: list[Fields] = []
+    last: str | None = None
+    try:
+        while next_entry():
+            entry = get_all()
+            try:  # in place: ~12% faster than building a new dict
+                for key, value in entry.items():
+                    entry[key] = value.decode()
+            except (UnicodeDecodeError, AttributeError):  # binary or multi-valued fields
+                _decode_rest(entry)
+            if "_BOOT_ID" not in entry:  # an entry without fields still has its boot (as in export)
+                entry["_BOOT_ID"] = monotonic()[1].hex()
+            entry["__REALTIME_TIMESTAMP"] = str(realtime())
+            entry["__CURSOR"] = last = cursor()
+            items.append(entry)
+            if len(items) == CHUNK_ENTRIES:
+                yield items, last
+                items = []
+    except OSError as exc:
+        errors.append(f"shipper: reading the journal stopped after cursor {last}: {exc}; a file is damaged")
+    if items:
+        yield items, last
+
+
+def _decode_rest(entry: dict[str, Any]) -> None:
+    """Finish decoding an entry whose fast decoding stopped at a binary or multi-valued field."""
+    for key, value in entry.items():
+        if isinstance(value, bytes):
+            entry[key] = as_value(value)
+        elif isinstance(value, list):
+            entry[key] = [as_value(v) for v in value]

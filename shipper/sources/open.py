@@ -1,0 +1,186 @@
+"""From the paths a user gives to the sources that read them, grouped into logical inputs.
+
+A plain file is one group; a directory gives one group per file family in it (``maillog``,
+``maillog.1``, ``maillog.2.gz``, ``maillog-20170830.gz`` are one family, read oldest first) and
+one group for all the binary journal files under it (one reader interleaves them by time);
+paths given separately that belong to one family are one group; ``-`` is stdin. Directories
+are walked recursively (``/var/log/journal/<machine-id>/`` works); hidden files and anything
+that is not a regular file are skipped there. Every file is opened once here, to recognise its
+compression and format by content (and to report a missing or unreadable path before reading
+starts); sources open it again when they are read.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import sys
+from dataclasses import dataclass, field
+from functools import partial
+from typing import IO, Callable, Literal
+
+from shipper.errors import InputError
+from shipper.sources.base import Source
+from shipper.sources.export import ExportSource, JsonSource
+from shipper.sources.files import TextSource
+from shipper.sources.journal import JournalFile, JournalSource, journal_module
+from shipper.sources.rotation import family_of, order_rotated
+from shipper.sources.sniff import SNIFF_BYTES, Sniffed, sniff
+from shipper.sources.stream import InputStream, input_error
+
+FORMATS = ("auto", "syslog", "elasticsearch", "journal-export", "journal-json")
+STDIN = "-"
+
+
+@dataclass
+class InputGroup:
+    """One logical input: its sources are read one after another (a rotated set, oldest first);
+    groups are merged with each other by time."""
+
+    source_id: str
+    sources: list[Source]
+
+
+@dataclass(frozen=True)
+class _Probe:
+    path: str
+    sniffed: Sniffed
+    compressed: bool
+    size: int
+    mtime: float
+
+
+@dataclass
+class _Grouper:
+    fmt: str
+    max_line_bytes: int
+    families: dict[tuple[str, str], list[_Probe]] = field(default_factory=dict)  # insertion order
+    streams: dict[tuple[str, str], Source] = field(default_factory=dict)
+    order: dict[tuple[str, str], None] = field(default_factory=dict)  # every key, as first seen
+    seen: set[str] = field(default_factory=set)
+
+    def add_path(self, path: str) -> None:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise input_error(path, exc) from None
+        if os.path.isdir(path):
+            self._add_directory(path)
+        elif os.path.isfile(path):
+            self._add_file(path, journal_dir=os.path.dirname(path) or ".")
+        else:  # a FIFO or device (e.g. process substitution): read once, as a stream
+            self._add_stream(path, InputStream.open_path(path), st.st_mtime)
+
+    def add_stdin(self, stdin: IO[bytes]) -> None:
+        # A pipe has no modification time: RFC 3164 stamps read from it are taken to be from the
+        # last year up to now (as for a file written just now), unless --year says otherwise.
+        self._add_stream(STDIN, InputStream.from_stream(STDIN, stdin), time.time())
+
+    def groups(self) -> list[InputGroup]:
+        return [self._group(key) for key in self.order]
+
+    def _add_directory(self, top: str) -> None:
+        failures: list[OSError] = []
+        for root, dirs, files in os.walk(top, onerror=failures.append):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                if not name.startswith(".") and os.path.isfile(path):
+                    self._add_file(path, journal_dir=top)
+        if failures:
+            exc = failures[0]
+            raise input_error(exc.filename or top, exc)
+
+    def _add_file(self, path: str, journal_dir: str) -> None:
+        real = os.path.realpath(path)
+        if real in self.seen:
+            return
+        self.seen.add(real)
+        probe = _probe(path)
+        if probe.sniffed == "journal-file":
+            key = ("journal", os.path.abspath(journal_dir))
+        else:
+            key = ("text", os.path.join(os.path.abspath(os.path.dirname(path)), family_of(os.path.basename(path))))
+        self.families.setdefault(key, []).append(probe)
+        self.order[key] = None
+
+    def _add_stream(self, name: str, stream: InputStream, mtime: float | None) -> None:
+        sniffed = sniff(stream.peek(SNIFF_BYTES))
+        if sniffed == "journal-file":
+            stream.close()
+            raise InputError(
+                f"cannot read {'stdin' if name == STDIN else name}: it is a binary journal file, "
+                "which can only be read from a regular file",
+                hint="save it to a file and pass that path, or pipe `journalctl -o export` instead",
+            )
+        source_id = "stdin" if name == STDIN else os.path.abspath(name)
+        path = None if name == STDIN else name
+        key = ("stream", source_id)
+        self.streams[key] = self._source(source_id, self._format(sniffed), lambda: stream, path, None, mtime)
+        self.order[key] = None
+
+    def _group(self, key: tuple[str, str]) -> InputGroup:
+        kind, ident = key
+        if kind == "stream":
+            return InputGroup(ident, [self.streams[key]])
+        probes = self.families[key]
+        if kind == "journal":
+            journal_module()  # fail now, with a clear message, if systemd-python is missing
+            source_id = f"journal:{ident}"
+            files = [JournalFile(p.path, p.compressed) for p in sorted(probes, key=lambda p: p.path)]
+            return InputGroup(source_id, [JournalSource(source_id, files)])
+        by_name = {os.path.basename(p.path): p for p in probes}
+        ordered = order_rotated(by_name, {n: p.mtime for n, p in by_name.items()})
+        sources = [self._file_source(ident, by_name[name]) for name in ordered]
+        return InputGroup(ident, sources)
+
+    def _file_source(self, source_id: str, probe: _Probe) -> Source:
+        opener = partial(InputStream.open_path, probe.path)
+        return self._source(source_id, self._format(probe.sniffed), opener, probe.path, probe.size, probe.mtime)
+
+    def _format(self, sniffed: Sniffed) -> str:
+        return sniffed if self.fmt == "auto" else self.fmt
+
+    def _source(
+        self, source_id: str, fmt: str, opener: Callable[[], InputStream], path: str | None,
+        size: int | None, mtime: float | None,
+    ) -> Source:
+        if fmt == "journal-export":
+            return ExportSource(source_id, opener, path=path, size=size, mtime=mtime, max_line_bytes=self.max_line_bytes)
+        if fmt == "journal-json":
+            return JsonSource(source_id, opener, path=path, size=size, mtime=mtime, max_line_bytes=self.max_line_bytes)
+        text_fmt: Literal["syslog", "elasticsearch"] = "elasticsearch" if fmt == "elasticsearch" else "syslog"
+        return TextSource(
+            source_id, text_fmt, opener, path=path, size=size, mtime=mtime, max_line_bytes=self.max_line_bytes
+        )
+
+
+def _probe(path: str) -> _Probe:
+    stream = InputStream.open_path(path)
+    try:
+        head = stream.peek(SNIFF_BYTES)
+        mtime = os.stat(path).st_mtime
+    except OSError as exc:
+        raise input_error(path, exc) from None
+    finally:
+        stream.close()
+    return _Probe(path, sniff(head), stream.compression is not None, stream.size or 0, mtime)
+
+
+def open_inputs(
+    paths: list[str], *, fmt: str = "auto", max_line_bytes: int = 65536, stdin: IO[bytes] | None = None
+) -> list[InputGroup]:
+    """The groups to read for ``paths`` (files, directories, ``-`` for stdin), in the order the
+    paths were given. ``fmt`` forces the format of text inputs (binary journal files are always
+    read as journals). `InputError` for a path that is missing or unreadable, or a bad ``fmt``."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown input format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
+    if max_line_bytes < 1:
+        raise InputError(f"max_line_bytes must be at least 1, not {max_line_bytes}")
+    grouper = _Grouper(fmt, max_line_bytes)
+    for path in paths:
+        if path == STDIN:
+            grouper.add_stdin(stdin if stdin is not None else sys.stdin.buffer)
+        else:
+            grouper.add_path(path)
+    return grouper.groups()

@@ -1,0 +1,123 @@
+"""Recognising an input's format from the first bytes of its (decompressed) content. Pure.
+
+Formats: ``journal-file`` (a binary systemd journal), ``journal-export`` (``journalctl -o
+export``), ``journal-json`` (``journalctl -o json``), ``elasticsearch`` (log4j lines
+``[2019-01-01T12:00:00,123][``, JSON server/ECS lines, console output of a failed start), and
+``syslog`` for everything else (the syslog parser turns what it cannot read into ``unparsed``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import orjson
+
+Sniffed = Literal["journal-file", "journal-export", "journal-json", "elasticsearch", "syslog"]
+
+SNIFF_BYTES = 64 * 1024
+JOURNAL_FILE_MAGIC = b"LPKSHHRH"
+_SAMPLE_LINES = 200
+
+_FIELD_NAME = re.compile(rb"[A-Z_][A-Z0-9_]*\Z")
+_EXPORT_KEYS = (b"__CURSOR", b"__REALTIME_TIMESTAMP", b"MESSAGE")
+_JSON_JOURNAL_KEY = re.compile(rb'"(?:__REALTIME_TIMESTAMP|__CURSOR)"\s*:|^\{\s*"_{0,2}[A-Z][A-Z0-9_]*"\s*:')
+
+# A syslog-style header: "Mmm dd HH:MM:SS " (any month word, localised too) or an ISO stamp,
+# optionally after a PRI, or "ident[pid]: " at the start of a line (journal short output).
+_SYSLOG = re.compile(
+    r"\s*(?:<\d{1,3}>\d?\s*)?"
+    r"(?:\S{1,12}\s+\d{1,2}\s+\d\d:\d\d:\d\d\s"
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
+    r"|[\w./@-]+\[\d+\]: )"
+)
+# log4j "[2019-01-01T12:00:00,123][" (also "[2016-09-15 08:52:04,867][" of 2.x).
+_ES_LOG4J = re.compile(r"\[\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d,\d{3}\]\[")
+_ES_JSON_SERVER = re.compile(r'"type"\s*:\s*"server"')
+# Console output of a node that failed to start (possibly behind a docker-compose prefix).
+_ES_CONSOLE = re.compile(
+    r"bootstrap checks? fail|node validation exception|^\[\d+\]: |"
+    r"ERROR: (?:Elasticsearch|OpenSearch) did not exit normally|enforcing bootstrap checks|"
+    r"\[o\.e\.[\w.]+\]|"  # an abbreviated Elasticsearch logger: [o.e.b.Bootstrap]
+    r"^\s+at [\w$.<>]+\(|^(?:Caused by: )?[a-z]\w*(?:\.[\w$]+)+(?:Exception|Error)\b"  # Java stack traces
+)
+_ES_SHARE = 5  # Elasticsearch lines must be at least 1 in 5 sampled lines (not a doc quoting one)
+
+
+def sniff(head: bytes) -> Sniffed:
+    """The format of an input whose decompressed content starts with ``head`` (up to
+    `SNIFF_BYTES`; the last line may be cut)."""
+    if head.startswith(JOURNAL_FILE_MAGIC):
+        return "journal-file"
+    if _is_export(head):
+        return "journal-export"
+    first = head.lstrip()
+    if first.startswith(b"{"):
+        line = first.split(b"\n", 1)[0]
+        if _is_journal_json(line):
+            return "journal-json"
+    return _text_format(head)
+
+
+def _is_export(head: bytes) -> bool:
+    """The first entry is well-formed export text (``NAME=value`` lines and binary fields
+    ``NAME\\n<u64 length><bytes>\\n``) with at least one of the keys every entry has."""
+    pos, seen, fields = 0, False, 0
+    while pos < len(head) and fields < 64:
+        nl = head.find(b"\n", pos)
+        if nl < 0:
+            break  # a field cut by the end of the sample
+        if nl == pos:
+            break  # the blank line that ends the first entry
+        line = head[pos:nl]
+        name, eq, _ = line.partition(b"=")
+        if not _FIELD_NAME.match(name):
+            return False
+        if eq:
+            pos = nl + 1
+        else:
+            size = int.from_bytes(head[nl + 1 : nl + 9], "little")
+            end = nl + 9 + size
+            if len(head) >= end + 1 and head[end : end + 1] != b"\n":
+                return False
+            if size > 1 << 30:
+                return False
+            pos = end + 1
+        seen = seen or name in _EXPORT_KEYS
+        fields += 1
+    return seen and fields > 0
+
+
+def _is_journal_json(line: bytes) -> bool:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        # The line may be cut by the end of the sample: look for a key every entry has, or a
+        # journal field name (upper case) as the first key.
+        return bool(_JSON_JOURNAL_KEY.search(line))
+    return isinstance(obj, dict) and any(k in obj for k in ("__REALTIME_TIMESTAMP", "__CURSOR", "MESSAGE"))
+
+
+def _text_format(head: bytes) -> Sniffed:
+    """``elasticsearch`` when more sampled lines look like Elasticsearch output than like
+    syslog lines, and they are not a few quotes in other text; else ``syslog``."""
+    text = head.decode("utf-8", "replace")
+    es = sl = other = 0
+    for line in text.splitlines()[:_SAMPLE_LINES]:
+        if not line.strip():
+            continue
+        if _SYSLOG.match(line):
+            sl += 1
+        elif _ES_LOG4J.match(line) or _is_es_json(line) or _ES_CONSOLE.search(line):
+            es += 1
+        else:
+            other += 1
+    return "elasticsearch" if es > sl and es * _ES_SHARE >= es + sl + other else "syslog"
+
+
+def _is_es_json(line: str) -> bool:
+    """A JSON line of Elasticsearch 7 (``"type": "server"``) or 8+ (ECS: ``@timestamp`` and
+    ``log.level``)."""
+    if not line.startswith("{"):
+        return False
+    return bool(_ES_JSON_SERVER.search(line)) or ('"log.level"' in line and '"@timestamp"' in line)

@@ -1,0 +1,350 @@
+"""Following log files matched by glob patterns, through rotation, truncation and compression.
+
+Every ``scan_interval`` the patterns are matched again. Each file's *content* is a stream
+(`Tracked`), recognised by device+inode while it stays in place and by the fingerprint of its
+first bytes when it moves into a new inode (`shipper.sources.fileid`):
+
+* rotation by rename (``maillog`` -> ``maillog.1``, new ``maillog``): the old inode is read to its
+  end through the descriptor already open, then closed after ``close_after`` seconds idle; the new
+  file is a new stream. In each poll older streams are read first.
+* copytruncate: the file shrinks (or its first bytes change). If a copy of the content (same
+  fingerprint) is among the matched files, reading goes on in the copy from where it was; the file
+  itself is a new stream from offset 0. Without a copy, a `Gap` says what may be lost.
+* compression afterwards (``maillog.1`` -> ``maillog.1.gz``): recognised by fingerprint and never
+  read again, unless the plain file vanished before it was read to its end: then the rest is read
+  from the archive, at the same (decompressed) offset.
+* a file that vanished while shipper was not running, not read to its end: a `Gap`.
+
+Lines become chunks as in `shipper.sources.files`; see `tailfile` for partial lines.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import stat
+import time
+from typing import Any, Callable
+
+from shipper.config.model import FileInput
+from shipper.errors import InputError
+from shipper.sources.fileid import head_matches, line_start_before, read_head, fingerprint
+from shipper.sources.live import End, Gap, Idle, Log, Polled, TextMark
+from shipper.sources.rotation import LIVE, parse_name
+from shipper.sources.tailfile import (
+    FOLLOWED_FORMATS,
+    READ_BYTES,
+    Tracked,
+    open_archive,
+    origin_of,
+    plain_format,
+    read_archive,
+    read_plain,
+    same_content,
+    sniff_format,
+    widen_fingerprint,
+)
+
+ARCHIVE_SETTLE = 5.0  # an archive modified more recently may still be being written
+CLOSE_AFTER = 30.0  # a rotated file idle this long is finished
+
+
+class FileFollower:
+    def __init__(
+        self, cfg: FileInput, key: str, *, max_line_bytes: int, log: Log, close_after: float = CLOSE_AFTER,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cfg = cfg
+        self._clock = clock
+        self.key = key
+        self.label = ", ".join(cfg.paths)
+        self._cap = max_line_bytes
+        self._log = log
+        self._close_after = close_after
+        self._streams: list[Tracked] = []  # oldest first
+        self._next_scan = 0.0
+        self._first_run = False
+        self._warned: set[str] = set()
+
+    # -- the Follower protocol ----------------------------------------------------------------
+    def open(self, saved: dict[str, Any] | None) -> list[Polled]:
+        self._first_run = saved is None
+        self._streams = [Tracked.from_json(d) for d in (saved or {}).get("files", [])]
+        for t in self._streams:
+            t.copies = [] if not t.done else t.copies  # copies of unfinished content are looked at again
+        out: list[Polled] = []
+        self._scan(self._clock(), out)
+        self._first_run = False
+        return out
+
+    def poll(self, now: float) -> list[Polled]:
+        out: list[Polled] = []
+        if now >= self._next_scan:
+            self._scan(now, out)
+        for t in list(self._streams):
+            if not (t.done or t.ended):
+                self._read(t, now, out)
+        return out
+
+    def fds(self) -> list[int]:
+        return []
+
+    def commit(self, source_id: str, checkpoint: object) -> None:
+        t = self._by_sid(source_id)
+        if t is None or not isinstance(checkpoint, TextMark):
+            return
+        t.committed, t.shipped = checkpoint.resume, max(t.shipped, checkpoint.shipped)
+        if checkpoint.done:
+            t.done = True
+            if not t.copies and not t.present:
+                self._streams.remove(t)
+
+    def state(self) -> dict[str, Any]:
+        return {"files": [t.to_json() for t in self._streams]}
+
+    def backlog(self) -> int | None:
+        return sum(max(0, t.disk - t.read) for t in self._streams if t.fd is not None)
+
+    def close(self) -> None:
+        for t in self._streams:
+            t.close()
+
+    # -- matching files -------------------------------------------------------------------------
+    def _sid(self, t: Tracked) -> str:
+        return f"{self.key}/{t.key}"
+
+    def _by_sid(self, source_id: str) -> Tracked | None:
+        key = source_id.rpartition("/")[2]
+        return next((t for t in self._streams if t.key == key), None)
+
+    def _match(self) -> dict[tuple[int, int], tuple[str, os.stat_result]]:
+        found: dict[tuple[int, int], tuple[str, os.stat_result]] = {}
+        for pattern in self.cfg.paths:
+            for path in sorted(glob.glob(os.path.expanduser(pattern))):
+                if self._excluded(path):
+                    continue
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    found.setdefault((st.st_dev, st.st_ino), (path, st))
+        return found
+
+    def _excluded(self, path: str) -> bool:
+        name = os.path.basename(path)
+        return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in self.cfg.exclude)
+
+    def _scan(self, now: float, out: list[Polled]) -> None:
+        self._next_scan = now + float(self.cfg.scan_interval)
+        found = self._match()
+        by_ident = {t.ident: t for t in self._streams if t.ident is not None}
+        rest: list[tuple[tuple[int, int], str, os.stat_result]] = []
+        for t in self._streams:
+            t.present = False
+        for ident, (path, st) in found.items():  # first the files known by inode
+            known = by_ident.get(ident)
+            if known is not None and self._still_same(known, path, st):
+                known.present, known.path, known.disk = True, path, st.st_size
+                continue
+            if known is not None:  # the inode now holds other content
+                known.dev = known.ino = None
+            rest.append((ident, path, st))
+        copy_of = {(c[0], c[1]): t for t in self._streams for c in t.copies}
+        for ident, path, st in rest:  # then copies and new files
+            owner = copy_of.get(ident)
+            if owner is None or not (owner.busy or owner.archive is not None):
+                self._discover(ident, path, st, now, out)
+        for t in self._streams:
+            t.copies = [c for c in t.copies if (c[0], c[1]) in found]
+        self._forget(now, out)
+
+    def _still_same(self, t: Tracked, path: str, st: os.stat_result) -> bool:
+        """A known inode still holds the known content (not an inode reused by a new file)."""
+        if t.fd is not None or st.st_size == t.disk or t.fp_len == 0:
+            return True
+        try:
+            return head_matches(read_head(path).data, t.fp, t.fp_len)
+        except InputError:
+            return True
+
+    def _discover(self, ident: tuple[int, int], path: str, st: os.stat_result, now: float, out: list[Polled]) -> None:
+        if st.st_size == 0:
+            return  # nothing to recognise it by yet: found again once it has data
+        try:
+            head = read_head(path)
+        except InputError as exc:
+            self._warn(path, f"shipper: {exc}; skipping it until it can be read")
+            return
+        if head.compressed and now - st.st_mtime < ARCHIVE_SETTLE:
+            return  # maybe still being compressed: look again at the next scan
+        owner = next((t for t in self._streams if head_matches(head.data, t.fp, t.fp_len)), None)
+        if owner is not None:
+            self._adopt(owner, ident, path, head.compressed, st.st_size)
+            return
+        fp = fingerprint(head.data)
+        t = Tracked(key=f"{ident[1]:x}-{fp[:12]}", fp=fp, fp_len=len(head.data), path=path, first_path=path,
+                    dev=ident[0], ino=ident[1], updated=now, present=True, disk=st.st_size)
+        if head.compressed:
+            t.dev = t.ino = None
+            t.present = False
+            t.copies = [list(ident)]
+            if self._first_run and self.cfg.start == "tail":
+                t.done = True  # history: not read when starting at the end
+            else:
+                t.archive = path
+        elif self._first_run and self.cfg.start == "tail":
+            t.read = t.seen = t.committed = t.shipped = self._tail_offset(path, st.st_size)
+        self._streams.append(t)
+
+    def _adopt(self, owner: Tracked, ident: tuple[int, int], path: str, compressed: bool, size: int) -> None:
+        """A file holding ``owner``'s content: a copy to skip, or where to read the rest from."""
+        if owner.busy or owner.archive is not None or compressed:
+            if list(ident) not in owner.copies:
+                owner.copies.append(list(ident))
+        if owner.busy or owner.archive is not None:
+            return
+        if compressed:
+            owner.archive = owner.path = path
+        else:
+            owner.dev, owner.ino, owner.path, owner.present, owner.disk = ident[0], ident[1], path, True, size
+
+    def _forget(self, now: float, out: list[Polled]) -> None:
+        """Drop what is gone for good; report content that vanished before it was read."""
+        for t in list(self._streams):
+            if t.present or t.fd is not None or t.archive is not None or t.ended or t.copies:
+                continue
+            self._streams.remove(t)
+            if t.done:
+                continue
+            if t.origin is not None:
+                out.append(End(self._sid(t), None))
+            if t.lost is not None:
+                out.append(Gap(t.updated or None, now, (
+                    f"{t.path} was {t.lost} (copytruncate?) after shipper had read {t.read:,} bytes of it; lines "
+                    "written to it after that and before the truncation may be missing: no copy of the old content "
+                    f"is among the input's files. Match the rotated copies too (e.g. {t.first_path}*) to read them")))
+            elif t.shipped < t.size:
+                out.append(Gap(t.updated or None, now, (
+                    f"{t.path} was removed or replaced before shipper read it to its end (shipped up to byte "
+                    f"{t.shipped:,} of {t.size:,} read); lines written after that may be missing. Keep rotated files "
+                    f"matched by the input's paths (e.g. {t.first_path}*) so that they can be read")))
+
+    def _tail_offset(self, path: str, size: int) -> int:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return 0
+        try:
+            return line_start_before(fd, size)
+        finally:
+            os.close(fd)
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _read(self, t: Tracked, now: float, out: list[Polled]) -> None:
+        if t.archive is not None:
+            self._read_archive(t, out)
+            return
+        if t.fd is None and not self._open_plain(t):
+            return
+        assert t.fd is not None
+        try:
+            st = os.fstat(t.fd)
+            if not same_content(t, st.st_size):
+                self._replaced(t, now, out)
+                return
+            t.disk = st.st_size
+            if st.st_size > t.seen:
+                self._grew(t, st, now, out)
+            else:
+                self._idle(t, st, now, out)
+        except OSError as exc:
+            self._warn(t.path, f"shipper: cannot read {t.path}: {exc.strerror}; trying again")
+
+    def _open_plain(self, t: Tracked) -> bool:
+        if not t.present or t.ident is None:
+            return False
+        try:
+            fd = os.open(t.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            self._warn(t.path, f"shipper: cannot open {t.path}: {exc.strerror}; "
+                       "run shipper as a member of the group that may read it (e.g. adm)")
+            return False
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != t.ident:  # replaced between the scan and now
+            os.close(fd)
+            return False
+        t.fd = fd
+        return True
+
+    def _grew(self, t: Tracked, st: os.stat_result, now: float, out: list[Polled]) -> None:
+        widen_fingerprint(t, st.st_size)
+        if t.fmt is None and not self._set_format(t, plain_format(t, self.cfg.format), st.st_mtime):
+            return
+        end = min(st.st_size, t.read + READ_BYTES)
+        out += read_plain(t, end, final=False, cap=self._cap)
+        t.seen, t.size, t.updated, t.idle_sent = end, max(t.size, end), now, False
+
+    def _idle(self, t: Tracked, st: os.stat_result, now: float, out: list[Polled]) -> None:
+        idle_for = now - t.updated
+        if idle_for < float(self.cfg.flush_after) or t.fmt is None:
+            return
+        if t.read < st.st_size:  # a last line that never got its newline
+            out += read_plain(t, st.st_size, final=True, cap=self._cap)
+        if not t.idle_sent:
+            out.append(Idle(self._sid(t), t.read))
+            t.idle_sent = True
+        rotated = not t.present or t.path != t.first_path or parse_name(os.path.basename(t.path)).kind != LIVE
+        if rotated and idle_for >= self._close_after:
+            self._end(t, out)
+
+    def _end(self, t: Tracked, out: list[Polled]) -> None:
+        t.close()
+        t.ended = True
+        out.append(End(self._sid(t), TextMark(t.read, t.read, done=True)))
+
+    def _replaced(self, t: Tracked, now: float, out: list[Polled]) -> None:
+        """The plain file lost the content read so far (copytruncate, or rewritten in place):
+        go on in a copy if one is matched; the file itself becomes a new stream at the next scan."""
+        path = t.path
+        t.close()
+        t.dev = t.ino = None
+        t.present = False
+        t.lost = "truncated or rewritten"
+        self._scan(now, out)
+        if t in self._streams and (t.busy or t.archive is not None):
+            t.lost = None
+            self._log(f"shipper: {path} was truncated; reading the rest of its old content from {t.path}")
+
+    def _read_archive(self, t: Tracked, out: list[Polled]) -> None:
+        try:
+            if t.stream is None:
+                open_archive(t, self.cfg.format, self._cap)
+                if not self._set_format(t, t.fmt or "syslog", None):
+                    return
+            chunks, finished = read_archive(t)
+        except InputError as exc:
+            self._warn(t.path, f"shipper: {exc}")
+            chunks, finished = [], True
+        out += chunks
+        t.size = max(t.size, t.read)
+        if finished:
+            self._end(t, out)
+
+    def _set_format(self, t: Tracked, fmt: str, mtime: float | None) -> bool:
+        if fmt not in FOLLOWED_FORMATS:
+            self._warn(t.path, f"shipper: {t.path} looks like {fmt}, which a file input cannot follow; skipping it "
+                       "(use a journal input with path: for journal files, `shipper replay` for dumps)")
+            t.close()
+            t.done = True
+            return False
+        t.fmt = fmt
+        t.origin = origin_of(t, self._sid(t), mtime)
+        return True
+
+    def _warn(self, path: str, message: str) -> None:
+        if path not in self._warned:
+            self._warned.add(path)
+            self._log(message)
+

@@ -1,0 +1,183 @@
+"""One followed file's content: where it lives now, how far it was read, and reading more of it.
+
+A `Tracked` content stream is read from its plain file (``pread`` on an open descriptor, so a
+rename does not disturb it) or, when only a compressed copy is left, from that archive (once, from
+the decompressed offset reached). Lines are complete lines: a last line without its newline is
+held back until it is completed, or shipped as it is once the file has been idle for
+``flush_after`` (and the archive's last line is always complete).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
+from shipper.sources.base import Format, Origin, RawChunk
+from shipper.sources.fileid import FP_BYTES, fingerprint, pread_head
+from shipper.sources.files import decode_lines, split_block
+from shipper.sources.lines import LineBlock, iter_line_blocks
+from shipper.sources.sniff import SNIFF_BYTES, sniff
+from shipper.sources.stream import InputStream
+
+READ_BYTES = 1 << 20  # read at most this much of one file per poll (bounded memory, fair turns)
+FOLLOWED_FORMATS = ("syslog", "elasticsearch")
+SKIP_BLOCK = 1 << 20
+
+
+@dataclass
+class Tracked:
+    key: str  # stable stream id (persisted)
+    fp: str
+    fp_len: int
+    path: str  # where the content is now (or was last seen)
+    first_path: str  # where it was first seen: a different path now means it was rotated
+    dev: int | None  # the plain file holding the content; None when there is none (archive only)
+    ino: int | None
+    committed: int = 0  # acknowledged: reading starts here again after a restart
+    shipped: int = 0  # everything before this offset is acknowledged
+    size: int = 0  # bytes of content seen so far
+    updated: float = 0.0  # wall-clock time the content last grew
+    done: bool = False  # read to its end for good (a rotated file): its copies are never read
+    copies: list[list[int]] = field(default_factory=list)  # [dev, ino] of copies (archives) of it
+    # At run time only:
+    read: int = 0  # offset of the next byte to read
+    fd: int | None = None
+    archive: str | None = None  # read from this compressed copy (the plain file is gone)
+    blocks: Iterator[LineBlock] | None = None
+    stream: InputStream | None = None
+    fmt: str | None = None
+    origin: Origin | None = None
+    present: bool = False  # the plain file was matched by the last scan
+    seen: int = 0  # how far the file was looked at (read, or held back as an incomplete line)
+    disk: int = 0  # the plain file's size at the last look
+    idle_sent: bool = True
+    ended: bool = False  # `End` was reported: waiting to be acknowledged, then dropped
+    lost: str | None = None  # how the plain file lost the content ("truncated or rewritten")
+
+    @property
+    def ident(self) -> tuple[int, int] | None:
+        return (self.dev, self.ino) if self.dev is not None and self.ino is not None else None
+
+    @property
+    def busy(self) -> bool:
+        """The content is being read from somewhere (or needs no more reading)."""
+        return self.done or self.ended or self.fd is not None or self.archive is not None or self.present
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "path": self.path, "first_path": self.first_path, "dev": self.dev, "ino": self.ino,
+            "fp": self.fp, "fp_len": self.fp_len, "offset": self.committed, "shipped": self.shipped,
+            "size": self.size, "updated": self.updated, "done": self.done, "copies": self.copies,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Tracked:
+        t = cls(
+            key=str(d["key"]), fp=str(d["fp"]), fp_len=int(d["fp_len"]), path=str(d["path"]),
+            first_path=str(d.get("first_path", d["path"])), dev=d.get("dev"), ino=d.get("ino"),
+            committed=int(d["offset"]), shipped=int(d.get("shipped", 0)), size=int(d.get("size", 0)),
+            updated=float(d.get("updated", 0.0)), done=bool(d.get("done", False)),
+            copies=[list(map(int, c)) for c in d.get("copies", [])],
+        )
+        t.read = t.seen = t.committed
+        return t
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+        self.blocks = None
+
+
+def sniff_format(head: bytes, configured: str) -> str:
+    return sniff(head) if configured == "auto" else configured
+
+
+def plain_format(t: Tracked, configured: str) -> str:
+    """The format of a plain file's content, sniffed from its first bytes."""
+    assert t.fd is not None
+    return sniff_format(os.pread(t.fd, SNIFF_BYTES, 0), configured)
+
+
+def widen_fingerprint(t: Tracked, size: int) -> None:
+    """Fingerprint more of the content once the file has more (up to `FP_BYTES`)."""
+    if t.fd is not None and t.fp_len < FP_BYTES and size > t.fp_len:
+        head = pread_head(t.fd, FP_BYTES)
+        t.fp, t.fp_len = fingerprint(head), len(head)
+
+
+def same_content(t: Tracked, size: int) -> bool:
+    """False when the plain file no longer holds the content read so far (truncated, rewritten)."""
+    if size < t.read:
+        return False
+    if t.fd is None or t.fp_len == 0:
+        return True
+    return fingerprint(pread_head(t.fd, t.fp_len)) == t.fp
+
+
+def read_plain(t: Tracked, end: int, final: bool, cap: int) -> list[RawChunk]:
+    """The complete lines in ``[t.read, end)`` of the plain file (``final``: the last line too,
+    even without a newline); advances ``t.read``."""
+    assert t.fd is not None and t.origin is not None
+    fd, pos = t.fd, t.read
+
+    def read(n: int) -> bytes:
+        nonlocal pos
+        if pos >= end:
+            return b""
+        data = os.pread(fd, min(n, end - pos), pos)
+        pos += len(data)
+        return data
+
+    out: list[RawChunk] = []
+    for block in iter_line_blocks(read, cap, base=t.read):
+        if not block.complete and not final:
+            break  # a line still being written: read it again next time
+        out += _chunks(t, block)
+    return out
+
+
+def open_archive(t: Tracked, configured: str, cap: int) -> None:
+    """Start reading the compressed copy ``t.archive`` at the decompressed offset ``t.read``."""
+    assert t.archive is not None
+    stream = t.stream = InputStream.open_path(t.archive)
+    t.fmt = t.fmt or sniff_format(stream.peek(SNIFF_BYTES), configured)
+    left = t.read
+    while left > 0:
+        skipped = len(stream.read(min(left, SKIP_BLOCK)))
+        if not skipped:
+            break
+        left -= skipped
+    t.read -= left  # an archive shorter than the offset reached: nothing more to read
+    t.blocks = iter_line_blocks(stream.read, cap, base=t.read)
+
+
+def read_archive(t: Tracked) -> tuple[list[RawChunk], bool]:
+    """The next block of lines of the archive, and whether it is at its end. A damaged archive
+    ends with an item tagged ``unparsed`` and ``read_error`` saying where it broke."""
+    assert t.stream is not None and t.blocks is not None and t.origin is not None
+    block = next(t.blocks, None)
+    if block is not None:
+        return _chunks(t, block), False
+    failure = t.stream.failure
+    if failure is None:
+        return [], True
+    error = RawChunk(t.origin, "text", [failure.message()], offsets=[t.read], tags={0: (TAG_UNPARSED, TAG_READ_ERROR)})
+    return [error], True
+
+
+def _chunks(t: Tracked, block: LineBlock) -> list[RawChunk]:
+    assert t.origin is not None
+    items, tags = decode_lines(block)
+    t.read = block.end
+    return list(split_block(t.origin, items, block, tags, t.path, block.end))
+
+
+def origin_of(t: Tracked, source_id: str, mtime: float | None) -> Origin:
+    fmt: Format = "elasticsearch" if t.fmt == "elasticsearch" else "syslog"
+    return Origin(source_id, fmt, path=t.path, mtime=mtime)

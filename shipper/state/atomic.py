@@ -1,0 +1,35 @@
+"""Atomic state files: a reader sees the old content or the new, never a torn write.
+
+Write to a temporary file in the same directory, fsync it, rename it over the target, then
+fsync the directory so the rename itself survives a power cut.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from shipper.errors import OutputError
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    tmp = ""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write state file {path}: {exc.strerror}", hint="check free space and permissions") from None

@@ -1,0 +1,169 @@
+"""The disk buffer: a first-in first-out queue of records in ``<state_dir>/spool/``, bounded in bytes.
+
+When the output cannot keep up (Elasticsearch down), batches go here instead of piling up in
+memory; when it holds ``max_bytes``, the daemon stops reading (the journal and the files keep the
+data). Records are appended to segment files (``000000000042.seg``) as ``length, crc32, payload``;
+a segment is deleted once it has been read. One thread appends, another reads.
+
+The buffer is a speed-up, not the source of truth: checkpoints move only when the output has
+acknowledged, so after a crash everything in the buffer is also read again from the inputs. What a
+previous run left here is still handed out (data from files deleted meanwhile is not lost); a
+record torn by a crash is detected by its length and checksum and skipped with the rest of its
+segment.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import zlib
+from pathlib import Path
+
+from shipper.errors import OutputError
+
+DIRNAME = "spool"
+SEGMENT_BYTES = 16 << 20
+_HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
+_SUFFIX = ".seg"
+
+
+class Spool:
+    def __init__(self, directory: Path, max_bytes: int, segment_bytes: int = SEGMENT_BYTES) -> None:
+        self.dir = directory
+        self.max_bytes = max_bytes
+        self._segment_bytes = max(64 * 1024, min(segment_bytes, max_bytes // 8))
+        self._lock = threading.Lock()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._segments = sorted(int(p.stem) for p in directory.glob(f"*{_SUFFIX}") if p.stem.isdigit())
+            self._sizes = {n: self._path(n).stat().st_size for n in self._segments}
+        except OSError as exc:
+            raise OutputError(f"cannot use the disk buffer in {directory}: {exc.strerror}",
+                              hint="check that the state directory is writable") from None
+        self._records = 0 if not self._segments else -1  # -1: unknown (records left by a previous run)
+        self._wseg: int | None = None  # segment being appended to
+        self._wfd: int | None = None
+        self._rseg: int | None = None  # segment being read, and where
+        self._rfd: int | None = None
+        self._roff = 0
+
+    # -- sizes ------------------------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        """Bytes the buffer takes on disk."""
+        with self._lock:
+            return sum(self._sizes.values())
+
+    @property
+    def full(self) -> bool:
+        return self.size >= self.max_bytes
+
+    @property
+    def empty(self) -> bool:
+        """Nothing is waiting to be read."""
+        with self._lock:
+            unread = sum(self._sizes.values())
+            if self._rseg is not None:
+                unread -= self._roff
+            return unread <= 0
+
+    # -- writing ------------------------------------------------------------------------------------
+    def put(self, payload: bytes) -> None:
+        record = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+        with self._lock:
+            if self._wfd is None or self._sizes[self._wseg or 0] + len(record) > self._segment_bytes:
+                self._new_segment()
+            assert self._wfd is not None and self._wseg is not None
+            try:
+                os.write(self._wfd, record)
+            except OSError as exc:
+                raise OutputError(f"cannot write to the disk buffer in {self.dir}: {exc.strerror}",
+                                  hint="free space in the state directory, or lower run.spool_max_bytes") from None
+            self._sizes[self._wseg] += len(record)
+            if self._records >= 0:
+                self._records += 1
+
+    def _new_segment(self) -> None:
+        if self._wfd is not None:
+            os.close(self._wfd)
+        number = (self._segments[-1] + 1) if self._segments else 1
+        self._wfd = os.open(self._path(number), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self._wseg = number
+        self._segments.append(number)
+        self._sizes[number] = 0
+
+    # -- reading ------------------------------------------------------------------------------------
+    def get(self) -> bytes | None:
+        """The oldest record not handed out yet, None when there is none."""
+        with self._lock:
+            while self._segments:
+                if self._rseg != self._segments[0]:
+                    self._open_reader(self._segments[0])
+                record = self._read_record()
+                if record is not None:
+                    if self._records > 0:
+                        self._records -= 1
+                    return record
+                if self._rseg == self._wseg:
+                    return None  # caught up with the writer
+                self._drop_read_segment()
+            self._records = 0
+            return None
+
+    def _open_reader(self, number: int) -> None:
+        if self._rfd is not None:
+            os.close(self._rfd)
+        self._rfd = os.open(self._path(number), os.O_RDONLY | os.O_CLOEXEC)
+        self._rseg, self._roff = number, 0
+
+    def _read_record(self) -> bytes | None:
+        """The record at the read offset; None at the end of the segment or at a torn record."""
+        assert self._rfd is not None and self._rseg is not None
+        size = self._sizes[self._rseg]
+        if self._roff + _HEADER.size > size:
+            return None
+        length, crc = _HEADER.unpack(os.pread(self._rfd, _HEADER.size, self._roff))
+        if self._roff + _HEADER.size + length > size:
+            self._torn()
+            return None
+        payload = os.pread(self._rfd, length, self._roff + _HEADER.size)
+        if len(payload) != length or zlib.crc32(payload) != crc:
+            self._torn()
+            return None
+        self._roff += _HEADER.size + length
+        return payload
+
+    def _torn(self) -> None:
+        """A record cut by a crash (only ever at the end of a previous run's last segment)."""
+        assert self._rseg is not None
+        if self._rseg != self._wseg:
+            self._roff = self._sizes[self._rseg]
+        return None
+
+    def _drop_read_segment(self) -> None:
+        assert self._rseg is not None
+        if self._rfd is not None:
+            os.close(self._rfd)
+            self._rfd = None
+        self._path(self._rseg).unlink(missing_ok=True)
+        self._segments.remove(self._rseg)
+        del self._sizes[self._rseg]
+        self._rseg = None
+
+    @property
+    def records(self) -> int | None:
+        """Records waiting (None: unknown, some were left by a previous run)."""
+        with self._lock:
+            return self._records if self._records >= 0 else None
+
+    def close(self) -> None:
+        with self._lock:
+            for fd in {self._wfd, self._rfd} - {None}:
+                assert fd is not None
+                os.close(fd)
+            self._wfd = self._rfd = None
+            self._wseg = self._rseg = None
+
+    def _path(self, number: int) -> Path:
+        return self.dir / f"{number:012d}{_SUFFIX}"

@@ -1,0 +1,58 @@
+"""Times given on the command line (--since/--until), turned into the stored @timestamp form."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timezone
+from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shipper.errors import UsageError
+
+_RELATIVE = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def format_ts(dt: datetime) -> str:
+    """The fixed-width UTC form every document uses for ``@timestamp``."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time_arg(text: str, *, now: float, tz: str, option: str) -> str:
+    """``2017-08-30``, ``2017-08-30T14:55``, ``2017-08-30 14:55:00+02:00`` or ``2h`` (ago)."""
+    value = text.strip()
+    rel = _RELATIVE.match(value)
+    if rel:
+        seconds = int(rel.group(1)) * _UNITS[rel.group(2)]
+        return format_ts(datetime.fromtimestamp(now - seconds, timezone.utc))
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r} is not a time",
+            hint="use a date/time such as 2017-08-30T14:55:00Z or an age such as 30m, 2h, 7d",
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=zone(tz))
+    return format_ts(dt)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown time zone {name!r}", hint="use an IANA name such as UTC or Europe/Berlin") from None
+
+
+def local_zone_name(environ: Mapping[str, str]) -> str:
+    """The machine's zone as an IANA name (``TZ``, else ``/etc/localtime``'s target), else UTC."""
+    tz = environ.get("TZ", "").lstrip(":")
+    if tz:
+        return tz
+    try:
+        target = os.path.realpath("/etc/localtime")
+    except OSError:
+        return "UTC"
+    marker = "/zoneinfo/"
+    return target.split(marker, 1)[1] if marker in target else "UTC"

@@ -1,0 +1,67 @@
+import pytest
+
+from shipper.acks import AckTracker
+from shipper.event import IdAssigner, derived_id, get_path, set_path
+
+
+def doc(ts: str, msg: str, host: str = "gorp", proc: str = "sendmail", pid: int = 24097) -> dict:
+    return {"@timestamp": ts, "message": msg, "host": {"name": host}, "process": {"name": proc, "pid": pid}}
+
+
+def test_checkpoint_moves_only_over_an_acknowledged_prefix() -> None:
+    t = AckTracker(sinks=1)
+    a, b, c = (t.register("f", pos) for pos in (10, 20, 30))
+    t.ack(c)
+    assert t.committed("f") is None  # 30 is acked but 10 and 20 are not
+    t.ack(a)
+    assert t.committed("f") == 10
+    t.ack(b)
+    assert t.committed("f") == 30 and t.in_flight == 0
+
+
+def test_every_sink_must_acknowledge() -> None:
+    t = AckTracker(sinks=2)
+    s = t.register("j", "cursor-1")
+    t.ack(s)
+    assert t.committed("j") is None
+    t.ack(s)
+    assert t.committed("j") == "cursor-1"
+    with pytest.raises(KeyError):
+        t.ack(s)
+
+
+def test_id_is_content_based_and_ignores_subsecond_precision() -> None:
+    from_syslog = doc("2017-08-30T14:56:07.000000Z", "daemon Daemon1: problem creating SMTP socket")
+    from_journal = doc("2017-08-30T14:56:07.418211Z", "daemon Daemon1: problem creating SMTP socket")
+    from_syslog["log"] = {"file": {"path": "/var/log/messages"}, "offset": 10}
+    IdAssigner().assign([from_syslog])
+    IdAssigner().assign([from_journal])
+    assert from_syslog["event"]["id"] == from_journal["event"]["id"]
+
+
+def test_identical_lines_in_one_second_stay_distinct_but_stable() -> None:
+    def ids() -> list[str]:
+        docs = [doc("2017-08-30T14:56:07.000000Z", "same") for _ in range(3)]
+        IdAssigner().assign(docs)
+        return [d["event"]["id"] for d in docs]
+
+    first = ids()
+    assert len(set(first)) == 3
+    assert ids() == first
+
+
+def test_ids_differ_by_host_pid_and_message() -> None:
+    base = doc("2017-08-30T14:56:07.000000Z", "m")
+    variants = [base, doc(base["@timestamp"], "m", host="other"), doc(base["@timestamp"], "m", pid=1), doc(base["@timestamp"], "n")]
+    for d in variants:
+        IdAssigner().assign([d])
+    assert len({d["event"]["id"] for d in variants}) == 4
+    assert derived_id("x", "1") != derived_id("x", "2")
+
+
+def test_paths() -> None:
+    d: dict = {}
+    set_path(d, "rootcause.cause.message", "m")
+    assert d == {"rootcause": {"cause": {"message": "m"}}}
+    assert get_path(d, "rootcause.cause.message") == "m"
+    assert get_path(d, "rootcause.nope.x", 5) == 5

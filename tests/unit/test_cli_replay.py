@@ -1,0 +1,135 @@
+"""`shipper replay` end to end through the CLI: real files, real archives, the real SQLite store."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import random
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from shipper.cli import main
+from shipper.env import Env
+from shipper.sinks.local import LocalStore
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "demo" / "logs"
+
+
+def replay(env: Env, *args: str) -> int:
+    return main(["replay", "--timezone", "UTC", *args], env)
+
+
+def stored(db: Path) -> list[dict]:
+    store = LocalStore(db)
+    try:
+        return list(store.iter_docs())
+    finally:
+        store.close()
+
+
+def test_version_and_help(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"], env) == 0
+    assert "shipper 0." in capsys.readouterr().out
+    assert main([], env) == 2
+
+
+def test_seed_incident_is_merged_in_time_order_with_hosts_and_pids(env: Env, tmp_path: Path) -> None:
+    out = tmp_path / "out.ndjson"
+    assert replay(env, "--year", "2017", "--output", "ndjson", "-o", str(out), str(DEMO / "messages"), str(DEMO / "maillog")) == 0
+    docs = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    base = [d for d in docs if "rootcause" not in d or d["rootcause"].get("role") != "summary"]
+    stamps = [d["@timestamp"] for d in docs]
+    assert stamps == sorted(stamps)
+    assert stamps[0] == "2017-08-30T14:55:47.000000Z"
+    sendmail = [d for d in base if d["process"]["name"] == "sendmail"]
+    systemd = [d for d in base if d["process"]["name"] == "systemd"]
+    assert len(sendmail) == 7 and len(systemd) == 3
+    assert {d["process"]["pid"] for d in sendmail} == {24097}
+    assert {d["process"]["pid"] for d in systemd} == {1}
+    assert {d["host"]["name"] for d in docs} == {"gorp"}
+    assert all(d["log"]["file"]["path"].endswith(("maillog", "messages")) for d in docs)
+    assert "replay:" in env.stderr.getvalue()  # type: ignore[attr-defined]
+
+
+def test_replaying_twice_and_through_a_rotated_archive_stores_once(env: Env, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(DEMO / "maillog", logs / "maillog.1")
+    db = tmp_path / "events.db"
+    assert replay(env, "--year", "2017", "--store", str(db), str(logs)) == 0
+    first = stored(db)
+    assert len(first) >= 7
+    assert replay(env, "--year", "2017", "--store", str(db), str(logs)) == 0
+    assert "duplicates" in env.stderr.getvalue()  # type: ignore[attr-defined]
+    # logrotate moves maillog.1 to maillog.2.gz: the same lines, another path, compressed
+    (logs / "maillog.2.gz").write_bytes(gzip.compress((logs / "maillog.1").read_bytes()))
+    (logs / "maillog.1").unlink()
+    assert replay(env, "--year", "2017", "--store", str(db), str(logs)) == 0
+    again = stored(db)
+    assert [d["event"]["id"] for d in again] == [d["event"]["id"] for d in first]
+
+
+def test_bad_input_loses_nothing(env: Env, tmp_path: Path) -> None:
+    rnd = random.Random(7)
+    bad = tmp_path / "bad.log"
+    lines = [
+        b"Aug 30 14:55:47 gorp sendmail[24097]: valid line",
+        bytes(rnd.randrange(256) for _ in range(300)).replace(b"\n", b" "),
+        b"Aug 30 14:55:48 gorp app[1]: invalid \xff\xfe utf-8",
+        b"Aug 30 14:55:49 gorp app[1]: NUL \x00 inside",
+        b"x" * (1024 * 1024),
+        b"Aug 30 14:55:50 gorp app[1]: last line without newline",
+    ]
+    bad.write_bytes(b"\n".join(lines))
+    db = tmp_path / "events.db"
+    assert replay(env, "--year", "2017", "--store", str(db), str(bad)) == 0
+    docs = stored(db)
+    assert len(docs) == len(lines)
+    tags = [set(d.get("tags", ())) for d in docs]
+    assert any("truncated" in t for t in tags)
+    assert any("invalid_utf8" in t for t in tags)
+    assert max(len(d["message"]) for d in docs) <= 64 * 1024
+    assert any("NUL \x00 inside" in d["message"] for d in docs)
+
+
+def test_random_bytes_file_is_replayed_not_crashed(env: Env, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(os.urandom(200_000))
+    db = tmp_path / "events.db"
+    assert replay(env, "--store", str(db), str(junk)) == 0
+    docs = stored(db)
+    assert docs and all("unparsed" in d.get("tags", ()) for d in docs)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (["/nonexistent/maillog"], 4, "/nonexistent/maillog"),
+        (["--since", "yesterday-ish", str(DEMO)], 2, "--since"),
+        (["--timezone", "Mars/Olympus", str(DEMO)], 2, "unknown time zone"),
+        (["--out", "x.ndjson", str(DEMO)], 2, "--output ndjson"),
+    ],
+)
+def test_errors_are_one_clear_line_with_an_exit_code(env: Env, args: list[str], code: int, text: str) -> None:
+    assert replay(env, *args) == code
+    err = env.stderr.getvalue()  # type: ignore[attr-defined]
+    assert text in err and "Traceback" not in err
+
+
+def test_bad_config_exits_3_naming_the_key(env: Env, tmp_path: Path) -> None:
+    cfg = tmp_path / "shipper.yml"
+    cfg.write_text("parse:\n  timezon: UTC\n")
+    assert replay(env, "--config", str(cfg), str(DEMO)) == 3
+    assert "parse.timezon: unknown key" in env.stderr.getvalue()  # type: ignore[attr-defined]
+
+
+def test_since_until_window(env: Env, tmp_path: Path) -> None:
+    out = tmp_path / "w.ndjson"
+    assert replay(env, "--year", "2017", "--since", "2017-08-30T14:55:52Z", "--until", "2017-08-30T14:56:00Z",
+                  "--output", "ndjson", "-o", str(out), str(DEMO / "maillog")) == 0
+    stamps = {orjson.loads(x)["@timestamp"] for x in out.read_bytes().splitlines()}
+    assert stamps == {"2017-08-30T14:55:52.000000Z", "2017-08-30T14:55:57.000000Z"}

@@ -1,0 +1,275 @@
+"""Following files: growth, partial lines, rotation by rename, copytruncate, compression, restarts.
+
+Real files in a temporary directory, changed the way writers and logrotate change them; the
+follower is polled with an explicit clock so that idle timeouts need no sleeping.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from shipper.config.loader import Duration
+from shipper.config.model import FileInput
+from shipper.sources.base import RawChunk
+from shipper.sources.live import End, Gap, Idle, Polled, TextMark
+from shipper.sources.tail import FileFollower
+
+T0 = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(paths: list[str], clock: Clock, logs: list[str] | None = None, **settings: Any) -> FileFollower:
+    cfg = FileInput(type="file", paths=paths, flush_after=Duration(settings.pop("flush_after", 2.0)),
+                    scan_interval=Duration(0.5), **settings)
+    return FileFollower(cfg, "file-test", max_line_bytes=65536, log=(logs if logs is not None else []).append,
+                        close_after=10.0, clock=clock)
+
+
+def poll(f: FileFollower, clock: Clock, step: float = 1.0, rounds: int = 3) -> list[Polled]:
+    """Poll until nothing new comes (each poll a little later, so that scans happen)."""
+    out: list[Polled] = []
+    quiet = 0
+    while quiet < rounds:
+        clock.now += step
+        got = f.poll(clock.now)
+        out += got
+        quiet = 0 if got else quiet + 1
+    return out
+
+
+def lines(items: list[Polled]) -> list[str]:
+    return [line for item in items if isinstance(item, RawChunk) for line in item.items]
+
+
+def append(path: Path, text: str) -> None:
+    with open(path, "a") as f:
+        f.write(text)
+
+
+def syslog(n: int, tag: str = "m") -> str:
+    return "".join(f"Aug 30 14:55:{i % 60:02d} gorp sendmail[{1000 + i}]: {tag} {i}\n" for i in range(n))
+
+
+def test_reads_what_is_appended_and_holds_a_partial_last_line(tmp_path: Path) -> None:
+    log = tmp_path / "messages"
+    log.write_text("first\nsecond\nthi")
+    clock = Clock()
+    f = make([str(log)], clock)
+    f.open(None)
+    assert lines(poll(f, clock, step=0.1)) == ["first", "second"]  # "thi" is still being written
+    append(log, "rd\nfourth\n")
+    assert lines(poll(f, clock, step=0.1)) == ["third", "fourth"]
+    append(log, "no newline yet")
+    got = poll(f, clock, step=0.5, rounds=8)  # idle for longer than flush_after
+    assert lines(got) == ["no newline yet"]
+    assert any(isinstance(i, Idle) for i in got)
+    append(log, "\nlast\n")
+    assert lines(poll(f, clock, step=0.1)) == ["", "last"]
+
+
+def test_new_files_matched_while_running_are_read_from_their_start(tmp_path: Path) -> None:
+    clock = Clock()
+    f = make([str(tmp_path / "*.log")], clock)
+    f.open(None)
+    assert poll(f, clock) == []
+    (tmp_path / "a.log").write_text("a1\na2\n")
+    (tmp_path / "b.txt").write_text("not matched\n")
+    assert lines(poll(f, clock)) == ["a1", "a2"]
+    (tmp_path / "b.log").write_text("b1\n")
+    (tmp_path / "skip.log").write_text("excluded\n")
+    assert sorted(lines(poll(f, clock))) == ["b1", "excluded"]
+    f2 = make([str(tmp_path / "*.log")], clock, exclude=["skip.*"])
+    f2.open(None)
+    assert sorted(lines(poll(f2, clock))) == ["a1", "a2", "b1"]
+
+
+def test_rotation_by_rename_finishes_the_old_file_then_reads_the_new(tmp_path: Path) -> None:
+    log = tmp_path / "maillog"
+    log.write_text(syslog(3, "old"))
+    clock = Clock()
+    f = make([str(tmp_path / "maillog*")], clock)
+    f.open(None)
+    assert len(lines(poll(f, clock))) == 3
+    with open(log, "a") as writer:  # the writer keeps its descriptor across the rename
+        os.rename(log, tmp_path / "maillog.1")
+        log.write_text(syslog(2, "new"))
+        writer.write("Aug 30 14:56:00 gorp sendmail[1]: old, written after the rename\n")
+    got = lines(poll(f, clock))
+    assert got == ["Aug 30 14:56:00 gorp sendmail[1]: old, written after the rename",
+                   "Aug 30 14:55:00 gorp sendmail[1000]: new 0", "Aug 30 14:55:01 gorp sendmail[1001]: new 1"]
+    ended = [i for i in poll(f, clock, step=5.0) if isinstance(i, End)]
+    assert len(ended) == 1 and isinstance(ended[0].checkpoint, TextMark) and ended[0].checkpoint.done
+    f.commit(ended[0].source_id, ended[0].checkpoint)
+    state = f.state()["files"]
+    assert [(Path(s["path"]).name, s["done"]) for s in state] == [("maillog.1", True), ("maillog", False)]
+
+
+def test_a_rotated_file_compressed_afterwards_is_not_read_again(tmp_path: Path) -> None:
+    log = tmp_path / "maillog"
+    log.write_text(syslog(5))
+    clock = Clock()
+    f = make([str(tmp_path / "maillog*")], clock)
+    f.open(None)
+    assert len(lines(poll(f, clock))) == 5
+    os.rename(log, tmp_path / "maillog.1")
+    log.write_text(syslog(1, "new"))
+    ended = [i for i in poll(f, clock, step=5.0) if isinstance(i, End)]
+    for e in ended:
+        f.commit(e.source_id, e.checkpoint)
+    _gzip(tmp_path / "maillog.1", clock.now - 60)
+    got = poll(f, clock)
+    assert lines(got) == [] and not any(isinstance(i, Gap) for i in got)
+    # ... and after a restart neither
+    f.close()
+    f2 = make([str(tmp_path / "maillog*")], clock)
+    assert f2.open(f.state()) == []
+    assert lines(poll(f2, clock)) == ["Aug 30 14:55:00 gorp sendmail[1000]: new 0"]  # never acknowledged
+
+
+def test_the_rest_of_a_file_compressed_before_it_was_read_comes_from_the_archive(tmp_path: Path) -> None:
+    log = tmp_path / "maillog"
+    log.write_text(syslog(4))
+    clock = Clock()
+    f = make([str(tmp_path / "maillog*")], clock)
+    f.open(None)
+    poll(f, clock)
+    f.commit("file-test/x", TextMark(0, 0))  # an unknown stream: ignored
+    sid = f"file-test/{f.state()['files'][0]['key']}"
+    second = len(syslog(2))
+    f.commit(sid, TextMark(second, second))  # lines 0-1 acknowledged when shipper stops
+    saved = f.state()
+    f.close()
+    append(log, syslog(6)[len(syslog(4)):])  # more lines while shipper is down
+    os.rename(log, tmp_path / "maillog.1")  # then rotation, compression, removal
+    _gzip(tmp_path / "maillog.1", clock.now - 60)
+    f2 = make([str(tmp_path / "maillog*")], clock)
+    assert f2.open(saved) == []
+    got = lines(poll(f2, clock))
+    assert got == syslog(6).splitlines()[2:]
+
+
+def test_copytruncate_goes_on_in_the_copy_without_losing_lines(tmp_path: Path) -> None:
+    log = tmp_path / "messages"
+    log.write_text(syslog(3))
+    clock = Clock()
+    f = make([str(tmp_path / "messages*")], clock)
+    f.open(None)
+    assert len(lines(poll(f, clock))) == 3
+    append(log, syslog(5)[len(syslog(3)):])  # lines 3-4: written, not read yet
+    shutil.copy(log, tmp_path / "messages-20170830")  # logrotate copytruncate: copy, then truncate
+    with open(log, "r+") as fh:
+        fh.truncate(0)
+    append(log, "Aug 30 15:00:00 gorp sendmail[9]: after the truncation\n")
+    got = poll(f, clock)
+    assert not any(isinstance(i, Gap) for i in got)
+    assert lines(got) == syslog(5).splitlines()[3:] + ["Aug 30 15:00:00 gorp sendmail[9]: after the truncation"]
+
+
+def test_copytruncate_without_a_copy_reports_a_gap_and_restarts_at_zero(tmp_path: Path) -> None:
+    log = tmp_path / "messages"
+    log.write_text(syslog(3))
+    clock = Clock()
+    f = make([str(log)], clock)
+    f.open(None)
+    poll(f, clock)
+    with open(log, "r+") as fh:
+        fh.truncate(0)
+    append(log, "fresh\n")
+    got = poll(f, clock)
+    gaps = [i for i in got if isinstance(i, Gap)]
+    assert len(gaps) == 1 and "truncated" in gaps[0].message and str(log) in gaps[0].message
+    assert any(isinstance(i, End) and i.checkpoint is None for i in got)  # the old stream is abandoned
+    assert lines(got) == ["fresh"]
+
+
+def test_a_file_rewritten_in_place_is_detected_by_its_fingerprint(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("one\ntwo\n")
+    clock = Clock()
+    f = make([str(log)], clock)
+    f.open(None)
+    poll(f, clock)
+    with open(log, "r+") as fh:  # same inode, new content, already longer than what was read
+        fh.write("ONE\nTWO\nTHREE\n")
+    got = poll(f, clock)
+    assert lines(got) == ["ONE", "TWO", "THREE"]
+    assert any(isinstance(i, Gap) for i in got)
+
+
+def test_restart_resumes_at_the_checkpoint(tmp_path: Path) -> None:
+    log = tmp_path / "messages"
+    log.write_text(syslog(4))
+    clock = Clock()
+    f = make([str(log)], clock)
+    f.open(None)
+    poll(f, clock)
+    sid = f"file-test/{f.state()['files'][0]['key']}"
+    f.commit(sid, TextMark(len(syslog(3)), len(syslog(3))))
+    saved = f.state()
+    f.close()
+    append(log, syslog(6)[len(syslog(4)):])
+    f2 = make([str(log)], clock)
+    f2.open(saved)
+    assert lines(poll(f2, clock)) == syslog(6).splitlines()[3:]
+
+
+def test_start_tail_skips_what_is_there_at_the_first_start(tmp_path: Path) -> None:
+    log = tmp_path / "messages"
+    log.write_text(syslog(3) + "partial")
+    _gzip_text(tmp_path / "messages.1.gz", syslog(2, "archived"), T0 - 60)
+    clock = Clock()
+    f = make([str(tmp_path / "messages*")], clock, start="tail")
+    f.open(None)
+    append(log, " line\nnext\n")
+    assert lines(poll(f, clock)) == ["partial line", "next"]
+
+
+def test_a_file_removed_while_shipper_was_down_before_it_was_read_is_a_gap(tmp_path: Path) -> None:
+    log = tmp_path / "messages"
+    log.write_text(syslog(4))
+    clock = Clock()
+    f = make([str(log)], clock)
+    f.open(None)
+    poll(f, clock)
+    sid = f"file-test/{f.state()['files'][0]['key']}"
+    f.commit(sid, TextMark(10, 10))
+    saved = f.state()
+    f.close()
+    log.unlink()
+    gaps = [i for i in make([str(log)], clock).open(saved) if isinstance(i, Gap)]
+    assert len(gaps) == 1 and "removed or replaced" in gaps[0].message
+
+
+def test_journal_files_in_a_file_input_are_skipped_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "x.log").write_bytes(b"LPKSHHRH" + bytes(300))
+    logs: list[str] = []
+    clock = Clock()
+    f = make([str(tmp_path / "*.log")], clock, logs=logs)
+    f.open(None)
+    assert lines(poll(f, clock)) == []
+    assert any("journal-file" in m and "journal input" in m for m in logs)
+
+
+def _gzip(path: Path, mtime: float) -> None:
+    target = path.with_name(path.name + ".gz")
+    with open(path, "rb") as src, gzip.open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    path.unlink()
+    os.utime(target, (mtime, mtime))
+
+
+def _gzip_text(target: Path, text: str, mtime: float) -> None:
+    with gzip.open(target, "wt") as dst:
+        dst.write(text)
+    os.utime(target, (mtime, mtime))
