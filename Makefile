@@ -3,13 +3,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_STORE ?= out/demo.db
 
-.PHONY: demo test lint bench deps clean
+.PHONY: demo test bench assets clean
 
 demo:
 	@scripts/bootstrap run
 	@rm -f $(DEMO_STORE) $(DEMO_STORE)-wal $(DEMO_STORE)-shm
 	$(PY) -m shipper replay --store $(DEMO_STORE) --timezone UTC --year 2017 demo/logs/
 	$(PY) -m shipper causes --store $(DEMO_STORE)
+	$(PY) -m shipper report --store $(DEMO_STORE) -o out/report.html
 
 test:
 	@scripts/bootstrap test
@@ -19,6 +20,15 @@ test:
 bench:
 	@scripts/bootstrap run
 	$(PY) bench/replay.py
+
+# After editing mappings/, pipelines/, kibana/build.py or the signature files: regenerate the
+# derived assets and the wheel's copies (tests fail, naming this target, while they are stale).
+assets:
+	@scripts/bootstrap run
+	$(PY) -m shipper.setup.recognition
+	$(PY) kibana/build.py
+	rm -rf shipper/assets/mappings shipper/assets/pipelines
+	cp -r mappings pipelines shipper/assets/
 
 clean:
 	rm -rf $(VENV) out build dist *.egg-info

@@ -67,7 +67,8 @@ LABELS = {
     "rootcause.cause.hint": "Cause hint",
     "rootcause.cause.count": "Cause repeated",
     "process.exit_code_explained": "Exit status",
-    "systemd.unit": "Unit",
+    "rootcause.unit": "Unit",
+    "systemd.unit": "systemd unit",
     "systemd.result": "Result",
 }
 
@@ -100,13 +101,13 @@ SEARCHES: list[tuple[str, str, str, str, list[str]]] = [
         "shipper-root-causes", "Root causes",
         "Every recognised event: the failures, the errors that caused them, and the hint attached to each.",
         "rootcause.signature: *",
-        ["host.name", "rootcause.role", "rootcause.signature", "message", "rootcause.hint"],
+        ["host.name", "rootcause.unit", "rootcause.role", "rootcause.signature", "message", "rootcause.hint"],
     ),
     (
         "shipper-unit-failures", "Unit failures",
         "systemd units that failed, with the exit status explained and the cause shipper linked to it.",
         'rootcause.role: "failure" and rootcause.signature: systemd.*',
-        ["host.name", "systemd.unit", "systemd.result", "process.exit_code_explained",
+        ["host.name", "rootcause.unit", "systemd.result", "process.exit_code_explained",
          "rootcause.cause.signature", "rootcause.cause.count", "rootcause.hint"],
     ),
     (
@@ -291,7 +292,7 @@ def panels() -> list[Obj]:
                     "incidents": count_incidents()},
                    xy("bar_stacked", "time", "incidents", split="signature")),
         lens_panel("top-units", (0, 16, 24, 12), "Top failing units", "lnsXY", 'rootcause.role: "failure"',
-                   {"unit": top_values("systemd.unit", "Unit", "incidents", 10), "incidents": count_incidents()},
+                   {"unit": top_values("rootcause.unit", "Unit", "incidents", 10), "incidents": count_incidents()},
                    xy("bar_horizontal", "unit", "incidents", legend=False)),
         lens_panel("top-hosts", (24, 16, 24, 12), "Top hosts", "lnsXY", "rootcause.incident: *",
                    {"host": top_values("host.name", "Host", "incidents", 10), "incidents": count_incidents()},
@@ -300,7 +301,7 @@ def panels() -> list[Obj]:
                    {"incident": top_values("rootcause.incident", "Incident", "last", 20),
                     "last": last_seen(),
                     "host": latest("host.name", "Host"),
-                    "unit": latest("systemd.unit", "Unit"),
+                    "unit": latest("rootcause.unit", "Unit"),
                     "failure": {**latest("rootcause.signature", "Failure"),
                                 "filter": {"language": "kuery", "query": 'rootcause.role: "failure"'}},
                     "cause": latest("rootcause.cause.signature", "Cause"),

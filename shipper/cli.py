@@ -18,7 +18,7 @@ from shipper.env import Env
 from shipper.errors import ExitCode, ShipperError
 from shipper.secrets import redact
 
-COMMANDS = ("replay", "causes", "signatures", "setup", "check", "deadletter")
+COMMANDS = ("replay", "causes", "report", "signatures", "setup", "check", "deadletter")
 
 EPILOG = """\
 examples:

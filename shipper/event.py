@@ -88,7 +88,8 @@ def _digest(text: str) -> str:
 class IdAssigner:
     """Gives each event a deterministic id from its *content*, not from where it was read.
 
-    The id hashes host, the timestamp to the second, process name and PID, and the message, plus
+    The id hashes host, the timestamp to the second, process name and PID, the message (and the
+    container, for console captures that name one), plus
     the occurrence number of that same content within the second (two identical lines in one
     second stay two events). So the same line read from ``maillog.1`` and later from
     ``maillog.2.gz``, or from the journal and from ``/var/log/messages`` (ForwardToSyslog), gets
@@ -101,8 +102,9 @@ class IdAssigner:
     def content_key(self, doc: Doc) -> str:
         host = doc.get("host")
         proc = doc.get("process")
+        container = doc.get("container")
         ts = doc.get("@timestamp", "")
-        return "\x1f".join(
+        key = "\x1f".join(
             (
                 host.get("name", "") if host else "",
                 ts[:19],
@@ -111,6 +113,8 @@ class IdAssigner:
                 doc.get("message", ""),
             )
         )
+        # Two containers logging the same text in the same second are two events.
+        return f"{key}\x1f{container.get('name', '')}" if container else key
 
     def assign(self, docs: list[Doc]) -> None:
         for doc in docs:

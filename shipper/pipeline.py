@@ -20,6 +20,7 @@ from shipper.acks import AckTracker
 from shipper.enrich.base import Enricher
 from shipper.event import TAG_UNPARSED, Batch, Doc, IdAssigner
 from shipper.parse.base import ParseContext, Parser
+from shipper.progress import Progress, Silent
 from shipper.sinks.base import Sink
 from shipper.sources.base import Origin, Source
 
@@ -34,15 +35,6 @@ class Group(Protocol):
 
 
 ParserFactory = Callable[[Origin, ParseContext], Parser]
-
-
-class Progress(Protocol):
-    def update(self, n: int) -> object: ...
-
-
-class _NoProgress:
-    def update(self, n: int) -> None:
-        pass
 
 
 @dataclass
@@ -124,7 +116,7 @@ class Pipeline:
     enrichers: Sequence[Enricher]
     sinks: Sequence[Sink]
     window: Window = field(default_factory=Window)
-    progress: Progress = field(default_factory=_NoProgress)
+    progress: Progress = field(default_factory=Silent)
     clock: Callable[[], float] = time.monotonic
 
     def run(self) -> Summary:

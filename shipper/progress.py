@@ -8,19 +8,21 @@ from typing import Iterator, Protocol
 from shipper.env import Env
 
 
-class Bar(Protocol):
+class Progress(Protocol):
+    """What the pipeline reports to: ``update(n)`` adds n bytes done."""
+
     def update(self, n: int) -> object: ...
 
 
-class _Silent:
+class Silent:
     def update(self, n: int) -> None:
         pass
 
 
 @contextmanager
-def progress_bar(total: int, env: Env, *, enabled: bool = True) -> Iterator[Bar]:
+def progress_bar(total: int, env: Env, *, enabled: bool = True) -> Iterator[Progress]:
     if not enabled or not env.stderr_isatty:
-        yield _Silent()
+        yield Silent()
         return
     from tqdm import tqdm
 

@@ -6,6 +6,7 @@ import argparse
 
 from shipper.env import Env
 from shipper.errors import ExitCode
+from shipper.setup.kibana import add_kibana_arguments
 from shipper.setup.options import add_es_arguments
 
 HELP = "install or upgrade shipper's index templates, ILM policy and ingest pipelines in Elasticsearch"
@@ -14,6 +15,7 @@ examples:
   shipper setup --config /etc/shipper/shipper.yml      install what is missing, upgrade what is older
   shipper setup --es-url https://localhost:9200 --config admin.yml
   shipper setup --dry-run                               only say what would change
+  shipper setup --config shipper.yml --kibana https://kibana.example:5601 --space ops
 
 Run it with credentials that may manage templates, ILM and pipelines (not the shipper's own
 API key, which only writes documents: see deploy/elasticsearch-role.json). Running it again
@@ -25,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_es_arguments(p)
     p.add_argument("--dry-run", action="store_true", help="compare only; change nothing")
     p.add_argument("--force", action="store_true", help="also replace objects of the same name not installed by shipper")
+    add_kibana_arguments(p)
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
@@ -44,6 +47,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
             for s in statuses:
                 mark = "would install" if s.state in NEEDS_INSTALL else s.state
                 env.stdout.write(f"  {mark:<14} {s.describe()}\n")
+            if args.kibana or es.kibana_url:
+                env.stdout.write(f"  would import the saved views into Kibana at {args.kibana or es.kibana_url}\n")
             return ExitCode.OK
         try:
             done = apply(conn.client, statuses, force=args.force)
@@ -55,6 +60,11 @@ def run(args: argparse.Namespace, env: Env) -> int:
         env.stdout.write(f"  {result_line(verb, status)}\n")
     changed = sum(1 for verb, _ in done if verb in ("installed", "updated", "replaced"))
     env.stdout.write(f"setup: {changed} changed, {len(done) - changed} left as they were\n")
-    if any(s.state == "unreadable" for s in statuses):
-        return ExitCode.UNAVAILABLE
-    return ExitCode.OK
+    code: int = ExitCode.UNAVAILABLE if any(s.state == "unreadable" for s in statuses) else ExitCode.OK
+    kibana = args.kibana or es.kibana_url
+    if kibana:
+        from shipper.setup.kibana import run_kibana_setup
+
+        args.kibana = kibana
+        code = max(code, run_kibana_setup(args, es, env))
+    return code

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING, Any
 
 from shipper.env import Env
 from shipper.errors import ExitCode
+
+if TYPE_CHECKING:
+    from shipper.recognise.rules import Signature
 
 HELP = "list the failures shipper recognises: signature id, role, what it matches, the hint"
 EXAMPLES = """\
@@ -45,10 +49,8 @@ def _brief(template: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _json(sig: object) -> dict[str, object]:
-    from shipper.recognise.rules import Signature
-
-    assert isinstance(sig, Signature)
+def _json(sig: Signature) -> dict[str, Any]:
+    """Everything a signature file says about ``sig`` (for scripts and pipeline generators)."""
     return {
         "id": sig.id,
         "family": sig.family,
@@ -61,9 +63,29 @@ def _json(sig: object) -> dict[str, object]:
         "docs": list(sig.docs),
         "journal_message_ids": list(sig.message_ids),
         "patterns": [
-            {"regex": p.regex, "prefilter": list(p.prefilter), "processes": list(p.processes), "context": p.context}
+            {
+                "regex": p.regex,
+                "prefilter": list(p.prefilter),
+                "processes": list(p.processes),
+                "context": p.context,
+                "set": p.set,
+                **{k: v for k, v in (("title", p.title), ("hint", p.hint), ("remediation", p.remediation)) if v},
+            }
             for p in sig.patterns
         ],
-        "fields": {r.field: ({"var": r.var, "type": r.type} if r.var else {"value": r.value}) for r in sig.fields},
+        "doc_vars": {k: list(v) for k, v in sig.doc_vars.items()},
+        "when": {k: list(v) for k, v in sig.when.items()},
+        "unless": {k: list(v) for k, v in sig.unless.items()},
+        "defaults": sig.defaults,
+        "variants": [
+            {"when": {k: list(v) for k, v in var.when.items()}, "hint": var.hint, "remediation": var.remediation}
+            for var in sig.variants
+        ],
+        "fields": {
+            r.field: ({"var": r.var, "type": r.type} | ({"default": r.default} if r.default is not None else {}))
+            if r.var
+            else {"value": r.value}
+            for r in sig.fields
+        },
         "source": sig.where,
     }

@@ -67,6 +67,9 @@ class ElasticsearchOutput:
     deadletter_index: bool = False
     # ILM: delete data this long after rollover (installed by `shipper setup`).
     retention: Duration = Duration(30 * 86400)
+    kibana_url: str | None = field(
+        default=None, metadata={"help": "Kibana's URL, e.g. https://kibana.example:5601: `shipper setup` imports the saved views there"}
+    )
 
     def __post_init__(self) -> None:
         if not _NAMESPACE.match(self.namespace):

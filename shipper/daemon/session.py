@@ -178,10 +178,6 @@ class Session:
     def _send(self, batch: Batch, input_key: str, read_at: float) -> None:
         assert self.outbox is not None
         batch.seq = self.ledger.register(batch.source_id, batch.checkpoint, input_key, len(batch.docs), read_at)
-        owner = self._owner.get(batch.source_id)
-        if owner is not None and batch.checkpoint is not None:  # MUTATION: commit before the ack
-            owner.commit(batch.source_id, batch.checkpoint)
-            self._dirty.add(owner.key)
         self.outbox.put(batch)
 
     # -- checkpoints --------------------------------------------------------------------------------

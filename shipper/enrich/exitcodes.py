@@ -12,7 +12,7 @@ from __future__ import annotations
 # status -> (name as systemd prints it, meaning)
 _EXIT: dict[int, tuple[str, str]] = {
     0: ("SUCCESS", "success"),
-    1: ("FAILURE", "a generic failure: the unit's own log lines just before say why"),
+    1: ("FAILURE", "a generic failure"),
     # LSB init-script 'start' exit codes
     2: ("INVALIDARGUMENT", "invalid or excess arguments (LSB)"),
     3: ("NOTIMPLEMENTED", "unimplemented feature (LSB)"),

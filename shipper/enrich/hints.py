@@ -53,8 +53,9 @@ def window_text(seconds: float) -> str:
     return f"{seconds:g} seconds"
 
 
-def no_cause_hint(unit: str | None, window: float, look_at: str | None, own_hint: str) -> str:
-    """The hint of a failure that no recognised error preceded."""
+def no_cause_hint(unit: str | None, window: float, look_at: str | None, own_hint: str, *, user: bool = False) -> str:
+    """The hint of a failure that no recognised error preceded (``user``: a user manager's unit)."""
     name = unit or "the unit"
-    where = look_at or f"`journalctl -b -u {name}` and the program's own log files"
+    option = "--user-unit" if user else "-u"
+    where = look_at or f"`journalctl -b {option} {name}` and the program's own log files"
     return f"no preceding error from {name} in the last {window_text(window)}; look at {where}. {own_hint}"

@@ -163,7 +163,8 @@ class Incidents:
         cause = inc.cause
         if cause is None:
             look_at = self.units.look_at.get(inc.unit or "")
-            rc["hint"] = hints.no_cause_hint(inc.unit, self.window, look_at, rc.get("hint", ""))
+            user = inc.unit is not None and get_path(doc, "systemd.user_unit") == inc.unit
+            rc["hint"] = hints.no_cause_hint(inc.unit, self.window, look_at, rc.get("hint", ""), user=user)
             return
         rc["cause"] = {
             "signature": cause.signature,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from shipper.event import Doc, get_path
-from shipper.recognise.rules import ContextRule, Pattern, Rules, Signature, Variant
+from shipper.recognise.rules import ContextRule, Family, Pattern, Rules, Signature, Variant
 
 # (prefilter string, entry numbers of the patterns it admits)
 _Index = list[tuple[str, tuple[int, ...]]]
@@ -71,39 +71,39 @@ class Matcher:
     def __init__(self, rules: Rules, computed: Computed | None = None) -> None:
         self.rules = rules
         self._computed = computed
-        self._entries: list[tuple[Signature, Pattern]] = []
-        gates: list[tuple[str, int]] = []
-        self.proc_bits: dict[str, int] = {}  # process.name -> the families that look at its lines
-        self._families: list[_Family] = []
+        self._entries: list[tuple[Signature, Pattern]] = []  # every pattern, in matching order
         self._by_message_id: dict[str, list[Signature]] = {}
-        for n, family in enumerate(rules.families):
-            bit = 1 << n
-            fam = _Family(bit, [], {}, [(pf, c) for c in family.contexts for pf in c.prefilter])
-            any_filters: dict[str, list[int]] = {}
-            proc_filters: dict[str, dict[str, list[int]]] = {}
-            for sig in family.signatures:
-                for mid in sig.message_ids:
-                    self._by_message_id.setdefault(mid, []).append(sig)
-                for pat in sig.patterns:
-                    entry = len(self._entries)
-                    self._entries.append((sig, pat))
-                    targets = [proc_filters.setdefault(p, {}) for p in pat.processes] or [any_filters]
-                    for target in targets:
-                        for pf in pat.prefilter:
-                            target.setdefault(pf, []).append(entry)
-                    for proc in pat.processes:
-                        self.proc_bits[proc] = self.proc_bits.get(proc, 0) | bit
-            fam.any_index = [(pf, tuple(ids)) for pf, ids in any_filters.items()]
-            fam.proc_index = {p: [(pf, tuple(ids)) for pf, ids in f.items()] for p, f in proc_filters.items()}
-            self._families.append(fam)
-            gates += [(g, bit) for g in family.gate]
-        self.gates = tuple(gates)  # (gate string, family bit)
+        self.proc_bits: dict[str, int] = {}  # process.name -> the families that look at its lines
+        self._families = [self._index(family, 1 << n) for n, family in enumerate(rules.families)]
+        self.gates = tuple((g, 1 << n) for n, family in enumerate(rules.families) for g in family.gate)
         # process.name -> (the prefilters of the patterns for that process, the families they belong to)
         self.proc_filters: dict[str, tuple[tuple[str, ...], int]] = {
             proc: (tuple(dict.fromkeys(pf for fam in self._families for pf, _ in fam.proc_index.get(proc, ()))), bits)
             for proc, bits in self.proc_bits.items()
         }
         self.message_ids = frozenset(self._by_message_id)
+
+    def _index(self, family: Family, bit: int) -> _Family:
+        """Number the family's patterns and index them by prefilter string (and by process)."""
+        any_filters: dict[str, list[int]] = {}
+        proc_filters: dict[str, dict[str, list[int]]] = {}
+        for sig in family.signatures:
+            for mid in sig.message_ids:
+                self._by_message_id.setdefault(mid, []).append(sig)
+            for pat in sig.patterns:
+                entry = len(self._entries)
+                self._entries.append((sig, pat))
+                for target in [proc_filters.setdefault(p, {}) for p in pat.processes] or [any_filters]:
+                    for pf in pat.prefilter:
+                        target.setdefault(pf, []).append(entry)
+                for proc in pat.processes:
+                    self.proc_bits[proc] = self.proc_bits.get(proc, 0) | bit
+        return _Family(
+            bit,
+            any_index=[(pf, tuple(ids)) for pf, ids in any_filters.items()],
+            proc_index={p: [(pf, tuple(ids)) for pf, ids in f.items()] for p, f in proc_filters.items()},
+            contexts=[(pf, c) for c in family.contexts for pf in c.prefilter],
+        )
 
     def families_for(self, text: str, process: str | None) -> int:
         """The families worth a closer look at this line (a bit set; 0 for most lines)."""

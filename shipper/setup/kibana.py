@@ -190,7 +190,7 @@ def _refused(status: int, answer: Any, base: str, space: str) -> UnavailableErro
 def _node(url: str, es: ElasticsearchOutput, env: Env) -> tuple[Urllib3HttpNode, str]:
     from elastic_transport import NodeConfig, Urllib3HttpNode
 
-    from shipper.sinks.es_client import _tls
+    from shipper.sinks.es_client import tls_options
 
     parts = urlsplit(url if "://" in url else f"http://{url}")
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -202,15 +202,15 @@ def _node(url: str, es: ElasticsearchOutput, env: Env) -> tuple[Urllib3HttpNode,
     prefix = parts.path.rstrip("/")
     headers = {"authorization": auth} if (auth := _authorization(es, env)) else {}
     config = NodeConfig(parts.scheme, parts.hostname, port, path_prefix=prefix, headers=headers,
-                        request_timeout=float(es.request_timeout), **_tls(es, env))
+                        request_timeout=float(es.request_timeout), **tls_options(es, env))
     return Urllib3HttpNode(config), f"{parts.scheme}://{parts.netloc}{prefix}"
 
 
 def _authorization(es: ElasticsearchOutput, env: Env) -> str | None:
     """The Authorization header for the configured secret (already registered for redaction)."""
-    from shipper.sinks.es_client import _auth
+    from shipper.sinks.es_client import auth_options
 
-    auth = _auth(es, env.environ)
+    auth = auth_options(es, env.environ)
     if "api_key" in auth:
         key = auth["api_key"]
         encoded = key if isinstance(key, str) else base64.b64encode(f"{key[0]}:{key[1]}".encode()).decode()

@@ -5,6 +5,11 @@ on the caller's thread inside `write`/`flush` (the pipeline is single-threaded).
 acknowledged once Elasticsearch has each of its documents (2xx or 409) or the document is in
 the dead letter. Events accepted and not yet settled are bounded by ``max_held_events``: when the
 bound is reached, `write` waits (backpressure); nothing is ever dropped.
+
+Counters: ``indexed``, ``duplicates`` (409: already there, delivered), ``retried_items`` (item-level
+429/5xx re-sent), ``request_retries`` (whole requests: 429/502/503/504, connection errors),
+``dead_lettered``, ``deadletter_index_failed`` (the dead letter's own copy refused; the local table
+has it), ``requests``.
 """
 
 from __future__ import annotations

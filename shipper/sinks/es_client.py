@@ -97,8 +97,8 @@ def build_client(cfg: ElasticsearchOutput, env: Env) -> Elasticsearch:
         kwargs["cloud_id"] = cfg.cloud_id
     else:
         kwargs["hosts"] = list(cfg.hosts)
-    kwargs.update(_auth(cfg, env.environ))
-    kwargs.update(_tls(cfg, env))
+    kwargs.update(auth_options(cfg, env.environ))
+    kwargs.update(tls_options(cfg, env))
     client = Elasticsearch(**kwargs)
     _transport(client).compat = None
     return client
@@ -110,7 +110,7 @@ def _transport(client: Elasticsearch) -> CompatTransport:
     return transport
 
 
-def _auth(cfg: ElasticsearchOutput, environ: Mapping[str, str]) -> dict[str, Any]:
+def auth_options(cfg: ElasticsearchOutput, environ: Mapping[str, str]) -> dict[str, Any]:
     api_key = load_secret("the API key", file=cfg.api_key_file, env_var=cfg.api_key_env, environ=environ,
                           key=f"{KEY}.api_key")
     password = load_secret("the password", file=cfg.password_file, env_var=cfg.password_env, environ=environ,
@@ -137,7 +137,7 @@ def _auth(cfg: ElasticsearchOutput, environ: Mapping[str, str]) -> dict[str, Any
     return {}
 
 
-def _tls(cfg: ElasticsearchOutput, env: Env) -> dict[str, Any]:
+def tls_options(cfg: ElasticsearchOutput, env: Env) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in ("ca_file", "client_cert", "client_key"):
         path = getattr(cfg, name)

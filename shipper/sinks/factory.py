@@ -35,7 +35,10 @@ def make_sinks(args: argparse.Namespace, cfg: Config, env: Env) -> list[Sink]:
         es = cfg.output.elasticsearch or ElasticsearchOutput()
         if args.es_url:
             es = dataclasses.replace(es, hosts=[args.es_url])
-        return [ElasticsearchSink(es, cfg.state_dir, env)]
+        # Without a config file, replay keeps its dead letter in the user's data directory
+        # (the daemon's /var/lib/shipper is not for a user replaying archives on a laptop).
+        state_dir = cfg.state_dir if getattr(args, "config", None) else env.data_dir
+        return [ElasticsearchSink(es, state_dir, env)]
     from shipper.sinks.local import LocalSink
 
     store = args.store or (cfg.output.local.path if cfg.output.local and cfg.output.local.path else None)

@@ -65,3 +65,11 @@ def test_paths() -> None:
     assert d == {"rootcause": {"cause": {"message": "m"}}}
     assert get_path(d, "rootcause.cause.message") == "m"
     assert get_path(d, "rootcause.nope.x", 5) == 5
+
+
+def test_same_line_from_two_containers_is_two_events() -> None:
+    a = doc("2017-08-30T14:56:07.000000Z", "ERROR: [1] bootstrap checks failed")
+    b = doc("2017-08-30T14:56:07.000000Z", "ERROR: [1] bootstrap checks failed")
+    a["container"], b["container"] = {"name": "es01"}, {"name": "es02"}
+    IdAssigner().assign([a, b])
+    assert a["event"]["id"] != b["event"]["id"]

@@ -63,7 +63,7 @@ def test_the_wheel_copies_are_the_top_level_files() -> None:
             _, mismatch, errors = filecmp.cmpfiles(c.left, c.right, c.common_files, shallow=False)
             assert not (c.left_only or c.right_only or mismatch or errors), (
                 f"{folder}/ and shipper/assets/{folder}/ differ ({c.left_only or c.right_only or mismatch}): "
-                f"the top-level files are the source; run: cp -r mappings pipelines shipper/assets/")
+                f"the top-level files are the source; run: make assets")
             stack.extend(c.subdirs.values())
 
 
@@ -145,3 +145,35 @@ def test_the_deploy_role_grants_what_the_sink_and_check_need_and_no_more() -> No
     assert set(CLUSTER_PRIVILEGES) <= set(role["cluster"]) <= {"monitor", "read_ilm", "read_pipeline"}
     (indices,) = role["indices"]
     assert indices["names"] == [INDEX_PATTERN] and sorted(indices["privileges"]) == sorted(INDEX_PRIVILEGES)
+
+
+def test_every_field_the_pipeline_emits_on_the_corpus_is_mapped() -> None:
+    """The contract both ways: what `shipper replay` really writes must not land unindexed."""
+    import io
+
+    import orjson
+
+    from shipper.cli import main
+    from shipper.env import Env
+
+    stdout = io.TextIOWrapper(io.BytesIO(), write_through=True)
+    env = Env(stdin=io.BytesIO(), stdout=stdout, stderr=io.StringIO(), environ={"HOME": "/nonexistent", "TZ": "UTC"})
+    corpus = ROOT / "tests" / "data" / "corpus"
+    assert main(["replay", "--output", "ndjson", "--timezone", "UTC", "--year", "2017", "--quiet", str(corpus)], env) == 0
+    mapping = _mapping("logs-shipper")
+    unmapped: set[str] = set()
+
+    def walk(node: dict[str, Any], spec: dict[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            sub = spec.get("properties", {}).get(key)
+            if sub is None:
+                if not prefix.startswith("elasticsearch."):  # elasticsearch.* maps dynamically, as keywords
+                    unmapped.add(prefix + key)
+            elif isinstance(value, dict) and sub.get("type") != "flattened":
+                walk(value, sub, f"{prefix}{key}.")
+
+    lines = stdout.buffer.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) > 10_000
+    for line in lines:
+        walk(orjson.loads(line), mapping, "")
+    assert not unmapped, f"fields written but not mapped (add them to mappings/ and docs/fields.md): {sorted(unmapped)}"

@@ -277,3 +277,18 @@ def test_parse_response_reports_new_ids_and_objects_kibana_left_out() -> None:
         ("a", "created", "stored with the new id c0ffee"), ("b", "failed", "Kibana did not report on it")]
     with pytest.raises(UnavailableError, match="unexpected"):
         parse_import_response("<html>proxy error</html>", ndjson)
+
+
+def test_shipper_setup_with_kibana_installs_es_assets_then_imports_the_views(kibana: FakeKibana) -> None:
+    from tests.fakees import FakeES
+    from tests.helpers.es import make_env, run_command
+
+    env = make_env()
+    with FakeES("9.1.0") as es:
+        code = run_command("setup", ["--es-url", es.url, "--kibana", kibana.url, "--space", "ops"], env)
+        assert es.cluster.index_templates  # the Elasticsearch assets came first
+    text = env.stdout.getvalue()  # type: ignore[attr-defined]
+    assert code == ExitCode.OK
+    assert "setup: 9 changed" in text
+    assert 'created  dashboard "Root causes"' in text
+    assert kibana.received[-1]["space"] == "ops" and kibana.received[-1]["path"] == "/api/saved_objects/_import"

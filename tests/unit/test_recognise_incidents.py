@@ -175,6 +175,7 @@ def test_failure_without_a_cause_says_so() -> None:
     scopes = [d for d in _by_sig(docs, "systemd.unit_failed") if d["systemd"].get("result") == "resources"]
     assert len(scopes) == 9  # pkcs11, secrets, ssh, user-dirs ... of four sessions
     assert all("transient scope" in d["rootcause"]["hint"] for d in scopes)
+    assert all(f"`journalctl -b --user-unit {d['rootcause']['unit']}`" in d["rootcause"]["hint"] for d in scopes)
     # two gdm failures a minute apart, but two runs (INVOCATION_IDs differ): two incidents
     assert len({d["systemd"]["invocation_id"] for d in gdm}) == 2
     assert len({d["rootcause"]["incident"] for d in gdm}) == 2

@@ -238,7 +238,7 @@
         (r[3] !== null && r[3] !== undefined ? '[' + r[3] + ']' : '');
       return el('span', 'l ' + r[5], [el('span', 'mark', [r[5]]), ts + ' ' + who + (who ? ': ' : '') + r[4]]);
     }));
-    var details = el('details', 'lines', [el('summary', '', ['the lines around it (' + plural(rows.length, 'line') +
+    var details = el('details', 'lines', [el('summary', '', ['the lines around it (' + plural(rows.filter(Array.isArray).length, 'line') +
       ', host ' + hostOf(inc) + ', UTC)']), pre]);
     details.open = true;
     return details;
