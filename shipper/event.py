@@ -15,9 +15,9 @@ Invariants every stage keeps (tests check them):
 
 from __future__ import annotations
 
-import base64
-import hashlib
+from binascii import b2a_base64
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import Any
 
 Doc = dict[str, Any]
@@ -79,57 +79,63 @@ def set_path(doc: Doc, dotted: str, value: Any) -> None:
     cur[parts[-1]] = value
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _digest(text: str) -> str:
-    raw = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    """128-bit BLAKE2b of ``text`` as 22 URL-safe base64 characters."""
+    raw = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return b2a_base64(raw, newline=False)[:22].translate(_URLSAFE).decode("ascii")
+
+
+def content_key(doc: Doc) -> str:
+    """What an event's id is made of: host, second, process name and PID, message (and the
+    container, for console captures that name one)."""
+    host = doc.get("host")
+    proc = doc.get("process")
+    key = "\x1f".join(
+        (
+            host.get("name", "") if host else "",
+            doc.get("@timestamp", "")[:19],
+            str(proc.get("name", "")) if proc else "",
+            str(proc.get("pid", "")) if proc else "",
+            doc.get("message", ""),
+        )
+    )
+    container = doc.get("container")
+    # Two containers logging the same text in the same second are two events.
+    return f"{key}\x1f{container.get('name', '')}" if container else key
 
 
 @dataclass
 class IdAssigner:
     """Gives each event a deterministic id from its *content*, not from where it was read.
 
-    The id hashes host, the timestamp to the second, process name and PID, the message (and the
-    container, for console captures that name one), plus
-    the occurrence number of that same content within the second (two identical lines in one
-    second stay two events). So the same line read from ``maillog.1`` and later from
-    ``maillog.2.gz``, or from the journal and from ``/var/log/messages`` (ForwardToSyslog), gets
-    the same id and is stored once. One assigner per input stream keeps the occurrence counts.
+    The id hashes `content_key`, plus the occurrence number of that same content within the
+    second (two identical lines in one second stay two events). So the same line read from
+    ``maillog.1`` and later from ``maillog.2.gz``, or from the journal and from
+    ``/var/log/messages`` (ForwardToSyslog), gets the same id and is stored once. One assigner
+    per input stream keeps the occurrence counts.
     """
 
     _second: str = ""
     _seen: dict[str, int] = field(default_factory=dict)
 
-    def content_key(self, doc: Doc) -> str:
-        host = doc.get("host")
-        proc = doc.get("process")
-        container = doc.get("container")
-        ts = doc.get("@timestamp", "")
-        key = "\x1f".join(
-            (
-                host.get("name", "") if host else "",
-                ts[:19],
-                str(proc.get("name", "")) if proc else "",
-                str(proc.get("pid", "")) if proc else "",
-                doc.get("message", ""),
-            )
-        )
-        # Two containers logging the same text in the same second are two events.
-        return f"{key}\x1f{container.get('name', '')}" if container else key
-
     def assign(self, docs: list[Doc]) -> None:
+        seen = self._seen
         for doc in docs:
             event = doc.get("event")
             if event is None:
                 event = doc["event"] = {}
-            if "id" in event:
+            elif "id" in event:
                 continue
-            key = self.content_key(doc)
+            key = content_key(doc)
             second = doc.get("@timestamp", "")[:19]
             if second != self._second:
                 self._second = second
-                self._seen.clear()
-            n = self._seen.get(key, 0)
-            self._seen[key] = n + 1
+                seen.clear()
+            n = seen.get(key, 0)
+            seen[key] = n + 1
             event["id"] = _digest(key if n == 0 else f"{key}\x1f{n}")
 
 

@@ -22,6 +22,7 @@ import yaml
 from shipper.errors import ConfigError
 
 T = TypeVar("T")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
 
 
 class Duration(float):
@@ -92,14 +93,17 @@ def load_yaml_file(path: Path) -> tuple[Any, _Where]:
 
 
 def load_yaml_text(text: str, name: str) -> tuple[Any, _Where]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+    loader = _Loader(text)
+    try:  # one parse gives both the data and the line of every key
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark else name
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    finally:
+        loader.dispose()
     marks: dict[str, int] = {}
     if node is not None:
         _marks(node, "", marks)

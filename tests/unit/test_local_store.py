@@ -26,6 +26,7 @@ def write(path: Path, batches: list[list[dict]]) -> LocalSink:
     sink.open(acked.append)
     for i, d in enumerate(batches):
         sink.write(Batch(d, seq=i))
+    sink.flush()
     sink.close()
     assert acked == list(range(len(batches)))
     return sink
@@ -57,3 +58,36 @@ def test_round_trip_order_window_and_full_text(tmp_path: Path) -> None:
     assert len(hits) == 5 and all("Address already in use" in d["message"] for d in hits)
     assert store.counts()["by_process"] == {"sendmail": 10}
     store.close()
+
+
+def test_a_store_of_another_schema_is_refused_with_a_hint(tmp_path: Path) -> None:
+    import sqlite3
+
+    import pytest
+
+    from shipper.errors import OutputError
+
+    db = tmp_path / "old.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    con.execute("INSERT INTO meta VALUES ('schema', '1')")
+    con.commit()
+    con.close()
+    with pytest.raises(OutputError, match="another version of shipper") as err:
+        LocalStore(db)
+    assert "--store NEW.db" in str(err.value)
+
+
+def test_time_window_uses_the_second_id_index(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    write(db, [docs(10)])
+    store = LocalStore(db)
+    plan = " ".join(
+        str(r[-1])
+        for r in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT doc FROM events WHERE substr(ts, 1, 19) >= substr(?, 1, 19) AND ts >= ?",
+            ("2017-08-30T14:55:02.000000Z",) * 2,
+        )
+    )
+    store.close()
+    assert "events_second_id" in plan
