@@ -47,6 +47,9 @@ class _Bulk(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._send(200, INFO)
 
+    def do_PUT(self) -> None:
+        self.do_POST()
+
     def do_HEAD(self) -> None:
         self._send(404, {}, body=False)
 
@@ -129,11 +132,13 @@ def start_shipper(work: Path, inputs: list[dict[str, Any]], url: str) -> subproc
     return proc
 
 
-def wait(condition: Callable[[], bool], timeout: float) -> float:
+def wait(condition: Callable[[], bool], timeout: float, proc: subprocess.Popen[bytes] | None = None) -> float:
     start = time.perf_counter()
     while not condition():
         if time.perf_counter() - start > timeout:
             raise SystemExit("timed out")
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"shipper run exited ({proc.returncode}); see its stderr.txt")
         time.sleep(0.05)
     return time.perf_counter() - start
 
@@ -148,7 +153,7 @@ def run_case(name: str, work: Path, inputs: list[dict[str, Any]], total: int,
         start = time.perf_counter()
         feeder = threading.Thread(target=feed)
         feeder.start()
-        wait(lambda: endpoint.docs >= total, 1800)
+        wait(lambda: endpoint.docs >= total, 1800, proc)
         seconds = time.perf_counter() - start
         feeder.join()
         sampler.stop()
@@ -209,7 +214,7 @@ def outage_case(work: Path, seconds: float, rate: int) -> None:
         spool = sum(p.stat().st_size for p in (work / "state" / "spool").glob("*.seg"))
         back = Endpoint(port)
         total = len([e for e in entries if e.strip()])
-        caught_up = wait(lambda: back.docs >= total, 1800)
+        caught_up = wait(lambda: back.docs >= total, 1800, proc)
         sampler.stop()
         print(f"outage   {seconds:.0f} s down at {rate:,} entries/s: RSS peak while down {down_rss / 1024:.0f} MB, "
               f"disk buffer {spool / 1e6:.0f} MB; caught up {total:,} entries in {caught_up:.1f} s after the endpoint "

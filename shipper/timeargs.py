@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from datetime import datetime, timezone
 from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shipper.env import Env
 from shipper.errors import UsageError
 
 _RELATIVE = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
@@ -56,3 +58,19 @@ def local_zone_name(environ: Mapping[str, str]) -> str:
         return "UTC"
     marker = "/zoneinfo/"
     return target.split(marker, 1)[1] if marker in target else "UTC"
+
+
+def add_window_arguments(p: argparse.ArgumentParser) -> None:
+    """--since/--until/--timezone, as the commands that read the local store take them."""
+    p.add_argument("--since", help="only events at or after this time (2017-08-30T14:00Z, or an age: 2h, 7d)")
+    p.add_argument("--until", help="only events before this time")
+    p.add_argument("--timezone", help="zone of --since/--until without one (default: the machine's)")
+
+
+def window_from_args(args: argparse.Namespace, env: Env, tz: str | None = None) -> tuple[str | None, str | None]:
+    """The (since, until) of ``args`` in the stored @timestamp form; None where not given."""
+    tz = tz or args.timezone or local_zone_name(env.environ)
+    now = env.clock()
+    since = parse_time_arg(args.since, now=now, tz=tz, option="--since") if args.since else None
+    until = parse_time_arg(args.until, now=now, tz=tz, option="--until") if args.until else None
+    return since, until

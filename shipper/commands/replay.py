@@ -11,7 +11,7 @@ from shipper.env import Env
 from shipper.errors import ExitCode, UsageError
 from shipper.parse.base import ParseContext
 from shipper.pipeline import Pipeline, Summary, Window
-from shipper.timeargs import local_zone_name, parse_time_arg, zone
+from shipper.timeargs import local_zone_name, window_from_args, zone
 
 HELP = "replay archived logs (files, rotated sets, archives, journal files, dumps) into an output"
 EXAMPLES = """\
@@ -51,10 +51,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
 
     cfg = load_config(args.config)
     ctx = _context(args, cfg, env)
-    window = Window(
-        since=parse_time_arg(args.since, now=env.clock(), tz=ctx.timezone, option="--since") if args.since else None,
-        until=parse_time_arg(args.until, now=env.clock(), tz=ctx.timezone, option="--until") if args.until else None,
-    )
+    window = Window(*window_from_args(args, env, ctx.timezone))
     stdin = env.stdin if "-" in args.paths else None
     groups = open_inputs(list(args.paths), fmt=args.format, max_line_bytes=ctx.max_line_bytes, stdin=stdin)
     sinks = make_sinks(args, cfg, env)

@@ -7,6 +7,7 @@ import gc
 from pathlib import Path
 
 from shipper.env import Env
+from shipper.timeargs import add_window_arguments
 from shipper.errors import ExitCode
 
 HELP = "write an HTML investigation report of the incidents in the local store (one file, no network needed)"
@@ -24,24 +25,19 @@ a timeline per host and unit, and filters; it opens in any browser, also from a 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="the HTML file to write")
     p.add_argument("--store", type=Path, help="the local store (default: ~/.local/share/shipper/events.db)")
-    p.add_argument("--since", help="only events at or after this time (2017-08-30T14:00Z, or an age: 2h, 7d)")
-    p.add_argument("--until", help="only events before this time")
-    p.add_argument("--timezone", help="zone of --since/--until without one (default: the machine's)")
+    add_window_arguments(p)
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.report.html import collect, render, write
     from shipper.sinks.local import LocalStore
-    from shipper.timeargs import local_zone_name, parse_time_arg
+    from shipper.timeargs import window_from_args
 
-    tz = args.timezone or local_zone_name(env.environ)
-    now = env.clock()
-    since = parse_time_arg(args.since, now=now, tz=tz, option="--since") if args.since else None
-    until = parse_time_arg(args.until, now=now, tz=tz, option="--until") if args.until else None
+    since, until = window_from_args(args, env)
     store = LocalStore(args.store or env.default_store, create=False)
     gc.disable()  # millions of small objects, none of them garbage: collecting would double the time
     try:
-        data = collect(store, since=since, until=until, now=now)
+        data = collect(store, since=since, until=until, now=env.clock())
         page = render(data)
     finally:
         gc.enable()

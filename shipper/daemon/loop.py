@@ -93,9 +93,10 @@ class Daemon:
         timeout = float(session.cfg.run.stop_timeout)
         delivered = session.close(timeout)
         if not delivered:
-            self._console.log(
-                f"shipper: the output did not take everything within {timeout:.0f} s (run.stop_timeout); "
-                f"{session.ledger.in_flight} batches will be read again at the next start (nothing is lost)")
+            why = ("the output failed" if session.courier is not None and session.courier.error is not None
+                   else f"the output did not take everything within {timeout:.0f} s (run.stop_timeout)")
+            self._console.log(f"shipper: {why}; {session.ledger.in_flight} batches not acknowledged will be read "
+                              "again at the next start (nothing is lost)")
         self._write_status(session, state)
 
     def _reloaded(self, session: Session) -> Session:

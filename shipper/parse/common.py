@@ -39,6 +39,15 @@ class TextParser:
         self._held: Doc | None = None  # the last record, open for continuation lines
         self._fields_parser: Any = None
 
+    def parse(self, chunk: RawChunk) -> list[Doc]:
+        if chunk.kind != "text":
+            return self._fields_chunk(chunk)
+        with gc_paused():
+            return self._parse_lines(chunk)
+
+    def _parse_lines(self, chunk: RawChunk) -> list[Doc]:
+        raise NotImplementedError
+
     def flush(self) -> list[Doc]:
         held, self._held = self._held, None
         return [held] if held is not None else []

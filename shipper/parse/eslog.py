@@ -33,7 +33,7 @@ import orjson
 
 from shipper.event import TAG_TIMESTAMP_INFERRED, Doc, set_path
 from shipper.parse.base import ParseContext
-from shipper.parse.common import TextParser, add_item_tags, gc_paused
+from shipper.parse.common import TextParser, add_item_tags
 from shipper.parse.timestamps import ISO_STAMP, IsoStamps, LocalTime
 from shipper.sources.base import Origin, RawChunk
 
@@ -66,12 +66,6 @@ class ElasticsearchParser(TextParser):
         self._iso = IsoStamps(LocalTime(ctx.timezone))
         self._held_kind = ""  # kind of the held record
         self._held_container: str | None = None
-
-    def parse(self, chunk: RawChunk) -> list[Doc]:
-        if chunk.kind != "text":
-            return self._fields_chunk(chunk)
-        with gc_paused():
-            return self._parse_lines(chunk)
 
     def _parse_lines(self, chunk: RawChunk) -> list[Doc]:
         out, held = self._start()

@@ -39,7 +39,7 @@ from typing import Any
 
 from shipper.event import TAG_META, TAG_TIMESTAMP_INFERRED, Doc
 from shipper.parse.base import ParseContext
-from shipper.parse.common import TextParser, add_item_tags, gc_paused, is_record
+from shipper.parse.common import TextParser, add_item_tags, is_record
 from shipper.parse.syslog_fields import ENGLISH_MONTHS, add_pri, add_verbose_pri, month_number, parse_structured_data
 from shipper.parse.timestamps import ISO_STAMP, BsdStamps, IsoStamps, LocalTime, fraction, from_epoch_micros
 from shipper.sources.base import Origin, RawChunk
@@ -81,12 +81,6 @@ class SyslogParser(TextParser):
         local = LocalTime(ctx.timezone)
         self._bsd = BsdStamps(local, ctx.year, origin.mtime)
         self._iso = IsoStamps(local)
-
-    def parse(self, chunk: RawChunk) -> list[Doc]:
-        if chunk.kind != "text":
-            return self._fields_chunk(chunk)
-        with gc_paused():
-            return self._parse_lines(chunk)
 
     def _parse_lines(self, chunk: RawChunk) -> list[Doc]:
         out, record = self._start()
