@@ -29,6 +29,7 @@ assets:
 	$(PY) kibana/build.py
 	rm -rf shipper/assets/mappings shipper/assets/pipelines
 	cp -r mappings pipelines shipper/assets/
+	mkdir -p shipper/assets/deploy && cp deploy/shipper.service deploy/shipper.yml shipper/assets/deploy/
 
 clean:
 	rm -rf $(VENV) out build dist *.egg-info

@@ -28,7 +28,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -91,6 +91,7 @@ class Sampler:
     def __init__(self, pid: int, state: Path) -> None:
         self.pid, self.state = pid, state
         self.rss: list[int] = []
+        self.anon: list[int] = []
         self.lags: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -102,6 +103,8 @@ class Sampler:
                 for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
                         self.rss.append(int(line.split()[1]))
+                    elif line.startswith("RssAnon:"):
+                        self.anon.append(int(line.split()[1]))
                 status = json.loads((self.state / "status.json").read_text())
                 self.lags.append(float(status["lag_seconds"]))
             except (OSError, ValueError, KeyError):
@@ -112,17 +115,20 @@ class Sampler:
         self._thread.join()
 
     def report(self) -> str:
-        rss = self.rss or [0]
-        steady = statistics.median(rss[len(rss) // 2:])
+        rss, anon = self.rss or [0], self.anon or [0]
         lags = self.lags or [0.0]
-        return (f"RSS peak {max(rss) / 1024:.0f} MB, steady {steady / 1024:.0f} MB; lag median "
-                f"{statistics.median(lags):.2f} s, max {max(lags):.2f} s")
+        return (f"RSS peak {max(rss) / 1024:.0f} MB, steady {statistics.median(rss[len(rss) // 2:]) / 1024:.0f} MB "
+                f"(anonymous memory: peak {max(anon) / 1024:.0f} MB, steady {statistics.median(anon[len(anon) // 2:]) / 1024:.0f} MB; "
+                f"the rest is mapped journal files); lag median {statistics.median(lags):.2f} s, max {max(lags):.2f} s")
 
 
 def start_shipper(work: Path, inputs: list[dict[str, Any]], url: str) -> subprocess.Popen[bytes]:
     cfg = {"state_dir": str(work / "state"), "inputs": inputs, "parse": {"timezone": "UTC", "year": 2017},
            "output": {"elasticsearch": {"hosts": [url], "retry_initial": 0.1, "retry_max": 1}},
            "run": {"status_interval": "500ms"}}
+    for spec in inputs:
+        if spec["type"] == "file":
+            spec["flush_after"] = "200ms"  # the last line is not held back for long
     (work / "shipper.yml").write_text(json.dumps(cfg))
     # `shipper run` through the CLI (tests/helpers/daemon.py falls back to the command module if
     # the CLI does not list it yet)
@@ -151,25 +157,54 @@ def run_case(name: str, work: Path, inputs: list[dict[str, Any]], total: int,
         wait(lambda: (work / "state" / "status.json").exists(), 60)
         sampler = Sampler(proc.pid, work / "state")
         start = time.perf_counter()
-        feeder = threading.Thread(target=feed)
+        fed: list[float] = []
+        feeder = threading.Thread(target=lambda: (feed(), fed.append(time.perf_counter())))
         feeder.start()
         wait(lambda: endpoint.docs >= total, 1800, proc)
-        seconds = time.perf_counter() - start
+        done = time.perf_counter()
+        seconds = done - start
         feeder.join()
         sampler.stop()
         cpu = _cpu(proc.pid)
         print(f"{name:8s} {total:,} events in {seconds:.1f} s = {total / seconds:,.0f} events/s sustained "
-              f"(shipper CPU {cpu:.1f} s); {sampler.report()}")
+              f"(the writer took {fed[0] - start:.1f} s; the last event arrived {done - fed[0]:.1f} s after it "
+              f"finished; shipper CPU {cpu:.1f} s); {sampler.report()}")
     finally:
         proc.terminate()
         proc.wait(60)
         endpoint.shutdown()
 
 
-def journal_feed(directory: Path, export: bytes) -> Callable[[], None]:
+def export_blocks(total: int, block: int = 10_000) -> Iterator[bytes]:
+    """Journal export text for ``total`` entries, ``block`` at a time (realistic messages from
+    `gen`, realtime stamps 10 µs apart), without holding them all in memory."""
+    lines = gen.syslog_lines(min(total, 100_000))
+    base = 1_700_000_000_000_000
+    for lo in range(0, total, block):
+        parts = []
+        for i in range(lo, min(lo + block, total)):
+            host, rest = lines[i % len(lines)][16:].split(" ", 1)
+            ident, msg = rest.split(": ", 1)
+            name, _, pid = ident.partition("[")
+            parts.append(f"__REALTIME_TIMESTAMP={base + i * 10}\n__MONOTONIC_TIMESTAMP={1_000_000 + i * 10}\n"
+                         f"_BOOT_ID=6e6b8d6de0a54c21b4ee3e1cf0b1d4a1\n_HOSTNAME={host}\nSYSLOG_IDENTIFIER={name}\n"
+                         f"_PID={pid.rstrip(']') or '1'}\nPRIORITY=6\n_TRANSPORT=syslog\nMESSAGE={msg} #{i}\n\n")
+        yield "".join(parts).encode()
+
+
+def journal_remote(directory: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([JOURNAL_REMOTE, "--split-mode=none", "--compress=no", f"--output={directory}/remote.journal",
+                             "-"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def journal_feed(directory: Path, total: int) -> Callable[[], None]:
     def feed() -> None:
-        subprocess.run([JOURNAL_REMOTE, "--split-mode=none", "--compress=no", f"--output={directory}/remote.journal", "-"],
-                       input=export, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        remote = journal_remote(directory)
+        assert remote.stdin is not None
+        for data in export_blocks(total):
+            remote.stdin.write(data)
+        remote.stdin.close()
+        remote.wait()
     return feed
 
 
@@ -186,39 +221,36 @@ def outage_case(work: Path, seconds: float, rate: int) -> None:
     """The endpoint is down while entries arrive at ``rate``/s; then it comes back."""
     directory = work / "journal"
     directory.mkdir()
-    export = gen.export_entries(int(seconds * rate), seed=3)
-    entries = export.split(b"\n\n")
+    total = int(seconds * rate)
     endpoint = Endpoint()
     port = endpoint.server_address[1]
     endpoint.shutdown()
     endpoint.server_close()
-    remote = subprocess.Popen([JOURNAL_REMOTE, "--split-mode=none", "--compress=no", f"--output={directory}/remote.journal",
-                               "-"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    remote = journal_remote(directory)
     assert remote.stdin is not None
-    remote.stdin.write(entries[0] + b"\n\n")
+    blocks = export_blocks(total, block=max(1, rate // 10))
+    remote.stdin.write(next(blocks))
     remote.stdin.flush()
     wait(lambda: any(directory.glob("*.journal")), 60)
     proc = start_shipper(work, [{"type": "journal", "path": str(directory)}], f"http://127.0.0.1:{port}")
     try:
-        wait(lambda: (work / "state" / "status.json").exists(), 60)
+        wait(lambda: (work / "state" / "status.json").exists(), 60, proc)
         sampler = Sampler(proc.pid, work / "state")
         start = time.perf_counter()
-        step = max(1, rate // 10)
-        for i in range(1, len(entries), step):
-            remote.stdin.write(b"\n\n".join(entries[i:i + step]) + b"\n\n")
+        for n, data in enumerate(blocks, start=1):
+            remote.stdin.write(data)
             remote.stdin.flush()
-            time.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            time.sleep(max(0.0, start + n / 10 - time.perf_counter()))
         remote.stdin.close()
         remote.wait()
-        down_rss = max(sampler.rss or [0])
+        down_rss, down_anon = max(sampler.rss or [0]), max(sampler.anon or [0])
         spool = sum(p.stat().st_size for p in (work / "state" / "spool").glob("*.seg"))
         back = Endpoint(port)
-        total = len([e for e in entries if e.strip()])
-        caught_up = wait(lambda: back.docs >= total, 1800, proc)
+        caught_up = wait(lambda: back.docs >= total, 3600, proc)
         sampler.stop()
-        print(f"outage   {seconds:.0f} s down at {rate:,} entries/s: RSS peak while down {down_rss / 1024:.0f} MB, "
-              f"disk buffer {spool / 1e6:.0f} MB; caught up {total:,} entries in {caught_up:.1f} s after the endpoint "
-              f"came back ({total / caught_up:,.0f}/s); {sampler.report()}")
+        print(f"outage   {seconds:.0f} s down while the journal got {rate:,} entries/s: RSS peak while down "
+              f"{down_rss / 1024:.0f} MB ({down_anon / 1024:.0f} MB anonymous), disk buffer {spool / 1e6:.0f} MB at the end of the outage; {total:,} entries "
+              f"delivered {caught_up:.1f} s after the endpoint came back ({total / caught_up:,.0f}/s); {sampler.report()}")
         back.shutdown()
     finally:
         proc.terminate()
@@ -242,9 +274,8 @@ def main() -> None:
         if args.entries:
             work = tmp / "journal"
             (work / "journal").mkdir(parents=True)
-            export = gen.export_entries(args.entries)
             run_case("journal", work, [{"type": "journal", "path": str(work / "journal")}], args.entries,
-                     journal_feed(work / "journal", export))
+                     journal_feed(work / "journal", args.entries))
         if args.lines:
             work = tmp / "file"
             (work / "logs").mkdir(parents=True)

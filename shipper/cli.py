@@ -18,7 +18,20 @@ from shipper.env import Env
 from shipper.errors import ExitCode, ShipperError
 from shipper.secrets import redact
 
-COMMANDS = ("replay", "causes", "report", "signatures", "setup", "check", "deadletter")
+COMMANDS = (
+    "replay",
+    "causes",
+    "report",
+    "signatures",
+    "run",
+    "status",
+    "setup",
+    "check",
+    "deadletter",
+    "validate",
+    "print-config",
+    "print-unit",
+)
 
 EPILOG = """\
 examples:

@@ -34,7 +34,7 @@ class FileInput:
         default="head", metadata={"help": "where files found at the very first start are read from (new files: always head)"}
     )
     flush_after: Duration = field(
-        default=Duration(2),
+        default=Duration(1),
         metadata={"help": "a last line without newline, or a multi-line record, is shipped after the file is idle this long"},
     )
     scan_interval: Duration = field(default=Duration(1), metadata={"help": "how often the patterns are matched again"})

@@ -21,6 +21,7 @@ from shipper.sinks.base import Sink
 from shipper.sources.live import Log
 
 RETRY_OPEN_MAX = 30.0
+STALLED_AFTER = 5.0  # a sink call taking longer than this means the output is not keeping up
 ORPHAN_INPUT = "(disk buffer of a previous run)"
 
 
@@ -35,8 +36,10 @@ class Courier:
         self._thread = threading.Thread(target=self._run, name="shipper-courier", daemon=True)
         self.error: BaseException | None = None  # what stopped it, when it was not asked to
         self.connected = False
+        self.failing = False  # the output could not be opened: batches go to the disk buffer
         self.sink_name = ""
         self.counters: dict[str, int] = {}  # the sink's counters, copied after each call
+        self._busy_since: float | None = None  # when the sink call in progress began
 
     def start(self) -> None:
         self._thread.start()
@@ -48,9 +51,11 @@ class Courier:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+    def delivering(self, now: float) -> bool:
+        """The output takes batches (maybe slower than they are read: then reading waits, rather
+        than filling the disk buffer, which is for when it does not take them at all)."""
+        busy_since = self._busy_since
+        return not self.failing and (busy_since is None or now - busy_since < STALLED_AFTER)
 
     def _run(self) -> None:
         try:
@@ -72,9 +77,10 @@ class Courier:
             self.sink_name = sink.name
             try:
                 sink.open(self._ledger.ack)
-                self.connected = True
+                self.connected, self.failing = True, False
                 return sink
             except UnavailableError as exc:
+                self.failing = True
                 sink.close()
                 if time.monotonic() - said > 60:
                     said = time.monotonic()
@@ -91,10 +97,12 @@ class Courier:
             if batch is not None:
                 if batch.seq == ORPHAN:
                     batch.seq = self._ledger.register(batch.source_id, None, ORPHAN_INPUT, len(batch.docs), now)
+                self._busy_since = now
                 sink.write(batch)
                 pending_since = pending_since or now
                 self._publish(sink)
             if pending_since is not None and (outbox.empty or now - pending_since >= self._linger):
+                self._busy_since = now
                 sink.flush()
                 pending_since = None
                 self._publish(sink)
@@ -102,6 +110,7 @@ class Courier:
                 return
 
     def _publish(self, sink: Sink) -> None:
+        self._busy_since = None
         self.counters = dict(sink.counters)
 
 

@@ -33,6 +33,7 @@ from shipper.sources.live import iso
 from shipper.state.status import write_status
 
 IDLE_WAIT = 0.1
+PAUSED_WAIT = 0.01  # reading waits for the output: look again soon
 TICK = 1.0  # status line, metrics snapshot, watchdog check
 
 PlanMaker = Callable[[Config], Plan]
@@ -73,10 +74,11 @@ class Daemon:
                     break
                 self._tick(session)
                 if not busy:
-                    self._wait(session.fds())
+                    self._wait(session.fds(), PAUSED_WAIT if session.paused else IDLE_WAIT)
         finally:
             self._notify.send("STOPPING=1")
             self._close(session, "stopped")
+            self._notify.close()
             self._console.end()
             self._restore_signals(old)
             os.close(self._wake_r)
@@ -141,9 +143,9 @@ class Daemon:
             self._write(session, status)
             self._notify.status(status["line"])
 
-    def _wait(self, fds: list[int]) -> None:
+    def _wait(self, fds: list[int], timeout: float) -> None:
         try:
-            readable, _, _ = select.select([self._wake_r, *fds], [], [], IDLE_WAIT)
+            readable, _, _ = select.select([self._wake_r, *fds], [], [], timeout)
         except InterruptedError:
             return
         if self._wake_r in readable:

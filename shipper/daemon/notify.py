@@ -25,10 +25,6 @@ class Notifier:
             self.watchdog_interval = int(usec) / 1e6 / 2
         self._next_ping = 0.0
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self._address)
-
     def send(self, *fields: str) -> None:
         """Send ``KEY=value`` lines; a failure to notify never stops the daemon."""
         if not self._address:

@@ -1,9 +1,11 @@
 """Between the loop and the output: a bounded queue in memory that spills to the disk buffer.
 
-The loop `put`s batches and never blocks; while the output keeps up they stay in memory (at most
-``max_events`` events). Beyond that, and for as long as anything is waiting on disk (so that the
-order stays first in, first out), they are written to the `Spool`. When the spool is `full`, the
-loop stops reading. The courier thread `get`s batches in order: memory first, then disk.
+The loop `put`s batches and never blocks. While the output takes them they stay in memory; when
+the memory queue holds ``max_events`` the loop stops reading until there is room again. When the
+output does not take batches at all (unreachable), what does not fit in memory is written to the
+`Spool`, and so is everything after it while anything waits there (first in, first out). When the
+spool is `full`, the loop stops reading. The courier thread `get`s batches in order: memory
+first, then disk.
 
 A batch read back from disk carries only its documents and its ledger sequence number; its
 checkpoint stayed in the ledger. Batches a previous run left on disk come back with ``seq`` =
@@ -40,18 +42,20 @@ class Outbox:
         self._events = 0  # events in the memory queue
         self._cond = threading.Condition()
         self._closing = False
-        self.spilled = 0  # batches written to disk so far
         self._run = os.urandom(8).hex()  # tells this run's records on disk from a previous run's
 
-    def put(self, batch: Batch) -> None:
+    def put(self, batch: Batch, spill: bool = True) -> None:
+        """Queue a batch: in memory, or on disk when memory is full and ``spill`` (the output is
+        not taking batches; when it is, the loop stops reading instead, so memory may go over
+        ``max_events`` by what one turn read). Once anything waits on disk, so does what follows."""
         with self._cond:
-            if self.spool.empty and self._events + len(batch.docs) <= max(self.max_events, len(batch.docs)):
+            room = self._events + len(batch.docs) <= max(self.max_events, len(batch.docs))
+            if self.spool.empty and (room or not spill):
                 self._queue.append(batch)
                 self._events += len(batch.docs)
             else:
                 self.spool.put(orjson.dumps({"run": self._run, "seq": batch.seq, "source": batch.source_id, "docs": batch.docs},
                                             default=_default))
-                self.spilled += 1
             self._cond.notify()
 
     def get(self, timeout: float) -> Batch | None:
@@ -78,7 +82,12 @@ class Outbox:
 
     @property
     def full(self) -> bool:
+        """The disk buffer is full: stop reading."""
         return self.spool.full
+
+    @property
+    def memory_full(self) -> bool:
+        return self._events >= self.max_events
 
     @property
     def events(self) -> int:

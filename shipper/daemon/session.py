@@ -12,7 +12,6 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from shipper.daemon.courier import Courier
 from shipper.daemon.gap import gap_doc
@@ -60,18 +59,19 @@ class Session:
         self.ledger = Ledger()
         self.outbox: Outbox | None = None
         self.courier: Courier | None = None
+        self.paused = False  # reading waits for the output
 
     # -- life -------------------------------------------------------------------------------------
     def open(self) -> None:
         run = self.cfg.run
         spool = Spool(self.cfg.state_dir / SPOOL_DIR, int(run.spool_max_bytes))
         self.outbox = Outbox(spool, run.queue_events)
+        self.courier = Courier(self.plan.make_sink, self.outbox, self.ledger, linger=float(run.batch_wait), log=self._log)
         for follower in self.plan.followers:
             self.stats.add_input(follower.key, follower.label)
             for item in follower.open(self._store.load(follower.key)):
                 self._handle(follower, item, time.monotonic(), time.time())
             self._store.save(follower.key, follower.state())
-        self.courier = Courier(self.plan.make_sink, self.outbox, self.ledger, linger=float(run.batch_wait), log=self._log)
         self.courier.start()
 
     def close(self, timeout: float) -> bool:
@@ -89,11 +89,15 @@ class Session:
     # -- one turn -----------------------------------------------------------------------------------
     def step(self) -> bool:
         """One turn; True when there was something to read (call again at once)."""
-        assert self.outbox is not None
+        assert self.outbox is not None and self.courier is not None
         self._commit(force=False)
         busy = False
         mono, wall = time.monotonic(), time.time()
-        if not self.outbox.full:
+        outbox = self.outbox
+        # Reading waits while the disk buffer is full, and while the output takes batches but
+        # more slowly than they come (the memory queue is full): the inputs keep the data.
+        self.paused = outbox.full or (outbox.memory_full and self.courier.delivering(mono))
+        if not self.paused:
             for follower in self.plan.followers:
                 for item in follower.poll(wall):
                     self._handle(follower, item, mono, wall)
@@ -177,8 +181,9 @@ class Session:
 
     def _send(self, batch: Batch, input_key: str, read_at: float) -> None:
         assert self.outbox is not None
+        assert self.courier is not None
         batch.seq = self.ledger.register(batch.source_id, batch.checkpoint, input_key, len(batch.docs), read_at)
-        self.outbox.put(batch)
+        self.outbox.put(batch, spill=not self.courier.delivering(time.monotonic()))
 
     # -- checkpoints --------------------------------------------------------------------------------
     def _commit(self, force: bool) -> None:
@@ -211,6 +216,3 @@ class Session:
             sink=self.courier.sink_name, connected=self.courier.connected, sink_counters=dict(self.courier.counters),
             last_message=last_message,
         )
-
-    def positions(self) -> dict[str, Any]:
-        return {f.key: f.state() for f in self.plan.followers}

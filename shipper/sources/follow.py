@@ -29,6 +29,9 @@ from shipper.sources.journal import journal_module, read_entries
 from shipper.sources.live import Gap, JournalMark, Log, Polled, iso
 
 _REALTIME_IN_CURSOR = re.compile(r"(?:^|;)t=([0-9a-f]+)")
+# sd_journal maps the files it reads and keeps the mappings: after a million entries they count
+# hundreds of MB of resident memory (file pages). The reader is reopened at its position this often.
+REOPEN_ENTRIES = 100_000
 UNIT_FIELDS = ("_SYSTEMD_UNIT", "UNIT", "OBJECT_SYSTEMD_UNIT", "COREDUMP_UNIT")
 
 
@@ -50,16 +53,12 @@ class JournalFollower:
         self._fd: int | None = None
         self._start_mark = JournalMark(None)  # where this run started reading
         self._committed = JournalMark(None)
+        self._last_cursor: str | None = None  # of the last entry handed out
+        self._since_open = 0  # entries read since the reader was opened
 
     # -- the Follower protocol ----------------------------------------------------------------
     def open(self, saved: dict[str, Any] | None) -> list[Polled]:
-        journal = journal_module()
-        if self.cfg.path is not None:
-            self._reader = journal._Reader(0, str(self.cfg.path))
-        else:
-            self._reader = journal._Reader(journal.LOCAL_ONLY)
-        self._fd = self._reader.fileno()
-        self._add_filters()
+        self._open_reader()
         out: list[Polled] = []
         mark = saved.get("mark") if saved else None
         if isinstance(mark, dict) and mark.get("cursor"):
@@ -71,6 +70,8 @@ class JournalFollower:
         return out
 
     def poll(self, now: float) -> list[Polled]:
+        if self._since_open >= REOPEN_ENTRIES and self._last_cursor is not None:
+            self._reopen(self._last_cursor)
         reader = self._reader
         reader.process()  # reset the descriptor's readiness; notice rotated and new files
         errors: list[str] = []
@@ -79,6 +80,10 @@ class JournalFollower:
         entries.close()
         if not items and not errors:
             return []
+        cursor = items[-1].get("__CURSOR") if items else None
+        if isinstance(cursor, str):
+            self._since_open += len(items)
+            self._last_cursor = cursor
         tags: dict[int, tuple[str, ...]] = {}
         for message in errors:
             tags[len(items)] = (TAG_UNPARSED, TAG_READ_ERROR)
@@ -105,6 +110,25 @@ class JournalFollower:
             self._fd = None
 
     # -- position -----------------------------------------------------------------------------------
+    def _open_reader(self) -> None:
+        journal = journal_module()
+        if self.cfg.path is not None:
+            self._reader = journal._Reader(0, str(self.cfg.path))
+        else:
+            self._reader = journal._Reader(journal.LOCAL_ONLY)
+        self._fd = self._reader.fileno()
+        self._add_filters()
+        self._since_open = 0
+
+    def _reopen(self, cursor: str) -> None:
+        """A fresh reader (its file mappings released), after the entry ``cursor``."""
+        self.close()
+        self._open_reader()
+        reader = self._reader
+        reader.seek_cursor(cursor)
+        if not (reader._next() and reader.test_cursor(cursor)):
+            reader.seek_cursor(cursor)  # gone meanwhile (vacuumed just now): go on from its place
+
     def _add_filters(self) -> None:
         reader = self._reader
         terms = [[f"{name}={unit}" for unit in self.cfg.units] for name in UNIT_FIELDS if self.cfg.units]

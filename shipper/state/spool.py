@@ -41,7 +41,6 @@ class Spool:
         except OSError as exc:
             raise OutputError(f"cannot use the disk buffer in {directory}: {exc.strerror}",
                               hint="check that the state directory is writable") from None
-        self._records = 0 if not self._segments else -1  # -1: unknown (records left by a previous run)
         self._wseg: int | None = None  # segment being appended to
         self._wfd: int | None = None
         self._rseg: int | None = None  # segment being read, and where
@@ -81,8 +80,6 @@ class Spool:
                 raise OutputError(f"cannot write to the disk buffer in {self.dir}: {exc.strerror}",
                                   hint="free space in the state directory, or lower run.spool_max_bytes") from None
             self._sizes[self._wseg] += len(record)
-            if self._records >= 0:
-                self._records += 1
 
     def _new_segment(self) -> None:
         if self._wfd is not None:
@@ -102,14 +99,21 @@ class Spool:
                     self._open_reader(self._segments[0])
                 record = self._read_record()
                 if record is not None:
-                    if self._records > 0:
-                        self._records -= 1
                     return record
                 if self._rseg == self._wseg:
+                    self._restart_if_read()
                     return None  # caught up with the writer
                 self._drop_read_segment()
-            self._records = 0
             return None
+
+    def _restart_if_read(self) -> None:
+        """The writer's segment is read to its end: remove it (the next record starts a new one),
+        so that an empty buffer takes no disk."""
+        assert self._rseg is not None
+        if self._roff >= self._sizes[self._rseg] and self._wfd is not None:
+            os.close(self._wfd)
+            self._wfd = self._wseg = None
+            self._drop_read_segment()
 
     def _open_reader(self, number: int) -> None:
         if self._rfd is not None:
@@ -150,12 +154,6 @@ class Spool:
         self._segments.remove(self._rseg)
         del self._sizes[self._rseg]
         self._rseg = None
-
-    @property
-    def records(self) -> int | None:
-        """Records waiting (None: unknown, some were left by a previous run)."""
-        with self._lock:
-            return self._records if self._records >= 0 else None
 
     def close(self) -> None:
         with self._lock:

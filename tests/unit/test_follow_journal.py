@@ -117,7 +117,10 @@ def test_a_vacuumed_cursor_resumes_at_the_oldest_entry_with_a_gap(tmp_path: Path
     assert oldest > 101 and len(rest) == 26_000 - oldest
 
 
-def test_following_a_directory_journal_remote_keeps_appending_to_and_rotating(tmp_path: Path) -> None:
+def test_following_a_directory_journal_remote_keeps_appending_to_and_rotating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("shipper.sources.follow.REOPEN_ENTRIES", 2_500)  # reopened ~12 times on the way
     j = tmp_path / "j"
     total = 30_000
     with LiveJournal(j) as live:

@@ -210,3 +210,37 @@ def test_live_journal_directory_is_followed(tmp_path: Path) -> None:
             live.write([{"MESSAGE": f"live {i}", "SYSLOG_IDENTIFIER": "x", "_PID": "1"} for i in range(200)])
             wait_for(lambda: len(stored(tmp_path)) == 201, 60, "the appended entries")
             assert daemon.stop() == 0
+
+
+def test_a_journal_vacuumed_while_stopped_gives_a_gap_event_in_the_output(tmp_path: Path) -> None:
+    import subprocess
+
+    journal = tmp_path / "journal"
+    with LiveJournal(journal) as live:
+        live.write([{"MESSAGE": f"entry {i}", "SYSLOG_IDENTIFIER": "x", "_PID": str(i), **{f"X_{k}": f"{k}{i}" for k in range(6)}}
+                    for i in range(26_000)])
+    assert len(live.files()) >= 2
+    cfg = config(tmp_path, [{"type": "journal", "path": str(journal), "name": "j"}])
+    with DaemonProcess(cfg, tmp_path / "stderr.txt") as daemon:
+        wait_for(lambda: len(stored(tmp_path)) == 26_000, 120, "every entry")
+        assert daemon.stop() == 0
+    # Pretend shipper had stopped early: its checkpoint points at entry 10, then the journal is vacuumed.
+    checkpoint = tmp_path / "state" / "checkpoints" / "journal-j.json"
+    state = orjson.loads(checkpoint.read_bytes())
+    from systemd import journal as sd
+
+    reader = sd.Reader(path=str(journal))
+    reader.seek_head()
+    for _ in range(11):
+        entry = reader.get_next()
+    state["state"]["mark"] = {"cursor": entry["__CURSOR"], "time": "2017-08-30T14:55:57.000000Z"}
+    reader.close()
+    checkpoint.write_bytes(orjson.dumps(state))
+    subprocess.run(["journalctl", f"--directory={journal}", "--vacuum-files=1"], check=True, capture_output=True)
+    with DaemonProcess(cfg, tmp_path / "stderr2.txt") as daemon:
+        gap = wait_for(lambda: stored(tmp_path, "signature = 'shipper.gap'"), 60, "the gap event")
+        assert daemon.stop() == 0
+    assert len(gap) == 1
+    message = gap[0][1]
+    assert message.startswith("shipper.gap: journal ") and "2017-08-30T14:55:57" in message and "may be missing" in message
+    assert "vacuumed" in daemon.output()

@@ -1,0 +1,182 @@
+"""The Ansible role installs shipper into a real Debian 12 root (debootstrap), driven through the
+chroot connection, from a wheel served on 127.0.0.1 and verified against the inventory's checksum.
+
+Slow-ish (a Debian root, apt and pip inside it): about 40 s, plus about 45 s the first time each
+day, when debootstrap builds the cached root.
+Skips, saying why, where no root can be built (not root, no debootstrap, no Debian mirror).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from tests.helpers.fleet import (
+    ROOT, OneFileServer, build_dist, copy_root, in_root, pristine_root, recap, run_playbook,
+    unregistered_commands, write_inventory,
+)
+
+pytestmark = pytest.mark.slow
+
+API_KEY = "ZmxlZXQtdGVzdDprZXktdGhhdC1tdXN0LW5vdC1sZWFr"
+ES_HOSTS = ["https://es1.example.org:9200"]
+INPUTS = [{"type": "journal", "name": "journal"},
+          {"type": "file", "name": "maillog", "paths": ["/var/log/mail.log*"], "exclude": ["*.gz"]}]
+
+
+class Wheel(NamedTuple):
+    path: Path
+    sha256: str
+
+
+class Play(NamedTuple):
+    root: Path
+    first: subprocess.CompletedProcess[str]
+    second: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Wheel:
+    missing = unregistered_commands()
+    assert not missing, f"the role runs `shipper {' / '.join(missing)}`: register them in shipper/cli.py COMMANDS"
+    out = tmp_path_factory.mktemp("dist")
+    sums = build_dist(out)
+    name = next(n for n in sums if n.endswith(".whl"))
+    return Wheel(out / name, sums[name])
+
+
+@pytest.fixture(scope="module")
+def pristine() -> Path:
+    root = pristine_root()
+    if isinstance(root, str):
+        print(f"fleet install test skipped: {root}")
+        pytest.skip(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def served(wheel: Wheel) -> Iterator[str]:
+    server = OneFileServer(wheel.path)
+    yield server.url
+    server.close()
+
+
+def deploy(root: Path, url: str, sha256: str, home: Path) -> subprocess.CompletedProcess[str]:
+    inventory = write_inventory(
+        home / "inventory.yml", root, shipper_wheel_url=url, shipper_wheel_sha256=sha256,
+        shipper_inputs=INPUTS, shipper_elasticsearch_hosts=ES_HOSTS, shipper_elasticsearch_namespace="fleet",
+        shipper_elasticsearch_api_key=API_KEY, shipper_service_running=False)
+    return run_playbook(inventory, home)
+
+
+@pytest.fixture(scope="module")
+def play(pristine: Path, served: str, wheel: Wheel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Play]:
+    work = tmp_path_factory.mktemp("fleet")
+    root = copy_root(pristine, work / "root")
+    first = deploy(root, served, wheel.sha256, work / "home")
+    assert first.returncode == 0, f"the play failed:\n{first.stdout[-6000:]}\n{first.stderr[-2000:]}"
+    second = deploy(root, served, wheel.sha256, work / "home")
+    yield Play(root, first, second)
+    shutil.rmtree(root)  # a few hundred MB; pytest keeps its last three temp areas
+
+
+def owner(root: Path, path: str) -> tuple[str, str, int]:
+    """(user, group, permission bits) of ``path`` inside ``root``, names from the root's own files."""
+    st = os.lstat(root / path.lstrip("/"))
+    users = {int(f[2]): f[0] for f in (ln.split(":") for ln in (root / "etc/passwd").read_text().splitlines())}
+    groups = {int(f[2]): f[0] for f in (ln.split(":") for ln in (root / "etc/group").read_text().splitlines())}
+    return users[st.st_uid], groups[st.st_gid], stat.S_IMODE(st.st_mode)
+
+
+def test_the_first_run_installs_and_never_prints_the_api_key(play: Play) -> None:
+    counts = recap(play.first.stdout)
+    assert counts["failed"] == 0 and counts["changed"] >= 8
+    assert API_KEY not in play.first.stdout + play.first.stderr
+
+
+def test_the_second_run_changes_nothing(play: Play) -> None:
+    assert play.second.returncode == 0, play.second.stdout[-4000:]
+    counts = recap(play.second.stdout)
+    assert counts["changed"] == 0 and counts["failed"] == 0, play.second.stdout[-4000:]
+    assert "RUNNING HANDLER" not in play.second.stdout
+
+
+def test_files_owners_and_modes(play: Play) -> None:
+    root = play.root
+    assert owner(root, "/etc/shipper") == ("root", "shipper", 0o750)
+    assert owner(root, "/etc/shipper/shipper.yml") == ("root", "shipper", 0o640)
+    assert owner(root, "/etc/shipper/es_api_key") == ("root", "shipper", 0o600)
+    assert (root / "etc/shipper/es_api_key").read_text() == API_KEY + "\n"
+    assert owner(root, "/etc/systemd/system/shipper.service") == ("root", "root", 0o644)
+    unit = (root / "etc/systemd/system/shipper.service").read_text()
+    assert unit == (ROOT / "deploy" / "shipper.service").read_text()
+    assert os.readlink(root / "usr/local/bin/shipper") == "/opt/shipper/bin/shipper"
+    assert os.readlink(root / "etc/systemd/system/multi-user.target.wants/shipper.service") == \
+        "/etc/systemd/system/shipper.service"  # enabled
+    wheels = list((root / "var/cache/shipper").iterdir())
+    assert len(wheels) == 1 and owner(root, f"/var/cache/shipper/{wheels[0].name}")[2] == 0o644
+
+
+def test_the_shipper_user_reads_logs_through_its_groups(play: Play) -> None:
+    entry = next(ln for ln in (play.root / "etc/passwd").read_text().splitlines() if ln.startswith("shipper:"))
+    _, _, uid, _, _, home, shell = entry.split(":")
+    assert int(uid) < 1000 and shell == "/usr/sbin/nologin" and home == "/var/lib/shipper"
+    groups = in_root(play.root, "id", "-nG", "shipper").stdout.split()
+    assert set(groups) == {"shipper", "systemd-journal", "adm"}
+
+
+def test_the_installed_shipper_runs_and_reads_the_journal(play: Play, wheel: Wheel) -> None:
+    version = in_root(play.root, "/opt/shipper/bin/shipper", "--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"shipper {wheel.path.name.split('-')[1]}"
+    # systemd-python comes from Debian's python3-systemd through --system-site-packages
+    journal = in_root(play.root, "/opt/shipper/bin/python", "-c", "import systemd.journal as j; print(j.__file__)")
+    assert journal.returncode == 0 and journal.stdout.startswith("/usr/lib/python3/dist-packages/systemd/")
+
+
+def test_the_templated_config_is_valid_and_says_what_the_inventory_said(play: Play) -> None:
+    proc = in_root(play.root, "shipper", "validate", "--config", "/etc/shipper/shipper.yml")
+    assert proc.returncode == 0, proc.stderr
+    assert "config valid" in proc.stdout and "inputs: journal, file" in proc.stdout
+    import yaml
+
+    cfg = yaml.safe_load((play.root / "etc/shipper/shipper.yml").read_text())
+    assert cfg["inputs"] == INPUTS
+    assert cfg["output"]["elasticsearch"] == {
+        "hosts": ES_HOSTS, "namespace": "fleet", "api_key_file": "/run/credentials/shipper.service/es_api_key"}
+
+
+def test_systemd_accepts_the_installed_unit(play: Play) -> None:
+    proc = in_root(play.root, "systemd-analyze", "verify", "/etc/systemd/system/shipper.service")
+    assert proc.returncode == 0, proc.stderr
+    assert "shipper.service" not in proc.stderr  # no warning about our unit (a chroot may warn about others)
+
+
+def test_a_wheel_that_does_not_match_the_checksum_fails_before_anything_is_installed(
+        pristine: Path, wheel: Wheel, tmp_path: Path) -> None:
+    tampered = tmp_path / "tampered" / wheel.path.name
+    tampered.parent.mkdir()
+    tampered.write_bytes(wheel.path.read_bytes() + b"\0")  # the server's copy was replaced
+    assert hashlib.sha256(tampered.read_bytes()).hexdigest() != wheel.sha256
+    root = copy_root(pristine, tmp_path / "root")
+    server = OneFileServer(tampered)
+    try:
+        proc = deploy(root, server.url, wheel.sha256, tmp_path / "home")
+    finally:
+        server.close()
+    assert proc.returncode != 0 and recap(proc.stdout)["failed"] == 1
+    assert f"did not match {wheel.sha256}" in proc.stdout, proc.stdout[-3000:]
+    for path in ("opt/shipper", "etc/shipper", "etc/systemd/system/shipper.service", "usr/local/bin/shipper"):
+        assert not (root / path).exists(), path
+    assert list((root / "var/cache/shipper").iterdir()) == []
+    assert "shipper:" not in (root / "etc/passwd").read_text()
+    venv_pkg = in_root(root, "dpkg-query", "-W", "-f=${Status}", "python3-venv")
+    assert "install ok installed" not in venv_pkg.stdout  # not even the OS packages
+    shutil.rmtree(root)
