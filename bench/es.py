@@ -3,7 +3,7 @@
     python bench/es.py [--lines 1000000] [--runs 3]
 
 Two cases, both into a local Elasticsearch-protocol endpoint that costs little CPU (another
-process: it counts the documents of each bulk body on the raw bytes and answers in one send):
+process, bench/endpoint.py: it counts the documents of each bulk body on the raw bytes and answers in one send):
   * `shipper replay --output es` of N generated RFC 3164 lines: parsing, recognition, the sink;
   * the sink alone, fed documents already built (what the sink itself costs per document).
 Reference on this machine (issue 4): rsyslog's omelasticsearch, raw lines, ~180k docs/s and
@@ -13,67 +13,17 @@ Reference on this machine (issue 4): rsyslog's omelasticsearch, raw lines, ~180k
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import gen  # noqa: E402
+from endpoint import Endpoint  # noqa: E402
 from replay import SHIPPER, measure  # noqa: E402
-
-_ITEM = b'{"create":{"status":201}}'
-_BANNER = (b'{"name":"bench","cluster_name":"bench","version":{"number":"9.1.0","build_flavor":"default"},'
-           b'"tagline":"You Know, for Search"}')
-
-
-def _answer(status: str, body: bytes, head: bool = False) -> bytes:
-    return (f"HTTP/1.1 {status}\r\nX-Elastic-Product: Elasticsearch\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\n\r\n").encode() + (b"" if head else body)
-
-
-def _connection(conn: socket.socket, counted: list[int]) -> None:
-    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    buf = bytearray()
-    while True:
-        while (end := buf.find(b"\r\n\r\n")) < 0:
-            data = conn.recv(1 << 20)
-            if not data:
-                return
-            buf += data
-        head = bytes(buf[:end]).decode("latin-1").split("\r\n")
-        del buf[: end + 4]
-        method, path, _ = head[0].split(" ", 2)
-        length = next((int(h.split(":", 1)[1]) for h in head[1:] if h.lower().startswith("content-length:")), 0)
-        while len(buf) < length:
-            data = conn.recv(1 << 20)
-            if not data:
-                return
-            buf += data
-        body = bytes(buf[:length])
-        del buf[:length]
-        if path.startswith("/_bulk"):
-            n = body.count(b"\n") // 2
-            counted[0] += n
-            conn.sendall(_answer("200 OK", b'{"errors":false,"took":1,"items":[' + b",".join([_ITEM] * n) + b"]}"))
-        elif path == "/":
-            conn.sendall(_answer("200 OK", _BANNER, head=method == "HEAD"))
-        else:
-            conn.sendall(_answer("200 OK", b"{}", head=method == "HEAD"))
-
-
-def serve(port: "multiprocessing.Queue[int]") -> None:
-    srv = socket.create_server(("127.0.0.1", 0))
-    port.put(srv.getsockname()[1])
-    counted = [0]
-    while True:
-        conn, _ = srv.accept()
-        threading.Thread(target=_connection, args=(conn, counted), daemon=True).start()
 
 
 def sink_only(url: str, lines: int, state: Path) -> tuple[float, float]:
@@ -104,11 +54,8 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    ports: multiprocessing.Queue[int] = multiprocessing.Queue()
-    endpoint = multiprocessing.Process(target=serve, args=(ports,), daemon=True)
-    endpoint.start()
-    url = f"http://127.0.0.1:{ports.get(timeout=10)}"
-    with tempfile.TemporaryDirectory(prefix="shipper-bench-es-") as tmp:
+    with Endpoint() as endpoint, tempfile.TemporaryDirectory(prefix="shipper-bench-es-") as tmp:
+        url = endpoint.url
         work = Path(tmp)
         text = work / "messages"
         text.write_text("\n".join(gen.syslog_lines(args.lines)) + "\n")
@@ -125,7 +72,6 @@ def main() -> None:
         wall, cpu = statistics.median(a[0] for a in alone), statistics.median(a[1] for a in alone)
         print(f"{'the sink alone':<36} {args.lines / wall:>10,.0f} docs/s  {wall:6.2f} s wall  {cpu:6.2f} CPU-s"
               f"  (median of {args.runs})", flush=True)
-    endpoint.terminate()
 
 
 if __name__ == "__main__":

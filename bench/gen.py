@@ -62,8 +62,8 @@ def syslog_lines(n: int, seed: int = 1) -> list[str]:
             continue
         ident, tmpl = rnd.choice(ORDINARY)
         msg = tmpl.format(qid=f"r5I9Yc{rnd.randint(100000, 999999)}", host=host, n=rnd.randint(1000, 99999), b=rnd.randint(1, 254))
-        pid = "" if ident == "kernel" else f"[{rnd.randint(100, 60000)}]"
-        out.append(f"{stamp} {host} {ident}{pid}: {msg}")
+        tag_pid = "" if ident == "kernel" else f"[{rnd.randint(100, 60000)}]"
+        out.append(f"{stamp} {host} {ident}{tag_pid}: {msg}")
     return out[:n]
 
 
