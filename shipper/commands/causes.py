@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
+from shipper.commands.common import add_store_arguments, store_path
 from shipper.env import Env
 from shipper.timeargs import add_window_arguments
 from shipper.errors import ExitCode
@@ -21,7 +21,7 @@ examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", type=Path, help="the local store (default: ~/.local/share/shipper/events.db)")
+    add_store_arguments(p)
     add_window_arguments(p)
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
 
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.timeargs import window_from_args
 
     since, until = window_from_args(args, env)
-    store = LocalStore(args.store or env.default_store, create=False)
+    store = LocalStore(store_path(args, env), create=False)
     try:
         incidents = build_incidents(store.iter_docs(since=since, until=until, only_recognised=True))
         counts = store.counts(since=since, until=until)

@@ -6,6 +6,7 @@ import argparse
 import gc
 from pathlib import Path
 
+from shipper.commands.common import add_store_arguments, store_path
 from shipper.env import Env
 from shipper.timeargs import add_window_arguments
 from shipper.errors import ExitCode
@@ -24,7 +25,7 @@ a timeline per host and unit, and filters; it opens in any browser, also from a 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="the HTML file to write")
-    p.add_argument("--store", type=Path, help="the local store (default: ~/.local/share/shipper/events.db)")
+    add_store_arguments(p)
     add_window_arguments(p)
 
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.timeargs import window_from_args
 
     since, until = window_from_args(args, env)
-    store = LocalStore(args.store or env.default_store, create=False)
+    store = LocalStore(store_path(args, env), create=False)
     gc.disable()  # millions of small objects, none of them garbage: collecting would double the time
     try:
         data = collect(store, since=since, until=until, now=env.clock())

@@ -18,7 +18,7 @@ examples:
   shipper status                                what the daemon is doing
 
 With no output configured, events go to the local store <state_dir>/events.db
-(`shipper causes --store /var/lib/shipper/events.db`). SIGTERM: deliver what is queued,
+(`shipper causes --config /etc/shipper/shipper.yml` reads it). SIGTERM: deliver what is queued,
 save the checkpoints, exit 0. Nothing is lost: what was not acknowledged is read again.
 """
 

@@ -158,6 +158,12 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
+    def local_store(self) -> Path:
+        """Where the local store is: ``output.local.path``, else ``<state_dir>/events.db``."""
+        local = self.output.local
+        return local.path if local is not None and local.path is not None else self.state_dir / "events.db"
+
+
 
 def load_config(path: Path | None) -> Config:
     """The configuration in ``path``, strictly validated; defaults when ``path`` is None."""

@@ -24,7 +24,6 @@ from shipper.state.checkpoints import input_key
 from shipper.timeargs import local_zone_name, zone
 
 FOLLOWED = ("auto", "syslog", "elasticsearch")
-STORE_NAME = "events.db"
 
 
 @dataclass
@@ -78,12 +77,10 @@ def _check_file_input(spec: FileInput, i: int) -> None:
 
 def sink_factory(cfg: Config, env: Env) -> Callable[[], Sink]:
     """A new sink per call, as `shipper replay` would make it; with no output, the local store in
-    the state directory (so that `shipper causes --store <state_dir>/events.db` reads it)."""
+    the state directory (so that `shipper causes --config FILE` reads it)."""
     from shipper.sinks.factory import make_sinks
 
-    local = cfg.output.local
-    store = local.path if local is not None and local.path is not None else cfg.state_dir / STORE_NAME
-    args = argparse.Namespace(output=None, out=None, store=store, es_url=None)
+    args = argparse.Namespace(output=None, out=None, store=cfg.local_store(), es_url=None)
 
     def make() -> Sink:
         sinks = make_sinks(args, cfg, env)

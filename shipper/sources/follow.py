@@ -31,7 +31,7 @@ from shipper.sources.live import Gap, JournalMark, Log, Polled, iso
 _REALTIME_IN_CURSOR = re.compile(r"(?:^|;)t=([0-9a-f]+)")
 # sd_journal maps the files it reads and keeps the mappings: after a million entries they count
 # hundreds of MB of resident memory (file pages). The reader is reopened at its position this often.
-REOPEN_ENTRIES = 100_000
+REOPEN_ENTRIES = 50_000
 UNIT_FIELDS = ("_SYSTEMD_UNIT", "UNIT", "OBJECT_SYSTEMD_UNIT", "COREDUMP_UNIT")
 
 

@@ -133,3 +133,14 @@ def test_since_until_window(env: Env, tmp_path: Path) -> None:
                   "--output", "ndjson", "-o", str(out), str(DEMO / "maillog")) == 0
     stamps = {orjson.loads(x)["@timestamp"] for x in out.read_bytes().splitlines()}
     assert stamps == {"2017-08-30T14:55:52.000000Z", "2017-08-30T14:55:57.000000Z"}
+
+
+def test_causes_and_report_find_the_store_of_a_config(env: Env, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    cfg = tmp_path / "shipper.yml"
+    cfg.write_text(f"state_dir: {state}\n")
+    assert replay(env, "--year", "2017", "--store", str(state / "events.db"), str(DEMO)) == 0
+    assert main(["causes", "--config", str(cfg), "--format", "json"], env) == 0
+    assert "sendmail.bind_address_in_use" in env.stdout.getvalue()  # type: ignore[attr-defined]
+    assert main(["report", "--config", str(cfg), "-o", str(tmp_path / "r.html")], env) == 0
+    assert (tmp_path / "r.html").stat().st_size > 1000

@@ -181,6 +181,7 @@ def test_sd_notify_ready_status_watchdog_and_stopping(tmp_path: Path) -> None:
         assert any(m.startswith("STATUS=") for m in received)
         pings = received.count("WATCHDOG=1")
         receive_until(lambda: received.count("WATCHDOG=1") >= pings + 3)  # every 0.2 s (half of WATCHDOG_USEC)
+        daemon.signal(signal.SIGINT)  # Ctrl-C: the same clean stop as SIGTERM
         assert daemon.stop() == 0
         receive_until(lambda: "STOPPING=1" in received)
     sock.close()
