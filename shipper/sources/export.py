@@ -18,10 +18,10 @@ import orjson
 
 from shipper.errors import InputError
 from shipper.event import TAG_INVALID_UTF8, TAG_READ_ERROR, TAG_TRUNCATED, TAG_UNPARSED
-from shipper.sources.base import Origin, RawChunk
+from shipper.sources.base import RawChunk
 from shipper.sources.files import decode_line
 from shipper.sources.lines import BLOCK_SIZE, iter_line_blocks
-from shipper.sources.stream import InputStream
+from shipper.sources.stream import InputStream, StreamSource
 
 Value = str | bytes | list[str | bytes]
 Fields = dict[str, Value]
@@ -191,27 +191,14 @@ def _json_bytes(numbers: list[int]) -> str | bytes:
         return orjson.dumps(numbers).decode()
 
 
-class _FieldSource:
+class _FieldSource(StreamSource):
     """What both dump sources share: opening, chunking, the read-error item."""
 
     def __init__(
         self, source_id: str, open_stream: Callable[[], InputStream], *, path: str | None, size: int | None,
         mtime: float | None, max_line_bytes: int = 65536,
     ) -> None:
-        self.source_id = source_id
-        self.origin = Origin(source_id, "journal", path=path, mtime=mtime)
-        self._open = open_stream
-        self._size = size
-        self._cap = max_line_bytes
-        self._stream: InputStream | None = None
-
-    def total(self) -> int | None:
-        return self._size
-
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+        super().__init__(source_id, "journal", open_stream, path=path, size=size, mtime=mtime, max_line_bytes=max_line_bytes)
 
     def chunks(self) -> Iterator[RawChunk]:
         try:

@@ -8,41 +8,20 @@ NUL bytes are kept. A damaged archive ends the input with one last item tagged `
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Iterator
 
 from shipper.errors import InputError
 from shipper.event import TAG_INVALID_UTF8, TAG_READ_ERROR, TAG_TRUNCATED, TAG_UNPARSED
-from shipper.sources.base import Format, Origin, RawChunk
+from shipper.sources.base import Origin, RawChunk
 from shipper.sources.lines import LineBlock, iter_line_blocks
-from shipper.sources.stream import InputStream
+from shipper.sources.stream import InputStream, StreamSource
 
 CHUNK_LINES = 2000
 Tags = dict[int, tuple[str, ...]]
 
 
-class TextSource:
+class TextSource(StreamSource):
     """One text file (or stdin). ``open_stream`` is called once, when reading starts."""
-
-    def __init__(
-        self,
-        source_id: str,
-        fmt: Format,
-        open_stream: Callable[[], InputStream],
-        *,
-        path: str | None,
-        size: int | None,
-        mtime: float | None,
-        max_line_bytes: int = 65536,
-    ) -> None:
-        self.source_id = source_id
-        self.origin = Origin(source_id, fmt, path=path, mtime=mtime)
-        self._open = open_stream
-        self._size = size
-        self._cap = max_line_bytes
-        self._stream: InputStream | None = None
-
-    def total(self) -> int | None:
-        return self._size
 
     def chunks(self) -> Iterator[RawChunk]:
         try:
@@ -76,11 +55,6 @@ class TextSource:
             checkpoint=(self._checkpoint_path, end),
             progress=progress,
         )
-
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
 
 
 def decode_lines(block: LineBlock) -> tuple[list[str], Tags]:

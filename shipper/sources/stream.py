@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Callable
 
 from shipper.errors import InputError
+from shipper.sources.base import Format, Origin
 from shipper.sources.compression import (
     CHECK_COMMAND,
     MAGIC_BYTES,
@@ -173,3 +174,34 @@ def input_error(path: str, exc: OSError) -> InputError:
     else:
         hint = "check that the path names a readable file"
     return InputError(f"cannot read {path}: {reason}", hint=hint)
+
+
+class StreamSource:
+    """What every source read from one `InputStream` shares: the stream is opened (by
+    ``open_stream``) when reading starts, ``total`` is the size on disk, ``close`` closes it."""
+
+    def __init__(
+        self,
+        source_id: str,
+        fmt: Format,
+        open_stream: Callable[[], InputStream],
+        *,
+        path: str | None,
+        size: int | None,
+        mtime: float | None,
+        max_line_bytes: int = 65536,
+    ) -> None:
+        self.source_id = source_id
+        self.origin = Origin(source_id, fmt, path=path, mtime=mtime)
+        self._open = open_stream
+        self._size = size
+        self._cap = max_line_bytes
+        self._stream: InputStream | None = None
+
+    def total(self) -> int | None:
+        return self._size
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
