@@ -9,7 +9,6 @@ when each batch is durably taken.
 
 from __future__ import annotations
 
-import gc
 import heapq
 import itertools
 import time
@@ -121,18 +120,6 @@ class Pipeline:
     clock: Callable[[], float] = time.monotonic
 
     def run(self) -> Summary:
-        # Documents are plain acyclic dicts: collecting them never frees anything, and a replay
-        # makes millions. Move what start-up built out of the collector's way and collect rarely.
-        gc.freeze()
-        threshold = gc.get_threshold()
-        gc.set_threshold(100_000, 50, 50)
-        try:
-            return self._run()
-        finally:
-            gc.set_threshold(*threshold)
-            gc.unfreeze()
-
-    def _run(self) -> Summary:
         summary = Summary()
         tracker = AckTracker(sinks=len(self.sinks))
         start = self.clock()
