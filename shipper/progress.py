@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from contextlib import contextmanager
 from typing import Iterator, Protocol
 
@@ -26,7 +27,9 @@ def progress_bar(total: int, env: Env, *, enabled: bool = True) -> Iterator[Prog
         return
     from tqdm import tqdm
 
-    bar = tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1024, file=env.stderr, dynamic_ncols=True,
+    # A terminal that reports no width (a bare pty) would get an invisible bar: assume 80 columns.
+    width = shutil.get_terminal_size(fallback=(80, 24)).columns
+    bar = tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1024, file=env.stderr, ncols=width,
                desc="replay", mininterval=0.2)
     try:
         yield bar

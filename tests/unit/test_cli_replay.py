@@ -144,3 +144,15 @@ def test_causes_and_report_find_the_store_of_a_config(env: Env, tmp_path: Path) 
     assert "sendmail.bind_address_in_use" in env.stdout.getvalue()  # type: ignore[attr-defined]
     assert main(["report", "--config", str(cfg), "-o", str(tmp_path / "r.html")], env) == 0
     assert (tmp_path / "r.html").stat().st_size > 1000
+
+
+def test_progress_bar_on_a_terminal(env: Env, tmp_path: Path) -> None:
+    class Terminal(type(env.stderr)):  # type: ignore[misc]
+        def isatty(self) -> bool:
+            return True
+
+    env.stderr = Terminal()
+    assert replay(env, "--year", "2017", "--store", str(tmp_path / "e.db"), str(DEMO)) == 0
+    shown = env.stderr.getvalue()  # type: ignore[attr-defined]
+    assert "replay: 100%" in shown and "B/s" in shown  # bytes done, rate
+    assert shown.rstrip().splitlines()[-1].startswith("replay: 27 entries read")
