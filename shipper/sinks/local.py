@@ -7,9 +7,7 @@ as orjson bytes without ``message`` (which has its own column, the content of th
 
 from __future__ import annotations
 
-import queue
 import sqlite3
-import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
@@ -101,10 +99,7 @@ class LocalStore:
 
     def insert(self, docs: list[Doc]) -> int:
         """Stores the documents not stored yet, in one transaction; returns how many were new."""
-        return self.insert_rows([_row(d) for d in docs])
-
-    def insert_rows(self, rows: list[tuple[Any, ...]]) -> int:
-        """`insert` for rows made by `_row` (SQLite releases the GIL here: a thread may call it)."""
+        rows = [_row(d) for d in docs]
         db = self.db
         db.execute("BEGIN")
         try:
@@ -194,70 +189,32 @@ class LocalStore:
 
 
 class LocalSink:
-    """Writes batches into a `LocalStore` on a writer thread, so that SQLite's work (which runs
-    without the GIL) overlaps with parsing. Rows are built on the caller's thread; at most
-    ``depth`` batches wait for the writer (then `write` blocks: backpressure). Acknowledgements
-    and errors are handed back on the caller's thread, in `write` and `flush`."""
+    """Writes each batch into a `LocalStore` in one transaction and acknowledges it on commit."""
 
     name = "local"
 
-    def __init__(self, path: Path, *, depth: int = 4) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.counters: Counter[str] = Counter()
         self._store: LocalStore | None = None
         self._ack: Ack | None = None
-        self._todo: queue.Queue[tuple[int, list[tuple[Any, ...]]] | None] = queue.Queue(maxsize=depth)
-        self._done: queue.Queue[tuple[int, int, int] | BaseException] = queue.Queue()
-        self._writer: threading.Thread | None = None
 
     def open(self, ack: Ack) -> None:
         self._ack = ack
         self._store = LocalStore(self.path)
-        self._writer = threading.Thread(target=self._write_loop, name="shipper-local-store", daemon=True)
-        self._writer.start()
 
     def write(self, batch: Batch) -> None:
-        assert self._writer is not None, "open() first"
-        self._todo.put((batch.seq, [_row(d) for d in batch.docs]))
-        self._deliver_acks()
+        assert self._store is not None and self._ack is not None, "open() first"
+        if batch.docs:
+            added = self._store.insert(batch.docs)
+            self.counters["stored"] += added
+            self.counters["duplicates"] += len(batch.docs) - added
+        self._ack(batch.seq)
 
     def flush(self) -> None:
-        if self._writer is not None:
-            self._todo.join()
-        self._deliver_acks()
+        """Every batch is committed in `write`; nothing is held."""
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._todo.put(None)
-            self._writer.join()
-            self._writer = None
         if self._store is not None:
             self._store.close()
             self._store = None
-
-    def _write_loop(self) -> None:
-        assert self._store is not None
-        while (item := self._todo.get()) is not None:
-            seq, rows = item
-            try:
-                added = self._store.insert_rows(rows) if rows else 0
-                self._done.put((seq, added, len(rows)))
-            except BaseException as exc:  # handed to the caller's thread, raised there
-                self._done.put(exc)
-            finally:
-                self._todo.task_done()
-        self._todo.task_done()
-
-    def _deliver_acks(self) -> None:
-        assert self._ack is not None
-        while True:
-            try:
-                item = self._done.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            seq, added, total = item
-            self.counters["stored"] += added
-            self.counters["duplicates"] += total - added
-            self._ack(seq)
