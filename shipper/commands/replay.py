@@ -54,7 +54,17 @@ def run(args: argparse.Namespace, env: Env) -> int:
     window = Window(*window_from_args(args, env, ctx.timezone))
     stdin = env.stdin if "-" in args.paths else None
     groups = open_inputs(list(args.paths), fmt=args.format, max_line_bytes=ctx.max_line_bytes, stdin=stdin)
-    sinks = make_sinks(args, cfg, env)
+    sinks = make_sinks(
+        cfg,
+        env,
+        # Without a config file, replay keeps the Elasticsearch dead letter in the user's data
+        # directory (the daemon's /var/lib/shipper is not for a user replaying on a laptop).
+        state_dir=cfg.state_dir if args.config else env.data_dir,
+        output=args.output,
+        store=args.store,
+        out=args.out,
+        es_url=args.es_url,
+    )
     from shipper.progress import progress_bar
 
     total = sum(s.total() or 0 for g in groups for s in g.sources)

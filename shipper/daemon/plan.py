@@ -6,7 +6,6 @@ SIGHUP can be refused (the daemon keeps running on the old one) without having t
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -80,10 +79,9 @@ def sink_factory(cfg: Config, env: Env) -> Callable[[], Sink]:
     the state directory (so that `shipper causes --config FILE` reads it)."""
     from shipper.sinks.factory import make_sinks
 
-    args = argparse.Namespace(output=None, out=None, store=cfg.local_store(), es_url=None)
 
     def make() -> Sink:
-        sinks = make_sinks(args, cfg, env)
+        sinks = make_sinks(cfg, env, state_dir=cfg.state_dir, store=cfg.local_store())
         if len(sinks) != 1:
             raise ConfigError("shipper run writes to exactly one output", hint="keep one of output.local/ndjson/elasticsearch")
         return sinks[0]
