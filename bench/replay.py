@@ -2,8 +2,9 @@
 
     python bench/replay.py [--lines 1000000] [--journal 100000] [--runs 3]
 
-Cases: 1M RFC 3164 lines → NDJSON (to /dev/null) and → the local store; a journal directory of
-100k entries (made with systemd-journal-remote) → NDJSON. Targets (issue 2, 2-core machine):
+Cases: 1M RFC 3164 lines → NDJSON (to /dev/null; in one process, and with the default worker
+processes) and → the local store; a journal directory of 100k entries (made with
+systemd-journal-remote) → NDJSON. Targets (issue 2, 2-core machine):
 ≥150k lines/s to NDJSON, ≥100k/s into the local store, ≥120k journal entries/s. Figures are
 printed, never asserted. Each run is a fresh `shipper` process; medians are reported.
 """
@@ -21,20 +22,29 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from compare import Sampler  # noqa: E402
 
 SHIPPER = [sys.executable, "-m", "shipper"]
 JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
 
 
 def measure(cmd: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds (user+sys) and peak RSS (KiB) of one child process."""
+    """Wall seconds, CPU seconds (user+sys, with the worker processes it waited for) and peak RSS
+    (KiB, summed over the process tree, sampled every 50 ms) of one child process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    sampler = Sampler(proc.pid)
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        sampler.sample()
+        time.sleep(0.05)
     wall = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    return wall, usage.ru_utime + usage.ru_stime, max(sampler.rss_kb, usage.ru_maxrss)
 
 
 def case(name: str, cmd: list[str], n: int, runs: int, before_each: list[Path] | None = None) -> None:
@@ -66,8 +76,9 @@ def main() -> None:
         print(f"input: {args.lines:,} RFC 3164 lines, {text.stat().st_size / 1e6:.0f} MB; python {sys.version.split()[0]}; "
               f"{os.cpu_count()} cores", flush=True)
         common = ["--timezone", "UTC", "--year", "2024", "--quiet"]
-        case("syslog → ndjson", [*SHIPPER, "replay", "--output", "ndjson", "-o", "/dev/null", *common, str(text)],
-             args.lines, args.runs)
+        ndjson = [*SHIPPER, "replay", "--output", "ndjson", "-o", "/dev/null", *common, str(text)]
+        case("syslog → ndjson, one process", [*ndjson, "--workers", "1"], args.lines, args.runs)
+        case(f"syslog → ndjson, {os.cpu_count()} workers", ndjson, args.lines, args.runs)
         store = work / "events.db"
         case("syslog → local store", [*SHIPPER, "replay", "--store", str(store), *common, str(text)], args.lines,
              args.runs, before_each=[store, Path(f"{store}-wal"), Path(f"{store}-shm")])

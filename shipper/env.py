@@ -26,6 +26,7 @@ class Env:
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     clock: Callable[[], float] = time.time
+    cpu_count: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))  # CPUs this process may use
 
     @property
     def stdout_isatty(self) -> bool:

@@ -15,7 +15,6 @@ Invariants every stage keeps (tests check them):
 
 from __future__ import annotations
 
-from binascii import b2a_base64
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any
@@ -36,12 +35,24 @@ class Batch:
 
     ``checkpoint`` is opaque to everything but the source that made it (a journal cursor, a file
     offset). It is committed only after every sink has acknowledged this batch and all before it.
+
+    ``encoded`` (sink name -> one item per document, in order) carries documents a worker process
+    has already encoded with that sink's `encoder` (`shipper.sinks.base`); a sink uses those items
+    instead of encoding ``docs``, which may then be empty. ``count`` is the number of documents
+    either way.
     """
 
     docs: list[Doc]
     source_id: str = ""
     checkpoint: object | None = None
     seq: int = -1  # set by the pipeline when the batch enters the sinks
+    encoded: dict[str, list[Any]] | None = None
+
+    @property
+    def count(self) -> int:
+        if self.encoded:
+            return len(next(iter(self.encoded.values())))
+        return len(self.docs)
 
 
 def add_tag(doc: Doc, tag: str) -> None:
@@ -79,13 +90,13 @@ def set_path(doc: Doc, dotted: str, value: Any) -> None:
     cur[parts[-1]] = value
 
 
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
 def _digest(text: str) -> str:
-    """128-bit BLAKE2b of ``text`` as 22 URL-safe base64 characters."""
-    raw = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    return b2a_base64(raw, newline=False)[:22].translate(_URLSAFE).decode("ascii")
+    """128-bit BLAKE2b of ``text`` as 32 hex digits (hexdigest is the cheapest text form in C)."""
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (undecodable bytes kept by surrogateescape)
+        data = text.encode("utf-8", "surrogatepass")
+    return blake2b(data, digest_size=16).hexdigest()
 
 
 def content_key(doc: Doc) -> str:
@@ -93,15 +104,13 @@ def content_key(doc: Doc) -> str:
     container, for console captures that name one)."""
     host = doc.get("host")
     proc = doc.get("process")
-    key = "\x1f".join(
-        (
-            host.get("name", "") if host else "",
-            doc.get("@timestamp", "")[:19],
-            str(proc.get("name", "")) if proc else "",
-            str(proc.get("pid", "")) if proc else "",
-            doc.get("message", ""),
+    if proc is not None:
+        key = (
+            f"{host.get('name', '') if host else ''}\x1f{doc.get('@timestamp', '')[:19]}"
+            f"\x1f{proc.get('name', '')}\x1f{proc.get('pid', '')}\x1f{doc.get('message', '')}"
         )
-    )
+    else:
+        key = f"{host.get('name', '') if host else ''}\x1f{doc.get('@timestamp', '')[:19]}\x1f\x1f\x1f{doc.get('message', '')}"
     container = doc.get("container")
     # Two containers logging the same text in the same second are two events.
     return f"{key}\x1f{container.get('name', '')}" if container else key
@@ -123,6 +132,7 @@ class IdAssigner:
 
     def assign(self, docs: list[Doc]) -> None:
         seen = self._seen
+        current = self._second
         for doc in docs:
             event = doc.get("event")
             if event is None:
@@ -131,12 +141,24 @@ class IdAssigner:
                 continue
             key = content_key(doc)
             second = doc.get("@timestamp", "")[:19]
-            if second != self._second:
-                self._second = second
+            if second != current:
+                current = second
                 seen.clear()
-            n = seen.get(key, 0)
-            seen[key] = n + 1
-            event["id"] = _digest(key if n == 0 else f"{key}\x1f{n}")
+            n = seen.get(key)
+            if n is None:
+                seen[key] = 1
+                event["id"] = _digest(key)
+            else:
+                seen[key] = n + 1
+                event["id"] = _digest(f"{key}\x1f{n}")
+        self._second = current
+
+    def state(self) -> tuple[str, dict[str, int]]:
+        """What decides the next ids: the current second and the contents seen in it (a copy)."""
+        return self._second, dict(self._seen)
+
+    def restore(self, state: tuple[str, dict[str, int]]) -> None:
+        self._second, self._seen = state[0], dict(state[1])
 
 
 def derived_id(parent_id: str, part: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shipper.config import load_config
 from shipper.config.model import Config
@@ -12,6 +13,9 @@ from shipper.errors import ExitCode, UsageError
 from shipper.parse.base import ParseContext
 from shipper.pipeline import Pipeline, Summary, Window
 from shipper.timeargs import local_zone_name, window_from_args, zone
+
+if TYPE_CHECKING:
+    from shipper.sources.open import InputGroup
 
 HELP = "replay archived logs (files, rotated sets, archives, journal files, dumps) into an output"
 EXAMPLES = """\
@@ -40,6 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--until", help="only events before this time")
     p.add_argument("--timezone", help="zone of timestamps that carry none (default: the machine's)")
     p.add_argument("--year", type=int, help="year of RFC 3164 timestamps (default: from each file's mtime)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes for parsing (default: one per CPU for a large syslog input; 1: none)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
 
 
@@ -68,12 +74,32 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.progress import progress_bar
 
     total = sum(s.total() or 0 for g in groups for s in g.sources)
+    workers = _workers(args, groups, env)
     with progress_bar(total, env, enabled=not args.quiet) as bar:
-        pipeline = Pipeline(groups, ctx, make_parser, default_enrichers(cfg.recognise), sinks, window, bar)
-        summary = pipeline.run()
+        if workers > 1:
+            from shipper.parallel.replay import ParallelReplay
+
+            incidents = default_enrichers(cfg.recognise)[-1]  # workers recognise; linking stays here
+            summary = ParallelReplay(groups[0], ctx, incidents, sinks, workers, window, bar).run()
+        else:
+            summary = Pipeline(groups, ctx, make_parser, default_enrichers(cfg.recognise), sinks, window, bar).run()
     if not args.quiet:
         env.stderr.write(format_summary(summary, len(groups)) + "\n")
     return ExitCode.OK
+
+
+def _workers(args: argparse.Namespace, groups: list[InputGroup], env: Env) -> int:
+    """Worker processes: as asked (1: none), else one per CPU when the input is worth it; inputs
+    that cannot be split (journals, dumps, several inputs merged by time) are read by one process."""
+    from shipper.parallel.replay import eligible, worth_it
+
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers} is not a number of processes", hint="give 1 or more (1: no workers)")
+    if not eligible(groups):
+        return 1
+    if args.workers is not None:
+        return int(args.workers)
+    return env.cpu_count if env.cpu_count > 1 and worth_it(groups) else 1
 
 
 def _context(args: argparse.Namespace, cfg: Config, env: Env) -> ParseContext:

@@ -170,8 +170,7 @@ class Recognise:
                 del contexts[key]
             else:
                 contexts[key] = (active, self._seen)
-        if contexts:
-            self._expire()
+        self._expire()
         return derived
 
     def _expire(self) -> None:
@@ -179,6 +178,15 @@ class Recognise:
             idle = self._seen - _CONTEXT_IDLE_DOCS
             for key in [k for k, (_, last) in self._contexts.items() if last < idle]:
                 del self._contexts[key]
+        if not self._contexts:
+            self._seen = 0  # the clock only ages open contexts: with none, it starts again
+
+    def state(self) -> tuple[dict[_StreamKey, tuple[Context, int]], int]:
+        """The open contexts and their clock (a copy): what decides how the next lines are read."""
+        return copy.deepcopy(self._contexts), self._seen
+
+    def restore(self, state: tuple[dict[_StreamKey, tuple[Context, int]], int]) -> None:
+        self._contexts, self._seen = copy.deepcopy(state[0]), state[1]
 
     def _record(self, doc: Doc, text: str, pname: str | None, active: Context | None, derived: list[Doc]) -> Context | None:
         """A multi-line record: one event per recognised line; the summary (or first hit) is the record."""

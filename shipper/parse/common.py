@@ -13,6 +13,7 @@ lines continue it, so documents never change after they were returned.
 
 from __future__ import annotations
 
+import copy
 import gc
 from contextlib import contextmanager
 from typing import Any, ClassVar, Iterator
@@ -51,6 +52,15 @@ class TextParser:
     def flush(self) -> list[Doc]:
         held, self._held = self._held, None
         return [held] if held is not None else []
+
+    def state(self) -> tuple[Any, ...]:
+        """What decides how the next lines are parsed (caches left out): the parallel replay
+        compares it between worker processes and restores it (`restore`). A copy: the held
+        record changes once it is returned."""
+        return (copy.deepcopy(self._held), self._last_ts)
+
+    def restore(self, state: tuple[Any, ...]) -> None:
+        self._held, self._last_ts = state
 
     def _log(self, offset: int | None) -> dict[str, Any]:
         log: dict[str, Any] = {}

@@ -82,6 +82,13 @@ class SyslogParser(TextParser):
         self._bsd = BsdStamps(local, ctx.year, origin.mtime)
         self._iso = IsoStamps(local)
 
+    def state(self) -> tuple[Any, ...]:
+        return (*super().state(), self._bsd.state())
+
+    def restore(self, state: tuple[Any, ...]) -> None:
+        super().restore(state[:-1])
+        self._bsd.restore(state[-1])
+
     def _parse_lines(self, chunk: RawChunk) -> list[Doc]:
         out, record = self._start()
         items: list[str] = chunk.items

@@ -219,6 +219,15 @@ class BsdStamps:
         if not self._rollover and mtime is not None:
             self._bound = _local_naive(mtime + _SLACK, local)
 
+    def state(self) -> tuple[int, int]:
+        """The year inferred so far and the month it was set from (what the next stamp depends on)."""
+        return self._year, self._ref_month
+
+    def restore(self, state: tuple[int, int]) -> None:
+        if state != self.state():
+            self._year, self._ref_month = state
+            self.minutes.clear()
+
     def convert(self, key: str, month: int, day: int, h: int, mi: int, s: int, frac: str = "") -> str | None:
         """The stored form of a stamp; ``key`` names its minute (any text unique to month, day,
         hour and minute). None for an impossible date."""

@@ -4,16 +4,31 @@
 committed SQLite transaction, a flushed file, Elasticsearch answered 2xx/409 or the item was
 dead-lettered). It may ack later and out of order (requests in flight); ``flush`` returns only when
 every batch written has been acknowledged. Counters are named and counted per sink.
+
+Encoding is split from writing so that it can run in worker processes: ``encoder()`` returns a
+picklable, pure callable that turns documents into this sink's items (one per document, in
+order: bulk items, NDJSON lines, table rows). ``write`` uses ``batch.encoded[sink.name]`` when a
+worker made them, and calls the encoder on ``batch.docs`` otherwise.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
-from shipper.event import Batch
+from shipper.event import Batch, Doc
 
 Ack = Callable[[int], None]
+Encode = Callable[[list[Doc]], list[Any]]
+
+
+def items_of(batch: Batch, name: str, encode: Encode) -> list[Any]:
+    """The batch's items for the sink ``name``: a worker's, else ``encode(batch.docs)``."""
+    if batch.encoded is not None:
+        items = batch.encoded.get(name)
+        if items is not None:
+            return items
+    return encode(batch.docs)
 
 
 class Sink(Protocol):
@@ -21,6 +36,8 @@ class Sink(Protocol):
     counters: Counter[str]  # e.g. stored, duplicates, dead_lettered, retries
 
     def open(self, ack: Ack) -> None: ...
+
+    def encoder(self) -> Encode: ...
 
     def write(self, batch: Batch) -> None: ...
 

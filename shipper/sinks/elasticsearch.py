@@ -28,7 +28,7 @@ from shipper.config.elasticsearch import ElasticsearchOutput
 from shipper.env import Env
 from shipper.errors import OutputError, UnavailableError
 from shipper.event import Batch
-from shipper.sinks.base import Ack
+from shipper.sinks.base import Ack, Encode, items_of
 from shipper.sinks.bulk import DEADLETTER_DATASET, Chunk, Chunker, Encoder, split_item
 from shipper.sinks.deadletter import FILENAME, DeadLetterStore, Letter
 from shipper.sinks.es_client import Connection, connect, connection_reason, error_reason, unavailable
@@ -75,9 +75,12 @@ class ElasticsearchSink:
         self._pool = ThreadPoolExecutor(max_workers=self.cfg.max_in_flight, thread_name_prefix="shipper-es")
         self._warn_if_not_set_up()
 
+    def encoder(self) -> Encode:
+        return self._encoder.encode
+
     def write(self, batch: Batch) -> None:
         assert self._ack is not None, "open() first"
-        items = self._encoder.encode(batch.docs)
+        items = items_of(batch, self.name, self._encoder.encode)
         if not items:
             self._ack(batch.seq)
             return

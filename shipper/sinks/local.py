@@ -16,7 +16,7 @@ import orjson
 
 from shipper.errors import OutputError
 from shipper.event import TAG_UNPARSED, Batch, Doc
-from shipper.sinks.base import Ack
+from shipper.sinks.base import Ack, Encode, items_of
 
 SCHEMA_VERSION = "2"
 
@@ -45,6 +45,11 @@ _INSERT = (
     "INSERT OR IGNORE INTO events (id, ts, host, process, unit, dataset, signature, incident, unparsed, message, doc)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def encode_rows(docs: list[Doc]) -> list[tuple[Any, ...]]:
+    """The table rows of the documents (pure: a worker process may make them)."""
+    return [_row(d) for d in docs]
 
 
 def _row(doc: Doc, dumps: Any = orjson.dumps) -> tuple[Any, ...]:
@@ -99,7 +104,10 @@ class LocalStore:
 
     def insert(self, docs: list[Doc]) -> int:
         """Stores the documents not stored yet, in one transaction; returns how many were new."""
-        rows = [_row(d) for d in docs]
+        return self.insert_rows(encode_rows(docs))
+
+    def insert_rows(self, rows: list[tuple[Any, ...]]) -> int:
+        """Stores rows made by `encode_rows` not stored yet, in one transaction; returns how many were new."""
         db = self.db
         db.execute("BEGIN")
         try:
@@ -203,12 +211,16 @@ class LocalSink:
         self._ack = ack
         self._store = LocalStore(self.path)
 
+    def encoder(self) -> Encode:
+        return encode_rows
+
     def write(self, batch: Batch) -> None:
         assert self._store is not None and self._ack is not None, "open() first"
-        if batch.docs:
-            added = self._store.insert(batch.docs)
+        rows = items_of(batch, self.name, encode_rows)
+        if rows:
+            added = self._store.insert_rows(rows)
             self.counters["stored"] += added
-            self.counters["duplicates"] += len(batch.docs) - added
+            self.counters["duplicates"] += len(rows) - added
         self._ack(batch.seq)
 
     def flush(self) -> None:

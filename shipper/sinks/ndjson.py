@@ -6,13 +6,19 @@ import os
 import stat
 from collections import Counter
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
 from shipper.errors import OutputError
-from shipper.event import Batch
-from shipper.sinks.base import Ack
+from shipper.event import Batch, Doc
+from shipper.sinks.base import Ack, Encode, items_of
+
+
+def encode_lines(docs: list[Doc]) -> list[bytes]:
+    """One JSON line (with its newline) per document."""
+    dumps = orjson.dumps
+    return [dumps(d) + b"\n" for d in docs]
 
 
 class NdjsonSink:
@@ -38,12 +44,15 @@ class NdjsonSink:
             self._owned = True
             self._regular = stat.S_ISREG(os.fstat(self._stream.fileno()).st_mode)
 
+    def encoder(self) -> Encode:
+        return encode_lines
+
     def write(self, batch: Batch) -> None:
         assert self._stream is not None and self._ack is not None, "open() first"
-        dumps = orjson.dumps
-        self._stream.write(b"".join([dumps(d) + b"\n" for d in batch.docs]))
+        lines: list[Any] = items_of(batch, self.name, encode_lines)
+        self._stream.write(b"".join(lines))
         self._stream.flush()
-        self.counters["written"] += len(batch.docs)
+        self.counters["written"] += len(lines)
         self._ack(batch.seq)
 
     def flush(self) -> None:

@@ -8,37 +8,57 @@ NUL bytes are kept. A damaged archive ends the input with one last item tagged `
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 from shipper.errors import InputError
 from shipper.event import TAG_INVALID_UTF8, TAG_READ_ERROR, TAG_TRUNCATED, TAG_UNPARSED
 from shipper.sources.base import Origin, RawChunk
-from shipper.sources.lines import LineBlock, iter_line_blocks
+from shipper.sources.lines import BLOCK_SIZE, LineBlock, RawBlock, iter_raw_blocks, split_raw
 from shipper.sources.stream import InputStream, StreamSource
 
 CHUNK_LINES = 2000
 Tags = dict[int, tuple[str, ...]]
 
 
+@dataclass(frozen=True, slots=True)
+class TextBlock:
+    """A block of whole lines as read, before splitting and decoding (which a worker may do)."""
+
+    raw: RawBlock
+    progress: int  # input bytes consumed when it was read
+    broken: bool  # the input broke inside its last line: that line is tagged truncated
+
+
 class TextSource(StreamSource):
     """One text file (or stdin). ``open_stream`` is called once, when reading starts."""
 
+    block_size = BLOCK_SIZE  # bytes read at a time (tests make it small to get many blocks)
+
     def chunks(self) -> Iterator[RawChunk]:
+        for block in self.blocks():
+            if isinstance(block, RawChunk):
+                yield block
+            else:
+                yield from block_chunks(self.origin, block, self._cap)
+
+    def blocks(self) -> Iterator[TextBlock | RawChunk]:
+        """The input's blocks, then (if it broke) the item that reports the read error."""
         try:
             stream = self._stream = self._open()
         except InputError as exc:  # gone since open_inputs saw it (rotated away): say so, go on
             yield self._error(f"shipper: {exc}", 0, 0, 0)
             return
-        last: LineBlock | None = None
-        for block in iter_line_blocks(stream.read, self._cap):
-            last = block
-            items, tags = decode_lines(block)
-            if stream.failure is not None and not block.complete:
-                _add_tag(tags, len(items) - 1, TAG_TRUNCATED)  # the line the break cut short
-            yield from split_block(self.origin, items, block, tags, self._checkpoint_path, stream.consumed)
+        end = 0
+        for raw in iter_raw_blocks(stream.read, self._cap, self.block_size):
+            end = raw.base + len(raw.data) + raw.dropped + raw.complete
+            yield TextBlock(raw, stream.consumed, broken=stream.failure is not None and not raw.complete)
         if stream.failure is not None:
-            end = last.end if last is not None else 0
             yield self._error(stream.failure.message(), stream.failure.offset, end, stream.consumed)
+
+    @property
+    def cap(self) -> int:
+        return self._cap
 
     @property
     def _checkpoint_path(self) -> str:
@@ -55,6 +75,15 @@ class TextSource(StreamSource):
             checkpoint=(self._checkpoint_path, end),
             progress=progress,
         )
+
+
+def block_chunks(origin: Origin, block: TextBlock, cap: int) -> Iterator[RawChunk]:
+    """The chunks of a block: split, decoded, tagged."""
+    lines = split_raw(block.raw, cap)
+    items, tags = decode_lines(lines)
+    if block.broken:
+        _add_tag(tags, len(items) - 1, TAG_TRUNCATED)  # the line the break cut short
+    yield from split_block(origin, items, lines, tags, origin.path or "-", block.progress)
 
 
 def decode_lines(block: LineBlock) -> tuple[list[str], Tags]:

@@ -1,0 +1,16 @@
+"""Replay on several cores.
+
+The main process reads an input in blocks of whole lines (`shipper.sources.files.TextBlock`) and
+hands each block to a worker process, which splits, decodes, parses, assigns ids, recognises and
+encodes it for the sinks (`work`). The main process takes the results back in order, links the
+few recognised events into incidents (`Incidents` needs them all, in order), encodes those, and
+writes every batch to the sinks (`replay`).
+
+Parsing, ids and recognition keep state from line to line (a multi-line record, the year of
+RFC 3164 stamps, the contents seen in the current second, an open ``systemctl status`` context).
+A worker rebuilds that state by first reading the last lines of the previous block (the warm-up)
+from the most recent state the main process knows, and reports the state it started from. The
+main process compares it with the state the previous block ended in; they are equal in nearly
+every case, and when they are not the block is done again from the exact state. So the output is
+the same, batch for batch, as the one-process `shipper.pipeline.Pipeline`'s.
+"""

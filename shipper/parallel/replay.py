@@ -1,0 +1,184 @@
+"""The main process of a parallel replay: reads blocks, keeps results in order, links, writes.
+
+`ParallelReplay.run` does what `shipper.pipeline.Pipeline.run` does for one group of syslog text
+inputs, with the same batches and documents, but parsing, ids, recognition and encoding run in
+worker processes (`shipper.parallel.work`). See `shipper.parallel` for how the state that lines
+carry from one block to the next is rebuilt and checked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator, Sequence
+
+from shipper.acks import AckTracker
+from shipper.enrich.base import Enricher
+from shipper.event import Batch
+from shipper.parallel.pool import Workers
+from shipper.parallel.work import Done, Job, Part, Setup, State, Worker
+from shipper.parse.base import ParseContext
+from shipper.pipeline import Group, Summary, Window
+from shipper.progress import Progress, Silent
+from shipper.sinks.base import Sink
+from shipper.sources.base import RawChunk
+from shipper.sources.files import TextBlock, TextSource
+from shipper.sources.lines import BLOCK_SIZE, RawBlock
+
+WARM_LINES = 256  # lines of the previous block a worker reads first to rebuild the state
+MIN_PARALLEL_BYTES = 4 * BLOCK_SIZE  # below this, starting workers costs more than it saves
+
+
+def eligible(groups: Sequence[Group]) -> bool:
+    """One group of syslog text inputs (files, rotated sets, archives, stdin) can be replayed in
+    parallel; other formats and several groups merged by time are read by one process."""
+    return len(groups) == 1 and all(
+        isinstance(s, TextSource) and s.origin.format == "syslog" for s in groups[0].sources
+    )
+
+
+def worth_it(groups: Sequence[Group]) -> bool:
+    """Enough input to repay the workers' start (an input of unknown size counts as enough)."""
+    sizes = [s.total() for g in groups for s in g.sources]
+    return any(size is None for size in sizes) or sum(s or 0 for s in sizes) >= MIN_PARALLEL_BYTES
+
+
+@dataclass
+class ParallelReplay:
+    group: Group
+    ctx: ParseContext
+    incidents: Enricher  # runs here, in order, on the recognised documents; workers recognise
+    sinks: Sequence[Sink]
+    workers: int
+    window: Window = field(default_factory=Window)
+    progress: Progress = field(default_factory=Silent)
+    clock: Callable[[], float] = time.monotonic
+    _latest: State | None = field(default=None, init=False)  # the newest accepted end state
+    _consumed: dict[int, int] = field(default_factory=dict, init=False)  # input -> bytes reported
+    _local: Worker | None = field(default=None, init=False)  # for blocks done again
+
+    def run(self) -> Summary:
+        summary = Summary()
+        tracker = AckTracker(sinks=len(self.sinks))
+        start = self.clock()
+        setup = Setup(self.ctx, self.window, {s.name: s.encoder() for s in self.sinks})
+        workers = Workers(self.workers, setup)
+        try:
+            for sink in self.sinks:
+                sink.open(tracker.ack)
+            self._run(workers, tracker, summary.counters)
+            for sink in self.sinks:
+                sink.flush()
+        finally:
+            workers.close()
+            for source in self.group.sources:
+                source.close()
+            for sink in self.sinks:
+                sink.close()
+            summary.seconds = self.clock() - start
+            summary.sinks = {s.name: Counter(s.counters) for s in self.sinks}
+        if tracker.in_flight:
+            raise RuntimeError(f"{tracker.in_flight} batches were never acknowledged by the sinks")
+        return summary
+
+    def _run(self, workers: Workers, tracker: AckTracker, counters: Counter[str]) -> None:
+        """Each worker has one job at a time; a worker gets its next job as soon as its result is
+        taken, before that result is written, so writing overlaps the workers' parsing."""
+        jobs = self._jobs()
+        busy: deque[tuple[int, Job]] = deque()
+        for worker in range(len(workers)):
+            job = next(jobs, None)
+            if job is None:
+                break
+            workers.send(worker, job)
+            busy.append((worker, job))
+        expected: State | None = None
+        while busy:
+            worker, job = busy.popleft()
+            done: Done = workers.receive(worker)
+            following = next(jobs, None)
+            if following is not None:
+                workers.send(worker, following)
+                busy.append((worker, following))
+            expected = self._take(job, done, expected, tracker, counters)
+        tail = self.incidents.flush()
+        if tail:
+            self._write({s.name: s.encoder()(tail) for s in self.sinks}, 0, tracker, counters)
+
+    def _jobs(self) -> Iterator[Job]:
+        """The jobs in input order; each starts from the newest state known when it is made."""
+        number = 0
+        sources = self.group.sources
+        for index, source in enumerate(sources):
+            assert isinstance(source, TextSource)
+            previous: TextBlock | None = None
+            blocks = source.blocks()
+            block = next(blocks, None)
+            while block is not None:
+                after = next(blocks, None)
+                last = after is None
+                yield Job(number, index, source.origin, source.cap, block, warm=_warm(previous), init=self._latest,
+                          last=last, final=last and index == len(sources) - 1)
+                number += 1
+                previous = block if isinstance(block, TextBlock) else None
+                block = after
+
+    def _take(self, job: Job, done: Done, expected: State | None, tracker: AckTracker, counters: Counter[str]) -> State:
+        if expected is not None and not _same(done.start, expected, new_input=job.warm is None):
+            # The warm-up did not rebuild the state (a record longer than the warm-up, a rollover
+            # of the year): do the block again here, from the exact state.
+            if self._local is None:
+                self._local = Worker(Setup(self.ctx, self.window, {s.name: s.encoder() for s in self.sinks}))
+            done = self._local.run(replace(job, warm=None, init=expected))
+            counters["reruns"] += 1
+        self._latest = done.end
+        counters["read"] += done.read
+        for part in done.parts:
+            self._deliver(part, tracker, counters)
+        if isinstance(job.block, TextBlock):  # input bytes consumed, counted per input
+            self.progress.update(job.block.progress - self._consumed.get(job.source, 0))
+            self._consumed[job.source] = job.block.progress
+        return done.end
+
+    def _deliver(self, part: Part, tracker: AckTracker, counters: Counter[str]) -> None:
+        """Link the recognised documents, encode them into their places, write the batch."""
+        if part.pending:
+            docs = self.incidents.enrich([d for _, d in part.pending])
+            for sink in self.sinks:
+                items = part.items[sink.name]
+                for (i, _), item in zip(part.pending, sink.encoder()(docs)):
+                    items[i] = item
+        self._write(part.items, part.unparsed, tracker, counters)
+
+    def _write(self, items: dict[str, list[Any]], unparsed: int, tracker: AckTracker, counters: Counter[str]) -> None:
+        counters["documents"] += len(next(iter(items.values())))
+        counters["unparsed"] += unparsed
+        batch = Batch([], encoded=items)
+        batch.seq = tracker.register(batch.source_id, batch.checkpoint)
+        for sink in self.sinks:
+            sink.write(batch)
+
+
+def _same(start: State, expected: State, *, new_input: bool) -> bool:
+    """Did the worker start from the state the previous block ended in? (At the start of a new
+    input the parser is new in both; only ids and recognition carry over.)"""
+    if new_input and start.source != expected.source:
+        return start.ids == expected.ids and start.recognise == expected.recognise
+    return start == expected
+
+
+def _warm(block: TextBlock | None) -> TextBlock | None:
+    """The last `WARM_LINES` lines of ``block`` (all of it if it is shorter)."""
+    if block is None:
+        return None
+    raw = block.raw
+    cut = len(raw.data)
+    for _ in range(WARM_LINES):
+        cut = raw.data.rfind(b"\n", 0, cut)
+        if cut < 0:
+            return replace(block, broken=False)
+    tail = RawBlock(raw.data[cut + 1 :], raw.base + raw.dropped + cut + 1, 0, raw.complete)
+    return TextBlock(tail, block.progress, broken=False)
+
+

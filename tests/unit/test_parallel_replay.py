@@ -1,0 +1,170 @@
+"""The parallel replay gives the same documents, batch for batch, as one process.
+
+Inputs are cut into small blocks so that block boundaries fall everywhere: inside multi-line
+records, ``systemctl status`` blocks, bootstrap reports, bursts of identical lines in one second.
+The real corpus (sendmail, systemd, the seed) is the main input.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+
+import orjson
+import pytest
+
+from shipper.cli import main
+from shipper.config.model import RecogniseConfig
+from shipper.enrich.chain import default_enrichers
+from shipper.env import Env
+from shipper.parallel.replay import ParallelReplay, eligible
+from shipper.parse.base import ParseContext
+from shipper.parse.dispatch import make_parser
+from shipper.pipeline import Pipeline, Summary, Window
+from shipper.sinks.local import LocalStore
+from shipper.sinks.ndjson import NdjsonSink
+from shipper.sources.files import TextSource
+from shipper.sources.open import open_inputs
+from tests.fakees import FakeES
+
+CTX = ParseContext(timezone="Europe/Berlin", year=2017)
+
+
+def _groups(paths: list[Path], block_size: int) -> list:
+    groups = open_inputs([str(p) for p in paths], fmt="syslog", max_line_bytes=4096)
+    for group in groups:
+        for source in group.sources:
+            assert isinstance(source, TextSource)
+            source.block_size = block_size
+    return groups
+
+
+def one_process(paths: list[Path], block_size: int, window: Window = Window()) -> tuple[bytes, Summary]:
+    out = io.BytesIO()
+    groups = _groups(paths, block_size)
+    enrichers = default_enrichers(RecogniseConfig())
+    summary = Pipeline(groups, CTX, make_parser, enrichers, [NdjsonSink(out)], window).run()
+    return out.getvalue(), summary
+
+
+def in_parallel(paths: list[Path], block_size: int, window: Window = Window()) -> tuple[bytes, Summary]:
+    out = io.BytesIO()
+    (group,) = _groups(paths, block_size)
+    incidents = default_enrichers(RecogniseConfig())[-1]
+    summary = ParallelReplay(group, CTX, incidents, [NdjsonSink(out)], 2, window).run()
+    return out.getvalue(), summary
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+CORPUS = DATA / "corpus"
+LARGER = [  # real logs of other shapes: loghub's, and a Fedora journal as short-iso text
+    CORPUS / "real" / "loghub" / "Linux_2k.log",
+    CORPUS / "real" / "loghub" / "Mac_2k.log",
+    CORPUS / "real" / "loghub" / "OpenSSH_2k.log",
+    CORPUS / "derived" / "fedora37-no-rtc" / "unit-lifecycle.short-iso.log",
+    CORPUS / "derived" / "fedora37-no-rtc" / "journal.short-iso.log",
+]
+
+
+def _concat(path: Path, parts: list[Path]) -> Path:
+    path.write_bytes(b"".join(p.read_bytes().rstrip(b"\n") + b"\n" for p in parts if p.is_file()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every sendmail and systemd excerpt of the corpus and the seed, one after the other."""
+    parts = sorted((CORPUS / "excerpts" / "sendmail").iterdir())
+    parts += sorted((CORPUS / "excerpts" / "systemd").iterdir())
+    parts += sorted((DATA / "seed").iterdir())
+    return _concat(tmp_path_factory.mktemp("corpus") / "all.log", parts)
+
+
+@pytest.fixture(scope="module")
+def larger_file(tmp_path_factory: pytest.TempPathFactory, corpus_file: Path) -> Path:
+    return _concat(tmp_path_factory.mktemp("larger") / "all.log", [corpus_file, *LARGER, corpus_file])
+
+
+@pytest.mark.parametrize("block_size", [512, 4096])
+def test_the_corpus_excerpts_give_the_same_documents_in_parallel(corpus_file: Path, block_size: int) -> None:
+    expected, seq = one_process([corpus_file], block_size)
+    got, par = in_parallel([corpus_file], block_size)
+    assert got == expected
+    assert par.counters["documents"] == seq.counters["documents"] > 250
+
+
+@pytest.mark.parametrize("block_size", [8192, 65536])
+def test_larger_real_logs_give_the_same_documents_in_parallel(larger_file: Path, block_size: int) -> None:
+    expected, seq = one_process([larger_file], block_size)
+    got, par = in_parallel([larger_file], block_size)
+    assert got == expected
+    assert par.counters["documents"] == seq.counters["documents"] > 20000
+    assert par.counters["unparsed"] == seq.counters["unparsed"]
+    assert par.counters["read"] == seq.counters["read"]
+    recognised = [d for d in map(orjson.loads, got.splitlines()) if "rootcause" in d]
+    assert any("cause" in d["rootcause"] for d in recognised), "failures are linked to causes across blocks"
+
+
+def test_a_record_longer_than_the_warm_up_is_done_again_from_the_exact_state(tmp_path: Path) -> None:
+    head = b"Aug 30 14:55:47 host app[1]: first\n"
+    record = b"Aug 30 14:55:48 host app[1]: a trace follows\n" + b"".join(b"\tat frame %d\n" % i for i in range(600))
+    path = tmp_path / "messages"
+    path.write_bytes(head * 50 + record + head * 50)
+    expected, _ = one_process([path], 4096)
+    got, summary = in_parallel([path], 4096)
+    assert got == expected
+    assert summary.counters["reruns"] >= 1
+    docs = [orjson.loads(line) for line in got.splitlines()]
+    assert docs[50]["message"].count("\n") == 600  # the continuation lines stayed with their record
+
+
+def test_a_rotated_set_with_an_archive_and_a_time_window(corpus_file: Path, tmp_path: Path) -> None:
+    data = corpus_file.read_bytes()
+    half = data.index(b"\n", len(data) // 2) + 1
+    (tmp_path / "messages.1.gz").write_bytes(gzip.compress(data[:half]))
+    (tmp_path / "messages").write_bytes(data[half:])
+    paths = [tmp_path / "messages.1.gz", tmp_path / "messages"]
+    window = Window(since="2017-01-01T00:00:00.000000Z", until="2017-09-01T00:00:00.000000Z")
+    expected, seq = one_process(paths, 4096, window)
+    got, _ = in_parallel(paths, 4096, window)
+    assert got == expected
+    assert 0 < seq.counters["documents"] < seq.counters["read"]
+
+
+def test_only_one_group_of_syslog_text_is_read_in_parallel(corpus_file: Path, corpus: Path) -> None:
+    assert eligible(_groups([corpus_file], 4096))
+    assert not eligible(_groups([corpus_file, corpus / "excerpts" / "sendmail" / "sendmail-syserr-misc.log"], 4096))
+    es_log = next((corpus / "excerpts" / "elasticsearch").iterdir())
+    assert not eligible(open_inputs([str(es_log)], fmt="elasticsearch", max_line_bytes=4096))
+
+
+def test_the_cli_stores_the_same_events_with_workers(env: Env, corpus_file: Path, tmp_path: Path) -> None:
+    for workers in ("1", "2"):
+        db = tmp_path / f"w{workers}.db"
+        args = ["replay", "--timezone", "UTC", "--year", "2017", "--workers", workers, "--store", str(db), str(corpus_file)]
+        assert main(args, env) == 0
+    one, two = LocalStore(tmp_path / "w1.db"), LocalStore(tmp_path / "w2.db")
+    try:
+        assert list(two.iter_docs()) == list(one.iter_docs())
+        assert two.counts()["recognised"] == one.counts()["recognised"] > 10
+    finally:
+        one.close()
+        two.close()
+
+
+def test_the_cli_indexes_the_same_documents_with_workers(env: Env, corpus_file: Path) -> None:
+    indexed = []
+    for workers in ("1", "2"):
+        with FakeES() as es:
+            args = ["replay", "--timezone", "UTC", "--year", "2017", "--workers", workers, "--output", "es",
+                    "--es-url", es.url, str(corpus_file)]
+            assert main(args, env) == 0
+            indexed.append(es.docs("logs-shipper.syslog-default"))
+    assert indexed[1] == indexed[0]
+    assert len(indexed[0]) > 250
+
+
+def test_workers_must_be_a_positive_number(env: Env, corpus_file: Path) -> None:
+    assert main(["replay", "--workers", "0", "--output", "ndjson", str(corpus_file)], env) == 2
+    assert "--workers 0" in env.stderr.getvalue()
