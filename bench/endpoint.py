@@ -4,25 +4,32 @@
 
 It answers as Elasticsearch does for what the shippers under test need: `GET /` (the banner with
 `X-Elastic-Product: Elasticsearch`), `POST /_bulk` and `POST /<index>/_bulk` (with per-item results,
-the action named as in the request, short when `filter_path` asks for it), and 200 `{}` to anything else (template checks and the like).
+the action named as in the request), and 200 `{}` to anything else (template checks and the like).
+With `filter_path` (the shipper's keeps `errors`, each item's `status` and of an error its `type`
+and `reason`) the reply is as short as Elasticsearch makes it: `{"errors":false,"items":[{"create":
+{"status":201}},…]}`; without, items carry what Elasticsearch sends by default.
 Documents are counted on the raw bytes (newlines / 2), each response goes out in one `send`,
 sockets have `TCP_NODELAY`, and `Expect: 100-continue` (libcurl: rsyslog, syslog-ng) is honoured.
 
 Control, for the benchmark driver: `GET /_bench/stats` → `{"docs": N, "last": T, "bulks": B}`
 where T is `time.monotonic()` (system-wide on Linux) when the last document arrived;
-`POST /_bench/reset` zeroes them. `Endpoint` starts the server as a child process.
+`POST /_bench/reset` zeroes them. `POST /_bench/conflict` makes every later item a 409 (the
+document exists: what a replay of data already indexed gets, with Elasticsearch's error object),
+`POST /_bench/created` goes back to 201s. `Endpoint` starts the server as a child process.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
 _BANNER = (b'{"name":"bench","cluster_name":"bench","cluster_uuid":"bench","version":{"number":"9.1.0",'
            b'"build_flavor":"default","lucene_version":"10.2.2"},"tagline":"You Know, for Search"}')
@@ -35,6 +42,7 @@ class _Counter:
         self.docs = 0
         self.bulks = 0
         self.last = 0.0
+        self.conflict = False
 
     def add(self, n: int) -> None:
         with self.lock:
@@ -45,6 +53,7 @@ class _Counter:
     def reset(self) -> None:
         with self.lock:
             self.docs, self.bulks, self.last = 0, 0, 0.0
+            self.conflict = False
 
 
 def _answer(status: str, body: bytes, head: bool = False) -> bytes:
@@ -52,14 +61,45 @@ def _answer(status: str, body: bytes, head: bool = False) -> bytes:
             f"content-length: {len(body)}\r\n\r\n").encode() + (b"" if head else body)
 
 
-def _bulk_answer(body: bytes, n: int, filtered: bool) -> bytes:
-    """Every item created; with `filter_path` (shipper asks for status and error only) the items
-    are as short as Elasticsearch makes them, otherwise they carry what it sends by default."""
+_ID = re.compile(rb'"_id":"([^"]*)"')
+_BACKING = b".ds-bench-2024.03.01-000001"
+
+
+def _conflicts(body: bytes, action: bytes, paths: set[str] | None) -> bytes:
+    """Every item a 409, as Elasticsearch writes it; ``filter_path`` (``paths``) keeps the item's
+    status and of its error what it names (the shipper's: type and reason)."""
+    whole = paths is None or "items.*.error" in paths
+    lines = body.split(b"\n")
+    items = []
+    for line in lines[0:len(lines) - 1:2]:
+        m = _ID.search(line)
+        doc_id = m.group(1) if m else b"x"
+        error = (b'"status":409,"error":{"type":"version_conflict_engine_exception","reason":"[' + doc_id +
+                 b']: version conflict, document already exists (current version [1])"' +
+                 (b',"index_uuid":"aAsFqTI0Tc2W0LCWgPNrOA","shard":"0","index":"' + _BACKING + b'"' if whole else b"") +
+                 b"}}}")
+        head = b'{"' + action + b'":{' + (b"" if paths is not None else b'"_index":"' + _BACKING + b'","_id":"' + doc_id + b'",')
+        items.append(head + error)
+    return _answer("200 OK", _envelope(b"true", b",".join(items), paths is not None))
+
+
+def _envelope(errors: bytes, items: bytes, filtered: bool) -> bytes:
+    """The bulk response, its fields in Elasticsearch's order; ``filter_path=errors,items.…`` leaves ``took`` out."""
+    return b'{"errors":' + errors + (b"" if filtered else b',"took":1') + b',"items":[' + items + b"]}"
+
+
+def _bulk_answer(body: bytes, n: int, paths: set[str] | None, conflict: bool) -> bytes:
+    """Every item created (or, in conflict mode, a 409); with `filter_path` (shipper asks for status
+    and error only) the items are as short as Elasticsearch makes them, otherwise they carry what
+    it sends by default."""
     action = body[2:body.find(b'"', 2)] if body.startswith(b'{"') else b"index"
+    if conflict:
+        return _conflicts(body, action, paths)
+    filtered = paths is not None
     item = b'{"' + action + (b'":{"status":201}}' if filtered else
                              b'":{"_index":"bench","_id":"x","_version":1,"result":"created","_shards":'
                              b'{"total":1,"successful":1,"failed":0},"_seq_no":0,"_primary_term":1,"status":201}}')
-    return _answer("200 OK", b'{"errors":false,"took":1,"items":[' + b",".join([item] * n) + b"]}")
+    return _answer("200 OK", _envelope(b"false", b",".join([item] * n), filtered))
 
 
 class _Conn:
@@ -117,18 +157,23 @@ class _Conn:
             if body is None:
                 return
             path, _, query = target.partition("?")
-            self.sock.sendall(self._respond(method, path, "filter_path=" in query, body))
+            filter_path = parse_qs(query).get("filter_path")
+            paths = set(filter_path[-1].split(",")) if filter_path else None
+            self.sock.sendall(self._respond(method, path, paths, body))
 
-    def _respond(self, method: str, path: str, filtered: bool, body: bytes) -> bytes:
+    def _respond(self, method: str, path: str, paths: set[str] | None, body: bytes) -> bytes:
         if path.endswith("/_bulk"):
             n = body.count(b"\n") // 2
             self.counter.add(n)
-            return _bulk_answer(body, n, filtered)
+            return _bulk_answer(body, n, paths, self.counter.conflict)
         if path == "/_bench/stats":
             c = self.counter
             return _answer("200 OK", json.dumps({"docs": c.docs, "last": c.last, "bulks": c.bulks}).encode())
         if path == "/_bench/reset":
             self.counter.reset()
+            return _answer("200 OK", b"{}")
+        if path in ("/_bench/conflict", "/_bench/created"):
+            self.counter.conflict = path == "/_bench/conflict"
             return _answer("200 OK", b"{}")
         return _answer("200 OK", _BANNER if path == "/" else b"{}", head=method == "HEAD")
 
@@ -167,6 +212,10 @@ class Endpoint:
 
     def reset(self) -> None:
         self._call("POST", "/_bench/reset")
+
+    def conflict(self, on: bool) -> None:
+        """Answer every later item with a 409 (``on``) or a 201."""
+        self._call("POST", "/_bench/conflict" if on else "/_bench/created")
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -1,5 +1,5 @@
 """Bulk bodies, built once: each document becomes one NDJSON item (action line + source line), and
-items are cut into requests by count and by bytes. Pure: no I/O, no clock.
+items are cut into requests by count and by bytes; bulk replies are read. Pure: no I/O, no clock.
 
 A document goes to the data stream ``logs-<dataset>-<namespace>`` (Elastic's naming scheme) with
 ``op_type: create`` and ``_id = event.id``, so a replay of the same data is absorbed (409). The
@@ -9,7 +9,9 @@ dict: another sink may be writing the same batch.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, Iterable
 
 import orjson
@@ -72,10 +74,15 @@ class Encoder:
         out: list[bytes] = []
         append = out.append
         dumps = orjson.dumps
+        join = b"".join
         routes = self._routes
         for doc in docs:
             event = doc.get("event")
-            key = dataset if dataset is not None else (event.get("dataset") if event else None)
+            if event:
+                key = event.get("dataset") if dataset is None else dataset
+                doc_id = event.get("id")
+            else:
+                key, doc_id = dataset, None
             route = routes.get(key) or self.route(key)
             if "data_stream" in doc:
                 doc = {**doc, "data_stream": route.stream}
@@ -86,15 +93,15 @@ class Encoder:
                 source = dumps(doc)
             except TypeError:
                 source = dumps(doc, default=_default)
-            doc_id = event.get("id") if event else None
-            if doc_id is None:
-                action = route.action_no_id
-            else:
-                action = route.action + dumps(doc_id if type(doc_id) is str else str(doc_id)) + b"}}\n"
             if len(source) > 2:
-                append(b"".join((action, head, memoryview(source)[1:], b"\n")))
+                tail: bytes | memoryview = memoryview(source)[1:]
             else:  # an empty document: the data_stream object is all there is
-                append(action + route.splice[:-1] + b"}\n")
+                head, tail = route.splice[:-1], b"}"
+            if doc_id is None:
+                append(join((route.action_no_id, head, tail, b"\n")))
+            else:
+                doc_id = dumps(doc_id if type(doc_id) is str else str(doc_id))
+                append(join((route.action, doc_id, b"}}\n", head, tail, b"\n")))
         return out
 
 
@@ -131,28 +138,26 @@ class Chunker:
         self._open = Chunk()
 
     def add(self, items: list[bytes], seq: int) -> list[Chunk]:
-        """Add one batch's items; returns the chunks that became full."""
-        chunk = self._open
-        size = sum(map(len, items))
-        if len(chunk.items) + len(items) < self.max_docs and chunk.nbytes + size < self.max_bytes:
-            chunk.items += items  # the common case: the whole batch fits
-            chunk.seqs += [seq] * len(items)
-            chunk.nbytes += size
-            return []
+        """Add one batch's items; returns the chunks that became full. Items are taken in slices
+        (no per-item Python work unless the byte limit cuts the batch)."""
         full: list[Chunk] = []
-        max_docs, max_bytes = self.max_docs, self.max_bytes
-        for item in items:
-            size = len(item)
-            if chunk.items and (chunk.nbytes + size > max_bytes or len(chunk.items) >= max_docs):
-                full.append(chunk)
-                chunk = Chunk()
-            chunk.items.append(item)
-            chunk.seqs.append(seq)
+        sizes = list(map(len, items))
+        start, n = 0, len(items)
+        while start < n:
+            chunk = self._open
+            end = min(n, start + self.max_docs - len(chunk.items))
+            size = sum(sizes[start:end])
+            if chunk.nbytes + size > self.max_bytes:  # cut where the next item no longer fits
+                sums = list(accumulate(sizes[start:end]))
+                taken = bisect_right(sums, self.max_bytes - chunk.nbytes) or (0 if chunk.items else 1)
+                end, size = start + taken, sums[taken - 1] if taken else 0
+            chunk.items += items[start:end]
+            chunk.seqs += [seq] * (end - start)
             chunk.nbytes += size
-        if len(chunk.items) >= max_docs or chunk.nbytes >= max_bytes:
-            full.append(chunk)
-            chunk = Chunk()
-        self._open = chunk
+            if end < n or len(chunk.items) >= self.max_docs or chunk.nbytes >= self.max_bytes:
+                full.append(chunk)
+                self._open = Chunk()
+            start = end
         return full
 
     def take(self) -> Chunk | None:
@@ -163,3 +168,56 @@ class Chunker:
     @property
     def pending(self) -> int:
         return len(self._open.items)
+
+
+# What the sink asks Elasticsearch to keep of a bulk reply: the summary flag, each item's status,
+# and of an error only what a dead letter shows. A created item is then `{"create":{"status":201}}`.
+FILTER_PATH = ("errors,items.*.status,items.*.error.type,items.*.error.reason,"
+               "items.*.error.caused_by.type,items.*.error.caused_by.reason")
+_NO_ERRORS = b'"errors":false'
+_ITEMS = b'"items":'
+_HEAD = 128  # the top-level fields before the items: errors, took, ingest_took
+_CREATED = b'{"status":201}'
+_EXISTS = b'{"status":409,"error":{"type":"version_conflict_engine_exception"'
+
+
+@dataclass(slots=True)
+class Reply:
+    """A 200 bulk reply: how many items were created and already there, and, unless every item
+    was one of those, each item's result (``{"status": …, "error": {…}}``) in request order."""
+
+    created: int
+    existing: int
+    results: list[dict[str, Any]] | None = None
+
+
+def read_reply(raw: bytes, n: int) -> Reply:
+    """Read the reply to a bulk request of ``n`` items; ValueError if it is not a bulk reply.
+
+    The common answers are settled on the bytes: ``"errors":false`` before the items (nothing
+    failed), or every item matched as created or as a version conflict (a replay of data already
+    indexed). The patterns hold an unescaped ``{"``, which JSON strings cannot contain, so they match
+    structure only. Anything else (another layout, a real failure) is decoded in full.
+    """
+    flag = raw.find(_NO_ERRORS, 0, _HEAD)
+    if 0 <= flag < raw.find(_ITEMS, 0, _HEAD):
+        return Reply(n, 0)
+    existing = raw.count(_EXISTS)
+    if existing == n:
+        return Reply(0, n)
+    if existing:
+        created = raw.count(_CREATED)
+        if created + existing == n:
+            return Reply(created, existing)
+    body = orjson.loads(raw)
+    if not isinstance(body, dict) or "errors" not in body:
+        raise ValueError(f"not a bulk reply: {raw[:200]!r}")
+    if not body["errors"]:
+        return Reply(n, 0)
+    items = body.get("items")
+    if not isinstance(items, list) or len(items) != n:
+        raise ValueError(f"{len(items) if isinstance(items, list) else 'no'} bulk items for {n} documents")
+    try:
+        return Reply(0, 0, [item.get("create") or next(iter(item.values())) for item in items])
+    except (AttributeError, StopIteration):
+        raise ValueError(f"a bulk item is not an object with one result: {raw[:200]!r}") from None

@@ -4,7 +4,12 @@ Threads only carry requests: encoding, retry decisions, dead-lettering and every
 on the caller's thread inside `write`/`flush` (the pipeline is single-threaded). A batch is
 acknowledged once Elasticsearch has each of its documents (2xx or 409) or the document is in
 the dead letter. Events accepted and not yet settled are bounded by ``max_held_events``: when the
-bound is reached, `write` waits (backpressure); nothing is ever dropped.
+bound is reached, `write` waits (backpressure); nothing is ever dropped. Below it, full requests
+queue for one of the ``max_in_flight`` connections and `write` returns at once.
+
+Per document, the caller's thread only moves item lists (`Chunker`); a request thread joins them
+into one body and reads the reply on its bytes (`read_reply`): a reply where every item was
+created or already there is settled without decoding it item by item.
 
 Counters: ``indexed``, ``duplicates`` (409: already there, delivered), ``retried_items`` (item-level
 429/5xx re-sent), ``request_retries`` (whole requests: 429/502/503/504, connection errors),
@@ -24,24 +29,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from shipper.config.elasticsearch import ElasticsearchOutput
 from shipper.env import Env
 from shipper.errors import OutputError, UnavailableError
 from shipper.event import Batch
 from shipper.sinks.base import Ack, Encode, items_of
-from shipper.sinks.bulk import DEADLETTER_DATASET, Chunk, Chunker, Encoder, split_item
+from shipper.sinks.bulk import DEADLETTER_DATASET, FILTER_PATH, Chunk, Chunker, Encoder, Reply, read_reply, split_item
 from shipper.sinks.deadletter import FILENAME, DeadLetterStore, Letter
 from shipper.sinks.es_client import Connection, connect, connection_reason, error_reason, unavailable
 from shipper.sinks.retry import RETRY_REQUEST_STATUSES, STOP_REQUEST_STATUSES, Backoff, Verdict, item_verdict
 
-FILTER_PATH = "errors,items.*.status,items.*.error"
 INDEX_TEMPLATE = "logs-shipper"
 
 
 @dataclass(slots=True)
 class _Outcome:
     status: int | None  # None: no HTTP answer (connection refused, timeout, TLS)
-    body: Any = None
+    body: Any = None  # a 200's `Reply`; else the error JSON Elasticsearch sent (or its text)
     error: BaseException | None = None
 
 
@@ -58,7 +64,7 @@ class ElasticsearchSink:
         self._backoff = Backoff(float(cfg.retry_initial), float(cfg.retry_max))
         self._remaining: dict[int, int] = {}  # batch seq -> its documents not yet settled
         self._inflight: dict[Future[_Outcome], Chunk] = {}
-        self._retry: list[tuple[float, int, Chunk]] = []  # heap of (due, tie-breaker, chunk)
+        self._queue: list[tuple[float, int, Chunk]] = []  # requests to send: heap of (due, tie-breaker, chunk)
         self._ticket = itertools.count()
         self._held = 0  # documents accepted by write() and not yet settled
         self._outage_since: float | None = None
@@ -71,7 +77,7 @@ class ElasticsearchSink:
     def open(self, ack: Ack) -> None:
         self._check_state_dir()
         self._ack = ack
-        self._conn = connect(self.cfg, self.env)
+        self._conn = connect(self.cfg, self.env, bulk=True)
         self._pool = ThreadPoolExecutor(max_workers=self.cfg.max_in_flight, thread_name_prefix="shipper-es")
         self._warn_if_not_set_up()
 
@@ -97,7 +103,7 @@ class ElasticsearchSink:
         if chunk is not None:
             self._submit(chunk)
         while self._held:
-            if not self._inflight and not self._retry:
+            if not self._inflight and not self._queue:
                 raise RuntimeError(f"{self._held} documents held but none in flight or waiting: a sink bug")
             self._pump(block=True)
 
@@ -107,7 +113,7 @@ class ElasticsearchSink:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         if self._conn is not None:
-            self._conn.client.close()
+            self._conn.close()
             self._conn = None
         if self._deadletter is not None:
             self._deadletter.close()
@@ -115,64 +121,65 @@ class ElasticsearchSink:
 
     # -- sending ----------------------------------------------------------------------------------
     def _submit(self, chunk: Chunk) -> None:
-        while len(self._inflight) >= self.cfg.max_in_flight:
-            self._pump(block=True)
-        self._start(chunk)
+        """Queue a new request: it leaves as soon as a connection is free (the caller does not wait
+        for one; only ``max_held_events`` makes ``write`` wait)."""
+        self._schedule(chunk, 0.0)
 
     def _start(self, chunk: Chunk) -> None:
         assert self._pool is not None
         self._inflight[self._pool.submit(self._send, chunk)] = chunk
 
     def _send(self, chunk: Chunk) -> _Outcome:
-        """Runs on a worker thread: one bulk request, its answer or its failure as data."""
+        """Runs on a worker thread: one bulk request, its answer read (or its failure) as data."""
         from elastic_transport import TransportError
         from elasticsearch import ApiError
 
-        assert self._conn is not None
+        assert self._conn is not None and self._conn.bulk is not None
         try:
-            resp = self._conn.client.bulk(body=chunk.body(), filter_path=FILTER_PATH)  # type: ignore[arg-type]
-            return _Outcome(resp.meta.status, resp.body)
+            resp = self._conn.bulk.bulk(body=chunk.body(), filter_path=FILTER_PATH)  # type: ignore[arg-type]
         except ApiError as exc:
-            return _Outcome(exc.meta.status, exc.body, exc)
+            return _Outcome(exc.meta.status, _decoded(exc.body), exc)
         except TransportError as exc:
             return _Outcome(None, None, exc)
+        try:
+            return _Outcome(resp.meta.status, read_reply(resp.body, len(chunk)))
+        except ValueError as exc:
+            return _Outcome(resp.meta.status, None, exc)
 
     def _pump(self, block: bool) -> None:
-        """Send the retries that are due, then settle finished requests (waiting for one if ``block``)."""
-        self._send_due_retries()
+        """Send the requests that are due, then settle finished ones (waiting for one if ``block``)."""
+        self._send_due()
         if not self._inflight:
-            if block and self._retry:
-                time.sleep(max(0.0, self._retry[0][0] - time.monotonic()))
-                self._send_due_retries()
+            if block and self._queue:
+                time.sleep(max(0.0, self._queue[0][0] - time.monotonic()))
+                self._send_due()
             return
         if block:
             timeout = None
-            if self._retry and len(self._inflight) < self.cfg.max_in_flight:
-                timeout = max(0.0, self._retry[0][0] - time.monotonic())
+            if self._queue and len(self._inflight) < self.cfg.max_in_flight:
+                timeout = max(0.0, self._queue[0][0] - time.monotonic())
             done = wait(list(self._inflight), timeout=timeout, return_when=FIRST_COMPLETED)[0]
         else:
             done = {f for f in self._inflight if f.done()}
         for fut in done:
             self._settle(self._inflight.pop(fut), fut.result())
 
-    def _send_due_retries(self) -> None:
+    def _send_due(self) -> None:
         now = time.monotonic()
-        while self._retry and self._retry[0][0] <= now and len(self._inflight) < self.cfg.max_in_flight:
-            self._start(heapq.heappop(self._retry)[2])
+        while self._queue and self._queue[0][0] <= now and len(self._inflight) < self.cfg.max_in_flight:
+            self._start(heapq.heappop(self._queue)[2])
 
     def _schedule(self, chunk: Chunk, delay: float) -> None:
-        heapq.heappush(self._retry, (time.monotonic() + delay, next(self._ticket), chunk))
+        heapq.heappush(self._queue, (time.monotonic() + delay, next(self._ticket), chunk))
 
     # -- answers ----------------------------------------------------------------------------------
     def _settle(self, chunk: Chunk, outcome: _Outcome) -> None:
-        from elastic_transport import SerializationError
-
         self.counters["requests"] += 1
         status = outcome.status
-        if isinstance(outcome.error, SerializationError):
-            raise OutputError(f"the answer of {self._where} to a bulk request is not Elasticsearch's JSON: {outcome.error}",
-                              hint="is a proxy in between? point output.elasticsearch.hosts at Elasticsearch itself")
-        if status == 200 and isinstance(outcome.body, dict):
+        if status == 200:
+            if not isinstance(outcome.body, Reply):
+                raise OutputError(f"the answer of {self._where} to a bulk request is not Elasticsearch's: {outcome.error}",
+                                  hint="is a proxy in between? point output.elasticsearch.hosts at Elasticsearch itself")
             self._recovered()
             self._settle_items(chunk, outcome.body)
         elif status is None or status in RETRY_REQUEST_STATUSES:
@@ -188,39 +195,45 @@ class ElasticsearchSink:
             raise OutputError(f"Elasticsearch at {self._where} refused a bulk request ({status}): "
                               f"{error_reason(outcome.body)}", hint="this is likely a shipper bug: report it")
 
-    def _settle_items(self, chunk: Chunk, body: dict[str, Any]) -> None:
-        if not body.get("errors"):
-            self.counters["indexed"] += len(chunk)
+    def _settle_items(self, chunk: Chunk, reply: Reply) -> None:
+        """Settle a 200's items: all at once when every one was delivered, else item by item."""
+        if reply.results is None:
+            self._delivered(reply.created, reply.existing)
             self._settled(Counter(chunk.seqs))
             return
-        results = body.get("items", [])
-        if len(results) != len(chunk):
-            raise OutputError(f"Elasticsearch answered {len(results)} bulk items for {len(chunk)} documents")
         done: Counter[int] = Counter()
+        delivered = [0, 0]  # created, already there
         again = Chunk(attempt=chunk.attempt + 1)
         dead: list[tuple[int, dict[str, Any]]] = []
-        for i, wrapped in enumerate(results):
-            result = wrapped.get("create") or next(iter(wrapped.values()))
+        for i, result in enumerate(reply.results):
             status = int(result.get("status", 0))
             verdict = item_verdict(status)
             if verdict is Verdict.DELIVERED or verdict is Verdict.DUPLICATE:
-                self.counters["indexed" if verdict is Verdict.DELIVERED else "duplicates"] += 1
+                delivered[verdict is Verdict.DUPLICATE] += 1
                 done[chunk.seqs[i]] += 1
             elif verdict is Verdict.RETRY and (status == 429 or chunk.attempt < self.cfg.max_item_retries):
                 again.items.append(chunk.items[i])
                 again.seqs.append(chunk.seqs[i])
                 again.nbytes += len(chunk.items[i])
             elif verdict is Verdict.STOP:
+                self._delivered(*delivered)
                 self._settled(done)
                 raise self._stop_item(status, result)
             else:
                 dead.append((i, result))
+        self._delivered(*delivered)
         if dead:
             self._dead_letter(chunk, dead, done)
         self._settled(done)
         if again.items:
             self.counters["retried_items"] += len(again)
             self._schedule(again, self._backoff.delay(chunk.attempt))
+
+    def _delivered(self, created: int, existing: int) -> None:
+        if created:
+            self.counters["indexed"] += created
+        if existing:
+            self.counters["duplicates"] += existing
 
     def _settled(self, done: Counter[int]) -> None:
         assert self._ack is not None
@@ -357,6 +370,16 @@ def _copy(letter: Letter) -> dict[str, Any]:
         "error": {"type": letter.error_type, "message": letter.reason},
         "shipper": {"deadletter": {"target": letter.target, "status": letter.status}},
     }
+
+
+def _decoded(body: Any) -> Any:
+    """An error answer's JSON (or its text, when it is not JSON)."""
+    if not isinstance(body, (bytes, bytearray)):
+        return body
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.decode("utf-8", "replace")
 
 
 def _iso(epoch: float) -> str:

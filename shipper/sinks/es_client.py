@@ -18,7 +18,7 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import HttpHeaders, TlsError, Transport, TransportApiResponse
 from elastic_transport.client_utils import DefaultType
 from elasticsearch import ApiError, Elasticsearch, UnsupportedProductError
-from elasticsearch.serializer import OrjsonSerializer
+from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer, Serializer
 
 from shipper.config.elasticsearch import ElasticsearchOutput
 from shipper.env import Env
@@ -62,18 +62,49 @@ def _rewrite(headers: Mapping[str, Any], compat: int | None) -> HttpHeaders:
     return out
 
 
+class RawJsonSerializer(OrjsonSerializer):
+    """JSON answers kept as the bytes that came (requests still serialised with orjson).
+
+    Bulk replies are read by `shipper.sinks.bulk.read_reply`, which settles the common cases
+    (every item created, or already there) on the raw bytes without building 2,000 dicts.
+    """
+
+    def loads(self, data: bytes) -> bytes:
+        return data
+
+
+class NdjsonBodySerializer(NdjsonSerializer):
+    """A bulk body that is already one ``bytes`` NDJSON object goes out as it is, not copied twice."""
+
+    def dumps(self, data: Any) -> bytes:
+        return data if isinstance(data, bytes) else super().dumps(data)
+
+
+BULK_SERIALIZERS = {"application/json": RawJsonSerializer(), "application/x-ndjson": NdjsonBodySerializer()}
+
+
 @dataclass
 class Connection:
-    """A client that has talked to the server: its version is known and the API version set."""
+    """A client that has talked to the server: its version is known and the API version set.
+
+    ``bulk`` (when asked for) is a second client on the same settings and its own connections,
+    configured for bulk requests: its answers are raw bytes (`RawJsonSerializer`).
+    """
 
     client: Elasticsearch
     where: str  # for messages: the URL(s) or "Elastic Cloud deployment <name>"
     version: str
     cluster_name: str
+    bulk: Elasticsearch | None = None
 
     @property
     def major(self) -> int:
         return int(self.version.split(".")[0])
+
+    def close(self) -> None:
+        self.client.close()
+        if self.bulk is not None:
+            self.bulk.close()
 
 
 def where(cfg: ElasticsearchOutput) -> str:
@@ -82,24 +113,33 @@ def where(cfg: ElasticsearchOutput) -> str:
     return ", ".join(cfg.hosts)
 
 
-def build_client(cfg: ElasticsearchOutput, env: Env) -> Elasticsearch:
-    """A client for ``cfg`` (no request made yet). Secrets are read here, from files or env vars."""
-    kwargs: dict[str, Any] = dict(
+def client_options(cfg: ElasticsearchOutput, env: Env) -> dict[str, Any]:
+    """The client's settings for ``cfg``. Secrets are read here, from files or env vars."""
+    options: dict[str, Any] = dict(
         request_timeout=float(cfg.request_timeout),
         max_retries=0,  # shipper retries itself: bounded, with backoff, and item by item
         retry_on_timeout=False,
         connections_per_node=max(4, cfg.max_in_flight + 2),
         http_compress=cfg.compression == "gzip",  # gzip request bodies (after serialisation, on the worker)
-        serializer=OrjsonSerializer(),
         transport_class=CompatTransport,
     )
     if cfg.cloud_id:
-        kwargs["cloud_id"] = cfg.cloud_id
+        options["cloud_id"] = cfg.cloud_id
     else:
-        kwargs["hosts"] = list(cfg.hosts)
-    kwargs.update(auth_options(cfg, env.environ))
-    kwargs.update(tls_options(cfg, env))
-    client = Elasticsearch(**kwargs)
+        options["hosts"] = list(cfg.hosts)
+    options.update(auth_options(cfg, env.environ))
+    options.update(tls_options(cfg, env))
+    return options
+
+
+def build_client(cfg: ElasticsearchOutput, env: Env, options: dict[str, Any] | None = None,
+                 serializers: Mapping[str, Serializer] | None = None) -> Elasticsearch:
+    """A client for ``cfg`` (no request made yet), on ``options`` if already read."""
+    options = client_options(cfg, env) if options is None else options
+    if serializers is None:
+        client = Elasticsearch(**options, serializer=OrjsonSerializer())
+    else:
+        client = Elasticsearch(**options, serializers=serializers)
     _transport(client).compat = None
     return client
 
@@ -162,9 +202,11 @@ def tls_options(cfg: ElasticsearchOutput, env: Env) -> dict[str, Any]:
     return out
 
 
-def connect(cfg: ElasticsearchOutput, env: Env) -> Connection:
-    """Build the client, read the server's version, and set the API version both understand."""
-    client = build_client(cfg, env)
+def connect(cfg: ElasticsearchOutput, env: Env, *, bulk: bool = False) -> Connection:
+    """Build the client, read the server's version, and set the API version both understand;
+    with ``bulk``, also the client for bulk requests."""
+    options = client_options(cfg, env)
+    client = build_client(cfg, env, options)
     place = where(cfg)
     try:
         info = client.info().body
@@ -182,7 +224,11 @@ def connect(cfg: ElasticsearchOutput, env: Env) -> Connection:
         raise UnavailableError(f"Elasticsearch {version} at {place} is newer than this shipper's client "
                                f"({elasticsearch.__versionstr__}) can talk to", hint="upgrade shipper")
     _transport(client).compat = min(major, CLIENT_MAJOR)
-    return Connection(client, place, version, str(info.get("cluster_name", "")))
+    conn = Connection(client, place, version, str(info.get("cluster_name", "")))
+    if bulk:
+        conn.bulk = build_client(cfg, env, options, BULK_SERIALIZERS)
+        _transport(conn.bulk).compat = _transport(client).compat
+    return conn
 
 
 def unavailable(exc: BaseException, place: str, *, doing: str) -> UnavailableError:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import orjson
+import random
 
-from shipper.sinks.bulk import Chunker, Encoder, split_item
+import orjson
+import pytest
+
+from shipper.sinks.bulk import Chunker, Encoder, Reply, read_reply, split_item
 from tests.helpers.es import syslog_docs
 
 
@@ -90,3 +93,86 @@ def test_an_item_larger_than_the_byte_limit_travels_alone() -> None:
     chunks = Chunker(max_docs=100, max_bytes=2048).add([small[0], big[0], small[1]], seq=0)
     assert [len(c) for c in chunks] == [1, 1]
     assert chunks[1].items == big
+
+
+def _one_by_one(batches: list[list[bytes]], max_docs: int, max_bytes: int) -> list[list[bytes]]:
+    """The cutting rule item by item: an item joins the open request unless that would pass a limit."""
+    out: list[list[bytes]] = []
+    open_: list[bytes] = []
+    for items in batches:
+        for item in items:
+            if open_ and (len(open_) >= max_docs or sum(map(len, open_)) + len(item) > max_bytes):
+                out.append(open_)
+                open_ = []
+            open_.append(item)
+        if len(open_) >= max_docs or sum(map(len, open_)) >= max_bytes:
+            out.append(open_)
+            open_ = []
+    return out + ([open_] if open_ else [])
+
+
+def test_cutting_whole_batches_gives_the_same_requests_as_cutting_item_by_item() -> None:
+    rng = random.Random(4)
+    for _ in range(300):
+        max_docs, max_bytes = rng.randint(1, 12), rng.randint(20, 400)
+        batches = [[b"x" * rng.choice([1, 5, 30, 90, 500]) for _ in range(rng.randint(0, 25))] for _ in range(6)]
+        chunker = Chunker(max_docs, max_bytes)
+        chunks = [c for seq, items in enumerate(batches) for c in chunker.add(items, seq)]
+        rest = chunker.take()
+        chunks += [rest] if rest else []
+        assert [c.items for c in chunks] == _one_by_one(batches, max_docs, max_bytes)
+        assert all(c.nbytes == len(c.body()) for c in chunks)
+        assert [s for c in chunks for s in c.seqs] == [seq for seq, items in enumerate(batches) for _ in items]
+
+
+def _reply(items: list[dict], errors: bool | None = None, took_first: bool = False) -> bytes:
+    """A bulk reply as Elasticsearch serialises it (compact JSON, the items after the flag)."""
+    flag = any("error" in next(iter(i.values())) for i in items) if errors is None else errors
+    head = {"took": 7, "errors": flag} if took_first else {"errors": flag}
+    return orjson.dumps({**head, "items": items})
+
+
+CREATED = {"create": {"status": 201}}
+EXISTS = {"create": {"status": 409, "error": {"type": "version_conflict_engine_exception",
+                                              "reason": "[doc-1]: version conflict, document already exists (current version [1])"}}}
+REFUSED = {"create": {"status": 400, "error": {"type": "document_parsing_exception",
+                                               "reason": "[1:15] failed to parse field [host] of type [object]",
+                                               "caused_by": {"type": "illegal_argument_exception", "reason": "x"}}}}
+
+
+def test_a_reply_without_errors_is_settled_on_the_flag() -> None:
+    assert read_reply(_reply([CREATED] * 3), 3) == Reply(3, 0)
+    assert read_reply(_reply([CREATED] * 3, took_first=True), 3) == Reply(3, 0)
+
+
+def test_a_replay_of_indexed_data_is_settled_without_decoding_each_item() -> None:
+    assert read_reply(_reply([EXISTS] * 4), 4) == Reply(0, 4)
+    assert read_reply(_reply([EXISTS, CREATED, EXISTS]), 3) == Reply(1, 2)
+
+
+def test_a_real_failure_gives_every_item_result_in_order() -> None:
+    reply = read_reply(_reply([CREATED, REFUSED, EXISTS]), 3)
+    assert reply.results is not None
+    assert [r["status"] for r in reply.results] == [201, 400, 409]
+    assert reply.results[1]["error"]["caused_by"]["type"] == "illegal_argument_exception"
+
+
+def test_pattern_text_inside_an_error_reason_cannot_pass_for_an_item() -> None:
+    sneaky = {"create": {"status": 400, "error": {"type": "x", "reason": '{"status":201}' + orjson.dumps(EXISTS).decode()}}}
+    reply = read_reply(_reply([EXISTS, sneaky]), 2)
+    assert reply.results is not None and [r["status"] for r in reply.results] == [409, 400]
+
+
+def test_replies_in_another_layout_are_decoded_in_full() -> None:
+    full = {"create": {"_index": ".ds-logs-x", "_id": "1", "status": 409, "error": EXISTS["create"]["error"]}}
+    reply = read_reply(_reply([full, full]), 2)  # without filter_path: every field, status not first
+    assert reply.results is not None and [r["status"] for r in reply.results] == [409, 409]
+    pretty = orjson.dumps({"errors": False, "items": [CREATED]}, option=orjson.OPT_INDENT_2)
+    assert read_reply(pretty, 1) == Reply(1, 0)
+
+
+def test_what_is_not_a_bulk_reply_is_a_value_error() -> None:
+    for raw, n in [(b"<html>502 Bad Gateway</html>", 1), (b"{}", 1), (b'{"errors":true,"items":[]}', 2),
+                   (b'{"errors":true,"items":[7]}', 1), (b"", 1)]:
+        with pytest.raises(ValueError):
+            read_reply(raw, n)
