@@ -120,14 +120,28 @@ class Worker:
             docs = self.recognise.enrich(docs)
         if not docs:
             return
-        pending = [(i, d) for i, d in enumerate(docs) if "rootcause" in d]
-        plain = [d for d in docs if "rootcause" not in d] if pending else docs
+        pending, plain, unparsed = _sort_out(docs)
         items: dict[str, list[Any]] = {}
         for name, encode in self.setup.encoders.items():
             encoded = encode(plain)
             items[name] = _spread(encoded, [i for i, _ in pending], len(docs)) if pending else encoded
-        unparsed = sum(1 for d in docs if TAG_UNPARSED in d.get("tags", ()))
         done.parts.append(Part(items, pending, unparsed))
+
+
+def _sort_out(docs: list[Doc]) -> tuple[list[tuple[int, Doc]], list[Doc], int]:
+    """The recognised documents with their places, the others, and how many are unparsed."""
+    pending: list[tuple[int, Doc]] = []
+    plain: list[Doc] = []
+    unparsed = 0
+    for i, doc in enumerate(docs):
+        if "rootcause" in doc:
+            pending.append((i, doc))
+        else:
+            plain.append(doc)
+        tags = doc.get("tags")
+        if tags is not None and TAG_UNPARSED in tags:
+            unparsed += 1
+    return pending, plain, unparsed
 
 
 def _spread(items: list[Any], holes: list[int], size: int) -> list[Any]:

@@ -97,7 +97,8 @@ class SyslogParser(TextParser):
         tagmap = chunk.tags
         minutes = self._bsd.minutes
         head, iso_head, iso_seconds = _HEAD.match, _ISO_HOT.match, self._iso.seconds
-        path = self._path
+        # One log.file object for all documents of the chunk (nothing changes it after parsing).
+        file = {"path": self._path} if self._path is not None else None
         last_ts = self._last_ts
         for i, line in enumerate(items):
             off = offsets[i]
@@ -128,7 +129,7 @@ class SyslogParser(TextParser):
                         "event": {"dataset": "syslog", "kind": "event"},
                         "host": {"name": host},
                         "process": {"name": tag, "pid": int(pid)} if pid is not None else {"name": tag},
-                        "log": {"file": {"path": path}, "offset": off} if path is not None else {"offset": off},
+                        "log": {"file": file, "offset": off} if file is not None else {"offset": off},
                     }
                     last_ts = ts
                     record = doc

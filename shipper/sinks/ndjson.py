@@ -17,8 +17,8 @@ from shipper.sinks.base import Ack, Encode, items_of
 
 def encode_lines(docs: list[Doc]) -> list[bytes]:
     """One JSON line (with its newline) per document."""
-    dumps = orjson.dumps
-    return [dumps(d) + b"\n" for d in docs]
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    return [dumps(d, option=newline) for d in docs]
 
 
 class NdjsonSink:
