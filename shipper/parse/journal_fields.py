@@ -29,7 +29,7 @@ from typing import Any, Mapping
 from shipper.event import TAG_INVALID_UTF8, TAG_TIMESTAMP_INFERRED, Doc
 from shipper.parse.base import ParseContext
 from shipper.parse.common import gc_paused
-from shipper.parse.syslog_fields import syslog_fields
+from shipper.parse.syslog_fields import FACILITIES, SEVERITIES, syslog_fields
 from shipper.parse.timestamps import FALLBACK_TIMESTAMP, from_epoch, from_epoch_micros
 from shipper.sources.base import Origin, RawChunk
 
@@ -44,11 +44,14 @@ _KEYWORD_FIELDS = frozenset(
      "__CURSOR", "CODE_FUNC", "UNIT_RESULT", "EXIT_CODE", "EXIT_STATUS", "JOB_TYPE", "JOB_RESULT", "JOB_ID",
      "COMMAND", "PRIORITY", "SYSLOG_FACILITY"}
 )
-_JOURNALD = (
-    ("MESSAGE_ID", "message_id"), ("_BOOT_ID", "boot_id"), ("__CURSOR", "cursor"), ("UNIT_RESULT", "unit_result"),
-    ("EXIT_CODE", "exit_code"), ("COMMAND", "command"),
-)
+# What PID 1 adds when it speaks about a unit or a job: looked up (with CODE_FUNC, EXIT_STATUS and
+# the JOB_ fields) only in entries that still have fields after the common ones are taken.
+_UNIT_RECORD = (("UNIT_RESULT", "unit_result"), ("EXIT_CODE", "exit_code"), ("COMMAND", "command"))
 _JOB = (("JOB_TYPE", "type"), ("JOB_RESULT", "result"), ("JOB_ID", "id"))
+# PRIORITY and SYSLOG_FACILITY as journald writes them; other values ("06", "nine") take `_odd_log`.
+# (Looked up with None too, for a field that is absent.)
+_SEVERITY_OF: dict[str | None, tuple[int, str]] = {str(code): (code, name) for code, name in enumerate(SEVERITIES)}
+_FACILITY_OF: dict[str | None, tuple[int, str]] = {str(code): (code, name) for code, name in enumerate(FACILITIES)}
 
 
 class JournalParser:
@@ -110,10 +113,21 @@ def journal_doc(fields: Mapping[str, Any], fallback_ts: str = FALLBACK_TIMESTAMP
         doc["host"] = {"name": host}
     _process(doc, c)
     _systemd(doc, c)
-    _syslog(doc, c)
-    journald = _journald(c)
-    if c:
-        journald["custom"] = c
+    log = _log(c)
+    if log is not None:
+        doc["log"] = log
+    journald = {}
+    message_id, boot_id, cursor = pop("MESSAGE_ID", None), pop("_BOOT_ID", None), pop("__CURSOR", None)
+    if message_id:
+        journald["message_id"] = message_id
+    if boot_id:
+        journald["boot_id"] = boot_id
+    if cursor:
+        journald["cursor"] = cursor
+    if c:  # fields left: PID 1's about a unit, and those of no keyword (journald.custom)
+        _unit_record(journald, c)
+        if c:
+            journald["custom"] = c
     if journald:
         doc["journald"] = journald
     if tags:
@@ -123,22 +137,26 @@ def journal_doc(fields: Mapping[str, Any], fallback_ts: str = FALLBACK_TIMESTAMP
 
 def _timestamp(c: dict[str, Any]) -> str | None:
     """From the first valid of the two stamps, which is then taken out of the entry."""
-    for key in ("_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP"):
-        ts = from_epoch_micros(c.get(key, ""))
+    source = c.get("_SOURCE_REALTIME_TIMESTAMP")
+    if source is not None:
+        ts = from_epoch_micros(source)
         if ts is not None:
-            del c[key]
+            del c["_SOURCE_REALTIME_TIMESTAMP"]
+            return ts
+    received = c.get("__REALTIME_TIMESTAMP")
+    if received is not None:
+        ts = from_epoch_micros(received)
+        if ts is not None:
+            del c["__REALTIME_TIMESTAMP"]
             return ts
     return None
 
 
 def _process(doc: Doc, c: dict[str, Any]) -> None:
     name = c.pop("SYSLOG_IDENTIFIER", None) or c.pop("_COMM", None)
-    pid: int | None = None
-    for key in ("SYSLOG_PID", "_PID"):
-        pid = _int(c.get(key))
-        if pid is not None:
-            del c[key]
-            break
+    pid = _pop_int(c, "SYSLOG_PID") if "SYSLOG_PID" in c else None
+    if pid is None:
+        pid = _pop_int(c, "_PID")
     if name:
         doc["process"] = {"name": name, "pid": pid} if pid is not None else {"name": name}
     elif pid is not None:
@@ -167,13 +185,49 @@ def _systemd(doc: Doc, c: dict[str, Any]) -> None:
     doc["systemd"] = systemd
 
 
-def _journald(c: dict[str, Any]) -> dict[str, Any]:
+def _log(c: dict[str, Any]) -> dict[str, Any] | None:
+    """``log.syslog`` and ``log.level`` from ``PRIORITY`` and ``SYSLOG_FACILITY`` (taken out)."""
+    pri, fac = c.get("PRIORITY"), c.get("SYSLOG_FACILITY")
+    if pri is None and fac is None:
+        return None
+    severity, facility = _SEVERITY_OF.get(pri), _FACILITY_OF.get(fac)
+    if (severity is None and pri is not None) or (facility is None and fac is not None):
+        return _odd_log(c, pri, fac)
+    syslog: dict[str, Any] = {}
+    if facility is not None:
+        del c["SYSLOG_FACILITY"]
+        syslog["facility"] = {"code": facility[0], "name": facility[1]}
+    if severity is None:
+        return {"syslog": syslog}
+    del c["PRIORITY"]
+    syslog["severity"] = {"code": severity[0], "name": severity[1]}
+    if facility is not None:
+        syslog["priority"] = facility[0] * 8 + severity[0]
+    return {"syslog": syslog, "level": severity[1]}
+
+
+def _odd_log(c: dict[str, Any], pri: str | None, fac: str | None) -> dict[str, Any] | None:
+    """`_log` for values journald does not write (``06``, ``nine``); a value that is no code stays
+    in the entry (journald.custom)."""
+    syslog = syslog_fields(_int(fac), _int(pri))
+    if not syslog:
+        return None
+    log: dict[str, Any] = {"syslog": syslog}
+    if "severity" in syslog:
+        del c["PRIORITY"]
+        log["level"] = syslog["severity"]["name"]
+    if "facility" in syslog:
+        del c["SYSLOG_FACILITY"]
+    return log
+
+
+def _unit_record(journald: dict[str, Any], c: dict[str, Any]) -> None:
+    """The rarer journald fields (PID 1's about a unit or a job, the code location), taken out."""
     pop = c.pop
-    journald: dict[str, Any] = {}
-    for key, name in _JOURNALD:
-        v = pop(key, None)
-        if v:
-            journald[name] = v
+    for key, name in _UNIT_RECORD:
+        value = pop(key, None)
+        if value:
+            journald[name] = value
     func = pop("CODE_FUNC", None)
     if func:
         journald["code"] = {"func": func}
@@ -181,27 +235,18 @@ def _journald(c: dict[str, Any]) -> dict[str, Any]:
         job = {name: v for key, name in _JOB if (v := pop(key, None))}
         if job:
             journald["job"] = job
-    status = _int(c.get("EXIT_STATUS"))
+    status = _pop_int(c, "EXIT_STATUS")
     if status is not None:
-        del c["EXIT_STATUS"]
         journald["exit_status"] = status
-    return journald
 
 
-def _syslog(doc: Doc, c: dict[str, Any]) -> None:
-    pri, fac = c.get("PRIORITY"), c.get("SYSLOG_FACILITY")
-    if pri is None and fac is None:
-        return
-    syslog = syslog_fields(_int(fac), _int(pri))
-    if not syslog:
-        return
-    log: dict[str, Any] = {"syslog": syslog}
-    if "severity" in syslog:
-        del c["PRIORITY"]
-        log["level"] = syslog["severity"]["name"]
-    if "facility" in syslog:
-        del c["SYSLOG_FACILITY"]
-    doc["log"] = log
+def _pop_int(c: dict[str, Any], key: str) -> int | None:
+    """The field as a number, taken out of the entry; None (and left there) if it is not one."""
+    value = c.get(key)
+    if value is None or not (value.isdigit() and value.isascii() and len(value) <= 18):
+        return None
+    del c[key]
+    return int(value)
 
 
 def _normalise(c: dict[str, Any]) -> list[str] | None:
