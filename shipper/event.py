@@ -129,6 +129,9 @@ class IdAssigner:
 
     _second: str = ""
     _seen: dict[str, int] = field(default_factory=dict)
+    # The first second's contents, kept when the second first changes (the parallel replay checks
+    # that a block's first second shares no content with the previous block's last).
+    first: tuple[str, dict[str, int]] | None = None
 
     def assign(self, docs: list[Doc]) -> None:
         seen = self._seen
@@ -142,6 +145,8 @@ class IdAssigner:
             key = content_key(doc)
             second = doc.get("@timestamp", "")[:19]
             if second != current:
+                if self.first is None and current:
+                    self.first = (current, dict(seen))
                 current = second
                 seen.clear()
             n = seen.get(key)

@@ -15,26 +15,31 @@ from typing import Any, Callable, Iterator, Sequence
 
 from shipper.acks import AckTracker
 from shipper.enrich.base import Enricher
-from shipper.event import Batch
+from shipper.event import TAG_READ_ERROR, TAG_UNPARSED, Batch
 from shipper.parallel.pool import Workers
-from shipper.parallel.work import Done, Job, Part, Setup, State, Worker
+from shipper.parallel.work import Block, Done, Job, Part, Setup, State, Worker
 from shipper.parse.base import ParseContext
 from shipper.pipeline import Group, Summary, Window
 from shipper.progress import Progress, Silent
 from shipper.sinks.base import Sink
 from shipper.sources.base import RawChunk
 from shipper.sources.files import TextBlock, TextSource
+from shipper.sources.journal import JournalSource, Segment
 from shipper.sources.lines import RawBlock
 
-WARM_LINES = 256  # lines of the previous block a worker reads first to rebuild the state
+WARM_LINES = 64  # lines of the previous block a worker reads first to rebuild the state
+WARM_ENTRIES = 64  # the same for journal entries
+SEGMENT_ENTRIES = 2000  # journal entries per job
 MIN_PARALLEL_BYTES = 8 << 20  # below this (about 60k lines, 0.5 s), starting workers costs more than it saves
 
 
 def eligible(groups: Sequence[Group]) -> bool:
-    """One group of syslog text inputs (files, rotated sets, archives, stdin) can be replayed in
-    parallel; other formats and several groups merged by time are read by one process."""
+    """One group of syslog text inputs (files, rotated sets, archives, stdin) or of journal files
+    can be replayed in parallel; other formats and several groups merged by time are read by one
+    process."""
     return len(groups) == 1 and all(
-        isinstance(s, TextSource) and s.origin.format == "syslog" for s in groups[0].sources
+        (isinstance(s, TextSource) and s.origin.format == "syslog") or isinstance(s, JournalSource)
+        for s in groups[0].sources
     )
 
 
@@ -57,6 +62,7 @@ class ParallelReplay:
     _latest: State | None = field(default=None, init=False)  # the newest accepted end state
     _consumed: dict[int, int] = field(default_factory=dict, init=False)  # input -> bytes reported
     _local: Worker | None = field(default=None, init=False)  # for blocks done again
+    _errors: list[str] = field(default_factory=list, init=False)  # the input's read errors so far
 
     def run(self) -> Summary:
         summary = Summary()
@@ -111,35 +117,61 @@ class ParallelReplay:
         number = 0
         sources = self.group.sources
         for index, source in enumerate(sources):
-            assert isinstance(source, TextSource)
-            previous: TextBlock | None = None
-            blocks = source.blocks()
+            assert isinstance(source, (TextSource, JournalSource))
+            previous: Block | None = None
+            blocks = _blocks(source)
             block = next(blocks, None)
             while block is not None:
                 after = next(blocks, None)
                 last = after is None
-                yield Job(number, index, source.origin, source.cap, block, warm=_warm(previous), init=self._latest,
-                          last=last, final=last and index == len(sources) - 1)
+                yield Job(number, index, source.origin, block, getattr(source, "cap", 0),
+                          warm=_warm(previous) if isinstance(previous, TextBlock) else None, init=self._latest,
+                          first=previous is None, last=last, final=last and index == len(sources) - 1)
                 number += 1
-                previous = block if isinstance(block, TextBlock) else None
-                block = after
+                previous, block = block, after
 
     def _take(self, job: Job, done: Done, expected: State | None, tracker: AckTracker, counters: Counter[str]) -> State:
-        if expected is not None and not _same(done.start, expected, new_input=job.warm is None):
+        end = done.end if expected is None else _check(job, done, expected)
+        if end is None:
             # The warm-up did not rebuild the state (a record longer than the warm-up, a rollover
-            # of the year): do the block again here, from the exact state.
-            if self._local is None:
-                self._local = Worker(Setup(self.ctx, self.window, {s.name: s.encoder() for s in self.sinks}))
-            done = self._local.run(replace(job, warm=None, init=expected))
+            # of the year), or the ids of the block's first second may repeat the previous
+            # block's: do the block again here, from the exact state.
+            done = self._worker().run(replace(job, warm=None, init=expected, exact=True))
+            end = done.end
             counters["reruns"] += 1
-        self._latest = done.end
+        self._latest = end
         counters["read"] += done.read
         for part in done.parts:
             self._deliver(part, tracker, counters)
-        if isinstance(job.block, TextBlock):  # input bytes consumed, counted per input
+        self._errors += done.errors
+        if isinstance(job.block, (TextBlock, Segment)):  # input consumed, counted per input
             self.progress.update(job.block.progress - self._consumed.get(job.source, 0))
             self._consumed[job.source] = job.block.progress
+        if job.last:
+            end = self._read_errors(job, end, tracker, counters)
+        return end
+
+    def _read_errors(self, job: Job, state: State, tracker: AckTracker, counters: Counter[str]) -> State:
+        """A journal input's read errors, as its last items (they are known once it is read)."""
+        source = self.group.sources[job.source]
+        assert isinstance(source, (TextSource, JournalSource))
+        errors = [*getattr(source, "errors", []), *self._errors]
+        self._errors = []
+        if not errors:
+            return state
+        items = [{"MESSAGE": message} for message in errors]
+        chunk = RawChunk(source.origin, "fields", items, tags=dict.fromkeys(range(len(items)), (TAG_UNPARSED, TAG_READ_ERROR)))
+        done = self._worker().run(Job(job.number, job.source, source.origin, chunk, init=state, exact=True))
+        counters["read"] += done.read
+        for part in done.parts:
+            self._deliver(part, tracker, counters)
         return done.end
+
+    def _worker(self) -> Worker:
+        """A worker in this process, for blocks done again."""
+        if self._local is None:
+            self._local = Worker(Setup(self.ctx, self.window, {s.name: s.encoder() for s in self.sinks}))
+        return self._local
 
     def _deliver(self, part: Part, tracker: AckTracker, counters: Counter[str]) -> None:
         """Link the recognised documents, encode them into their places, write the batch."""
@@ -160,12 +192,28 @@ class ParallelReplay:
             sink.write(batch)
 
 
-def _same(start: State, expected: State, *, new_input: bool) -> bool:
-    """Did the worker start from the state the previous block ended in? (At the start of a new
-    input the parser is new in both; only ids and recognition carry over.)"""
-    if new_input and start.source != expected.source:
-        return start.ids == expected.ids and start.recognise == expected.recognise
-    return start == expected
+def _check(job: Job, done: Done, expected: State) -> State | None:
+    """The state after the block if the worker read it from the state before it (``expected``),
+    else None. Ids start afresh in a worker: they hold unless the block's first second is the
+    previous block's last and repeats some of its contents."""
+    start = done.start
+    if start.recognise != expected.recognise or (not job.first and start.parser != expected.parser):
+        return None
+    second, seen = expected.ids
+    first_second, first_seen = done.ids_first
+    if first_second != second:
+        return done.end
+    if not seen.keys().isdisjoint(first_seen):
+        return None
+    if done.ids_changed:
+        return done.end
+    return replace(done.end, ids=(second, {**seen, **done.end.ids[1]}))
+
+
+def _blocks(source: TextSource | JournalSource) -> Iterator[Block]:
+    if isinstance(source, TextSource):
+        return source.blocks()
+    return source.segments(SEGMENT_ENTRIES, WARM_ENTRIES)
 
 
 def _warm(block: TextBlock | None) -> TextBlock | None:

@@ -7,17 +7,17 @@ same job from the same state gives the same result in any process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from shipper.enrich.recognise import Recognise
 from shipper.event import TAG_UNPARSED, Doc, IdAssigner
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
-from shipper.parse.syslog import SyslogParser
 from shipper.pipeline import Window
 from shipper.sinks.base import Encode
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.files import TextBlock, block_chunks
+from shipper.sources.journal import Segment, segment_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +39,22 @@ class State:
     recognise: tuple[Any, ...]
 
 
+# What a job reads: a block of text lines, a segment of journal files, or a prepared chunk (the
+# item that reports a read error).
+Block = TextBlock | Segment | RawChunk
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     number: int
     source: int
     origin: Origin
-    cap: int  # max_line_bytes of the input
-    block: TextBlock | RawChunk  # a block of lines, or the item that reports a read error
-    warm: TextBlock | None = None  # the end of the input's previous block, to rebuild the state
+    block: Block
+    cap: int = 0  # max_line_bytes of a text input
+    warm: TextBlock | None = None  # the end of the previous text block, to rebuild the state
     init: State | None = None  # the state to start from (None: the start of everything)
+    exact: bool = False  # ``init`` is the exact state (a block done again): no warm-up, ids too
+    first: bool = False  # the input starts with this block: a new parser
     last: bool = False  # the input ends with this block: what the parser holds is emitted
     final: bool = False  # the whole replay ends with this block: the recogniser is flushed too
 
@@ -64,11 +71,17 @@ class Part:
 
 @dataclass(slots=True)
 class Done:
+    """A job's result. Ids start afresh in a worker: ``ids_first`` (the first second and the
+    contents seen in it) lets the main process check them against the previous block's end."""
+
     number: int
     start: State  # the state the block was read from (after the warm-up)
     end: State
+    ids_first: tuple[str, dict[str, int]] = ("", {})
+    ids_changed: bool = False  # the second changed within the block
     parts: list[Part] = field(default_factory=list)
-    read: int = 0  # input items (lines)
+    read: int = 0  # input items (lines, entries)
+    errors: list[str] = field(default_factory=list)  # journal read errors (reported at the end)
 
 
 class Worker:
@@ -81,22 +94,19 @@ class Worker:
 
     def run(self, job: Job) -> Done:
         parser = make_parser(job.origin, self.setup.ctx)
-        assert isinstance(parser, SyslogParser), "only syslog text is read in parallel"
         ids = IdAssigner()
         init = job.init
         self.recognise.restore(init.recognise if init is not None else self._fresh)
-        if init is not None:
+        if init is not None and init.parser is not None and init.source == job.source and not job.first:
+            parser.restore(init.parser)
+        if init is not None and job.exact:
             ids.restore(init.ids)
-            if init.parser is not None and init.source == job.source:
-                parser.restore(init.parser)
-        if job.warm is not None:
-            for chunk in block_chunks(job.origin, job.warm, job.cap):
-                docs = parser.parse(chunk)
-                ids.assign(docs)
-                self.recognise.enrich(docs)
-        start = self._state(job, parser, ids, fresh=job.warm is None and (init is None or init.source != job.source))
-        done = Done(job.number, start, start)
-        chunks = [job.block] if isinstance(job.block, RawChunk) else block_chunks(job.origin, job.block, job.cap)
+        errors: list[str] = []
+        warm, chunks = self._chunks(job, errors)
+        for chunk in warm:  # rebuilds the parser's and the recogniser's state; ids start afresh
+            self.recognise.enrich(parser.parse(chunk))
+        start = State(job.source, None if job.first else parser.state(), ids.state(), self.recognise.state())
+        done = Done(job.number, start, start, errors=errors)
         for chunk in chunks:
             done.read += len(chunk.items)
             self._part(parser.parse(chunk), ids, done)
@@ -104,11 +114,20 @@ class Worker:
             self._part(parser.flush(), ids, done)
         if job.final:
             self._part(self.recognise.flush(), None, done)
-        done.end = self._state(job, parser, ids, fresh=False)
+        done.end = State(job.source, parser.state(), ids.state(), self.recognise.state())
+        done.ids_first = ids.first or ids.state()
+        done.ids_changed = ids.first is not None
         return done
 
-    def _state(self, job: Job, parser: SyslogParser, ids: IdAssigner, *, fresh: bool) -> State:
-        return State(job.source, None if fresh else parser.state(), ids.state(), self.recognise.state())
+    def _chunks(self, job: Job, errors: list[str]) -> tuple[Iterable[RawChunk], Iterable[RawChunk]]:
+        """The chunks to warm up with, and the job's own."""
+        block = job.block
+        if isinstance(block, RawChunk):
+            return (), [block]
+        if isinstance(block, Segment):
+            return segment_chunks(job.origin, block, not job.exact, errors)
+        warm = block_chunks(job.origin, job.warm, job.cap) if job.warm is not None and not job.exact else ()
+        return warm, block_chunks(job.origin, block, job.cap)
 
     def _part(self, docs: list[Doc], ids: IdAssigner | None, done: Done) -> None:
         """`Pipeline`'s steps for one batch, but `Incidents`: ids, window, recognition, encoding."""

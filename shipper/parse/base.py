@@ -4,7 +4,7 @@ the last RFC 3164 stamp, a multi-line record not yet complete)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from shipper.event import Doc
 from shipper.sources.base import RawChunk
@@ -27,3 +27,10 @@ class Parser(Protocol):
     def flush(self) -> list[Doc]:
         """Documents held back (a multi-line record still open) at the end of the stream."""
         ...
+
+    def state(self) -> tuple[Any, ...]:
+        """What decides how the next items are parsed (a copy; caches left out), for the
+        parallel replay to compare between worker processes and to `restore`."""
+        ...
+
+    def restore(self, state: tuple[Any, ...]) -> None: ...

@@ -79,6 +79,13 @@ class JournalParser:
     def flush(self) -> list[Doc]:
         return []
 
+    def state(self) -> tuple[Any, ...]:
+        """The timestamp given to an entry without one (see `shipper.parse.common.TextParser.state`)."""
+        return (self._last_ts,)
+
+    def restore(self, state: tuple[Any, ...]) -> None:
+        (self._last_ts,) = state
+
     def _unparsed_line(self, line: str, chunk: RawChunk, i: int) -> Doc:
         doc: Doc = {
             "@timestamp": self._last_ts,

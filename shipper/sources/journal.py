@@ -55,6 +55,7 @@ class JournalSource:
         self._reader: Any = None
         self._total: int | None = None
         self._entries = 0
+        self.errors: list[str] = []  # read errors met by `segments`
 
     def total(self) -> int | None:
         """Bytes of the files on disk, like every other source, so one progress bar can add them
@@ -128,6 +129,38 @@ class JournalSource:
                 errors.append(_stopped(cursor, exc))
                 return
 
+    def segments(self, size: int, warm: int) -> Iterator[Segment]:
+        """The entries as segments of ``size`` for worker processes (`segment_chunks`), each with
+        where the ``warm`` entries before it start; found by skipping through the files in C.
+        Files that cannot be read are in `errors` once the first segment is out (the reader of
+        the last segment adds what it meets)."""
+        paths, self.errors = self._materialise()
+        good, bad = _openable(paths)
+        self.errors += [f"shipper: cannot open journal file {p}: {why}; it is damaged or not a journal file" for p, why in bad]
+        if good:
+            yield from self._segments(tuple(good), size, min(warm, size))
+        else:  # nothing to read: one empty segment, after which the errors are reported
+            yield Segment((), None, None, 0, self._total or 0)
+
+    def _segments(self, paths: tuple[str, ...], size: int, warm: int) -> Iterator[Segment]:
+        reader = journal_module()._Reader(0, None, list(paths))
+        warm_from: str | None = None
+        after: str | None = None
+        done = 0
+        try:
+            while reader._next(size - warm):
+                start = reader._get_cursor() if warm else None
+                if warm and not reader._next(warm):
+                    break
+                done += size
+                yield Segment(paths, warm_from, after, size, self._progress(done), warm)
+                warm_from, after = start, reader._get_cursor()
+        except OSError:
+            pass  # the last segment reads up to the damage and reports it
+        finally:
+            reader.close()
+        yield Segment(paths, warm_from, after, None, self._total or self._progress(done), warm)
+
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
@@ -153,6 +186,49 @@ class JournalSource:
             if failure:
                 errors.append(failure)
         return paths, errors
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """``count`` entries (None: all the rest) after the entry ``after`` (None: from the first);
+    the entries after ``warm_from`` up to ``after`` precede them (None: none)."""
+
+    paths: tuple[str, ...]
+    warm_from: str | None
+    after: str | None
+    count: int | None
+    progress: int  # for the progress bar, when the segment is done
+    warm: int = 0  # how many entries are after ``warm_from`` up to ``after``
+
+
+def segment_chunks(
+    origin: Origin, seg: Segment, warm: bool, errors: list[str]
+) -> tuple[list[RawChunk], Iterator[RawChunk]]:
+    """The chunks of a segment, and (with ``warm``) before them the entries that precede it, to
+    rebuild the state of whoever reads them. Read errors are added to ``errors``."""
+    before: list[RawChunk] = []
+    if not seg.paths:
+        return before, iter(())
+    if warm and seg.warm_from is not None and seg.after is not None:
+        reader = reopen_after(list(seg.paths), seg.warm_from)
+        for items, cursor in read_entries(reader, [], seg.warm):
+            before.append(RawChunk(origin, "fields", items))
+            if cursor != seg.after:  # entries gone or new: start again exactly after ``after``
+                reader.close()
+                reader = reopen_after(list(seg.paths), seg.after)
+    elif seg.after is not None:
+        reader = reopen_after(list(seg.paths), seg.after)
+    else:
+        reader = journal_module()._Reader(0, None, list(seg.paths))
+    return before, _segment_rest(origin, reader, seg, errors)
+
+
+def _segment_rest(origin: Origin, reader: Any, seg: Segment, errors: list[str]) -> Iterator[RawChunk]:
+    try:
+        for items, cursor in read_entries(reader, errors, seg.count):
+            yield RawChunk(origin, "fields", items, checkpoint=cursor, progress=seg.progress)
+    finally:
+        reader.close()
 
 
 def _plain_name(path: str, index: int) -> str:
@@ -223,16 +299,21 @@ def reopen_after(paths: list[str], cursor: str) -> Any:
     return reader
 
 
-def read_entries(reader: Any, errors: list[str]) -> Generator[tuple[list[Fields], str | None], None, None]:
-    """Chunks of entries from the reader's position on, and the cursor of each chunk's last
-    entry. A read failure (a file damaged after it was opened) ends the reading and is added to
-    ``errors``. Stopping early loses nothing: the reader stays after the last entry yielded."""
+def read_entries(
+    reader: Any, errors: list[str], limit: int | None = None
+) -> Generator[tuple[list[Fields], str | None], None, None]:
+    """Chunks of entries from the reader's position on (at most ``limit``), and the cursor of
+    each chunk's last entry. A read failure (a file damaged after it was opened) ends the reading
+    and is added to ``errors``. Stopping early loses nothing: the reader stays after the last
+    entry yielded."""
     next_entry, get_all = reader._next, reader._get_all
     realtime, cursor, monotonic = reader._get_realtime, reader._get_cursor, reader._get_monotonic
     items: list[Fields] = []
     last: str | None = None
+    left = -1 if limit is None else limit
     try:
-        while next_entry():
+        while left and next_entry():
+            left -= 1
             entry = get_all()
             try:  # in place: ~12% faster than building a new dict
                 for key, value in entry.items():

@@ -18,6 +18,7 @@ from shipper.cli import main
 from shipper.config.model import RecogniseConfig
 from shipper.enrich.chain import default_enrichers
 from shipper.env import Env
+from shipper.parallel import replay as parallel_replay
 from shipper.parallel.replay import ParallelReplay, eligible
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
@@ -27,6 +28,7 @@ from shipper.sinks.ndjson import NdjsonSink
 from shipper.sources.files import TextSource
 from shipper.sources.open import open_inputs
 from tests.fakees import FakeES
+from tests.helpers.journal import export_entry, make_journal
 
 CTX = ParseContext(timezone="Europe/Berlin", year=2017)
 
@@ -168,3 +170,67 @@ def test_the_cli_indexes_the_same_documents_with_workers(env: Env, corpus_file: 
 def test_workers_must_be_a_positive_number(env: Env, corpus_file: Path) -> None:
     assert main(["replay", "--workers", "0", "--output", "ndjson", str(corpus_file)], env) == 2
     assert "--workers 0" in env.stderr.getvalue()
+
+
+# -- journal files -----------------------------------------------------------------------------
+JOURNALS = CORPUS / "real" / "systemd" / "no-rtc"
+
+
+def _journal_groups(path: Path) -> list:
+    return open_inputs([str(path)], fmt="auto", max_line_bytes=4096)
+
+
+def journal_one_process(path: Path) -> tuple[bytes, Summary]:
+    out = io.BytesIO()
+    summary = Pipeline(_journal_groups(path), CTX, make_parser, default_enrichers(RecogniseConfig()), [NdjsonSink(out)]).run()
+    return out.getvalue(), summary
+
+
+def journal_in_parallel(path: Path) -> tuple[bytes, Summary]:
+    out = io.BytesIO()
+    (group,) = _journal_groups(path)
+    summary = ParallelReplay(group, CTX, default_enrichers(RecogniseConfig())[-1], [NdjsonSink(out)], 2).run()
+    return out.getvalue(), summary
+
+
+@pytest.fixture
+def small_segments(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel_replay, "SEGMENT_ENTRIES", 300)
+    monkeypatch.setattr(parallel_replay, "WARM_ENTRIES", 16)
+
+
+def test_real_journal_files_give_the_same_documents_in_parallel(small_segments: None) -> None:
+    """Seven compressed journal files of a Fedora machine, interleaved by time by sd_journal."""
+    expected, seq = journal_one_process(JOURNALS)
+    got, par = journal_in_parallel(JOURNALS)
+    assert got == expected
+    assert par.counters["documents"] == seq.counters["documents"] > 5000
+
+
+def test_many_entries_in_one_second_keep_their_ids_across_segments(small_segments: None, tmp_path: Path) -> None:
+    """1,000 entries a second, and the same message several times within a second: a block's
+    first second continues the previous block's, and the occurrence counts must carry over."""
+    entries = [
+        export_entry({"MESSAGE": f"tick {i % 7}", "_PID": "42", "SYSLOG_IDENTIFIER": "app",
+                      "__REALTIME_TIMESTAMP": str(1_504_104_947_000_000 + i * 1000)})
+        for i in range(3000)
+    ]
+    directory = tmp_path / "journal"
+    make_journal(directory, b"".join(entries))
+    expected, _ = journal_one_process(directory)
+    got, par = journal_in_parallel(directory)
+    assert got == expected
+    ids = [orjson.loads(line)["event"]["id"] for line in got.splitlines()]
+    assert len(set(ids)) == len(ids) == 3000
+    assert par.counters["reruns"] >= 1  # some first seconds repeat the previous block's contents
+
+
+def test_a_damaged_journal_file_is_reported_in_parallel_as_in_one_process(small_segments: None, tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    entries = [export_entry({"MESSAGE": f"line {i}", "SYSLOG_IDENTIFIER": "app"}, seq=i) for i in range(900)]
+    path = make_journal(directory, b"".join(entries))
+    (directory / "broken.journal").write_bytes(path.read_bytes()[:4096])
+    expected, seq = journal_one_process(directory)
+    got, _ = journal_in_parallel(directory)
+    assert got == expected
+    assert seq.counters["unparsed"] >= 1
