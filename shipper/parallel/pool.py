@@ -21,6 +21,7 @@ from typing import IO, Any
 from shipper.errors import ShipperError
 
 _HEADER = struct.Struct("<Q")
+_HINT = "its error is above; --workers 1 reads in one process"
 
 
 class WorkerError(ShipperError):
@@ -79,27 +80,27 @@ class Workers:
             raise self._failed(worker)
         status, value = reply
         if status != "ok":
-            raise WorkerError(f"a worker process failed: {value}")
+            raise WorkerError(f"a worker process failed: {value}", hint=_HINT)
         return value
 
     def _failed(self, worker: int) -> WorkerError:
         code = self._procs[worker].wait()
-        return WorkerError(f"a worker process ended unexpectedly (exit status {code})")
+        return WorkerError(f"a worker process ended unexpectedly (exit status {code})", hint=_HINT)
 
     def close(self) -> None:
-        """End the workers: they exit when their input closes."""
+        """End the workers: they exit when their input closes (a worker still writing a result
+        nobody will read gets a broken pipe)."""
         for proc in self._procs:
-            if proc.stdin is not None:
-                try:
-                    proc.stdin.close()
-                except BrokenPipeError:
-                    pass
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    try:
+                        stream.close()
+                    except BrokenPipeError:
+                        pass
         for proc in self._procs:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
         self._procs = []

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -234,3 +239,54 @@ def test_a_damaged_journal_file_is_reported_in_parallel_as_in_one_process(small_
     got, _ = journal_in_parallel(directory)
     assert got == expected
     assert seq.counters["unparsed"] >= 1
+
+
+# -- real signals --------------------------------------------------------------------------------
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _start_replay(tmp_path: Path, corpus_file: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """A replay of ~40 MB in a child process, once its two workers are running."""
+    big = tmp_path / "big.log"
+    data = corpus_file.read_bytes()
+    big.write_bytes(data * (40_000_000 // len(data)))
+    proc = subprocess.Popen([sys.executable, "-m", "shipper", "replay", "--quiet", "--workers", "2", "--timezone", "UTC",
+                             "--year", "2017", "--output", "ndjson", "-o", os.devnull, str(big)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert len(workers) == 2, "the replay started two worker processes"
+    time.sleep(0.5)  # well into the replay
+    return proc, workers
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_ctrl_c_stops_the_replay_and_its_workers(tmp_path: Path, corpus_file: Path) -> None:
+    proc, workers = _start_replay(tmp_path, corpus_file)
+    proc.send_signal(signal.SIGINT)
+    for pid in workers:  # a terminal sends Ctrl-C to the whole process group: the workers ignore it
+        os.kill(pid, signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    assert all(_gone(pid) for pid in workers)
+
+
+def test_a_killed_worker_fails_the_replay_with_a_clear_message(tmp_path: Path, corpus_file: Path) -> None:
+    proc, workers = _start_replay(tmp_path, corpus_file)
+    os.kill(workers[0], signal.SIGKILL)
+    assert proc.wait(timeout=30) == 1
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    assert "a worker process ended unexpectedly" in err and "--workers 1" in err
+    assert "Traceback" not in err
+    assert all(_gone(pid) for pid in workers)
