@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timezone", help="zone of timestamps that carry none (default: the machine's)")
     p.add_argument("--year", type=int, help="year of RFC 3164 timestamps (default: from each file's mtime)")
     p.add_argument("--workers", type=int, metavar="N",
-                   help="worker processes for parsing (default: one per CPU for a large syslog input; 1: none)")
+                   help="worker processes for parsing (default: one per CPU for a large syslog or journal input; 1: none)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
 
 
