@@ -17,8 +17,9 @@ from shipper.sinks.base import Ack, Encode, items_of
 
 def encode_lines(docs: list[Doc]) -> list[bytes]:
     """One JSON line (with its newline) per document."""
-    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-    return [dumps(d, option=newline) for d in docs]
+    dumps = orjson.dumps
+    # "+ newline" copies: orjson's own result keeps a 4 KiB buffer, which adds up in a batch.
+    return [dumps(d) + b"\n" for d in docs]
 
 
 class NdjsonSink:

@@ -155,6 +155,9 @@ class JournalSource:
                 done += size
                 yield Segment(paths, warm_from, after, size, self._progress(done), warm)
                 warm_from, after = start, reader._get_cursor()
+                if done % REOPEN_ENTRIES < size:  # let the pages skipped over go (see the module doc)
+                    reader.close()
+                    reader = reopen_after(list(paths), after)
         except OSError:
             pass  # the last segment reads up to the damage and reports it
         finally:
