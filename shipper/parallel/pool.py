@@ -3,8 +3,11 @@
 Not `multiprocessing`: its pools add a resource-tracker process and (with forkserver) a server
 process, about 40 MB that a replay does not need, and forking a process that runs threads (the
 sinks', the progress bar's) is unsafe. Here a worker is started with the same interpreter, gets
-the `Setup`, then does one job at a time: the main process sends a worker its next job only after
-taking its result, so neither side can block the other on a full pipe.
+the `Setup`, then does its jobs in order. The main process gives each worker up to `DEPTH` jobs,
+so that a worker has its next job while the main process writes the last result. A thread in the
+worker takes jobs off its input as they come, so the main process never stays blocked sending a job
+while the worker is blocked writing a result. Input pipes are enlarged (where Linux allows) so
+that sending a job seldom waits at all.
 
 Messages are pickles with an 8-byte length in front. Pickles only ever travel between this
 process and the children it started.
@@ -12,6 +15,7 @@ process and the children it started.
 
 from __future__ import annotations
 
+import fcntl
 import pickle
 import struct
 import subprocess
@@ -21,6 +25,8 @@ from typing import IO, Any
 from shipper.errors import ShipperError
 
 _HEADER = struct.Struct("<Q")
+PIPE_BYTES = 1 << 20  # Linux's default ceiling for an unprivileged pipe (fs.pipe-max-size)
+DEPTH = 2  # jobs a worker holds: the one it works on and the next
 _HINT = "its error is above; --workers 1 reads in one process"
 
 
@@ -56,6 +62,10 @@ class Workers:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
                 self._procs.append(proc)
                 assert proc.stdin is not None
+                try:
+                    fcntl.fcntl(proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+                except OSError:
+                    pass  # a smaller pipe: sending waits until the worker's reader catches up
                 send(proc.stdin, setup)
         except BaseException:
             self.close()

@@ -8,6 +8,7 @@ carry from one block to the next is rebuilt and checked.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,7 @@ from typing import Any, Callable, Iterator, Sequence
 from shipper.acks import AckTracker
 from shipper.enrich.base import Enricher
 from shipper.event import TAG_READ_ERROR, TAG_UNPARSED, Batch
-from shipper.parallel.pool import Workers
+from shipper.parallel.pool import DEPTH, Workers
 from shipper.parallel.work import Block, Done, Job, Part, Setup, State, Worker
 from shipper.parse.base import ParseContext
 from shipper.pipeline import Group, Summary, Window
@@ -89,11 +90,12 @@ class ParallelReplay:
         return summary
 
     def _run(self, workers: Workers, tracker: AckTracker, counters: Counter[str]) -> None:
-        """Each worker has one job at a time; a worker gets its next job as soon as its result is
-        taken, before that result is written, so writing overlaps the workers' parsing."""
+        """Jobs go to the workers in turn, up to `DEPTH` each; results are taken in job
+        order. A worker gets its next job as soon as a result is taken, before that result is
+        written, so writing overlaps the workers' parsing."""
         jobs = self._jobs()
         busy: deque[tuple[int, Job]] = deque()
-        for worker in range(len(workers)):
+        for worker in itertools.islice(itertools.cycle(range(len(workers))), DEPTH * len(workers)):
             job = next(jobs, None)
             if job is None:
                 break

@@ -2,15 +2,19 @@
 
 Reads the `Setup`, then jobs, from standard input; writes one reply per job to standard output:
 ``("ok", Done)`` or ``("error", text)``. Ends at the end of its input. Ctrl-C is the main
-process's to handle (it closes the pipes).
+process's to handle (it closes the pipes). Jobs are read by a thread as they arrive (see
+`shipper.parallel.pool` for why).
 """
 
 from __future__ import annotations
 
+import os
+import queue
 import signal
 import sys
+import threading
 import traceback
-from typing import Any
+from typing import IO, Any
 
 from shipper.parallel import work
 from shipper.parallel.pool import receive, send
@@ -18,12 +22,16 @@ from shipper.parallel.pool import receive, send
 
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdin, stdout = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever else writes to standard output goes to standard error, not into a reply
+    sys.stdout = sys.stderr
     setup = receive(stdin)
     if setup is None:
         return 0
     worker = work.Worker(setup)
-    while (job := receive(stdin)) is not None:
+    jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    threading.Thread(target=_read, args=(stdin, jobs), daemon=True).start()
+    while (job := jobs.get()) is not None:
         reply: tuple[str, Any]
         try:
             reply = ("ok", worker.run(job))
@@ -35,6 +43,12 @@ def main() -> int:
         except BrokenPipeError:  # the main process is gone
             return 1
     return 0
+
+
+def _read(stdin: IO[bytes], jobs: queue.SimpleQueue[Any]) -> None:
+    while (job := receive(stdin)) is not None:
+        jobs.put(job)
+    jobs.put(None)
 
 
 if __name__ == "__main__":
