@@ -8,6 +8,7 @@ process's to handle (it closes the pipes). Jobs are read by a thread as they arr
 
 from __future__ import annotations
 
+import gc
 import os
 import queue
 import signal
@@ -31,6 +32,11 @@ def main() -> int:
     worker = work.Worker(setup)
     jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
     threading.Thread(target=_read, args=(stdin, jobs), daemon=True).start()
+    # The collector runs between jobs, not during them: documents hold no reference cycles, but
+    # the thousands made per job would trigger it over and over (about 7% of a worker's time).
+    gc.freeze()
+    gc.disable()
+    done = 0
     while (job := jobs.get()) is not None:
         reply: tuple[str, Any]
         try:
@@ -42,6 +48,8 @@ def main() -> int:
             send(stdout, reply)
         except BrokenPipeError:  # the main process is gone
             return 1
+        done += 1
+        gc.collect(2 if done % 64 == 0 else 1)
     return 0
 
 
