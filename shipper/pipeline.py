@@ -108,6 +108,28 @@ def _ts(doc: Doc) -> str:
     return doc["@timestamp"]
 
 
+def deliver_to(sinks: Sequence[Sink], body: Callable[[AckTracker, Counter[str]], None], clock: Callable[[], float]) -> Summary:
+    """Open the sinks, run ``body`` (it writes batches registered with the tracker and counts),
+    flush and close the sinks; fail if a batch was never acknowledged."""
+    summary = Summary()
+    tracker = AckTracker(sinks=len(sinks))
+    start = clock()
+    try:
+        for sink in sinks:
+            sink.open(tracker.ack)
+        body(tracker, summary.counters)
+        for sink in sinks:
+            sink.flush()
+    finally:
+        for sink in sinks:
+            sink.close()
+        summary.seconds = clock() - start
+        summary.sinks = {s.name: Counter(s.counters) for s in sinks}
+    if tracker.in_flight:
+        raise RuntimeError(f"{tracker.in_flight} batches were never acknowledged by the sinks")
+    return summary
+
+
 @dataclass
 class Pipeline:
     groups: Sequence[Group]
@@ -120,25 +142,12 @@ class Pipeline:
     clock: Callable[[], float] = time.monotonic
 
     def run(self) -> Summary:
-        summary = Summary()
-        tracker = AckTracker(sinks=len(self.sinks))
-        start = self.clock()
-        for sink in self.sinks:
-            sink.open(tracker.ack)
-        try:
-            streams = [read_group(g, self.ctx, self.make_parser, summary.counters, self.progress) for g in self.groups]
-            for docs in self._enriched(merged(streams), summary.counters):
+        def read(tracker: AckTracker, counters: Counter[str]) -> None:
+            streams = [read_group(g, self.ctx, self.make_parser, counters, self.progress) for g in self.groups]
+            for docs in self._enriched(merged(streams), counters):
                 self._deliver(docs, tracker)
-            for sink in self.sinks:
-                sink.flush()
-        finally:
-            for sink in self.sinks:
-                sink.close()
-            summary.seconds = self.clock() - start
-            summary.sinks = {s.name: Counter(s.counters) for s in self.sinks}
-        if tracker.in_flight:
-            raise RuntimeError(f"{tracker.in_flight} batches were never acknowledged by the sinks")
-        return summary
+
+        return deliver_to(self.sinks, read, self.clock)
 
     def _enriched(self, batches: Iterable[list[Doc]], counters: Counter[str]) -> Iterator[list[Doc]]:
         for docs in batches:

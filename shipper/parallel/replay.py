@@ -20,7 +20,7 @@ from shipper.event import TAG_READ_ERROR, TAG_UNPARSED, Batch
 from shipper.parallel.pool import DEPTH, Workers
 from shipper.parallel.work import Block, Done, Job, Part, Setup, State, Worker
 from shipper.parse.base import ParseContext
-from shipper.pipeline import Group, Summary, Window
+from shipper.pipeline import Group, Summary, Window, deliver_to
 from shipper.progress import Progress, Silent
 from shipper.sinks.base import Sink
 from shipper.sources.base import RawChunk
@@ -66,28 +66,13 @@ class ParallelReplay:
     _errors: list[str] = field(default_factory=list, init=False)  # the input's read errors so far
 
     def run(self) -> Summary:
-        summary = Summary()
-        tracker = AckTracker(sinks=len(self.sinks))
-        start = self.clock()
-        setup = Setup(self.ctx, self.window, {s.name: s.encoder() for s in self.sinks})
-        workers = Workers(self.workers, setup)
+        workers = Workers(self.workers, Setup(self.ctx, self.window, {s.name: s.encoder() for s in self.sinks}))
         try:
-            for sink in self.sinks:
-                sink.open(tracker.ack)
-            self._run(workers, tracker, summary.counters)
-            for sink in self.sinks:
-                sink.flush()
+            return deliver_to(self.sinks, lambda tracker, counters: self._run(workers, tracker, counters), self.clock)
         finally:
             workers.close()
             for source in self.group.sources:
                 source.close()
-            for sink in self.sinks:
-                sink.close()
-            summary.seconds = self.clock() - start
-            summary.sinks = {s.name: Counter(s.counters) for s in self.sinks}
-        if tracker.in_flight:
-            raise RuntimeError(f"{tracker.in_flight} batches were never acknowledged by the sinks")
-        return summary
 
     def _run(self, workers: Workers, tracker: AckTracker, counters: Counter[str]) -> None:
         """Jobs go to the workers in turn, up to `DEPTH` each; results are taken in job
