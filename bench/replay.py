@@ -77,7 +77,7 @@ def main() -> None:
               f"{os.cpu_count()} cores", flush=True)
         common = ["--timezone", "UTC", "--year", "2024", "--quiet"]
         ndjson = [*SHIPPER, "replay", "--output", "ndjson", "-o", "/dev/null", *common, str(text)]
-        case("syslog → ndjson, one process", [*ndjson, "--workers", "1"], args.lines, args.runs)
+        case("syslog → ndjson, one process", [*ndjson, "--workers", "0"], args.lines, args.runs)
         case(f"syslog → ndjson, {os.cpu_count()} workers", ndjson, args.lines, args.runs)
         store = work / "events.db"
         case("syslog → local store", [*SHIPPER, "replay", "--store", str(store), *common, str(text)], args.lines,

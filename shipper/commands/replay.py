@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timezone", help="zone of timestamps that carry none (default: the machine's)")
     p.add_argument("--year", type=int, help="year of RFC 3164 timestamps (default: from each file's mtime)")
     p.add_argument("--workers", type=int, metavar="N",
-                   help="worker processes for parsing (default: one per CPU for a large syslog or journal input; 1: none)")
+                   help="worker processes for parsing (0: none; default: one per CPU for a large syslog or journal input)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
 
 
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     total = sum(s.total() or 0 for g in groups for s in g.sources)
     workers = _workers(args, groups, env)
     with progress_bar(total, env, enabled=not args.quiet) as bar:
-        if workers > 1:
+        if workers:
             from shipper.parallel.replay import ParallelReplay
 
             incidents = default_enrichers(cfg.recognise)[-1]  # workers recognise; linking stays here
@@ -89,17 +89,18 @@ def run(args: argparse.Namespace, env: Env) -> int:
 
 
 def _workers(args: argparse.Namespace, groups: list[InputGroup], env: Env) -> int:
-    """Worker processes: as asked (1: none), else one per CPU when the input is worth it; inputs
-    that cannot be split (journals, dumps, several inputs merged by time) are read by one process."""
+    """Worker processes: as asked, else one per CPU when the input is worth it (0: none). Inputs
+    that cannot be split (dumps, Elasticsearch logs, several inputs merged by time) are read by
+    one process."""
     from shipper.parallel.replay import eligible, worth_it
 
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers {args.workers} is not a number of processes", hint="give 1 or more (1: no workers)")
+    if args.workers is not None and args.workers < 0:
+        raise UsageError(f"--workers {args.workers} is not a number of processes", hint="give 0 (none) or more")
     if not eligible(groups):
-        return 1
+        return 0
     if args.workers is not None:
         return int(args.workers)
-    return env.cpu_count if env.cpu_count > 1 and worth_it(groups) else 1
+    return env.cpu_count if env.cpu_count > 1 and worth_it(groups) else 0
 
 
 def _context(args: argparse.Namespace, cfg: Config, env: Env) -> ParseContext:

@@ -27,7 +27,7 @@ from shipper.errors import ShipperError
 _HEADER = struct.Struct("<Q")
 PIPE_BYTES = 1 << 20  # Linux's default ceiling for an unprivileged pipe (fs.pipe-max-size)
 DEPTH = 2  # jobs a worker holds: the one it works on and the next
-_HINT = "its error is above; --workers 1 reads in one process"
+_HINT = "its error is above; --workers 0 reads in one process"
 
 
 class WorkerError(ShipperError):
