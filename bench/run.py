@@ -1,14 +1,23 @@
 """`shipper run` under load: sustained events/s, lag and RSS, following live inputs into an
 Elasticsearch-protocol endpoint.
 
-    python bench/run.py [--entries 1000000] [--lines 1000000] [--outage 60] [--outage-rate 20000]
+    python bench/run.py [--entries 1000000] [--backlog 1000000] [--lines 1000000] [--outage 60]
+                        [--outage-rate 20000] [--runs 1] [--journal-tmp /dev/shm]
 
 Cases (each a fresh `shipper run` process):
   journal  a journal directory that systemd-journal-remote writes ``--entries`` entries into as fast
-           as it can (it rotates files on the way);
+           as it can (it rotates files on the way); the export text it reads is generated before
+           the clock starts;
+  backlog  ``--backlog`` entries are in the journal directory before shipper starts: how fast the
+           daemon reads, with no writer competing for the CPU (then it follows the directory);
   file     a file that a writer appends ``--lines`` lines to as fast as it can;
   outage   the endpoint refuses connections for ``--outage`` seconds while the journal receives
            ``--outage-rate`` entries/s; RSS while down, then the time to catch up.
+With ``--runs N`` the journal, backlog and file cases run N times each and the medians are printed.
+The journal directories live under ``--journal-tmp`` (default /dev/shm, a tmpfs, when it exists:
+on a slow disk systemd-journal-remote itself writes only ~20k entries/s, which would be measured
+instead of shipper); shipper's state directory and disk buffer stay on the disk (the system
+temporary directory).
 The endpoint is a minimal bulk server in this process (it answers ``_bulk`` without parsing
 documents), so that the figures are shipper's, not the test server's. Figures are printed, never
 asserted (targets: >=100k journal entries/s; RSS <=100 MB steady, <=150 MB during the outage).
@@ -114,12 +123,19 @@ class Sampler:
         self._stop.set()
         self._thread.join()
 
-    def report(self) -> str:
+    def figures(self) -> dict[str, float]:
+        """MB and seconds: peaks, and the median of the second half of the samples (steady)."""
         rss, anon = self.rss or [0], self.anon or [0]
         lags = self.lags or [0.0]
-        return (f"RSS peak {max(rss) / 1024:.0f} MB, steady {statistics.median(rss[len(rss) // 2:]) / 1024:.0f} MB "
-                f"(anonymous memory: peak {max(anon) / 1024:.0f} MB, steady {statistics.median(anon[len(anon) // 2:]) / 1024:.0f} MB; "
-                f"the rest is mapped journal files); lag median {statistics.median(lags):.2f} s, max {max(lags):.2f} s")
+        return {"rss_peak": max(rss) / 1024, "rss_steady": statistics.median(rss[len(rss) // 2:]) / 1024,
+                "anon_peak": max(anon) / 1024, "anon_steady": statistics.median(anon[len(anon) // 2:]) / 1024,
+                "lag_median": statistics.median(lags), "lag_max": max(lags)}
+
+
+def memory_text(f: dict[str, float]) -> str:
+    return (f"RSS peak {f['rss_peak']:.0f} MB, steady {f['rss_steady']:.0f} MB (anonymous memory: peak "
+            f"{f['anon_peak']:.0f} MB, steady {f['anon_steady']:.0f} MB; the rest is mapped journal files); "
+            f"lag median {f['lag_median']:.2f} s, max {f['lag_max']:.2f} s")
 
 
 def start_shipper(work: Path, inputs: list[dict[str, Any]], url: str) -> subprocess.Popen[bytes]:
@@ -150,25 +166,36 @@ def wait(condition: Callable[[], bool], timeout: float, proc: subprocess.Popen[b
 
 
 def run_case(name: str, work: Path, inputs: list[dict[str, Any]], total: int,
-             feed: Callable[[], None]) -> None:
+             feed: Callable[[], None] | None) -> dict[str, float]:
+    """Start shipper, start ``feed`` (None: the input is complete already), wait for ``total``
+    documents at the endpoint; prints and returns the figures."""
+    work.mkdir(parents=True, exist_ok=True)
     endpoint = Endpoint()
     proc = start_shipper(work, inputs, endpoint.url)
     try:
-        wait(lambda: (work / "state" / "status.json").exists(), 60)
+        wait(lambda: (work / "state" / "status.json").exists(), 60, proc)
         sampler = Sampler(proc.pid, work / "state")
         start = time.perf_counter()
         fed: list[float] = []
-        feeder = threading.Thread(target=lambda: (feed(), fed.append(time.perf_counter())))
+
+        def writer() -> None:
+            if feed is not None:
+                feed()
+            fed.append(time.perf_counter())
+
+        feeder = threading.Thread(target=writer)
         feeder.start()
         wait(lambda: endpoint.docs >= total, 1800, proc)
         done = time.perf_counter()
         seconds = done - start
         feeder.join()
         sampler.stop()
-        cpu = _cpu(proc.pid)
-        print(f"{name:8s} {total:,} events in {seconds:.1f} s = {total / seconds:,.0f} events/s sustained "
-              f"(the writer took {fed[0] - start:.1f} s; the last event arrived {done - fed[0]:.1f} s after it "
-              f"finished; shipper CPU {cpu:.1f} s); {sampler.report()}")
+        figures = {"rate": total / seconds, "seconds": seconds, "cpu": _cpu(proc.pid), **sampler.figures()}
+        wrote = (f"the writer took {fed[0] - start:.1f} s; the last event arrived {done - fed[0]:.1f} s after it finished; "
+                  if feed else "")
+        print(f"{name:8s} {total:,} events in {seconds:.1f} s = {figures['rate']:,.0f} events/s sustained "
+              f"({wrote}shipper CPU {figures['cpu']:.1f} s); {memory_text(figures)}", flush=True)
+        return figures
     finally:
         proc.terminate()
         proc.wait(60)
@@ -192,19 +219,26 @@ def export_blocks(total: int, block: int = 10_000) -> Iterator[bytes]:
         yield "".join(parts).encode()
 
 
-def journal_remote(directory: Path) -> subprocess.Popen[bytes]:
+def export_file(path: Path, total: int) -> Path:
+    """``total`` entries of export text in ``path``, made once (before any clock starts)."""
+    if not path.exists():
+        with open(path, "wb") as out:
+            for data in export_blocks(total):
+                out.write(data)
+    return path
+
+
+def journal_remote(directory: Path, source: str = "-") -> subprocess.Popen[bytes]:
     return subprocess.Popen([JOURNAL_REMOTE, "--split-mode=none", "--compress=no", f"--output={directory}/remote.journal",
-                             "-"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             source], stdin=subprocess.PIPE if source == "-" else subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def journal_feed(directory: Path, total: int) -> Callable[[], None]:
+def journal_feed(directory: Path, export: Path) -> Callable[[], None]:
+    """systemd-journal-remote reading the export file as fast as it can."""
     def feed() -> None:
-        remote = journal_remote(directory)
-        assert remote.stdin is not None
-        for data in export_blocks(total):
-            remote.stdin.write(data)
-        remote.stdin.close()
-        remote.wait()
+        if journal_remote(directory, str(export)).wait():
+            raise SystemExit("systemd-journal-remote failed")
     return feed
 
 
@@ -217,22 +251,21 @@ def file_feed(path: Path, lines: list[str]) -> Callable[[], None]:
     return feed
 
 
-def outage_case(work: Path, seconds: float, rate: int) -> None:
+def outage_case(work: Path, journal: Path, seconds: float, rate: int) -> None:
     """The endpoint is down while entries arrive at ``rate``/s; then it comes back."""
-    directory = work / "journal"
-    directory.mkdir()
+    journal.mkdir()
     total = int(seconds * rate)
     endpoint = Endpoint()
     port = endpoint.server_address[1]
     endpoint.shutdown()
     endpoint.server_close()
-    remote = journal_remote(directory)
+    remote = journal_remote(journal)
     assert remote.stdin is not None
     blocks = export_blocks(total, block=max(1, rate // 10))
     remote.stdin.write(next(blocks))
     remote.stdin.flush()
-    wait(lambda: any(directory.glob("*.journal")), 60)
-    proc = start_shipper(work, [{"type": "journal", "path": str(directory)}], f"http://127.0.0.1:{port}")
+    wait(lambda: any(journal.glob("*.journal")), 60)
+    proc = start_shipper(work, [{"type": "journal", "path": str(journal)}], f"http://127.0.0.1:{port}")
     try:
         wait(lambda: (work / "state" / "status.json").exists(), 60, proc)
         sampler = Sampler(proc.pid, work / "state")
@@ -250,7 +283,8 @@ def outage_case(work: Path, seconds: float, rate: int) -> None:
         sampler.stop()
         print(f"outage   {seconds:.0f} s down while the journal got {rate:,} entries/s: RSS peak while down "
               f"{down_rss / 1024:.0f} MB ({down_anon / 1024:.0f} MB anonymous), disk buffer {spool / 1e6:.0f} MB at the end of the outage; {total:,} entries "
-              f"delivered {caught_up:.1f} s after the endpoint came back ({total / caught_up:,.0f}/s); {sampler.report()}")
+              f"delivered {caught_up:.1f} s after the endpoint came back ({total / caught_up:,.0f}/s); "
+              f"{memory_text(sampler.figures())}", flush=True)
         back.shutdown()
     finally:
         proc.terminate()
@@ -262,32 +296,69 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def medians(name: str, runs: list[dict[str, float]]) -> None:
+    if len(runs) < 2:
+        return
+    keys = ("rate", "cpu", "rss_peak", "rss_steady", "anon_steady")
+    med = {k: statistics.median(r[k] for r in runs) for k in keys}
+    print(f"{name:8s} median of {len(runs)}: {med['rate']:,.0f} events/s (runs: "
+          f"{', '.join(format(r['rate'], ',.0f') for r in runs)}), shipper CPU {med['cpu']:.1f} s, RSS peak {med['rss_peak']:.0f} MB, "
+          f"steady {med['rss_steady']:.0f} MB ({med['anon_steady']:.0f} MB anonymous)", flush=True)
+
+
+def journal_runs(args: argparse.Namespace, tmp: Path, jtmp: Path) -> None:
+    if args.entries:
+        export = export_file(tmp / f"{args.entries}.export", args.entries)
+        runs = []
+        for n in range(args.runs):
+            journal = jtmp / f"journal{n}"
+            journal.mkdir()
+            runs.append(run_case("journal", tmp / f"journal{n}", [{"type": "journal", "path": str(journal)}],
+                                 args.entries, journal_feed(journal, export)))
+            shutil.rmtree(journal)
+        medians("journal", runs)
+    if args.backlog:
+        journal = jtmp / "backlog"
+        journal.mkdir()
+        journal_feed(journal, export_file(tmp / f"{args.backlog}.export", args.backlog))()  # read by every run
+        runs = [run_case("backlog", tmp / f"backlog{n}", [{"type": "journal", "path": str(journal)}], args.backlog, None)
+                for n in range(args.runs)]
+        medians("backlog", runs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--entries", type=int, default=1_000_000)
+    ap.add_argument("--backlog", type=int, default=1_000_000)
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--outage", type=float, default=60.0, help="seconds the endpoint is down (0: skip)")
     ap.add_argument("--outage-rate", type=int, default=20_000)
+    ap.add_argument("--runs", type=int, default=1, help="runs of the journal, backlog and file cases (medians printed)")
+    ap.add_argument("--journal-tmp", type=Path, default=Path("/dev/shm") if Path("/dev/shm").is_dir() else None,
+                    help="where the journal directories are made (default /dev/shm)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="shipper-bench-run-"))
+    jtmp = Path(tempfile.mkdtemp(prefix="shipper-bench-run-", dir=args.journal_tmp))
+    print(f"journal directories in {jtmp}, state directories in {tmp}; load average {os.getloadavg()[0]:.1f}", flush=True)
     try:
-        if args.entries:
-            work = tmp / "journal"
-            (work / "journal").mkdir(parents=True)
-            run_case("journal", work, [{"type": "journal", "path": str(work / "journal")}], args.entries,
-                     journal_feed(work / "journal", args.entries))
+        journal_runs(args, tmp, jtmp)
         if args.lines:
-            work = tmp / "file"
-            (work / "logs").mkdir(parents=True)
             lines = gen.syslog_lines(args.lines)
-            run_case("file", work, [{"type": "file", "paths": [str(work / "logs" / "messages")]}], args.lines,
-                     file_feed(work / "logs" / "messages", lines))
+            runs = []
+            for n in range(args.runs):
+                work = tmp / f"file{n}"
+                (work / "logs").mkdir(parents=True)
+                runs.append(run_case("file", work, [{"type": "file", "paths": [str(work / "logs" / "messages")]}],
+                                     args.lines, file_feed(work / "logs" / "messages", lines)))
+            medians("file", runs)
         if args.outage:
             work = tmp / "outage"
             work.mkdir()
-            outage_case(work, args.outage, args.outage_rate)
+            outage_case(work, jtmp / "outage", args.outage, args.outage_rate)
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(jtmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

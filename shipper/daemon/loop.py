@@ -24,6 +24,7 @@ from typing import Any, Callable
 from shipper.config.model import Config, load_config
 from shipper.daemon.console import Console
 from shipper.daemon.courier import describe
+from shipper.daemon.malloc import tune_malloc
 from shipper.daemon.notify import Notifier
 from shipper.daemon.plan import Plan, same_state_dir
 from shipper.daemon.session import Session
@@ -57,6 +58,7 @@ class Daemon:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def run(self) -> int:
+        tune_malloc()
         old = self._install_signals()
         session = self._open(self._plan)
         self._notify.ready(f"shipping from {len(self._plan.followers)} inputs")

@@ -2,13 +2,19 @@
 
 The loop `put`s batches and never blocks. While the output takes them they stay in memory; when
 the memory queue holds ``max_events`` the loop stops reading until there is room again. When the
-output does not take batches at all (unreachable), what does not fit in memory is written to the
-`Spool`, and so is everything after it while anything waits there (first in, first out). When the
-spool is `full`, the loop stops reading. The courier thread `get`s batches in order: memory
-first, then disk.
+output does not take batches (unreachable, or stalled), they are written to the `Spool` (memory is
+what an outage must not fill), and so is everything after them while anything waits there (first
+in, first out). When the
+spool is `full`, the loop stops reading; when the output takes batches again, the loop waits
+until the spool is drained. The courier thread `get`s batches in order: memory first, then disk.
 
-A batch read back from disk carries only its documents and its ledger sequence number; its
-checkpoint stayed in the ledger. Batches a previous run left on disk come back with ``seq`` =
+Batches usually arrive already encoded for the sink (``Batch.encoded``: bulk items, bytes): on
+disk such a record is a JSON header line (run, sequence number, source, sink, item count), the
+items' lengths, then the items themselves, so spilling and reading back cost no serialisation.
+Batches of documents (a sink whose items are not bytes) are written as one JSON object.
+
+A batch read back from disk carries only its items (or documents) and its ledger sequence number;
+its checkpoint stayed in the ledger. Batches a previous run left on disk come back with ``seq`` =
 `ORPHAN`: the courier registers them anew (they release no checkpoint: their data is read again
 from the inputs anyway, and the output recognises what it already has by ``event.id``).
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
+from array import array
 from collections import deque
 from typing import Any
 
@@ -34,6 +41,35 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+def encode_record(batch: Batch, run: str) -> bytes:
+    """The spool record of a batch: its encoded items as they are, or its documents as JSON."""
+    head: dict[str, Any] = {"run": run, "seq": batch.seq, "source": batch.source_id}
+    if batch.encoded:
+        (sink, items), = batch.encoded.items()
+        if all(type(item) is bytes for item in items):
+            head["sink"], head["n"] = sink, len(items)
+            return b"".join((orjson.dumps(head), b"\n", array("I", map(len, items)).tobytes(), *items))
+    head["docs"] = batch.docs
+    return orjson.dumps(head, default=_default)
+
+
+def decode_record(raw: bytes, run: str) -> Batch:
+    """The batch of a spool record (``seq`` = `ORPHAN` when a previous run wrote it)."""
+    line, _, body = raw.partition(b"\n")
+    head = orjson.loads(line)
+    seq = int(head["seq"]) if head.get("run") == run else ORPHAN
+    source = str(head.get("source", ""))
+    if "docs" in head:
+        return Batch(head["docs"], source_id=source, seq=seq)
+    sizes = array("I")
+    sizes.frombytes(body[: 4 * int(head["n"])])
+    view, at, items = memoryview(body), 4 * len(sizes), []
+    for size in sizes:
+        items.append(bytes(view[at:at + size]))
+        at += size
+    return Batch([], source_id=source, seq=seq, encoded={str(head["sink"]): items})
+
+
 class Outbox:
     def __init__(self, spool: Spool, max_events: int) -> None:
         self.spool = spool
@@ -45,17 +81,15 @@ class Outbox:
         self._run = os.urandom(8).hex()  # tells this run's records on disk from a previous run's
 
     def put(self, batch: Batch, spill: bool = True) -> None:
-        """Queue a batch: in memory, or on disk when memory is full and ``spill`` (the output is
-        not taking batches; when it is, the loop stops reading instead, so memory may go over
-        ``max_events`` by what one turn read). Once anything waits on disk, so does what follows."""
+        """Queue a batch: on disk when ``spill`` (the output is not taking batches), else in memory
+        (the loop stops reading when the memory queue is full, so it may go over ``max_events`` by
+        what one turn read). Once anything waits on disk, so does what follows."""
         with self._cond:
-            room = self._events + len(batch.docs) <= max(self.max_events, len(batch.docs))
-            if self.spool.empty and (room or not spill):
+            if self.spool.empty and not spill:
                 self._queue.append(batch)
-                self._events += len(batch.docs)
+                self._events += batch.count
             else:
-                self.spool.put(orjson.dumps({"run": self._run, "seq": batch.seq, "source": batch.source_id, "docs": batch.docs},
-                                            default=_default))
+                self.spool.put(encode_record(batch, self._run))
             self._cond.notify()
 
     def get(self, timeout: float) -> Batch | None:
@@ -65,14 +99,10 @@ class Outbox:
                 self._cond.wait(timeout)
             if self._queue:
                 batch = self._queue.popleft()
-                self._events -= len(batch.docs)
+                self._events -= batch.count
                 return batch
         raw = self.spool.get()
-        if raw is None:
-            return None
-        record = orjson.loads(raw)
-        seq = int(record["seq"]) if record.get("run") == self._run else ORPHAN
-        return Batch(record["docs"], source_id=str(record.get("source", "")), seq=seq)
+        return decode_record(raw, self._run) if raw is not None else None
 
     def close(self) -> None:
         """No more batches will be put: wake the courier so it can finish."""
@@ -98,4 +128,3 @@ class Outbox:
     def empty(self) -> bool:
         with self._cond:
             return not self._queue and self.spool.empty
-

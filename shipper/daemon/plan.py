@@ -14,7 +14,7 @@ from shipper.config.model import Config, FileInput, JournalInput
 from shipper.env import Env
 from shipper.errors import ConfigError
 from shipper.parse.base import ParseContext
-from shipper.sinks.base import Sink
+from shipper.sinks.base import Encode, Sink
 from shipper.sources.follow import JournalFollower
 from shipper.sources.journal import journal_module
 from shipper.sources.live import Follower, Log
@@ -31,6 +31,8 @@ class Plan:
     followers: list[Follower]
     make_sink: Callable[[], Sink]
     ctx: ParseContext
+    sink_name: str  # the output's sink, and how it encodes documents (the loop encodes them
+    encode: Encode  # before they are queued: items take less memory and spill to disk as they are)
 
 
 def make_plan(cfg: Config, env: Env, log: Log, sink_env: Env) -> Plan:
@@ -40,8 +42,8 @@ def make_plan(cfg: Config, env: Env, log: Log, sink_env: Env) -> Plan:
     ctx = ParseContext(timezone=tz, year=cfg.parse.year, max_line_bytes=int(cfg.parse.max_line_bytes))
     followers = make_followers(cfg, log, ctx.max_line_bytes)
     make_sink = sink_factory(cfg, sink_env)
-    make_sink()  # builds (without connecting) now: a bad output setting fails here
-    return Plan(cfg, followers, make_sink, ctx)
+    sink = make_sink()  # builds (without connecting) now: a bad output setting fails here
+    return Plan(cfg, followers, make_sink, ctx, sink.name, sink.encoder())
 
 
 def make_followers(cfg: Config, log: Log, max_line_bytes: int) -> list[Follower]:

@@ -1,7 +1,7 @@
 """One configuration at work: followers -> parse -> ids -> enrich -> outbox -> courier -> sink.
 
 `step` is one turn of the loop, and never blocks: it commits the checkpoints the output released,
-polls every follower (unless the disk buffer is full: then the inputs keep the data), turns what
+polls every follower (unless the output is behind: then the inputs keep the data), turns what
 they return into documents, and hands batches on once they are big enough (``run.batch_events``)
 or old enough (``run.batch_wait``). Checkpoint files are written at most once a second, and at
 the end. A SIGHUP ends one session and starts the next with the new configuration.
@@ -24,6 +24,7 @@ from shipper.enrich.base import Enricher
 from shipper.enrich.chain import default_enrichers
 from shipper.event import Batch, Doc
 from shipper.parse.dispatch import make_parser
+from shipper.sinks.base import Encode
 from shipper.sources.base import RawChunk
 from shipper.sources.live import End, Follower, Gap, Idle, Log, Polled, TextMark
 from shipper.state.checkpoints import CheckpointStore
@@ -60,6 +61,7 @@ class Session:
         self.outbox: Outbox | None = None
         self.courier: Courier | None = None
         self.paused = False  # reading waits for the output
+        self._encode: Encode | None = plan.encode  # None: the sink's items are not bytes (documents travel)
 
     # -- life -------------------------------------------------------------------------------------
     def open(self) -> None:
@@ -94,9 +96,11 @@ class Session:
         busy = False
         mono, wall = time.monotonic(), time.time()
         outbox = self.outbox
-        # Reading waits while the disk buffer is full, and while the output takes batches but
-        # more slowly than they come (the memory queue is full): the inputs keep the data.
-        self.paused = outbox.full or (outbox.memory_full and self.courier.delivering(mono))
+        # Reading waits while the disk buffer is full; and while the output takes batches, if it
+        # takes them more slowly than they come (the memory queue is full) or the disk buffer is
+        # being drained (events read now would only be written to disk and read back): the inputs
+        # keep the data, and memory holds one flow of events, not two.
+        self.paused = outbox.full or (self.courier.delivering(mono) and (outbox.memory_full or not outbox.spool.empty))
         if not self.paused:
             for follower in self.plan.followers:
                 for item in follower.poll(wall):
@@ -177,12 +181,22 @@ class Session:
             docs = enricher.enrich(docs) if docs else docs
         key = pending.follower.key
         self.stats.inputs[key].docs += len(docs)
-        self._send(Batch(docs, source_id=sid, checkpoint=pending.checkpoint), key, pending.since)
+        self._send(self._batch(docs, sid, pending.checkpoint), key, pending.since)
+
+    def _batch(self, docs: list[Doc], sid: str, checkpoint: object | None) -> Batch:
+        """The documents encoded for the sink now, when its items are bytes: while they wait they
+        take a fraction of the documents' memory, and they go to the disk buffer as they are."""
+        if self._encode is not None and docs:
+            items = self._encode(docs)
+            if type(items[0]) is bytes:
+                return Batch([], source_id=sid, checkpoint=checkpoint, encoded={self.plan.sink_name: items})
+            self._encode = None  # rows of the local store: documents travel, the sink encodes them
+        return Batch(docs, source_id=sid, checkpoint=checkpoint)
 
     def _send(self, batch: Batch, input_key: str, read_at: float) -> None:
         assert self.outbox is not None
         assert self.courier is not None
-        batch.seq = self.ledger.register(batch.source_id, batch.checkpoint, input_key, len(batch.docs), read_at)
+        batch.seq = self.ledger.register(batch.source_id, batch.checkpoint, input_key, batch.count, read_at)
         self.outbox.put(batch, spill=not self.courier.delivering(time.monotonic()))
 
     # -- checkpoints --------------------------------------------------------------------------------

@@ -60,14 +60,19 @@ class Stream:
 
     def _journal(self, docs: list[Doc]) -> JournalMark | None:
         self.ids.assign(docs)
-        before = self._before
+        second, last = self._second, None  # last: the latest document with a cursor
         for doc in docs:
-            second = doc["@timestamp"][:19]
-            if second != self._second:
-                self._second, self._resume = second, before
+            if doc["@timestamp"][:19] != second:
+                second, self._resume = doc["@timestamp"][:19], _after(last) if last is not None else self._before
             journald = doc.get("journald")
-            cursor = journald.get("cursor") if journald else None
-            if cursor:
-                before = JournalMark(cursor, doc["@timestamp"])
-        self._before = before
+            if journald and journald.get("cursor"):
+                last = doc
+        self._second = second
+        if last is not None:
+            self._before = _after(last)
         return self._resume if isinstance(self._resume, JournalMark) else None
+
+
+def _after(doc: Doc) -> JournalMark:
+    """The position after a journal entry's document (marks are made only where one is kept)."""
+    return JournalMark(doc["journald"]["cursor"], doc["@timestamp"])

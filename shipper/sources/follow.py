@@ -9,6 +9,13 @@ Filters: ``units`` match ``_SYSTEMD_UNIT=`` (the unit's own processes) and also 
 "Main process exited", "Failed with result"); ``identifiers`` match ``SYSLOG_IDENTIFIER=``; an
 entry matching either is shipped. ``priority`` keeps entries of that priority or more severe.
 
+Memory: sd_journal maps what it reads and keeps it mapped, so the reader is reopened at its
+position every `REOPEN_ENTRIES` entries. It also maps ~0.5 MB of every file it has open, and a
+directory that systemd-journal-remote kept writing through a long outage holds a hundred files:
+once a position is known, a directory input opens only the files reading can still need (not the
+archived ones whose entries all come before the position), and opens them again when the
+directory's files change (rotation, vacuum).
+
 Position: reading resumes after the checkpoint's cursor. ``seek_cursor`` followed by ``next``
 lands *on* the cursor's entry when it still exists (`test_cursor` says whether it does), and that
 entry is skipped. When it is gone (the journal was vacuumed while shipper was not running), reading
@@ -17,9 +24,11 @@ resumes at the oldest entry and a `Gap` says which time span may be missing.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 from shipper.config.model import JournalInput
@@ -30,9 +39,17 @@ from shipper.sources.live import Gap, JournalMark, Log, Polled, iso
 
 _REALTIME_IN_CURSOR = re.compile(r"(?:^|;)t=([0-9a-f]+)")
 # sd_journal maps the files it reads and keeps the mappings: after a million entries they count
-# hundreds of MB of resident memory (file pages). The reader is reopened at its position this often.
-REOPEN_ENTRIES = 50_000
+# hundreds of MB of resident memory (file pages). The reader is reopened at its position this often:
+# a new reader maps ~15 MB of a directory systemd-journal-remote writes (headers, entry arrays, the
+# fields all entries share), then ~1 MB more per 1,000 entries; reopening takes ~1 ms.
+REOPEN_ENTRIES = 10_000
+LIST_EVERY = 0.5  # seconds between looks for new or rotated files, when only some are open
 UNIT_FIELDS = ("_SYSTEMD_UNIT", "UNIT", "OBJECT_SYSTEMD_UNIT", "COREDUMP_UNIT")
+JOURNAL_SUFFIXES = (".journal", ".journal~")
+_CURSOR_SEQNUM = re.compile(r"(?:^|;)([si])=([0-9a-f]+)")
+# The journal file header (systemd's journal-def.h): state, seqnum_id, tail_entry_seqnum.
+_STATE_AT, _SEQNUM_ID_AT, _TAIL_SEQNUM_AT, _HEADER_BYTES = 16, 72, 160, 168
+_ARCHIVED = 2
 
 
 def cursor_time(cursor: str) -> float | None:
@@ -55,6 +72,8 @@ class JournalFollower:
         self._committed = JournalMark(None)
         self._last_cursor: str | None = None  # of the last entry handed out
         self._since_open = 0  # entries read since the reader was opened
+        self._names: frozenset[str] | None = None  # the directory's journal files, when only some are open
+        self._listed = 0.0  # when they were last listed (monotonic)
 
     # -- the Follower protocol ----------------------------------------------------------------
     def open(self, saved: dict[str, Any] | None) -> list[Polled]:
@@ -70,7 +89,7 @@ class JournalFollower:
         return out
 
     def poll(self, now: float) -> list[Polled]:
-        if self._since_open >= REOPEN_ENTRIES and self._last_cursor is not None:
+        if self._last_cursor is not None and (self._since_open >= REOPEN_ENTRIES or self._files_changed()):
             self._reopen(self._last_cursor)
         reader = self._reader
         reader.process()  # reset the descriptor's readiness; notice rotated and new files
@@ -110,20 +129,51 @@ class JournalFollower:
             self._fd = None
 
     # -- position -----------------------------------------------------------------------------------
-    def _open_reader(self) -> None:
+    def _open_reader(self, after: str | None = None) -> None:
+        """A reader over the local journal or the directory; with ``after`` (a cursor), over only
+        the directory's files that can hold entries after it (see `needed_files`)."""
         journal = journal_module()
-        if self.cfg.path is not None:
-            self._reader = journal._Reader(0, str(self.cfg.path))
-        else:
-            self._reader = journal._Reader(journal.LOCAL_ONLY)
+        self._names, paths = None, None
+        if self.cfg.path is not None and after is not None:
+            listed = needed_files(self.cfg.path, after)
+            if listed is not None:
+                (self._names, paths), self._listed = listed, time.monotonic()
+        if paths:
+            assert self.cfg.path is not None and self._names is not None
+            try:
+                self._reader = journal._Reader(0, None, paths)
+                # A rotation while opening: the file written to may be open under its new name
+                # only, and its end missed. Safer to take the whole directory this time.
+                if _journal_names(self.cfg.path) != self._names:
+                    raise FileNotFoundError
+            except (OSError, ValueError):  # also a file gone between listing and opening
+                self.close()
+                self._names, paths = None, None
+        if not paths:
+            if self.cfg.path is not None:
+                self._reader = journal._Reader(0, str(self.cfg.path))
+            else:
+                self._reader = journal._Reader(journal.LOCAL_ONLY)
         self._fd = self._reader.fileno()
         self._add_filters()
         self._since_open = 0
 
+    def _files_changed(self) -> bool:
+        """Only some files are open, and the directory's journal files changed since they were
+        listed (looked at every `LIST_EVERY` seconds: a rotated file is complete anyway)."""
+        now = time.monotonic()
+        if self._names is None or self.cfg.path is None or now - self._listed < LIST_EVERY:
+            return False
+        self._listed = now
+        try:
+            return _journal_names(self.cfg.path) != self._names
+        except OSError:
+            return True
+
     def _reopen(self, cursor: str) -> None:
         """A fresh reader (its file mappings released), after the entry ``cursor``."""
         self.close()
-        self._open_reader()
+        self._open_reader(after=cursor)
         reader = self._reader
         reader.seek_cursor(cursor)
         if not (reader._next() and reader.test_cursor(cursor)):
@@ -194,3 +244,42 @@ class JournalFollower:
         if not reader._next():
             return None
         return float(reader._get_realtime()) / 1e6
+
+
+def needed_files(directory: Path, cursor: str) -> tuple[frozenset[str], list[str]] | None:
+    """The names of the journal files in ``directory``, and the paths of those that reading after
+    ``cursor`` can still need: all but the archived files of the cursor's sequence-number space
+    whose last entry comes before the cursor's (sd_journal orders such entries by that number).
+    None when sd_journal should take the whole directory: subdirectories (journald's machine-id
+    directories), or a cursor without a sequence number."""
+    seqnum = dict(_CURSOR_SEQNUM.findall(cursor))
+    if "s" not in seqnum or "i" not in seqnum:
+        return None
+    names: list[str] = []
+    paths: list[str] = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_dir():
+                return None
+            if entry.name.endswith(JOURNAL_SUFFIXES):
+                names.append(entry.name)
+                if not _archived_before(entry.path, seqnum["s"], int(seqnum["i"], 16)):
+                    paths.append(entry.path)
+    return frozenset(names), paths
+
+
+def _journal_names(directory: Path) -> frozenset[str]:
+    return frozenset(name for name in os.listdir(directory) if name.endswith(JOURNAL_SUFFIXES))
+
+
+def _archived_before(path: str, seqnum_id: str, seqnum: int) -> bool:
+    """The file is archived (it will not grow) and all its entries come before ``seqnum``."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(_HEADER_BYTES)
+    except OSError:
+        return False
+    if len(header) < _HEADER_BYTES or header[_STATE_AT] != _ARCHIVED:
+        return False
+    tail = int.from_bytes(header[_TAIL_SEQNUM_AT:_TAIL_SEQNUM_AT + 8], "little")
+    return header[_SEQNUM_ID_AT:_SEQNUM_ID_AT + 16].hex() == seqnum_id and tail < seqnum

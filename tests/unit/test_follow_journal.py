@@ -10,7 +10,7 @@ import pytest
 
 from shipper.config.model import JournalInput
 from shipper.sources.base import RawChunk
-from shipper.sources.follow import JournalFollower, cursor_time
+from shipper.sources.follow import JournalFollower, cursor_time, needed_files
 from shipper.sources.live import Gap, JournalMark, Polled
 from tests.helpers.daemon import LiveJournal, wait_for
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
@@ -140,9 +140,57 @@ def test_following_a_directory_journal_remote_keeps_appending_to_and_rotating(
         writer.join()
     assert seen == [f"entry {i}" for i in range(total)]
     assert len(list(j.glob("*.journal"))) >= 2  # it did rotate while followed
+    # Reopened at its position (and when the files changed), it has only the files after it open
+    assert f.poll(0.0) == []
+    names, paths = needed_files(j, f._last_cursor or "") or (frozenset(), [])
+    assert names == {p.name for p in j.glob("*.journal")} and 1 <= len(paths) < len(names)
+    assert f._names == names
+
+
+def test_only_files_that_can_hold_later_entries_are_opened(tmp_path: Path) -> None:
+    """Archived files whose entries all come before the position are left out; the active file and
+    the position's own file are kept; a cursor without a sequence number takes the directory."""
+    j = tmp_path / "j"
+    with LiveJournal(j) as live:
+        for start in range(0, 45_000, 1000):
+            live.write([_wide(i) for i in range(start, start + 1000)])
+        wait_for(lambda: len(list(j.glob("*.journal"))) >= 3, 60, "two rotations")
+    f = follower(j)
+    f.open(None)
+    got = drain(f)
+    assert len(messages(got)) == 45_000
+    names, paths = needed_files(j, last_mark(got, 30_000).cursor or "") or (frozenset(), [])
+    assert len(names) >= 3 and 1 <= len(paths) < len(names)
+    assert str(j / "remote.journal") in paths  # the file being written is always kept
+    names, paths = needed_files(j, last_mark(got, 0).cursor or "") or (frozenset(), [])
+    assert len(paths) == len(names)  # from the first entry on every file is needed
+    assert needed_files(j, "t=5a3f0;x=1") is None
 
 
 def _wide(i: int) -> dict[str, str]:
     """An entry with a few unique fields (as real ones have: PIDs, invocation ids, ...)."""
     return {"MESSAGE": f"entry {i}", "SYSLOG_IDENTIFIER": "feeder", "_PID": str(1000 + i),
             **{f"X_F{k}": f"{k}-{i}" for k in range(6)}}
+
+
+def test_a_rotation_is_followed_when_only_some_files_are_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once reopened at its position the reader has a list of files open, not the directory: the
+    file journal-remote opens when it rotates must be noticed without waiting for the next reopen."""
+    monkeypatch.setattr("shipper.sources.follow.REOPEN_ENTRIES", 2_000)
+    j = tmp_path / "j"
+    with LiveJournal(j) as live:
+        live.write([_wide(i) for i in range(3000)])
+        wait_for(lambda: any(j.glob("*.journal")), 30, "the journal file")
+        f = follower(j)
+        f.open(None)
+        seen = messages(drain(f))
+        wait_for(lambda: (seen.extend(messages(f.poll(0.0))) or len(seen) >= 3000), 60, "the first entries")
+        assert f.poll(0.0) == [] and f._names is not None  # reopened: a list of files
+        monkeypatch.setattr("shipper.sources.follow.REOPEN_ENTRIES", 10**9)  # no more periodic reopening
+        before = len(list(j.glob("*.journal")))
+        for start in range(3000, 40_000, 1000):
+            live.write([_wide(i) for i in range(start, start + 1000)])
+            seen += messages(drain(f))
+        wait_for(lambda: (seen.extend(messages(f.poll(0.0))) or len(seen) >= 40_000), 60, "entries after the rotation")
+    assert len(list(j.glob("*.journal"))) > before  # it rotated while followed
+    assert seen == [f"entry {i}" for i in range(40_000)]

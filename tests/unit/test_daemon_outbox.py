@@ -1,0 +1,99 @@
+"""The outbox: batches encoded for the sink wait in memory or on disk as bytes, and come back exactly
+as they went in; batches of documents, and records an older shipper left on disk, still work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from shipper.daemon.courier import Courier
+from shipper.daemon.ledger import Ledger
+from shipper.daemon.outbox import ORPHAN, Outbox, decode_record, encode_record
+from shipper.event import Batch, IdAssigner
+from shipper.parse.base import ParseContext
+from shipper.parse.dispatch import make_parser
+from shipper.sinks.bulk import Encoder
+from shipper.sinks.local import LocalSink, LocalStore
+from shipper.sources.base import Origin, RawChunk
+from shipper.state.spool import Spool
+
+LINES = [
+    "Aug 30 14:55:06 gorp sendmail[24097]: NOQUEUE: SYSERR(root): opendaemonsocket: daemon MTA: cannot bind: Address already in use",
+    "Aug 30 14:55:07 gorp systemd[1]: sendmail.service: Main process exited, code=exited, status=71/OSERR",
+    "Aug 30 14:55:07 gorp app[7]: ünïcode and a \"quote\" and a tab\tinside",
+]
+
+
+def docs() -> list[dict]:
+    origin = Origin("/var/log/messages", "syslog", path="/var/log/messages")
+    parser = make_parser(origin, ParseContext(timezone="UTC", year=2017))
+    offsets = [sum(len(line.encode()) + 1 for line in LINES[:i]) for i in range(len(LINES))]
+    out = parser.parse(RawChunk(origin, "text", list(LINES), offsets=offsets)) + parser.flush()
+    IdAssigner().assign(out)
+    assert len(out) == len(LINES)
+    return out
+
+
+def encoded_batch(seq: int) -> Batch:
+    items = Encoder("default").encode(docs())
+    return Batch([], source_id="file-a", seq=seq, encoded={"elasticsearch": items})
+
+
+def test_encoded_items_round_trip_through_a_record_unchanged() -> None:
+    batch = encoded_batch(7)
+    back = decode_record(encode_record(batch, "run1"), "run1")
+    assert back.encoded == batch.encoded and back.seq == 7 and back.source_id == "file-a"
+    assert back.count == len(LINES) and back.docs == []
+    # a record of another run (a previous process) is an orphan: it releases no checkpoint
+    assert decode_record(encode_record(batch, "run1"), "run2").seq == ORPHAN
+
+
+def test_documents_still_travel_as_json_when_items_are_not_bytes() -> None:
+    rows = Batch(docs(), source_id="file-a", seq=3, encoded={"local": [("row", 1)] * len(LINES)})
+    back = decode_record(encode_record(rows, "r"), "r")
+    assert back.docs == orjson.loads(orjson.dumps(rows.docs)) and back.encoded is None and back.seq == 3
+
+
+def test_a_record_written_by_an_earlier_shipper_is_read() -> None:
+    old = orjson.dumps({"run": "x", "seq": 4, "source": "file-a", "docs": docs()})  # before items were spilled
+    back = decode_record(old, "y")
+    assert back.seq == ORPHAN and [d["message"] for d in back.docs] == [d["message"] for d in docs()]
+
+
+def test_outbox_spills_encoded_batches_and_hands_them_back_in_order(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=1 << 20, segment_bytes=64 * 1024)
+    outbox = Outbox(spool, max_events=len(LINES))  # room for one batch in memory
+    batches = [encoded_batch(seq) for seq in range(40)]
+    outbox.put(batches[0], spill=False)  # the output takes batches: memory
+    assert outbox.memory_full and spool.empty
+    for batch in batches[1:20]:
+        outbox.put(batch, spill=True)  # it does not: disk, memory is not used
+    for batch in batches[20:]:
+        outbox.put(batch, spill=False)  # it does again: disk still, behind what waits there
+    assert outbox.events == len(LINES) and not spool.empty
+    got = []
+    while (batch := outbox.get(0.01)) is not None:
+        got.append(batch)
+    assert [b.seq for b in got] == list(range(40))
+    assert all(b.encoded == batches[0].encoded for b in got)
+    assert outbox.empty and outbox.events == 0 and spool.size == 0
+
+
+def test_a_previous_runs_batches_for_another_output_are_left_out_and_said(tmp_path: Path) -> None:
+    """Encoded for Elasticsearch by the run before; the output is now the local store: the courier
+    does not hand it bytes it cannot store (the inputs' checkpoints did not move for them)."""
+    spool = Spool(tmp_path / "spool", max_bytes=1 << 20)
+    spool.put(encode_record(encoded_batch(0), "previous"))
+    spool.put(encode_record(Batch(docs(), source_id="file-a", seq=1), "previous"))  # documents: any output takes them
+    spool.close()
+    said: list[str] = []
+    outbox = Outbox(Spool(tmp_path / "spool", max_bytes=1 << 20), max_events=100)
+    ledger = Ledger()
+    courier = Courier(lambda: LocalSink(tmp_path / "events.db"), outbox, ledger, linger=0.05, log=said.append)
+    courier.start()
+    assert courier.finish(30) and courier.error is None
+    assert ledger.in_flight == 0 and ledger.snapshot()["(disk buffer of a previous run)"] == len(LINES)
+    assert len(said) == 1 and "encoded for the elasticsearch output of a previous run, not for local" in said[0]
+    store = LocalStore(tmp_path / "events.db", create=False)
+    assert store.db.execute("SELECT count(*) FROM events").fetchone() == (len(LINES),)  # the documents' batch only
