@@ -128,9 +128,10 @@ class IdAssigner:
     """
 
     _second: str = ""
-    _seen: dict[str, int] = field(default_factory=dict)
-    # The first second's contents, kept when the second first changes (the parallel replay checks
-    # that a block's first second shares no content with the previous block's last).
+    _seen: dict[str, int] = field(default_factory=dict)  # first occurrence's id -> occurrences
+    # With ``track_first``, the first second's ids are kept when the second first changes (the
+    # parallel replay checks that a block's first second shares none with the previous block's).
+    track_first: bool = False
     first: tuple[str, dict[str, int]] | None = None
 
     def assign(self, docs: list[Doc]) -> None:
@@ -145,16 +146,17 @@ class IdAssigner:
             key = content_key(doc)
             second = doc.get("@timestamp", "")[:19]
             if second != current:
-                if self.first is None and current:
+                if self.track_first and self.first is None and current:
                     self.first = (current, dict(seen))
                 current = second
                 seen.clear()
-            n = seen.get(key)
+            first = _digest(key)
+            n = seen.get(first)
             if n is None:
-                seen[key] = 1
-                event["id"] = _digest(key)
+                seen[first] = 1
+                event["id"] = first
             else:
-                seen[key] = n + 1
+                seen[first] = n + 1
                 event["id"] = _digest(f"{key}\x1f{n}")
         self._second = current
 

@@ -58,7 +58,7 @@ class ElasticsearchOutput:
         default=20, metadata={"help": "item-level 5xx tries before the item goes to the dead letter (429s retry forever)"}
     )
     max_held_events: int = field(
-        default=20_000, metadata={"help": "events in flight or waiting for a retry; when full, reading pauses"}
+        default=6_000, metadata={"help": "events in flight or waiting for a retry; when full, reading pauses"}
     )
     give_up_after: Duration | None = field(
         default=None, metadata={"help": "stop with an error after Elasticsearch has been unreachable this long (default: never)"}

@@ -123,7 +123,9 @@ class RunConfig:
     """Settings of `shipper run`, the daemon."""
 
     queue_events: int = field(
-        default=10_000, metadata={"help": "events held in memory on their way to the output; more go to the disk buffer"}
+        default=10_000,
+        metadata={"help": "events held in memory on their way to the output; when full, reading pauses "
+                          "(while the output is unreachable, batches go to the disk buffer instead)"},
     )
     spool_max_bytes: ByteSize = field(
         default=ByteSize(1 << 30), metadata={"help": "the disk buffer's cap (e.g. 1GiB); when full, reading pauses"}

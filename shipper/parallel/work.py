@@ -94,7 +94,7 @@ class Worker:
 
     def run(self, job: Job) -> Done:
         parser = make_parser(job.origin, self.setup.ctx)
-        ids = IdAssigner()
+        ids = IdAssigner(track_first=True)
         init = job.init
         self.recognise.restore(init.recognise if init is not None else self._fresh)
         if init is not None and init.parser is not None and init.source == job.source and not job.first:
