@@ -149,30 +149,23 @@ def test_a_database_of_something_else_is_refused(tmp_path: Path) -> None:
         LocalStore(db)
 
 
-def test_time_window_uses_the_second_id_index(tmp_path: Path) -> None:
-    db = tmp_path / "events.db"
+def query_plan(db: Path, sql: str, args: tuple[str, ...] = ()) -> str:
+    """SQLite's plan for ``sql`` on a store of ten documents."""
     write(db, [syslog_docs(10)])
     store = LocalStore(db)
-    plan = " ".join(
-        str(r[-1])
-        for r in store.db.execute(
-            "EXPLAIN QUERY PLAN SELECT doc FROM events WHERE substr(ts, 1, 19) >= substr(?, 1, 19) AND ts >= ?",
-            ("2017-08-30T14:55:02.000000Z",) * 2,
-        )
-    )
-    store.close()
+    try:
+        return " ".join(str(r[-1]) for r in store.db.execute("EXPLAIN QUERY PLAN " + sql, args))
+    finally:
+        store.close()
+
+
+def test_time_window_uses_the_second_id_index(tmp_path: Path) -> None:
+    plan = query_plan(tmp_path / "events.db", "SELECT doc FROM events WHERE substr(ts, 1, 19) >= substr(?, 1, 19) AND ts >= ?",
+                      ("2017-08-30T14:55:02.000000Z",) * 2)
     assert "events_second_id" in plan
 
 
 def test_recognised_events_are_read_through_their_own_index(tmp_path: Path) -> None:
-    db = tmp_path / "events.db"
-    write(db, [syslog_docs(10)])
-    store = LocalStore(db)
-    plan = " ".join(
-        str(r[-1])
-        for r in store.db.execute(
-            "EXPLAIN QUERY PLAN SELECT doc FROM events WHERE (signature IS NOT NULL OR incident IS NOT NULL) ORDER BY ts, rowid"
-        )
-    )
-    store.close()
+    plan = query_plan(tmp_path / "events.db",
+                      "SELECT doc FROM events WHERE (signature IS NOT NULL OR incident IS NOT NULL) ORDER BY ts, rowid")
     assert "events_recognised" in plan and "TEMP B-TREE" not in plan
