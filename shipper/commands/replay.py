@@ -79,7 +79,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
         if workers:
             from shipper.parallel.replay import ParallelReplay
 
-            incidents = default_enrichers(cfg.recognise)[-1]  # workers recognise; linking stays here
+            from shipper.enrich.chain import linker
+
+            incidents = linker(cfg.recognise)  # workers recognise; linking stays here
             summary = ParallelReplay(groups[0], ctx, incidents, sinks, workers, window, bar).run()
         else:
             summary = Pipeline(groups, ctx, make_parser, default_enrichers(cfg.recognise), sinks, window, bar).run()

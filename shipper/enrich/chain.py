@@ -13,12 +13,15 @@ from shipper.config.model import RecogniseConfig
 from shipper.enrich.base import Enricher
 from shipper.enrich.incidents import Incidents
 from shipper.enrich.recognise import Recognise
-from shipper.recognise.rules import load_rules
+from shipper.recognise.rules import Rules, load_rules
 
 
 def default_enrichers(cfg: RecogniseConfig) -> list[Enricher]:
     rules = load_rules()
-    return [
-        Recognise(rules),
-        Incidents(float(cfg.incident_window), rules),
-    ]
+    return [Recognise(rules), linker(cfg, rules)]
+
+
+def linker(cfg: RecogniseConfig, rules: Rules | None = None) -> Incidents:
+    """The `Incidents` enricher alone: the parallel replay runs `Recognise` in its workers (with
+    the same signature files) and links here, in order."""
+    return Incidents(float(cfg.incident_window), rules)

@@ -174,7 +174,7 @@ class Recognise:
         return derived
 
     def _expire(self) -> None:
-        if self._seen % 256 == 0:
+        if self._contexts and self._seen % 256 == 0:
             idle = self._seen - _CONTEXT_IDLE_DOCS
             for key in [k for k, (_, last) in self._contexts.items() if last < idle]:
                 del self._contexts[key]

@@ -16,16 +16,15 @@ from typing import Any, Callable, Iterator, Sequence
 
 from shipper.acks import AckTracker
 from shipper.enrich.base import Enricher
-from shipper.event import TAG_READ_ERROR, TAG_UNPARSED, Batch
+from shipper.event import Batch
 from shipper.parallel.pool import DEPTH, Workers
 from shipper.parallel.work import Block, Done, Job, Part, Setup, State, Worker
 from shipper.parse.base import ParseContext
 from shipper.pipeline import Group, Summary, Window, deliver_to
 from shipper.progress import Progress, Silent
 from shipper.sinks.base import Sink
-from shipper.sources.base import RawChunk
 from shipper.sources.files import TextBlock, TextSource
-from shipper.sources.journal import JournalSource, Segment
+from shipper.sources.journal import JournalSource, Segment, error_chunk
 from shipper.sources.lines import RawBlock
 
 WARM_LINES = 64  # lines of the previous block a worker reads first to rebuild the state
@@ -66,7 +65,7 @@ class ParallelReplay:
     _errors: list[str] = field(default_factory=list, init=False)  # the input's read errors so far
 
     def run(self) -> Summary:
-        workers = Workers(self.workers, Setup(self.ctx, self.window, {s.name: s.encoder() for s in self.sinks}))
+        workers = Workers(self.workers, self._setup())
         try:
             return deliver_to(self.sinks, lambda tracker, counters: self._run(workers, tracker, counters), self.clock)
         finally:
@@ -111,7 +110,7 @@ class ParallelReplay:
             while block is not None:
                 after = next(blocks, None)
                 last = after is None
-                yield Job(number, index, source.origin, block, getattr(source, "cap", 0),
+                yield Job(number, index, source.origin, block, source.cap if isinstance(source, TextSource) else 0,
                           warm=_warm(previous) if isinstance(previous, TextBlock) else None, init=self._latest,
                           first=previous is None, last=last, final=last and index == len(sources) - 1)
                 number += 1
@@ -127,9 +126,7 @@ class ParallelReplay:
             end = done.end
             counters["reruns"] += 1
         self._latest = end
-        counters["read"] += done.read
-        for part in done.parts:
-            self._deliver(part, tracker, counters)
+        self._emit(done, tracker, counters)
         self._errors += done.errors
         if isinstance(job.block, (TextBlock, Segment)):  # input consumed, counted per input
             self.progress.update(job.block.progress - self._consumed.get(job.source, 0))
@@ -141,23 +138,28 @@ class ParallelReplay:
     def _read_errors(self, job: Job, state: State, tracker: AckTracker, counters: Counter[str]) -> State:
         """A journal input's read errors, as its last items (they are known once it is read)."""
         source = self.group.sources[job.source]
-        assert isinstance(source, (TextSource, JournalSource))
-        errors = [*getattr(source, "errors", []), *self._errors]
-        self._errors = []
+        errors, self._errors = self._errors, []
+        if isinstance(source, JournalSource):
+            errors = source.errors + errors
         if not errors:
             return state
-        items = [{"MESSAGE": message} for message in errors]
-        chunk = RawChunk(source.origin, "fields", items, tags=dict.fromkeys(range(len(items)), (TAG_UNPARSED, TAG_READ_ERROR)))
-        done = self._worker().run(Job(job.number, job.source, source.origin, chunk, init=state, exact=True))
+        chunk = error_chunk(job.origin, errors)
+        done = self._worker().run(Job(job.number, job.source, job.origin, chunk, init=state, exact=True))
+        self._emit(done, tracker, counters)
+        return done.end
+
+    def _emit(self, done: Done, tracker: AckTracker, counters: Counter[str]) -> None:
         counters["read"] += done.read
         for part in done.parts:
             self._deliver(part, tracker, counters)
-        return done.end
+
+    def _setup(self) -> Setup:
+        return Setup(self.ctx, self.window, {s.name: s.encoder() for s in self.sinks})
 
     def _worker(self) -> Worker:
         """A worker in this process, for blocks done again."""
         if self._local is None:
-            self._local = Worker(Setup(self.ctx, self.window, {s.name: s.encoder() for s in self.sinks}))
+            self._local = Worker(self._setup())
         return self._local
 
     def _deliver(self, part: Part, tracker: AckTracker, counters: Counter[str]) -> None:

@@ -15,7 +15,7 @@ from shipper.errors import InputError
 from shipper.event import TAG_INVALID_UTF8, TAG_READ_ERROR, TAG_TRUNCATED, TAG_UNPARSED
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.lines import BLOCK_SIZE, LineBlock, RawBlock, iter_raw_blocks, split_raw
-from shipper.sources.stream import InputStream, StreamSource
+from shipper.sources.stream import StreamSource
 
 CHUNK_LINES = 2000
 Tags = dict[int, tuple[str, ...]]

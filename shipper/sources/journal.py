@@ -96,9 +96,7 @@ class JournalSource:
         if errors:
             if held is not None:
                 yield held
-            items = [{"MESSAGE": message} for message in errors]
-            tags: dict[int, Tags] = {i: (TAG_UNPARSED, TAG_READ_ERROR) for i in range(len(items))}
-            held = RawChunk(self.origin, "fields", items, tags=tags, checkpoint=cursor, progress=self._progress(done))
+            held = error_chunk(self.origin, errors, checkpoint=cursor, progress=self._progress(done))
         if held is not None:
             held.progress = max(held.progress, self._total or 0)
             yield held
@@ -214,16 +212,23 @@ def segment_chunks(
         return before, iter(())
     if warm and seg.warm_from is not None and seg.after is not None:
         reader = reopen_after(list(seg.paths), seg.warm_from)
-        for items, cursor in read_entries(reader, [], seg.warm):
-            before.append(RawChunk(origin, "fields", items))
-            if cursor != seg.after:  # entries gone or new: start again exactly after ``after``
-                reader.close()
-                reader = reopen_after(list(seg.paths), seg.after)
+        read = list(read_entries(reader, [], seg.warm))
+        before = [RawChunk(origin, "fields", items) for items, _ in read]
+        if not read or read[-1][1] != seg.after:  # entries gone or new: continue exactly after ``after``
+            reader.close()
+            reader = reopen_after(list(seg.paths), seg.after)
     elif seg.after is not None:
         reader = reopen_after(list(seg.paths), seg.after)
     else:
         reader = journal_module()._Reader(0, None, list(seg.paths))
     return before, _segment_rest(origin, reader, seg, errors)
+
+
+def error_chunk(origin: Origin, errors: list[str], **position: Any) -> RawChunk:
+    """The items that report read errors, tagged ``unparsed`` and ``read_error``."""
+    items: list[Fields] = [{"MESSAGE": message} for message in errors]
+    tags: dict[int, Tags] = dict.fromkeys(range(len(items)), (TAG_UNPARSED, TAG_READ_ERROR))
+    return RawChunk(origin, "fields", items, tags=tags, **position)
 
 
 def _segment_rest(origin: Origin, reader: Any, seg: Segment, errors: list[str]) -> Iterator[RawChunk]:
