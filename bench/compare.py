@@ -49,6 +49,17 @@ DOES = {
 }
 
 
+def compile_shipper() -> None:
+    """Byte-compile shipper's modules, as installing a wheel does: with an editable install and
+    PYTHONDONTWRITEBYTECODE set (as on some CI machines) every start would compile every module
+    again, in each worker too, and the figures would measure the compiler."""
+    import compileall
+
+    import shipper
+
+    compileall.compile_dir(str(Path(shipper.__file__).parent), quiet=1)
+
+
 # -- installing the peers ---------------------------------------------------------------------
 def _apt(*args: str) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -165,6 +176,7 @@ class Result:
     wall: float = 0.0
     cpu: float = 0.0
     rss_kb: int = 0
+    pss_kb: int = 0
     endpoint_cpu: float = 0.0
     bulks: int = 0
     error: str = ""
@@ -205,17 +217,32 @@ def _hwm(pid: int) -> int:
         return 0
 
 
+def _pss(pid: int) -> int:
+    """Proportional set size (KiB): each page shared by n processes counts 1/n in each, so that a
+    sum over processes counts every page once (a sum of RSS counts a shared page in each)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return next(int(ln.split()[1]) for ln in f if ln.startswith("Pss:"))
+    except (OSError, StopIteration):
+        return 0
+
+
 @dataclass
 class Sampler:
+    """Peaks over a process tree: summed RSS (shared pages counted in each process) and summed
+    PSS (each page once); for one process, RSS is the peak the kernel recorded (VmHWM)."""
+
     root: int
     cpu: float = 0.0
     rss_kb: int = 0
+    pss_kb: int = 0
 
     def sample(self) -> None:
         stats = [(p, s) for p in _tree(self.root) if (s := _stat(p)) is not None]
         if stats:
             self.cpu = sum(s[0] for _, s in stats)
             self.rss_kb = max(self.rss_kb, sum(s[1] for _, s in stats), *(_hwm(p) for p, _ in stats))
+            self.pss_kb = max(self.pss_kb, sum(_pss(p) for p, _ in stats))
 
 
 def _tail(path: Path, lines: int = 8) -> str:
@@ -253,7 +280,7 @@ def run_one(c: Contestant, source: Path, n: int, endpoint: Endpoint, run: Path) 
         _stop(proc.pid)
     stats = endpoint.stats()
     r = Result(ok=stats["docs"] >= n, docs=stats["docs"], bulks=stats["bulks"], wall=stats["last"] - start, cpu=sampler.cpu,
-               rss_kb=sampler.rss_kb, endpoint_cpu=(_stat(endpoint.pid) or (0.0, 0))[0] - ep_before)
+               rss_kb=sampler.rss_kb, pss_kb=sampler.pss_kb, endpoint_cpu=(_stat(endpoint.pid) or (0.0, 0))[0] - ep_before)
     if usage is not None:  # it exited by itself: its rusage counts every child it waited for
         r.cpu = max(r.cpu, usage.ru_utime + usage.ru_stime)  # (not ru_maxrss: it keeps the pre-exec peak of the fork)
     if exit_status not in (None, 0) or (c.daemon and exit_status is not None):
@@ -283,11 +310,12 @@ def _median(xs: list[float]) -> float:
 
 
 def report(title: str, n: int, names: list[str], results: dict[str, list[Result]], pairs: list[tuple[str, str]]) -> list[str]:
-    out = [f"\n{title}", f"{'contestant':<20}{'docs/s':>10}{'wall s':>9}{'CPU-s':>8}{'peak RSS':>10}{'endpoint CPU-s':>16}  runs ok"]
+    out = [f"\n{title}", f"{'contestant':<20}{'docs/s':>10}{'wall s':>9}{'CPU-s':>8}{'peak RSS':>10}{'peak PSS':>10}{'endpoint CPU-s':>16}  runs ok"]
     for name in names:
         ok = [r for r in results[name] if r.ok]
         out.append(f"{name:<20}{_median([r.rate for r in ok]):>10,.0f}{_median([r.wall for r in ok]):>9.2f}"
                    f"{_median([r.cpu for r in ok]):>8.2f}{max((r.rss_kb for r in ok), default=0) / 1024:>8.0f}MB"
+                   f"{max((r.pss_kb for r in ok), default=0) / 1024:>8.0f}MB"
                    f"{_median([r.endpoint_cpu for r in ok]):>16.2f}  {len(ok)}/{len(results[name])}")
     for a, b in pairs:
         both = [(x, y) for x, y in zip(results[a], results[b]) if x.ok and y.ok]
@@ -310,7 +338,7 @@ def play(title: str, contestants: list[Contestant], source: Path, n: int, runs: 
             r = run_one(c, source, n, endpoint, WORK / "runs" / c.name.replace("|", "-"))
             results[c.name].append(r)
             print(f"  run {i + 1} {c.name:<18} " + (f"{r.rate:>10,.0f} docs/s {r.wall:6.2f} s {r.cpu:6.2f} CPU-s "
-                  f"{r.rss_kb / 1024:5.0f} MB  {r.docs:,} docs in {r.bulks:,} bulks" if r.ok else "FAILED: " + r.error.splitlines()[0]), flush=True)
+                  f"{r.rss_kb / 1024:5.0f} MB RSS {r.pss_kb / 1024:5.0f} MB PSS  {r.docs:,} docs in {r.bulks:,} bulks" if r.ok else "FAILED: " + r.error.splitlines()[0]), flush=True)
     lines = report(title, n, [c.name for c in contestants], results, pairs)
     print("\n".join(lines), flush=True)
     return lines
@@ -336,6 +364,7 @@ def main() -> None:
     args = ap.parse_args()
     ensure_rsyslog()
     ensure_syslog_ng()
+    compile_shipper()
     WORK.mkdir(parents=True, exist_ok=True)
     text = WORK / f"messages-{args.lines}"
     if not text.exists():  # in a child, so that this process stays small while it measures

@@ -23,15 +23,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from compare import Sampler  # noqa: E402
+from compare import Sampler, compile_shipper  # noqa: E402
 
 SHIPPER = [sys.executable, "-m", "shipper"]
 JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
 
 
-def measure(cmd: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds (user+sys, with the worker processes it waited for) and peak RSS
-    (KiB, summed over the process tree, sampled every 50 ms) of one child process."""
+def measure(cmd: list[str]) -> tuple[float, float, int, int]:
+    """Wall seconds, CPU seconds (user+sys, with the worker processes it waited for), peak RSS and
+    peak PSS (KiB, summed over the process tree, sampled every 50 ms) of one child process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     sampler = Sampler(proc.pid)
@@ -44,21 +44,19 @@ def measure(cmd: list[str]) -> tuple[float, float, int]:
     wall = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
-    return wall, usage.ru_utime + usage.ru_stime, max(sampler.rss_kb, usage.ru_maxrss)
+    return wall, usage.ru_utime + usage.ru_stime, max(sampler.rss_kb, usage.ru_maxrss), sampler.pss_kb
 
 
 def case(name: str, cmd: list[str], n: int, runs: int, before_each: list[Path] | None = None) -> None:
-    walls, cpus, rss = [], [], []
+    results = []
     for _ in range(runs):
         for p in before_each or []:
             p.unlink(missing_ok=True)
-        w, c, r = measure(cmd)
-        walls.append(w)
-        cpus.append(c)
-        rss.append(r)
+        results.append(measure(cmd))
+    walls, cpus, rss, pss = zip(*results)
     wall = statistics.median(walls)
     print(f"{name:<34} {n / wall:>10,.0f} events/s  {wall:6.2f} s wall  {statistics.median(cpus):6.2f} CPU-s  "
-          f"{max(rss) / 1024:6.0f} MB peak RSS  (median of {runs})", flush=True)
+          f"peak {max(rss) / 1024:4.0f} MB RSS, {max(pss) / 1024:4.0f} MB PSS  (median of {runs})", flush=True)
 
 
 def main() -> None:
@@ -67,6 +65,7 @@ def main() -> None:
     ap.add_argument("--journal", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
+    compile_shipper()
     work = Path(tempfile.mkdtemp(prefix="shipper-bench-"))
     try:
         text = work / "messages"

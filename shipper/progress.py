@@ -27,6 +27,9 @@ def progress_bar(total: int, env: Env, *, enabled: bool = True) -> Iterator[Prog
         return
     from tqdm import tqdm
 
+    # No monitor thread (tqdm's documented switch): this bar is updated often enough without it,
+    # and worker processes are forked only while the process runs no other thread.
+    tqdm.monitor_interval = 0
     # A terminal that reports no width (a bare pty) would get an invisible bar: assume 80 columns.
     width = shutil.get_terminal_size(fallback=(80, 24)).columns
     bar = tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1024, file=env.stderr, ncols=width,

@@ -1,9 +1,10 @@
-"""A worker process: ``python -m shipper.parallel.serve`` (started by `shipper.parallel.pool`).
+"""A worker process: forked by `shipper.parallel.pool`, or started as
+``python -m shipper.parallel.serve``.
 
-Reads the `Setup`, then jobs, from standard input; writes one reply per job to standard output:
-``("ok", Done)`` or ``("error", text)``. Ends at the end of its input. Ctrl-C is the main
-process's to handle (it closes the pipes). Jobs are read by a thread as they arrive (see
-`shipper.parallel.pool` for why).
+Reads jobs from its input (a spawned worker first reads the `Setup` there); writes one reply per
+job to its output: ``("ok", Done)`` or ``("error", text)``. Ends at the end of its input. Ctrl-C
+is the main process's to handle (it closes the pipes). Jobs are read by a thread as they arrive
+(see `shipper.parallel.pool` for why).
 """
 
 from __future__ import annotations
@@ -22,16 +23,26 @@ from shipper.parallel.pool import receive, send
 
 
 def main() -> int:
+    """A spawned worker: its pipes are its standard input and output."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdin, stdout = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # whatever else writes to standard output goes to standard error, not into a reply
-    sys.stdout = sys.stderr
     setup = receive(stdin)
     if setup is None:
         return 0
+    return serve(setup, stdin, stdout)
+
+
+def serve(setup: work.Setup, jobs_in: IO[bytes], replies: IO[bytes]) -> int:
+    """Do the jobs from `jobs_in` in order, a reply each to `replies`; the exit status."""
+    # Objects from before this point (a forked worker's copy of the main process) are never
+    # collected here: collecting a copied file object would flush the main process's buffer.
+    gc.freeze()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.dup2(2, 1)  # whatever else writes to standard output goes to standard error, not into a reply
+    sys.stdout = sys.stderr
     worker = work.Worker(setup)
     jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    threading.Thread(target=_read, args=(stdin, jobs), daemon=True).start()
+    threading.Thread(target=_read, args=(jobs_in, jobs), daemon=True).start()
     # The collector runs between jobs, not during them: documents hold no reference cycles, but
     # the thousands made per job would trigger it over and over (about 7% of a worker's time).
     gc.freeze()
@@ -45,7 +56,7 @@ def main() -> int:
             traceback.print_exc()
             reply = ("error", f"{type(exc).__name__}: {exc}")
         try:
-            send(stdout, reply)
+            send(replies, reply)
         except BrokenPipeError:  # the main process is gone
             return 1
         done += 1

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,8 +24,10 @@ from shipper.cli import main
 from shipper.config.model import RecogniseConfig
 from shipper.enrich.chain import default_enrichers
 from shipper.env import Env
+from shipper.parallel import pool
 from shipper.parallel import replay as parallel_replay
 from shipper.parallel.replay import ParallelReplay, eligible
+from shipper.parallel.work import Setup
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
 from shipper.pipeline import Pipeline, Summary, Window
@@ -290,3 +293,42 @@ def test_a_killed_worker_fails_the_replay_with_a_clear_message(tmp_path: Path, c
     assert "a worker process ended unexpectedly" in err and "--workers 0" in err
     assert "Traceback" not in err
     assert all(_gone(pid) for pid in workers)
+
+
+def test_a_killed_replay_leaves_no_worker_behind(tmp_path: Path, corpus_file: Path) -> None:
+    proc, workers = _start_replay(tmp_path, corpus_file)
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while not all(_gone(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(_gone(pid) for pid in workers), "each worker ends when its input closes"
+
+
+# -- how workers start ---------------------------------------------------------------------------
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+@pytest.mark.parametrize("other_thread", [False, True])
+def test_workers_are_forked_only_from_a_single_threaded_process(corpus_file: Path, other_thread: bool) -> None:
+    """Forked while the process runs no other thread (no imports to repeat); spawned otherwise,
+    since a fork could copy a lock that the other thread holds. The documents are the same."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    if other_thread:
+        thread.start()
+    try:
+        workers = pool.Workers(2, Setup(CTX, Window(), {}))
+        try:
+            spawned = [b"shipper.parallel.serve" in _cmdline(c.pid) for c in workers._children]
+        finally:
+            workers.close()
+        assert spawned == [other_thread, other_thread]
+        expected, _ = one_process([corpus_file], 4096)
+        got, _ = in_parallel([corpus_file], 4096)
+        assert got == expected
+    finally:
+        stop.set()
+        if other_thread:
+            thread.join()
