@@ -12,8 +12,8 @@ process, about 40 MB that a replay does not need. A worker is started in one of 
 Either way the worker gets the `Setup`, then does its jobs in order. The main process gives each
 worker up to `DEPTH` jobs, so that a worker has its next job while the main process writes the
 last result. A thread in the worker takes jobs off its input as they come, so the main process
-never stays blocked sending a job while the worker is blocked writing a result. Input pipes are
-enlarged (where Linux allows) so that sending a job seldom waits at all.
+never stays blocked sending a job while the worker is blocked writing a result. Both pipes are
+enlarged (where Linux allows), so that sending a job, or a result, seldom waits at all.
 
 Messages are pickles with an 8-byte length in front. Pickles only ever travel between this
 process and the children it started.
@@ -22,6 +22,7 @@ process and the children it started.
 from __future__ import annotations
 
 import fcntl
+import io
 import os
 import pickle
 import signal
@@ -45,9 +46,18 @@ class WorkerError(ShipperError):
 
 
 def send(stream: IO[bytes], message: Any) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)))
+    """Write one message. Pickled without a memo (`Pickler.fast`): a result holds thousands of
+    encoded items, and memoizing each one cost more than pickling it (0.17 against 0.02 µs). So a
+    message must hold no reference cycle, and an object it holds twice arrives as two copies."""
+    buf = io.BytesIO()
+    buf.write(b"\0" * _HEADER.size)
+    pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True
+    pickler.dump(message)
+    data = buf.getbuffer()
+    _HEADER.pack_into(data, 0, len(data) - _HEADER.size)
     stream.write(data)
+    del data
     stream.flush()
 
 
@@ -99,7 +109,7 @@ def _spawn(setup: object) -> _Child:
     proc = subprocess.Popen([sys.executable, "-m", "shipper.parallel.serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None
     child = _Child(proc.pid, proc.stdin, proc.stdout, proc)
-    _enlarge(child.stdin)
+    _enlarge(child.stdin, child.stdout)
     send(child.stdin, setup)
     return child
 
@@ -123,15 +133,18 @@ def _fork(setup: Any, siblings: list[_Child]) -> _Child:
     os.close(job_r)
     os.close(reply_w)
     child = _Child(pid, os.fdopen(job_w, "wb"), os.fdopen(reply_r, "rb"), None)
-    _enlarge(child.stdin)
+    _enlarge(child.stdin, child.stdout)
     return child
 
 
-def _enlarge(stream: IO[bytes]) -> None:
-    try:
-        fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except OSError:
-        pass  # a smaller pipe: sending waits until the worker's reader catches up
+def _enlarge(*pipes: IO[bytes]) -> None:
+    """Both ways: a job waits in the pipe for the worker to take it, and a worker's result waits
+    there while the main process writes the previous one, so the worker goes on to its next job."""
+    for pipe in pipes:
+        try:
+            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:
+            pass  # a smaller pipe: the writer waits until the reader catches up
 
 
 class Workers:
