@@ -87,12 +87,12 @@ class _Child:
                 return self._popen.wait(timeout)
             except subprocess.TimeoutExpired:
                 raise TimeoutError from None
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
         while self._status is None:
-            pid, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
+            pid, status = os.waitpid(self.pid, 0 if timeout is None else os.WNOHANG)
             if pid:
                 self._status = os.waitstatus_to_exitcode(status)
-            elif time.monotonic() >= deadline:  # type: ignore[operator]
+            elif time.monotonic() >= deadline:
                 raise TimeoutError
             else:
                 time.sleep(0.01)  # only while closing: the workers are ending
