@@ -2,7 +2,7 @@
 Elasticsearch-protocol endpoint.
 
     python bench/run.py [--entries 1000000] [--backlog 1000000] [--lines 1000000] [--outage 60]
-                        [--outage-rate 20000] [--runs 1] [--journal-tmp /dev/shm]
+                        [--outage-rate 20000] [--runs 1] [--journal-tmp /dev/shm] [--profile DIR]
 
 Cases (each a fresh `shipper run` process):
   journal  a journal directory that systemd-journal-remote writes ``--entries`` entries into as fast
@@ -18,6 +18,11 @@ The journal directories live under ``--journal-tmp`` (default /dev/shm, a tmpfs,
 on a slow disk systemd-journal-remote itself writes only ~20k entries/s, which would be measured
 instead of shipper); shipper's state directory and disk buffer stay on the disk (the system
 temporary directory).
+Each case prints shipper's CPU time per event (µs, from the moment it is ready to the last event:
+the figure to compare on a noisy machine). ``--profile DIR`` records every case with py-spy
+(``--py-spy PATH``) into ``DIR/<case><n>.txt`` (raw, collapsed stacks, all threads).
+Shipper's modules are compiled once before the first case, and ``shipper run`` starts without
+PYTHONDONTWRITEBYTECODE (which would make every start compile every module again).
 The endpoint is a minimal bulk server in this process (it answers ``_bulk`` without parsing
 documents), so that the figures are shipper's, not the test server's. Figures are printed, never
 asserted (targets: >=100k journal entries/s; RSS <=100 MB steady, <=150 MB during the outage).
@@ -29,6 +34,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -150,8 +156,37 @@ def start_shipper(work: Path, inputs: list[dict[str, Any]], url: str) -> subproc
     # the CLI does not list it yet)
     proc = subprocess.Popen([sys.executable, "-m", "tests.helpers.daemon", "run", "--config", str(work / "shipper.yml")],
                             stdout=subprocess.DEVNULL, stderr=open(work / "stderr.txt", "wb"), cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env={**_env(), "PYTHONPATH": str(ROOT)})
     return proc
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def compile_modules() -> None:
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "shipper", "tests/helpers"], cwd=ROOT, env=_env(), check=True)
+
+
+class Profiler:
+    """py-spy recording a process into a raw (collapsed stacks) file, when asked for."""
+
+    exe: str | None = None
+    directory: Path | None = None
+
+    def __init__(self, pid: int, name: str) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        if self.exe is None or self.directory is None:
+            return
+        n = sum(1 for _ in self.directory.glob(f"{name}*.txt"))
+        self.proc = subprocess.Popen([self.exe, "record", "-p", str(pid), "-f", "raw", "-r", "250", "--nonblocking",
+                                      "-o", str(self.directory / f"{name}{n}.txt")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(60)
 
 
 def wait(condition: Callable[[], bool], timeout: float, proc: subprocess.Popen[bytes] | None = None) -> float:
@@ -175,6 +210,8 @@ def run_case(name: str, work: Path, inputs: list[dict[str, Any]], total: int,
     try:
         wait(lambda: (work / "state" / "status.json").exists(), 60, proc)
         sampler = Sampler(proc.pid, work / "state")
+        profiler = Profiler(proc.pid, name)
+        cpu_start = _cpu(proc.pid)
         start = time.perf_counter()
         fed: list[float] = []
 
@@ -187,14 +224,16 @@ def run_case(name: str, work: Path, inputs: list[dict[str, Any]], total: int,
         feeder.start()
         wait(lambda: endpoint.docs >= total, 1800, proc)
         done = time.perf_counter()
+        cpu = _cpu(proc.pid) - cpu_start
         seconds = done - start
+        profiler.stop()
         feeder.join()
         sampler.stop()
-        figures = {"rate": total / seconds, "seconds": seconds, "cpu": _cpu(proc.pid), **sampler.figures()}
+        figures = {"rate": total / seconds, "seconds": seconds, "cpu": cpu, "us": cpu / total * 1e6, **sampler.figures()}
         wrote = (f"the writer took {fed[0] - start:.1f} s; the last event arrived {done - fed[0]:.1f} s after it finished; "
                   if feed else "")
         print(f"{name:8s} {total:,} events in {seconds:.1f} s = {figures['rate']:,.0f} events/s sustained "
-              f"({wrote}shipper CPU {figures['cpu']:.1f} s); {memory_text(figures)}", flush=True)
+              f"({wrote}shipper CPU {figures['cpu']:.1f} s, {figures['us']:.1f} µs an event); {memory_text(figures)}", flush=True)
         return figures
     finally:
         proc.terminate()
@@ -299,10 +338,11 @@ def _cpu(pid: int) -> float:
 def medians(name: str, runs: list[dict[str, float]]) -> None:
     if len(runs) < 2:
         return
-    keys = ("rate", "cpu", "rss_peak", "rss_steady", "anon_steady")
+    keys = ("rate", "cpu", "us", "rss_peak", "rss_steady", "anon_steady")
     med = {k: statistics.median(r[k] for r in runs) for k in keys}
     print(f"{name:8s} median of {len(runs)}: {med['rate']:,.0f} events/s (runs: "
-          f"{', '.join(format(r['rate'], ',.0f') for r in runs)}), shipper CPU {med['cpu']:.1f} s, RSS peak {med['rss_peak']:.0f} MB, "
+          f"{', '.join(format(r['rate'], ',.0f') for r in runs)}), shipper CPU {med['cpu']:.1f} s ({med['us']:.1f} µs an event; runs: "
+          f"{', '.join(format(r['us'], '.1f') for r in runs)}), RSS peak {med['rss_peak']:.0f} MB, "
           f"steady {med['rss_steady']:.0f} MB ({med['anon_steady']:.0f} MB anonymous)", flush=True)
 
 
@@ -334,9 +374,17 @@ def main() -> None:
     ap.add_argument("--outage", type=float, default=60.0, help="seconds the endpoint is down (0: skip)")
     ap.add_argument("--outage-rate", type=int, default=20_000)
     ap.add_argument("--runs", type=int, default=1, help="runs of the journal, backlog and file cases (medians printed)")
+    ap.add_argument("--profile", type=Path, help="record each case with py-spy into this directory")
+    ap.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy executable (for --profile)")
     ap.add_argument("--journal-tmp", type=Path, default=Path("/dev/shm") if Path("/dev/shm").is_dir() else None,
                     help="where the journal directories are made (default /dev/shm)")
     args = ap.parse_args()
+    if args.profile:
+        if not args.py_spy:
+            raise SystemExit("--profile needs py-spy: pass --py-spy PATH")
+        args.profile.mkdir(parents=True, exist_ok=True)
+        Profiler.exe, Profiler.directory = args.py_spy, args.profile
+    compile_modules()
     tmp = Path(tempfile.mkdtemp(prefix="shipper-bench-run-"))
     jtmp = Path(tempfile.mkdtemp(prefix="shipper-bench-run-", dir=args.journal_tmp))
     print(f"journal directories in {jtmp}, state directories in {tmp}; load average {os.getloadavg()[0]:.1f}", flush=True)

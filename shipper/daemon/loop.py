@@ -9,6 +9,7 @@
 * Between turns with nothing to read, the loop sleeps on the followers' descriptors (the journal's
   inotify) and on a self-pipe that signals write to, for at most `IDLE_WAIT` seconds (files are
   polled).
+* Python's garbage collector runs from the loop, once a second (`Collector`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from types import FrameType
 from typing import Any, Callable
 
 from shipper.config.model import Config, load_config
+from shipper.daemon.collector import Collector
 from shipper.daemon.console import Console
 from shipper.daemon.courier import describe
 from shipper.daemon.malloc import tune_malloc
@@ -49,6 +51,7 @@ class Daemon:
         self._console = console
         self._notify = notifier
         self._stats = Stats()
+        self._collector = Collector()
         self._stop = False
         self._reload = False
         self._started = time.time()
@@ -61,6 +64,7 @@ class Daemon:
         tune_malloc()
         old = self._install_signals()
         session = self._open(self._plan)
+        self._collector.start(time.monotonic())
         self._notify.ready(f"shipping from {len(self._plan.followers)} inputs")
         self._console.log(f"shipper: running; inputs: {', '.join(f.label for f in self._plan.followers)}; "
                           f"state in {self._plan.cfg.state_dir}")
@@ -80,6 +84,7 @@ class Daemon:
         finally:
             self._notify.send("STOPPING=1")
             self._close(session, "stopped")
+            self._collector.stop()
             self._notify.close()
             self._console.end()
             self._restore_signals(old)
@@ -135,6 +140,7 @@ class Daemon:
     def _tick(self, session: Session) -> None:
         now = time.monotonic()
         self._notify.watchdog(now)
+        self._collector.tick(now)
         if now < self._next_tick:
             return
         self._next_tick = now + TICK

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import signal
 import subprocess
@@ -24,10 +25,8 @@ from shipper.cli import main
 from shipper.config.model import RecogniseConfig
 from shipper.enrich.chain import default_enrichers
 from shipper.env import Env
-from shipper.parallel import pool
 from shipper.parallel import replay as parallel_replay
 from shipper.parallel.replay import ParallelReplay, eligible
-from shipper.parallel.work import Setup
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
 from shipper.pipeline import Pipeline, Summary, Window
@@ -306,29 +305,50 @@ def test_a_killed_replay_leaves_no_worker_behind(tmp_path: Path, corpus_file: Pa
 
 
 # -- how workers start ---------------------------------------------------------------------------
-def _cmdline(pid: int) -> bytes:
-    return Path(f"/proc/{pid}/cmdline").read_bytes()
+_HOW_THEY_START = """
+import json, sys, threading, time
+from pathlib import Path
+from shipper.parallel.pool import Workers
+from shipper.parallel.work import Setup
+from shipper.parse.base import ParseContext
+from shipper.pipeline import Window
+
+stop = threading.Event()
+if sys.argv[1] == "thread":
+    threading.Thread(target=stop.wait).start()
+workers = Workers(2, Setup(ParseContext(timezone="UTC"), Window(), {}))
+
+def cmdline(pid):  # empty for a moment while a new program is set up (Popen returns by then)
+    deadline = time.monotonic() + 10
+    while not (text := Path(f"/proc/{pid}/cmdline").read_bytes()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return text.decode()
+
+print(json.dumps([cmdline(c.pid) for c in workers._children]))
+workers.close()
+stop.set()
+"""
 
 
 @pytest.mark.parametrize("other_thread", [False, True])
-def test_workers_are_forked_only_from_a_single_threaded_process(corpus_file: Path, other_thread: bool) -> None:
+def test_workers_are_forked_only_from_a_single_threaded_process(other_thread: bool) -> None:
     """Forked while the process runs no other thread (no imports to repeat); spawned otherwise,
-    since a fork could copy a lock that the other thread holds. The documents are the same."""
+    since a fork could copy a lock that the other thread holds. (In a fresh process: this one
+    may run threads left by other tests.)"""
+    out = subprocess.run([sys.executable, "-c", _HOW_THEY_START, "thread" if other_thread else "alone"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    cmdlines = json.loads(out)
+    assert [("shipper.parallel.serve" in c) for c in cmdlines] == [other_thread, other_thread], cmdlines
+
+
+def test_spawned_workers_give_the_same_documents(corpus_file: Path) -> None:
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
-    if other_thread:
-        thread.start()
+    thread.start()  # so the workers are spawned, not forked
     try:
-        workers = pool.Workers(2, Setup(CTX, Window(), {}))
-        try:
-            spawned = [b"shipper.parallel.serve" in _cmdline(c.pid) for c in workers._children]
-        finally:
-            workers.close()
-        assert spawned == [other_thread, other_thread]
         expected, _ = one_process([corpus_file], 4096)
         got, _ = in_parallel([corpus_file], 4096)
-        assert got == expected
     finally:
         stop.set()
-        if other_thread:
-            thread.join()
+        thread.join()
+    assert got == expected
