@@ -1,4 +1,4 @@
-"""The local store's write costs per row: `encode_rows` (workers) and `insert_rows` (main process).
+"""The local store's write costs per row: `encode_rows` (workers), `insert_rows`, and the sink.
 
     python bench/local.py [--lines 300000] [--batch 2000] [--runs 5]
 
@@ -10,7 +10,11 @@ into batches of ``--batch`` as the pipeline makes them. Per run:
 * fresh: ``insert_rows`` of every batch into a new store (one transaction each), then
   ``update_text_index`` (what the sink's ``flush`` does at the end of a replay: the full-text
   index follows the table in steps of ``FTS_STEP`` rows);
-* duplicates: the same rows inserted again into that store (nothing new is stored).
+* duplicates: the same rows inserted again into that store (nothing new is stored);
+* sink: the same rows written through a `LocalSink` into a new store, as a parallel replay's main
+  process hands them over (``Batch.encoded``), then flushed: its writer thread does the inserts,
+  so the main thread's CPU is what the replay's main thread still pays per row (plus, once, the
+  flush's catch-up of the full-text index, up to ``FTS_STEP`` rows: most of it below ~200k rows).
 
 CPU time of the whole process (``time.process_time``) and of the main thread alone
 (``time.thread_time``) per row, medians of ``--runs``; then the store's size per row and the
@@ -37,8 +41,8 @@ import orjson
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from shipper.event import Doc  # noqa: E402
-from shipper.sinks.local import SCHEMA_VERSION, LocalStore, encode_rows  # noqa: E402
+from shipper.event import Batch, Doc  # noqa: E402
+from shipper.sinks.local import SCHEMA_VERSION, LocalSink, LocalStore, encode_rows  # noqa: E402
 
 Rows = list[tuple[Any, ...]]
 
@@ -61,9 +65,13 @@ def timed(fn: Callable[[], object]) -> tuple[float, float]:
 
 
 def fresh_store(path: Path) -> LocalStore:
+    remove_store(path)
+    return LocalStore(path)
+
+
+def remove_store(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return LocalStore(path)
 
 
 def insert_all(store: LocalStore, batches: list[Rows], expect: int) -> None:
@@ -71,6 +79,22 @@ def insert_all(store: LocalStore, batches: list[Rows], expect: int) -> None:
     store.update_text_index()
     if added != expect:
         raise SystemExit(f"insert_rows reported {added} new rows, expected {expect}")
+
+
+def through_sink(path: Path, batches: list[Rows], expect: int) -> None:
+    """The rows as encoded batches through a `LocalSink` (writer thread), flushed; checks the acks."""
+    remove_store(path)
+    acked: list[int] = []
+    sink = LocalSink(path)
+    sink.open(acked.append)
+    try:
+        for seq, rows in enumerate(batches):
+            sink.write(Batch([], seq=seq, encoded={sink.name: rows}))
+        sink.flush()
+    finally:
+        sink.close()
+    if acked != list(range(len(batches))) or sink.counters["stored"] != expect:
+        raise SystemExit(f"the sink acknowledged {len(acked)} of {len(batches)} batches, stored {sink.counters['stored']}")
 
 
 def one_run(docs: list[list[Doc]], path: Path, n: int) -> dict[str, tuple[float, float]]:
@@ -83,6 +107,7 @@ def one_run(docs: list[list[Doc]], path: Path, n: int) -> dict[str, tuple[float,
         out["insert_rows duplicates"] = timed(lambda: insert_all(store, batches, 0))
     finally:
         store.close()
+    out["sink write+flush"] = timed(lambda: through_sink(path, batches, n))
     return out
 
 

@@ -1,4 +1,5 @@
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -76,13 +77,13 @@ def test_kinds_mixed_in_one_second_keep_their_order_and_columns(tmp_path: Path) 
     store.close()
 
 
-def test_each_batch_is_committed_before_it_is_acknowledged(tmp_path: Path) -> None:
+def test_each_batch_is_acknowledged_once_committed_on_the_callers_thread(tmp_path: Path) -> None:
     db = tmp_path / "events.db"
-    seen: list[int] = []
+    seen: list[tuple[int, int, int]] = []  # (seq, rows another connection sees, the acknowledging thread)
 
     def ack(seq: int) -> None:  # another connection, as another process would read the store
         con = sqlite3.connect(db)
-        seen.append(con.execute("SELECT count(*) FROM events").fetchone()[0])
+        seen.append((seq, con.execute("SELECT count(*) FROM events").fetchone()[0], threading.get_ident()))
         con.close()
 
     docs = syslog_docs(30)
@@ -90,8 +91,25 @@ def test_each_batch_is_committed_before_it_is_acknowledged(tmp_path: Path) -> No
     sink.open(ack)
     for i in range(3):
         sink.write(Batch(docs[i * 10 : (i + 1) * 10], seq=i))
+    sink.flush()
     sink.close()
-    assert seen == [10, 20, 30]
+    assert [seq for seq, _, _ in seen] == [0, 1, 2]
+    assert all(rows >= 10 * (seq + 1) for seq, rows, _ in seen)  # batches written together commit together
+    assert {thread for _, _, thread in seen} == {threading.get_ident()}
+
+
+def test_close_without_flush_commits_what_was_written(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    acked: list[int] = []
+    sink = LocalSink(db)
+    sink.open(acked.append)
+    for i in range(3):
+        sink.write(Batch(syslog_docs(10, start=10 * i), seq=i))
+    sink.close()  # no acknowledgement is owed without flush; nothing written is lost either
+    assert acked == list(range(len(acked)))
+    store = LocalStore(db, create=False)
+    assert store.counts()["total"] == 30
+    store.close()
 
 
 def test_a_store_of_another_schema_is_refused_with_a_hint(tmp_path: Path) -> None:

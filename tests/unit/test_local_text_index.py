@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 
 import shipper.sinks.local as local
-from shipper.event import Batch
-from shipper.sinks.local import LocalSink, LocalStore
+from shipper.sinks.local import LocalStore
 from tests.helpers.local import syslog_docs, text_index_matches_table, write
 
 
@@ -33,23 +32,20 @@ def test_inserts_index_in_steps_and_the_sink_flush_completes_the_index(tmp_path:
     monkeypatch.setattr(local, "FTS_STEP", 25)
     db = tmp_path / "events.db"
     docs = syslog_docs(60)
-    acked: list[int] = []
-    sink = LocalSink(db)
-    sink.open(acked.append)
-    reader = LocalStore(db)
+    store, reader = LocalStore(db), LocalStore(db)
     marks = []
     for i in range(6):
-        sink.write(Batch(docs[i * 10 : (i + 1) * 10], seq=i))
+        store.insert(docs[i * 10 : (i + 1) * 10])
         marks.append(indexed(reader)[1])
-    assert marks == [0, 0, 30, 30, 30, 60]  # a step when 25 or more rows wait, inside that batch's transaction
-    sink.write(Batch(docs[:10], seq=6))  # duplicates: nothing to index
-    sink.write(Batch(syslog_docs(5, host="mx1"), seq=7))
+    assert marks == [0, 0, 30, 30, 30, 60]  # a step when 25 or more rows wait, inside that insert's transaction
+    assert store.insert(docs[:10]) == 0  # duplicates: nothing to index
+    store.insert(syslog_docs(5, host="mx1"))
     assert indexed(reader) == (60, 60)
-    sink.flush()
-    assert indexed(reader) == (65, 65) and text_index_matches_table(reader.db)
-    sink.close()
+    store.close()
+    sink = write(db, [syslog_docs(3, host="mx2"), syslog_docs(40, host="mx3")])  # a step, then flush's catch-up
+    assert sink.counters == {"stored": 43, "duplicates": 0}
+    assert indexed(reader) == (108, 108) and text_index_matches_table(reader.db)
     reader.close()
-    assert acked == list(range(8))
 
 
 def test_two_writers_share_the_mark_and_index_each_row_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
