@@ -99,18 +99,17 @@ def _digest(text: str) -> str:
     return blake2b(data, digest_size=16).hexdigest()
 
 
-def content_key(doc: Doc) -> str:
-    """What an event's id is made of: host, second, process name and PID, message (and the
-    container, for console captures that name one)."""
+def content_key(doc: Doc, second: str) -> str:
+    """What an event's id is made of: host, ``second`` (the @timestamp's first 19 characters),
+    process name and PID, message (and the container, for console captures that name one),
+    joined by \x1f."""
     host = doc.get("host")
     proc = doc.get("process")
+    name = host.get("name", "") if host else ""
     if proc is not None:
-        key = (
-            f"{host.get('name', '') if host else ''}\x1f{doc.get('@timestamp', '')[:19]}"
-            f"\x1f{proc.get('name', '')}\x1f{proc.get('pid', '')}\x1f{doc.get('message', '')}"
-        )
+        key = f"{name}\x1f{second}\x1f{proc.get('name', '')}\x1f{proc.get('pid', '')}\x1f{doc.get('message', '')}"
     else:
-        key = f"{host.get('name', '') if host else ''}\x1f{doc.get('@timestamp', '')[:19]}\x1f\x1f\x1f{doc.get('message', '')}"
+        key = f"{name}\x1f{second}\x1f\x1f\x1f{doc.get('message', '')}"
     container = doc.get("container")
     # Two containers logging the same text in the same second are two events.
     return f"{key}\x1f{container.get('name', '')}" if container else key
@@ -137,19 +136,21 @@ class IdAssigner:
     def assign(self, docs: list[Doc]) -> None:
         seen = self._seen
         current = self._second
+        track = self.track_first and self.first is None  # the first second's ids are still to keep
         for doc in docs:
             event = doc.get("event")
             if event is None:
                 event = doc["event"] = {}
             elif "id" in event:
                 continue
-            key = content_key(doc)
             second = doc.get("@timestamp", "")[:19]
             if second != current:
-                if self.track_first and self.first is None and current:
+                if track and current:
                     self.first = (current, dict(seen))
+                    track = False
                 current = second
                 seen.clear()
+            key = content_key(doc, second)
             first = _digest(key)
             n = seen.get(first)
             if n is None:

@@ -19,8 +19,12 @@ from shipper.recognise.rules import Rules
 
 _KEYS = frozenset(("from", "to", "relay", "stat", "mailer", "dsn", "delay", "daemon"))
 _START = "starting daemon ("
-# Between two items of the key=value list (a ", " inside a value is not followed by "word=").
-_SPLIT = re.compile(r", (?=[A-Za-z0-9]+=)")
+# A wanted item of the key=value list, searched in ", " + the list: its key, and its value up to
+# the next ", word=" (a ", " inside a value is not followed by "word="). Possessive (`*+`): a value
+# ends where the scan stops, nothing to backtrack into.
+_ITEM = re.compile(r", (" + "|".join(sorted(_KEYS)) + r")=([^,]*+(?:,(?! [A-Za-z0-9]+=)[^,]*+)*+)")
+# A list whose first piece is a wanted key without "=" ("dsn, stat=..."): that key, empty.
+_BARE_KEY = re.compile(r"(" + "|".join(sorted(_KEYS)) + r"), [A-Za-z0-9]+=")
 
 
 def sendmail_idents(rules: Rules) -> frozenset[str]:
@@ -32,9 +36,11 @@ def parse_line(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     rest = text
     colon = text.find(": ")
-    if 5 <= colon <= 20 and text[:colon].isalnum():
-        out["queue_id"] = text[:colon]
-        rest = text[colon + 2 :]
+    if 5 <= colon <= 20:
+        queue_id = text[:colon]
+        if queue_id.isalnum():
+            out["queue_id"] = queue_id
+            rest = text[colon + 2 :]
     if rest.startswith(_START):
         version, _, mode = rest[len(_START) :].partition("): ")
         out["version"] = version
@@ -42,10 +48,10 @@ def parse_line(text: str) -> dict[str, str]:
             out["daemon_mode"] = mode
         return out
     if "=" in rest:
-        for piece in _SPLIT.split(rest):
-            key, _, value = piece.partition("=")
-            if key in _KEYS:
-                out[key] = value
+        bare = _BARE_KEY.match(rest)
+        if bare is not None:
+            out[bare.group(1)] = ""
+        out.update(_ITEM.findall(", " + rest))  # a key given twice keeps its first place, its last value
     return out
 
 

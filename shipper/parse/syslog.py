@@ -48,9 +48,11 @@ from shipper.sources.base import Origin, RawChunk
 _TAG = r"([^ :\[\]](?:[^:\[]{0,46}?[^ :\[])?)\[(\d{1,10})\]:? ?|([^ :\[\]]{1,48}): ?"
 _TAIL = re.compile(r" *(?:<(\d{1,2}\.\d|[a-z0-9]{2,12}\.[a-z]{3,7})> +)?([^ ]+)(?: |$)(?:" + _TAG + r")?(.*)", re.S | re.A)
 # The common case after the stamp: "host tag[pid]: " (the rest is the message).
-_HEAD = re.compile(r"([^ :<][^ ]*) ([^ :\[\]]{1,48})(?:\[(\d{1,10})\])?: (.*)", re.S | re.A)
-# The ISO stamps of rsyslog's high-precision format and journalctl short-iso (with a zone).
-_ISO_HOT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d) ", re.A)
+_HEAD_PATTERN = r"([^ :<][^ ]*) ([^ :\[\]]{1,48})(?:\[(\d{1,10})\])?: (.*)"
+_HEAD = re.compile(_HEAD_PATTERN, re.S | re.A)
+# The same after an ISO stamp of rsyslog's high-precision format or journalctl short-iso (with a
+# zone): stamp, fraction, zone, then _HEAD's groups.
+_ISO_HOT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d) " + _HEAD_PATTERN, re.S | re.A)
 _PADDED_PID = re.compile(r" +\[(\d{1,10})\]: ?", re.A)
 _TAG_ONLY = re.compile(r"(?:" + _TAG + r")(.*)", re.S | re.A)
 
@@ -96,7 +98,7 @@ class SyslogParser(TextParser):
         offsets: list[int] | list[None] = chunk.offsets if chunk.offsets is not None else [None] * len(items)
         tagmap = chunk.tags
         minutes = self._bsd.minutes
-        head, iso_head, iso_seconds = _HEAD.match, _ISO_HOT.match, self._iso.seconds
+        head, iso_line, iso_seconds = _HEAD.match, _ISO_HOT.match, self._iso.seconds
         # One log.file object for all documents of the chunk (nothing changes it after parsing).
         file = {"path": self._path} if self._path is not None else None
         last_ts = self._last_ts
@@ -105,23 +107,25 @@ class SyslogParser(TextParser):
             doc: Doc | None = None
             # The hot paths: "Mmm dd HH:MM:SS host tag[pid]: msg" and the same after an ISO stamp
             # with a zone; anything unusual (or invalid) takes _slow.
-            m = None
+            fields: tuple[Any, ...] | None = None  # host, tag, pid, message
             if fast and line[15:16] == " " and line[9:10] == ":":
                 prefix = minutes.get(line[:12])
                 sec = line[13:15]
                 if prefix is not None and sec in _SECONDS:
-                    ts: str | None = prefix + sec + ".000000Z"
+                    ts: str | None = f"{prefix}{sec}.000000Z"
                 else:
                     ts = self._bsd_key(line[:15])
                 m = head(line, 16) if ts is not None else None
+                if m is not None:
+                    fields = m.groups()
             elif fast and line[10:11] == "T":
-                m = iso_head(line)
+                m = iso_line(line)
                 if m is not None:
                     base = iso_seconds(m.group(1), m.group(3))
                     ts = None if base is None else f"{base}.{fraction(m.group(2))}Z"
-                    m = head(line, m.end()) if ts is not None else None
-            if m is not None and ts is not None:
-                host, tag, pid, msg = m.groups()
+                    fields = m.group(4, 5, 6, 7)
+            if fields is not None and ts is not None:
+                host, tag, pid, msg = fields
                 if host[-1] != ":":
                     doc = {
                         "@timestamp": ts,

@@ -94,7 +94,7 @@ class Encoder:
             except TypeError:
                 source = dumps(doc, default=_default)
             if len(source) > 2:
-                tail: bytes | memoryview = memoryview(source)[1:]
+                tail = source[1:]  # (a copy costs less than a memoryview of a document's size)
             else:  # an empty document: the data_stream object is all there is
                 head, tail = route.splice[:-1], b"}"
             if doc_id is None:

@@ -73,3 +73,25 @@ def test_same_line_from_two_containers_is_two_events() -> None:
     a["container"], b["container"] = {"name": "es01"}, {"name": "es02"}
     IdAssigner().assign([a, b])
     assert a["event"]["id"] != b["event"]["id"]
+
+
+def test_ids_are_pinned() -> None:
+    """The ids of stored events must never change (a changed id stores an event twice): these are
+    the values shipper has always given. Host, second, process, pid, message, occurrence,
+    container, and a message with an undecodable byte kept as a lone surrogate."""
+    docs = [
+        doc("2017-08-30T14:56:07.123456Z", "daemon Daemon1: problem creating SMTP socket"),
+        doc("2017-08-30T14:56:07.000000Z", "daemon Daemon1: problem creating SMTP socket"),
+        {"@timestamp": "2017-08-30T14:56:07.000000Z", "message": "no process", "host": {"name": "gorp"}},
+        {"@timestamp": "2017-08-30T14:56:08.000000Z", "message": "ERROR: [1] bootstrap checks failed", "container": {"name": "es01"}},
+        {"@timestamp": "2017-08-30T14:56:08.000000Z", "message": "bad \udcff byte", "process": {"name": "x"}},
+    ]
+    IdAssigner().assign(docs)
+    assert [d["event"]["id"] for d in docs] == [
+        "ef2db7de74ca06896bd3387bfaccedf1",
+        "9845542b6893dbf3f018016d3747aec6",  # the same content again in that second
+        "f7df70bb8dd3961e72333734b076a967",
+        "a7a81391679eea8456a17fe15e2b501b",
+        "6ee201411ae2cf9db56bb21411e68f42",
+    ]
+    assert derived_id("ef2db7de74ca06896bd3387bfaccedf1", "line1") == "fa3ee4f4528d687b40fc87ca97c5e42c"

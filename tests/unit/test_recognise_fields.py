@@ -90,6 +90,26 @@ def test_sendmail_value_with_a_comma() -> None:
     assert fields["mailer"] == "relay"
 
 
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        # a key given twice keeps its first place and its last value
+        ("q1234567: to=a, to=b, from=c, to=d", {"queue_id": "q1234567", "to": "d", "from": "c"}),
+        # a wanted key without "=" as the first piece is an empty value
+        ("dsn, stat=Sent, x=1", {"dsn": "", "stat": "Sent"}),
+        # an unwanted key ends the value before it; "xdelay" is not "delay"
+        ("to=<a>, ctladdr=<b> (0/0), xdelay=2, delay=1", {"to": "<a>", "delay": "1"}),
+        # only ", " + ASCII letters/digits + "=" starts an item
+        ("to=a,, b, c=d, \u00e9=e, relay=r", {"to": "a,, b", "relay": "r"}),
+        ("to=, from=x", {"to": "", "from": "x"}),
+        ("mailer=esmtp, mailer2=x, daemon=MTA", {"mailer": "esmtp", "daemon": "MTA"}),
+    ],
+)
+def test_sendmail_key_value_list_edges(text: str, fields: dict[str, str]) -> None:
+    assert parse_line(text) == fields
+    assert list(parse_line(text)) == list(fields)  # the order the document is written in
+
+
 def test_sendmail_other_lines() -> None:
     assert parse_line("starting daemon (8.14.4): SMTP+queueing@01:00:00") == {"version": "8.14.4", "daemon_mode": "SMTP+queueing@01:00:00"}
     assert parse_line("daemon MTA: problem creating SMTP socket") == {}
