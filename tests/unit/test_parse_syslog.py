@@ -287,3 +287,38 @@ def test_unicode_digits_are_not_numbers() -> None:
         assert STAMP.match(doc["@timestamp"]) and doc["@timestamp"].isascii()
     assert [d["@timestamp"][17:19] for d in docs] == ["47", "47", "47", "47", "47", "48"]
     assert docs[5]["message"] == "app[\u0661\u0662]: in the pid" and "process" not in docs[5]
+
+
+HOT_PATH_LINES = [
+    "2022-10-24T00:00:05+0000 fedora systemd[1]: Started x.",
+    "2022-10-24T00:00:05.123456789+02:00 fedora systemd: Started x.",
+    "2022-10-24T00:00:05.123-05:30 fedora systemd[1]: Started x.",
+    "2022-10-24T00:00:05Z fedora systemd[1]: Started x.",
+    "2022-02-30T00:00:05Z fedora systemd[1]: an invalid date",
+    "2022-10-24T00:00:05Z fedora no tag here",
+    "2022-10-24T00:00:05Z fedora: the tag where the host would be",
+    "2022-10-24T00:00:05+02 fedora systemd[1]: a short zone",
+    "2022-10-24T00:00:60Z fedora systemd[1]: a leap second",
+    "Oct 24 02:00:05 fedora systemd[1]: Started x.",
+    "Oct 24 02:00:60 fedora systemd[1]: a leap second",
+    "Feb 30 02:00:05 fedora systemd[1]: an invalid date",
+    "Oct 24 02:00:05 fedora: no host",
+    "Oct 24 02:00:05 fedora sshd[12]:no space",
+]
+
+
+def test_hot_paths_give_what_the_general_path_gives() -> None:
+    """The hot paths (RFC 3164 and ISO stamps with a zone) are shortcuts: lines read without
+    offsets take the general path, and must come out the same (but for ``log.offset``)."""
+
+    def read(offsets: list[int] | None) -> list[Doc]:
+        parser = make_parser(ORIGIN, ParseContext("Europe/Berlin", 2022))
+        docs = parser.parse(RawChunk(ORIGIN, "text", HOT_PATH_LINES, offsets)) + parser.flush()
+        for doc in docs:
+            doc.get("log", {}).pop("offset", None)
+        return docs
+
+    hot, general = read(list(range(len(HOT_PATH_LINES)))), read(None)
+    assert len(hot) == len(HOT_PATH_LINES)
+    for line, a, b in zip(HOT_PATH_LINES, hot, general):
+        assert a == b, line
