@@ -15,7 +15,7 @@ from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
 from shipper.pipeline import Window
 from shipper.sinks.base import Encode
-from shipper.sources.base import Origin, RawChunk
+from shipper.sources.base import Origin, RawChunk, pieces
 from shipper.sources.files import TextBlock, block_chunks
 from shipper.sources.journal import Segment, segment_chunks
 
@@ -38,6 +38,11 @@ class State:
     ids: tuple[str, dict[str, int]]
     recognise: tuple[Any, ...]
 
+
+# Documents go through the stages a piece of a chunk at a time, so that a piece's documents are
+# still in the CPU's caches when the next stage reads them (about 13% less CPU than 2,000 lines
+# at a time); a chunk's pieces make one batch, as in one process.
+PIECE = 256
 
 # What a job reads: a block of text lines, a segment of journal files, or a prepared chunk (the
 # item that reports a read error).
@@ -65,8 +70,9 @@ class Part:
     (recognised: the main process links it into an incident, then encodes it)."""
 
     items: dict[str, list[Any]]
-    pending: list[tuple[int, Doc]]
-    unparsed: int
+    pending: list[tuple[int, Doc]] = field(default_factory=list)
+    unparsed: int = 0
+    size: int = 0  # documents
 
 
 @dataclass(slots=True)
@@ -109,11 +115,14 @@ class Worker:
         done = Done(job.number, start, start, errors=errors)
         for chunk in chunks:
             done.read += len(chunk.items)
-            self._part(parser.parse(chunk), ids, done)
+            part = self._part()
+            for piece in pieces(chunk, PIECE):
+                self._add(part, parser.parse(piece), ids)
+            self._keep(part, done)
         if job.last:
-            self._part(parser.flush(), ids, done)
+            self._keep(self._add(self._part(), parser.flush(), ids), done)
         if job.final:
-            self._part(self.recognise.flush(), None, done)
+            self._keep(self._add(self._part(), self.recognise.flush(), None), done)
         done.end = State(job.source, parser.state(), ids.state(), self.recognise.state())
         done.ids_first = ids.first or ids.state()
         done.ids_changed = ids.first is not None
@@ -129,22 +138,31 @@ class Worker:
         warm = block_chunks(job.origin, job.warm, job.cap) if job.warm is not None and not job.exact else ()
         return warm, block_chunks(job.origin, block, job.cap)
 
-    def _part(self, docs: list[Doc], ids: IdAssigner | None, done: Done) -> None:
-        """`Pipeline`'s steps for one batch, but `Incidents`: ids, window, recognition, encoding."""
-        if not docs:
-            return
-        if ids is not None:
+    def _part(self) -> Part:
+        return Part({name: [] for name in self.setup.encoders})
+
+    def _add(self, part: Part, docs: list[Doc], ids: IdAssigner | None) -> Part:
+        """`Pipeline`'s steps for some documents, but `Incidents`: ids, window, recognition,
+        encoding; the results are added to ``part``."""
+        if ids is not None and docs:
             ids.assign(docs)
             docs = self.setup.window.apply(docs)
             docs = self.recognise.enrich(docs)
         if not docs:
-            return
+            return part
         pending, plain, unparsed = _sort_out(docs)
-        items: dict[str, list[Any]] = {}
         for name, encode in self.setup.encoders.items():
             encoded = encode(plain)
-            items[name] = _spread(encoded, [i for i, _ in pending], len(docs)) if pending else encoded
-        done.parts.append(Part(items, pending, unparsed))
+            part.items[name] += _spread(encoded, [i for i, _ in pending], len(docs)) if pending else encoded
+        part.pending += [(part.size + i, doc) for i, doc in pending]
+        part.unparsed += unparsed
+        part.size += len(docs)
+        return part
+
+    @staticmethod
+    def _keep(part: Part, done: Done) -> None:
+        if part.size:
+            done.parts.append(part)
 
 
 def _sort_out(docs: list[Doc]) -> tuple[list[tuple[int, Doc]], list[Doc], int]:

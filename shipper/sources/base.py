@@ -36,6 +36,26 @@ class RawChunk:
     progress: int = 0  # input bytes (or entries) consumed so far, for progress reporting
 
 
+def pieces(chunk: RawChunk, size: int) -> Iterator[RawChunk]:
+    """The chunk in consecutive pieces of at most ``size`` items (the chunk itself if it is no
+    larger); the checkpoint is the last piece's, as it is the position after the chunk."""
+    n = len(chunk.items)
+    if n <= size:
+        yield chunk
+        return
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        yield RawChunk(
+            chunk.origin,
+            chunk.kind,
+            chunk.items[start:stop],
+            offsets=chunk.offsets[start:stop] if chunk.offsets is not None else None,
+            tags={i - start: t for i, t in chunk.tags.items() if start <= i < stop},
+            checkpoint=chunk.checkpoint if stop == n else None,
+            progress=chunk.progress,
+        )
+
+
 class Source(Protocol):
     """One readable input. ``total`` is the size for the progress bar (bytes of the file as it
     is on disk, or entries), None when unknown (stdin, a live journal)."""

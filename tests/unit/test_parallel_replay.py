@@ -32,6 +32,7 @@ from shipper.parse.dispatch import make_parser
 from shipper.pipeline import Pipeline, Summary, Window
 from shipper.sinks.local import LocalStore
 from shipper.sinks.ndjson import NdjsonSink
+from shipper.sources.base import Origin, RawChunk, pieces
 from shipper.sources.files import TextSource
 from shipper.sources.open import open_inputs
 from tests.fakees import FakeES
@@ -352,3 +353,17 @@ def test_spawned_workers_give_the_same_documents(corpus_file: Path) -> None:
         stop.set()
         thread.join()
     assert got == expected
+
+
+# -- pieces of a chunk ---------------------------------------------------------------------------
+def test_a_chunk_in_pieces_keeps_each_line_with_its_offset_and_tags() -> None:
+    origin = Origin(source_id="s", format="syslog", path="/var/log/messages")
+    lines = [f"line {i}" for i in range(10)]
+    chunk = RawChunk(origin, "text", lines, offsets=list(range(0, 100, 10)), tags={0: ("a",), 4: ("b",), 9: ("c",)},
+                     checkpoint=("/var/log/messages", 100), progress=100)
+    got = list(pieces(chunk, 4))
+    assert [p.items for p in got] == [lines[0:4], lines[4:8], lines[8:10]]
+    assert [p.offsets for p in got] == [[0, 10, 20, 30], [40, 50, 60, 70], [80, 90]]
+    assert [p.tags for p in got] == [{0: ("a",)}, {0: ("b",)}, {1: ("c",)}]
+    assert [p.checkpoint for p in got] == [None, None, ("/var/log/messages", 100)]  # the position after the chunk
+    assert list(pieces(chunk, 10)) == [chunk]
