@@ -130,7 +130,9 @@ class RunConfig:
     spool_max_bytes: ByteSize = field(
         default=ByteSize(1 << 30), metadata={"help": "the disk buffer's cap (e.g. 1GiB); when full, reading pauses"}
     )
-    batch_events: int = field(default=2000, metadata={"help": "events per batch handed to the output"})
+    # Small batches: a batch goes through recognition and encoding while its documents are still in
+    # the CPU's caches from parsing (the output merges batches into its own bulk requests).
+    batch_events: int = field(default=256, metadata={"help": "events per batch handed to the output"})
     batch_wait: Duration = field(
         default=Duration(0.2), metadata={"help": "how long a batch may wait to fill before it is sent anyway (e.g. 200ms)"}
     )

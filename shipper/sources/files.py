@@ -124,13 +124,13 @@ def _add_tag(tags: Tags, index: int, tag: str) -> None:
 
 
 def split_block(
-    origin: Origin, items: list[str], block: LineBlock, tags: Tags, path: str, progress: int
+    origin: Origin, items: list[str], block: LineBlock, tags: Tags, path: str, progress: int, size: int = CHUNK_LINES
 ) -> Iterator[RawChunk]:
-    """`CHUNK_LINES`-sized chunks of one block; the checkpoint is the offset after each chunk."""
+    """Chunks of ``size`` lines of one block; the checkpoint is the offset after each chunk."""
     n = len(items)
     offsets = block.offsets
-    for start in range(0, n, CHUNK_LINES):
-        stop = min(start + CHUNK_LINES, n)
+    for start in range(0, n, size):
+        stop = min(start + size, n)
         end = offsets[stop] if stop < n else block.end
         local = {i - start: t for i, t in tags.items() if start <= i < stop} if tags else {}
         yield RawChunk(

@@ -37,6 +37,10 @@ from shipper.sources.base import Origin, RawChunk
 from shipper.sources.journal import journal_module, read_entries
 from shipper.sources.live import Gap, JournalMark, Log, Polled, iso
 
+# Entries read per poll. The daemon takes what one poll returns through every stage (parsing, ids,
+# recognition, encoding) before the next poll, so a small chunk keeps its documents in the CPU's
+# caches from stage to stage: 256 rather than 2,000 cost about a quarter less CPU an entry.
+POLL_ENTRIES = 256
 _REALTIME_IN_CURSOR = re.compile(r"(?:^|;)t=([0-9a-f]+)")
 # sd_journal maps the files it reads and keeps the mappings: after a million entries they count
 # hundreds of MB of resident memory (file pages). The reader is reopened at its position this often:
@@ -94,7 +98,7 @@ class JournalFollower:
         reader = self._reader
         reader.process()  # reset the descriptor's readiness; notice rotated and new files
         errors: list[str] = []
-        entries = read_entries(reader, errors)
+        entries = read_entries(reader, errors, chunk=POLL_ENTRIES)
         items, _ = next(entries, ([], None))
         entries.close()
         if not items and not errors:

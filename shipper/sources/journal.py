@@ -308,10 +308,10 @@ def reopen_after(paths: list[str], cursor: str) -> Any:
 
 
 def read_entries(
-    reader: Any, errors: list[str], limit: int | None = None
+    reader: Any, errors: list[str], limit: int | None = None, chunk: int = CHUNK_ENTRIES
 ) -> Generator[tuple[list[Fields], str | None], None, None]:
-    """Chunks of entries from the reader's position on (at most ``limit``), and the cursor of
-    each chunk's last entry. A read failure (a file damaged after it was opened) ends the reading
+    """Chunks of ``chunk`` entries from the reader's position on (at most ``limit`` in all), and
+    the cursor of each chunk's last entry. A read failure (a file damaged after it was opened) ends the reading
     and is added to ``errors``. Stopping early loses nothing: the reader stays after the last
     entry yielded."""
     next_entry, get_all = reader._next, reader._get_all
@@ -333,7 +333,7 @@ def read_entries(
             entry["__REALTIME_TIMESTAMP"] = str(realtime())
             entry["__CURSOR"] = last = cursor()
             items.append(entry)
-            if len(items) == CHUNK_ENTRIES:
+            if len(items) == chunk:
                 yield items, last
                 items = []
     except OSError as exc:

@@ -10,7 +10,7 @@ import pytest
 
 from shipper.config.model import JournalInput
 from shipper.sources.base import RawChunk
-from shipper.sources.follow import JournalFollower, cursor_time, needed_files
+from shipper.sources.follow import POLL_ENTRIES, JournalFollower, cursor_time, needed_files
 from shipper.sources.live import Gap, JournalMark, Polled
 from tests.helpers.daemon import LiveJournal, wait_for
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
@@ -58,6 +58,16 @@ def test_head_reads_everything_and_resume_starts_after_the_cursor(tmp_path: Path
     f2 = follower(tmp_path / "j")
     assert f2.open(saved) == []
     assert messages(drain(f2)) == [f"entry {i}" for i in range(5, 10)]  # not entry 4 again
+
+
+def test_a_poll_returns_a_small_chunk_so_that_its_documents_stay_in_the_caches(tmp_path: Path) -> None:
+    make_journal(tmp_path / "j", plain(POLL_ENTRIES + 10))
+    f = follower(tmp_path / "j")
+    assert f.open(None) == []
+    sizes = []
+    while got := f.poll(0.0):
+        sizes += [len(i.items) for i in got if isinstance(i, RawChunk)]
+    assert sizes == [POLL_ENTRIES, 10]
 
 
 def test_tail_and_since(tmp_path: Path) -> None:

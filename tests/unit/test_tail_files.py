@@ -17,6 +17,7 @@ from shipper.config.model import FileInput
 from shipper.sources.base import RawChunk
 from shipper.sources.live import End, Gap, Idle, Polled, TextMark
 from shipper.sources.tail import FileFollower
+from shipper.sources.tailfile import POLL_LINES
 
 T0 = 1_700_000_000.0
 
@@ -76,6 +77,17 @@ def test_reads_what_is_appended_and_holds_a_partial_last_line(tmp_path: Path) ->
     assert any(isinstance(i, Idle) for i in got)
     append(log, "\nlast\n")
     assert lines(poll(f, clock, step=0.1)) == ["", "last"]
+
+
+def test_what_is_read_comes_in_small_chunks_so_that_their_documents_stay_in_the_caches(tmp_path: Path) -> None:
+    log = tmp_path / "messages"
+    log.write_text(syslog(POLL_LINES * 2 + 5))
+    clock = Clock()
+    f = make([str(log)], clock)
+    f.open(None)
+    got = [i for i in poll(f, clock, step=0.1) if isinstance(i, RawChunk)]
+    assert [len(i.items) for i in got] == [POLL_LINES, POLL_LINES, 5]
+    assert got[-1].checkpoint == (str(log), log.stat().st_size)
 
 
 def test_new_files_matched_while_running_are_read_from_their_start(tmp_path: Path) -> None:
