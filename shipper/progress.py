@@ -30,10 +30,11 @@ def progress_bar(total: int, env: Env, *, enabled: bool = True) -> Iterator[Prog
     # No monitor thread (tqdm's documented switch): this bar is updated often enough without it,
     # and worker processes are forked only while the process runs no other thread.
     tqdm.monitor_interval = 0
-    # A terminal that reports no width (a bare pty) would get an invisible bar: assume 80 columns.
-    width = shutil.get_terminal_size(fallback=(80, 24)).columns
-    bar = tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1024, file=env.stderr, ncols=width,
-               desc="replay", mininterval=0.2)
+    # A terminal that reports no size (a bare pty: `script`, some CI runners) would get an invisible
+    # bar (tqdm hides a bar below the last of 0 rows): assume 80 columns and 24 rows.
+    size = shutil.get_terminal_size(fallback=(80, 24))
+    bar = tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1024, file=env.stderr, ncols=size.columns,
+               nrows=size.lines, desc="replay", mininterval=0.2)
     try:
         yield bar
     finally:

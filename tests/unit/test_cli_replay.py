@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gzip
 import os
+import pty
 import random
+import select
 import shutil
+import sys
 from pathlib import Path
 
 import orjson
@@ -156,3 +159,28 @@ def test_progress_bar_on_a_terminal(env: Env, tmp_path: Path) -> None:
     shown = env.stderr.getvalue()  # type: ignore[attr-defined]
     assert "replay: 100%" in shown and "B/s" in shown  # bytes done, rate
     assert shown.rstrip().splitlines()[-1].startswith("replay: 27 entries read")
+
+
+def test_progress_bar_on_a_real_terminal_that_reports_no_size(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new pty reports 0 rows and 0 columns (as under `script` or some CI runners): the bar is
+    still drawn (tqdm, asking the terminal itself, would hide it below the last of 0 rows)."""
+    master, slave = pty.openpty()
+    with os.fdopen(slave, "w") as terminal:
+        monkeypatch.setattr(sys, "stderr", terminal)  # tqdm asks the terminal only for sys.stderr
+        env.stderr = terminal
+        assert replay(env, "--year", "2017", "--store", str(tmp_path / "e.db"), str(DEMO)) == 0
+    shown = b""
+    while chunk := _read_available(master):
+        shown += chunk
+    os.close(master)
+    assert b"replay: 100%|" in shown and b"B/s" in shown
+
+
+def _read_available(fd: int) -> bytes:
+    ready, _, _ = select.select([fd], [], [], 0.5)
+    try:
+        return os.read(fd, 65536) if ready else b""
+    except OSError:  # the terminal's other end is closed: everything was read
+        return b""
