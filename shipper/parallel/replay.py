@@ -96,7 +96,7 @@ class ParallelReplay:
             expected = self._take(job, done, expected, tracker, counters)
         tail = self.incidents.flush()
         if tail:
-            self._write({s.name: s.encoder()(tail) for s in self.sinks}, 0, tracker, counters)
+            self._write({s.name: s.encoder()(tail) for s in self.sinks}, len(tail), 0, tracker, counters)
 
     def _jobs(self) -> Iterator[Job]:
         """The jobs in input order; each starts from the newest state known when it is made."""
@@ -170,10 +170,11 @@ class ParallelReplay:
                 items = part.items[sink.name]
                 for (i, _), item in zip(part.pending, sink.encoder()(docs)):
                     items[i] = item
-        self._write(part.items, part.unparsed, tracker, counters)
+        self._write(part.items, part.size, part.unparsed, tracker, counters)
 
-    def _write(self, items: dict[str, list[Any]], unparsed: int, tracker: AckTracker, counters: Counter[str]) -> None:
-        counters["documents"] += len(next(iter(items.values())))
+    def _write(self, items: dict[str, list[Any]], size: int, unparsed: int, tracker: AckTracker,
+               counters: Counter[str]) -> None:
+        counters["documents"] += size
         counters["unparsed"] += unparsed
         batch = Batch([], encoded=items)
         batch.seq = tracker.register(batch.source_id, batch.checkpoint)
