@@ -73,6 +73,7 @@ class _Bulk(BaseHTTPRequestHandler):
         docs = body.count(b"\n") // 2
         with self.server.lock:
             self.server.docs += docs
+            self.server.requests += 1
         self._send(200, {"errors": False})
 
     def _send(self, status: int, payload: Any, body: bool = True) -> None:
@@ -92,6 +93,7 @@ class Endpoint(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Bulk)
         self.lock = threading.Lock()
         self.docs = 0
+        self.requests = 0  # bulk requests
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 
@@ -201,9 +203,10 @@ def wait(condition: Callable[[], bool], timeout: float, proc: subprocess.Popen[b
 
 
 def run_case(name: str, work: Path, inputs: list[dict[str, Any]], total: int,
-             feed: Callable[[], None] | None) -> dict[str, float]:
-    """Start shipper, start ``feed`` (None: the input is complete already), wait for ``total``
-    documents at the endpoint; prints and returns the figures."""
+             feed: Callable[[], float | None] | None) -> dict[str, float]:
+    """Start shipper, start ``feed`` (None: the input is complete already; it returns the writer's
+    CPU-s when it knows them), wait for ``total`` documents at the endpoint; prints and returns
+    the figures."""
     work.mkdir(parents=True, exist_ok=True)
     endpoint = Endpoint()
     proc = start_shipper(work, inputs, endpoint.url)
@@ -214,10 +217,11 @@ def run_case(name: str, work: Path, inputs: list[dict[str, Any]], total: int,
         cpu_start = _cpu(proc.pid)
         start = time.perf_counter()
         fed: list[float] = []
+        writer_cpu: list[float | None] = [None]
 
         def writer() -> None:
             if feed is not None:
-                feed()
+                writer_cpu[0] = feed()
             fed.append(time.perf_counter())
 
         feeder = threading.Thread(target=writer)
@@ -230,10 +234,12 @@ def run_case(name: str, work: Path, inputs: list[dict[str, Any]], total: int,
         feeder.join()
         sampler.stop()
         figures = {"rate": total / seconds, "seconds": seconds, "cpu": cpu, "us": cpu / total * 1e6, **sampler.figures()}
-        wrote = (f"the writer took {fed[0] - start:.1f} s; the last event arrived {done - fed[0]:.1f} s after it finished; "
-                  if feed else "")
+        wrote = (f"the writer took {fed[0] - start:.1f} s" + (f" and {writer_cpu[0]:.1f} CPU-s" if writer_cpu[0] else "")
+                 + f"; the last event arrived {done - fed[0]:.1f} s after it finished; " if feed else "")
         print(f"{name:8s} {total:,} events in {seconds:.1f} s = {figures['rate']:,.0f} events/s sustained "
-              f"({wrote}shipper CPU {figures['cpu']:.1f} s, {figures['us']:.1f} µs an event); {memory_text(figures)}", flush=True)
+              f"({wrote}shipper CPU {figures['cpu']:.1f} s, {figures['us']:.1f} µs an event; "
+              f"{endpoint.requests:,} bulk requests, {total / max(1, endpoint.requests):,.0f} documents each); "
+              f"{memory_text(figures)}", flush=True)
         return figures
     finally:
         proc.terminate()
@@ -273,15 +279,19 @@ def journal_remote(directory: Path, source: str = "-") -> subprocess.Popen[bytes
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def journal_feed(directory: Path, export: Path) -> Callable[[], None]:
-    """systemd-journal-remote reading the export file as fast as it can."""
-    def feed() -> None:
-        if journal_remote(directory, str(export)).wait():
+def journal_feed(directory: Path, export: Path) -> Callable[[], float | None]:
+    """systemd-journal-remote reading the export file as fast as it can; returns its CPU-s."""
+    def feed() -> float:
+        proc = journal_remote(directory, str(export))
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
             raise SystemExit("systemd-journal-remote failed")
+        return usage.ru_utime + usage.ru_stime
     return feed
 
 
-def file_feed(path: Path, lines: list[str]) -> Callable[[], None]:
+def file_feed(path: Path, lines: list[str]) -> Callable[[], float | None]:
     def feed() -> None:
         with open(path, "a") as out:
             for i in range(0, len(lines), 5000):

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -42,7 +44,10 @@ def shipper(bin_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess
 
 def test_build_dist_writes_a_wheel_an_sdist_and_their_checksums(dist: tuple[Path, dict[str, str]]) -> None:
     out, sums = dist
-    assert sorted(sums) == [f"shipper-{__version__}-py3-none-any.whl", f"shipper-{__version__}.tar.gz"]
+    # The wheel carries the C reader of journal entries, so it is built for this Python and platform.
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    assert sorted(sums) == [f"shipper-{__version__}-{tag}-{tag}-linux_{platform.machine()}.whl",
+                            f"shipper-{__version__}.tar.gz"]
     for name, digest in sums.items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest, name
 
@@ -52,8 +57,9 @@ def test_the_wheel_carries_every_data_file_of_the_package(dist: tuple[Path, dict
     wheel = next(n for n in sums if n.endswith(".whl"))
     names = set(zipfile.ZipFile(out / wheel).namelist())
     in_tree = {p.relative_to(ROOT).as_posix() for p in (ROOT / "shipper").rglob("*")
-               if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+               if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".c")}
     assert in_tree - names == set(), "files of shipper/ missing from the wheel: fix the package-data globs"
+    assert any(n.startswith("shipper/sources/_journalread.") and n.endswith(".so") for n in names)
 
 
 def test_the_installed_wheel_runs_outside_the_checkout(installed: Path, tmp_path: Path) -> None:
