@@ -1,11 +1,11 @@
 """The courier: the one thread that hands batches to the sink, so the loop never waits for it.
 
 It opens the sink (retrying while the output is unreachable: meanwhile batches wait in the outbox
-and the disk buffer), writes batches in order, and flushes when no more are waiting or the oldest
-unflushed one has waited ``linger`` seconds (so a trickle of live events is not held back until a
-bulk request is full). The sink acknowledges on this thread, into the `Ledger`. A failure that
-retrying cannot fix (credentials refused, a bug) stops the courier; the loop then stops the daemon
-with that error.
+and the disk buffer), writes batches in order, and flushes when no batch came for `QUIET` seconds
+or the oldest unflushed one has waited ``linger`` seconds (so a trickle of live events is not held
+back until a bulk request is full). The sink acknowledges on this thread, into the `Ledger`. A
+failure that retrying cannot fix (credentials refused, a bug) stops the courier; the loop then
+stops the daemon with that error.
 """
 
 from __future__ import annotations
@@ -23,15 +23,21 @@ from shipper.sources.live import Log
 
 RETRY_OPEN_MAX = 30.0
 STALLED_AFTER = 5.0  # a sink call taking longer than this means the output is not keeping up
+# Unflushed events are flushed once no batch came for this long: while the inputs are busy, batches
+# follow each other closer than that and the sink fills whole bulk requests (flushing whenever the
+# outbox was empty for a moment sent bulks of ~460 events at 80k events/s: 2.5x the requests).
+QUIET = 0.01
 ORPHAN_INPUT = "(disk buffer of a previous run)"
 
 
 class Courier:
-    def __init__(self, make_sink: Callable[[], Sink], outbox: Outbox, ledger: Ledger, *, linger: float, log: Log) -> None:
+    def __init__(self, make_sink: Callable[[], Sink], outbox: Outbox, ledger: Ledger, *, linger: float, log: Log,
+                 quiet: float = QUIET) -> None:
         self._make_sink = make_sink
         self._outbox = outbox
         self._ledger = ledger
         self._linger = linger
+        self._quiet = quiet
         self._log = log
         self._finish = threading.Event()
         self._thread = threading.Thread(target=self._run, name="shipper-courier", daemon=True)
@@ -94,7 +100,10 @@ class Courier:
     def _deliver(self, sink: Sink) -> None:
         outbox, pending_since = self._outbox, None
         while True:
-            batch = outbox.get(self._linger if pending_since is not None else 0.5)
+            if pending_since is None:
+                batch = outbox.get(0.5)
+            else:  # None after a quiet moment, or once the oldest unflushed batch waited ``linger``
+                batch = outbox.get(min(self._quiet, max(0.0, pending_since + self._linger - time.monotonic())))
             now = time.monotonic()
             if batch is not None and batch.seq == ORPHAN:
                 batch = self._adopt(batch, sink, now)
@@ -103,7 +112,7 @@ class Courier:
                 sink.write(batch)
                 pending_since = pending_since or now
                 self._publish(sink)
-            if pending_since is not None and (outbox.empty or now - pending_since >= self._linger):
+            if pending_since is not None and (batch is None or now - pending_since >= self._linger):
                 self._busy_since = now
                 sink.flush()
                 pending_since = None

@@ -3,7 +3,11 @@ as they went in; batches of documents, and records an older shipper left on disk
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 import orjson
 
@@ -97,3 +101,54 @@ def test_a_previous_runs_batches_for_another_output_are_left_out_and_said(tmp_pa
     assert len(said) == 1 and "encoded for the elasticsearch output of a previous run, not for local" in said[0]
     store = LocalStore(tmp_path / "events.db", create=False)
     assert store.db.execute("SELECT count(*) FROM events").fetchone() == (len(LINES),)  # the documents' batch only
+
+
+class RecordingSink:
+    """A sink that keeps what it is asked to do: ("write", seq) and ("flush", n written before)."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.counters: Counter[str] = Counter()
+        self.calls: list[tuple[str, int]] = []
+        self.flushed = threading.Event()
+        self._ack: Callable[[int], None] | None = None
+        self._unflushed: list[int] = []
+
+    def open(self, ack: Callable[[int], None]) -> None:
+        self._ack = ack
+
+    def encoder(self) -> Callable[[list[dict]], list[bytes]]:
+        return Encoder("default").encode
+
+    def write(self, batch: Batch) -> None:
+        self.calls.append(("write", batch.seq))
+        self._unflushed.append(batch.seq)
+
+    def flush(self) -> None:
+        assert self._ack is not None
+        self.calls.append(("flush", len(self._unflushed)))
+        for seq in self._unflushed:
+            self._ack(seq)
+        self._unflushed = []
+        self.flushed.set()
+
+    def close(self) -> None:
+        pass
+
+
+def test_batches_that_follow_each_other_closely_are_flushed_together(tmp_path: Path) -> None:
+    """A busy input's batches fill one bulk request: the courier flushes when none came for a quiet
+    moment (or when the oldest waited ``linger``), not whenever it caught up with the reader."""
+    outbox = Outbox(Spool(tmp_path / "spool", max_bytes=1 << 20), max_events=1000)
+    ledger, sink = Ledger(), RecordingSink()
+    courier = Courier(lambda: sink, outbox, ledger, linger=60, log=print, quiet=0.5)
+    courier.start()
+    for _ in range(10):  # a batch every millisecond or so: the courier is faster than that
+        batch = encoded_batch(0)
+        batch.seq = ledger.register("file-a", None, "file-a", batch.count, time.monotonic())
+        outbox.put(batch, spill=False)
+        time.sleep(0.001)
+    assert sink.flushed.wait(30)  # after the quiet moment, long before linger
+    assert [c for c in sink.calls if c[0] == "flush"] == [("flush", 10)]
+    assert courier.finish(30) and courier.error is None and ledger.in_flight == 0
