@@ -34,7 +34,7 @@ from typing import Any, Callable
 from shipper.config.model import JournalInput
 from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.sources.base import Origin, RawChunk
-from shipper.sources.journal import journal_module, read_entries
+from shipper.sources.journal import journal_module, native_reader, read_entries
 from shipper.sources.live import Gap, JournalMark, Log, Polled, iso
 
 # Entries read per poll. The daemon takes what one poll returns through every stage (parsing, ids,
@@ -82,6 +82,9 @@ class JournalFollower:
     # -- the Follower protocol ----------------------------------------------------------------
     def open(self, saved: dict[str, Any] | None) -> list[Polled]:
         self._open_reader()
+        if native_reader() is None:
+            self._log("shipper: the journal is read in Python, about half as fast: shipper's C reader was not built "
+                      "(installing shipper needs gcc, libsystemd-dev and the Python headers for it)")
         out: list[Polled] = []
         mark = saved.get("mark") if saved else None
         if isinstance(mark, dict) and mark.get("cursor"):

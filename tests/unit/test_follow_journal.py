@@ -204,3 +204,18 @@ def test_a_rotation_is_followed_when_only_some_files_are_open(tmp_path: Path, mo
         wait_for(lambda: (seen.extend(messages(f.poll(0.0))) or len(seen) >= 40_000), 60, "entries after the rotation")
     assert len(list(j.glob("*.journal"))) > before  # it rotated while followed
     assert seen == [f"entry {i}" for i in range(40_000)]
+
+
+def test_reading_without_the_c_reader_works_and_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shipper.sources.follow as follow_module
+    import shipper.sources.journal as journal_module
+
+    make_journal(tmp_path / "j", plain(10))
+    logs: list[str] = []
+    assert follower(tmp_path / "j", logs).open(None) == [] and logs == []  # built here: nothing to say
+    monkeypatch.setattr(follow_module, "native_reader", lambda: None)
+    monkeypatch.setattr(journal_module, "native_reader", lambda: None)
+    f = follower(tmp_path / "j", logs)
+    assert f.open(None) == []
+    assert messages(drain(f)) == [f"entry {i}" for i in range(10)]
+    assert len(logs) == 1 and "the journal is read in Python" in logs[0] and "libsystemd-dev" in logs[0]
