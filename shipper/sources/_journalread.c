@@ -106,6 +106,10 @@ static PyObject *entry_of(sd_journal *j, int *err, char **cursor) {
             continue; /* not a field (systemd-python raises; journalctl skips it) */
         Py_ssize_t klen = eq - (const char *)data;
         PyObject *key = key_of(data, klen);
+        if (key == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+            PyErr_Clear(); /* a damaged name (journald writes only A-Z, 0-9 and _): skipped too */
+            continue;
+        }
         PyObject *value = key ? value_of(eq + 1, (Py_ssize_t)len - klen - 1) : NULL;
         int bad = value == NULL || add_value(entry, key, value) < 0;
         Py_XDECREF(key);
