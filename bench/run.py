@@ -214,7 +214,7 @@ def run_case(name: str, work: Path, inputs: list[dict[str, Any]], total: int,
         wait(lambda: (work / "state" / "status.json").exists(), 60, proc)
         sampler = Sampler(proc.pid, work / "state")
         profiler = Profiler(proc.pid, name)
-        cpu_start = _cpu(proc.pid)
+        cpu_start, own_start = _cpu(proc.pid), time.process_time()
         start = time.perf_counter()
         fed: list[float] = []
         writer_cpu: list[float | None] = [None]
@@ -228,7 +228,7 @@ def run_case(name: str, work: Path, inputs: list[dict[str, Any]], total: int,
         feeder.start()
         wait(lambda: endpoint.docs >= total, 1800, proc)
         done = time.perf_counter()
-        cpu = _cpu(proc.pid) - cpu_start
+        cpu, own = _cpu(proc.pid) - cpu_start, time.process_time() - own_start
         seconds = done - start
         profiler.stop()
         feeder.join()
@@ -238,7 +238,8 @@ def run_case(name: str, work: Path, inputs: list[dict[str, Any]], total: int,
                  + f"; the last event arrived {done - fed[0]:.1f} s after it finished; " if feed else "")
         print(f"{name:8s} {total:,} events in {seconds:.1f} s = {figures['rate']:,.0f} events/s sustained "
               f"({wrote}shipper CPU {figures['cpu']:.1f} s, {figures['us']:.1f} µs an event; "
-              f"{endpoint.requests:,} bulk requests, {total / max(1, endpoint.requests):,.0f} documents each); "
+              f"{endpoint.requests:,} bulk requests, {total / max(1, endpoint.requests):,.0f} documents each; "
+              f"the endpoint and this harness {own:.1f} CPU-s); "
               f"{memory_text(figures)}", flush=True)
         return figures
     finally:
