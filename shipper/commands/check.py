@@ -89,7 +89,7 @@ def _privileges(client: "Elasticsearch", es: "ElasticsearchOutput", out: _Report
     from elasticsearch import ApiError
 
     from shipper.sinks.bulk import INDEX_PATTERN
-    from shipper.sinks.es_client import error_reason
+    from shipper.sinks.es_errors import error_reason
 
     names = INDEX_PATTERN.replace("-*", f"-{es.namespace}")
     try:

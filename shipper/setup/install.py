@@ -13,7 +13,7 @@ from typing import Any, Literal
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from shipper.setup.assets import MANAGED_BY, Asset, meta_of
-from shipper.sinks.es_client import error_reason
+from shipper.sinks.es_errors import error_reason
 
 State = Literal["missing", "outdated", "changed", "current", "newer", "foreign", "unreadable"]
 NEEDS_INSTALL: frozenset[str] = frozenset({"missing", "outdated", "changed"})

@@ -97,7 +97,7 @@ def import_saved_objects(url: str, es: ElasticsearchOutput, env: Env, *, space: 
     """Import ``ndjson`` (default: shipper's objects) into ``space`` of the Kibana at ``url``."""
     from elastic_transport import HttpHeaders, TlsError, TransportError
 
-    from shipper.sinks.es_client import connection_reason
+    from shipper.sinks.es_errors import connection_reason
 
     if not _SPACE.match(space):
         raise UsageError(f"--space {space!r} is not a Kibana space id",

@@ -27,7 +27,7 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -38,8 +38,11 @@ from shipper.event import Batch
 from shipper.sinks.base import Ack, Encode, items_of
 from shipper.sinks.bulk import DEADLETTER_DATASET, FILTER_PATH, Chunk, Chunker, Encoder, Reply, read_reply, split_item
 from shipper.sinks.deadletter import FILENAME, DeadLetterStore, Letter
-from shipper.sinks.es_client import Connection, connect, connection_reason, error_reason, unavailable
+from shipper.sinks.es_errors import connection_reason, error_reason
 from shipper.sinks.retry import RETRY_REQUEST_STATUSES, STOP_REQUEST_STATUSES, Backoff, Verdict, item_verdict
+
+if TYPE_CHECKING:
+    from shipper.sinks.es_client import Connection
 
 INDEX_TEMPLATE = "logs-shipper"
 
@@ -77,6 +80,10 @@ class ElasticsearchSink:
     def open(self, ack: Ack) -> None:
         self._check_state_dir()
         self._ack = ack
+        # The official client is imported when the sink opens, not with this module: a replay
+        # forks its worker processes before, and they start without its modules (13 MB each).
+        from shipper.sinks.es_client import connect  # noqa: PLC0415
+
         self._conn = connect(self.cfg, self.env, bulk=True)
         self._pool = ThreadPoolExecutor(max_workers=self.cfg.max_in_flight, thread_name_prefix="shipper-es")
         self._warn_if_not_set_up()
@@ -188,6 +195,8 @@ class ElasticsearchSink:
             chunk.attempt += 1
             self._schedule(chunk, self._backoff.delay(chunk.attempt - 1))
         elif status in STOP_REQUEST_STATUSES:
+            from shipper.sinks.es_client import unavailable  # noqa: PLC0415 - loaded by open()
+
             raise unavailable(outcome.error or OutputError(str(status)), self._where, doing="index documents")
         elif status == 413:
             self._too_large(chunk)

@@ -24,13 +24,11 @@ from shipper.config.elasticsearch import ElasticsearchOutput
 from shipper.env import Env
 from shipper.errors import ConfigError, UnavailableError
 from shipper.secrets import load_secret, register
+from shipper.sinks.es_errors import connection_reason, error_reason
 
 CLIENT_MAJOR = int(elasticsearch.__versionstr__.partition(".")[0])
 OLDEST_SERVER_MAJOR = 8
 _COMPAT = re.compile(r"application/vnd\.elasticsearch\+([\w-]+); ?compatible-with=\d+")
-_ERRNO = re.compile(
-    r"\[Errno -?\d+\] [^)'\"]+|\[SSL[^\]]*\][^)'\"]*|Read timed out|timed out|Remote end closed connection without response|Connection reset by peer"
-)
 KEY = "output.elasticsearch"
 
 
@@ -251,27 +249,3 @@ def unavailable(exc: BaseException, place: str, *, doing: str) -> UnavailableErr
         return UnavailableError(f"cannot reach Elasticsearch at {place}: {connection_reason(exc)}",
                                 hint=f"is it running, and is {KEY}.hosts right?")
     return UnavailableError(f"talking to Elasticsearch at {place} failed: {type(exc).__name__}: {exc}")
-
-
-def connection_reason(exc: BaseException) -> str:
-    """``[Errno 111] Connection refused`` out of urllib3's nested exception text."""
-    parts = [str(getattr(exc, "message", "")), str(exc.__cause__ or ""), str(exc)]
-    for text in parts:
-        m = _ERRNO.search(text)
-        if m:
-            return m.group(0).strip()
-    return next((p for p in parts if p), type(exc).__name__)
-
-
-def error_reason(body: Any) -> str:
-    """``type: reason (caused by: ...)`` of an Elasticsearch error body or bulk item error."""
-    error = body.get("error", body) if isinstance(body, dict) else body
-    if isinstance(error, str):
-        return error
-    if not isinstance(error, dict):
-        return str(body)
-    text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
-    caused = error.get("caused_by")
-    if isinstance(caused, dict) and caused.get("reason"):
-        text += f" (caused by {caused.get('type')}: {caused.get('reason')})"
-    return text

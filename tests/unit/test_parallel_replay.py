@@ -175,6 +175,35 @@ def test_the_cli_indexes_the_same_documents_with_workers(env: Env, corpus_file: 
     assert len(indexed[0]) > 250
 
 
+# Run in a fresh interpreter: records, when the workers are started, whether the official
+# Elasticsearch client was imported already, then replays as `shipper replay` does.
+_SPY = """
+import sys
+import shipper.parallel.pool as pool
+from shipper.cli import main
+real = pool.Workers.__init__
+def spy(self, *args, **kwargs):
+    print("client imported before the workers:", "elasticsearch" in sys.modules)
+    real(self, *args, **kwargs)
+pool.Workers.__init__ = spy
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_the_workers_start_before_the_elasticsearch_client_is_imported(corpus_file: Path, tmp_path: Path) -> None:
+    """Forked before the client's import, the workers do not carry its modules (13 MB each), which
+    they never use: the sink opens in the main process after they started."""
+    with FakeES() as es:
+        proc = subprocess.run(
+            [sys.executable, "-c", _SPY, "replay", "--quiet", "--timezone", "UTC", "--year", "2017", "--workers", "2",
+             "--output", "es", "--es-url", es.url, str(corpus_file)],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "HOME": str(tmp_path)},
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.splitlines() == ["client imported before the workers: False"]
+        assert len(es.docs("logs-shipper.syslog-default")) > 250
+
+
 def test_workers_must_be_a_number_of_processes(env: Env, corpus_file: Path) -> None:
     assert main(["replay", "--workers", "-1", "--output", "ndjson", str(corpus_file)], env) == 2
     assert "--workers -1" in env.stderr.getvalue()
