@@ -16,7 +16,7 @@ from shipper.errors import ConfigError
 from shipper.parse.base import ParseContext
 from shipper.sinks.base import Encode, Sink
 from shipper.sources.follow import JournalFollower
-from shipper.sources.journal import journal_module
+from shipper.sources.journal_entries import journal_module
 from shipper.sources.live import Follower, Log
 from shipper.sources.tail import FileFollower
 from shipper.state.checkpoints import input_key

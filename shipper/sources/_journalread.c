@@ -1,4 +1,4 @@
-/* Reads journal entries in batches, for `shipper.sources.journal.read_entries`.
+/* Reads journal entries in batches, for `shipper.sources.journal_entries.read_entries`.
  *
  * systemd-python's reader costs ~3 us an entry in Python calls (_next, _get_all, a decode per
  * value, _get_realtime, _get_cursor). `read` does the same work for many entries in one call,
@@ -7,9 +7,10 @@
  * several values), plus `_BOOT_ID` when the entry has none, `__REALTIME_TIMESTAMP` (decimal us)
  * and `__CURSOR`.
  *
- * The sd_journal pointer is read from the `_Reader` object, whose layout systemd-python has kept
- * since 2013 (`PyObject_HEAD; sd_journal *j;`). `bind` checks the type's name and size once; if
- * they differ, the Python loop is used instead (see journal.py).
+ * The sd_journal pointer is read from the `_Reader` object, laid out as `PyObject_HEAD; sd_journal
+ * *j;` in systemd-python (PyPI's 235 and Debian 12's python3-systemd: the tests bind to both).
+ * `bind` checks the type's name and size once; if they differ, the Python loop is used instead
+ * (see journal_entries.py).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -224,7 +225,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_journalread", "Journal entries read in batches (see journal.py).", -1, methods,
+    PyModuleDef_HEAD_INIT, "_journalread", "Journal entries read in batches (see journal_entries.py).", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__journalread(void) { return PyModule_Create(&module); }

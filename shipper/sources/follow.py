@@ -34,7 +34,7 @@ from typing import Any, Callable
 from shipper.config.model import JournalInput
 from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.sources.base import Origin, RawChunk
-from shipper.sources.journal import journal_module, native_reader, read_entries
+from shipper.sources.journal_entries import journal_module, native_reader, read_entries
 from shipper.sources.live import Gap, JournalMark, Log, Polled, iso
 
 # Entries read per poll. The daemon takes what one poll returns through every stage (parsing, ids,

@@ -1,15 +1,9 @@
 """Binary journal files (``.journal``, ``.journal~``, and zstd-compressed copies of them).
 
 All files of one group are opened by one ``sd_journal`` reader (systemd-python, imported only
-when reading starts), which interleaves them by time. The low-level ``_Reader`` is used directly:
-the converters of ``systemd.journal.Reader`` decode every value through a Python call and make
-reading three times slower. Values are decoded as UTF-8 here (``bytes`` when not valid), and each
-entry gets ``__REALTIME_TIMESTAMP`` (µs since the epoch, as ``str``) and ``__CURSOR``.
+when reading starts), which interleaves them by time.
 
-Every field is read: the document keeps them all (``journald.custom``). Entries are read in
-batches by a small C extension (``_journalread.c``) on the reader's own ``sd_journal``: 1.5 µs an
-entry against 3.2 µs through systemd-python's calls (``read_in_python``, used where the extension
-was not built). Both give the same entries; a test compares them on real journal files.
+Every field is read (the document keeps them all, in ``journald.custom``), by `journal_entries`.
 
 Memory: sd_journal maps the files and keeps what it has read mapped, so resident memory grows
 with the part of the files read (clean page-cache pages, but they count in RSS: 60 MB for 100k
@@ -19,20 +13,18 @@ older pages that the next entries refer to (values stored once per file, such as
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Generator, Iterator
+from typing import Any, Iterator
 
-from shipper.errors import InputError
 from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.sources.base import Origin, RawChunk
-from shipper.sources.export import Fields, Tags, as_value
+from shipper.sources.export import Fields, Tags
+from shipper.sources.journal_entries import CHUNK_ENTRIES, journal_module, read_entries, stopped_message
 from shipper.sources.stream import InputStream
 
-CHUNK_ENTRIES = 2000
 # A new reader this often (see `JournalSource._read`): ~0.3 ms each, 1% of reading the entries.
 REOPEN_ENTRIES = 10_000
 COPY_BLOCK = 1 << 20
@@ -126,7 +118,7 @@ class JournalSource:
             try:
                 self._reader = reopen_after(paths, cursor)
             except OSError as exc:
-                errors.append(_stopped(cursor, exc))
+                errors.append(stopped_message(cursor, exc))
                 return
 
     def segments(self, size: int, warm: int) -> Iterator[Segment]:
@@ -303,19 +295,6 @@ def _decompress(src: str, target: str) -> str | None:
         stream.close()
 
 
-def journal_module() -> Any:
-    """``systemd.journal``, imported on first use: text replay works without systemd-python."""
-    try:
-        from systemd import journal  # noqa: PLC0415 - optional dependency, needed only here
-    except ImportError:
-        raise InputError(
-            "reading binary journal files needs systemd-python, which is not installed",
-            hint="pip install 'shipper[journal]' (it builds against libsystemd-dev), "
-            "or read an export instead: journalctl -o export > dump.export",
-        ) from None
-    return journal
-
-
 def _openable(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """The files sd_journal opens, and those it does not with the reason."""
     if not paths:
@@ -349,87 +328,3 @@ def place_after(reader: Any, cursor: str) -> None:
     reader.seek_cursor(cursor)
     if not (reader._next() and reader.test_cursor(cursor)):
         reader.seek_cursor(cursor)
-
-
-def read_entries(
-    reader: Any, errors: list[str], limit: int | None = None, chunk: int = CHUNK_ENTRIES
-) -> Generator[tuple[list[Fields], str | None], None, None]:
-    """Chunks of ``chunk`` entries from the reader's position on (at most ``limit`` in all), and
-    the cursor of each chunk's last entry. A read failure (a file damaged after it was opened) ends the reading
-    and is added to ``errors``. Stopping early loses nothing: the reader stays after the last
-    entry yielded. Read by the C reader when it is there, else by `read_in_python`."""
-    native = native_reader()
-    if native is None:
-        yield from read_in_python(reader, errors, limit, chunk)
-        return
-    last: str | None = None
-    left = -1 if limit is None else limit
-    while left:
-        want = chunk if left < 0 else min(chunk, left)
-        items, cursor, err = native.read(reader, want)
-        if items:
-            left -= len(items)
-            last = cursor
-        if err:
-            errors.append(_stopped(last, OSError(err, os.strerror(err))))
-        if items:
-            yield items, last
-        if err or len(items) < want:
-            return
-
-
-@functools.cache
-def native_reader() -> Any:
-    """The C reader of entries (``shipper.sources._journalread``, ~2x faster), bound to
-    systemd-python's ``_Reader``; None when it was not built (no compiler or libsystemd-dev at
-    install time) or does not know this systemd-python's reader."""
-    try:
-        from shipper.sources import _journalread  # noqa: PLC0415 - an extension, built where it can be
-    except ImportError:
-        return None
-    return _journalread if _journalread.bind(journal_module()._Reader) else None
-
-
-def read_in_python(
-    reader: Any, errors: list[str], limit: int | None = None, chunk: int = CHUNK_ENTRIES
-) -> Generator[tuple[list[Fields], str | None], None, None]:
-    """`read_entries` through systemd-python's calls: what the C reader does, in Python."""
-    next_entry, get_all = reader._next, reader._get_all
-    realtime, cursor, monotonic = reader._get_realtime, reader._get_cursor, reader._get_monotonic
-    items: list[Fields] = []
-    last: str | None = None
-    left = -1 if limit is None else limit
-    try:
-        while left and next_entry():
-            left -= 1
-            entry = get_all()
-            try:  # in place: ~12% faster than building a new dict
-                for key, value in entry.items():
-                    entry[key] = value.decode()
-            except (UnicodeDecodeError, AttributeError):  # binary or multi-valued fields
-                _decode_rest(entry)
-            if "_BOOT_ID" not in entry:  # an entry without fields still has its boot (as in export)
-                entry["_BOOT_ID"] = monotonic()[1].hex()
-            entry["__REALTIME_TIMESTAMP"] = str(realtime())
-            entry["__CURSOR"] = last = cursor()
-            items.append(entry)
-            if len(items) == chunk:
-                yield items, last
-                items = []
-    except OSError as exc:
-        errors.append(_stopped(last, exc))
-    if items:
-        yield items, last
-
-
-def _stopped(cursor: str | None, exc: OSError) -> str:
-    return f"shipper: reading the journal stopped after cursor {cursor}: {exc}; a file is damaged"
-
-
-def _decode_rest(entry: dict[str, Any]) -> None:
-    """Finish decoding an entry whose fast decoding stopped at a binary or multi-valued field."""
-    for key, value in entry.items():
-        if isinstance(value, bytes):
-            entry[key] = as_value(value)
-        elif isinstance(value, list):
-            entry[key] = [as_value(v) for v in value]

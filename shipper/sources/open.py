@@ -23,7 +23,8 @@ from shipper.errors import InputError
 from shipper.sources.base import Source
 from shipper.sources.export import ExportSource, JsonSource
 from shipper.sources.files import TextSource
-from shipper.sources.journal import JournalFile, JournalSource, journal_module
+from shipper.sources.journal import JournalFile, JournalSource
+from shipper.sources.journal_entries import journal_module
 from shipper.sources.rotation import family_of, order_rotated
 from shipper.sources.sniff import SNIFF_BYTES, Sniffed, sniff
 from shipper.sources.stream import InputStream, input_error

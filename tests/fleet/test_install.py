@@ -141,7 +141,7 @@ def test_the_installed_shipper_runs_and_reads_the_journal(play: Play, wheel: Whe
     assert journal.returncode == 0 and journal.stdout.startswith("/usr/lib/python3/dist-packages/systemd/")
     # and the wheel's C reader of entries loads there and knows Debian's systemd-python reader
     native = in_root(play.root, "/opt/shipper/bin/python", "-c",
-                     "from shipper.sources.journal import native_reader; print(native_reader() is not None)")
+                     "from shipper.sources.journal_entries import native_reader; print(native_reader() is not None)")
     assert native.returncode == 0 and native.stdout.strip() == "True", native.stderr
 
 

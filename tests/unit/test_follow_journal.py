@@ -208,7 +208,7 @@ def test_a_rotation_is_followed_when_only_some_files_are_open(tmp_path: Path, mo
 
 def test_reading_without_the_c_reader_works_and_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import shipper.sources.follow as follow_module
-    import shipper.sources.journal as journal_module
+    import shipper.sources.journal_entries as journal_module
 
     make_journal(tmp_path / "j", plain(10))
     logs: list[str] = []

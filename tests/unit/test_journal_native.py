@@ -12,7 +12,7 @@ import pytest
 import zstandard
 
 from shipper.sources.export import Fields
-from shipper.sources.journal import journal_module, native_reader, read_entries, read_in_python
+from shipper.sources.journal_entries import journal_module, native_reader, read_entries, read_in_python
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
 
 pytest.importorskip("systemd.journal", reason="systemd-python is not installed")

@@ -11,6 +11,7 @@ import pytest
 import zstandard
 
 import shipper.sources.journal as journal_source
+import shipper.sources.journal_entries as journal_entries
 from shipper.sources.journal import JournalFile, JournalSource
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
 from tests.helpers.sources import read_all
@@ -131,7 +132,7 @@ def test_a_worker_keeps_its_reader_from_segment_to_segment(tmp_path: Path, monke
     mine = segments[1::2]
 
     opened: list[Any] = []
-    real = journal_source.journal_module()._Reader
+    real = journal_entries.journal_module()._Reader
 
     def counting_reader(*args: Any) -> Any:
         opened.append(real(*args))
@@ -140,7 +141,7 @@ def test_a_worker_keeps_its_reader_from_segment_to_segment(tmp_path: Path, monke
     fresh = []
     for seg in mine:  # a new SegmentReaders each time: a new reader each time
         fresh += _segments_read(path, [seg], journal_source.SegmentReaders())
-    monkeypatch.setattr(journal_source.journal_module(), "_Reader", counting_reader)
+    monkeypatch.setattr(journal_entries.journal_module(), "_Reader", counting_reader)
     kept = journal_source.SegmentReaders()
     assert _segments_read(path, mine, kept) == fresh
     assert [len(c) for c in fresh[:5]] == [316] * 5  # 16 entries of warm-up, then the segment's 300
