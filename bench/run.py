@@ -142,7 +142,7 @@ class Sampler:
 
 def memory_text(f: dict[str, float]) -> str:
     return (f"RSS peak {f['rss_peak']:.0f} MB, steady {f['rss_steady']:.0f} MB (anonymous memory: peak "
-            f"{f['anon_peak']:.0f} MB, steady {f['anon_steady']:.0f} MB; the rest is mapped journal files); "
+            f"{f['anon_peak']:.0f} MB, steady {f['anon_steady']:.0f} MB; the rest is mapped files: libraries, and the journal's); "
             f"lag median {f['lag_median']:.2f} s, max {f['lag_max']:.2f} s")
 
 
