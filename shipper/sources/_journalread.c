@@ -92,8 +92,9 @@ static int set_str(PyObject *entry, const char *name, const char *text) {
     return r;
 }
 
-/* The current entry as a dict; NULL with a Python error, or NULL with *err set (a journal error). */
-static PyObject *entry_of(sd_journal *j, int *err, char **cursor) {
+/* The current entry as a dict; NULL with a Python error, or NULL with *err set (a journal error).
+ * *damaged is set when a field was left out (damaged: no '=', or a name that is not UTF-8). */
+static PyObject *entry_of(sd_journal *j, int *err, char **cursor, int *damaged) {
     PyObject *entry = PyDict_New();
     if (entry == NULL)
         return NULL;
@@ -103,12 +104,15 @@ static PyObject *entry_of(sd_journal *j, int *err, char **cursor) {
     sd_journal_restart_data(j);
     while ((r = sd_journal_enumerate_data(j, &data, &len)) > 0) {
         const char *eq = memchr(data, '=', len);
-        if (eq == NULL)
-            continue; /* not a field (systemd-python raises; journalctl skips it) */
+        if (eq == NULL) { /* not a field (systemd-python raises there, which ends the reading) */
+            *damaged = 1;
+            continue;
+        }
         Py_ssize_t klen = eq - (const char *)data;
         PyObject *key = key_of(data, klen);
         if (key == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-            PyErr_Clear(); /* a damaged name (journald writes only A-Z, 0-9 and _): skipped too */
+            PyErr_Clear(); /* a damaged name (journald writes only A-Z, 0-9 and _) */
+            *damaged = 1;
             continue;
         }
         PyObject *value = key ? value_of(eq + 1, (Py_ssize_t)len - klen - 1) : NULL;
@@ -148,10 +152,11 @@ fail:
 }
 
 PyDoc_STRVAR(read_doc,
-    "read(reader, n) -> (entries, cursor, errno)\n\n"
-    "Up to n entries after the reader's position, the cursor of the last (None: none read) and\n"
-    "the error number that stopped the reading (0: none; fewer than n entries then means the\n"
-    "end of the journal). The reader stays after the last entry returned.");
+    "read(reader, n) -> (entries, cursor, errno, damaged)\n\n"
+    "Up to n entries after the reader's position, the cursor of the last (None: none read), the\n"
+    "error number that stopped the reading (0: none; fewer than n entries then means the end of\n"
+    "the journal), and the cursors of the entries a damaged field was left out of. The reader\n"
+    "stays after the last entry returned.");
 
 static PyObject *read_batch(PyObject *module, PyObject *args) {
     PyObject *obj;
@@ -168,8 +173,12 @@ static PyObject *read_batch(PyObject *module, PyObject *args) {
         return NULL;
     }
     PyObject *entries = PyList_New(0);
-    if (entries == NULL)
+    PyObject *damaged = PyList_New(0);
+    if (entries == NULL || damaged == NULL) {
+        Py_XDECREF(entries);
+        Py_XDECREF(damaged);
         return NULL;
+    }
     char *cursor = NULL, *last = NULL;
     int err = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -178,13 +187,19 @@ static PyObject *read_batch(PyObject *module, PyObject *args) {
             err = -r;
             break;
         }
-        PyObject *entry = entry_of(j, &err, &cursor);
+        int skipped = 0;
+        PyObject *entry = entry_of(j, &err, &cursor, &skipped);
         if (entry == NULL && !err)
             goto fail;
         if (entry == NULL)
             break;
         int bad = PyList_Append(entries, entry) < 0;
         Py_DECREF(entry);
+        if (!bad && skipped) {
+            PyObject *where = PyUnicode_FromString(cursor);
+            bad = where == NULL || PyList_Append(damaged, where) < 0;
+            Py_XDECREF(where);
+        }
         if (bad)
             goto fail;
         free(last);
@@ -192,13 +207,14 @@ static PyObject *read_batch(PyObject *module, PyObject *args) {
         cursor = NULL;
     }
     free(cursor);
-    PyObject *result = Py_BuildValue("(Nzi)", entries, last, err);
+    PyObject *result = Py_BuildValue("(NziN)", entries, last, err, damaged);
     free(last);
     return result;
 fail:
     free(cursor);
     free(last);
     Py_DECREF(entries);
+    Py_DECREF(damaged);
     return NULL;
 }
 

@@ -40,9 +40,13 @@ def read_entries(
     reader: Any, errors: list[str], limit: int | None = None, chunk: int = CHUNK_ENTRIES
 ) -> Generator[tuple[list[Fields], str | None], None, None]:
     """Chunks of ``chunk`` entries from the reader's position on (at most ``limit`` in all), and
-    the cursor of each chunk's last entry. A read failure (a file damaged after it was opened) ends the reading
-    and is added to ``errors``. Stopping early loses nothing: the reader stays after the last
-    entry yielded. Read by the C reader when it is there, else by `read_in_python`."""
+    the cursor of each chunk's last entry. A read failure (a file damaged after it was opened) ends
+    the reading and is added to ``errors``. Stopping early loses nothing: the reader stays after the
+    last entry yielded. Read by the C reader when it is there, else by `read_in_python`.
+
+    A field that cannot be read (no ``=``, or a name that is not UTF-8: a damaged file) is left out
+    of its entry by the C reader, which goes on, and said in ``errors``; systemd-python raises
+    there, so `read_in_python` ends the reading at that entry (and says so in ``errors``)."""
     native = native_reader()
     if native is None:
         yield from read_in_python(reader, errors, limit, chunk)
@@ -51,10 +55,11 @@ def read_entries(
     left = -1 if limit is None else limit
     while left:
         want = chunk if left < 0 else min(chunk, left)
-        items, cursor, err = native.read(reader, want)
+        items, cursor, err, damaged = native.read(reader, want)
         if items:
             left -= len(items)
             last = cursor
+        errors += [f"shipper: a damaged field of the journal entry {at} was left out (a file is damaged)" for at in damaged]
         if err:
             errors.append(stopped_message(last, OSError(err, os.strerror(err))))
         if items:
@@ -101,13 +106,13 @@ def read_in_python(
             if len(items) == chunk:
                 yield items, last
                 items = []
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:  # systemd-python, on a damaged field: no '=', or a name not UTF-8
         errors.append(stopped_message(last, exc))
     if items:
         yield items, last
 
 
-def stopped_message(cursor: str | None, exc: OSError) -> str:
+def stopped_message(cursor: str | None, exc: Exception) -> str:
     return f"shipper: reading the journal stopped after cursor {cursor}: {exc}; a file is damaged"
 
 

@@ -5,6 +5,8 @@ by systemd-journal-remote with binary, multi-line, multi-valued and empty entrie
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +138,62 @@ def test_the_c_reader_refuses_what_it_cannot_read(tmp_path: Path) -> None:
     assert native.bind(type("_Reader", (), {})) is False  # a layout it does not know: not bound
     assert native.read(reader([tmp_path / "test.journal"]), 10)[0][0]["MESSAGE"] == "x"
 
+
+
+# Run in a child process, so that a crash in C fails the test instead of killing the test run.
+_FUZZ = """
+import collections, random, sys
+from pathlib import Path
+from shipper.sources.journal_entries import journal_module, read_entries, read_in_python
+
+source, work, rounds = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+data = source.read_bytes()
+def le64(at):
+    return int.from_bytes(data[at:at + 8], "little")
+# The entries' objects: after the two hash tables (offset and size at 104/112 and 120/128 of the
+# header), up to the end of the last object (its offset at 136, its size at 8 of the object).
+first = max(le64(104) + le64(112), le64(120) + le64(128))
+used = le64(136) + le64(le64(136) + 8)
+seen = collections.Counter()
+for seed in range(rounds):
+    rnd = random.Random(seed)
+    damaged = bytearray(data)
+    for _ in range(rnd.randint(1, 4)):  # a few bytes overwritten among the entries' objects
+        at = rnd.randrange(first, used - 8)
+        n = rnd.choice((1, 2, 8))
+        damaged[at:at + n] = rnd.randbytes(n)
+    path = work / f"{seed}.journal"
+    path.write_bytes(bytes(damaged))
+    got = []
+    for read in (read_entries, read_in_python):
+        reader = journal_module()._Reader(0, None, [str(path)])
+        errors = []
+        got.append(([list(e.items()) for items, _ in read(reader, errors, chunk=7) for e in items], errors))
+        reader.close()
+    (c_entries, c_errors), (p_entries, p_errors) = got
+    if p_errors:  # stopped at a damaged field (no '=', a name not UTF-8): the C reader read on from there
+        seen["python stopped"] += 1
+        assert c_entries[:len(p_entries)] == p_entries and len(c_entries) > len(p_entries) and c_errors, seed
+    else:
+        seen["same"] += 1
+        assert got[0] == got[1], seed
+    path.unlink()
+print(seen["same"], seen["python stopped"])
+"""
+
+
+def test_damaged_files_never_crash_the_c_reader_and_read_as_in_python(tmp_path: Path) -> None:
+    """A few bytes overwritten among the entries of a real journal file, 300 times: the C reader
+    never crashes; where the Python loop reads the file through, both give the same entries; where
+    systemd-python stops at a damaged field, the C reader gives the same entries up to there, goes
+    on, and says what it left out."""
+    path = make_journal(tmp_path / "j", b"".join(
+        export_entry({"MESSAGE": f"m{i} " + "x" * (i % 50), "SYSLOG_IDENTIFIER": "t", "BIN": b"\xff\x00" * (i % 3)}, seq=i)
+        for i in range(300)))
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.run([sys.executable, "-c", _FUZZ, str(path), str(work), "300"], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]  # a crash in C: a negative code (the signal)
+    same, stopped = map(int, proc.stdout.split())
+    assert same + stopped == 300 and same > 100 and stopped > 0  # the damage was met, both ways
