@@ -59,7 +59,8 @@ def read_entries(
         if items:
             left -= len(items)
             last = cursor
-        errors += [f"shipper: a damaged field of the journal entry {at} was left out (a file is damaged)" for at in damaged]
+        errors += [f"shipper: a damaged field of the journal entry {at} was left out (a file is damaged)"
+                   for at in damaged]
         if err:
             errors.append(stopped_message(last, OSError(err, os.strerror(err))))
         if items:
@@ -106,7 +107,7 @@ def read_in_python(
             if len(items) == chunk:
                 yield items, last
                 items = []
-    except (OSError, UnicodeDecodeError) as exc:  # systemd-python, on a damaged field: no '=', or a name not UTF-8
+    except (OSError, UnicodeDecodeError) as exc:  # a damaged field: no '=', or a name that is not UTF-8
         errors.append(stopped_message(last, exc))
     if items:
         yield items, last
