@@ -19,12 +19,16 @@ values); ``None`` (an oversized field in ``journalctl -o json``) is skipped. Map
   the process). A binary value that is not UTF-8 goes there base64-encoded as ``<NAME>_base64``.
 * A ``MESSAGE`` that is not UTF-8 is decoded with replacement characters and tagged ``invalid_utf8``.
   A mapped field with several values (rare: journald keeps them all) gives its first value.
+
+`journal_doc` is the mapping. A C extension (``_journaldoc.c``) builds the same documents for the
+common entry in 0.7 instead of 2.4 µs and calls `journal_doc` for the others (`NATIVE` says whether
+it was built; without it, `journal_doc` does all of them). A test compares both.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from shipper.event import TAG_INVALID_UTF8, TAG_TIMESTAMP_INFERRED, Doc
 from shipper.parse.base import ParseContext
@@ -63,17 +67,10 @@ class JournalParser:
     def parse(self, chunk: RawChunk) -> list[Doc]:
         if chunk.kind != "fields":
             return [self._unparsed_line(str(item), chunk, i) for i, item in enumerate(chunk.items)]
-        out = []
-        last = self._last_ts
-        tagmap = chunk.tags
         with gc_paused():
-            for i, fields in enumerate(chunk.items):
-                doc = journal_doc(fields, last)
-                last = doc["@timestamp"]
-                if tagmap and i in tagmap:
-                    _add_tags(doc, tagmap[i])
-                out.append(doc)
-        self._last_ts = last
+            out, self._last_ts = _documents(chunk.items, self._last_ts)
+            for i, tags in chunk.tags.items():
+                _add_tags(out[i], tags)
         return out
 
     def flush(self) -> list[Doc]:
@@ -140,6 +137,31 @@ def journal_doc(fields: Mapping[str, Any], fallback_ts: str = FALLBACK_TIMESTAMP
     if tags:
         doc["tags"] = tags
     return doc
+
+
+def documents_in_python(entries: Sequence[Mapping[str, Any]], last: str) -> tuple[list[Doc], str]:
+    """`journal_doc` of each entry, the previous one's @timestamp as the fallback; and the last
+    @timestamp."""
+    out = []
+    for fields in entries:
+        doc = journal_doc(fields, last)
+        last = doc["@timestamp"]
+        out.append(doc)
+    return out, last
+
+
+def _native() -> Callable[[Sequence[Mapping[str, Any]], str], tuple[list[Doc], str]] | None:
+    """`documents_in_python` in C, where the extension was built (see the module doc)."""
+    try:
+        from shipper.parse import _journaldoc  # noqa: PLC0415 - an extension, built where it can be
+    except ImportError:
+        return None
+    return lambda entries, last: _journaldoc.docs(entries, last, journal_doc, _SEVERITY_OF, _FACILITY_OF)
+
+
+_native_documents = _native()
+NATIVE = _native_documents is not None
+_documents = _native_documents or documents_in_python
 
 
 def _timestamp(c: dict[str, Any]) -> str | None:

@@ -34,6 +34,7 @@ from typing import Any, Callable
 from shipper.config.model import JournalInput
 from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.sources.base import Origin, RawChunk
+from shipper.parse.journal_fields import NATIVE
 from shipper.sources.journal_entries import journal_module, native_reader, read_entries
 from shipper.sources.live import Gap, JournalMark, Log, Polled, iso
 
@@ -85,6 +86,9 @@ class JournalFollower:
         if native_reader() is None:
             self._log("shipper: the journal is read in Python, about half as fast: shipper's C reader was not built "
                       "(installing shipper needs gcc, libsystemd-dev and the Python headers for it)")
+        if not NATIVE:
+            self._log("shipper: journal entries become documents in Python, about a third slower in all: shipper's "
+                      "C builder was not built (installing shipper needs gcc and the Python headers for it)")
         out: list[Polled] = []
         mark = saved.get("mark") if saved else None
         if isinstance(mark, dict) and mark.get("cursor"):

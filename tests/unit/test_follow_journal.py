@@ -219,3 +219,13 @@ def test_reading_without_the_c_reader_works_and_is_said(tmp_path: Path, monkeypa
     assert f.open(None) == []
     assert messages(drain(f)) == [f"entry {i}" for i in range(10)]
     assert len(logs) == 1 and "the journal is read in Python" in logs[0] and "libsystemd-dev" in logs[0]
+
+
+def test_building_documents_without_the_c_builder_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shipper.sources.follow as follow_module
+
+    make_journal(tmp_path / "j", plain(3))
+    logs: list[str] = []
+    monkeypatch.setattr(follow_module, "NATIVE", False)
+    assert follower(tmp_path / "j", logs).open(None) == []
+    assert len(logs) == 1 and "become documents in Python" in logs[0] and "Python headers" in logs[0]

@@ -59,7 +59,8 @@ def test_the_wheel_carries_every_data_file_of_the_package(dist: tuple[Path, dict
     in_tree = {p.relative_to(ROOT).as_posix() for p in (ROOT / "shipper").rglob("*")
                if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".c")}
     assert in_tree - names == set(), "files of shipper/ missing from the wheel: fix the package-data globs"
-    assert any(n.startswith("shipper/sources/_journalread.") and n.endswith(".so") for n in names)
+    for extension in ("shipper/sources/_journalread.", "shipper/parse/_journaldoc."):
+        assert any(n.startswith(extension) and n.endswith(".so") for n in names), extension
 
 
 def test_the_installed_wheel_runs_outside_the_checkout(installed: Path, tmp_path: Path) -> None:
