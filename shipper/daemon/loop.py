@@ -8,7 +8,7 @@
   reason is logged.
 * Between turns with nothing to read, the loop sleeps on the followers' descriptors (the journal's
   inotify) and on a self-pipe that signals write to, for at most `IDLE_WAIT` seconds (files are
-  polled).
+  polled); once an input wakes it, `GATHER` more, so that new entries are read in full polls.
 * Python's garbage collector runs from the loop, once a second (`Collector`).
 """
 
@@ -36,6 +36,10 @@ from shipper.sources.live import iso
 from shipper.state.status import write_status
 
 IDLE_WAIT = 0.1
+# Once an input wakes the loop, its new entries are left to gather this long before they are read:
+# read as they are written, a busy journal comes a few entries a poll, each poll costing as much as
+# a full one (following a journal written at ~95k entries/s: 8.7 -> 7.9 us of CPU an event).
+GATHER = 0.005
 PAUSED_WAIT = 0.01  # reading waits for the output: look again soon
 TICK = 1.0  # status line, metrics snapshot, watchdog check
 
@@ -152,8 +156,12 @@ class Daemon:
             self._notify.status(status["line"])
 
     def _wait(self, fds: list[int], timeout: float) -> None:
+        """Until an input or a signal wakes the loop, or ``timeout``; after an input, `GATHER` more
+        (a signal still ends the wait at once)."""
         try:
             readable, _, _ = select.select([self._wake_r, *fds], [], [], timeout)
+            if readable and self._wake_r not in readable:
+                readable, _, _ = select.select([self._wake_r], [], [], GATHER)
         except InterruptedError:
             return
         if self._wake_r in readable:

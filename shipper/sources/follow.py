@@ -33,8 +33,8 @@ from typing import Any, Callable
 
 from shipper.config.model import JournalInput
 from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
-from shipper.sources.base import Origin, RawChunk
 from shipper.parse.journal_fields import NATIVE
+from shipper.sources.base import Origin, RawChunk
 from shipper.sources.journal_entries import journal_module, native_reader, read_entries
 from shipper.sources.live import Gap, JournalMark, Log, Polled, iso
 
@@ -48,7 +48,9 @@ _REALTIME_IN_CURSOR = re.compile(r"(?:^|;)t=([0-9a-f]+)")
 # a new reader maps ~15 MB of a directory systemd-journal-remote writes (headers, entry arrays, the
 # fields all entries share), then ~1 MB more per 1,000 entries; reopening takes ~1 ms.
 REOPEN_ENTRIES = 10_000
-LIST_EVERY = 0.5  # seconds between looks for new or rotated files, when only some are open
+# Seconds between looks for new or rotated files, when only some are open; and after a poll that
+# found nothing new (a rotation looks like that: the open files end, the new one is not open yet).
+LIST_EVERY = 0.5
 UNIT_FIELDS = ("_SYSTEMD_UNIT", "UNIT", "OBJECT_SYSTEMD_UNIT", "COREDUMP_UNIT")
 JOURNAL_SUFFIXES = (".journal", ".journal~")
 _CURSOR_SEQNUM = re.compile(r"(?:^|;)([si])=([0-9a-f]+)")
@@ -79,6 +81,7 @@ class JournalFollower:
         self._since_open = 0  # entries read since the reader was opened
         self._names: frozenset[str] | None = None  # the directory's journal files, when only some are open
         self._listed = 0.0  # when they were last listed (monotonic)
+        self._caught_up = False  # the last poll found nothing new
 
     # -- the Follower protocol ----------------------------------------------------------------
     def open(self, saved: dict[str, Any] | None) -> list[Polled]:
@@ -108,7 +111,8 @@ class JournalFollower:
         entries = read_entries(reader, errors, chunk=POLL_ENTRIES)
         items, _ = next(entries, ([], None))
         entries.close()
-        if not items and not errors:
+        self._caught_up = not items and not errors
+        if self._caught_up:
             return []
         cursor = items[-1].get("__CURSOR") if items else None
         if isinstance(cursor, str):
@@ -171,9 +175,9 @@ class JournalFollower:
 
     def _files_changed(self) -> bool:
         """Only some files are open, and the directory's journal files changed since they were
-        listed (looked at every `LIST_EVERY` seconds: a rotated file is complete anyway)."""
+        listed (looked at every `LIST_EVERY` seconds, and after a poll that found nothing new)."""
         now = time.monotonic()
-        if self._names is None or self.cfg.path is None or now - self._listed < LIST_EVERY:
+        if self._names is None or self.cfg.path is None or (now - self._listed < LIST_EVERY and not self._caught_up):
             return False
         self._listed = now
         try:

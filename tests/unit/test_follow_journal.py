@@ -185,8 +185,11 @@ def _wide(i: int) -> dict[str, str]:
 
 def test_a_rotation_is_followed_when_only_some_files_are_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Once reopened at its position the reader has a list of files open, not the directory: the
-    file journal-remote opens when it rotates must be noticed without waiting for the next reopen."""
+    file journal-remote opens when it rotates must be noticed without waiting for the next reopen,
+    and as soon as a poll finds nothing new (not `LIST_EVERY` later: meanwhile a busy journal is not
+    read)."""
     monkeypatch.setattr("shipper.sources.follow.REOPEN_ENTRIES", 2_000)
+    monkeypatch.setattr("shipper.sources.follow.LIST_EVERY", 3600)
     j = tmp_path / "j"
     with LiveJournal(j) as live:
         live.write([_wide(i) for i in range(3000)])
