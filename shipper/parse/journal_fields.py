@@ -21,8 +21,9 @@ values); ``None`` (an oversized field in ``journalctl -o json``) is skipped. Map
   A mapped field with several values (rare: journald keeps them all) gives its first value.
 
 `journal_doc` is the mapping. A C extension (``_journaldoc.c``) builds the same documents for the
-common entry in 0.7 instead of 2.4 µs and calls `journal_doc` for the others (`NATIVE` says whether
-it was built; without it, `journal_doc` does all of them). A test compares both.
+common entry, in 0.9 instead of 2.4 µs (1.5 instead of 3.4 for the ~30 fields of a desktop's
+entries), and calls `journal_doc` for the others (`NATIVE` says whether it was built; without it,
+`journal_doc` does all of them). A test compares both.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ class JournalFollower:
             self._log("shipper: the journal is read in Python, about half as fast: shipper's C reader was not built "
                       "(installing shipper needs gcc, libsystemd-dev and the Python headers for it)")
         if not NATIVE:
-            self._log("shipper: journal entries become documents in Python, about a third slower in all: shipper's "
+            self._log("shipper: journal entries become documents in Python, about a quarter slower in all: shipper's "
                       "C builder was not built (installing shipper needs gcc and the Python headers for it)")
         out: list[Polled] = []
         mark = saved.get("mark") if saved else None

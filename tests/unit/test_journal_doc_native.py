@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterator
 
+import orjson
 import pytest
 import zstandard
 
@@ -43,33 +44,27 @@ def same(entries: list[Any], last: str = "2000-01-01T00:00:00.000000Z") -> None:
     assert c_last == py_last
 
 
-def journal_entries() -> Iterator[dict[str, Any]]:
+def journal_entries(directory: Path) -> Iterator[dict[str, Any]]:
     pytest.importorskip("systemd.journal", reason="systemd-python is not installed")
     from shipper.sources.journal_entries import journal_module, read_entries
 
     for f in sorted(NO_RTC.iterdir()):
-        plain = zstandard.ZstdDecompressor().decompress(f.read_bytes(), max_output_size=1 << 28)
-        path = Path(f"/dev/shm/shipper-test-{f.name.removesuffix('.zst')}")
-        path.write_bytes(plain)
-        try:
-            reader = journal_module()._Reader(0, None, [str(path)])
-            for items, _ in read_entries(reader, []):
-                yield from items
-            reader.close()
-        finally:
-            path.unlink()
+        path = directory / f.name.removesuffix(".zst")
+        path.write_bytes(zstandard.ZstdDecompressor().decompress(f.read_bytes(), max_output_size=1 << 28))
+        reader = journal_module()._Reader(0, None, [str(path)])
+        for items, _ in read_entries(reader, []):
+            yield from items
+        reader.close()
 
 
-def test_the_corpus_journals_give_the_same_documents() -> None:
-    entries = list(journal_entries())
+def test_the_corpus_journals_give_the_same_documents(tmp_path: Path) -> None:
+    entries = list(journal_entries(tmp_path))
     assert len(entries) == 10757  # SOURCES.md: 10,757 entries
     same(entries)
 
 
 def test_the_corpus_export_and_json_dumps_give_the_same_documents() -> None:
     exported = [fields for fields, _, _ in ExportParser(65536).feed((DERIVED / "failures.export").read_bytes(), eof=True)]
-    import orjson
-
     dumped = [fields_from_json(orjson.loads(line)) for line in (DERIVED / "failures.json").read_bytes().splitlines()]
     assert len(exported) == len(dumped) > 20
     same(exported)
