@@ -357,10 +357,19 @@ static PyObject *docs(PyObject *self, PyObject *args) {
     }
     Py_INCREF(last);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *fields = PySequence_Fast_GET_ITEM(seq, i);
+        /* journal_doc is Python: should it change the list, the entry stays alive and the loop in bounds. */
+        if (i >= PySequence_Fast_GET_SIZE(seq)) {
+            PyErr_SetString(PyExc_RuntimeError, "docs: the entries changed while they were read");
+            Py_DECREF(last);
+            Py_DECREF(out);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        PyObject *fields = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
         PyObject *doc = build(fields, severity_of, facility_of);
         if (doc == NULL && !PyErr_Occurred())
             doc = PyObject_CallFunctionObjArgs(slow, fields, last, NULL);
+        Py_DECREF(fields);
         PyObject *ts = doc != NULL && PyDict_Check(doc) ? PyDict_GetItemWithError(doc, N[K_TIMESTAMP]) : NULL;
         if (ts == NULL) {
             if (!PyErr_Occurred())

@@ -179,3 +179,12 @@ def test_what_journal_doc_raises_is_raised() -> None:
     with pytest.raises(TypeError, match="without @timestamp"):
         _journaldoc.docs([{"MESSAGE": "no stamp"}], "x", lambda fields, last: {}, *args)
     assert _journaldoc.docs([BASE], "x", broken, *args)[0] == [journal_doc(BASE)]
+
+    entries: list[Any] = [{"MESSAGE": "a"}, {"MESSAGE": "b"}, {"MESSAGE": "c"}]
+
+    def shrinking(fields: Any, last: str) -> Any:  # a journal_doc that empties the list it is given
+        entries.clear()
+        return journal_doc(fields, last)
+
+    with pytest.raises(RuntimeError, match="changed while they were read"):
+        _journaldoc.docs(entries, "x", shrinking, *args)
