@@ -35,7 +35,7 @@ from shipper.config.model import JournalInput
 from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.parse.journal_fields import NATIVE
 from shipper.sources.base import Origin, RawChunk
-from shipper.sources.journal_entries import journal_module, native_reader, read_entries
+from shipper.sources.journal_entries import journal_module, native_reader, place_after, read_entries
 from shipper.sources.live import Gap, JournalMark, Log, Polled, iso
 
 # Entries read per poll. The daemon takes what one poll returns through every stage (parsing, ids,
@@ -189,10 +189,7 @@ class JournalFollower:
         """A fresh reader (its file mappings released), after the entry ``cursor``."""
         self.close()
         self._open_reader(after=cursor)
-        reader = self._reader
-        reader.seek_cursor(cursor)
-        if not (reader._next() and reader.test_cursor(cursor)):
-            reader.seek_cursor(cursor)  # gone meanwhile (vacuumed just now): go on from its place
+        place_after(self._reader, cursor)  # gone meanwhile (vacuumed just now): from its place
 
     def _add_filters(self) -> None:
         reader = self._reader

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.export import Fields, Tags
-from shipper.sources.journal_entries import CHUNK_ENTRIES, journal_module, read_entries, stopped_message
+from shipper.sources.journal_entries import CHUNK_ENTRIES, journal_module, place_after, read_entries, stopped_message
 from shipper.sources.stream import InputStream
 
 # A new reader this often (see `JournalSource._read`): ~0.3 ms each, 1% of reading the entries.
@@ -322,9 +322,3 @@ def reopen_after(paths: list[str], cursor: str) -> Any:
     place_after(reader, cursor)
     return reader
 
-
-def place_after(reader: Any, cursor: str) -> None:
-    """Place ``reader`` after the entry ``cursor`` (or, if that entry is gone, where it was)."""
-    reader.seek_cursor(cursor)
-    if not (reader._next() and reader.test_cursor(cursor)):
-        reader.seek_cursor(cursor)

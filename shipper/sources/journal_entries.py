@@ -113,6 +113,14 @@ def read_in_python(
         yield items, last
 
 
+def place_after(reader: Any, cursor: str) -> None:
+    """Place ``reader`` after the entry ``cursor`` (or, if that entry is gone, where it was):
+    ``seek_cursor`` then ``next`` lands *on* the cursor's entry when it still exists."""
+    reader.seek_cursor(cursor)
+    if not (reader._next() and reader.test_cursor(cursor)):
+        reader.seek_cursor(cursor)
+
+
 def stopped_message(cursor: str | None, exc: Exception) -> str:
     return f"shipper: reading the journal stopped after cursor {cursor}: {exc}; a file is damaged"
 
