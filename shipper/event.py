@@ -161,6 +161,17 @@ class IdAssigner:
                 event["id"] = _digest(f"{key}\x1f{n}")
         self._second = current
 
+    def live(self) -> tuple[str, dict[str, int], bool]:
+        """For the express lane, which assigns ids as `assign` does (shipper/parallel/_express.c):
+        the current second, the counts themselves (not a copy), and whether the first second is
+        still to be kept. It reports back with `moved_to`."""
+        return self._second, self._seen, self.track_first and self.first is None
+
+    def moved_to(self, second: str, first: tuple[str, dict[str, int]] | None) -> None:
+        self._second = second
+        if first is not None:
+            self.first = first
+
     def state(self) -> tuple[str, dict[str, int]]:
         """What decides the next ids: the current second and the contents seen in it (a copy)."""
         return self._second, dict(self._seen)

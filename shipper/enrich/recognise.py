@@ -139,6 +139,10 @@ class Recognise:
     def flush(self) -> list[Doc]:
         return []
 
+    def quiet(self) -> bool:
+        """No context is open: a line none of the gates and prefilters passes is left as it is."""
+        return not self._contexts
+
     def _slow(self, doc: Doc, text: str, pname: str | None, bits: int) -> list[Doc]:
         """A line that passed a gate, or any line while a context is open on some stream."""
         contexts = self._contexts

@@ -17,14 +17,14 @@ import re
 from shipper.event import Doc
 from shipper.recognise.rules import Rules
 
-_KEYS = frozenset(("from", "to", "relay", "stat", "mailer", "dsn", "delay", "daemon"))
+KEYS = frozenset(("from", "to", "relay", "stat", "mailer", "dsn", "delay", "daemon"))
 _START = "starting daemon ("
 # A wanted item of the key=value list, searched in ", " + the list: its key, and its value up to
 # the next ", word=" (a ", " inside a value is not followed by "word="). Possessive (`*+`): a value
 # ends where the scan stops, nothing to backtrack into.
-_ITEM = re.compile(r", (" + "|".join(sorted(_KEYS)) + r")=([^,]*+(?:,(?! [A-Za-z0-9]+=)[^,]*+)*+)")
+_ITEM = re.compile(r", (" + "|".join(sorted(KEYS)) + r")=([^,]*+(?:,(?! [A-Za-z0-9]+=)[^,]*+)*+)")
 # A list whose first piece is a wanted key without "=" ("dsn, stat=..."): that key, empty.
-_BARE_KEY = re.compile(r"(" + "|".join(sorted(_KEYS)) + r"), [A-Za-z0-9]+=")
+_BARE_KEY = re.compile(r"(" + "|".join(sorted(KEYS)) + r"), [A-Za-z0-9]+=")
 
 
 def sendmail_idents(rules: Rules) -> frozenset[str]:

@@ -11,7 +11,8 @@ from typing import Any, Iterable
 
 from shipper.enrich.recognise import Recognise
 from shipper.event import TAG_UNPARSED, Doc, IdAssigner
-from shipper.parse.base import ParseContext
+from shipper.parallel.express import Express
+from shipper.parse.base import ParseContext, Parser
 from shipper.parse.dispatch import make_parser
 from shipper.pipeline import Window
 from shipper.sinks.base import Encode
@@ -74,6 +75,10 @@ class Part:
     unparsed: int = 0
     size: int = 0  # documents
 
+    def grow(self, count: int) -> None:
+        """``count`` documents were added to ``items`` directly (the express lane)."""
+        self.size += count
+
 
 @dataclass(slots=True)
 class Done:
@@ -114,11 +119,15 @@ class Worker:
             self.recognise.enrich(parser.parse(chunk))
         start = State(job.source, None if job.first else parser.state(), ids.state(), self.recognise.state())
         done = Done(job.number, start, start, errors=errors)
+        lane = self._lane(parser, ids)
         for chunk in chunks:
             done.read += len(chunk.items)
             part = self._part()
-            for piece in pieces(chunk, PIECE):
-                self._add(part, parser.parse(piece), ids)
+            if lane is not None and chunk.kind == "text" and chunk.offsets is not None:
+                lane.chunk(chunk, list(part.items.values()), lambda docs: self._add(part, docs, ids), part.grow)
+            else:
+                for piece in pieces(chunk, PIECE):
+                    self._add(part, parser.parse(piece), ids)
             self._keep(part, done)
         if job.last:
             self._keep(self._add(self._part(), parser.flush(), ids), done)
@@ -128,6 +137,12 @@ class Worker:
         done.ids_first = ids.first or ids.state()
         done.ids_changed = ids.first is not None
         return done
+
+    def _lane(self, parser: Parser, ids: IdAssigner) -> Express | None:
+        """The express lane for this input, where it can serve (`shipper.parallel.express`)."""
+        if self.setup.window != Window():
+            return None
+        return Express.make(parser, ids, self.recognise, self.setup.encoders, PIECE)
 
     def _chunks(self, job: Job, errors: list[str]) -> tuple[Iterable[RawChunk], Iterable[RawChunk]]:
         """The chunks to warm up with, and the job's own."""

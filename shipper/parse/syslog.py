@@ -87,6 +87,29 @@ class SyslogParser(TextParser):
     def state(self) -> tuple[Any, ...]:
         return (*super().state(), self._bsd.state())
 
+    # -- for the express lane (shipper/parallel/_express.c), which reads lines as the hot path does
+
+    @property
+    def minutes(self) -> dict[str, str]:
+        """The hot path's cache of stamp minutes (`BsdStamps.minutes`)."""
+        return self._bsd.minutes
+
+    @property
+    def path(self) -> str | None:
+        return self._path
+
+    def learn_minute(self, line: str) -> None:
+        """Convert the stamp of a line the hot path reads, so that its minute is in `minutes`
+        (unless the date is impossible). The hot path converts it the same way on a cache miss,
+        and converting a stamp twice changes nothing."""
+        self._bsd_key(line[:15])
+
+    def passed(self, last_ts: str) -> None:
+        """Lines were read elsewhere up to one stamped ``last_ts`` (the stamp an undated line
+        after them takes). Only between chunks or after `flush`: nothing may be held."""
+        assert self._held is None
+        self._last_ts = last_ts
+
     def restore(self, state: tuple[Any, ...]) -> None:
         super().restore(state[:-1])
         self._bsd.restore(state[-1])

@@ -69,6 +69,10 @@ class Encoder:
             self._routes[event_dataset] = route
         return route
 
+    def __call__(self, docs: list[Doc]) -> list[bytes]:
+        """The sink's `Encode` (a worker's express lane recognises it by its type)."""
+        return self.encode(docs)
+
     def encode(self, docs: Iterable[Doc], dataset: str | None = None) -> list[bytes]:
         """One item per document; ``dataset`` forces the route (the dead letter's own stream)."""
         out: list[bytes] = []

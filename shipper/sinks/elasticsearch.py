@@ -89,7 +89,7 @@ class ElasticsearchSink:
         self._warn_if_not_set_up()
 
     def encoder(self) -> Encode:
-        return self._encoder.encode
+        return self._encoder
 
     def write(self, batch: Batch) -> None:
         assert self._ack is not None, "open() first"

@@ -140,11 +140,12 @@ def test_the_installed_shipper_runs_and_reads_the_journal(play: Play, wheel: Whe
     journal = in_root(play.root, "/opt/shipper/bin/python", "-c", "import systemd.journal as j; print(j.__file__)")
     assert journal.returncode == 0 and journal.stdout.startswith("/usr/lib/python3/dist-packages/systemd/")
     # and the wheel's C reader of entries loads there and knows Debian's systemd-python reader, and
-    # its C builder of documents loads too
+    # its C builder of documents and the replay's express lane load too
     native = in_root(play.root, "/opt/shipper/bin/python", "-c",
                      "from shipper.sources.journal_entries import native_reader; "
-                     "from shipper.parse.journal_fields import NATIVE; print(native_reader() is not None, NATIVE)")
-    assert native.returncode == 0 and native.stdout.strip() == "True True", native.stderr
+                     "from shipper.parse.journal_fields import NATIVE; from shipper.parallel import express; "
+                     "print(native_reader() is not None, NATIVE, express.NATIVE)")
+    assert native.returncode == 0 and native.stdout.strip() == "True True True", native.stderr
 
 
 def test_the_templated_config_is_valid_and_says_what_the_inventory_said(play: Play) -> None:

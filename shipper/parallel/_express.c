@@ -1,0 +1,832 @@
+/* The express lane of a syslog replay worker: common RFC 3164 lines -> bulk items, in one pass.
+ *
+ * The Python stages are the specification: `SyslogParser`'s hot path (shipper/parse/syslog.py),
+ * `IdAssigner.assign` and `content_key` (shipper/event.py), `Recognise.enrich` with
+ * `sendmail.parse_line` (shipper/enrich/), and the encoders (`bulk.Encoder`, `ndjson.encode_lines`).
+ * `Plan.run` does what they do for a line that needs none of their rarer branches, and writes the
+ * items without building the document. It takes a line only when all of this holds (`examine`):
+ *   - the next line exists and cannot continue it (it starts with none of tab, space, '-', U+2591);
+ *   - the line has no per-item tags, and is valid UTF-8 (no lone surrogates);
+ *   - "Mmm dd HH:MM:SS host tag[pid]: message" as the hot path reads it: ASCII up to the host, the
+ *     minute found in the parser's cache (`BsdStamps.minutes`), seconds 00-59, the host not ending
+ *     in ':', an ASCII tag of 1-48 characters, a pid of 1-10 digits;
+ *   - no recognition gate is in the message, nor a prefilter of its process (`Matcher.gates`,
+ *     `.proc_filters`): the line is not recognised;
+ *   - for a sendmail ident: no "starting daemon (" and no non-ASCII queue id (`parse_line`'s
+ *     rarer branches).
+ * Anything else is left to the Python stages (shipper/parallel/express.py takes turns with them).
+ * The plan's data (gates, prefilters, sendmail idents and keys, the encoders' constant bytes) comes
+ * from the Python objects, not from here. tests/unit/test_express.py compares both paths.
+ *
+ * The id is BLAKE2b-128 (RFC 7693), implemented below: hashlib's is reachable only through Python
+ * calls, which would cost more than the rest of a line.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* -- BLAKE2b, unkeyed, 16-byte digest ------------------------------------------------------ */
+
+static const uint64_t B2_IV[8] = {
+    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+};
+static const uint8_t B2_SIGMA[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+
+typedef struct {
+    uint64_t h[8];
+    uint64_t t;     /* bytes compressed so far (the key texts stay far below 2^64) */
+    uint8_t b[128]; /* the block being filled */
+    size_t c;       /* bytes in b */
+} B2;
+
+#define ROTR64(x, n) (((x) >> (n)) | ((x) << (64 - (n))))
+#define B2_G(a, b, c, d, x, y)               \
+    do {                                     \
+        v[a] = v[a] + v[b] + (x);            \
+        v[d] = ROTR64(v[d] ^ v[a], 32);      \
+        v[c] = v[c] + v[d];                  \
+        v[b] = ROTR64(v[b] ^ v[c], 24);      \
+        v[a] = v[a] + v[b] + (y);            \
+        v[d] = ROTR64(v[d] ^ v[a], 16);      \
+        v[c] = v[c] + v[d];                  \
+        v[b] = ROTR64(v[b] ^ v[c], 63);      \
+    } while (0)
+
+static void b2_compress(B2 *s, int last) {
+    uint64_t v[16], m[16];
+    for (int i = 0; i < 8; i++) {
+        v[i] = s->h[i];
+        v[i + 8] = B2_IV[i];
+    }
+    v[12] ^= s->t;
+    if (last)
+        v[14] = ~v[14];
+    for (int i = 0; i < 16; i++) {
+        const uint8_t *p = s->b + 8 * i;
+        m[i] = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+               (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+    }
+    for (int r = 0; r < 12; r++) {
+        const uint8_t *z = B2_SIGMA[r];
+        B2_G(0, 4, 8, 12, m[z[0]], m[z[1]]);
+        B2_G(1, 5, 9, 13, m[z[2]], m[z[3]]);
+        B2_G(2, 6, 10, 14, m[z[4]], m[z[5]]);
+        B2_G(3, 7, 11, 15, m[z[6]], m[z[7]]);
+        B2_G(0, 5, 10, 15, m[z[8]], m[z[9]]);
+        B2_G(1, 6, 11, 12, m[z[10]], m[z[11]]);
+        B2_G(2, 7, 8, 13, m[z[12]], m[z[13]]);
+        B2_G(3, 4, 9, 14, m[z[14]], m[z[15]]);
+    }
+    for (int i = 0; i < 8; i++)
+        s->h[i] ^= v[i] ^ v[i + 8];
+}
+
+static void b2_init(B2 *s) {
+    memcpy(s->h, B2_IV, sizeof s->h);
+    s->h[0] ^= 0x01010000ULL ^ 16; /* depth 1, fanout 1, no key, 16-byte digest */
+    s->t = 0;
+    s->c = 0;
+}
+
+static void b2_update(B2 *s, const char *data, size_t n) {
+    while (n > 0) {
+        if (s->c == 128) { /* full, and more follows: this block is not the last */
+            s->t += 128;
+            b2_compress(s, 0);
+            s->c = 0;
+        }
+        size_t take = 128 - s->c < n ? 128 - s->c : n;
+        memcpy(s->b + s->c, data, take);
+        s->c += take;
+        data += take;
+        n -= take;
+    }
+}
+
+/* The digest as 32 lowercase hex digits (`hexdigest`). */
+static void b2_final_hex(B2 *s, char out[32]) {
+    static const char hex[] = "0123456789abcdef";
+    s->t += s->c;
+    memset(s->b + s->c, 0, 128 - s->c);
+    b2_compress(s, 1);
+    for (int i = 0; i < 16; i++) {
+        uint8_t byte = (uint8_t)(s->h[i / 8] >> (8 * (i % 8)));
+        out[2 * i] = hex[byte >> 4];
+        out[2 * i + 1] = hex[byte & 15];
+    }
+}
+
+/* -- a growing byte buffer, and JSON as orjson writes it ---------------------------------------- */
+
+typedef struct {
+    char *p;
+    Py_ssize_t n, cap;
+} Buf;
+
+static int buf_grow(Buf *b, Py_ssize_t more) {
+    if (b->n + more <= b->cap)
+        return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->n + more)
+        cap *= 2;
+    char *p = PyMem_Realloc(b->p, cap);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int put(Buf *b, const char *s, Py_ssize_t n) {
+    if (buf_grow(b, n) < 0)
+        return -1;
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    return 0;
+}
+
+#define PUT_LIT(b, lit) put((b), (lit), (Py_ssize_t)sizeof(lit) - 1)
+
+/* A JSON string: '"' and '\' escaped, control characters as \b \t \n \f \r or \u00xx, everything
+ * else (DEL and non-ASCII UTF-8 too) as it is. */
+static int put_str(Buf *b, const char *s, Py_ssize_t n) {
+    static const char hex[] = "0123456789abcdef";
+    if (buf_grow(b, 6 * n + 2) < 0)
+        return -1;
+    char *o = b->p + b->n;
+    *o++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\t': *o++ = 't'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\r': *o++ = 'r'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o++ = '"';
+    b->n = o - b->p;
+    return 0;
+}
+
+static int put_uint(Buf *b, unsigned long long v) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return put(b, tmp + sizeof tmp - n, n);
+}
+
+/* -- the plan: what the Python objects say, as C arrays ----------------------------------------- */
+
+typedef struct {
+    const char *p;
+    Py_ssize_t n;
+} Text;
+
+#define MAX_GATES 64
+#define MAX_FILTERS 8
+#define MAX_FILTER_TEXTS 64
+#define MAX_NAMES 16
+#define MAX_KEYS 16
+#define MAX_FORMS 4
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *keep; /* the plan's arguments: they own the bytes the arrays point into */
+    Text gates[MAX_GATES];
+    int n_gates;
+    Text filter_names[MAX_FILTERS];
+    Text filter_texts[MAX_FILTERS][MAX_FILTER_TEXTS];
+    int n_filter_texts[MAX_FILTERS];
+    int n_filters;
+    Text mail_names[MAX_NAMES];
+    int n_mail_names;
+    Text mail_keys[MAX_KEYS];
+    int n_mail_keys;
+    Text form_head[MAX_FORMS]; /* before the id (n = -1: the form has no id) */
+    Text form_mid[MAX_FORMS];  /* after the id, up to the document's first key */
+    int n_forms;
+    Text log_head; /* '"log":{"file":{"path":...},"offset":' or '"log":{"offset":' */
+} Plan;
+
+static int take_texts(PyObject *seq, Text *out, int max, int *count, const char *what) {
+    PyObject *fast = PySequence_Fast(seq, what);
+    if (fast == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    if (n > max) {
+        Py_DECREF(fast);
+        PyErr_Format(PyExc_ValueError, "%s: at most %d", what, max);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        if (!PyBytes_Check(item)) {
+            Py_DECREF(fast);
+            PyErr_Format(PyExc_TypeError, "%s: bytes expected", what);
+            return -1;
+        }
+        out[i].p = PyBytes_AS_STRING(item);
+        out[i].n = PyBytes_GET_SIZE(item);
+    }
+    *count = (int)n;
+    Py_DECREF(fast); /* the items stay alive: `keep` holds the sequence */
+    return 0;
+}
+
+static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
+    PyObject *gates, *filters, *mail_names, *mail_keys, *forms, *log_head;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!:Plan", &PyTuple_Type, &gates, &PyTuple_Type, &filters, &PyTuple_Type,
+                          &mail_names, &PyTuple_Type, &mail_keys, &PyTuple_Type, &forms, &PyBytes_Type, &log_head))
+        return -1;
+    Py_XSETREF(self->keep, Py_NewRef(args));
+    if (take_texts(gates, self->gates, MAX_GATES, &self->n_gates, "gates") < 0 ||
+        take_texts(mail_names, self->mail_names, MAX_NAMES, &self->n_mail_names, "sendmail idents") < 0 ||
+        take_texts(mail_keys, self->mail_keys, MAX_KEYS, &self->n_mail_keys, "sendmail keys") < 0)
+        return -1;
+    if (PyTuple_GET_SIZE(filters) > MAX_FILTERS || PyTuple_GET_SIZE(forms) > MAX_FORMS) {
+        PyErr_SetString(PyExc_ValueError, "too many process prefilters or forms");
+        return -1;
+    }
+    self->n_filters = (int)PyTuple_GET_SIZE(filters);
+    for (int i = 0; i < self->n_filters; i++) {
+        PyObject *name, *texts;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(filters, i), "SO!:filter", &name, &PyTuple_Type, &texts))
+            return -1;
+        self->filter_names[i] = (Text){PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name)};
+        if (take_texts(texts, self->filter_texts[i], MAX_FILTER_TEXTS, &self->n_filter_texts[i], "prefilters") < 0)
+            return -1;
+    }
+    self->n_forms = (int)PyTuple_GET_SIZE(forms);
+    for (int i = 0; i < self->n_forms; i++) {
+        PyObject *head, *mid;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(forms, i), "OS:form", &head, &mid))
+            return -1;
+        if (head == Py_None)
+            self->form_head[i] = (Text){NULL, -1};
+        else if (PyBytes_Check(head))
+            self->form_head[i] = (Text){PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head)};
+        else {
+            PyErr_SetString(PyExc_TypeError, "form: bytes or None before the id");
+            return -1;
+        }
+        self->form_mid[i] = (Text){PyBytes_AS_STRING(mid), PyBytes_GET_SIZE(mid)};
+    }
+    self->log_head = (Text){PyBytes_AS_STRING(log_head), PyBytes_GET_SIZE(log_head)};
+    return 0;
+}
+
+static void plan_dealloc(Plan *self) {
+    Py_XDECREF(self->keep);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* -- one line ------------------------------------------------------------------------------------ */
+
+#define MAX_FIELDS 17 /* sendmail.*: queue_id and the wanted keys */
+
+typedef struct {
+    const char *s; /* the line, UTF-8 */
+    Py_ssize_t n;
+    char ts[27]; /* YYYY-MM-DDTHH:MM:SS.000000Z */
+    Text host, tag, msg;
+    int has_pid;
+    unsigned long long pid;
+    int mail;                    /* a sendmail ident: `fields` are its sendmail.* fields */
+    Text field_key[MAX_FIELDS]; /* "queue_id" or a key of the plan */
+    Text field_value[MAX_FIELDS];
+    int n_fields;
+} Line;
+
+static int text_eq(Text a, const char *p, Py_ssize_t n) { return a.n == n && memcmp(a.p, p, n) == 0; }
+
+static int contains(Text hay, Text needle) {
+    if (needle.n == 0)
+        return 1;
+    return hay.n >= needle.n && memmem(hay.p, hay.n, needle.p, needle.n) != NULL;
+}
+
+static int is_alnum(unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+
+/* Length of the run of ASCII letters and digits at p (up to end). */
+static Py_ssize_t alnum_run(const char *p, const char *end) {
+    const char *q = p;
+    while (q < end && is_alnum((unsigned char)*q))
+        q++;
+    return q - p;
+}
+
+/* ", word=" at p (word: ASCII letters and digits): where a value of the key=value list ends. */
+static int at_boundary(const char *p, const char *end) {
+    if (end - p < 4 || p[0] != ',' || p[1] != ' ')
+        return 0;
+    Py_ssize_t w = alnum_run(p + 2, end);
+    return w > 0 && p + 2 + w < end && p[2 + w] == '=';
+}
+
+/* The plan's key spelled at p (followed by '='), or -1. */
+static int mail_key_at(Plan *plan, const char *p, const char *end) {
+    Py_ssize_t w = alnum_run(p, end);
+    if (w == 0 || p + w >= end || p[w] != '=')
+        return -1;
+    for (int k = 0; k < plan->n_mail_keys; k++)
+        if (text_eq(plan->mail_keys[k], p, w))
+            return k;
+    return -1;
+}
+
+static void add_field(Line *ln, Text key, Text value) {
+    for (int i = 0; i < ln->n_fields; i++)
+        if (text_eq(ln->field_key[i], key.p, key.n)) { /* a key given twice: first place, last value */
+            ln->field_value[i] = value;
+            return;
+        }
+    ln->field_key[ln->n_fields] = key;
+    ln->field_value[ln->n_fields++] = value;
+}
+
+/* `sendmail.parse_line` of the message; 0 when it takes a branch left to Python. */
+static int mail_fields(Plan *plan, Line *ln) {
+    static const char START[] = "starting daemon (";
+    const char *text = ln->msg.p, *end = ln->msg.p + ln->msg.n;
+    const char *rest = text;
+    const char *colon = ln->msg.n >= 2 ? memmem(text, ln->msg.n, ": ", 2) : NULL;
+    ln->n_fields = 0;
+    for (const char *p = text; colon != NULL && p < colon; p++)
+        if ((unsigned char)*p >= 0x80)
+            return 0; /* the colon's index in characters, str.isalnum() of non-ASCII text: Python's */
+    if (colon != NULL && colon - text >= 5 && colon - text <= 20) {
+        int alnum = 1;
+        for (const char *p = text; p < colon; p++)
+            alnum &= is_alnum((unsigned char)*p);
+        if (alnum) {
+            ln->field_key[ln->n_fields] = (Text){"queue_id", 8};
+            ln->field_value[ln->n_fields++] = (Text){text, colon - text};
+            rest = colon + 2;
+        }
+    }
+    if (end - rest >= (Py_ssize_t)sizeof START - 1 && memcmp(rest, START, sizeof START - 1) == 0)
+        return 0;
+    if (memchr(rest, '=', end - rest) == NULL)
+        return 1;
+    /* A bare wanted key first ("dsn, stat=..."): that key, empty. */
+    Py_ssize_t w = alnum_run(rest, end);
+    for (int k = 0; k < plan->n_mail_keys; k++)
+        if (text_eq(plan->mail_keys[k], rest, w) && at_boundary(rest + w, end)) {
+            add_field(ln, plan->mail_keys[k], (Text){rest, 0});
+            break;
+        }
+    /* ", key=value" items of ", " + rest; a value runs up to the next ", word=". */
+    int k = mail_key_at(plan, rest, end); /* the item at the start, after the virtual ", " */
+    const char *p = rest;
+    for (;;) {
+        if (k >= 0) {
+            const char *v = p + plan->mail_keys[k].n + 1, *e = v;
+            while (e < end && !at_boundary(e, end))
+                e++;
+            add_field(ln, plan->mail_keys[k], (Text){v, e - v});
+            p = e;
+        }
+        const char *q = p;
+        k = -1;
+        while (q + 2 <= end && (q = memmem(q, end - q, ", ", 2)) != NULL) {
+            k = mail_key_at(plan, q + 2, end);
+            if (k >= 0)
+                break;
+            q += 1;
+        }
+        if (k < 0)
+            return 1;
+        p = q + 2;
+    }
+}
+
+/* 1 if the express lane takes line i of `lines` (`ln` is filled), 0 if not, UNKNOWN_MINUTE if its
+ * minute is not in the parser's cache yet (the Python stages read that line, and fill the cache);
+ * -1 with an exception set on an error that is not the line's. */
+#define UNKNOWN_MINUTE 2
+static int examine(Plan *plan, PyObject *lines, Py_ssize_t i, PyObject *minutes, PyObject *tags, Line *ln) {
+    Py_ssize_t count = PyList_GET_SIZE(lines);
+    if (i + 1 >= count)
+        return 0; /* the last line: the next chunk may continue it */
+    PyObject *next = PyList_GET_ITEM(lines, i + 1), *line = PyList_GET_ITEM(lines, i);
+    if (!PyUnicode_Check(next) || !PyUnicode_Check(line))
+        return 0;
+    if (PyUnicode_GET_LENGTH(next) > 0) {
+        Py_UCS4 c = PyUnicode_READ_CHAR(next, 0);
+        if (c == '\t' || c == ' ' || c == '-' || c == 0x2591)
+            return 0;
+    }
+    if (PyDict_GET_SIZE(tags) > 0) {
+        PyObject *key = PyLong_FromSsize_t(i);
+        if (key == NULL)
+            return -1;
+        int tagged = PyDict_Contains(tags, key);
+        Py_DECREF(key);
+        if (tagged != 0)
+            return tagged < 0 ? -1 : 0;
+    }
+    const char *s = PyUnicode_AsUTF8AndSize(line, &ln->n);
+    if (s == NULL) {
+        PyErr_Clear(); /* lone surrogates */
+        return 0;
+    }
+    ln->s = s;
+    Py_ssize_t n = ln->n;
+    /* A letter first: never a continuation line, so the held record is complete (also for a line
+     * of an unknown minute, which the Python stages read next). */
+    if (n < 18 || s[15] != ' ' || s[9] != ':' || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
+        return 0;
+    for (int k = 0; k < 16; k++)
+        if ((unsigned char)s[k] >= 0x80)
+            return 0;
+    if (s[13] < '0' || s[13] > '5' || s[14] < '0' || s[14] > '9')
+        return 0;
+    PyObject *key = PyUnicode_FromStringAndSize(s, 12);
+    if (key == NULL)
+        return -1;
+    PyObject *prefix = PyDict_GetItemWithError(minutes, key); /* borrowed */
+    Py_DECREF(key);
+    if (prefix == NULL)
+        return PyErr_Occurred() ? -1 : UNKNOWN_MINUTE;
+    if (!PyUnicode_Check(prefix) || !PyUnicode_IS_ASCII(prefix) || PyUnicode_GET_LENGTH(prefix) != 17)
+        return 0;
+    memcpy(ln->ts, PyUnicode_DATA(prefix), 17);
+    memcpy(ln->ts + 17, s + 13, 2);
+    memcpy(ln->ts + 19, ".000000Z", 8);
+    /* host: a character not ' ', ':' or '<', then anything up to a space; it must not end in ':' */
+    const char *p = s + 16, *end = s + n;
+    if (*p == ' ' || *p == ':' || *p == '<')
+        return 0;
+    const char *sp = memchr(p, ' ', end - p);
+    if (sp == NULL || sp[-1] == ':')
+        return 0;
+    ln->host = (Text){p, sp - p};
+    /* tag: 1-48 ASCII characters but ' ', ':', '[', ']'; then "[pid]: " or ": " */
+    p = sp + 1;
+    const char *t = p;
+    while (t < end && t - p <= 48 && *t != ' ' && *t != ':' && *t != '[' && *t != ']') {
+        if ((unsigned char)*t >= 0x80)
+            return 0;
+        t++;
+    }
+    if (t == p || t - p > 48 || t >= end)
+        return 0;
+    ln->tag = (Text){p, t - p};
+    ln->has_pid = 0;
+    if (*t == '[') {
+        const char *d = ++t;
+        unsigned long long pid = 0;
+        while (t < end && *t >= '0' && *t <= '9' && t - d < 11)
+            pid = pid * 10 + (unsigned long long)(*t++ - '0');
+        if (t == d || t - d > 10 || t >= end || *t != ']')
+            return 0;
+        t++;
+        ln->has_pid = 1;
+        ln->pid = pid;
+    }
+    if (end - t < 2 || t[0] != ':' || t[1] != ' ')
+        return 0;
+    ln->msg = (Text){t + 2, end - t - 2};
+    /* recognition: nothing may match */
+    ln->mail = 0;
+    if (ln->msg.n == 0)
+        return 1; /* `Recognise.enrich` skips an empty message altogether */
+    for (int g = 0; g < plan->n_gates; g++)
+        if (contains(ln->msg, plan->gates[g]))
+            return 0;
+    for (int f = 0; f < plan->n_filters; f++)
+        if (text_eq(plan->filter_names[f], ln->tag.p, ln->tag.n))
+            for (int k = 0; k < plan->n_filter_texts[f]; k++)
+                if (contains(ln->msg, plan->filter_texts[f][k]))
+                    return 0;
+    for (int m = 0; m < plan->n_mail_names; m++)
+        if (text_eq(plan->mail_names[m], ln->tag.p, ln->tag.n)) {
+            ln->mail = 1;
+            return mail_fields(plan, ln);
+        }
+    return 1;
+}
+
+/* -- ids and items ------------------------------------------------------------------------------ */
+
+/* `content_key` of the line fed to a fresh BLAKE2b: host, second, tag, pid, message joined by \x1f. */
+static void hash_key(B2 *st, const Line *ln) {
+    char pid[24];
+    int n = 0;
+    if (ln->has_pid) {
+        unsigned long long v = ln->pid;
+        char tmp[24];
+        int k = 0;
+        do {
+            tmp[k++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        while (k)
+            pid[n++] = tmp[--k];
+    }
+    b2_init(st);
+    b2_update(st, ln->host.p, ln->host.n);
+    b2_update(st, "\x1f", 1);
+    b2_update(st, ln->ts, 19);
+    b2_update(st, "\x1f", 1);
+    b2_update(st, ln->tag.p, ln->tag.n);
+    b2_update(st, "\x1f", 1);
+    b2_update(st, pid, n);
+    b2_update(st, "\x1f", 1);
+    b2_update(st, ln->msg.p, ln->msg.n);
+}
+
+/* The event id (`IdAssigner.assign`): the key's digest, counted in `seen` (digest -> occurrences
+ * within the second); an n-th occurrence hashes the key + "\x1f" + n instead. */
+static int event_id(PyObject *seen, const Line *ln, char id[32]) {
+    B2 st, again;
+    hash_key(&st, ln);
+    again = st;
+    b2_final_hex(&st, id);
+    PyObject *first = PyUnicode_FromStringAndSize(id, 32);
+    if (first == NULL)
+        return -1;
+    PyObject *count = PyDict_GetItemWithError(seen, first); /* borrowed */
+    long long n = 0;
+    if (count == NULL && PyErr_Occurred())
+        goto error;
+    if (count != NULL && (n = PyLong_AsLongLong(count)) == -1 && PyErr_Occurred())
+        goto error;
+    PyObject *next = PyLong_FromLongLong(n + 1);
+    if (next == NULL || PyDict_SetItem(seen, first, next) < 0) {
+        Py_XDECREF(next);
+        goto error;
+    }
+    Py_DECREF(next);
+    Py_DECREF(first);
+    if (n > 0) {
+        char digits[24];
+        int len = snprintf(digits, sizeof digits, "\x1f%lld", n);
+        b2_update(&again, digits, len);
+        b2_final_hex(&again, id);
+    }
+    return 0;
+error:
+    Py_DECREF(first);
+    return -1;
+}
+
+/* The document's JSON after its opening brace, as `SyslogParser`'s hot path, `IdAssigner` and
+ * `sendmail.add_fields` build it and orjson writes it. */
+static int put_body(Buf *b, Plan *plan, const Line *ln, const char id[32], long long offset) {
+    if (PUT_LIT(b, "\"@timestamp\":\"") < 0 || put(b, ln->ts, 27) < 0 || PUT_LIT(b, "\",\"message\":") < 0 ||
+        put_str(b, ln->msg.p, ln->msg.n) < 0 ||
+        PUT_LIT(b, ",\"event\":{\"dataset\":\"syslog\",\"kind\":\"event\",\"id\":\"") < 0 || put(b, id, 32) < 0 ||
+        PUT_LIT(b, "\"},\"host\":{\"name\":") < 0 || put_str(b, ln->host.p, ln->host.n) < 0 ||
+        PUT_LIT(b, "},\"process\":{\"name\":") < 0 || put_str(b, ln->tag.p, ln->tag.n) < 0)
+        return -1;
+    if (ln->has_pid && (PUT_LIT(b, ",\"pid\":") < 0 || put_uint(b, ln->pid) < 0))
+        return -1;
+    if (PUT_LIT(b, "},") < 0 || put(b, plan->log_head.p, plan->log_head.n) < 0)
+        return -1;
+    if (offset < 0 ? (PUT_LIT(b, "-") < 0 || put_uint(b, -(unsigned long long)offset) < 0) : put_uint(b, offset) < 0)
+        return -1;
+    if (PUT_LIT(b, "}") < 0)
+        return -1;
+    if (ln->mail && ln->n_fields > 0) {
+        if (PUT_LIT(b, ",\"sendmail\":{") < 0)
+            return -1;
+        for (int f = 0; f < ln->n_fields; f++)
+            if ((f > 0 && PUT_LIT(b, ",") < 0) || put_str(b, ln->field_key[f].p, ln->field_key[f].n) < 0 ||
+                PUT_LIT(b, ":") < 0 || put_str(b, ln->field_value[f].p, ln->field_value[f].n) < 0)
+                return -1;
+        if (PUT_LIT(b, "}") < 0)
+            return -1;
+    }
+    return PUT_LIT(b, "}");
+}
+
+/* One item per form: [head "id"] mid body "\n", appended to that form's list. */
+static int add_items(Plan *plan, PyObject *outs, const Buf *body, const char id[32]) {
+    for (int f = 0; f < plan->n_forms; f++) {
+        Text head = plan->form_head[f], mid = plan->form_mid[f];
+        Py_ssize_t size = (head.n >= 0 ? head.n + 34 : 0) + mid.n + body->n + 1;
+        PyObject *item = PyBytes_FromStringAndSize(NULL, size);
+        if (item == NULL)
+            return -1;
+        char *o = PyBytes_AS_STRING(item);
+        if (head.n >= 0) {
+            memcpy(o, head.p, head.n);
+            o += head.n;
+            *o++ = '"';
+            memcpy(o, id, 32);
+            o += 32;
+            *o++ = '"';
+        }
+        memcpy(o, mid.p, mid.n);
+        o += mid.n;
+        memcpy(o, body->p, body->n);
+        o[body->n] = '\n';
+        int r = PyList_Append(PyList_GET_ITEM(outs, f), item);
+        Py_DECREF(item);
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int same_second(PyObject *current, const char *ts) {
+    return PyUnicode_IS_ASCII(current) && PyUnicode_GET_LENGTH(current) == 19 && memcmp(PyUnicode_DATA(current), ts, 19) == 0;
+}
+
+static int check_lines(PyObject *lines, PyObject *minutes, PyObject *tags, Py_ssize_t start) {
+    if (!PyList_Check(lines) || !PyDict_Check(minutes) || !PyDict_Check(tags)) {
+        PyErr_SetString(PyExc_TypeError, "lines: list, minutes: dict, tags: dict");
+        return -1;
+    }
+    if (start < 0) {
+        PyErr_SetString(PyExc_ValueError, "start must not be negative");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *plan_scan(Plan *self, PyObject *args) {
+    PyObject *lines, *minutes, *tags;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "OnOO:scan", &lines, &start, &minutes, &tags) || check_lines(lines, minutes, tags, start) < 0)
+        return NULL;
+    Py_ssize_t i = start, n = PyList_GET_SIZE(lines);
+    for (; i < n; i++) {
+        Line ln;
+        int r = examine(self, lines, i, minutes, tags, &ln);
+        if (r < 0)
+            return NULL;
+        if (r)
+            break;
+    }
+    return PyLong_FromSsize_t(i);
+}
+
+static PyObject *plan_run(Plan *self, PyObject *args) {
+    PyObject *lines, *offsets, *minutes, *tags, *second, *seen, *outs;
+    Py_ssize_t start;
+    int track;
+    if (!PyArg_ParseTuple(args, "OO!nOOUO!pO!:run", &lines, &PyList_Type, &offsets, &start, &minutes, &tags, &second,
+                          &PyDict_Type, &seen, &track, &PyList_Type, &outs) ||
+        check_lines(lines, minutes, tags, start) < 0)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(lines);
+    if (PyList_GET_SIZE(offsets) != n || PyList_GET_SIZE(outs) != self->n_forms) {
+        PyErr_SetString(PyExc_ValueError, "one offset per line, and one output list per form");
+        return NULL;
+    }
+    for (int f = 0; f < self->n_forms; f++)
+        if (!PyList_Check(PyList_GET_ITEM(outs, f))) {
+            PyErr_SetString(PyExc_TypeError, "outs: lists");
+            return NULL;
+        }
+    Buf body = {NULL, 0, 0};
+    PyObject *current = Py_NewRef(second), *first = Py_NewRef(Py_None), *last_ts = NULL;
+    Py_ssize_t i = start;
+    Line ln;
+    char last[27]; /* the stamp of the last line taken */
+    for (; i < n; i++) {
+        int r = examine(self, lines, i, minutes, tags, &ln);
+        if (r < 0)
+            goto error;
+        if (r != 1)
+            break;
+        if (!same_second(current, ln.ts)) {
+            if (track && PyUnicode_GET_LENGTH(current) > 0) {
+                PyObject *copy = PyDict_Copy(seen);
+                if (copy == NULL)
+                    goto error;
+                Py_SETREF(first, PyTuple_Pack(2, current, copy));
+                Py_DECREF(copy);
+                if (first == NULL)
+                    goto error;
+                track = 0;
+            }
+            Py_SETREF(current, PyUnicode_FromStringAndSize(ln.ts, 19));
+            if (current == NULL)
+                goto error;
+            PyDict_Clear(seen);
+        }
+        char id[32];
+        long long offset = PyLong_AsLongLong(PyList_GET_ITEM(offsets, i));
+        if (offset == -1 && PyErr_Occurred())
+            goto error;
+        body.n = 0;
+        if (event_id(seen, &ln, id) < 0 || put_body(&body, self, &ln, id, offset) < 0 ||
+            add_items(self, outs, &body, id) < 0)
+            goto error;
+        memcpy(last, ln.ts, 27);
+    }
+    if (i > start && (last_ts = PyUnicode_FromStringAndSize(last, 27)) == NULL)
+        goto error;
+    PyMem_Free(body.p);
+    return Py_BuildValue("nNNN", i, last_ts ? last_ts : Py_NewRef(Py_None), current, first);
+error:
+    PyMem_Free(body.p);
+    Py_XDECREF(current);
+    Py_XDECREF(first);
+    return NULL;
+}
+
+static PyMethodDef plan_methods[] = {
+    {"scan", (PyCFunction)plan_scan, METH_VARARGS,
+     "scan(lines, start, minutes, tags) -> the first index from start that run() takes, or whose\n"
+     "minute is not in the cache yet (len(lines): none)"},
+    {"run", (PyCFunction)plan_run, METH_VARARGS,
+     "run(lines, offsets, start, minutes, tags, second, seen, track, outs) -> (stop, last_ts, second, first)\n\n"
+     "Takes lines from start on while it can, appending one item per line to each list of outs;\n"
+     "stop is the first line not taken. second, seen, track and first are IdAssigner's (see express.py)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject PlanType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shipper.parallel._express.Plan",
+    .tp_basicsize = sizeof(Plan),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Plan(gates, prefilters, sendmail_idents, sendmail_keys, forms, log_head): see express.py",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)plan_init,
+    .tp_dealloc = (destructor)plan_dealloc,
+    .tp_methods = plan_methods,
+};
+
+static PyObject *digest(PyObject *module, PyObject *arg) {
+    char *data;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(arg, &data, &n) < 0)
+        return NULL;
+    B2 st;
+    char out[32];
+    b2_init(&st);
+    b2_update(&st, data, n);
+    b2_final_hex(&st, out);
+    return PyUnicode_FromStringAndSize(out, 32);
+}
+
+static PyObject *json_str(PyObject *module, PyObject *arg) {
+    char *data;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(arg, &data, &n) < 0)
+        return NULL;
+    Buf b = {NULL, 0, 0};
+    if (put_str(&b, data, n) < 0) {
+        PyMem_Free(b.p);
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(b.p, b.n);
+    PyMem_Free(b.p);
+    return out;
+}
+
+static PyMethodDef module_methods[] = {
+    {"digest", digest, METH_O, "digest(data) -> BLAKE2b-128 hex digest (for tests)"},
+    {"json_str", json_str, METH_O, "json_str(utf8) -> the JSON string (for tests)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_express", "The express lane of a syslog replay worker (see express.py).", -1, module_methods,
+};
+
+PyMODINIT_FUNC PyInit__express(void) {
+    if (PyType_Ready(&PlanType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "Plan", (PyObject *)&PlanType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

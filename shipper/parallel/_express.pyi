@@ -1,0 +1,22 @@
+# Types of the C extension shipper/parallel/_express.c (built by setup.py where it can be).
+from typing import Any, Mapping
+
+class Plan:
+    def __init__(
+        self,
+        gates: tuple[bytes, ...],
+        prefilters: tuple[tuple[bytes, tuple[bytes, ...]], ...],
+        sendmail_idents: tuple[bytes, ...],
+        sendmail_keys: tuple[bytes, ...],
+        forms: tuple[tuple[bytes | None, bytes], ...],
+        log_head: bytes,
+        /,
+    ) -> None: ...
+    def scan(self, lines: list[str], start: int, minutes: dict[str, str], tags: Mapping[int, Any], /) -> int: ...
+    def run(
+        self, lines: list[str], offsets: list[int], start: int, minutes: dict[str, str], tags: Mapping[int, Any],
+        second: str, seen: dict[str, int], track: bool, outs: list[list[Any]], /,
+    ) -> tuple[int, str | None, str, tuple[str, dict[str, int]] | None]: ...
+
+def digest(data: bytes, /) -> str: ...
+def json_str(utf8: bytes, /) -> bytes: ...

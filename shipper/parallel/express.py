@@ -1,0 +1,125 @@
+"""The express lane of a syslog replay worker: common lines go from text to bulk items in C.
+
+Most lines of a syslog file are ordinary ("Mmm dd HH:MM:SS host tag[pid]: message", recognised by
+no signature). For those, `shipper.parallel._express` does in one pass what the Python stages do
+(the parser's hot path, ids, recognition's gates and sendmail fields, the sinks' encoders) and
+writes the items without building a document. It takes turns with the Python stages along a chunk:
+each line it does not take, and the lines while a recognition context is open, go through them as
+before, in order, so that the parser's, the ids' and the recogniser's state pass from one to the
+other. Both give the same items, byte for byte (tests/unit/test_express.py).
+
+The lane serves the sinks whose items it knows how to write: Elasticsearch bulk items and NDJSON
+lines. With another sink (the local store), a time window, or without the C extension, the worker
+uses the Python stages alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import orjson
+
+from shipper.enrich import sendmail
+from shipper.enrich.recognise import Recognise
+from shipper.event import Doc, IdAssigner
+from shipper.parse.syslog import SyslogParser
+from shipper.sinks.base import Encode
+from shipper.sinks.bulk import Encoder
+from shipper.sinks.ndjson import encode_lines
+from shipper.sources.base import RawChunk
+
+try:
+    from shipper.parallel import _express
+except ImportError:  # not built (setup.py builds it where it can): the Python stages do it all
+    _express = None  # type: ignore[assignment]
+
+NATIVE = _express is not None
+
+
+def forms(encoders: Mapping[str, Encode]) -> list[tuple[bytes | None, bytes]] | None:
+    """How the lane writes each sink's item (the bytes before the id, and after it up to the
+    document's first key), or None if a sink's items are not ones it writes."""
+    out: list[tuple[bytes | None, bytes]] = []
+    for encode in encoders.values():
+        if isinstance(encode, Encoder):
+            route = encode.route("syslog")
+            out.append((route.action, b"}}\n" + route.splice))
+        elif encode is encode_lines:
+            out.append((None, b"{"))
+        else:
+            return None
+    return out
+
+
+class Express:
+    """The lane for one input of a worker: built from the stages' own data."""
+
+    def __init__(self, plan: _express.Plan, parser: SyslogParser, ids: IdAssigner, recognise: Recognise, piece: int) -> None:
+        self._plan, self._parser, self._ids, self._recognise = plan, parser, ids, recognise
+        self._piece = piece
+
+    @classmethod
+    def make(cls, parser: Any, ids: IdAssigner, recognise: Recognise, encoders: Mapping[str, Encode], piece: int) -> Express | None:
+        """The lane for a syslog parser's input, or None where it cannot serve (see the module)."""
+        shapes = forms(encoders)
+        if _express is None or shapes is None or not isinstance(parser, SyslogParser):
+            return None
+        matcher = recognise.matcher
+        path = parser.path
+        log_head = b'"log":{"file":{"path":' + orjson.dumps(path) + b'},"offset":' if path is not None else b'"log":{"offset":'
+        plan = _express.Plan(
+            tuple(gate.encode() for gate, _ in matcher.gates),
+            tuple((name.encode(), tuple(t.encode() for t in texts)) for name, (texts, _) in matcher.proc_filters.items()),
+            tuple(name.encode() for name in sorted(recognise.sendmail_idents)),
+            tuple(key.encode() for key in sorted(sendmail.KEYS)),
+            tuple(shapes),
+            log_head,
+        )
+        return cls(plan, parser, ids, recognise, piece)
+
+    def chunk(self, chunk: RawChunk, outs: list[list[Any]], add: Callable[[list[Doc]], object], taken: Callable[[int], None]) -> None:
+        """Read a text chunk: lines the lane takes are appended to ``outs`` (one list per sink,
+        in the encoders' order) and counted with ``taken``; the others go, in pieces of at most
+        ``piece`` lines, through the parser and then ``add`` (the Python stages after parsing)."""
+        assert chunk.offsets is not None
+        lines, offsets, tags = chunk.items, chunk.offsets, chunk.tags
+        parser, ids, plan = self._parser, self._ids, self._plan
+        minutes = parser.minutes
+        i, n = 0, len(lines)
+        learnt = -1  # the line whose minute was put in the parser's cache
+        while i < n:
+            k = plan.scan(lines, i, minutes, tags) if self._recognise.quiet() else n
+            if k > i:  # the Python stages, up to the next line the lane takes
+                stop = min(k, i + self._piece)
+                add(parser.parse(_part_of(chunk, i, stop)))
+                i = stop
+                continue
+            held = parser.flush()  # the line at i is no continuation: the held record is complete
+            if held:
+                add(held)
+                if not self._recognise.quiet():
+                    continue
+            second, seen, track = ids.live()
+            stop, last_ts, second, first = plan.run(lines, offsets, i, minutes, tags, second, seen, track, outs)
+            ids.moved_to(second, first)
+            if stop == i and learnt != i:  # a minute not in the parser's cache yet
+                parser.learn_minute(lines[i])
+                learnt = i
+                continue
+            if stop == i:  # an impossible date: the Python stages read the line
+                add(parser.parse(_part_of(chunk, i, i + 1)))
+                stop = i + 1
+            else:
+                assert last_ts is not None
+                parser.passed(last_ts)
+                taken(stop - i)
+            i = stop
+
+
+def _part_of(chunk: RawChunk, start: int, stop: int) -> RawChunk:
+    """Lines ``start:stop`` of a chunk, with their offsets and tags."""
+    if start == 0 and stop == len(chunk.items):
+        return chunk
+    tags = {i - start: t for i, t in chunk.tags.items() if start <= i < stop} if chunk.tags else {}
+    offsets = chunk.offsets[start:stop] if chunk.offsets is not None else None
+    return RawChunk(chunk.origin, chunk.kind, chunk.items[start:stop], offsets, tags, chunk.checkpoint, chunk.progress)
