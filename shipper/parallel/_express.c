@@ -223,6 +223,8 @@ typedef struct {
     PyObject *keep; /* the plan's arguments: they own the bytes the arrays point into */
     Text gates[MAX_GATES];
     int n_gates;
+    uint8_t gate_pairs[8192]; /* the first two bytes of each gate, as a set (all gates >= 2 bytes) */
+    int by_pairs;
     Text filter_names[MAX_FILTERS];
     Text filter_texts[MAX_FILTERS][MAX_FILTER_TEXTS];
     int n_filter_texts[MAX_FILTERS];
@@ -301,6 +303,17 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
         self->form_mid[i] = (Text){PyBytes_AS_STRING(mid), PyBytes_GET_SIZE(mid)};
     }
     self->log_head = (Text){PyBytes_AS_STRING(log_head), PyBytes_GET_SIZE(log_head)};
+    memset(self->gate_pairs, 0, sizeof self->gate_pairs);
+    self->by_pairs = 1;
+    for (int g = 0; g < self->n_gates; g++) {
+        const unsigned char *s = (const unsigned char *)self->gates[g].p;
+        if (self->gates[g].n < 2) {
+            self->by_pairs = 0;
+            break;
+        }
+        unsigned pair = (unsigned)s[0] << 8 | s[1];
+        self->gate_pairs[pair >> 3] |= (uint8_t)(1u << (pair & 7));
+    }
     return 0;
 }
 
@@ -332,6 +345,27 @@ static int contains(Text hay, Text needle) {
     if (needle.n == 0)
         return 1;
     return hay.n >= needle.n && memmem(hay.p, hay.n, needle.p, needle.n) != NULL;
+}
+
+/* Whether a gate is in the message: one pass over it, comparing only where the first two bytes of
+ * some gate are (one memmem per gate otherwise). */
+static int any_gate(const Plan *plan, Text msg) {
+    if (!plan->by_pairs) {
+        for (int g = 0; g < plan->n_gates; g++)
+            if (contains(msg, plan->gates[g]))
+                return 1;
+        return 0;
+    }
+    const unsigned char *p = (const unsigned char *)msg.p, *end = p + msg.n;
+    for (; p + 1 < end; p++) {
+        unsigned pair = (unsigned)p[0] << 8 | p[1];
+        if (!(plan->gate_pairs[pair >> 3] & (1u << (pair & 7))))
+            continue;
+        for (int g = 0; g < plan->n_gates; g++)
+            if (plan->gates[g].n <= end - p && memcmp(p, plan->gates[g].p, plan->gates[g].n) == 0)
+                return 1;
+    }
+    return 0;
 }
 
 static int is_alnum(unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
@@ -433,7 +467,15 @@ static int mail_fields(Plan *plan, Line *ln) {
  * minute is not in the parser's cache yet (the Python stages read that line, and fill the cache);
  * -1 with an exception set on an error that is not the line's. */
 #define UNKNOWN_MINUTE 2
-static int examine(Plan *plan, PyObject *lines, Py_ssize_t i, PyObject *minutes, PyObject *tags, Line *ln) {
+/* The last minute looked up in the parser's cache, within one call (Python cannot change the
+ * cache meanwhile): consecutive lines mostly share their minute. */
+typedef struct {
+    int valid;
+    char key[12];
+    char prefix[17];
+} Minute;
+
+static int examine(Plan *plan, PyObject *lines, Py_ssize_t i, PyObject *minutes, PyObject *tags, Line *ln, Minute *last) {
     Py_ssize_t count = PyList_GET_SIZE(lines);
     if (i + 1 >= count)
         return 0; /* the last line: the next chunk may continue it */
@@ -470,16 +512,21 @@ static int examine(Plan *plan, PyObject *lines, Py_ssize_t i, PyObject *minutes,
             return 0;
     if (s[13] < '0' || s[13] > '5' || s[14] < '0' || s[14] > '9')
         return 0;
-    PyObject *key = PyUnicode_FromStringAndSize(s, 12);
-    if (key == NULL)
-        return -1;
-    PyObject *prefix = PyDict_GetItemWithError(minutes, key); /* borrowed */
-    Py_DECREF(key);
-    if (prefix == NULL)
-        return PyErr_Occurred() ? -1 : UNKNOWN_MINUTE;
-    if (!PyUnicode_Check(prefix) || !PyUnicode_IS_ASCII(prefix) || PyUnicode_GET_LENGTH(prefix) != 17)
-        return 0;
-    memcpy(ln->ts, PyUnicode_DATA(prefix), 17);
+    if (!last->valid || memcmp(last->key, s, 12) != 0) {
+        PyObject *key = PyUnicode_FromStringAndSize(s, 12);
+        if (key == NULL)
+            return -1;
+        PyObject *prefix = PyDict_GetItemWithError(minutes, key); /* borrowed */
+        Py_DECREF(key);
+        if (prefix == NULL)
+            return PyErr_Occurred() ? -1 : UNKNOWN_MINUTE;
+        if (!PyUnicode_Check(prefix) || !PyUnicode_IS_ASCII(prefix) || PyUnicode_GET_LENGTH(prefix) != 17)
+            return 0;
+        memcpy(last->key, s, 12);
+        memcpy(last->prefix, PyUnicode_DATA(prefix), 17);
+        last->valid = 1;
+    }
+    memcpy(ln->ts, last->prefix, 17);
     memcpy(ln->ts + 17, s + 13, 2);
     memcpy(ln->ts + 19, ".000000Z", 8);
     /* host: a character not ' ', ':' or '<', then anything up to a space; it must not end in ':' */
@@ -520,9 +567,8 @@ static int examine(Plan *plan, PyObject *lines, Py_ssize_t i, PyObject *minutes,
     ln->mail = 0;
     if (ln->msg.n == 0)
         return 1; /* `Recognise.enrich` skips an empty message altogether */
-    for (int g = 0; g < plan->n_gates; g++)
-        if (contains(ln->msg, plan->gates[g]))
-            return 0;
+    if (any_gate(plan, ln->msg))
+        return 0;
     for (int f = 0; f < plan->n_filters; f++)
         if (text_eq(plan->filter_names[f], ln->tag.p, ln->tag.n))
             for (int k = 0; k < plan->n_filter_texts[f]; k++)
@@ -681,9 +727,10 @@ static PyObject *plan_scan(Plan *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OnOO:scan", &lines, &start, &minutes, &tags) || check_lines(lines, minutes, tags, start) < 0)
         return NULL;
     Py_ssize_t i = start, n = PyList_GET_SIZE(lines);
+    Minute last = {0};
     for (; i < n; i++) {
         Line ln;
-        int r = examine(self, lines, i, minutes, tags, &ln);
+        int r = examine(self, lines, i, minutes, tags, &ln, &last);
         if (r < 0)
             return NULL;
         if (r)
@@ -715,8 +762,9 @@ static PyObject *plan_run(Plan *self, PyObject *args) {
     Py_ssize_t i = start;
     Line ln;
     char last[27]; /* the stamp of the last line taken */
+    Minute minute = {0};
     for (; i < n; i++) {
-        int r = examine(self, lines, i, minutes, tags, &ln);
+        int r = examine(self, lines, i, minutes, tags, &ln, &minute);
         if (r < 0)
             goto error;
         if (r != 1)

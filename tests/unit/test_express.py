@@ -287,3 +287,43 @@ def test_blake2b_and_json_strings_as_hashlib_and_orjson_give_them() -> None:
     for _ in range(3000):
         text = "".join(rng.choice(chars) for _ in range(rng.randint(0, 30)))
         assert _express.json_str(text.encode()) == orjson.dumps(text)
+
+
+@needs_lane
+def test_no_line_that_passes_a_gate_or_a_prefilter_is_taken() -> None:
+    """A gate or a prefilter only sends a line to the matcher: most such lines match nothing, so
+    comparing outputs alone would not show a lane that misses one. Each is tried at the start, in
+    the middle and at the end of a message."""
+    ctx = ParseContext(timezone="UTC", year=2017)
+    parser = make_parser(Origin("t", "syslog", path="/x"), ctx)
+    recognise = Recognise()
+    lane = Express.make(parser, IdAssigner(), recognise, {"es": Encoder("default")}, 256)
+    assert lane is not None
+    plan = lane._plan
+    stamp = "Jan  1 00:00:00 host"
+    parser.learn_minute(stamp)
+
+    def taken(line: str) -> bool:
+        return plan.scan([line, stamp], 0, parser.minutes, {}) == 0
+
+    texts = [(gate, "app[1]") for gate, _ in recognise.matcher.gates]
+    texts += [(t, f"{name}[1]") for name, (filters, _) in recognise.matcher.proc_filters.items() for t in filters]
+    assert len(texts) > 10
+    for text, tag in texts:
+        assert taken(f"{stamp} {tag}: nothing to see")
+        for message in (text, f"x {text} y", f"x {text}"):
+            assert not taken(f"{stamp} {tag}: {message}"), message
+
+
+@needs_lane
+@pytest.mark.parametrize("gates", [(b"xy",), (b"q",), (b"\xe2\x97\x8f ", b"zz")])
+def test_short_gates_anywhere_in_the_message(gates: tuple[bytes, ...]) -> None:
+    from shipper.parallel import _express
+
+    plan = _express.Plan(gates, (), (), (), ((None, b"{"),), b'"log":{"offset":')
+    minutes = {"Jan  1 00:00": "2017-01-01T00:00:"}
+    for gate in gates:
+        text = gate.decode()
+        for message in (text, f"a{text}", f"a {text} b", "-" * 200 + text):
+            assert plan.scan([f"Jan  1 00:00:00 h t: {message}", "Jan  1 00:00:00 h t: x"], 0, minutes, {}) == 2, message
+    assert plan.scan(["Jan  1 00:00:00 h t: x", "Jan  1 00:00:00 h t: x"], 0, minutes, {}) == 0
