@@ -167,6 +167,20 @@ static int put_str(Buf *b, const char *s, Py_ssize_t n) {
     char *o = b->p + b->n;
     *o++ = '"';
     for (Py_ssize_t i = 0; i < n; i++) {
+        /* Eight bytes at a time while none of them needs escaping (no byte < 0x20, '"' or '\\'). */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+            uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+            if (((w - ones * 0x20) | (quote - ones) | (slash - ones)) & ~w & highs)
+                break;
+            memcpy(o, &w, 8);
+            o += 8;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') {
             *o++ = (char)c;
@@ -584,38 +598,44 @@ static int examine(Plan *plan, PyObject *lines, Py_ssize_t i, PyObject *minutes,
 
 /* -- ids and items ------------------------------------------------------------------------------ */
 
-/* `content_key` of the line fed to a fresh BLAKE2b: host, second, tag, pid, message joined by \x1f. */
-static void hash_key(B2 *st, const Line *ln) {
-    char pid[24];
-    int n = 0;
-    if (ln->has_pid) {
-        unsigned long long v = ln->pid;
-        char tmp[24];
-        int k = 0;
-        do {
-            tmp[k++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v);
-        while (k)
-            pid[n++] = tmp[--k];
-    }
+/* What `content_key` joins with \x1f: host, second, process name and pid, message (, container). */
+typedef struct {
+    Text host, tag, pid, msg, container; /* container.n < 0: none */
+    const char *second;                  /* 19 characters */
+} Key;
+
+/* Decimal digits of v at the end of out[24]; the first digit. */
+static char *digits_of(unsigned long long v, char out[24]) {
+    char *p = out + 24;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
+static void hash_key(B2 *st, const Key *k) {
     b2_init(st);
-    b2_update(st, ln->host.p, ln->host.n);
+    b2_update(st, k->host.p, k->host.n);
     b2_update(st, "\x1f", 1);
-    b2_update(st, ln->ts, 19);
+    b2_update(st, k->second, 19);
     b2_update(st, "\x1f", 1);
-    b2_update(st, ln->tag.p, ln->tag.n);
+    b2_update(st, k->tag.p, k->tag.n);
     b2_update(st, "\x1f", 1);
-    b2_update(st, pid, n);
+    b2_update(st, k->pid.p, k->pid.n);
     b2_update(st, "\x1f", 1);
-    b2_update(st, ln->msg.p, ln->msg.n);
+    b2_update(st, k->msg.p, k->msg.n);
+    if (k->container.n >= 0) {
+        b2_update(st, "\x1f", 1);
+        b2_update(st, k->container.p, k->container.n);
+    }
 }
 
 /* The event id (`IdAssigner.assign`): the key's digest, counted in `seen` (digest -> occurrences
  * within the second); an n-th occurrence hashes the key + "\x1f" + n instead. */
-static int event_id(PyObject *seen, const Line *ln, char id[32]) {
+static int event_id(PyObject *seen, const Key *key, char id[32]) {
     B2 st, again;
-    hash_key(&st, ln);
+    hash_key(&st, key);
     again = st;
     b2_final_hex(&st, id);
     PyObject *first = PyUnicode_FromStringAndSize(id, 32);
@@ -677,9 +697,9 @@ static int put_body(Buf *b, Plan *plan, const Line *ln, const char id[32], long 
 }
 
 /* One item per form: [head "id"] mid body "\n", appended to that form's list. */
-static int add_items(Plan *plan, PyObject *outs, const Buf *body, const char id[32]) {
-    for (int f = 0; f < plan->n_forms; f++) {
-        Text head = plan->form_head[f], mid = plan->form_mid[f];
+static int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, const char id[32]) {
+    for (int f = 0; f < forms; f++) {
+        Text head = heads[f], mid = mids[f];
         Py_ssize_t size = (head.n >= 0 ? head.n + 34 : 0) + mid.n + body->n + 1;
         PyObject *item = PyBytes_FromStringAndSize(NULL, size);
         if (item == NULL)
@@ -705,8 +725,27 @@ static int add_items(Plan *plan, PyObject *outs, const Buf *body, const char id[
     return 0;
 }
 
-static int same_second(PyObject *current, const char *ts) {
-    return PyUnicode_IS_ASCII(current) && PyUnicode_GET_LENGTH(current) == 19 && memcmp(PyUnicode_DATA(current), ts, 19) == 0;
+/* `IdAssigner.assign` reaching an event of the second ts[:19]: a new second clears the counts,
+ * and the first change keeps the first second's (when `track`). */
+static int next_second(PyObject **current, const char *ts, PyObject *seen, int *track, PyObject **first) {
+    PyObject *cur = *current;
+    if (PyUnicode_IS_ASCII(cur) && PyUnicode_GET_LENGTH(cur) == 19 && memcmp(PyUnicode_DATA(cur), ts, 19) == 0)
+        return 0;
+    if (*track && PyUnicode_GET_LENGTH(cur) > 0) {
+        PyObject *copy = PyDict_Copy(seen);
+        if (copy == NULL)
+            return -1;
+        Py_SETREF(*first, PyTuple_Pack(2, cur, copy));
+        Py_DECREF(copy);
+        if (*first == NULL)
+            return -1;
+        *track = 0;
+    }
+    Py_SETREF(*current, PyUnicode_FromStringAndSize(ts, 19));
+    if (*current == NULL)
+        return -1;
+    PyDict_Clear(seen);
+    return 0;
 }
 
 static int check_lines(PyObject *lines, PyObject *minutes, PyObject *tags, Py_ssize_t start) {
@@ -769,29 +808,17 @@ static PyObject *plan_run(Plan *self, PyObject *args) {
             goto error;
         if (r != 1)
             break;
-        if (!same_second(current, ln.ts)) {
-            if (track && PyUnicode_GET_LENGTH(current) > 0) {
-                PyObject *copy = PyDict_Copy(seen);
-                if (copy == NULL)
-                    goto error;
-                Py_SETREF(first, PyTuple_Pack(2, current, copy));
-                Py_DECREF(copy);
-                if (first == NULL)
-                    goto error;
-                track = 0;
-            }
-            Py_SETREF(current, PyUnicode_FromStringAndSize(ln.ts, 19));
-            if (current == NULL)
-                goto error;
-            PyDict_Clear(seen);
-        }
-        char id[32];
+        if (next_second(&current, ln.ts, seen, &track, &first) < 0)
+            goto error;
+        char id[32], pid[24];
         long long offset = PyLong_AsLongLong(PyList_GET_ITEM(offsets, i));
         if (offset == -1 && PyErr_Occurred())
             goto error;
+        const char *d = ln.has_pid ? digits_of(ln.pid, pid) : pid + 24;
+        Key key = {ln.host, ln.tag, {d, pid + 24 - d}, ln.msg, {NULL, -1}, ln.ts};
         body.n = 0;
-        if (event_id(seen, &ln, id) < 0 || put_body(&body, self, &ln, id, offset) < 0 ||
-            add_items(self, outs, &body, id) < 0)
+        if (event_id(seen, &key, id) < 0 || put_body(&body, self, &ln, id, offset) < 0 ||
+            add_items(self->n_forms, self->form_head, self->form_mid, outs, &body, id) < 0)
             goto error;
         memcpy(last, ln.ts, 27);
     }
@@ -806,10 +833,364 @@ error:
     return NULL;
 }
 
+/* -- documents built elsewhere (the Python parsers' odd lines, the journal's builder) ------------- */
+
+static int put_dict(Buf *b, PyObject *dict, int depth, Py_ssize_t *id_at);
+
+/* A value as orjson writes it: 1; 0 when orjson would write it otherwise or not at all (a float,
+ * an int beyond 64 bits, a subclass, another type, a str with lone surrogates, deep nesting);
+ * -1 on error. */
+static int put_value(Buf *b, PyObject *v, int depth) {
+    if (PyUnicode_CheckExact(v)) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(v, &n);
+        if (s == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        return put_str(b, s, n) < 0 ? -1 : 1;
+    }
+    if (v == Py_True || v == Py_False || v == Py_None)
+        return (v == Py_True ? PUT_LIT(b, "true") : v == Py_False ? PUT_LIT(b, "false") : PUT_LIT(b, "null")) < 0 ? -1 : 1;
+    if (PyLong_CheckExact(v)) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow)
+            return 0;
+        if (x == -1 && PyErr_Occurred())
+            return -1;
+        if (x < 0 && PUT_LIT(b, "-") < 0)
+            return -1;
+        return put_uint(b, x < 0 ? -(unsigned long long)x : (unsigned long long)x) < 0 ? -1 : 1;
+    }
+    if (depth >= 32)
+        return 0;
+    if (PyDict_CheckExact(v))
+        return put_dict(b, v, depth + 1, NULL);
+    if (PyList_CheckExact(v) || PyTuple_CheckExact(v)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
+        if (PUT_LIT(b, "[") < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (i > 0 && PUT_LIT(b, ",") < 0)
+                return -1;
+            int r = put_value(b, PySequence_Fast_GET_ITEM(v, i), depth + 1);
+            if (r <= 0)
+                return r;
+        }
+        return PUT_LIT(b, "]") < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
+/* A dict, its keys in order (str only). With `id_at`, an "id" key last (`IdAssigner` adds event.id),
+ * its value 32 zeros for now, at *id_at in the buffer. */
+static int put_dict(Buf *b, PyObject *dict, int depth, Py_ssize_t *id_at) {
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    int any = 0;
+    if (PUT_LIT(b, "{") < 0)
+        return -1;
+    while (PyDict_Next(dict, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key))
+            return 0;
+        if (any && PUT_LIT(b, ",") < 0)
+            return -1;
+        any = 1;
+        int r = put_value(b, key, depth);
+        if (r <= 0)
+            return r;
+        if (PUT_LIT(b, ":") < 0)
+            return -1;
+        r = put_value(b, value, depth);
+        if (r <= 0)
+            return r;
+    }
+    if (id_at != NULL) {
+        if ((any && PUT_LIT(b, ",") < 0) || PUT_LIT(b, "\"id\":\"") < 0)
+            return -1;
+        *id_at = b->n;
+        if (PUT_LIT(b, "00000000000000000000000000000000\"") < 0)
+            return -1;
+    }
+    return PUT_LIT(b, "}") < 0 ? -1 : 1;
+}
+
+/* The keys the tail reads, made once (their hashes cached). */
+enum { K_DATASTREAM, K_ROOTCAUSE, K_TAGS, K_ERROR, K_SENDMAIL, K_EVENT, K_ID, K_DATASET, K_TIMESTAMP, K_HOST, K_PROCESS, K_CONTAINER, K_PID, K_NAME, K_MESSAGE, K_JOURNALD, K_MESSAGEID, N_KEYS };
+static const char *const key_names[N_KEYS] = {"data_stream", "rootcause", "tags", "error", "sendmail", "event", "id", "dataset", "@timestamp", "host", "process", "container", "pid", "name", "message", "journald", "message_id"};
+static PyObject *KEYS[N_KEYS];
+
+/* dict[key] (borrowed), NULL when absent (str keys: no error). */
+static PyObject *item(PyObject *dict, int key) { return PyDict_GetItemWithError(dict, KEYS[key]); }
+
+/* A str field's UTF-8 text; 0 when the value is not an exact str, or has lone surrogates. */
+static int text_of(PyObject *v, Text *out) {
+    if (!PyUnicode_CheckExact(v))
+        return 0;
+    out->p = PyUnicode_AsUTF8AndSize(v, &out->n);
+    if (out->p == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+/* `d.get(key, "")` of a dict as text (1), or 0 when it is not a str. */
+static int text_in(PyObject *d, int key, Text *out) {
+    PyObject *v = item(d, key);
+    if (v == NULL) {
+        *out = (Text){"", 0};
+        return 1;
+    }
+    return text_of(v, out);
+}
+
+typedef struct {
+    Key key;
+    char pid[24];
+    PyObject *event; /* the event dict (borrowed) */
+    PyObject *dataset;
+    Line mail; /* its sendmail.* fields when mail.mail */
+} Doc;
+
+/* Whether the tail takes a document: what `IdAssigner.assign`, `Recognise.enrich` and the encoders
+ * would do with it needs none of their rarer branches (see the module comment). */
+static int examine_doc(Plan *plan, PyObject *doc, PyObject *message_ids, Doc *d) {
+    static const int python_only[] = {K_DATASTREAM, K_ROOTCAUSE, K_TAGS, K_ERROR, K_SENDMAIL};
+    if (!PyDict_CheckExact(doc))
+        return 0;
+    for (size_t k = 0; k < sizeof python_only / sizeof *python_only; k++)
+        if (item(doc, python_only[k]) != NULL)
+            return 0;
+    d->event = item(doc, K_EVENT);
+    if (d->event == NULL || !PyDict_CheckExact(d->event) || item(d->event, K_ID) != NULL)
+        return 0;
+    d->dataset = item(d->event, K_DATASET);
+    if (d->dataset == NULL || !PyUnicode_CheckExact(d->dataset))
+        return 0;
+    Text ts, tag = {"", 0}, pid = {"", 0};
+    PyObject *stamp = item(doc, K_TIMESTAMP);
+    if (stamp == NULL || !text_of(stamp, &ts) || ts.n < 19 || !PyUnicode_IS_ASCII(stamp))
+        return 0;
+    d->key.second = ts.p;
+    PyObject *host = item(doc, K_HOST), *proc = item(doc, K_PROCESS), *container = item(doc, K_CONTAINER);
+    d->key.host = (Text){"", 0};
+    if (host != NULL && PyObject_IsTrue(host) && (!PyDict_CheckExact(host) || !text_in(host, K_NAME, &d->key.host)))
+        return 0;
+    if (proc != NULL && proc != Py_None) {
+        if (!PyDict_CheckExact(proc) || !text_in(proc, K_NAME, &tag))
+            return 0;
+        PyObject *p = item(proc, K_PID);
+        if (p != NULL && PyLong_CheckExact(p)) {
+            int overflow;
+            long long v = PyLong_AsLongLongAndOverflow(p, &overflow);
+            if (overflow || v < 0)
+                return 0;
+            const char *digits = digits_of((unsigned long long)v, d->pid);
+            pid = (Text){digits, d->pid + 24 - digits};
+        } else if (p != NULL && !text_of(p, &pid))
+            return 0;
+    }
+    d->key.tag = tag;
+    d->key.pid = pid;
+    d->key.container = (Text){NULL, -1};
+    if (container != NULL && PyObject_IsTrue(container) &&
+        (!PyDict_CheckExact(container) || !text_in(container, K_NAME, &d->key.container)))
+        return 0;
+    if (!text_in(doc, K_MESSAGE, &d->key.msg))
+        return 0;
+    d->mail.mail = 0;
+    d->mail.n_fields = 0;
+    if (d->key.msg.n == 0)
+        return 1; /* `Recognise.enrich` skips a document without text */
+    if (any_gate(plan, d->key.msg))
+        return 0;
+    PyObject *journal = item(doc, K_JOURNALD);
+    if (journal != NULL && journal != Py_None) {
+        PyObject *mid = PyDict_CheckExact(journal) ? item(journal, K_MESSAGEID) : NULL;
+        if (!PyDict_CheckExact(journal) || (mid != NULL && (!PyUnicode_CheckExact(mid) || PySequence_Contains(message_ids, mid) != 0)))
+            return PyErr_Occurred() ? -1 : 0;
+    }
+    if (proc == NULL || proc == Py_None || item(proc, K_NAME) == NULL)
+        return 1; /* no process name: no prefilter, no sendmail ident */
+    for (int f = 0; f < plan->n_filters; f++)
+        if (text_eq(plan->filter_names[f], tag.p, tag.n))
+            for (int k = 0; k < plan->n_filter_texts[f]; k++)
+                if (contains(d->key.msg, plan->filter_texts[f][k]))
+                    return 0;
+    for (int m = 0; m < plan->n_mail_names; m++)
+        if (text_eq(plan->mail_names[m], tag.p, tag.n)) {
+            d->mail.mail = 1;
+            d->mail.msg = d->key.msg;
+            return mail_fields(plan, &d->mail);
+        }
+    return 1;
+}
+
+/* The document's JSON after its opening brace, with event.id (its place at *id_at), and the
+ * sendmail.* fields last. */
+static int put_doc(Buf *b, PyObject *doc, const Doc *d, Py_ssize_t *id_at) {
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    b->n = 0;
+    int any = 0, r;
+    while (PyDict_Next(doc, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key))
+            return 0;
+        if ((any && PUT_LIT(b, ",") < 0) || (r = put_value(b, key, 1)) < 0 || PUT_LIT(b, ":") < 0)
+            return -1;
+        any = 1;
+        if (value == d->event && PyUnicode_CompareWithASCIIString(key, "event") != 0)
+            return 0; /* the event object twice: Python's */
+        if (r == 0 || (r = value == d->event ? put_dict(b, value, 1, id_at) : put_value(b, value, 1)) <= 0)
+            return r;
+    }
+    if (d->mail.mail && d->mail.n_fields > 0) {
+        if ((any && PUT_LIT(b, ",") < 0) || PUT_LIT(b, "\"sendmail\":{") < 0)
+            return -1;
+        for (int f = 0; f < d->mail.n_fields; f++)
+            if ((f > 0 && PUT_LIT(b, ",") < 0) || put_str(b, d->mail.field_key[f].p, d->mail.field_key[f].n) < 0 ||
+                PUT_LIT(b, ":") < 0 || put_str(b, d->mail.field_value[f].p, d->mail.field_value[f].n) < 0)
+                return -1;
+        if (PUT_LIT(b, "}") < 0)
+            return -1;
+    }
+    return PUT_LIT(b, "}") < 0 ? -1 : 1;
+}
+
+/* Each form's bytes around the id for the document's dataset; 0 when a route does not know it. */
+static int routes_for(PyObject *routes, PyObject *dataset, Text *heads, Text *mids) {
+    Py_ssize_t n = PyList_GET_SIZE(routes);
+    for (Py_ssize_t f = 0; f < n; f++) {
+        PyObject *route = PyList_GET_ITEM(routes, f), *form;
+        if (route == Py_None) { /* NDJSON: the document alone */
+            heads[f] = (Text){NULL, -1};
+            mids[f] = (Text){"{", 1};
+            continue;
+        }
+        if (!PyDict_Check(route) || (form = PyDict_GetItemWithError(route, dataset)) == NULL)
+            return PyErr_Occurred() ? -1 : 0;
+        PyObject *head = PyTuple_GET_ITEM(form, 0), *mid = PyTuple_GET_ITEM(form, 1);
+        heads[f] = head == Py_None ? (Text){NULL, -1} : (Text){PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head)};
+        mids[f] = (Text){PyBytes_AS_STRING(mid), PyBytes_GET_SIZE(mid)};
+    }
+    return 1;
+}
+
+/* routes: a list of None or dicts of dataset -> (bytes or None, bytes), at most MAX_FORMS. */
+static int check_routes(PyObject *routes) {
+    Py_ssize_t forms = PyList_GET_SIZE(routes);
+    for (Py_ssize_t f = 0; f < forms && forms <= MAX_FORMS; f++) {
+        PyObject *route = PyList_GET_ITEM(routes, f), *key, *form;
+        Py_ssize_t pos = 0;
+        if (route == Py_None)
+            continue;
+        if (!PyDict_Check(route))
+            goto bad;
+        while (PyDict_Next(route, &pos, &key, &form))
+            if (!PyTuple_Check(form) || PyTuple_GET_SIZE(form) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(form, 1)) ||
+                (PyTuple_GET_ITEM(form, 0) != Py_None && !PyBytes_Check(PyTuple_GET_ITEM(form, 0))))
+                goto bad;
+    }
+    if (forms <= MAX_FORMS)
+        return 0;
+bad:
+    PyErr_SetString(PyExc_TypeError, "routes: at most 4, each None or a dict of dataset -> (bytes or None, bytes)");
+    return -1;
+}
+
+static PyObject *plan_docs_scan(Plan *self, PyObject *args) {
+    PyObject *docs, *routes, *message_ids;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "O!nO!O:docs_scan", &PyList_Type, &docs, &start, &PyList_Type, &routes, &message_ids) ||
+        check_routes(routes) < 0)
+        return NULL;
+    if (start < 0) {
+        PyErr_SetString(PyExc_ValueError, "start must not be negative");
+        return NULL;
+    }
+    Py_ssize_t i = start, n = PyList_GET_SIZE(docs);
+    for (; i < n; i++) {
+        Doc d;
+        Text heads[MAX_FORMS], mids[MAX_FORMS];
+        int r = examine_doc(self, PyList_GET_ITEM(docs, i), message_ids, &d);
+        if (r > 0)
+            r = routes_for(routes, d.dataset, heads, mids);
+        if (r < 0)
+            return NULL;
+        if (r)
+            break;
+    }
+    return PyLong_FromSsize_t(i);
+}
+
+static PyObject *plan_docs(Plan *self, PyObject *args) {
+    PyObject *docs, *second, *seen, *outs, *routes, *message_ids;
+    Py_ssize_t start;
+    int track;
+    if (!PyArg_ParseTuple(args, "O!nUO!pO!O!O:docs", &PyList_Type, &docs, &start, &second, &PyDict_Type, &seen, &track,
+                          &PyList_Type, &outs, &PyList_Type, &routes, &message_ids))
+        return NULL;
+    Py_ssize_t forms = PyList_GET_SIZE(outs);
+    if (check_routes(routes) < 0)
+        return NULL;
+    if (forms != PyList_GET_SIZE(routes) || start < 0) {
+        PyErr_SetString(PyExc_ValueError, "one route per output list; start not negative");
+        return NULL;
+    }
+    for (Py_ssize_t f = 0; f < forms; f++)
+        if (!PyList_Check(PyList_GET_ITEM(outs, f))) {
+            PyErr_SetString(PyExc_TypeError, "outs: lists");
+            return NULL;
+        }
+    Buf body = {NULL, 0, 0};
+    PyObject *current = Py_NewRef(second), *first = Py_NewRef(Py_None);
+    Py_ssize_t i = start, n = PyList_GET_SIZE(docs);
+    for (; i < n; i++) {
+        PyObject *doc = PyList_GET_ITEM(docs, i);
+        Doc d;
+        Text heads[MAX_FORMS], mids[MAX_FORMS];
+        char id[32];
+        int r = examine_doc(self, doc, message_ids, &d);
+        if (r > 0)
+            r = routes_for(routes, d.dataset, heads, mids);
+        if (r < 0)
+            goto error;
+        if (r == 0)
+            break;
+        /* The body is written before the id is counted, so that a document orjson would write
+         * otherwise is left to Python whole; the id goes into its place afterwards. */
+        Py_ssize_t id_at = -1;
+        if ((r = put_doc(&body, doc, &d, &id_at)) < 0)
+            goto error;
+        if (r == 0 || id_at < 0)
+            break;
+        if (next_second(&current, d.key.second, seen, &track, &first) < 0 || event_id(seen, &d.key, id) < 0)
+            goto error;
+        memcpy(body.p + id_at, id, 32);
+        if (add_items((int)forms, heads, mids, outs, &body, id) < 0)
+            goto error;
+    }
+    PyMem_Free(body.p);
+    return Py_BuildValue("nNN", i, current, first);
+error:
+    PyMem_Free(body.p);
+    Py_XDECREF(current);
+    Py_XDECREF(first);
+    return NULL;
+}
+
 static PyMethodDef plan_methods[] = {
     {"scan", (PyCFunction)plan_scan, METH_VARARGS,
      "scan(lines, start, minutes, tags) -> the first index from start that run() takes, or whose\n"
      "minute is not in the cache yet (len(lines): none)"},
+    {"docs_scan", (PyCFunction)plan_docs_scan, METH_VARARGS,
+     "docs_scan(docs, start, routes, message_ids) -> the first index from start that docs() takes"},
+    {"docs", (PyCFunction)plan_docs, METH_VARARGS,
+     "docs(docs, start, second, seen, track, outs, routes, message_ids) -> (stop, second, first)\n\n"
+     "Takes documents from start on while it can (ids, recognition's gates, encoding), appending one\n"
+     "item per document to each list of outs; stop is the first document not taken."},
     {"run", (PyCFunction)plan_run, METH_VARARGS,
      "run(lines, offsets, start, minutes, tags, second, seen, track, outs) -> (stop, last_ts, second, first)\n\n"
      "Takes lines from start on while it can, appending one item per line to each list of outs;\n"
@@ -869,6 +1250,9 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__express(void) {
     if (PyType_Ready(&PlanType) < 0)
         return NULL;
+    for (int k = 0; k < N_KEYS; k++)
+        if ((KEYS[k] = PyUnicode_InternFromString(key_names[k])) == NULL)
+            return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;

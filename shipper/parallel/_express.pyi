@@ -1,5 +1,5 @@
 # Types of the C extension shipper/parallel/_express.c (built by setup.py where it can be).
-from typing import Any, Mapping
+from typing import Any, Container, Mapping
 
 class Plan:
     def __init__(
@@ -17,6 +17,14 @@ class Plan:
         self, lines: list[str], offsets: list[int], start: int, minutes: dict[str, str], tags: Mapping[int, Any],
         second: str, seen: dict[str, int], track: bool, outs: list[list[Any]], /,
     ) -> tuple[int, str | None, str, tuple[str, dict[str, int]] | None]: ...
+    def docs_scan(
+        self, docs: list[dict[str, Any]], start: int, routes: list[dict[str, tuple[bytes | None, bytes]] | None],
+        message_ids: Container[str], /,
+    ) -> int: ...
+    def docs(
+        self, docs: list[dict[str, Any]], start: int, second: str, seen: dict[str, int], track: bool,
+        outs: list[list[Any]], routes: list[dict[str, tuple[bytes | None, bytes]] | None], message_ids: Container[str], /,
+    ) -> tuple[int, str, tuple[str, dict[str, int]] | None]: ...
 
 def digest(data: bytes, /) -> str: ...
 def json_str(utf8: bytes, /) -> bytes: ...

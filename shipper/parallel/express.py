@@ -24,7 +24,7 @@ from shipper.enrich.recognise import Recognise
 from shipper.event import Doc, IdAssigner
 from shipper.parse.syslog import SyslogParser
 from shipper.sinks.base import Encode
-from shipper.sinks.bulk import Encoder
+from shipper.sinks.bulk import DATASETS, Encoder
 from shipper.sinks.ndjson import encode_lines
 from shipper.sources.base import RawChunk
 
@@ -36,19 +36,72 @@ except ImportError:  # not built (setup.py builds it where it can): the Python s
 NATIVE = _express is not None
 
 
-def forms(encoders: Mapping[str, Encode]) -> list[tuple[bytes | None, bytes]] | None:
-    """How the lane writes each sink's item (the bytes before the id, and after it up to the
-    document's first key), or None if a sink's items are not ones it writes."""
-    out: list[tuple[bytes | None, bytes]] = []
+Form = tuple[bytes | None, bytes]  # an item's bytes before the id (None: no id), and after it
+
+
+def routes(encoders: Mapping[str, Encode]) -> list[dict[str, Form] | None] | None:
+    """How each sink's item is written, per event.dataset (None: the document alone, whatever
+    its dataset), or None if a sink's items are not ones the lane writes."""
+    out: list[dict[str, Form] | None] = []
     for encode in encoders.values():
         if isinstance(encode, Encoder):
-            route = encode.route("syslog")
-            out.append((route.action, b"}}\n" + route.splice))
+            out.append({dataset: (r.action, b"}}\n" + r.splice) for dataset in DATASETS for r in [encode.route(dataset)]})
         elif encode is encode_lines:
-            out.append((None, b"{"))
+            out.append(None)
         else:
             return None
     return out
+
+
+def _plan(recognise: Recognise, forms: tuple[Form, ...], log_head: bytes) -> _express.Plan:
+    """Recognition's data as the C code takes it, with the line lane's constant bytes."""
+    matcher = recognise.matcher
+    return _express.Plan(
+        tuple(gate.encode() for gate, _ in matcher.gates),
+        tuple((name.encode(), tuple(t.encode() for t in texts)) for name, (texts, _) in matcher.proc_filters.items()),
+        tuple(name.encode() for name in sorted(recognise.sendmail_idents)),
+        tuple(key.encode() for key in sorted(sendmail.KEYS)),
+        forms,
+        log_head,
+    )
+
+
+class Tail:
+    """The stages after parsing, in C, for documents any parser built (`_express.Plan.docs`): ids,
+    recognition's gates and prefilters with sendmail's fields, encoding. A document it does not
+    take (one that passes a gate, has tags or an id already, a value orjson writes otherwise, ...),
+    and every document while a recognition context is open, go through the Python stages, in
+    order."""
+
+    def __init__(self, plan: _express.Plan, routes: list[dict[str, Form] | None], recognise: Recognise) -> None:
+        self._plan, self._routes, self._recognise = plan, routes, recognise
+        self._message_ids = recognise.matcher.message_ids
+
+    @classmethod
+    def make(cls, recognise: Recognise, encoders: Mapping[str, Encode]) -> Tail | None:
+        shapes = routes(encoders)
+        if _express is None or shapes is None:
+            return None
+        return cls(_plan(recognise, (), b""), shapes, recognise)
+
+    def add(self, docs: list[Doc], ids: IdAssigner, outs: list[list[Any]], python: Callable[[list[Doc]], object],
+            taken: Callable[[int], None]) -> None:
+        """Documents the tail takes are appended to ``outs`` and counted with ``taken``; runs of
+        the others go to ``python`` (the Python stages)."""
+        plan, shapes, message_ids = self._plan, self._routes, self._message_ids
+        i, n = 0, len(docs)
+        while i < n:
+            if not self._recognise.quiet():
+                python(docs[i:])
+                return
+            second, seen, track = ids.live()
+            stop, second, first = plan.docs(docs, i, second, seen, track, outs, shapes, message_ids)
+            ids.moved_to(second, first)
+            taken(stop - i)
+            if stop == n:
+                return
+            i = max(stop + 1, plan.docs_scan(docs, stop + 1, shapes, message_ids))
+            python(docs[stop:i])
 
 
 class Express:
@@ -61,21 +114,13 @@ class Express:
     @classmethod
     def make(cls, parser: Any, ids: IdAssigner, recognise: Recognise, encoders: Mapping[str, Encode], piece: int) -> Express | None:
         """The lane for a syslog parser's input, or None where it cannot serve (see the module)."""
-        shapes = forms(encoders)
+        shapes = routes(encoders)
         if _express is None or shapes is None or not isinstance(parser, SyslogParser):
             return None
-        matcher = recognise.matcher
         path = parser.path
         log_head = b'"log":{"file":{"path":' + orjson.dumps(path) + b'},"offset":' if path is not None else b'"log":{"offset":'
-        plan = _express.Plan(
-            tuple(gate.encode() for gate, _ in matcher.gates),
-            tuple((name.encode(), tuple(t.encode() for t in texts)) for name, (texts, _) in matcher.proc_filters.items()),
-            tuple(name.encode() for name in sorted(recognise.sendmail_idents)),
-            tuple(key.encode() for key in sorted(sendmail.KEYS)),
-            tuple(shapes),
-            log_head,
-        )
-        return cls(plan, parser, ids, recognise, piece)
+        forms = tuple(route["syslog"] if route is not None else (None, b"{") for route in shapes)
+        return cls(_plan(recognise, forms, log_head), parser, ids, recognise, piece)
 
     def chunk(self, chunk: RawChunk, outs: list[list[Any]], add: Callable[[list[Doc]], object], taken: Callable[[int], None]) -> None:
         """Read a text chunk: lines the lane takes are appended to ``outs`` (one list per sink,

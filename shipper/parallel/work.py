@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 from shipper.enrich.recognise import Recognise
 from shipper.event import TAG_UNPARSED, Doc, IdAssigner
-from shipper.parallel.express import Express
+from shipper.parallel.express import Express, Tail
 from shipper.parse.base import ParseContext, Parser
 from shipper.parse.dispatch import make_parser
 from shipper.pipeline import Window
@@ -102,6 +102,7 @@ class Worker:
         self.setup = setup
         self.recognise = Recognise()
         self._fresh = self.recognise.state()
+        self._tail = Tail.make(self.recognise, setup.encoders) if setup.window == Window() else None
         self._journal = SegmentReaders()
 
     def run(self, job: Job) -> Done:
@@ -159,7 +160,13 @@ class Worker:
 
     def _add(self, part: Part, docs: list[Doc], ids: IdAssigner | None) -> Part:
         """`Pipeline`'s steps for some documents, but `Incidents`: ids, window, recognition,
-        encoding; the results are added to ``part``."""
+        encoding; the results are added to ``part``. The C tail takes what it can."""
+        if ids is not None and docs and self._tail is not None:
+            self._tail.add(docs, ids, list(part.items.values()), lambda some: self._stages(part, some, ids), part.grow)
+            return part
+        return self._stages(part, docs, ids)
+
+    def _stages(self, part: Part, docs: list[Doc], ids: IdAssigner | None) -> Part:
         if ids is not None and docs:
             ids.assign(docs)
             docs = self.setup.window.apply(docs)

@@ -1,4 +1,5 @@
-"""The express lane (shipper/parallel/_express.c) gives what the Python stages give, byte for byte.
+"""The express lane and the tail (shipper/parallel/_express.c) give what the Python stages give,
+byte for byte.
 
 Each case runs a worker over the same text twice, with and without the lane, in blocks small
 enough that block and chunk boundaries fall everywhere, and compares every result: the items of
@@ -10,6 +11,7 @@ these tests from passing on a lane that takes nothing.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import random
@@ -34,6 +36,7 @@ from shipper.event import IdAssigner
 from shipper.sources.base import Origin
 from shipper.sources.files import TextBlock
 from shipper.sources.lines import iter_raw_blocks
+from shipper.sources.open import open_inputs
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 ES_AND_NDJSON: dict[str, Encode] = {"es": Encoder("default"), "ndjson": encode_lines}
@@ -56,10 +59,13 @@ class Run:
         self.encoders = encoders
         self.monkeypatch = monkeypatch
 
-    def __call__(self, data: bytes, block_size: int, ctx: ParseContext, origin: Origin) -> list[Done]:
+    def __call__(self, data: bytes, block_size: int, ctx: ParseContext, origin: Origin) -> list[Any]:
+        """Each job's result, taken as soon as it is done (a later job may change the documents
+        that an earlier result's state holds: the held record it restores)."""
         with self.monkeypatch.context() as patch:
-            if not self.lane:
+            if not self.lane:  # the Python stages alone
                 patch.setattr(work.Express, "make", classmethod(lambda cls, *args: None))
+                patch.setattr(work.Tail, "make", classmethod(lambda cls, *args: None))
             grow = work.Part.grow
 
             def counted(part: work.Part, count: int) -> None:
@@ -69,13 +75,15 @@ class Run:
             patch.setattr(work.Part, "grow", counted)
             worker = Worker(Setup(ctx, Window(), self.encoders))
             blocks = [TextBlock(raw, 0, False) for raw in iter_raw_blocks(io.BytesIO(data).read, 4096, block_size)]
-            done: list[Done] = []
+            results: list[Any] = []
+            init = None
             for n, block in enumerate(blocks):
                 last = n == len(blocks) - 1
-                init = done[-1].end if done else None
                 job = Job(n, 0, origin, block, 4096, init=init, exact=True, first=n == 0, last=last, final=last)
-                done.append(worker.run(job))
-            return done
+                done = worker.run(job)
+                results += _results([done])
+                init = done.end
+            return results
 
 
 def _results(done: list[Done]) -> list[Any]:
@@ -97,8 +105,8 @@ def same_with_and_without(
     taken = 0
     for size in block_sizes:
         lane = Run(True, monkeypatch, encoders)
-        got = _results(lane(data, size, ctx, origin))
-        expected = _results(Run(False, monkeypatch, encoders)(data, size, ctx, origin))
+        got = lane(data, size, ctx, origin)
+        expected = Run(False, monkeypatch, encoders)(data, size, ctx, origin)
         assert got == expected, f"block size {size}"
         taken = lane.taken
     return taken
@@ -327,3 +335,107 @@ def test_short_gates_anywhere_in_the_message(gates: tuple[bytes, ...]) -> None:
         for message in (text, f"a{text}", f"a {text} b", "-" * 200 + text):
             assert plan.scan([f"Jan  1 00:00:00 h t: {message}", "Jan  1 00:00:00 h t: x"], 0, minutes, {}) == 2, message
     assert plan.scan(["Jan  1 00:00:00 h t: x", "Jan  1 00:00:00 h t: x"], 0, minutes, {}) == 0
+
+
+# -- the tail: documents any parser built --------------------------------------------------------
+
+
+def tail_and_python(docs: list[dict[str, Any]], encoders: dict[str, Encode] = ES_AND_NDJSON, piece: int = 37) -> int:
+    """Run the documents through a worker's stages after parsing, with the C tail and without;
+    assert both give the same; return how many the tail took."""
+    results = []
+    taken = 0
+    for tail in (True, False):
+        worker = Worker(Setup(ParseContext(timezone="UTC"), Window(), encoders))
+        if not tail:
+            worker._tail = None
+        assert (worker._tail is not None) is tail
+        ids = IdAssigner(track_first=True)
+        part = worker._part()
+        grow = work.Part.grow
+
+        def counted(self: work.Part, n: int) -> None:
+            nonlocal taken
+            taken += n if tail else 0
+            grow(self, n)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(work.Part, "grow", counted)
+            for start in range(0, len(docs), piece):
+                worker._add(part, copy.deepcopy(docs[start : start + piece]), ids)
+        pending = [(i, orjson.dumps(doc)) for i, doc in part.pending]
+        results.append((part.items, pending, part.unparsed, part.size, ids.state(), ids.first, repr(worker.recognise.state())))
+    assert results[0] == results[1]
+    return taken
+
+
+def _journal_docs() -> list[dict[str, Any]]:
+    """The corpus's Fedora journal (seven journal files; the failures as export and JSON dumps) as
+    journal documents."""
+    docs: list[dict[str, Any]] = []
+    fedora = CORPUS / "derived" / "fedora37-no-rtc"
+    for path in (CORPUS / "real" / "systemd" / "no-rtc", fedora / "failures.export", fedora / "failures.json"):
+        (group,) = open_inputs([str(path)], fmt="auto", max_line_bytes=65536)
+        for source in group.sources:
+            parser = None
+            for chunk in source.chunks():
+                parser = parser or make_parser(chunk.origin, ParseContext(timezone="UTC"))
+                docs += parser.parse(chunk)
+            docs += parser.flush() if parser is not None else []
+    return docs
+
+
+@needs_lane
+def test_the_tail_on_real_journal_documents() -> None:
+    docs = _journal_docs()
+    assert len(docs) > 10000
+    # some of them again, and once more with a second shifted (other ids, other seconds)
+    again = copy.deepcopy(docs[:2000])
+    for doc in again:
+        doc["@timestamp"] = doc["@timestamp"][:18] + "9" + doc["@timestamp"][19:]
+    assert tail_and_python(docs + docs[:2000] + again, piece=256) > len(docs) * 3 // 4
+    for encoders in ({"es": Encoder("x")}, {"ndjson": encode_lines}):
+        assert tail_and_python(docs[-3000:], encoders) > 2000
+
+
+def _odd_doc(rng: random.Random, n: int) -> dict[str, Any]:
+    """A document of the usual shape with, often, one odd part."""
+    doc: dict[str, Any] = {
+        "@timestamp": f"2024-01-01T00:00:0{rng.randint(0, 2)}.000000Z",
+        "message": rng.choice(["plain text", "the same text", "é \x01 \"q\" \\", "", "socket", "to=<a>, stat=Sent"]),
+        "event": {"dataset": rng.choice(["journald", "syslog", "journald"]), "kind": "event"},
+        "host": {"name": rng.choice(["h1", "h2"])},
+        "process": {"name": rng.choice(["app", "sendmail", "systemd"]), "pid": rng.choice([1, 42, "7"])},
+        "log": {"syslog": {"priority": 30, "severity": {"code": 6, "name": "info"}}, "level": "info"},
+        "journald": {"message_id": rng.choice(["0123", "d9b373ed55a64feb8242e02dbe79a49c"]), "custom": {"A": "b"}},
+    }
+    odd = rng.randrange(40)
+    changes: list[Any] = [
+        lambda: doc.update(value=1.5), lambda: doc.update(value=2**63), lambda: doc.update(value=-(2**63)),
+        lambda: doc.update(value=[1, "a", None, True, False, (2, 3), {"k": []}]),
+        lambda: doc.update(value=type("S", (str,), {})("sub")),
+        lambda: doc.pop("host"), lambda: doc.update(host={}), lambda: doc.update(host={"name": None}),
+        lambda: doc.pop("process"), lambda: doc.update(process=None), lambda: doc.update(process={}),
+        lambda: doc["process"].update(pid=-3), lambda: doc["process"].update(pid=True), lambda: doc["process"].pop("pid"),
+        lambda: doc.update(container={"name": "c1"}), lambda: doc.update(container={}), lambda: doc.update(tags=["x"]),
+        lambda: doc.update(error={"message": "m"}),
+        lambda: doc.update(error={"message": "bootstrap check failure [1] of [1]: max virtual memory areas "
+                                             "vm.max_map_count [65530] is too low, increase to at least [262144]"}), lambda: doc["event"].update(id="given"), lambda: doc.pop("event"),
+        lambda: doc["event"].update(dataset="other.thing"), lambda: doc["event"].pop("dataset"),
+        lambda: doc.update(message=None), lambda: doc.pop("message"),
+        lambda: doc.update(sendmail={"x": "y"}), lambda: doc.update(data_stream={}), lambda: doc.pop("journald"),
+        lambda: doc.update(journald=None), lambda: doc.update(deep=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]),
+        lambda: doc.update(twice=doc["event"]), lambda: doc.update({"@timestamp": "short"}),
+        lambda: doc.update({"@timestamp": "2024-01-01T00:00:0é.000000Z"}),
+    ]
+    if odd < len(changes):
+        changes[odd]()
+    return doc
+
+
+@needs_lane
+@pytest.mark.parametrize("seed", range(4))
+def test_the_tail_on_odd_documents(seed: int) -> None:
+    rng = random.Random(seed)
+    docs = [_odd_doc(rng, n) for n in range(600)]
+    assert tail_and_python(docs) > 150
