@@ -57,7 +57,7 @@ def test_the_wheel_carries_every_data_file_of_the_package(dist: tuple[Path, dict
     wheel = next(n for n in sums if n.endswith(".whl"))
     names = set(zipfile.ZipFile(out / wheel).namelist())
     in_tree = {p.relative_to(ROOT).as_posix() for p in (ROOT / "shipper").rglob("*")
-               if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".c")}
+               if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".c", ".h")}
     assert in_tree - names == set(), "files of shipper/ missing from the wheel: fix the package-data globs"
     for extension in ("shipper/sources/_journalread.", "shipper/parse/_journaldoc.", "shipper/parallel/_express."):
         assert any(n.startswith(extension) and n.endswith(".so") for n in names), extension

@@ -1,0 +1,100 @@
+/* What the files of the express lane share (shipper/parallel/_express*.c; see _express.c). */
+#ifndef SHIPPER_EXPRESS_H
+#define SHIPPER_EXPRESS_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    const char *p;
+    Py_ssize_t n;
+} Text;
+
+/* BLAKE2b state (_express_codec.c) */
+typedef struct {
+    uint64_t h[8];
+    uint64_t t;     /* bytes compressed so far (the key texts stay far below 2^64) */
+    uint8_t b[128]; /* the block being filled */
+    size_t c;       /* bytes in b */
+} B2;
+
+/* A growing byte buffer */
+typedef struct {
+    char *p;
+    Py_ssize_t n, cap;
+} Buf;
+
+#define PUT_LIT(b, lit) put((b), (lit), (Py_ssize_t)sizeof(lit) - 1)
+
+#define MAX_GATES 64
+#define MAX_FILTERS 8
+#define MAX_FILTER_TEXTS 64
+#define MAX_NAMES 16
+#define MAX_KEYS 16
+#define MAX_FORMS 4
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *keep; /* the plan's arguments: they own the bytes the arrays point into */
+    Text gates[MAX_GATES];
+    int n_gates;
+    uint8_t gate_pairs[8192]; /* the first two bytes of each gate, as a set (all gates >= 2 bytes) */
+    int by_pairs;
+    Text filter_names[MAX_FILTERS];
+    Text filter_texts[MAX_FILTERS][MAX_FILTER_TEXTS];
+    int n_filter_texts[MAX_FILTERS];
+    int n_filters;
+    Text mail_names[MAX_NAMES];
+    int n_mail_names;
+    Text mail_keys[MAX_KEYS];
+    int n_mail_keys;
+    Text form_head[MAX_FORMS]; /* before the id (n = -1: the form has no id) */
+    Text form_mid[MAX_FORMS];  /* after the id, up to the document's first key */
+    int n_forms;
+    Text log_head; /* '"log":{"file":{"path":...},"offset":' or '"log":{"offset":' */
+} Plan;
+
+#define MAX_FIELDS 17 /* sendmail.*: queue_id and the wanted keys */
+
+/* The sendmail.* fields of a message (`sendmail.parse_line`), in their order. */
+typedef struct {
+    int mail;              /* the process is a sendmail ident: these are its fields */
+    Text key[MAX_FIELDS]; /* "queue_id" or a key of the plan */
+    Text value[MAX_FIELDS];
+    int n;
+} Fields;
+
+/* What `content_key` joins with \x1f: host, second, process name and pid, message (, container). */
+typedef struct {
+    Text host, tag, pid, msg, container; /* container.n < 0: none */
+    const char *second;                  /* 19 characters */
+} Key;
+
+/* _express_codec.c: bytes, JSON, BLAKE2b, ids, items */
+int buf_grow(Buf *b, Py_ssize_t more);
+int put(Buf *b, const char *s, Py_ssize_t n);
+int put_str(Buf *b, const char *s, Py_ssize_t n);
+int put_uint(Buf *b, unsigned long long v);
+int put_fields(Buf *b, const Fields *fields, int comma);
+void b2_init(B2 *s);
+void b2_update(B2 *s, const char *data, size_t n);
+void b2_final_hex(B2 *s, char out[32]);
+char *digits_of(unsigned long long v, char out[24]);
+int event_id(PyObject *seen, const Key *key, char id[32]);
+int next_second(PyObject **current, const char *ts, PyObject *seen, int *track, PyObject **first);
+int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, const char id[32]);
+
+/* _express.c: recognition's prefilters */
+int text_eq(Text a, const char *p, Py_ssize_t n);
+int quiet_event(const Plan *plan, Text tag, Text msg, Fields *fields);
+
+/* _express_lines.c and _express_docs.c: the Plan's methods */
+PyObject *plan_scan(Plan *self, PyObject *args);
+PyObject *plan_run(Plan *self, PyObject *args);
+PyObject *plan_docs_scan(Plan *self, PyObject *args);
+PyObject *plan_docs(Plan *self, PyObject *args);
+int docs_init(void);
+
+#endif

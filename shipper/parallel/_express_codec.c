@@ -1,0 +1,310 @@
+/* Bytes for the express lane: JSON as orjson writes it, BLAKE2b, event ids, items. See _express.c. */
+#include "_express.h"
+
+/* -- a growing byte buffer, and JSON as orjson writes it ---------------------------------------- */
+
+int buf_grow(Buf *b, Py_ssize_t more) {
+    if (b->n + more <= b->cap)
+        return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->n + more)
+        cap *= 2;
+    char *p = PyMem_Realloc(b->p, cap);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+int put(Buf *b, const char *s, Py_ssize_t n) {
+    if (buf_grow(b, n) < 0)
+        return -1;
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    return 0;
+}
+
+
+/* A JSON string: '"' and '\' escaped, control characters as \b \t \n \f \r or \u00xx, everything
+ * else (DEL and non-ASCII UTF-8 too) as it is. */
+int put_str(Buf *b, const char *s, Py_ssize_t n) {
+    static const char hex[] = "0123456789abcdef";
+    if (buf_grow(b, 6 * n + 2) < 0)
+        return -1;
+    char *o = b->p + b->n;
+    *o++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        /* Eight bytes at a time while none of them needs escaping (no byte < 0x20, '"' or '\\'). */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+            uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+            if (((w - ones * 0x20) | (quote - ones) | (slash - ones)) & ~w & highs)
+                break;
+            memcpy(o, &w, 8);
+            o += 8;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\t': *o++ = 't'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\r': *o++ = 'r'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o++ = '"';
+    b->n = o - b->p;
+    return 0;
+}
+
+int put_uint(Buf *b, unsigned long long v) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return put(b, tmp + sizeof tmp - n, n);
+}
+
+/* The sendmail.* fields as a JSON member (after a comma if `comma`); nothing without fields. */
+int put_fields(Buf *b, const Fields *fields, int comma) {
+    if (!fields->mail || fields->n == 0)
+        return 0;
+    if ((comma && PUT_LIT(b, ",") < 0) || PUT_LIT(b, "\"sendmail\":{") < 0)
+        return -1;
+    for (int f = 0; f < fields->n; f++)
+        if ((f > 0 && PUT_LIT(b, ",") < 0) || put_str(b, fields->key[f].p, fields->key[f].n) < 0 || PUT_LIT(b, ":") < 0 ||
+            put_str(b, fields->value[f].p, fields->value[f].n) < 0)
+            return -1;
+    return PUT_LIT(b, "}");
+}
+
+/* -- BLAKE2b, unkeyed, 16-byte digest ------------------------------------------------------ */
+
+static const uint64_t B2_IV[8] = {
+    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+};
+static const uint8_t B2_SIGMA[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+
+#define ROTR64(x, n) (((x) >> (n)) | ((x) << (64 - (n))))
+#define B2_G(a, b, c, d, x, y)               \
+    do {                                     \
+        v[a] = v[a] + v[b] + (x);            \
+        v[d] = ROTR64(v[d] ^ v[a], 32);      \
+        v[c] = v[c] + v[d];                  \
+        v[b] = ROTR64(v[b] ^ v[c], 24);      \
+        v[a] = v[a] + v[b] + (y);            \
+        v[d] = ROTR64(v[d] ^ v[a], 16);      \
+        v[c] = v[c] + v[d];                  \
+        v[b] = ROTR64(v[b] ^ v[c], 63);      \
+    } while (0)
+
+static void b2_compress(B2 *s, int last) {
+    uint64_t v[16], m[16];
+    for (int i = 0; i < 8; i++) {
+        v[i] = s->h[i];
+        v[i + 8] = B2_IV[i];
+    }
+    v[12] ^= s->t;
+    if (last)
+        v[14] = ~v[14];
+    for (int i = 0; i < 16; i++) {
+        const uint8_t *p = s->b + 8 * i;
+        m[i] = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+               (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+    }
+    for (int r = 0; r < 12; r++) {
+        const uint8_t *z = B2_SIGMA[r];
+        B2_G(0, 4, 8, 12, m[z[0]], m[z[1]]);
+        B2_G(1, 5, 9, 13, m[z[2]], m[z[3]]);
+        B2_G(2, 6, 10, 14, m[z[4]], m[z[5]]);
+        B2_G(3, 7, 11, 15, m[z[6]], m[z[7]]);
+        B2_G(0, 5, 10, 15, m[z[8]], m[z[9]]);
+        B2_G(1, 6, 11, 12, m[z[10]], m[z[11]]);
+        B2_G(2, 7, 8, 13, m[z[12]], m[z[13]]);
+        B2_G(3, 4, 9, 14, m[z[14]], m[z[15]]);
+    }
+    for (int i = 0; i < 8; i++)
+        s->h[i] ^= v[i] ^ v[i + 8];
+}
+
+void b2_init(B2 *s) {
+    memcpy(s->h, B2_IV, sizeof s->h);
+    s->h[0] ^= 0x01010000ULL ^ 16; /* depth 1, fanout 1, no key, 16-byte digest */
+    s->t = 0;
+    s->c = 0;
+}
+
+void b2_update(B2 *s, const char *data, size_t n) {
+    while (n > 0) {
+        if (s->c == 128) { /* full, and more follows: this block is not the last */
+            s->t += 128;
+            b2_compress(s, 0);
+            s->c = 0;
+        }
+        size_t take = 128 - s->c < n ? 128 - s->c : n;
+        memcpy(s->b + s->c, data, take);
+        s->c += take;
+        data += take;
+        n -= take;
+    }
+}
+
+/* The digest as 32 lowercase hex digits (`hexdigest`). */
+void b2_final_hex(B2 *s, char out[32]) {
+    static const char hex[] = "0123456789abcdef";
+    s->t += s->c;
+    memset(s->b + s->c, 0, 128 - s->c);
+    b2_compress(s, 1);
+    for (int i = 0; i < 16; i++) {
+        uint8_t byte = (uint8_t)(s->h[i / 8] >> (8 * (i % 8)));
+        out[2 * i] = hex[byte >> 4];
+        out[2 * i + 1] = hex[byte & 15];
+    }
+}
+
+/* -- ids and items ------------------------------------------------------------------------------ */
+
+/* Decimal digits of v at the end of out[24]; the first digit. */
+char *digits_of(unsigned long long v, char out[24]) {
+    char *p = out + 24;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
+static void hash_key(B2 *st, const Key *k) {
+    b2_init(st);
+    b2_update(st, k->host.p, k->host.n);
+    b2_update(st, "\x1f", 1);
+    b2_update(st, k->second, 19);
+    b2_update(st, "\x1f", 1);
+    b2_update(st, k->tag.p, k->tag.n);
+    b2_update(st, "\x1f", 1);
+    b2_update(st, k->pid.p, k->pid.n);
+    b2_update(st, "\x1f", 1);
+    b2_update(st, k->msg.p, k->msg.n);
+    if (k->container.n >= 0) {
+        b2_update(st, "\x1f", 1);
+        b2_update(st, k->container.p, k->container.n);
+    }
+}
+
+/* The event id (`IdAssigner.assign`): the key's digest, counted in `seen` (digest -> occurrences
+ * within the second); an n-th occurrence hashes the key + "\x1f" + n instead. */
+int event_id(PyObject *seen, const Key *key, char id[32]) {
+    B2 st, again;
+    hash_key(&st, key);
+    again = st;
+    b2_final_hex(&st, id);
+    PyObject *first = PyUnicode_FromStringAndSize(id, 32);
+    if (first == NULL)
+        return -1;
+    PyObject *count = PyDict_GetItemWithError(seen, first); /* borrowed */
+    long long n = 0;
+    if (count == NULL && PyErr_Occurred())
+        goto error;
+    if (count != NULL && (n = PyLong_AsLongLong(count)) == -1 && PyErr_Occurred())
+        goto error;
+    PyObject *next = PyLong_FromLongLong(n + 1);
+    if (next == NULL || PyDict_SetItem(seen, first, next) < 0) {
+        Py_XDECREF(next);
+        goto error;
+    }
+    Py_DECREF(next);
+    Py_DECREF(first);
+    if (n > 0) {
+        char digits[24];
+        int len = snprintf(digits, sizeof digits, "\x1f%lld", n);
+        b2_update(&again, digits, len);
+        b2_final_hex(&again, id);
+    }
+    return 0;
+error:
+    Py_DECREF(first);
+    return -1;
+}
+
+/* One item per form: [head "id"] mid body "\n", appended to that form's list. */
+int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, const char id[32]) {
+    for (int f = 0; f < forms; f++) {
+        Text head = heads[f], mid = mids[f];
+        Py_ssize_t size = (head.n >= 0 ? head.n + 34 : 0) + mid.n + body->n + 1;
+        PyObject *item = PyBytes_FromStringAndSize(NULL, size);
+        if (item == NULL)
+            return -1;
+        char *o = PyBytes_AS_STRING(item);
+        if (head.n >= 0) {
+            memcpy(o, head.p, head.n);
+            o += head.n;
+            *o++ = '"';
+            memcpy(o, id, 32);
+            o += 32;
+            *o++ = '"';
+        }
+        memcpy(o, mid.p, mid.n);
+        o += mid.n;
+        memcpy(o, body->p, body->n);
+        o[body->n] = '\n';
+        int r = PyList_Append(PyList_GET_ITEM(outs, f), item);
+        Py_DECREF(item);
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* `IdAssigner.assign` reaching an event of the second ts[:19]: a new second clears the counts,
+ * and the first change keeps the first second's (when `track`). */
+int next_second(PyObject **current, const char *ts, PyObject *seen, int *track, PyObject **first) {
+    PyObject *cur = *current;
+    if (PyUnicode_IS_ASCII(cur) && PyUnicode_GET_LENGTH(cur) == 19 && memcmp(PyUnicode_DATA(cur), ts, 19) == 0)
+        return 0;
+    if (*track && PyUnicode_GET_LENGTH(cur) > 0) {
+        PyObject *copy = PyDict_Copy(seen);
+        if (copy == NULL)
+            return -1;
+        Py_SETREF(*first, PyTuple_Pack(2, cur, copy));
+        Py_DECREF(copy);
+        if (*first == NULL)
+            return -1;
+        *track = 0;
+    }
+    Py_SETREF(*current, PyUnicode_FromStringAndSize(ts, 19));
+    if (*current == NULL)
+        return -1;
+    PyDict_Clear(seen);
+    return 0;
+}
