@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from shipper.daemon.courier import Courier
 from shipper.daemon.gap import gap_doc
@@ -22,7 +23,9 @@ from shipper.daemon.stats import Snapshot, Stats
 from shipper.daemon.streams import Stream
 from shipper.enrich.base import Enricher
 from shipper.enrich.chain import default_enrichers
+from shipper.enrich.recognise import Recognise
 from shipper.event import Batch, Doc
+from shipper.parallel.express import Tail
 from shipper.parse.dispatch import make_parser
 from shipper.sinks.base import Encode
 from shipper.sources.base import RawChunk
@@ -62,6 +65,9 @@ class Session:
         self.courier: Courier | None = None
         self.paused = False  # reading waits for the output
         self._encode: Encode | None = plan.encode  # None: the sink's items are not bytes (documents travel)
+        recognise = self._enrichers[0]
+        # The stages after parsing in C where it can (shipper.parallel.express); None: in Python.
+        self._tail = Tail.make(recognise, {plan.sink_name: plan.encode}) if isinstance(recognise, Recognise) else None
 
     # -- life -------------------------------------------------------------------------------------
     def open(self) -> None:
@@ -176,12 +182,37 @@ class Session:
         pending = self._pending.pop(sid, None)
         if pending is None or (not pending.docs and pending.checkpoint is None):
             return
-        docs = pending.docs
-        for enricher in self._enrichers:
-            docs = enricher.enrich(docs) if docs else docs
+        if self._tail is not None and pending.docs:
+            items = self._items(pending.docs)
+            batch = Batch([], source_id=sid, checkpoint=pending.checkpoint, encoded={self.plan.sink_name: items})
+        else:
+            docs = pending.docs
+            for enricher in self._enrichers:
+                docs = enricher.enrich(docs) if docs else docs
+            batch = self._batch(docs, sid, pending.checkpoint)
         key = pending.follower.key
-        self.stats.inputs[key].docs += len(docs)
-        self._send(self._batch(docs, sid, pending.checkpoint), key, pending.since)
+        self.stats.inputs[key].docs += batch.count
+        self._send(batch, key, pending.since)
+
+    def _items(self, docs: list[Doc]) -> list[Any]:
+        """The enrichers and the encoder, the C tail taking what it can: the documents it leaves
+        are recognised in order, then linked (`Incidents` reads recognised ones only) and encoded
+        into their places."""
+        assert self._tail is not None and self._encode is not None
+        recognise, incidents = self._enrichers
+        items: list[Any] = []
+        held: list[tuple[int, Doc]] = []
+
+        def python(run: list[Doc]) -> None:
+            for doc in recognise.enrich(run):
+                held.append((len(items), doc))
+                items.append(None)
+
+        self._tail.add(docs, None, [items], python, lambda count: None)
+        if held:
+            for (i, _), item in zip(held, self._encode(incidents.enrich([doc for _, doc in held]))):
+                items[i] = item
+        return items
 
     def _batch(self, docs: list[Doc], sid: str, checkpoint: object | None) -> Batch:
         """The documents encoded for the sink now, when its items are bytes: while they wait they

@@ -84,7 +84,7 @@ void b2_final_hex(B2 *s, char out[32]);
 char *digits_of(unsigned long long v, char out[24]);
 int event_id(PyObject *seen, const Key *key, char id[32]);
 int next_second(PyObject **current, const char *ts, PyObject *seen, int *track, PyObject **first);
-int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, const char id[32]);
+int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, Text id);
 
 /* _express.c: recognition's prefilters */
 int text_eq(Text a, const char *p, Py_ssize_t n);

@@ -19,10 +19,10 @@ class Plan:
     ) -> tuple[int, str | None, str, tuple[str, dict[str, int]] | None]: ...
     def docs_scan(
         self, docs: list[dict[str, Any]], start: int, routes: list[dict[str, tuple[bytes | None, bytes]] | None],
-        message_ids: Container[str], /,
+        message_ids: Container[str], given: bool, /,
     ) -> int: ...
     def docs(
-        self, docs: list[dict[str, Any]], start: int, second: str, seen: dict[str, int], track: bool,
+        self, docs: list[dict[str, Any]], start: int, second: str, seen: dict[str, int] | None, track: bool,
         outs: list[list[Any]], routes: list[dict[str, tuple[bytes | None, bytes]] | None], message_ids: Container[str], /,
     ) -> tuple[int, str, tuple[str, dict[str, int]] | None]: ...
 

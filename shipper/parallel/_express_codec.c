@@ -257,11 +257,11 @@ error:
     return -1;
 }
 
-/* One item per form: [head "id"] mid body "\n", appended to that form's list. */
-int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, const char id[32]) {
+/* One item per form: [head id] mid body "\n", appended to that form's list (`id`: a JSON string). */
+int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, Text id) {
     for (int f = 0; f < forms; f++) {
         Text head = heads[f], mid = mids[f];
-        Py_ssize_t size = (head.n >= 0 ? head.n + 34 : 0) + mid.n + body->n + 1;
+        Py_ssize_t size = (head.n >= 0 ? head.n + id.n : 0) + mid.n + body->n + 1;
         PyObject *item = PyBytes_FromStringAndSize(NULL, size);
         if (item == NULL)
             return -1;
@@ -269,10 +269,8 @@ int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, co
         if (head.n >= 0) {
             memcpy(o, head.p, head.n);
             o += head.n;
-            *o++ = '"';
-            memcpy(o, id, 32);
-            o += 32;
-            *o++ = '"';
+            memcpy(o, id.p, id.n);
+            o += id.n;
         }
         memcpy(o, mid.p, mid.n);
         o += mid.n;

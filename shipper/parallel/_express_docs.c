@@ -130,12 +130,13 @@ typedef struct {
     char pid[24];
     PyObject *event; /* the event dict (borrowed) */
     PyObject *dataset;
+    Text given; /* event.id when ids are given */
     Fields mail; /* its sendmail.* fields */
 } Doc;
 
 /* Whether the tail takes a document: what `IdAssigner.assign`, `Recognise.enrich` and the encoders
  * would do with it needs none of their rarer branches (see the module comment). */
-static int examine_doc(Plan *plan, PyObject *doc, PyObject *message_ids, Doc *d) {
+static int examine_doc(Plan *plan, PyObject *doc, PyObject *message_ids, int given, Doc *d) {
     static const int python_only[] = {K_DATASTREAM, K_ROOTCAUSE, K_TAGS, K_ERROR, K_SENDMAIL};
     if (!PyDict_CheckExact(doc))
         return 0;
@@ -143,7 +144,10 @@ static int examine_doc(Plan *plan, PyObject *doc, PyObject *message_ids, Doc *d)
         if (item(doc, python_only[k]) != NULL)
             return 0;
     d->event = item(doc, K_EVENT);
-    if (d->event == NULL || !PyDict_CheckExact(d->event) || item(d->event, K_ID) != NULL)
+    if (d->event == NULL || !PyDict_CheckExact(d->event))
+        return 0;
+    PyObject *id = item(d->event, K_ID); /* given: each must have one; else none may */
+    if ((id != NULL) != given || (given && !text_of(id, &d->given)))
         return 0;
     d->dataset = item(d->event, K_DATASET);
     if (d->dataset == NULL || !PyUnicode_CheckExact(d->dataset))
@@ -255,7 +259,9 @@ bad:
 PyObject *plan_docs_scan(Plan *self, PyObject *args) {
     PyObject *docs, *routes, *message_ids;
     Py_ssize_t start;
-    if (!PyArg_ParseTuple(args, "O!nO!O:docs_scan", &PyList_Type, &docs, &start, &PyList_Type, &routes, &message_ids) ||
+    int given;
+    if (!PyArg_ParseTuple(args, "O!nO!Op:docs_scan", &PyList_Type, &docs, &start, &PyList_Type, &routes, &message_ids,
+                          &given) ||
         check_routes(routes) < 0)
         return NULL;
     if (start < 0) {
@@ -266,7 +272,7 @@ PyObject *plan_docs_scan(Plan *self, PyObject *args) {
     for (; i < n; i++) {
         Doc d;
         Text heads[MAX_FORMS], mids[MAX_FORMS];
-        int r = examine_doc(self, PyList_GET_ITEM(docs, i), message_ids, &d);
+        int r = examine_doc(self, PyList_GET_ITEM(docs, i), message_ids, given, &d);
         if (r > 0)
             r = routes_for(routes, d.dataset, heads, mids);
         if (r < 0)
@@ -281,9 +287,14 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
     PyObject *docs, *second, *seen, *outs, *routes, *message_ids;
     Py_ssize_t start;
     int track;
-    if (!PyArg_ParseTuple(args, "O!nUO!pO!O!O:docs", &PyList_Type, &docs, &start, &second, &PyDict_Type, &seen, &track,
-                          &PyList_Type, &outs, &PyList_Type, &routes, &message_ids))
+    if (!PyArg_ParseTuple(args, "O!nUOpO!O!O:docs", &PyList_Type, &docs, &start, &second, &seen, &track, &PyList_Type,
+                          &outs, &PyList_Type, &routes, &message_ids))
         return NULL;
+    int given = seen == Py_None; /* the documents carry their ids: none is counted */
+    if (!given && !PyDict_Check(seen)) {
+        PyErr_SetString(PyExc_TypeError, "seen: a dict, or None when the documents carry their ids");
+        return NULL;
+    }
     Py_ssize_t forms = PyList_GET_SIZE(outs);
     if (check_routes(routes) < 0)
         return NULL;
@@ -296,7 +307,7 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "outs: lists");
             return NULL;
         }
-    Buf body = {NULL, 0, 0};
+    Buf body = {NULL, 0, 0}, quoted = {NULL, 0, 0};
     PyObject *current = Py_NewRef(second), *first = Py_NewRef(Py_None);
     Py_ssize_t i = start, n = PyList_GET_SIZE(docs);
     for (; i < n; i++) {
@@ -304,7 +315,7 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
         Doc d;
         Text heads[MAX_FORMS], mids[MAX_FORMS];
         char id[32];
-        int r = examine_doc(self, doc, message_ids, &d);
+        int r = examine_doc(self, doc, message_ids, given, &d);
         if (r > 0)
             r = routes_for(routes, d.dataset, heads, mids);
         if (r < 0)
@@ -314,20 +325,30 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
         /* The body is written before the id is counted, so that a document orjson would write
          * otherwise is left to Python whole; the id goes into its place afterwards. */
         Py_ssize_t id_at = -1;
-        if ((r = put_doc(&body, doc, &d, &id_at)) < 0)
+        if ((r = put_doc(&body, doc, &d, given ? NULL : &id_at)) < 0)
             goto error;
-        if (r == 0 || id_at < 0)
+        if (r == 0 || (!given && id_at < 0))
             break;
-        if (next_second(&current, d.key.second, seen, &track, &first) < 0 || event_id(seen, &d.key, id) < 0)
-            goto error;
-        memcpy(body.p + id_at, id, 32);
-        if (add_items((int)forms, heads, mids, outs, &body, id) < 0)
+        quoted.n = 0;
+        if (given) {
+            if (put_str(&quoted, d.given.p, d.given.n) < 0)
+                goto error;
+        } else {
+            if (next_second(&current, d.key.second, seen, &track, &first) < 0 || event_id(seen, &d.key, id) < 0)
+                goto error;
+            memcpy(body.p + id_at, id, 32);
+            if (put_str(&quoted, id, 32) < 0)
+                goto error;
+        }
+        if (add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}) < 0)
             goto error;
     }
     PyMem_Free(body.p);
+    PyMem_Free(quoted.p);
     return Py_BuildValue("nNN", i, current, first);
 error:
     PyMem_Free(body.p);
+    PyMem_Free(quoted.p);
     Py_XDECREF(current);
     Py_XDECREF(first);
     return NULL;

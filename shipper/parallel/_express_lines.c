@@ -219,8 +219,12 @@ PyObject *plan_run(Plan *self, PyObject *args) {
         const char *d = ln.has_pid ? digits_of(ln.pid, pid) : pid + 24;
         Key key = {ln.host, ln.tag, {d, pid + 24 - d}, ln.msg, {NULL, -1}, ln.ts};
         body.n = 0;
-        if (event_id(seen, &key, id) < 0 || put_body(&body, self, &ln, id, offset) < 0 ||
-            add_items(self->n_forms, self->form_head, self->form_mid, outs, &body, id) < 0)
+        if (event_id(seen, &key, id) < 0 || put_body(&body, self, &ln, id, offset) < 0)
+            goto error;
+        char quoted[34] = {'"'};
+        memcpy(quoted + 1, id, 32);
+        quoted[33] = '"';
+        if (add_items(self->n_forms, self->form_head, self->form_mid, outs, &body, (Text){quoted, 34}) < 0)
             goto error;
         memcpy(last, ln.ts, 27);
     }

@@ -1,4 +1,6 @@
-"""The express lane of a syslog replay worker: common lines go from text to bulk items in C.
+"""The express lane of a replay worker: common lines go from text to bulk items in C; and the
+tail, which does the stages after parsing in C for documents any parser built (replay workers,
+and the daemon's batches, whose documents carry their ids already).
 
 Most lines of a syslog file are ordinary ("Mmm dd HH:MM:SS host tag[pid]: message", recognised by
 no signature). For those, `shipper.parallel._express` does in one pass what the Python stages do
@@ -84,23 +86,25 @@ class Tail:
             return None
         return cls(_plan(recognise, (), b""), shapes, recognise)
 
-    def add(self, docs: list[Doc], ids: IdAssigner, outs: list[list[Any]], python: Callable[[list[Doc]], object],
+    def add(self, docs: list[Doc], ids: IdAssigner | None, outs: list[list[Any]], python: Callable[[list[Doc]], object],
             taken: Callable[[int], None]) -> None:
         """Documents the tail takes are appended to ``outs`` and counted with ``taken``; runs of
-        the others go to ``python`` (the Python stages)."""
+        the others go to ``python`` (the Python stages). Without ``ids`` the documents carry
+        their ids already (the daemon's streams gave them), and one without is Python's."""
         plan, shapes, message_ids = self._plan, self._routes, self._message_ids
         i, n = 0, len(docs)
         while i < n:
             if not self._recognise.quiet():
                 python(docs[i:])
                 return
-            second, seen, track = ids.live()
+            second, seen, track = ids.live() if ids is not None else ("", None, False)
             stop, second, first = plan.docs(docs, i, second, seen, track, outs, shapes, message_ids)
-            ids.moved_to(second, first)
+            if ids is not None:
+                ids.moved_to(second, first)
             taken(stop - i)
             if stop == n:
                 return
-            i = max(stop + 1, plan.docs_scan(docs, stop + 1, shapes, message_ids))
+            i = max(stop + 1, plan.docs_scan(docs, stop + 1, shapes, message_ids, ids is None))
             python(docs[stop:i])
 
 

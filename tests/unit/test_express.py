@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from shipper.parallel import express, work
-from shipper.parallel.express import Express
+from shipper.parallel.express import Express, Tail
 from shipper.parallel.work import Done, Job, Setup, Worker
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
@@ -33,7 +33,7 @@ from shipper.sinks.local import encode_rows
 from shipper.sinks.ndjson import encode_lines
 from shipper.enrich.recognise import Recognise
 from shipper.event import IdAssigner
-from shipper.sources.base import Origin
+from shipper.sources.base import Origin, RawChunk
 from shipper.sources.files import TextBlock
 from shipper.sources.lines import iter_raw_blocks
 from shipper.sources.open import open_inputs
@@ -420,7 +420,7 @@ def _odd_doc(rng: random.Random, n: int) -> dict[str, Any]:
         lambda: doc.update(container={"name": "c1"}), lambda: doc.update(container={}), lambda: doc.update(tags=["x"]),
         lambda: doc.update(error={"message": "m"}),
         lambda: doc.update(error={"message": "bootstrap check failure [1] of [1]: max virtual memory areas "
-                                             "vm.max_map_count [65530] is too low, increase to at least [262144]"}), lambda: doc["event"].update(id="given"), lambda: doc.pop("event"),
+                                             "vm.max_map_count [65530] is too low, increase to at least [262144]"}), lambda: doc["event"].update(id='gi"v\\en'), lambda: doc.pop("event"),
         lambda: doc["event"].update(dataset="other.thing"), lambda: doc["event"].pop("dataset"),
         lambda: doc.update(message=None), lambda: doc.pop("message"),
         lambda: doc.update(sendmail={"x": "y"}), lambda: doc.update(data_stream={}), lambda: doc.pop("journald"),
@@ -439,3 +439,67 @@ def test_the_tail_on_odd_documents(seed: int) -> None:
     rng = random.Random(seed)
     docs = [_odd_doc(rng, n) for n in range(600)]
     assert tail_and_python(docs) > 150
+
+
+# -- the daemon: documents with their ids, the tail's other mode ----------------------------------
+
+
+def _session(tmp_path: Path, tail: bool) -> Any:
+    from shipper.config.model import load_config
+    from shipper.daemon.plan import make_plan
+    from shipper.daemon.session import Session
+    from shipper.daemon.stats import Stats
+    from shipper.env import Env
+
+    tmp_path.mkdir()
+    config = tmp_path / "shipper.yml"
+    config.write_text(f"state_dir: {tmp_path / 'state'}\ninputs: [{{type: file, paths: [{tmp_path / 'x.log'}]}}]\n"
+                      "output:\n  elasticsearch: {hosts: ['http://127.0.0.1:9']}\n")
+    env = Env()
+    session = Session(make_plan(load_config(config), env, print, env), print, Stats())
+    if not tail:
+        session._tail = None
+    assert (session._tail is not None) is (tail and express.NATIVE)
+    return session
+
+
+@needs_lane
+def test_the_daemon_encodes_its_batches_with_the_tail_as_without(tmp_path: Path, corpus_text: bytes) -> None:
+    """The daemon's streams give ids; batches are recognised, linked and encoded at once. Its
+    batches: the corpus's syslog lines and journal, and odd documents, with their ids."""
+    lines = corpus_text.decode("utf-8", "replace").splitlines()
+    origin = Origin("t", "syslog", path="/var/log/messages")
+    parser = make_parser(origin, ParseContext(timezone="UTC", year=2017))
+    docs = parser.parse(RawChunk(origin, "text", lines, list(range(len(lines))))) + parser.flush()
+    rng = random.Random(3)
+    docs += _journal_docs()[-3000:] + [_odd_doc(rng, n) for n in range(600)]
+    docs = [doc for doc in docs if len(doc["@timestamp"]) == 27 and doc["@timestamp"].isascii()]  # linking reads them
+    ids = IdAssigner()
+    ids.assign(docs)
+    docs.insert(5, {"@timestamp": "2017-01-01T00:00:00.000000Z", "message": "no id", "event": {"dataset": "syslog"}})
+    got, expected = [], []
+    taken = 0
+    add = Tail.add
+
+    def counted(self: Tail, docs: Any, ids: Any, outs: Any, python: Any, count: Any) -> None:
+        def more(n: int) -> None:
+            nonlocal taken
+            taken += n
+
+        add(self, docs, ids, outs, python, more)
+
+    for tail, out in ((True, got), (False, expected)):
+        session = _session(tmp_path / str(tail), tail)
+        for start in range(0, len(docs), 256):
+            batch = copy.deepcopy(docs[start : start + 256])
+            if tail:
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(Tail, "add", counted)
+                    out += session._items(batch)
+            else:
+                for enricher in session._enrichers:
+                    batch = enricher.enrich(batch)
+                out += session._batch(batch, "s", None).encoded[session.plan.sink_name]
+    assert got == expected
+    assert len(got) >= len(docs) > 9000
+    assert taken > len(docs) // 2
