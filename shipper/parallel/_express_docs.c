@@ -234,6 +234,12 @@ static int routes_for(PyObject *routes, PyObject *dataset, Text *heads, Text *mi
     return 1;
 }
 
+/* Whether the tail takes a document (`examine_doc`) to every form (`routes_for`): 1, 0, -1 on error. */
+static int takes(Plan *plan, PyObject *doc, PyObject *message_ids, int given, PyObject *routes, Doc *d, Text *heads, Text *mids) {
+    int r = examine_doc(plan, doc, message_ids, given, d);
+    return r > 0 ? routes_for(routes, d->dataset, heads, mids) : r;
+}
+
 /* routes: a list of None or dicts of dataset -> (bytes or None, bytes), at most MAX_FORMS. */
 static int check_routes(PyObject *routes) {
     Py_ssize_t forms = PyList_GET_SIZE(routes);
@@ -272,9 +278,7 @@ PyObject *plan_docs_scan(Plan *self, PyObject *args) {
     for (; i < n; i++) {
         Doc d;
         Text heads[MAX_FORMS], mids[MAX_FORMS];
-        int r = examine_doc(self, PyList_GET_ITEM(docs, i), message_ids, given, &d);
-        if (r > 0)
-            r = routes_for(routes, d.dataset, heads, mids);
+        int r = takes(self, PyList_GET_ITEM(docs, i), message_ids, given, routes, &d, heads, mids);
         if (r < 0)
             return NULL;
         if (r)
@@ -315,9 +319,7 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
         Doc d;
         Text heads[MAX_FORMS], mids[MAX_FORMS];
         char id[32];
-        int r = examine_doc(self, doc, message_ids, given, &d);
-        if (r > 0)
-            r = routes_for(routes, d.dataset, heads, mids);
+        int r = takes(self, doc, message_ids, given, routes, &d, heads, mids);
         if (r < 0)
             goto error;
         if (r == 0)
