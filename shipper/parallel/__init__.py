@@ -13,4 +13,9 @@ from the most recent state the main process knows, and reports the state it star
 main process compares it with the state the previous block ended in; they are equal in nearly
 every case, and when they are not the block is done again from the exact state. So the output is
 the same, batch for batch, as the one-process `shipper.pipeline.Pipeline`'s.
+
+Within a worker, the common line or document takes a shortcut in C (`express`): the express lane
+turns an ordinary syslog line into its items in one pass, and the tail does the stages after
+parsing for other documents. They take turns with the Python stages, which remain the
+specification, and give the same bytes.
 """
