@@ -125,6 +125,18 @@ static int text_in(PyObject *d, int key, Text *out) {
     return text_of(v, out);
 }
 
+/* Python's truth of a field the parsers write (None, a dict or a str), without running Python
+ * code (a __bool__ could change the list being read); -1 for any other value. */
+static int truth(PyObject *v) {
+    if (v == NULL || v == Py_None)
+        return 0;
+    if (PyDict_CheckExact(v))
+        return PyDict_GET_SIZE(v) > 0;
+    if (PyUnicode_CheckExact(v))
+        return PyUnicode_GET_LENGTH(v) > 0;
+    return -1;
+}
+
 typedef struct {
     Key key;
     char pid[24];
@@ -159,7 +171,8 @@ static int examine_doc(Plan *plan, PyObject *doc, PyObject *message_ids, int giv
     d->key.second = ts.p;
     PyObject *host = item(doc, K_HOST), *proc = item(doc, K_PROCESS), *container = item(doc, K_CONTAINER);
     d->key.host = (Text){"", 0};
-    if (host != NULL && PyObject_IsTrue(host) && (!PyDict_CheckExact(host) || !text_in(host, K_NAME, &d->key.host)))
+    int present = truth(host);
+    if (present < 0 || (present && (!PyDict_CheckExact(host) || !text_in(host, K_NAME, &d->key.host))))
         return 0;
     if (proc != NULL && proc != Py_None) {
         if (!PyDict_CheckExact(proc) || !text_in(proc, K_NAME, &tag))
@@ -178,8 +191,8 @@ static int examine_doc(Plan *plan, PyObject *doc, PyObject *message_ids, int giv
     d->key.tag = tag;
     d->key.pid = pid;
     d->key.container = (Text){NULL, -1};
-    if (container != NULL && PyObject_IsTrue(container) &&
-        (!PyDict_CheckExact(container) || !text_in(container, K_NAME, &d->key.container)))
+    if ((present = truth(container)) < 0 ||
+        (present && (!PyDict_CheckExact(container) || !text_in(container, K_NAME, &d->key.container))))
         return 0;
     if (!text_in(doc, K_MESSAGE, &d->key.msg))
         return 0;

@@ -503,3 +503,29 @@ def test_the_daemon_encodes_its_batches_with_the_tail_as_without(tmp_path: Path,
     assert got == expected
     assert len(got) >= len(docs) > 9000
     assert taken > len(docs) // 2
+
+
+@needs_lane
+def test_the_tail_runs_no_python_code_of_a_document() -> None:
+    """A value's __bool__ or __eq__ could change the list the C code is reading: such a value is
+    left to Python without being called."""
+    called: list[str] = []
+
+    class Sneaky:
+        def __bool__(self) -> bool:
+            called.append("bool")
+            return True
+
+        def __eq__(self, other: object) -> bool:
+            called.append("eq")
+            return False
+
+        __hash__ = object.__hash__
+
+    tail = Tail.make(Recognise(), {"es": Encoder("default")})
+    assert tail is not None
+    plain = _odd_doc(random.Random(1), 0)
+    for field in ("host", "container", "process", "message", "journald"):
+        doc = {**copy.deepcopy(plain), field: Sneaky()}
+        assert tail._plan.docs_scan([doc], 0, tail._routes, tail._message_ids, False) == 1
+    assert called == []
