@@ -1,33 +1,14 @@
-/* The express lane of a replay worker, in C: the common line or document to its items in one pass.
+/* The express lane of a replay worker (and the tail of the daemon's batches), in C: the common
+ * line or document to its items in one pass. shipper/parallel/express.py drives it and takes turns
+ * with the Python stages, which are the specification; tests/unit/test_express.py compares both.
  *
  * Files: _express.c (this: the Plan, recognition's prefilters, the module), _express_lines.c
- * (syslog lines: `Plan.scan`, `Plan.run`), _express_docs.c (documents any parser built:
- * `Plan.docs_scan`, `Plan.docs`), _express_codec.c (JSON, BLAKE2b, ids, items), _express.h.
+ * (syslog lines: `Plan.scan`, `Plan.run`; which lines it takes is described there),
+ * _express_docs.c (documents any parser built: `Plan.docs_scan`, `Plan.docs`), _express_codec.c
+ * (JSON as orjson writes it, BLAKE2b-128 from RFC 7693, ids, items), _express.h.
  *
- * Lines.
- * The Python stages are the specification: `SyslogParser`'s hot path (shipper/parse/syslog.py),
- * `IdAssigner.assign` and `content_key` (shipper/event.py), `Recognise.enrich` with
- * `sendmail.parse_line` (shipper/enrich/), and the encoders (`bulk.Encoder`, `ndjson.encode_lines`).
- * `Plan.run` does what they do for a line that needs none of their rarer branches, and writes the
- * items without building the document. It takes a line only when all of this holds (`examine`):
- *   - the next line exists and cannot continue it (it starts with none of tab, space, '-', U+2591);
- *   - the line has no per-item tags, and is valid UTF-8 (no lone surrogates);
- *   - "Mmm dd HH:MM:SS host tag[pid]: message" as the hot path reads it: ASCII up to the host, the
- *     minute found in the parser's cache (`BsdStamps.minutes`), seconds 00-59, the host not ending
- *     in ':', an ASCII tag of 1-48 characters, a pid of 1-10 digits;
- *   - no recognition gate is in the message, nor a prefilter of its process (`Matcher.gates`,
- *     `.proc_filters`): the line is not recognised;
- *   - for a sendmail ident: no "starting daemon (" and no non-ASCII queue id (`parse_line`'s
- *     rarer branches).
- * Anything else is left to the Python stages (shipper/parallel/express.py takes turns with them).
- * The plan's data (gates, prefilters, sendmail idents and keys, the encoders' constant bytes) comes
- * from the Python objects, not from here. tests/unit/test_express.py compares both paths.
- *
- * Documents (`Plan.docs`): ids, recognition's prefilters and encoding, for documents that need
- * none of the Python stages' rarer branches (see `examine_doc` in _express_docs.c).
- *
- * The id is BLAKE2b-128 (RFC 7693), implemented in _express_codec.c: hashlib's is reachable only
- * through Python calls, which would cost more than the rest of a line.
+ * The Plan holds recognition's data (gates, process prefilters, sendmail idents and keys) and the
+ * encoders' constant bytes, all given by the Python objects: nothing of them is written here.
  */
 #include "_express.h"
 

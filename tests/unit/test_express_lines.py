@@ -1,28 +1,28 @@
-"""The express lane and the tail (shipper/parallel/_express.c) give what the Python stages give,
-byte for byte.
+"""The express lane (shipper/parallel/_express_lines.c) gives what the Python stages give, byte
+for byte.
 
-Each case runs a worker over the same text twice, with and without the lane, in blocks small
+Each case runs a worker over the same text twice, with and without the C paths, in blocks small
 enough that block and chunk boundaries fall everywhere, and compares every result: the items of
 each sink, the documents left for linking, the counts, and the state handed to the next block
 (parser, ids, recogniser). The inputs are the real corpus, lines built to hit each rule of the
-lane (`examine` in the C file), and random lines. A check of how many lines the lane took keeps
-these tests from passing on a lane that takes nothing.
+lane (`examine` in the C file), and random lines. A check of how many lines the C paths took
+keeps these tests from passing on a lane that takes nothing.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import random
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from shipper.enrich.recognise import Recognise
+from shipper.event import IdAssigner
 from shipper.parallel import express, work
-from shipper.parallel.express import Express, Tail
+from shipper.parallel.express import Express
 from shipper.parallel.work import Done, Job, Setup, Worker
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
@@ -31,17 +31,10 @@ from shipper.sinks.base import Encode
 from shipper.sinks.bulk import Encoder
 from shipper.sinks.local import encode_rows
 from shipper.sinks.ndjson import encode_lines
-from shipper.enrich.recognise import Recognise
-from shipper.event import IdAssigner
-from shipper.sources.base import Origin, RawChunk
+from shipper.sources.base import Origin
 from shipper.sources.files import TextBlock
 from shipper.sources.lines import iter_raw_blocks
-from shipper.sources.open import open_inputs
-
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
-ES_AND_NDJSON: dict[str, Encode] = {"es": Encoder("default"), "ndjson": encode_lines}
-
-needs_lane = pytest.mark.skipif(not express.NATIVE, reason="shipper.parallel._express is not built")
+from tests.helpers.express import ES_AND_NDJSON, corpus_text, needs_lane
 
 
 def test_the_lane_is_built_here() -> None:
@@ -112,19 +105,10 @@ def same_with_and_without(
     return taken
 
 
-@pytest.fixture(scope="module")
-def corpus_text() -> bytes:
-    # loghub's first: after a `systemctl status` block of the excerpts, a context stays open for
-    # the next 4096 lines, and the Python stages read them.
-    parts = [CORPUS / "real" / "loghub" / name for name in ("Linux_2k.log", "Mac_2k.log", "OpenSSH_2k.log")]
-    parts += sorted((CORPUS / "excerpts" / "sendmail").iterdir()) + sorted((CORPUS / "excerpts" / "systemd").iterdir())
-    return b"".join(p.read_bytes().rstrip(b"\n") + b"\n" for p in parts if p.is_file())
-
-
 @needs_lane
-def test_the_real_corpus(monkeypatch: pytest.MonkeyPatch, corpus_text: bytes) -> None:
-    lines = corpus_text.count(b"\n")
-    taken = same_with_and_without(monkeypatch, corpus_text)
+def test_the_real_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = corpus_text().count(b"\n")
+    taken = same_with_and_without(monkeypatch, corpus_text())
     assert taken > lines // 2, f"the lane took {taken} of {lines} lines"
 
 
@@ -235,11 +219,11 @@ def test_a_context_open_across_many_lines(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 @needs_lane
-def test_without_a_path_and_with_one_sink(monkeypatch: pytest.MonkeyPatch, corpus_text: bytes) -> None:
+def test_without_a_path_and_with_one_sink(monkeypatch: pytest.MonkeyPatch) -> None:
     stdin = Origin("stdin", "syslog")
     one_sink: list[dict[str, Encode]] = [{"es": Encoder("prod")}, {"ndjson": encode_lines}]
     for encoders in one_sink:
-        assert same_with_and_without(monkeypatch, corpus_text, (1 << 20,), origin=stdin, encoders=encoders) > 1000
+        assert same_with_and_without(monkeypatch, corpus_text(), (1 << 20,), origin=stdin, encoders=encoders) > 1000
 
 
 def _random_line(rng: random.Random) -> str:
@@ -335,197 +319,3 @@ def test_short_gates_anywhere_in_the_message(gates: tuple[bytes, ...]) -> None:
         for message in (text, f"a{text}", f"a {text} b", "-" * 200 + text):
             assert plan.scan([f"Jan  1 00:00:00 h t: {message}", "Jan  1 00:00:00 h t: x"], 0, minutes, {}) == 2, message
     assert plan.scan(["Jan  1 00:00:00 h t: x", "Jan  1 00:00:00 h t: x"], 0, minutes, {}) == 0
-
-
-# -- the tail: documents any parser built --------------------------------------------------------
-
-
-def tail_and_python(docs: list[dict[str, Any]], encoders: dict[str, Encode] = ES_AND_NDJSON, piece: int = 37) -> int:
-    """Run the documents through a worker's stages after parsing, with the C tail and without;
-    assert both give the same; return how many the tail took."""
-    results = []
-    taken = 0
-    for tail in (True, False):
-        worker = Worker(Setup(ParseContext(timezone="UTC"), Window(), encoders))
-        if not tail:
-            worker._tail = None
-        assert (worker._tail is not None) is tail
-        ids = IdAssigner(track_first=True)
-        part = worker._part()
-        grow = work.Part.grow
-
-        def counted(self: work.Part, n: int) -> None:
-            nonlocal taken
-            taken += n if tail else 0
-            grow(self, n)
-
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(work.Part, "grow", counted)
-            for start in range(0, len(docs), piece):
-                worker._add(part, copy.deepcopy(docs[start : start + piece]), ids)
-        pending = [(i, orjson.dumps(doc)) for i, doc in part.pending]
-        results.append((part.items, pending, part.unparsed, part.size, ids.state(), ids.first, repr(worker.recognise.state())))
-    assert results[0] == results[1]
-    return taken
-
-
-def _journal_docs() -> list[dict[str, Any]]:
-    """The corpus's Fedora journal (seven journal files; the failures as export and JSON dumps) as
-    journal documents."""
-    docs: list[dict[str, Any]] = []
-    fedora = CORPUS / "derived" / "fedora37-no-rtc"
-    for path in (CORPUS / "real" / "systemd" / "no-rtc", fedora / "failures.export", fedora / "failures.json"):
-        (group,) = open_inputs([str(path)], fmt="auto", max_line_bytes=65536)
-        for source in group.sources:
-            parser = None
-            for chunk in source.chunks():
-                parser = parser or make_parser(chunk.origin, ParseContext(timezone="UTC"))
-                docs += parser.parse(chunk)
-            docs += parser.flush() if parser is not None else []
-    return docs
-
-
-@needs_lane
-def test_the_tail_on_real_journal_documents() -> None:
-    docs = _journal_docs()
-    assert len(docs) > 10000
-    # some of them again, and once more with a second shifted (other ids, other seconds)
-    again = copy.deepcopy(docs[:2000])
-    for doc in again:
-        doc["@timestamp"] = doc["@timestamp"][:18] + "9" + doc["@timestamp"][19:]
-    assert tail_and_python(docs + docs[:2000] + again, piece=256) > len(docs) * 3 // 4
-    for encoders in ({"es": Encoder("x")}, {"ndjson": encode_lines}):
-        assert tail_and_python(docs[-3000:], encoders) > 2000
-
-
-def _odd_doc(rng: random.Random, n: int) -> dict[str, Any]:
-    """A document of the usual shape with, often, one odd part."""
-    doc: dict[str, Any] = {
-        "@timestamp": f"2024-01-01T00:00:0{rng.randint(0, 2)}.000000Z",
-        "message": rng.choice(["plain text", "the same text", "é \x01 \"q\" \\", "", "socket", "to=<a>, stat=Sent"]),
-        "event": {"dataset": rng.choice(["journald", "syslog", "journald"]), "kind": "event"},
-        "host": {"name": rng.choice(["h1", "h2"])},
-        "process": {"name": rng.choice(["app", "sendmail", "systemd"]), "pid": rng.choice([1, 42, "7"])},
-        "log": {"syslog": {"priority": 30, "severity": {"code": 6, "name": "info"}}, "level": "info"},
-        "journald": {"message_id": rng.choice(["0123", "d9b373ed55a64feb8242e02dbe79a49c"]), "custom": {"A": "b"}},
-    }
-    odd = rng.randrange(40)
-    changes: list[Any] = [
-        lambda: doc.update(value=1.5), lambda: doc.update(value=2**63), lambda: doc.update(value=-(2**63)),
-        lambda: doc.update(value=[1, "a", None, True, False, (2, 3), {"k": []}]),
-        lambda: doc.update(value=type("S", (str,), {})("sub")),
-        lambda: doc.pop("host"), lambda: doc.update(host={}), lambda: doc.update(host={"name": None}),
-        lambda: doc.pop("process"), lambda: doc.update(process=None), lambda: doc.update(process={}),
-        lambda: doc["process"].update(pid=-3), lambda: doc["process"].update(pid=True), lambda: doc["process"].pop("pid"),
-        lambda: doc.update(container={"name": "c1"}), lambda: doc.update(container={}), lambda: doc.update(tags=["x"]),
-        lambda: doc.update(error={"message": "m"}),
-        lambda: doc.update(error={"message": "bootstrap check failure [1] of [1]: max virtual memory areas "
-                                             "vm.max_map_count [65530] is too low, increase to at least [262144]"}), lambda: doc["event"].update(id='gi"v\\en'), lambda: doc.pop("event"),
-        lambda: doc["event"].update(dataset="other.thing"), lambda: doc["event"].pop("dataset"),
-        lambda: doc.update(message=None), lambda: doc.pop("message"),
-        lambda: doc.update(sendmail={"x": "y"}), lambda: doc.update(data_stream={}), lambda: doc.pop("journald"),
-        lambda: doc.update(journald=None), lambda: doc.update(deep=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]),
-        lambda: doc.update(twice=doc["event"]), lambda: doc.update({"@timestamp": "short"}),
-        lambda: doc.update({"@timestamp": "2024-01-01T00:00:0é.000000Z"}),
-    ]
-    if odd < len(changes):
-        changes[odd]()
-    return doc
-
-
-@needs_lane
-@pytest.mark.parametrize("seed", range(4))
-def test_the_tail_on_odd_documents(seed: int) -> None:
-    rng = random.Random(seed)
-    docs = [_odd_doc(rng, n) for n in range(600)]
-    assert tail_and_python(docs) > 150
-
-
-# -- the daemon: documents with their ids, the tail's other mode ----------------------------------
-
-
-def _session(tmp_path: Path, tail: bool) -> Any:
-    from shipper.config.model import load_config
-    from shipper.daemon.plan import make_plan
-    from shipper.daemon.session import Session
-    from shipper.daemon.stats import Stats
-    from shipper.env import Env
-
-    tmp_path.mkdir()
-    config = tmp_path / "shipper.yml"
-    config.write_text(f"state_dir: {tmp_path / 'state'}\ninputs: [{{type: file, paths: [{tmp_path / 'x.log'}]}}]\n"
-                      "output:\n  elasticsearch: {hosts: ['http://127.0.0.1:9']}\n")
-    env = Env()
-    session = Session(make_plan(load_config(config), env, print, env), print, Stats())
-    if not tail:
-        session._tail = None
-    assert (session._tail is not None) is (tail and express.NATIVE)
-    return session
-
-
-@needs_lane
-def test_the_daemon_encodes_its_batches_with_the_tail_as_without(tmp_path: Path, corpus_text: bytes) -> None:
-    """The daemon's streams give ids; batches are recognised, linked and encoded at once. Its
-    batches: the corpus's syslog lines and journal, and odd documents, with their ids."""
-    lines = corpus_text.decode("utf-8", "replace").splitlines()
-    origin = Origin("t", "syslog", path="/var/log/messages")
-    parser = make_parser(origin, ParseContext(timezone="UTC", year=2017))
-    docs = parser.parse(RawChunk(origin, "text", lines, list(range(len(lines))))) + parser.flush()
-    rng = random.Random(3)
-    docs += _journal_docs()[-3000:] + [_odd_doc(rng, n) for n in range(600)]
-    docs = [doc for doc in docs if len(doc["@timestamp"]) == 27 and doc["@timestamp"].isascii()]  # linking reads them
-    ids = IdAssigner()
-    ids.assign(docs)
-    docs.insert(5, {"@timestamp": "2017-01-01T00:00:00.000000Z", "message": "no id", "event": {"dataset": "syslog"}})
-    got, expected = [], []
-    taken = 0
-    add = Tail.add
-
-    def counted(self: Tail, docs: Any, ids: Any, outs: Any, python: Any, count: Any) -> None:
-        def more(n: int) -> None:
-            nonlocal taken
-            taken += n
-
-        add(self, docs, ids, outs, python, more)
-
-    for tail, out in ((True, got), (False, expected)):
-        session = _session(tmp_path / str(tail), tail)
-        for start in range(0, len(docs), 256):
-            batch = copy.deepcopy(docs[start : start + 256])
-            if tail:
-                with pytest.MonkeyPatch.context() as patch:
-                    patch.setattr(Tail, "add", counted)
-                    out += session._items(batch)
-            else:
-                for enricher in session._enrichers:
-                    batch = enricher.enrich(batch)
-                out += session._batch(batch, "s", None).encoded[session.plan.sink_name]
-    assert got == expected
-    assert len(got) >= len(docs) > 9000
-    assert taken > len(docs) // 2
-
-
-@needs_lane
-def test_the_tail_runs_no_python_code_of_a_document() -> None:
-    """A value's __bool__ or __eq__ could change the list the C code is reading: such a value is
-    left to Python without being called."""
-    called: list[str] = []
-
-    class Sneaky:
-        def __bool__(self) -> bool:
-            called.append("bool")
-            return True
-
-        def __eq__(self, other: object) -> bool:
-            called.append("eq")
-            return False
-
-        __hash__ = object.__hash__
-
-    tail = Tail.make(Recognise(), {"es": Encoder("default")})
-    assert tail is not None
-    plain = _odd_doc(random.Random(1), 0)
-    for field in ("host", "container", "process", "message", "journald"):
-        doc = {**copy.deepcopy(plain), field: Sneaky()}
-        assert tail._plan.docs_scan([doc], 0, tail._routes, tail._message_ids, False) == 1
-    assert called == []

@@ -1,0 +1,172 @@
+"""The tail (shipper/parallel/_express_docs.c) gives what the Python stages after parsing give,
+byte for byte: ids, recognition, sendmail's fields and the encoders, for documents any parser
+built (a replay worker's), and for the daemon's batches, whose documents carry their ids.
+
+The inputs are the corpus's Fedora journal and syslog lines, and odd documents: each has one
+unusual part (floats, big ints, tuples, subclasses, deep nesting, ids already given, tags, error
+messages, unknown datasets, a shared event object, ...).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from shipper.enrich.recognise import Recognise
+from shipper.event import IdAssigner
+from shipper.parallel import express, work
+from shipper.parallel.express import Tail
+from shipper.parallel.work import Setup, Worker
+from shipper.parse.base import ParseContext
+from shipper.parse.dispatch import make_parser
+from shipper.pipeline import Window
+from shipper.sinks.base import Encode
+from shipper.sinks.bulk import Encoder
+from shipper.sinks.ndjson import encode_lines
+from shipper.sources.base import Origin, RawChunk
+from tests.helpers.express import ES_AND_NDJSON, corpus_text, journal_docs, needs_lane, odd_doc
+
+
+def tail_and_python(docs: list[dict[str, Any]], encoders: dict[str, Encode] = ES_AND_NDJSON, piece: int = 37) -> int:
+    """Run the documents through a worker's stages after parsing, with the C tail and without;
+    assert both give the same; return how many the tail took."""
+    results = []
+    taken = 0
+    for tail in (True, False):
+        worker = Worker(Setup(ParseContext(timezone="UTC"), Window(), encoders))
+        if not tail:
+            worker._tail = None
+        assert (worker._tail is not None) is tail
+        ids = IdAssigner(track_first=True)
+        part = worker._part()
+        grow = work.Part.grow
+
+        def counted(self: work.Part, n: int) -> None:
+            nonlocal taken
+            taken += n if tail else 0
+            grow(self, n)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(work.Part, "grow", counted)
+            for start in range(0, len(docs), piece):
+                worker._add(part, copy.deepcopy(docs[start : start + piece]), ids)
+        pending = [(i, orjson.dumps(doc)) for i, doc in part.pending]
+        results.append((part.items, pending, part.unparsed, part.size, ids.state(), ids.first, repr(worker.recognise.state())))
+    assert results[0] == results[1]
+    return taken
+
+
+@needs_lane
+def test_the_tail_on_real_journal_documents() -> None:
+    docs = journal_docs()
+    assert len(docs) > 10000
+    # some of them again, and once more with a second shifted (other ids, other seconds)
+    again = copy.deepcopy(docs[:2000])
+    for doc in again:
+        doc["@timestamp"] = doc["@timestamp"][:18] + "9" + doc["@timestamp"][19:]
+    assert tail_and_python(docs + docs[:2000] + again, piece=256) > len(docs) * 3 // 4
+    for encoders in ({"es": Encoder("x")}, {"ndjson": encode_lines}):
+        assert tail_and_python(docs[-3000:], encoders) > 2000
+
+
+@needs_lane
+@pytest.mark.parametrize("seed", range(4))
+def test_the_tail_on_odd_documents(seed: int) -> None:
+    rng = random.Random(seed)
+    docs = [odd_doc(rng, n) for n in range(600)]
+    assert tail_and_python(docs) > 150
+
+
+# -- the daemon: documents with their ids, the tail's other mode ----------------------------------
+
+
+def _session(tmp_path: Path, tail: bool) -> Any:
+    from shipper.config.model import load_config
+    from shipper.daemon.plan import make_plan
+    from shipper.daemon.session import Session
+    from shipper.daemon.stats import Stats
+    from shipper.env import Env
+
+    tmp_path.mkdir()
+    config = tmp_path / "shipper.yml"
+    config.write_text(f"state_dir: {tmp_path / 'state'}\ninputs: [{{type: file, paths: [{tmp_path / 'x.log'}]}}]\n"
+                      "output:\n  elasticsearch: {hosts: ['http://127.0.0.1:9']}\n")
+    env = Env()
+    session = Session(make_plan(load_config(config), env, print, env), print, Stats())
+    if not tail:
+        session._tail = None
+    assert (session._tail is not None) is (tail and express.NATIVE)
+    return session
+
+
+@needs_lane
+def test_the_daemon_encodes_its_batches_with_the_tail_as_without(tmp_path: Path) -> None:
+    """The daemon's streams give ids; batches are recognised, linked and encoded at once. Its
+    batches: the corpus's syslog lines and journal, and odd documents, with their ids."""
+    lines = corpus_text().decode("utf-8", "replace").splitlines()
+    origin = Origin("t", "syslog", path="/var/log/messages")
+    parser = make_parser(origin, ParseContext(timezone="UTC", year=2017))
+    docs = parser.parse(RawChunk(origin, "text", lines, list(range(len(lines))))) + parser.flush()
+    rng = random.Random(3)
+    docs += journal_docs()[-3000:] + [odd_doc(rng, n) for n in range(600)]
+    docs = [doc for doc in docs if len(doc["@timestamp"]) == 27 and doc["@timestamp"].isascii()]  # linking reads them
+    ids = IdAssigner()
+    ids.assign(docs)
+    docs.insert(5, {"@timestamp": "2017-01-01T00:00:00.000000Z", "message": "no id", "event": {"dataset": "syslog"}})
+    got, expected = [], []
+    taken = 0
+    add = Tail.add
+
+    def counted(self: Tail, docs: Any, ids: Any, outs: Any, python: Any, count: Any) -> None:
+        def more(n: int) -> None:
+            nonlocal taken
+            taken += n
+
+        add(self, docs, ids, outs, python, more)
+
+    for tail, out in ((True, got), (False, expected)):
+        session = _session(tmp_path / str(tail), tail)
+        for start in range(0, len(docs), 256):
+            batch = copy.deepcopy(docs[start : start + 256])
+            if tail:
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(Tail, "add", counted)
+                    out += session._items(batch)
+            else:
+                for enricher in session._enrichers:
+                    batch = enricher.enrich(batch)
+                out += session._batch(batch, "s", None).encoded[session.plan.sink_name]
+    assert got == expected
+    assert len(got) >= len(docs) > 9000
+    assert taken > len(docs) // 2
+
+
+@needs_lane
+def test_the_tail_runs_no_python_code_of_a_document() -> None:
+    """A value's __bool__ or __eq__ could change the list the C code is reading: such a value is
+    left to Python without being called."""
+    called: list[str] = []
+
+    class Sneaky:
+        def __bool__(self) -> bool:
+            called.append("bool")
+            return True
+
+        def __eq__(self, other: object) -> bool:
+            called.append("eq")
+            return False
+
+        __hash__ = object.__hash__
+
+    tail = Tail.make(Recognise(), {"es": Encoder("default")})
+    assert tail is not None
+    plain = odd_doc(random.Random(1), 0)
+    for field in ("host", "container", "process", "message", "journald"):
+        doc = {**copy.deepcopy(plain), field: Sneaky()}
+        assert tail._plan.docs_scan([doc], 0, tail._routes, tail._message_ids, False) == 1
+    assert called == []
