@@ -70,7 +70,7 @@ class Encoder:
         return route
 
     def __call__(self, docs: list[Doc]) -> list[bytes]:
-        """The sink's `Encode` (a worker's express lane recognises it by its type)."""
+        """The sink's `Encode` (the express lane and the tail recognise it by its type)."""
         return self.encode(docs)
 
     def encode(self, docs: Iterable[Doc], dataset: str | None = None) -> list[bytes]:
