@@ -1,6 +1,6 @@
 """Side by side: shipper against rsyslog, syslog-ng and a Python floor, into the same endpoint.
 
-    bench/compare [--lines 1000000] [--runs 3] [--journal 100000]
+    bench/compare [--lines 1000000] [--runs 3] [--journal 100000] [--shipper-bulk N]
 
 Installs what it needs when missing (rsyslog + rsyslog-elasticsearch from Debian; syslog-ng
 unpacked with `apt-get download` + `dpkg -x` under /var/tmp, run from there with its own config,
@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,9 +150,14 @@ def floor_cmd(run: Path, text: Path, port: int, _n: int) -> list[str]:
     return [PY, str(HERE / "floor.py"), "syslog", f"http://127.0.0.1:{port}", str(text)]
 
 
-def shipper_cmd(run: Path, source: Path, port: int, _n: int) -> list[str]:
+def shipper_cmd(run: Path, source: Path, port: int, _n: int, bulk_docs: int = 0) -> list[str]:
+    """``bulk_docs``: documents per bulk request (--shipper-bulk), with room for three times as
+    many events held (two requests in flight, the next one filling), as the defaults have for
+    2,000; 0: shipper's defaults."""
     config = run / "shipper.yml"
-    config.write_text(f"state_dir: {run / 'state'}\n")
+    bulk = (f"output:\n  elasticsearch:\n    bulk_max_docs: {bulk_docs}\n    max_held_events: {3 * bulk_docs}\n"
+            if bulk_docs else "")
+    config.write_text(f"state_dir: {run / 'state'}\n{bulk}")
     return [PY, "-m", "shipper", "replay", "--output", "es", "--es-url", f"http://127.0.0.1:{port}",
             "--config", str(config), "--timezone", "UTC", "--year", "2024", "--quiet", str(source)]
 
@@ -362,7 +368,7 @@ def syslog_case(args: argparse.Namespace, endpoint: Endpoint) -> list[str]:
         subprocess.run([PY, str(HERE / "gen.py"), "syslog", str(args.lines), str(text)], check=True)
     print(f"input: {args.lines:,} RFC 3164 lines, {text.stat().st_size / 1e6:.0f} MB ({text})", flush=True)
     syslog = [Contestant("rsyslog", rsyslog_cmd, daemon=True), Contestant("syslog-ng", syslog_ng_cmd, True, syslog_ng_env()),
-              Contestant("floor", floor_cmd, False), Contestant("shipper", shipper_cmd, False)]
+              Contestant("floor", floor_cmd, False), Contestant("shipper", partial(shipper_cmd, bulk_docs=args.shipper_bulk), False)]
     return play(f"syslog file → endpoint, {args.lines:,} lines (medians of {args.runs})", syslog, text, args.lines,
                 args.runs, endpoint, [("shipper", "rsyslog"), ("shipper", "syslog-ng"), ("shipper", "floor")])
 
@@ -372,6 +378,9 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000, help="syslog lines (0: skip the syslog case)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--journal", type=int, default=100_000, help="journal entries (0: skip the journal case)")
+    ap.add_argument("--shipper-bulk", type=int, default=0, metavar="N",
+                    help="documents per bulk request for shipper (default: its own, 2,000; the floor and "
+                         "syslog-ng send 5,000)")
     args = ap.parse_args()
     ensure_rsyslog()
     ensure_syslog_ng()
@@ -379,13 +388,14 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"{os.cpu_count()} cores; python {sys.version.split()[0]}", flush=True)
     lines = [f"{time.strftime('%Y-%m-%d %H:%M %Z')}: bench/compare --lines {args.lines} --runs {args.runs} "
-             f"--journal {args.journal}"]
+             f"--journal {args.journal}" + (f" --shipper-bulk {args.shipper_bulk}" if args.shipper_bulk else "")]
     with Endpoint() as endpoint:
         if args.lines:
             lines += syslog_case(args, endpoint)
         if args.journal:
             jdir = make_journal(args.journal)
-            journal = [Contestant("journalctl|reader", journalctl_cmd, False), Contestant("shipper(journal)", shipper_cmd, False)]
+            shipper = partial(shipper_cmd, bulk_docs=args.shipper_bulk)
+            journal = [Contestant("journalctl|reader", journalctl_cmd, False), Contestant("shipper(journal)", shipper, False)]
             lines += play(f"journal directory → endpoint, {args.journal:,} entries (medians of {args.runs})", journal,
                           jdir, args.journal, args.runs, endpoint, [("shipper(journal)", "journalctl|reader")])
     (WORK / "last.txt").write_text("\n".join(lines) + "\n")
