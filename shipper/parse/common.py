@@ -60,7 +60,9 @@ class TextParser:
         return (copy.deepcopy(self._held), self._last_ts)
 
     def restore(self, state: tuple[Any, ...]) -> None:
-        self._held, self._last_ts = state
+        """Take ``state`` (a copy of its held record: lines that continue it change this one)."""
+        held, self._last_ts = state
+        self._held = copy.deepcopy(held)
 
     def _log(self, offset: int | None) -> dict[str, Any]:
         log: dict[str, Any] = {}

@@ -190,6 +190,22 @@ def test_a_record_stays_open_across_chunks_until_flush() -> None:
     assert parser.flush() == []
 
 
+def test_a_restored_state_is_not_changed_by_the_lines_after_it() -> None:
+    """A parallel replay restores one state into several parsers (a block done again, and the
+    comparison with the next block's start): lines that continue the held record must change the
+    parser's copy, not the state it was given."""
+    parser = make_parser(ORIGIN, ParseContext("UTC", 2017))
+    parser.parse(chunk(["Aug 30 14:55:48 gorp app[1]: two"]))
+    state = parser.state()
+    before = repr(state)
+    for _ in range(2):
+        again = make_parser(ORIGIN, ParseContext("UTC", 2017))
+        again.restore(state)
+        assert again.parse(chunk(["\tcontinued"], 100)) == []
+        assert [d["message"] for d in again.flush()] == ["two\n\tcontinued"]
+    assert repr(state) == before
+
+
 def test_item_tags_are_copied_to_the_document() -> None:
     parser = make_parser(ORIGIN, ParseContext("UTC", 2017))
     tags = {0: (TAG_INVALID_UTF8,), 1: (TAG_TRUNCATED, TAG_INVALID_UTF8)}
