@@ -7,8 +7,9 @@ Every field is read (the document keeps them all, in ``journald.custom``), by `j
 
 Memory: sd_journal maps the files and keeps what it has read mapped, so resident memory grows
 with the part of the files read (clean page-cache pages, but they count in RSS: 60 MB for 100k
-entries). A new reader every `REOPEN_ENTRIES` entries starts small again; it maps anew only the
-older pages that the next entries refer to (values stored once per file, such as a host name).
+entries). A new reader every `REOPEN_ENTRIES` entries (read, stepped over, or passed by the
+searches that cut a parallel replay's segments) starts small again; it maps anew only the older
+pages that the next entries refer to (values stored once per file, such as a host name).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.export import Fields, Tags
 from shipper.sources.journal_entries import CHUNK_ENTRIES, journal_module, place_after, read_entries, stopped_message
+from shipper.sources.journal_numbers import Numbering, cursor_at, cursor_if, numbering
 from shipper.sources.stream import InputStream
 
 # A new reader this often (see `JournalSource._read`): ~0.3 ms each, 1% of reading the entries.
@@ -135,25 +137,13 @@ class JournalSource:
             yield Segment((), None, None, 0, self._total or 0)
 
     def _segments(self, paths: tuple[str, ...], size: int, warm: int) -> Iterator[Segment]:
-        reader = journal_module()._Reader(0, None, list(paths))
         warm_from: str | None = None
         after: str | None = None
         done = 0
-        try:
-            while reader._next(size - warm):
-                start = reader._get_cursor() if warm else None
-                if warm and not reader._next(warm):
-                    break
-                done += size
-                yield Segment(paths, warm_from, after, size, self._progress(done), warm)
-                warm_from, after = start, reader._get_cursor()
-                if done % REOPEN_ENTRIES < size:  # let the pages skipped over go (see the module doc)
-                    reader.close()
-                    reader = reopen_after(list(paths), after)
-        except OSError:
-            pass  # the last segment reads up to the damage and reports it
-        finally:
-            reader.close()
+        for start, end in _boundaries(paths, size, warm):
+            done += size
+            yield Segment(paths, warm_from, after, size, self._progress(done), warm)
+            warm_from, after = start, end
         yield Segment(paths, warm_from, after, None, self._total or self._progress(done), warm)
 
     def close(self) -> None:
@@ -269,6 +259,68 @@ def _segment_rest(
             yield RawChunk(origin, "fields", items, checkpoint=cursor, progress=seg.progress)
     finally:
         readers.done(read, len(errors) > failed)
+
+
+def _boundaries(paths: tuple[str, ...], size: int, warm: int) -> Iterator[tuple[str | None, str]]:
+    """After each segment of ``size`` entries but the last, in turn: the cursors of the next
+    segment's first warm-up entry (None without warm-up) and of the segment's own last entry.
+    Found by sequence number where the files allow it (`journal_numbers`), else by stepping over
+    the entries. A damaged file ends them (the last segment reads up to the damage and reports it)."""
+    end: str | None = None
+    numbers = numbering(paths) if warm < size else None
+    if numbers is not None:
+        for start, end in _numbered(paths, numbers, size, warm):
+            yield start, end
+    yield from _stepped(paths, size, warm, end)
+
+
+def _numbered(paths: tuple[str, ...], numbers: Numbering, size: int, warm: int) -> Iterator[tuple[str | None, str]]:
+    """`_boundaries` by sequence number, until an entry is not where the headers put it (the
+    first entry is checked too: the k-th entry is the one numbered ``head + k`` only if it is)."""
+    reader = journal_module()._Reader(0, None, list(paths))
+    try:
+        reader.seek_head()
+        if not (reader._next() and cursor_if(reader, numbers, 0)):
+            return
+        for first in range(size, numbers.count, size):  # the next segment's first entry
+            if first % REOPEN_ENTRIES < size:  # let the pages the searches mapped go (see the module doc)
+                reader.close()
+                reader = journal_module()._Reader(0, None, list(paths))
+            if warm:  # the warm-up's start by number, then the segment's end `warm` entries on
+                start = cursor_at(reader, numbers, first - warm - 1)
+                end = cursor_if(reader, numbers, first - 1) if start and reader._next(warm) else None
+            else:
+                start, end = None, cursor_at(reader, numbers, first - 1)
+            if end is None:
+                return
+            yield start, end
+    except OSError:
+        pass
+    finally:
+        reader.close()
+
+
+def _stepped(paths: tuple[str, ...], size: int, warm: int, after: str | None) -> Iterator[tuple[str | None, str]]:
+    """`_boundaries` by stepping over the entries after the entry ``after`` (None: from the first)."""
+    reader = None
+    try:
+        reader = journal_module()._Reader(0, None, list(paths)) if after is None else reopen_after(list(paths), after)
+        stepped = 0
+        while reader._next(size - warm):
+            start = reader._get_cursor() if warm else None
+            if warm and not reader._next(warm):
+                break
+            end = reader._get_cursor()
+            yield start, end
+            stepped += size
+            if stepped % REOPEN_ENTRIES < size:  # let the pages stepped over go (see the module doc)
+                reader.close()
+                reader = reopen_after(list(paths), end)
+    except OSError:
+        pass
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 def _plain_name(path: str, index: int) -> str:

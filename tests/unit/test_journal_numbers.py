@@ -1,0 +1,126 @@
+"""Segments of a journal cut by sequence number (`shipper.sources.journal_numbers`): the same
+segments as stepping over the entries, on real journal files, and stepping where the headers
+cannot be trusted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import zstandard
+
+from shipper.sources import journal
+from shipper.sources.journal import JournalFile, JournalSource, Segment
+from shipper.sources.journal_numbers import Numbering, numbering
+from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
+
+pytest.importorskip("systemd.journal", reason="systemd-python is not installed")
+if not JOURNAL_REMOTE.exists():
+    pytest.skip("systemd-journal-remote is not installed", allow_module_level=True)
+
+NO_RTC = Path(__file__).resolve().parents[1] / "data/corpus/real/systemd/no-rtc"
+SIZE, WARM = 300, 16
+
+
+def entries(n: int, first: int = 0) -> bytes:
+    return b"".join(export_entry({"MESSAGE": f"line {i}", "SYSLOG_IDENTIFIER": "app"}, seq=i)
+                    for i in range(first, first + n))
+
+
+@pytest.fixture(scope="module")
+def one_writer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2,500 entries written by one systemd-journal-remote."""
+    return make_journal(tmp_path_factory.mktemp("journal"), entries(2500))
+
+
+def segments(paths: list[Path], monkeypatch: pytest.MonkeyPatch,
+             numbers: Any = "headers") -> tuple[list[Segment], list[str | None]]:
+    """The segments of ``paths`` and where the stepping over entries started (the cursor after
+    which it stepped: None from the first entry). ``numbers``: what `numbering` says instead of
+    the headers (None: step over every entry)."""
+    starts: list[str | None] = []
+    stepped = journal._stepped
+
+    def watched(paths: tuple[str, ...], size: int, warm: int, after: str | None) -> Iterator[tuple[str | None, str]]:
+        starts.append(after)
+        return stepped(paths, size, warm, after)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(journal, "_stepped", watched)
+        if numbers != "headers":
+            patch.setattr(journal, "numbering", lambda _paths: numbers)
+        source = JournalSource("test", [JournalFile(str(p), False) for p in paths])
+        try:
+            return list(source.segments(SIZE, WARM)), starts
+        finally:
+            source.close()
+
+
+def test_one_writers_file_is_numbered_from_its_header(one_writer: Path) -> None:
+    numbers = numbering([str(one_writer)])
+    assert numbers is not None and (numbers.head, numbers.count) == (1, 2500)
+    assert len(numbers.seqnum_id) == 32
+
+
+def test_segments_found_by_number_are_those_found_by_stepping(one_writer: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    stepped, _ = segments([one_writer], monkeypatch, numbers=None)
+    found, starts = segments([one_writer], monkeypatch)
+    assert found == stepped
+    assert len(found) == 9 and found[-1].count is None
+    assert found[-1].warm == WARM and found[-1].after is not None and found[-1].warm_from is not None
+    # Only the entries after the last boundary were stepped over: from the 2,400th on.
+    assert starts == [found[-1].after]
+
+
+def test_headers_that_do_not_match_the_entries_fall_back_to_stepping(one_writer: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A header that lies (a file being written, or damaged): every cursor found by number is
+    checked, and stepping takes over from the last good one."""
+    stepped, _ = segments([one_writer], monkeypatch, numbers=None)
+    real = numbering([str(one_writer)])
+    assert real is not None
+    shifted, starts = segments([one_writer], monkeypatch, Numbering(real.seqnum_id, real.head + 1, real.count))
+    assert shifted == stepped and starts == [None]  # the first cursor was wrong: all stepped
+    longer, starts = segments([one_writer], monkeypatch, Numbering(real.seqnum_id, real.head, real.count + 5000))
+    assert longer == stepped and starts == [stepped[-1].after]
+    other = Numbering("0" * 32, real.head, real.count)
+    assert segments([one_writer], monkeypatch, other)[0] == stepped
+
+
+def test_files_of_two_writers_or_with_gaps_are_stepped_over(tmp_path: Path, one_writer: Path) -> None:
+    second = make_journal(tmp_path / "b", entries(500, 2500))
+    assert numbering([str(one_writer), str(second)]) is None  # two seqnum_ids: ordered by time
+    following = bytearray(second.read_bytes())  # numbered as if it followed, by another writer
+    following[160:176] = (3000).to_bytes(8, "little") + (2501).to_bytes(8, "little")
+    (tmp_path / "following.journal").write_bytes(following)
+    assert numbering([str(one_writer), str(tmp_path / "following.journal")]) is None
+    following[72:88] = one_writer.read_bytes()[72:88]  # the same writer: one numbering
+    (tmp_path / "following.journal").write_bytes(following)
+    assert numbering([str(one_writer), str(tmp_path / "following.journal")]) == Numbering(
+        one_writer.read_bytes()[72:88].hex(), 1, 3000)
+    following[160:176] = (3100).to_bytes(8, "little") + (2601).to_bytes(8, "little")  # 100 missing between
+    (tmp_path / "following.journal").write_bytes(following)
+    assert numbering([str(one_writer), str(tmp_path / "following.journal")]) is None
+    header = bytearray(one_writer.read_bytes())
+    header[152:160] = (2499).to_bytes(8, "little")  # one entry fewer than its numbers: a gap
+    gap = tmp_path / "gap.journal"
+    gap.write_bytes(header)
+    assert numbering([str(gap)]) is None
+    assert numbering([str(one_writer), str(one_writer)]) is None  # the same entries twice
+    (tmp_path / "no.journal").write_bytes(b"not a journal")
+    assert numbering([str(tmp_path / "no.journal")]) is None
+
+
+def test_a_machines_journal_with_user_journals_is_stepped_over(tmp_path: Path) -> None:
+    """The corpus's Fedora journal: system and user files share the numbers, so each file has
+    gaps, and every boot has its own seqnum_id."""
+    paths = []
+    for path in sorted(NO_RTC.glob("*.zst")):
+        plain = tmp_path / path.name.removesuffix(".zst")
+        plain.write_bytes(zstandard.ZstdDecompressor().decompress(path.read_bytes(), max_output_size=1 << 28))
+        paths.append(str(plain))
+    assert len(paths) == 7
+    assert numbering(paths) is None
+    assert all(numbering([p]) is None for p in paths if "user" in p)
