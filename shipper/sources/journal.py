@@ -125,7 +125,8 @@ class JournalSource:
 
     def segments(self, size: int, warm: int) -> Iterator[Segment]:
         """The entries as segments of ``size`` for worker processes (`segment_chunks`), each with
-        where the ``warm`` entries before it start; found by skipping through the files in C.
+        where the ``warm`` entries before it start; found by sequence number where the files'
+        headers allow it, else by stepping over the entries in C (`_boundaries`).
         Files that cannot be read are in `errors` once the first segment is out (the reader of
         the last segment adds what it meets)."""
         paths, self.errors = self._materialise()
