@@ -7,6 +7,9 @@
  * several values), plus `_BOOT_ID` when the entry has none, `__REALTIME_TIMESTAMP` (decimal us)
  * and `__CURSOR`.
  *
+ * `skip` steps over entries and says how many it stepped over, which systemd-python's `_next(n)`
+ * does not (it says only whether it moved): cutting a growing journal into segments needs it.
+ *
  * The sd_journal pointer is read from the `_Reader` object, laid out as `PyObject_HEAD; sd_journal
  * *j;` in systemd-python (PyPI's 235 and Debian 12's python3-systemd: the tests bind to both).
  * `bind` checks the type's name and size once; if they differ, the Python loop is used instead
@@ -14,6 +17,8 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,20 +163,26 @@ PyDoc_STRVAR(read_doc,
     "the journal), and the cursors of the entries a damaged field was left out of. The reader\n"
     "stays after the last entry returned.");
 
+/* The sd_journal of a bound systemd-python _Reader; NULL with an exception set if it is not one. */
+static sd_journal *journal_of(PyObject *obj) {
+    if (reader_type == NULL || !PyObject_TypeCheck(obj, reader_type)) {
+        PyErr_SetString(PyExc_TypeError, "a bound systemd-python _Reader is needed");
+        return NULL;
+    }
+    sd_journal *j = ((Reader *)obj)->j;
+    if (j == NULL)
+        PyErr_SetString(PyExc_ValueError, "the journal reader is closed");
+    return j;
+}
+
 static PyObject *read_batch(PyObject *module, PyObject *args) {
     PyObject *obj;
     Py_ssize_t n;
     if (!PyArg_ParseTuple(args, "On:read", &obj, &n))
         return NULL;
-    if (reader_type == NULL || !PyObject_TypeCheck(obj, reader_type)) {
-        PyErr_SetString(PyExc_TypeError, "read() needs a bound systemd-python _Reader");
+    sd_journal *j = journal_of(obj);
+    if (j == NULL)
         return NULL;
-    }
-    sd_journal *j = ((Reader *)obj)->j;
-    if (j == NULL) {
-        PyErr_SetString(PyExc_ValueError, "the journal reader is closed");
-        return NULL;
-    }
     PyObject *entries = PyList_New(0);
     PyObject *damaged = PyList_New(0);
     if (entries == NULL || damaged == NULL) {
@@ -218,6 +229,33 @@ fail:
     return NULL;
 }
 
+PyDoc_STRVAR(skip_doc,
+    "skip(reader, n) -> int\n\n"
+    "Move the reader n entries on (sd_journal_next_skip) and return how many it moved: fewer\n"
+    "than n at the end of the journal (systemd-python's _next(n) says only whether it moved).\n"
+    "OSError if the journal cannot be read.");
+
+static PyObject *skip(PyObject *module, PyObject *args) {
+    PyObject *obj;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "On:skip", &obj, &n))
+        return NULL;
+    sd_journal *j = journal_of(obj);
+    if (j == NULL)
+        return NULL;
+    if (n <= 0 || n > INT_MAX) /* sd_journal_next_skip(j, 0) would move one entry */
+        return PyErr_Format(PyExc_ValueError, "skip() moves 1 to %d entries, not %zd", INT_MAX, n);
+    int r;
+    Py_BEGIN_ALLOW_THREADS
+    r = sd_journal_next_skip(j, (uint64_t)n);
+    Py_END_ALLOW_THREADS
+    if (r < 0) {
+        errno = -r;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromLong(r);
+}
+
 PyDoc_STRVAR(bind_doc,
     "bind(reader_type) -> bool\n\n"
     "Use systemd-python's _Reader type; False (and nothing bound) if its layout is not the one\n"
@@ -237,6 +275,7 @@ static PyObject *bind(PyObject *module, PyObject *type) {
 static PyMethodDef methods[] = {
     {"bind", bind, METH_O, bind_doc},
     {"read", read_batch, METH_VARARGS, read_doc},
+    {"skip", skip, METH_VARARGS, skip_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.export import Fields, Tags
-from shipper.sources.journal_entries import CHUNK_ENTRIES, journal_module, place_after, read_entries, stopped_message
+from shipper.sources.journal_entries import CHUNK_ENTRIES, journal_module, place_after, read_entries, skip, stopped_message
 from shipper.sources.journal_numbers import Numbering, cursor_at, cursor_if, numbering
 from shipper.sources.stream import InputStream
 
@@ -133,7 +133,7 @@ class JournalSource:
         good, bad = _openable(paths)
         self.errors += [f"shipper: cannot open journal file {p}: {why}; it is damaged or not a journal file" for p, why in bad]
         if good:
-            yield from self._segments(tuple(good), size, min(warm, size))
+            yield from self._segments(tuple(good), size, min(warm, size - 1))
         else:  # nothing to read: one empty segment, after which the errors are reported
             yield Segment((), None, None, 0, self._total or 0)
 
@@ -268,7 +268,7 @@ def _boundaries(paths: tuple[str, ...], size: int, warm: int) -> Iterator[tuple[
     Found by sequence number where the files allow it (`journal_numbers`), else by stepping over
     the entries. A damaged file ends them (the last segment reads up to the damage and reports it)."""
     end: str | None = None
-    numbers = numbering(paths) if warm < size else None
+    numbers = numbering(paths)
     if numbers is not None:
         for start, end in _numbered(paths, numbers, size, warm):
             yield start, end
@@ -302,14 +302,17 @@ def _numbered(paths: tuple[str, ...], numbers: Numbering, size: int, warm: int) 
 
 
 def _stepped(paths: tuple[str, ...], size: int, warm: int, after: str | None) -> Iterator[tuple[str | None, str]]:
-    """`_boundaries` by stepping over the entries after the entry ``after`` (None: from the first)."""
+    """`_boundaries` by stepping over the entries after the entry ``after`` (None: from the first).
+    A step cut short means the end of the journal at that moment: entries written since belong to
+    the last segment (a segment's end found after them would make it shorter than ``size``, and
+    its reader would read on into the next one)."""
     reader = None
     try:
         reader = journal_module()._Reader(0, None, list(paths)) if after is None else reopen_after(list(paths), after)
         stepped = 0
-        while reader._next(size - warm):
+        while skip(reader, size - warm) == size - warm:
             start = reader._get_cursor() if warm else None
-            if warm and not reader._next(warm):
+            if warm and skip(reader, warm) < warm:
                 break
             end = reader._get_cursor()
             yield start, end

@@ -81,6 +81,19 @@ def native_reader() -> Any:
     return _journalread if _journalread.bind(journal_module()._Reader) else None
 
 
+def skip(reader: Any, n: int) -> int:
+    """Move ``reader`` ``n`` (≥ 1) entries on; how many it moved: fewer at the end of the journal.
+    systemd-python's ``_next(n)`` says only whether it moved, which cannot tell a full step from
+    one the end cut short. Without the C reader, one entry at a time."""
+    native = native_reader()
+    if native is not None:
+        return int(native.skip(reader, n))
+    moved = 0
+    while moved < n and reader._next():
+        moved += 1
+    return moved
+
+
 def read_in_python(
     reader: Any, errors: list[str], limit: int | None = None, chunk: int = CHUNK_ENTRIES
 ) -> Generator[tuple[list[Fields], str | None], None, None]:

@@ -1,18 +1,23 @@
-"""Segments of a journal cut by sequence number (`shipper.sources.journal_numbers`): the same
-segments as stepping over the entries, on real journal files, and stepping where the headers
-cannot be trusted."""
+"""How a parallel replay cuts a journal into segments: by sequence number
+(`shipper.sources.journal_numbers`), the same segments as stepping over the entries, on real
+journal files; stepping where the headers cannot be trusted; and a journal that grows while it is
+cut, every entry read once."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Iterator
 
+import time
+from types import SimpleNamespace
+
 import pytest
 import zstandard
 
-from shipper.sources import journal
-from shipper.sources.journal import JournalFile, JournalSource, Segment
+from shipper.sources import journal, journal_entries
+from shipper.sources.journal import JournalFile, JournalSource, Segment, SegmentReaders, segment_chunks
 from shipper.sources.journal_numbers import Numbering, numbering
+from tests.helpers.daemon import LiveJournal
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
 
 pytest.importorskip("systemd.journal", reason="systemd-python is not installed")
@@ -124,3 +129,78 @@ def test_a_machines_journal_with_user_journals_is_stepped_over(tmp_path: Path) -
     assert len(paths) == 7
     assert numbering(paths) is None
     assert all(numbering([p]) is None for p in paths if "user" in p)
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["C", "python"])
+def test_skip_says_how_far_it_went(one_writer: Path, monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    if native:
+        assert journal_entries.native_reader() is not None, "the C reader is built here"
+    else:
+        monkeypatch.setattr(journal_entries, "native_reader", lambda: None)
+    reader = journal_entries.journal_module()._Reader(0, None, [str(one_writer)])
+    try:
+        reader.seek_head()
+        assert [journal_entries.skip(reader, n) for n in (1500, 1500, 5)] == [1500, 1000, 0]
+        assert reader._get_cursor().split(";")[1] == f"i={2500:x}"  # on the last entry
+    finally:
+        reader.close()
+
+
+def _entries_in(path: Path) -> int:
+    with open(path, "rb") as f:
+        return int.from_bytes(f.read(160)[152:160], "little")
+
+
+def test_a_journal_growing_while_it_is_cut_gives_every_entry_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries written between the two steps that find a segment's end (a live journal) used to
+    give a segment shorter than its count: its reader read on into the next segment, and those
+    entries were replayed twice. A step cut short by the end now leaves the rest to the last
+    segment. The entries are written exactly there, by the reader's own steps."""
+    live = LiveJournal(tmp_path / "live")
+    try:
+        live.write([{"MESSAGE": f"line {i}", "SYSLOG_IDENTIFIER": "app"} for i in range(2500)])
+        (path,) = live.files() or [tmp_path / "live" / "remote.journal"]
+        _wait(lambda: path.exists() and _entries_in(path) == 2500)
+
+        def grow() -> None:  # once: 100 entries more, visible before the next step
+            if live.written == 2500:
+                live.write([{"MESSAGE": f"line {i}", "SYSLOG_IDENTIFIER": "app"} for i in range(2500, 2600)])
+                _wait(lambda: _entries_in(path) == 2600)
+
+        class Growing(journal_entries.journal_module()._Reader):  # type: ignore[misc,name-defined]
+            def _next(self, skip: int = 1) -> bool:  # (how the steps were taken before)
+                moved = journal_entries.skip(self, skip)
+                if moved < skip:
+                    grow()
+                return moved > 0
+
+        real_skip = journal.skip
+
+        def skip(reader: Any, n: int) -> int:
+            moved = real_skip(reader, n)
+            if moved < n:
+                grow()
+            return moved
+
+        monkeypatch.setattr(journal, "numbering", lambda _paths: None)  # stepping: what the race is in
+        monkeypatch.setattr(journal, "skip", skip)
+        monkeypatch.setattr(journal, "journal_module", lambda: SimpleNamespace(_Reader=Growing))
+        source = JournalSource("live", [JournalFile(str(path), False)])
+        cut = list(source.segments(SIZE, WARM))
+        assert live.written == 2600  # the journal grew while it was cut
+        messages: list[str] = []
+        readers = SegmentReaders()
+        for seg in cut:
+            _, chunks = segment_chunks(source.origin, seg, False, [], readers)
+            messages += [str(entry["MESSAGE"]) for chunk in chunks for entry in chunk.items]
+        readers.close()
+        assert sorted(messages, key=lambda m: int(m.split()[1])) == [f"line {i}" for i in range(2600)]
+    finally:
+        live.close()
+
+
+def _wait(done: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "systemd-journal-remote did not write the entries in time"
+        time.sleep(0.01)
