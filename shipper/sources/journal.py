@@ -15,8 +15,6 @@ pages that the next entries refer to (values stored once per file, such as a hos
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -24,20 +22,14 @@ from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.export import Fields, Tags
 from shipper.sources.journal_entries import CHUNK_ENTRIES, journal_module, place_after, read_entries, skip, stopped_message
+from shipper.sources.journal_files import JournalFile, Pinned
 from shipper.sources.journal_numbers import Numbering, cursor_at, cursor_if, numbering
 from shipper.sources.stream import InputStream
 
 # A new reader this often (see `JournalSource._read`): ~0.3 ms each, 1% of reading the entries.
 REOPEN_ENTRIES = 10_000
-COPY_BLOCK = 1 << 20
 _N_ENTRIES_AT = 152  # offset of n_entries (le64) in the journal file header
 _HEADER_BYTES = _N_ENTRIES_AT + 8
-
-
-@dataclass(frozen=True, slots=True)
-class JournalFile:
-    path: str
-    compressed: bool  # the file on disk is an archive of the journal file (e.g. .journal.zst)
 
 
 class JournalSource:
@@ -47,7 +39,7 @@ class JournalSource:
         self.source_id = source_id
         self.origin = Origin(source_id, "journal")
         self._files = files
-        self._tmpdir: str | None = None
+        self._pinned = Pinned(files)  # open now: the files as listed, whatever happens to their names
         self._reader: Any = None
         self._total: int | None = None
         self._entries = 0
@@ -78,9 +70,7 @@ class JournalSource:
         return min(self._total, done * self._total // self._entries)
 
     def chunks(self) -> Iterator[RawChunk]:
-        paths, errors = self._materialise()
-        good, bad = _openable(paths)
-        errors += [f"shipper: cannot open journal file {p}: {why}; it is damaged or not a journal file" for p, why in bad]
+        good, errors = self._openable()
         done = 0
         cursor: str | None = None
         held: RawChunk | None = None  # each chunk is held back until the next: the last is adjusted
@@ -129,9 +119,7 @@ class JournalSource:
         headers allow it, else by stepping over the entries in C (`_boundaries`).
         Files that cannot be read are in `errors` once the first segment is out (the reader of
         the last segment adds what it meets)."""
-        paths, self.errors = self._materialise()
-        good, bad = _openable(paths)
-        self.errors += [f"shipper: cannot open journal file {p}: {why}; it is damaged or not a journal file" for p, why in bad]
+        good, self.errors = self._openable()
         if good:
             yield from self._segments(tuple(good), size, min(warm, size - 1))
         else:  # nothing to read: one empty segment, after which the errors are reported
@@ -151,27 +139,16 @@ class JournalSource:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
+        self._pinned.close()
 
-    def _materialise(self) -> tuple[list[str], list[str]]:
-        """Paths sd_journal can open: compressed files are decompressed into a private temporary
-        directory (removed by `close`). Also the read errors of damaged archives."""
-        paths: list[str] = []
-        errors: list[str] = []
-        for f in self._files:
-            if not f.compressed:
-                paths.append(f.path)
-                continue
-            if self._tmpdir is None:
-                self._tmpdir = tempfile.mkdtemp(prefix="shipper-journal-")
-            target = os.path.join(self._tmpdir, _plain_name(f.path, len(paths)))
-            failure = _decompress(f.path, target)
-            paths.append(target)
-            if failure:
-                errors.append(failure)
-        return paths, errors
+    def _openable(self) -> tuple[list[str], list[str]]:
+        """The paths of the files sd_journal opens (`Pinned`), and the errors of the others
+        (named as the user gave them) and of damaged archives."""
+        paths, errors = self._pinned.paths()
+        good, bad = _openable(paths)
+        errors += [f"shipper: cannot open journal file {self._pinned.given(p)}: {why}; it is damaged or not a journal file"
+                   for p, why in bad]
+        return good, errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,30 +302,6 @@ def _stepped(paths: tuple[str, ...], size: int, warm: int, after: str | None) ->
     finally:
         if reader is not None:
             reader.close()
-
-
-def _plain_name(path: str, index: int) -> str:
-    """The decompressed file's name: sd_journal opens only names ending in .journal or .journal~."""
-    name = os.path.basename(path)
-    for suffix in (".zst", ".zstd", ".gz", ".xz", ".bz2"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    if not name.endswith((".journal", ".journal~")):
-        name += ".journal"
-    return f"{index:04d}-{name}"
-
-
-def _decompress(src: str, target: str) -> str | None:
-    """Decompress ``src`` to ``target``; the read-error message when the archive is damaged."""
-    stream = InputStream.open_path(src)
-    try:
-        with open(target, "wb") as out:
-            while block := stream.read(COPY_BLOCK):
-                out.write(block)
-        return stream.failure.message() if stream.failure else None
-    finally:
-        stream.close()
 
 
 def _openable(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:

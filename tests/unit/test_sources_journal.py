@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import orjson
 import pytest
 import zstandard
 
 from shipper.sources.export import ExportParser, Fields
-from shipper.sources.journal import JournalFile, JournalSource
+from shipper.sources import journal
+from shipper.sources.journal import JournalFile, JournalSource, SegmentReaders, segment_chunks
 from shipper.sources.open import open_inputs
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
 from tests.helpers.sources import read_all
@@ -144,6 +147,64 @@ def test_plain_journal_files_are_read_in_place(tmp_path: Path, monkeypatch: pyte
     items = read_all(source).items
     assert [e["MESSAGE"] for e in items] == ["hello"]
     assert list(temp.iterdir()) == []
+
+
+def _lines(n: int, word: str = "line") -> bytes:
+    return b"".join(export_entry({"MESSAGE": f"{word} {i}", "SYSLOG_IDENTIFIER": "app"}, seq=i) for i in range(n))
+
+
+def _rotate(path: Path, replacement: Path) -> None:
+    """What journald does to the active file: rename it, and start a new one under its name."""
+    path.rename(path.with_name("test@0000000000000001-0000000000000002.journal"))
+    shutil.copyfile(replacement, path)
+
+
+def test_a_file_rotated_while_it_is_read_is_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every reader opened after a rotation (a new one after each chunk here, and each worker's
+    for its segments) still reads the file the replay started with, not the new file under its
+    name."""
+    other = make_journal(tmp_path / "other", _lines(10, "other"))
+    monkeypatch.setattr(journal, "REOPEN_ENTRIES", 1)
+    path = make_journal(tmp_path / "one", _lines(2500))
+    source = JournalSource("journal:x", [JournalFile(str(path), compressed=False)])
+    chunks = source.chunks()
+    read = [next(chunks)]
+    _rotate(path, other)
+    read += list(chunks)
+    source.close()
+    assert [e["MESSAGE"] for chunk in read for e in chunk.items] == [f"line {i}" for i in range(2500)]
+
+    path = make_journal(tmp_path / "segments", _lines(2500))
+    source = JournalSource("journal:y", [JournalFile(str(path), compressed=False)])
+    segments = source.segments(300, 16)
+    cut = [next(segments)]
+    _rotate(path, other)
+    cut += list(segments)
+    readers = SegmentReaders()
+    messages = [e["MESSAGE"] for seg in cut for chunk in segment_chunks(source.origin, seg, False, [], readers)[1]
+                for e in chunk.items]
+    readers.close()
+    source.close()
+    assert messages == [f"line {i}" for i in range(2500)] and source.errors == []
+
+
+def test_many_files_under_a_low_open_files_limit(tmp_path: Path) -> None:
+    """Pinned files and the readers take a descriptor per file each: the soft limit is raised
+    (up to the hard one) rather than files failing with "Too many open files"."""
+    directory = tmp_path / "many"
+    for n in range(40):
+        make_journal(directory, export_entry({"MESSAGE": f"file {n}", "SYSLOG_IDENTIFIER": "app"}, seq=n), name=f"f{n:02d}")
+    out = tmp_path / "out.ndjson"
+    script = ("import resource, sys\n"
+              "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+              "resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))\n"
+              "from shipper.cli import main\n"
+              "sys.exit(main(sys.argv[1:]))\n")
+    proc = subprocess.run([sys.executable, "-c", script, "replay", "--quiet", "--workers", "0", "--output", "ndjson",
+                           "-o", str(out), str(directory)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    messages = sorted(orjson.loads(line)["message"] for line in out.read_bytes().splitlines())
+    assert messages == sorted(f"file {n}" for n in range(40))
 
 
 def test_a_damaged_compressed_journal_is_reported_not_fatal(tmp_path: Path) -> None:

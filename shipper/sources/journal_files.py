@@ -1,0 +1,132 @@
+"""The paths a journal replay opens: its files as they were when the replay started.
+
+sd_journal opens files by path, and a replay opens them many times: the main process to cut
+segments, each worker, and a new reader every ``REOPEN_ENTRIES`` entries. On a live machine the
+active file is rotated while it is read: journald (or systemd-journal-remote) renames
+``system.journal`` to ``system@….journal`` and a new, nearly empty ``system.journal`` takes its
+name; vacuuming deletes old files. Opened by its name again, the active file would be the new one:
+its cursors are not found there, and the renamed file's entries would be missing from the replay
+(seen with systemd-journal-remote rotating during a replay: no documents at all, or "No such file
+or directory").
+
+So `Pinned` opens each file once, as soon as the input is listed, and gives the readers a path
+through the open descriptor: a link in a private directory (named ``….journal``, as sd_journal
+wants) to ``/proc/<pid>/fd/<n>``, which is that same file whatever happens to its name, also for
+worker processes. Compressed files are decompressed into the same directory when reading starts.
+Entries appended to a file after the start are read; files created after it (the rotation's new
+file) are not. (A rotation in the microseconds between listing a directory and opening its files
+is not caught.)
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import tempfile
+from dataclasses import dataclass
+
+from shipper.sources.stream import InputStream
+
+COPY_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class JournalFile:
+    path: str
+    compressed: bool  # the file on disk is an archive of the journal file (e.g. .journal.zst)
+
+
+class Pinned:
+    """The files of one journal source, pinned (see the module doc) until `close`."""
+
+    def __init__(self, files: list[JournalFile]) -> None:
+        _room_for(len(files))
+        self._files = files
+        self._fds: list[int | None] = [None if f.compressed else _open(f.path) for f in files]
+        self._dir: str | None = None
+        self._given: dict[str, str] = {}  # path opened -> the path the user gave
+
+    def paths(self) -> tuple[list[str], list[str]]:
+        """Paths sd_journal can open, one per file, and the read errors of damaged archives."""
+        paths: list[str] = []
+        errors: list[str] = []
+        for index, (f, fd) in enumerate(zip(self._files, self._fds)):
+            target = self._local(f.path, index)
+            if f.compressed:
+                failure = _decompress(f.path, target)
+                if failure:
+                    errors.append(failure)
+            elif fd is None or not _link(fd, target):
+                target = f.path  # not opened: sd_journal says why, under the name given
+            paths.append(target)
+            self._given[target] = f.path
+        return paths, errors
+
+    def given(self, path: str) -> str:
+        """The path the user gave for an opened path (for messages)."""
+        return self._given.get(path, path)
+
+    def close(self) -> None:
+        for fd in self._fds:
+            if fd is not None:
+                os.close(fd)
+        self._fds = [None] * len(self._files)
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def _local(self, path: str, index: int) -> str:
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="shipper-journal-")
+        return os.path.join(self._dir, _plain_name(path, index))
+
+
+def _room_for(files: int) -> None:
+    """Raise the soft limit of open files (up to the hard limit, as journalctl does) where the
+    pinned files and the readers (each opens every file, and a replay has a few at a time) could
+    exceed it. A file that cannot be pinned is opened by its name, as before."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 4 * files + 256
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
+
+
+def _open(path: str) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+def _link(fd: int, link: str) -> bool:
+    """``link`` to the file open as ``fd``; False where there is no /proc to reach it through."""
+    os.symlink(f"/proc/{os.getpid()}/fd/{fd}", link)
+    if os.path.exists(link):
+        return True
+    os.unlink(link)
+    return False
+
+
+def _plain_name(path: str, index: int) -> str:
+    """The name in the private directory: sd_journal opens only names ending in .journal or .journal~."""
+    name = os.path.basename(path)
+    for suffix in (".zst", ".zstd", ".gz", ".xz", ".bz2"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    if not name.endswith((".journal", ".journal~")):
+        name += ".journal"
+    return f"{index:04d}-{name}"
+
+
+def _decompress(src: str, target: str) -> str | None:
+    """Decompress ``src`` to ``target``; the read-error message when the archive is damaged."""
+    stream = InputStream.open_path(src)
+    try:
+        with open(target, "wb") as out:
+            while block := stream.read(COPY_BLOCK):
+                out.write(block)
+        return stream.failure.message() if stream.failure else None
+    finally:
+        stream.close()
