@@ -175,12 +175,17 @@ static sd_journal *journal_of(PyObject *obj) {
     return j;
 }
 
-static PyObject *read_batch(PyObject *module, PyObject *args) {
+/* The (reader, n) arguments of read and skip: the reader's sd_journal (NULL: an exception is set). */
+static sd_journal *reader_args(PyObject *args, const char *format, Py_ssize_t *n) {
     PyObject *obj;
-    Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "On:read", &obj, &n))
+    if (!PyArg_ParseTuple(args, format, &obj, n))
         return NULL;
-    sd_journal *j = journal_of(obj);
+    return journal_of(obj);
+}
+
+static PyObject *read_batch(PyObject *module, PyObject *args) {
+    Py_ssize_t n;
+    sd_journal *j = reader_args(args, "On:read", &n);
     if (j == NULL)
         return NULL;
     PyObject *entries = PyList_New(0);
@@ -236,11 +241,8 @@ PyDoc_STRVAR(skip_doc,
     "OSError if the journal cannot be read.");
 
 static PyObject *skip(PyObject *module, PyObject *args) {
-    PyObject *obj;
     Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "On:skip", &obj, &n))
-        return NULL;
-    sd_journal *j = journal_of(obj);
+    sd_journal *j = reader_args(args, "On:skip", &n);
     if (j == NULL)
         return NULL;
     if (n <= 0 || n > INT_MAX) /* sd_journal_next_skip(j, 0) would move one entry */
