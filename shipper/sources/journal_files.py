@@ -9,23 +9,23 @@ its cursors are not found there, and the renamed file's entries would be missing
 (seen with systemd-journal-remote rotating during a replay: no documents at all, or "No such file
 or directory").
 
-So `Pinned` opens each file once, as soon as the input is listed, and gives the readers a path
-through the open descriptor: a link in a private directory (named ``….journal``, as sd_journal
-wants) to ``/proc/<pid>/fd/<n>``, which is that same file whatever happens to its name, also for
-worker processes. Compressed files are decompressed into the same directory when reading starts.
-Entries appended to a file after the start are read; files created after it (the rotation's new
-file) are not. (A rotation in the microseconds between listing a directory and opening its files
-is not caught.)
+So `Pinned` keeps each file open from the moment the input is listed (`shipper.sources.pins`),
+and gives the readers a path through that descriptor: a link in a private directory (named
+``….journal``, as sd_journal wants) to ``/proc/<pid>/fd/<n>``, which is that same file whatever
+happens to its name, also for worker processes. Compressed files are decompressed into the same
+directory when reading starts. Entries appended to a file after the start are read; files created
+after it (the rotation's new file) are not. (A rotation between listing a directory and opening
+its files, a few milliseconds, is not caught.)
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import tempfile
 from dataclasses import dataclass
 
+from shipper.sources.pins import open_pinned, room_for
 from shipper.sources.stream import InputStream
 
 COPY_BLOCK = 1 << 20
@@ -35,15 +35,16 @@ COPY_BLOCK = 1 << 20
 class JournalFile:
     path: str
     compressed: bool  # the file on disk is an archive of the journal file (e.g. .journal.zst)
+    fd: int | None = None  # the descriptor it was listed with (`shipper.sources.pins`), taken over
 
 
 class Pinned:
     """The files of one journal source, pinned (see the module doc) until `close`."""
 
     def __init__(self, files: list[JournalFile]) -> None:
-        _room_for(len(files))
+        room_for(4 * len(files))  # pinned, and each of the few readers at a time opens every file
         self._files = files
-        self._fds: list[int | None] = [None if f.compressed else _open(f.path) for f in files]
+        self._fds: list[int | None] = [f.fd if f.fd is not None else _open(f.path) for f in files]
         self._dir: str | None = None
         self._given: dict[str, str] = {}  # path opened -> the path the user gave
 
@@ -54,7 +55,7 @@ class Pinned:
         for index, (f, fd) in enumerate(zip(self._files, self._fds)):
             target = self._local(f.path, index)
             if f.compressed:
-                failure = _decompress(f.path, target)
+                failure = _decompress(f.path, fd, target)
                 if failure:
                     errors.append(failure)
             elif fd is None or not _link(fd, target):
@@ -82,19 +83,9 @@ class Pinned:
         return os.path.join(self._dir, _plain_name(path, index))
 
 
-def _room_for(files: int) -> None:
-    """Raise the soft limit of open files (up to the hard limit, as journalctl does) where the
-    pinned files and the readers (each opens every file, and a replay has a few at a time) could
-    exceed it. A file that cannot be pinned is opened by its name, as before."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 4 * files + 256
-    if soft != resource.RLIM_INFINITY and soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
-
-
 def _open(path: str) -> int | None:
     try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return open_pinned(path)
     except OSError:
         return None
 
@@ -120,9 +111,10 @@ def _plain_name(path: str, index: int) -> str:
     return f"{index:04d}-{name}"
 
 
-def _decompress(src: str, target: str) -> str | None:
-    """Decompress ``src`` to ``target``; the read-error message when the archive is damaged."""
-    stream = InputStream.open_path(src)
+def _decompress(src: str, fd: int | None, target: str) -> str | None:
+    """Decompress ``src`` (open as ``fd``, if it is) to ``target``; the read-error message when
+    the archive is damaged."""
+    stream = InputStream.open_path(src) if fd is None else InputStream.open_fd(src, fd, closefd=False)
     try:
         with open(target, "wb") as out:
             while block := stream.read(COPY_BLOCK):

@@ -5,9 +5,10 @@ A plain file is one group; a directory gives one group per file family in it (``
 one group for all the binary journal files under it (one reader interleaves them by time);
 paths given separately that belong to one family are one group; ``-`` is stdin. Directories
 are walked recursively (``/var/log/journal/<machine-id>/`` works); hidden files and anything
-that is not a regular file are skipped there. Every file is opened once here, to recognise its
+that is not a regular file are skipped there. Every file is opened here, to recognise its
 compression and format by content (and to report a missing or unreadable path before reading
-starts); sources open it again when they are read.
+starts), and sources read it through that descriptor (`shipper.sources.pins`): a file renamed
+before it is read (logrotate, journald's rotation) is still the file that was listed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from shipper.sources.export import ExportSource, JsonSource
 from shipper.sources.files import TextSource
 from shipper.sources.journal import JournalFile, JournalSource
 from shipper.sources.journal_entries import journal_module
+from shipper.sources.pins import open_pinned
 from shipper.sources.rotation import family_of, order_rotated
 from shipper.sources.sniff import SNIFF_BYTES, Sniffed, sniff
 from shipper.sources.stream import InputStream, input_error
@@ -49,6 +51,7 @@ class _Probe:
     compressed: bool
     size: int
     mtime: float
+    fd: int  # open since the file was listed; the source that reads it takes it over
 
 
 @dataclass
@@ -128,7 +131,7 @@ class _Grouper:
         if kind == "journal":
             journal_module()  # fail now, with a clear message, if systemd-python is missing
             source_id = f"journal:{ident}"
-            files = [JournalFile(p.path, p.compressed) for p in sorted(probes, key=lambda p: p.path)]
+            files = [JournalFile(p.path, p.compressed, p.fd) for p in sorted(probes, key=lambda p: p.path)]
             return InputGroup(source_id, [JournalSource(source_id, files)])
         by_name = {os.path.basename(p.path): p for p in probes}
         ordered = order_rotated(by_name, {n: p.mtime for n, p in by_name.items()})
@@ -136,7 +139,7 @@ class _Grouper:
         return InputGroup(ident, sources)
 
     def _file_source(self, source_id: str, probe: _Probe) -> Source:
-        opener = partial(InputStream.open_path, probe.path)
+        opener = partial(InputStream.open_fd, probe.path, probe.fd)
         return self._source(source_id, self._format(probe.sniffed), opener, probe.path, probe.size, probe.mtime)
 
     def _format(self, sniffed: Sniffed) -> str:
@@ -157,15 +160,21 @@ class _Grouper:
 
 
 def _probe(path: str) -> _Probe:
-    stream = InputStream.open_path(path)
     try:
-        head = stream.peek(SNIFF_BYTES)
-        mtime = os.stat(path).st_mtime
+        fd = open_pinned(path)
     except OSError as exc:
         raise input_error(path, exc) from None
-    finally:
-        stream.close()
-    return _Probe(path, sniff(head), stream.compression is not None, stream.size or 0, mtime)
+    try:
+        stream = InputStream.open_fd(path, fd, closefd=False)
+        try:
+            head = stream.peek(SNIFF_BYTES)
+            mtime = os.fstat(fd).st_mtime
+        finally:
+            stream.close()
+    except OSError as exc:
+        os.close(fd)
+        raise input_error(path, exc) from None
+    return _Probe(path, sniff(head), stream.compression is not None, stream.size or 0, mtime, fd)
 
 
 def open_inputs(

@@ -104,6 +104,14 @@ class InputStream:
         return cls(path, raw, size, owns=True)
 
     @classmethod
+    def open_fd(cls, path: str, fd: int, *, closefd: bool = True) -> InputStream:
+        """A file already open as ``fd``, read from its start; `close` closes the descriptor
+        too unless ``closefd`` is False."""
+        raw = os.fdopen(fd, "rb", closefd=closefd)
+        raw.seek(0)
+        return cls(path, raw, os.fstat(fd).st_size, owns=True)
+
+    @classmethod
     def from_stream(cls, name: str, raw: IO[bytes]) -> InputStream:
         """Wrap an already open stream (stdin); it is not closed by `close`."""
         return cls(name, raw, None, owns=False)

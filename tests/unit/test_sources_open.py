@@ -6,6 +6,7 @@ import bz2
 import gzip
 import io
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -192,17 +193,35 @@ def test_journal_files_without_systemd_python_fail_early_and_clearly(
     assert read_all(group.sources[0]).items == ["Aug 30 14:55:47 gorp sendmail[1]: x"]
 
 
-def test_a_file_that_vanishes_before_it_is_read_is_reported_as_an_item(tmp_path: Path) -> None:
+def test_a_file_removed_or_replaced_after_it_was_listed_is_read_as_listed(tmp_path: Path) -> None:
+    """logrotate deletes the oldest file and renames the others while a replay runs: what was
+    listed is read (the files are held open from the listing, `shipper.sources.pins`), not
+    "No such file", and not the new file that took the name."""
     text = tmp_path / "maillog.1"
     text.write_bytes(b"Aug 30 14:55:47 gorp sendmail[1]: x\n")
     dump = tmp_path / "dump.export"
     dump.write_bytes((DATA / "corpus/real/beats/journal1.export").read_bytes())
+    expected = read_all(open_inputs([str(dump)])[0].sources[0]).items
     groups = open_inputs([str(text), str(dump)])
     text.unlink()
+    text.write_bytes(b"Aug 30 14:55:48 gorp sendmail[1]: a new file under the name\n")
     dump.unlink()
-    for group, path in zip(groups, [text, dump]):
-        result = read_all(group.sources[0])
-        [item] = result.items
-        message = item if isinstance(item, str) else item["MESSAGE"]
-        assert f"cannot read {path}: No such file or directory" in message
-        assert result.tags == {0: ("unparsed", "read_error")}
+    assert read_all(groups[0].sources[0]).items == ["Aug 30 14:55:47 gorp sendmail[1]: x"]
+    assert read_all(groups[1].sources[0]).items == expected and len(expected) == 10
+
+
+
+
+def test_more_files_than_the_open_files_limit_are_all_read(tmp_path: Path) -> None:
+    """Files are held open from the listing: past the soft limit of open files, it is raised
+    towards the hard one instead of failing with "Too many open files"."""
+    for n in range(100):
+        (tmp_path / f"app{n:03d}.log").write_bytes(f"Aug 30 14:55:47 gorp app{n}[1]: file {n}\n".encode())
+    script = ("import resource\n"
+              "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+              "resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))\n"
+              "from shipper.sources.open import open_inputs\n"
+              f"groups = open_inputs([{str(tmp_path)!r}])\n"
+              "print(sum(1 for g in groups for s in g.sources for c in s.chunks() for _ in c.items))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["100"]
