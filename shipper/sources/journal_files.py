@@ -47,19 +47,27 @@ class Pinned:
         self._fds: list[int | None] = [f.fd if f.fd is not None else _open(f.path) for f in files]
         self._dir: str | None = None
         self._given: dict[str, str] = {}  # path opened -> the path the user gave
+        self._made: tuple[list[str], list[str]] | None = None
 
     def paths(self) -> tuple[list[str], list[str]]:
-        """Paths sd_journal can open, one per file, and the read errors of damaged archives."""
+        """Paths sd_journal can open, one per file, and the read errors of damaged archives
+        (made once; after `close`, the files' own paths)."""
+        if self._made is None:
+            self._made = self._make()
+        return list(self._made[0]), list(self._made[1])
+
+    def _make(self) -> tuple[list[str], list[str]]:
         paths: list[str] = []
         errors: list[str] = []
         for index, (f, fd) in enumerate(zip(self._files, self._fds)):
-            target = self._local(f.path, index)
+            target = f.path  # if it is not open: sd_journal says why, under the name given
             if f.compressed:
+                target = self._local(f.path, index)
                 failure = _decompress(f.path, fd, target)
                 if failure:
                     errors.append(failure)
-            elif fd is None or not _link(fd, target):
-                target = f.path  # not opened: sd_journal says why, under the name given
+            elif fd is not None and _link(fd, link := self._local(f.path, index)):
+                target = link
             paths.append(target)
             self._given[target] = f.path
         return paths, errors
@@ -73,6 +81,7 @@ class Pinned:
             if fd is not None:
                 os.close(fd)
         self._fds = [None] * len(self._files)
+        self._made = None
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None

@@ -188,6 +188,20 @@ def test_a_file_rotated_while_it_is_read_is_read_whole(tmp_path: Path, monkeypat
     assert messages == [f"line {i}" for i in range(2500)] and source.errors == []
 
 
+def test_a_journal_source_reads_again_and_after_close(tmp_path: Path) -> None:
+    path = make_journal(tmp_path / "j", _lines(30))
+    source = JournalSource("journal:x", [JournalFile(str(path), compressed=False)])
+    reads = [read_all_open(source), read_all_open(source)]
+    source.close()
+    reads.append(read_all_open(source))
+    source.close()
+    assert reads == [[f"line {i}" for i in range(30)]] * 3
+
+
+def read_all_open(source: JournalSource) -> list[object]:
+    return [e["MESSAGE"] for chunk in source.chunks() for e in chunk.items]
+
+
 def test_many_files_under_a_low_open_files_limit(tmp_path: Path) -> None:
     """Pinned files and the readers take a descriptor per file each: the soft limit is raised
     (up to the hard one) rather than files failing with "Too many open files"."""
