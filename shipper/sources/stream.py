@@ -36,10 +36,13 @@ class ReadFailure:
     raw_offset: int
     raw_size: int | None
     compression: Compression | None
+    fix: str | None = None  # what the operator can do, when it is not the usual advice
 
     def message(self) -> str:
         where = f"at byte {self.offset}"
-        if self.compression:
+        if self.fix is not None:
+            fix = self.fix
+        elif self.compression:
             size = f" of {self.raw_size}" if self.raw_size is not None else ""
             where += f" of the decompressed data (compressed input read up to byte {self.raw_offset}{size})"
             fix = (
@@ -151,17 +154,21 @@ class InputStream:
         if self.failure is not None:
             return b""
         try:
-            return self._stream.read(size)
+            data = self._stream.read(size)
         except READ_ERRORS as exc:
-            self.failure = ReadFailure(
-                self.name,
-                str(exc) or type(exc).__name__,
-                self.offset + len(self._peeked),
-                self.consumed,
-                self.size,
-                self.compression,
-            )
+            self._fail(str(exc) or type(exc).__name__)
             return b""
+        if not data and self.size is not None and self.consumed < self.size:
+            self._fail(f"the file ended at byte {self.consumed} of the {self.size} it had when it was opened: it was "
+                       "truncated while it was read (logrotate's copytruncate does that)",
+                       fix="what was cut is not in this replay; replay the copy that was made before the truncation "
+                       "(e.g. the .1 file) too")
+        return data
+
+    def _fail(self, reason: str, fix: str | None = None) -> None:
+        self.failure = ReadFailure(
+            self.name, reason, self.offset + len(self._peeked), self.consumed, self.size, self.compression, fix
+        )
 
     def _raw_head(self) -> bytes:
         try:

@@ -225,3 +225,27 @@ def test_more_files_than_the_open_files_limit_are_all_read(tmp_path: Path) -> No
               "print(sum(1 for g in groups for s in g.sources for c in s.chunks() for _ in c.items))\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split() == ["100"]
+
+
+def test_a_file_truncated_while_it_is_read_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """logrotate's copytruncate empties the file in place while a replay reads it: what was read
+    stays, and the last item says the rest was cut (not a silent end)."""
+    log = tmp_path / "messages"
+    log.write_bytes(b"".join(b"Aug 30 14:55:47 gorp app[1]: line %d\n" % i for i in range(2000)))
+    monkeypatch.setattr(TextSource, "block_size", 4096)
+    [group] = open_inputs([str(log)])
+    [source] = group.sources
+    assert isinstance(source, TextSource)
+    chunks = source.chunks()
+    items = list(next(chunks).items)
+    with open(log, "r+b") as f:
+        f.truncate(0)
+    rest = list(chunks)
+    source.close()
+    items += [item for chunk in rest for item in chunk.items]
+    lines, error = items[:-1], items[-1]
+    original = [f"Aug 30 14:55:47 gorp app[1]: line {i}" for i in range(len(lines))]
+    assert 0 < len(lines) < 2000 and lines[:-1] == original[:-1]
+    assert original[-1].startswith(lines[-1])  # the line the truncation cut, as far as it was read
+    assert "was truncated while it was read" in error and "replay the copy" in error
+    assert rest[-1].tags == {len(rest[-1].items) - 1: ("unparsed", "read_error")}
