@@ -17,7 +17,6 @@ import os
 import time
 import sys
 from dataclasses import dataclass, field
-from functools import partial
 from typing import IO, Callable, Literal
 
 from shipper.errors import InputError
@@ -139,8 +138,7 @@ class _Grouper:
         return InputGroup(ident, sources)
 
     def _file_source(self, source_id: str, probe: _Probe) -> Source:
-        opener = partial(InputStream.open_fd, probe.path, probe.fd)
-        return self._source(source_id, self._format(probe.sniffed), opener, probe.path, probe.size, probe.mtime)
+        return self._source(source_id, self._format(probe.sniffed), _opener(probe), probe.path, probe.size, probe.mtime)
 
     def _format(self, sniffed: Sniffed) -> str:
         return sniffed if self.fmt == "auto" else self.fmt
@@ -157,6 +155,17 @@ class _Grouper:
         return TextSource(
             source_id, text_fmt, opener, path=path, size=size, mtime=mtime, max_line_bytes=self.max_line_bytes
         )
+
+
+def _opener(probe: _Probe) -> Callable[[], InputStream]:
+    """The file through its listed descriptor the first time; by its name if it is read again
+    (the stream closed the descriptor, and its number may be another file's by then)."""
+    fds = [probe.fd]
+
+    def open_stream() -> InputStream:
+        return InputStream.open_fd(probe.path, fds.pop()) if fds else InputStream.open_path(probe.path)
+
+    return open_stream
 
 
 def _probe(path: str) -> _Probe:

@@ -249,3 +249,18 @@ def test_a_file_truncated_while_it_is_read_says_so(tmp_path: Path, monkeypatch: 
     assert original[-1].startswith(lines[-1])  # the line the truncation cut, as far as it was read
     assert "was truncated while it was read" in error and "replay the copy" in error
     assert rest[-1].tags == {len(rest[-1].items) - 1: ("unparsed", "read_error")}
+
+
+def test_a_text_source_read_again_reads_the_file_again(tmp_path: Path) -> None:
+    """The listed descriptor serves the first reading; it is closed with that stream, and its
+    number may be another file's later, so a second reading opens the file by its name."""
+    log = tmp_path / "messages"
+    log.write_bytes(b"Aug 30 14:55:47 gorp app[1]: one\n")
+    [group] = open_inputs([str(log)])
+    [source] = group.sources
+    first = read_all(source).items
+    other = open(tmp_path / "other", "wb")  # likely to take the number the first reading freed
+    try:
+        assert read_all(source).items == first == ["Aug 30 14:55:47 gorp app[1]: one"]
+    finally:
+        other.close()
