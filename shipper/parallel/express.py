@@ -28,7 +28,7 @@ from shipper.parse.syslog import SyslogParser
 from shipper.sinks.base import Encode
 from shipper.sinks.bulk import DATASETS, Encoder
 from shipper.sinks.ndjson import encode_lines
-from shipper.sources.base import RawChunk
+from shipper.sources.base import RawChunk, part_of
 
 try:
     from shipper.parallel import _express
@@ -140,7 +140,7 @@ class Express:
             k = plan.scan(lines, i, minutes, tags) if self._recognise.quiet() else n
             if k > i:  # the Python stages, up to the next line the lane takes
                 stop = min(k, i + self._piece)
-                add(parser.parse(_part_of(chunk, i, stop)))
+                add(parser.parse(part_of(chunk, i, stop)))
                 i = stop
                 continue
             held = parser.flush()  # the line at i is no continuation: the held record is complete
@@ -156,19 +156,10 @@ class Express:
                 learnt = i
                 continue
             if stop == i:  # an impossible date: the Python stages read the line
-                add(parser.parse(_part_of(chunk, i, i + 1)))
+                add(parser.parse(part_of(chunk, i, i + 1)))
                 stop = i + 1
             else:
                 assert last_ts is not None
                 parser.passed(last_ts)
                 taken(stop - i)
             i = stop
-
-
-def _part_of(chunk: RawChunk, start: int, stop: int) -> RawChunk:
-    """Lines ``start:stop`` of a chunk, with their offsets and tags."""
-    if start == 0 and stop == len(chunk.items):
-        return chunk
-    tags = {i - start: t for i, t in chunk.tags.items() if start <= i < stop} if chunk.tags else {}
-    offsets = chunk.offsets[start:stop] if chunk.offsets is not None else None
-    return RawChunk(chunk.origin, chunk.kind, chunk.items[start:stop], offsets, tags, chunk.checkpoint, chunk.progress)

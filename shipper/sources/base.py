@@ -38,22 +38,27 @@ class RawChunk:
 
 def pieces(chunk: RawChunk, size: int) -> Iterator[RawChunk]:
     """The chunk in consecutive pieces of at most ``size`` items (the chunk itself if it is no
-    larger); the checkpoint is the last piece's, as it is the position after the chunk."""
+    larger)."""
     n = len(chunk.items)
-    if n <= size:
-        yield chunk
-        return
-    for start in range(0, n, size):
-        stop = min(start + size, n)
-        yield RawChunk(
-            chunk.origin,
-            chunk.kind,
-            chunk.items[start:stop],
-            offsets=chunk.offsets[start:stop] if chunk.offsets is not None else None,
-            tags={i - start: t for i, t in chunk.tags.items() if start <= i < stop},
-            checkpoint=chunk.checkpoint if stop == n else None,
-            progress=chunk.progress,
-        )
+    for start in range(0, max(n, 1), size):
+        yield part_of(chunk, start, min(start + size, n))
+
+
+def part_of(chunk: RawChunk, start: int, stop: int) -> RawChunk:
+    """Items ``start:stop`` of a chunk, with their offsets and tags (the chunk itself if that is
+    all of it). The checkpoint goes with the last item: it is the position after the chunk."""
+    n = len(chunk.items)
+    if start == 0 and stop == n:
+        return chunk
+    return RawChunk(
+        chunk.origin,
+        chunk.kind,
+        chunk.items[start:stop],
+        offsets=chunk.offsets[start:stop] if chunk.offsets is not None else None,
+        tags={i - start: t for i, t in chunk.tags.items() if start <= i < stop},
+        checkpoint=chunk.checkpoint if stop == n else None,
+        progress=chunk.progress,
+    )
 
 
 class Source(Protocol):

@@ -36,6 +36,7 @@ from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.parse.journal_fields import NATIVE
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.journal_entries import journal_module, native_reader, place_after, read_entries
+from shipper.sources.journal_header import cursor_number, read_header
 from shipper.sources.live import Gap, JournalMark, Log, Polled, iso
 
 # Entries read per poll. The daemon takes what one poll returns through every stage (parsing, ids,
@@ -53,10 +54,6 @@ REOPEN_ENTRIES = 10_000
 LIST_EVERY = 0.5
 UNIT_FIELDS = ("_SYSTEMD_UNIT", "UNIT", "OBJECT_SYSTEMD_UNIT", "COREDUMP_UNIT")
 JOURNAL_SUFFIXES = (".journal", ".journal~")
-_CURSOR_SEQNUM = re.compile(r"(?:^|;)([si])=([0-9a-f]+)")
-# The journal file header (systemd's journal-def.h): state, seqnum_id, tail_entry_seqnum.
-_STATE_AT, _SEQNUM_ID_AT, _TAIL_SEQNUM_AT, _HEADER_BYTES = 16, 72, 160, 168
-_ARCHIVED = 2
 
 
 def cursor_time(cursor: str) -> float | None:
@@ -264,8 +261,8 @@ def needed_files(directory: Path, cursor: str) -> tuple[frozenset[str], list[str
     whose last entry comes before the cursor's (sd_journal orders such entries by that number).
     None when sd_journal should take the whole directory: subdirectories (journald's machine-id
     directories), or a cursor without a sequence number."""
-    seqnum = dict(_CURSOR_SEQNUM.findall(cursor))
-    if "s" not in seqnum or "i" not in seqnum:
+    number = cursor_number(cursor)
+    if number is None:
         return None
     names: list[str] = []
     paths: list[str] = []
@@ -275,7 +272,7 @@ def needed_files(directory: Path, cursor: str) -> tuple[frozenset[str], list[str
                 return None
             if entry.name.endswith(JOURNAL_SUFFIXES):
                 names.append(entry.name)
-                if not _archived_before(entry.path, seqnum["s"], int(seqnum["i"], 16)):
+                if not _archived_before(entry.path, *number):
                     paths.append(entry.path)
     return frozenset(names), paths
 
@@ -286,12 +283,5 @@ def _journal_names(directory: Path) -> frozenset[str]:
 
 def _archived_before(path: str, seqnum_id: str, seqnum: int) -> bool:
     """The file is archived (it will not grow) and all its entries come before ``seqnum``."""
-    try:
-        with open(path, "rb") as f:
-            header = f.read(_HEADER_BYTES)
-    except OSError:
-        return False
-    if len(header) < _HEADER_BYTES or header[_STATE_AT] != _ARCHIVED:
-        return False
-    tail = int.from_bytes(header[_TAIL_SEQNUM_AT:_TAIL_SEQNUM_AT + 8], "little")
-    return header[_SEQNUM_ID_AT:_SEQNUM_ID_AT + 16].hex() == seqnum_id and tail < seqnum
+    header = read_header(path)
+    return header is not None and header.archived and header.seqnum_id == seqnum_id and header.tail_seqnum < seqnum

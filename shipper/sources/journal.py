@@ -14,7 +14,6 @@ pages that the next entries refer to (values stored once per file, such as a hos
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -23,13 +22,12 @@ from shipper.sources.base import Origin, RawChunk
 from shipper.sources.export import Fields, Tags
 from shipper.sources.journal_entries import CHUNK_ENTRIES, journal_module, place_after, read_entries, skip, stopped_message
 from shipper.sources.journal_files import JournalFile, Pinned
+from shipper.sources.journal_header import HEADER_BYTES, parse_header
 from shipper.sources.journal_numbers import Numbering, cursor_at, cursor_if, numbering
 from shipper.sources.stream import InputStream
 
 # A new reader this often (see `JournalSource._read`): ~0.3 ms each, 1% of reading the entries.
 REOPEN_ENTRIES = 10_000
-_N_ENTRIES_AT = 152  # offset of n_entries (le64) in the journal file header
-_HEADER_BYTES = _N_ENTRIES_AT + 8
 
 
 class JournalSource:
@@ -52,15 +50,15 @@ class JournalSource:
         last chunk's progress is raised to this total and a progress bar ends at 100%."""
         entries = size = 0
         for f in self._files:
-            stream = InputStream.open_path(f.path)
+            stream = InputStream.open_path(f.path) if f.fd is None else InputStream.open_fd(f.path, f.fd, closefd=False)
             try:
-                header = stream.peek(_HEADER_BYTES)
+                header = parse_header(stream.peek(HEADER_BYTES))
+                size += stream.size or 0
             finally:
                 stream.close()
-            if len(header) < _HEADER_BYTES:
+            if header is None:
                 return None
-            entries += int.from_bytes(header[_N_ENTRIES_AT:_HEADER_BYTES], "little")
-            size += os.stat(f.path).st_size
+            entries += header.n_entries
         self._entries, self._total = entries, size
         return size
 

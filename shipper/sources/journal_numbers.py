@@ -20,19 +20,10 @@ over the entries instead. A machine's journal with user journals has gaps in eac
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-# The journal file header (systemd's journal-def.h): the fields read here, little-endian.
-_SIGNATURE = b"LPKSHHRH"
-_SEQNUM_ID_AT = 72  # 16 bytes
-_N_ENTRIES_AT = 152
-_TAIL_SEQNUM_AT = 160
-_HEAD_SEQNUM_AT = 168
-_HEADER_BYTES = _HEAD_SEQNUM_AT + 8
-
-_CURSOR_NUMBER = re.compile(r"(?:^|;)s=([0-9a-f]{32});i=([0-9a-f]+)(?:;|$)")
+from shipper.sources.journal_header import cursor_number, read_header
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,23 +38,18 @@ class Numbering:
 def numbering(paths: Sequence[str]) -> Numbering | None:
     """The set's numbering, when its files' headers say the entries are numbered without a gap or
     an overlap by one writer; else None."""
-    ids: set[bytes] = set()
+    ids: set[str] = set()
     ranges: list[tuple[int, int]] = []
     for path in paths:
-        try:
-            with open(path, "rb") as f:
-                header = f.read(_HEADER_BYTES)
-        except OSError:
+        header = read_header(path)
+        if header is None:
             return None
-        if len(header) < _HEADER_BYTES or not header.startswith(_SIGNATURE):
-            return None
-        n, tail, head = (int.from_bytes(header[at : at + 8], "little")
-                         for at in (_N_ENTRIES_AT, _TAIL_SEQNUM_AT, _HEAD_SEQNUM_AT))
-        if n == 0:
+        if header.n_entries == 0:
             continue
-        if head == 0 or tail - head + 1 != n:
+        head, tail = header.head_seqnum, header.tail_seqnum
+        if head == 0 or tail - head + 1 != header.n_entries:
             return None
-        ids.add(header[_SEQNUM_ID_AT : _SEQNUM_ID_AT + 16])
+        ids.add(header.seqnum_id)
         ranges.append((head, tail))
     if len(ids) != 1:
         return None
@@ -71,7 +57,7 @@ def numbering(paths: Sequence[str]) -> Numbering | None:
     if any(nxt[0] != prev[1] + 1 for prev, nxt in zip(ranges, ranges[1:])):
         return None
     head = ranges[0][0]
-    return Numbering(ids.pop().hex(), head, ranges[-1][1] - head + 1)
+    return Numbering(ids.pop(), head, ranges[-1][1] - head + 1)
 
 
 def cursor_at(reader: Any, numbers: Numbering, index: int) -> str | None:
@@ -84,7 +70,4 @@ def cursor_at(reader: Any, numbers: Numbering, index: int) -> str | None:
 def cursor_if(reader: Any, numbers: Numbering, index: int) -> str | None:
     """The cursor of the entry ``reader`` is on if it is the entry ``index``, else None."""
     cursor: str = reader._get_cursor()
-    match = _CURSOR_NUMBER.search(cursor)
-    if match is None or match[1] != numbers.seqnum_id or int(match[2], 16) != numbers.head + index:
-        return None
-    return cursor
+    return cursor if cursor_number(cursor) == (numbers.seqnum_id, numbers.head + index) else None

@@ -1,0 +1,52 @@
+"""What shipper reads of a journal file without sd_journal: a few fields of its header (systemd's
+``journal-def.h``), and the sequence number a cursor names."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SIGNATURE = b"LPKSHHRH"
+_STATE_AT, _SEQNUM_ID_AT, _N_ENTRIES_AT, _TAIL_SEQNUM_AT, _HEAD_SEQNUM_AT = 16, 72, 152, 160, 168
+_ARCHIVED = 2
+HEADER_BYTES = _HEAD_SEQNUM_AT + 8
+
+_CURSOR_NUMBER = re.compile(r"(?:^|;)([si])=([0-9a-f]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    archived: bool  # it will not grow
+    seqnum_id: str  # 32 hex digits, as in cursors: the writer that numbered its entries
+    n_entries: int
+    head_seqnum: int
+    tail_seqnum: int
+
+
+def parse_header(data: bytes) -> Header | None:
+    """The header at the start of ``data``; None if it is not a journal file's (or too short)."""
+    if len(data) < HEADER_BYTES or not data.startswith(_SIGNATURE):
+        return None
+
+    def le64(at: int) -> int:
+        return int.from_bytes(data[at : at + 8], "little")
+
+    return Header(data[_STATE_AT] == _ARCHIVED, data[_SEQNUM_ID_AT : _SEQNUM_ID_AT + 16].hex(), le64(_N_ENTRIES_AT),
+                  le64(_HEAD_SEQNUM_AT), le64(_TAIL_SEQNUM_AT))
+
+
+def read_header(path: str) -> Header | None:
+    """The header of the file at ``path``; None if it cannot be read or is not a journal file's."""
+    try:
+        with open(path, "rb") as f:
+            return parse_header(f.read(HEADER_BYTES))
+    except OSError:
+        return None
+
+
+def cursor_number(cursor: str) -> tuple[str, int] | None:
+    """The (seqnum_id, seqnum) a cursor names; None if it names none."""
+    fields = dict(_CURSOR_NUMBER.findall(cursor))
+    if "s" not in fields or "i" not in fields:
+        return None
+    return fields["s"], int(fields["i"], 16)
