@@ -250,8 +250,8 @@ int quiet_event(const Plan *plan, Text tag, Text msg, Fields *fields) {
 
 static PyMethodDef plan_methods[] = {
     {"scan", (PyCFunction)plan_scan, METH_VARARGS,
-     "scan(lines, start, minutes, tags) -> the first index from start that run() takes, or whose\n"
-     "minute is not in the cache yet (len(lines): none)"},
+     "scan(data, start, stop, cap, minutes, most) -> (position, lines): the first line from start\n"
+     "(before stop, within most lines) that run() takes or whose minute is not in the cache yet"},
     {"docs_scan", (PyCFunction)plan_docs_scan, METH_VARARGS,
      "docs_scan(docs, start, routes, message_ids) -> the first index from start that docs() takes"},
     {"docs", (PyCFunction)plan_docs, METH_VARARGS,
@@ -259,9 +259,11 @@ static PyMethodDef plan_methods[] = {
      "Takes documents from start on while it can (ids, recognition's gates, encoding), appending one\n"
      "item per document to each list of outs; stop is the first document not taken."},
     {"run", (PyCFunction)plan_run, METH_VARARGS,
-     "run(lines, offsets, start, minutes, tags, second, seen, track, outs) -> (stop, last_ts, second, first)\n\n"
-     "Takes lines from start on while it can, appending one item per line to each list of outs;\n"
-     "stop is the first line not taken. second, seen, track and first are IdAssigner's (see express.py)."},
+     "run(data, start, stop, first_offset, cap, minutes, second, seen, track, outs)\n"
+     "-> (position, lines, last_ts, second, first)\n\n"
+     "Takes the lines of data from start on (before stop) while it can, appending one item per line to\n"
+     "each list of outs; position is where the first line not taken starts. A line's offset is\n"
+     "first_offset plus its position. second, seen, track and first are IdAssigner's (see express.py)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -307,6 +309,9 @@ static PyObject *json_str(PyObject *module, PyObject *arg) {
 static PyMethodDef module_methods[] = {
     {"digest", digest, METH_O, "digest(data) -> BLAKE2b-128 hex digest (for tests)"},
     {"json_str", json_str, METH_O, "json_str(utf8) -> the JSON string (for tests)"},
+    {"cut", cut_lines, METH_VARARGS,
+     "cut(data, start, most) -> (position, lines): where the line most lines after start starts\n"
+     "(len(data) + 1 past the last line), and how many lines that is"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -93,6 +93,7 @@ int quiet_event(const Plan *plan, Text tag, Text msg, Fields *fields);
 /* _express_lines.c and _express_docs.c: the Plan's methods */
 PyObject *plan_scan(Plan *self, PyObject *args);
 PyObject *plan_run(Plan *self, PyObject *args);
+PyObject *cut_lines(PyObject *module, PyObject *args);
 PyObject *plan_docs_scan(Plan *self, PyObject *args);
 PyObject *plan_docs(Plan *self, PyObject *args);
 int docs_init(void);

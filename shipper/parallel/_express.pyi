@@ -1,5 +1,5 @@
 # Types of the C extension shipper/parallel/_express.c (built by setup.py where it can be).
-from typing import Any, Container, Mapping
+from typing import Any, Container
 
 class Plan:
     def __init__(
@@ -12,11 +12,11 @@ class Plan:
         log_head: bytes,
         /,
     ) -> None: ...
-    def scan(self, lines: list[str], start: int, minutes: dict[str, str], tags: Mapping[int, Any], /) -> int: ...
+    def scan(self, data: bytes, start: int, stop: int, cap: int, minutes: dict[str, str], most: int, /) -> tuple[int, int]: ...
     def run(
-        self, lines: list[str], offsets: list[int], start: int, minutes: dict[str, str], tags: Mapping[int, Any],
+        self, data: bytes, start: int, stop: int, first_offset: int, cap: int, minutes: dict[str, str],
         second: str, seen: dict[str, int], track: bool, outs: list[list[Any]], /,
-    ) -> tuple[int, str | None, str, tuple[str, dict[str, int]] | None]: ...
+    ) -> tuple[int, int, str | None, str, tuple[str, dict[str, int]] | None]: ...
     def docs_scan(
         self, docs: list[dict[str, Any]], start: int, routes: list[dict[str, tuple[bytes | None, bytes]] | None],
         message_ids: Container[str], given: bool, /,
@@ -28,3 +28,4 @@ class Plan:
 
 def digest(data: bytes, /) -> str: ...
 def json_str(utf8: bytes, /) -> bytes: ...
+def cut(data: bytes, start: int, most: int, /) -> tuple[int, int]: ...

@@ -1,12 +1,15 @@
-/* The express lane for syslog lines: common RFC 3164 lines -> bulk items, in one pass.
+/* The express lane for syslog lines: common RFC 3164 lines -> bulk items, in one pass, read from
+ * the block of bytes the source read (no line is split off or decoded as an object).
  *
  * The Python stages are the specification: `SyslogParser`'s hot path (shipper/parse/syslog.py),
  * `IdAssigner.assign` and `content_key` (shipper/event.py), `Recognise.enrich` with
  * `sendmail.parse_line` (shipper/enrich/), and the encoders (`bulk.Encoder`, `ndjson.encode_lines`).
  * `Plan.run` does what they do for a line that needs none of their rarer branches, and writes the
  * items without building the document. It takes a line only when all of this holds (`examine`):
- *   - the next line exists and cannot continue it (it starts with none of tab, space, '-', U+2591);
- *   - the line has no per-item tags, and is valid UTF-8 (no lone surrogates);
+ *   - the next line is in the region read and cannot continue it (it starts with none of tab, space, '-',
+ *     U+2591);
+ *   - the source would tag nothing in the line (`split_raw`, `decode_lines` in shipper/sources/):
+ *     it is at most max_line_bytes long, has no "\r" before its "\n", and is valid UTF-8;
  *   - "Mmm dd HH:MM:SS host tag[pid]: message" as the hot path reads it: ASCII up to the host, the
  *     minute found in the parser's cache (`BsdStamps.minutes`), seconds 00-59, the host not ending
  *     in ':', an ASCII tag of 1-48 characters, a pid of 1-10 digits;
@@ -16,19 +19,29 @@
  *     rarer branches).
  * Anything else is left to the Python stages (shipper/parallel/express.py takes turns with them).
  * The plan's data (gates, prefilters, sendmail idents and keys, the encoders' constant bytes) comes
- * from the Python objects, not from here. tests/unit/test_express.py compares both paths.
+ * from the Python objects, not from here. tests/unit/test_express_lines.py compares both paths.
  */
 #include "_express.h"
 
 typedef struct {
     const char *s; /* the line, UTF-8 */
     Py_ssize_t n;
+    Py_ssize_t next; /* where the next line starts */
     char ts[27]; /* YYYY-MM-DDTHH:MM:SS.000000Z */
     Text host, tag, msg;
     int has_pid;
     unsigned long long pid;
     Fields fields; /* its sendmail.* fields */
 } Line;
+
+/* A block of text lines as the source read it (`RawBlock.data`, shipper/sources/lines.py): each
+ * line ends with '\n' but the last. Lines are named by the position where they start. */
+typedef struct {
+    const char *data;
+    Py_ssize_t len;
+    Py_ssize_t cap;  /* max_line_bytes: a longer line is cut by the source */
+    Py_ssize_t stop; /* the end of the region read (where the line after it starts) */
+} Block;
 
 #define UNKNOWN_MINUTE 2
 /* The last minute looked up in the parser's cache, within one call (Python cannot change the
@@ -39,34 +52,55 @@ typedef struct {
     char prefix[17];
 } Minute;
 
-static int examine(Plan *plan, PyObject *lines, Py_ssize_t i, PyObject *minutes, PyObject *tags, Line *ln, Minute *last) {
-    Py_ssize_t count = PyList_GET_SIZE(lines);
-    if (i + 1 >= count)
-        return 0; /* the last line: the next chunk may continue it */
-    PyObject *next = PyList_GET_ITEM(lines, i + 1), *line = PyList_GET_ITEM(lines, i);
-    if (!PyUnicode_Check(next) || !PyUnicode_Check(line))
+/* The line of `b` at `pos` (where a line starts): its length, and where the next one starts (one
+ * past the end of the data after the last line, which has no '\n'). */
+static Py_ssize_t line_at(const Block *b, Py_ssize_t pos, Py_ssize_t *next) {
+    const char *nl = memchr(b->data + pos, '\n', (size_t)(b->len - pos));
+    Py_ssize_t end = nl != NULL ? nl - b->data : b->len;
+    *next = end + 1;
+    return end - pos;
+}
+
+/* Whether the bytes are valid UTF-8 as Python's strict decoder takes it (no surrogates): ASCII
+ * is checked a word at a time, anything else by the decoder itself. */
+static int valid_utf8(const char *s, Py_ssize_t n) {
+    Py_ssize_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w;
+        memcpy(&w, s + k, 8);
+        if (w & 0x8080808080808080ull)
+            break;
+    }
+    for (; k < n; k++)
+        if ((unsigned char)s[k] >= 0x80) {
+            PyObject *text = PyUnicode_DecodeUTF8(s, n, NULL);
+            if (text == NULL) {
+                PyErr_Clear();
+                return 0;
+            }
+            Py_DECREF(text);
+            return 1;
+        }
+    return 1;
+}
+
+static int examine(Plan *plan, const Block *b, Py_ssize_t pos, PyObject *minutes, Line *ln, Minute *last) {
+    Py_ssize_t next;
+    Py_ssize_t n = line_at(b, pos, &next);
+    if (next >= b->stop)
+        return 0; /* the region's last line: the next region may continue it (or it was cut) */
+    if (next < b->len) {
+        unsigned char c = (unsigned char)b->data[next];
+        if (c == '\t' || c == ' ' || c == '-' || (b->len - next >= 3 && memcmp(b->data + next, "\xe2\x96\x91", 3) == 0))
+            return 0; /* U+2591 */
+    }
+    const char *s = b->data + pos;
+    /* A line the source tags (cut to the cap, "\r" taken off, not valid UTF-8): Python's. */
+    if (n > b->cap || (n > 0 && s[n - 1] == '\r') || !valid_utf8(s, n))
         return 0;
-    if (PyUnicode_GET_LENGTH(next) > 0) {
-        Py_UCS4 c = PyUnicode_READ_CHAR(next, 0);
-        if (c == '\t' || c == ' ' || c == '-' || c == 0x2591)
-            return 0;
-    }
-    if (PyDict_GET_SIZE(tags) > 0) {
-        PyObject *key = PyLong_FromSsize_t(i);
-        if (key == NULL)
-            return -1;
-        int tagged = PyDict_Contains(tags, key);
-        Py_DECREF(key);
-        if (tagged != 0)
-            return tagged < 0 ? -1 : 0;
-    }
-    const char *s = PyUnicode_AsUTF8AndSize(line, &ln->n);
-    if (s == NULL) {
-        PyErr_Clear(); /* lone surrogates */
-        return 0;
-    }
     ln->s = s;
-    Py_ssize_t n = ln->n;
+    ln->n = n;
+    ln->next = next;
     /* A letter first: never a continuation line, so the held record is complete (also for a line
      * of an unknown minute, which the Python stages read next). */
     if (n < 18 || s[15] != ' ' || s[9] != ':' || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
@@ -150,47 +184,56 @@ static int put_body(Buf *b, Plan *plan, const Line *ln, const char id[32], long 
     return PUT_LIT(b, "}");
 }
 
-static int check_lines(PyObject *lines, PyObject *minutes, PyObject *tags, Py_ssize_t start) {
-    if (!PyList_Check(lines) || !PyDict_Check(minutes) || !PyDict_Check(tags)) {
-        PyErr_SetString(PyExc_TypeError, "lines: list, minutes: dict, tags: dict");
+/* `data, start, stop` as a region of a block: `stop` is a line's start or one past the end. */
+static int region(PyObject *data, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t cap, PyObject *minutes, Block *b) {
+    if (!PyDict_Check(minutes)) {
+        PyErr_SetString(PyExc_TypeError, "minutes: dict");
         return -1;
     }
-    if (start < 0) {
-        PyErr_SetString(PyExc_ValueError, "start must not be negative");
+    b->data = PyBytes_AS_STRING(data);
+    b->len = PyBytes_GET_SIZE(data);
+    b->cap = cap;
+    b->stop = stop;
+    if (start < 0 || start > stop || stop > b->len + 1) {
+        PyErr_SetString(PyExc_ValueError, "0 <= start <= stop <= len(data) + 1");
         return -1;
     }
     return 0;
 }
 
 PyObject *plan_scan(Plan *self, PyObject *args) {
-    PyObject *lines, *minutes, *tags;
-    Py_ssize_t start;
-    if (!PyArg_ParseTuple(args, "OnOO:scan", &lines, &start, &minutes, &tags) || check_lines(lines, minutes, tags, start) < 0)
+    PyObject *data, *minutes;
+    Py_ssize_t start, stop, cap, most;
+    Block b;
+    if (!PyArg_ParseTuple(args, "O!nnnOn:scan", &PyBytes_Type, &data, &start, &stop, &cap, &minutes, &most) ||
+        region(data, start, stop, cap, minutes, &b) < 0)
         return NULL;
-    Py_ssize_t i = start, n = PyList_GET_SIZE(lines);
+    Py_ssize_t pos = start, count = 0;
     Minute last = {0};
-    for (; i < n; i++) {
+    for (; pos < stop && count < most; count++) {
         Line ln;
-        int r = examine(self, lines, i, minutes, tags, &ln, &last);
+        int r = examine(self, &b, pos, minutes, &ln, &last);
         if (r < 0)
             return NULL;
         if (r)
             break;
+        line_at(&b, pos, &pos);
     }
-    return PyLong_FromSsize_t(i);
+    return Py_BuildValue("nn", pos, count);
 }
 
 PyObject *plan_run(Plan *self, PyObject *args) {
-    PyObject *lines, *offsets, *minutes, *tags, *second, *seen, *outs;
-    Py_ssize_t start;
+    PyObject *data, *minutes, *second, *seen, *outs;
+    Py_ssize_t start, stop, cap;
+    long long first_offset;
     int track;
-    if (!PyArg_ParseTuple(args, "OO!nOOUO!pO!:run", &lines, &PyList_Type, &offsets, &start, &minutes, &tags, &second,
-                          &PyDict_Type, &seen, &track, &PyList_Type, &outs) ||
-        check_lines(lines, minutes, tags, start) < 0)
+    Block b;
+    if (!PyArg_ParseTuple(args, "O!nnLnOUO!pO!:run", &PyBytes_Type, &data, &start, &stop, &first_offset, &cap, &minutes,
+                          &second, &PyDict_Type, &seen, &track, &PyList_Type, &outs) ||
+        region(data, start, stop, cap, minutes, &b) < 0)
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(lines);
-    if (PyList_GET_SIZE(offsets) != n || PyList_GET_SIZE(outs) != self->n_forms) {
-        PyErr_SetString(PyExc_ValueError, "one offset per line, and one output list per form");
+    if (PyList_GET_SIZE(outs) != self->n_forms) {
+        PyErr_SetString(PyExc_ValueError, "one output list per form");
         return NULL;
     }
     for (int f = 0; f < self->n_forms; f++)
@@ -200,12 +243,12 @@ PyObject *plan_run(Plan *self, PyObject *args) {
         }
     Buf body = {NULL, 0, 0};
     PyObject *current = Py_NewRef(second), *first = Py_NewRef(Py_None), *last_ts = NULL;
-    Py_ssize_t i = start;
+    Py_ssize_t pos = start, count = 0;
     Line ln;
     char last[27]; /* the stamp of the last line taken */
     Minute minute = {0};
-    for (; i < n; i++) {
-        int r = examine(self, lines, i, minutes, tags, &ln, &minute);
+    for (; pos < stop; pos = ln.next, count++) {
+        int r = examine(self, &b, pos, minutes, &ln, &minute);
         if (r < 0)
             goto error;
         if (r != 1)
@@ -213,13 +256,10 @@ PyObject *plan_run(Plan *self, PyObject *args) {
         if (next_second(&current, ln.ts, seen, &track, &first) < 0)
             goto error;
         char id[32], pid[24];
-        long long offset = PyLong_AsLongLong(PyList_GET_ITEM(offsets, i));
-        if (offset == -1 && PyErr_Occurred())
-            goto error;
         const char *d = ln.has_pid ? digits_of(ln.pid, pid) : pid + 24;
         Key key = {ln.host, ln.tag, {d, pid + 24 - d}, ln.msg, {NULL, -1}, ln.ts};
         body.n = 0;
-        if (event_id(seen, &key, id) < 0 || put_body(&body, self, &ln, id, offset) < 0)
+        if (event_id(seen, &key, id) < 0 || put_body(&body, self, &ln, id, first_offset + pos) < 0)
             goto error;
         char quoted[34] = {'"'};
         memcpy(quoted + 1, id, 32);
@@ -228,13 +268,29 @@ PyObject *plan_run(Plan *self, PyObject *args) {
             goto error;
         memcpy(last, ln.ts, 27);
     }
-    if (i > start && (last_ts = PyUnicode_FromStringAndSize(last, 27)) == NULL)
+    if (count > 0 && (last_ts = PyUnicode_FromStringAndSize(last, 27)) == NULL)
         goto error;
     PyMem_Free(body.p);
-    return Py_BuildValue("nNNN", i, last_ts ? last_ts : Py_NewRef(Py_None), current, first);
+    return Py_BuildValue("nnNNN", pos, count, last_ts ? last_ts : Py_NewRef(Py_None), current, first);
 error:
     PyMem_Free(body.p);
     Py_XDECREF(current);
     Py_XDECREF(first);
     return NULL;
+}
+
+PyObject *cut_lines(PyObject *module, PyObject *args) {
+    PyObject *data;
+    Py_ssize_t start, most;
+    if (!PyArg_ParseTuple(args, "O!nn:cut", &PyBytes_Type, &data, &start, &most))
+        return NULL;
+    Block b = {PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), 0, 0};
+    if (start < 0 || start > b.len + 1) {
+        PyErr_SetString(PyExc_ValueError, "0 <= start <= len(data) + 1");
+        return NULL;
+    }
+    Py_ssize_t pos = start, count = 0;
+    for (; pos <= b.len && count < most; count++)
+        line_at(&b, pos, &pos);
+    return Py_BuildValue("nn", pos, count);
 }

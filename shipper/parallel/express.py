@@ -4,11 +4,12 @@ and the daemon's batches, whose documents carry their ids already).
 
 Most lines of a syslog file are ordinary ("Mmm dd HH:MM:SS host tag[pid]: message", recognised by
 no signature). For those, `shipper.parallel._express` does in one pass what the Python stages do
-(the parser's hot path, ids, recognition's gates and sendmail fields, the sinks' encoders) and
-writes the items without building a document. It takes turns with the Python stages along a chunk:
+(the source's split and decoding, the parser's hot path, ids, recognition's gates and sendmail
+fields, the sinks' encoders) and writes the items from the block's bytes, without building a line
+or a document. It takes turns with the Python stages along a chunk:
 each line it does not take, and the lines while a recognition context is open, go through them as
 before, in order, so that the parser's, the ids' and the recogniser's state pass from one to the
-other. Both give the same items, byte for byte (tests/unit/test_express.py).
+other. Both give the same items, byte for byte (tests/unit/test_express_lines.py, test_express_docs.py).
 
 The lane serves the sinks whose items it knows how to write: Elasticsearch bulk items and NDJSON
 lines. With another sink (the local store), a time window, or without the C extension, the worker
@@ -17,7 +18,7 @@ uses the Python stages alone.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import orjson
 
@@ -28,7 +29,8 @@ from shipper.parse.syslog import SyslogParser
 from shipper.sinks.base import Encode
 from shipper.sinks.bulk import DATASETS, Encoder
 from shipper.sinks.ndjson import encode_lines
-from shipper.sources.base import RawChunk, part_of
+from shipper.sources.base import Origin
+from shipper.sources.files import TextBlock, lines_chunk
 
 try:
     from shipper.parallel import _express
@@ -126,40 +128,55 @@ class Express:
         forms = tuple(route["syslog"] if route is not None else (None, b"{") for route in shapes)
         return cls(_plan(recognise, forms, log_head), parser, ids, recognise, piece)
 
-    def chunk(self, chunk: RawChunk, outs: list[list[Any]], add: Callable[[list[Doc]], object], taken: Callable[[int], None]) -> None:
-        """Read a text chunk: lines the lane takes are appended to ``outs`` (one list per sink,
-        in the encoders' order) and counted with ``taken``; the others go, in pieces of at most
-        ``piece`` lines, through the parser and then ``add`` (the Python stages after parsing)."""
-        assert chunk.offsets is not None
-        lines, offsets, tags = chunk.items, chunk.offsets, chunk.tags
-        parser, ids, plan = self._parser, self._ids, self._plan
+    def lines(self, origin: Origin, block: TextBlock, cap: int, start: int, stop: int, outs: list[list[Any]],
+              add: Callable[[list[Doc]], object], taken: Callable[[int], None]) -> None:
+        """Read the lines of a text block from byte ``start`` to ``stop`` (see `lines_chunk`):
+        lines the lane takes are appended to ``outs`` (one list per sink, in the encoders' order)
+        and counted with ``taken``; the others go, in pieces of at most ``piece`` lines, through
+        the parser and then ``add`` (the Python stages after parsing)."""
+        data, first_offset = block.raw.data, block.raw.base + block.raw.dropped
+        parser, ids, plan, piece = self._parser, self._ids, self._plan, self._piece
         minutes = parser.minutes
-        i, n = 0, len(lines)
+        pos = start
         learnt = -1  # the line whose minute was put in the parser's cache
-        while i < n:
-            k = plan.scan(lines, i, minutes, tags) if self._recognise.quiet() else n
-            if k > i:  # the Python stages, up to the next line the lane takes
-                stop = min(k, i + self._piece)
-                add(parser.parse(part_of(chunk, i, stop)))
-                i = stop
+        while pos < stop:
+            if self._recognise.quiet():
+                k, _ = plan.scan(data, pos, stop, cap, minutes, piece)
+            else:
+                k = min(_express.cut(data, pos, piece)[0], stop)
+            if k > pos:  # the Python stages, up to the next line the lane takes
+                add(parser.parse(lines_chunk(origin, block, cap, pos, k)))
+                pos = k
                 continue
-            held = parser.flush()  # the line at i is no continuation: the held record is complete
+            held = parser.flush()  # the line at pos is no continuation: the held record is complete
             if held:
                 add(held)
                 if not self._recognise.quiet():
                     continue
             second, seen, track = ids.live()
-            stop, last_ts, second, first = plan.run(lines, offsets, i, minutes, tags, second, seen, track, outs)
+            after, count, last_ts, second, first = plan.run(data, pos, stop, first_offset, cap, minutes, second, seen,
+                                                            track, outs)
             ids.moved_to(second, first)
-            if stop == i and learnt != i:  # a minute not in the parser's cache yet
-                parser.learn_minute(lines[i])
-                learnt = i
+            if count == 0 and learnt != pos:  # a minute not in the parser's cache yet
+                parser.learn_minute(data[pos : pos + 15].decode())
+                learnt = pos
                 continue
-            if stop == i:  # an impossible date: the Python stages read the line
-                add(parser.parse(part_of(chunk, i, i + 1)))
-                stop = i + 1
+            if count == 0:  # an impossible date: the Python stages read the line
+                after = _express.cut(data, pos, 1)[0]
+                add(parser.parse(lines_chunk(origin, block, cap, pos, after)))
             else:
                 assert last_ts is not None
                 parser.passed(last_ts)
-                taken(stop - i)
-            i = stop
+                taken(count)
+            pos = after
+
+
+def regions(block: TextBlock, size: int) -> Iterator[tuple[int, int, int]]:
+    """A text block's lines in runs of ``size`` lines, as `block_chunks` cuts them into chunks:
+    ``(start, stop, lines)``, with ``start`` and ``stop`` as `Express.lines` takes them."""
+    data = block.raw.data
+    start = 0
+    while start <= len(data):
+        stop, count = _express.cut(data, start, size)
+        yield start, stop, count
+        start = stop

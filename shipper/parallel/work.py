@@ -11,13 +11,13 @@ from typing import Any, Iterable
 
 from shipper.enrich.recognise import Recognise
 from shipper.event import TAG_UNPARSED, Doc, IdAssigner
-from shipper.parallel.express import Express, Tail
+from shipper.parallel.express import Express, Tail, regions
 from shipper.parse.base import ParseContext, Parser
 from shipper.parse.dispatch import make_parser
 from shipper.pipeline import Window
 from shipper.sinks.base import Encode
 from shipper.sources.base import Origin, RawChunk, pieces
-from shipper.sources.files import TextBlock, block_chunks
+from shipper.sources.files import CHUNK_LINES, TextBlock, block_chunks
 from shipper.sources.journal import Segment, SegmentReaders, segment_chunks
 
 
@@ -121,15 +121,20 @@ class Worker:
         start = State(job.source, None if job.first else parser.state(), ids.state(), self.recognise.state())
         done = Done(job.number, start, start, errors=errors)
         lane = self._lane(parser, ids)
-        for chunk in chunks:
-            done.read += len(chunk.items)
-            part = self._part()
-            if lane is not None and chunk.kind == "text" and chunk.offsets is not None:
-                lane.chunk(chunk, list(part.items.values()), lambda docs: self._add(part, docs, ids), part.grow)
-            else:
+        if lane is not None and isinstance(job.block, TextBlock):
+            for begin, end, count in regions(job.block, CHUNK_LINES):  # the chunks of `block_chunks`
+                done.read += count
+                part = self._part()
+                add = lambda docs, part=part: self._add(part, docs, ids)  # noqa: E731
+                lane.lines(job.origin, job.block, job.cap, begin, end, list(part.items.values()), add, part.grow)
+                self._keep(part, done)
+        else:
+            for chunk in chunks:
+                done.read += len(chunk.items)
+                part = self._part()
                 for piece in pieces(chunk, PIECE):
                     self._add(part, parser.parse(piece), ids)
-            self._keep(part, done)
+                self._keep(part, done)
         if job.last:
             self._keep(self._add(self._part(), parser.flush(), ids), done)
         if job.final:

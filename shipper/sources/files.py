@@ -86,6 +86,21 @@ def block_chunks(origin: Origin, block: TextBlock, cap: int) -> Iterator[RawChun
     yield from split_block(origin, items, lines, tags, origin.path or "-", block.progress)
 
 
+def lines_chunk(origin: Origin, block: TextBlock, cap: int, start: int, stop: int) -> RawChunk:
+    """The lines of ``block`` from byte ``start`` to ``stop`` (both where a line starts, or
+    ``stop`` one past the end of the data after its last line) as `block_chunks` gives them:
+    split, decoded, tagged (without a checkpoint)."""
+    raw = block.raw
+    whole = stop > len(raw.data)  # to the end of the block
+    part = RawBlock(raw.data[start : stop - 1], raw.base + (raw.dropped + start if start else 0),
+                    0 if start else raw.dropped, raw.complete if whole else True)
+    lines = split_raw(part, cap)
+    items, tags = decode_lines(lines)
+    if block.broken and whole:
+        _add_tag(tags, len(items) - 1, TAG_TRUNCATED)
+    return RawChunk(origin, "text", items, offsets=lines.offsets, tags=tags, progress=block.progress)
+
+
 def decode_lines(block: LineBlock) -> tuple[list[str], Tags]:
     """The block's lines as text, and the tags of lines that were cut or not valid UTF-8."""
     if not block.truncated:

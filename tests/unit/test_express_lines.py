@@ -26,6 +26,7 @@ from shipper.parallel.express import Express
 from shipper.parallel.work import Done, Job, Setup, Worker
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
+from shipper.parse.syslog import SyslogParser
 from shipper.pipeline import Window
 from shipper.sinks.base import Encode
 from shipper.sinks.bulk import Encoder
@@ -35,6 +36,8 @@ from shipper.sources.base import Origin
 from shipper.sources.files import TextBlock
 from shipper.sources.lines import iter_raw_blocks
 from tests.helpers.express import ES_AND_NDJSON, corpus_text, needs_lane
+
+_express = express._express  # None where it is not built (the tests that use it are skipped)
 
 
 def test_the_lane_is_built_here() -> None:
@@ -203,7 +206,10 @@ Jan  1 00:00:06 mail app[5]: a line in the context's stream
 
 @needs_lane
 def test_each_rule_of_the_lane(monkeypatch: pytest.MonkeyPatch) -> None:
-    data = EDGES.encode() + b"Jan  1 00:00:09 host app[9]: invalid \xff\xfe utf-8\n" + b"Jan  1 00:00:09 host app[9]: " + b"x" * 5000 + b"\n"
+    head = b"Jan  1 00:00:09 host app[9]: "
+    data = EDGES.encode() + head + b"invalid \xff\xfe utf-8\n" + head + b"x" * 5000 + b"\n"
+    data += head + b"a surrogate \xed\xa0\x80\n" + head + "valid é 漢字\n".encode() + head + b"crlf\r\n" + head + b"crlf\r\n"
+    data += b"".join(head + b"x" * (4096 - len(head) + d) + end + b"\n" for d in (-1, 0, 1) for end in (b"", b"\r"))
     data += EDGES.encode() + STATUS.encode() + EDGES.encode()
     taken = same_with_and_without(monkeypatch, data, (64, 300, 1 << 20))
     assert taken > 50
@@ -288,6 +294,7 @@ def test_no_line_that_passes_a_gate_or_a_prefilter_is_taken() -> None:
     the middle and at the end of a message."""
     ctx = ParseContext(timezone="UTC", year=2017)
     parser = make_parser(Origin("t", "syslog", path="/x"), ctx)
+    assert isinstance(parser, SyslogParser)
     recognise = Recognise()
     lane = Express.make(parser, IdAssigner(), recognise, {"es": Encoder("default")}, 256)
     assert lane is not None
@@ -296,7 +303,7 @@ def test_no_line_that_passes_a_gate_or_a_prefilter_is_taken() -> None:
     parser.learn_minute(stamp)
 
     def taken(line: str) -> bool:
-        return plan.scan([line, stamp], 0, parser.minutes, {}) == 0
+        return _scan(plan, f"{line}\n{stamp}".encode(), parser.minutes) == (0, 0)
 
     texts = [(gate, "app[1]") for gate, _ in recognise.matcher.gates]
     texts += [(t, f"{name}[1]") for name, (filters, _) in recognise.matcher.proc_filters.items() for t in filters]
@@ -307,15 +314,50 @@ def test_no_line_that_passes_a_gate_or_a_prefilter_is_taken() -> None:
             assert not taken(f"{stamp} {tag}: {message}"), message
 
 
+def _scan(plan: _express.Plan, data: bytes, minutes: dict[str, str], cap: int = 4096) -> tuple[int, int]:
+    """Where the first line the lane takes starts in ``data`` read as one region, and how many
+    lines come before it."""
+    return plan.scan(data, 0, len(data) + 1, cap, minutes, 100)
+
+
 @needs_lane
 @pytest.mark.parametrize("gates", [(b"xy",), (b"q",), (b"\xe2\x97\x8f ", b"zz")])
 def test_short_gates_anywhere_in_the_message(gates: tuple[bytes, ...]) -> None:
-    from shipper.parallel import _express
-
     plan = _express.Plan(gates, (), (), (), ((None, b"{"),), b'"log":{"offset":')
     minutes = {"Jan  1 00:00": "2017-01-01T00:00:"}
+    plain = b"Jan  1 00:00:00 h t: x\n"
     for gate in gates:
-        text = gate.decode()
-        for message in (text, f"a{text}", f"a {text} b", "-" * 200 + text):
-            assert plan.scan([f"Jan  1 00:00:00 h t: {message}", "Jan  1 00:00:00 h t: x"], 0, minutes, {}) == 2, message
-    assert plan.scan(["Jan  1 00:00:00 h t: x", "Jan  1 00:00:00 h t: x"], 0, minutes, {}) == 0
+        for message in (gate, b"a" + gate, b"a " + gate + b" b", b"-" * 200 + gate):
+            data = b"Jan  1 00:00:00 h t: " + message + b"\n" + plain[:-1]
+            assert _scan(plan, data, minutes) == (len(data) + 1, 2), message  # the last line is never taken
+    assert _scan(plan, plain + plain, minutes) == (0, 0)
+
+
+@needs_lane
+def test_a_line_the_source_would_tag_or_join_is_left_to_python() -> None:
+    """The lane reads the block's bytes: what the source would tag (a line over the cap, a "\r"
+    before the "\n", bytes that are not UTF-8), a line continued by the next one, and the last
+    line of the region are the Python stages'. The comparisons of whole replays above show the
+    same; this shows that the lane does take what is close to each rule."""
+    plan = _express.Plan((), (), (), (), ((None, b"{"),), b'"log":{"offset":')
+    minutes = {"Jan  1 00:00": "2017-01-01T00:00:"}
+    head = b"Jan  1 00:00:00 h t: "
+    plain = head + b"x\n"
+
+    def taken(line: bytes, after: bytes = plain, cap: int = 4096) -> bool:
+        return _scan(plan, line + b"\n" + after, minutes, cap) == (0, 0)
+
+    assert taken(plain[:-1]) and _scan(plan, plain[:-1], minutes) == (len(plain), 1)  # the block's last line
+    assert taken(head + b"x" * (100 - len(head)), cap=100) and not taken(head + b"x" * (101 - len(head)), cap=100)
+    assert taken(head + b"a\rb") and not taken(head + b"crlf\r")
+    assert taken(head + "é 漢字 \U0001f600".encode()) and taken(head + b"nul \x00 byte")
+    assert not taken(head + b"\xff\xfe") and not taken(head + b"\xed\xa0\x80 a surrogate") and not taken(head + b"cut \xe2\x96")
+    for continuation in (b"\tx", b" x", b"-- x", "░ x".encode()):
+        assert not taken(plain[:-1], continuation + b"\n" + plain)
+    assert taken(plain[:-1], b"\xe2\x96\x92 not the catalog mark\n" + plain)
+    data = plain * 5
+    size = len(plain)
+    assert plan.scan(data, 2 * size, 3 * size, 4096, minutes, 100) == (3 * size, 1)  # the region's last line
+    assert plan.scan(data, 0, len(data) + 1, 4096, minutes, 3) == (0, 0)
+    assert _express.cut(data, 0, 3) == (3 * len(plain), 3) and _express.cut(data, 0, 9) == (len(data) + 1, 6)
+    assert _express.cut(b"", 0, 5) == (1, 1)
