@@ -22,7 +22,7 @@ from shipper.event import TAG_UNPARSED, Batch, Doc, IdAssigner
 from shipper.parse.base import ParseContext, Parser
 from shipper.progress import Progress, Silent
 from shipper.sinks.base import Sink
-from shipper.sources.base import Origin, Source
+from shipper.sources.base import Origin, Source, read_errors
 
 BATCH_SIZE = 2000
 
@@ -75,6 +75,7 @@ def read_group(
                 if parser is None:
                     parser = make_parser(chunk.origin, ctx)
                 counters["read"] += len(chunk.items)
+                counters["read_errors"] += read_errors(chunk)
                 docs = parser.parse(chunk)
                 progress.update(chunk.progress - done)
                 done = chunk.progress

@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--year", type=int, help="year of RFC 3164 timestamps (default: from each file's mtime)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="worker processes for parsing (0: none; default: one per CPU for a large syslog or journal input)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary (a warning of read errors is still given)")
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
@@ -87,6 +87,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
             summary = Pipeline(groups, ctx, make_parser, default_enrichers(cfg.recognise), sinks, window, bar).run()
     if not args.quiet:
         env.stderr.write(format_summary(summary, len(groups)) + "\n")
+    if summary.counters["read_errors"]:  # also with --quiet: something was not read
+        env.stderr.write(read_errors_warning(summary.counters["read_errors"]) + "\n")
     return ExitCode.OK
 
 
@@ -112,6 +114,13 @@ def _context(args: argparse.Namespace, cfg: Config, env: Env) -> ParseContext:
     if year is not None and not 1970 <= year <= 9999:
         raise UsageError(f"--year {year} is out of range", hint="give a four-digit year such as 2017")
     return ParseContext(timezone=tz, year=year, max_line_bytes=int(cfg.parse.max_line_bytes))
+
+
+def read_errors_warning(count: int) -> str:
+    what = "1 read error" if count == 1 else f"{count:,} read errors"
+    return (f"replay: warning: {what}: part of an input could not be read (a damaged or truncated archive or "
+            "journal file, a file cut while it was read). Everything else was written; each read error is an "
+            "event tagged read_error that says where, and what to check.")
 
 
 def format_summary(summary: Summary, inputs: int) -> str:

@@ -150,6 +150,7 @@ class ParallelReplay:
 
     def _emit(self, done: Done, tracker: AckTracker, counters: Counter[str]) -> None:
         counters["read"] += done.read
+        counters["read_errors"] += done.read_errors
         for part in done.parts:
             self._deliver(part, tracker, counters)
 

@@ -16,7 +16,7 @@ from shipper.parse.base import ParseContext, Parser
 from shipper.parse.dispatch import make_parser
 from shipper.pipeline import Window
 from shipper.sinks.base import Encode
-from shipper.sources.base import Origin, RawChunk, pieces
+from shipper.sources.base import Origin, RawChunk, pieces, read_errors
 from shipper.sources.files import CHUNK_LINES, TextBlock, block_chunks
 from shipper.sources.journal import Segment, SegmentReaders, segment_chunks
 
@@ -92,6 +92,7 @@ class Done:
     ids_changed: bool = False  # the second changed within the block
     parts: list[Part] = field(default_factory=list)
     read: int = 0  # input items (lines, entries)
+    read_errors: int = 0  # items that report a read error (`sources.base.read_errors`)
     errors: list[str] = field(default_factory=list)  # journal read errors (reported at the end)
 
 
@@ -131,6 +132,7 @@ class Worker:
         else:
             for chunk in chunks:
                 done.read += len(chunk.items)
+                done.read_errors += read_errors(chunk)
                 part = self._part()
                 for piece in pieces(chunk, PIECE):
                     self._add(part, parser.parse(piece), ids)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal, Protocol
 
+from shipper.event import TAG_READ_ERROR
+
 # What the parser gets: "text" chunks carry lines (str, without the line terminator);
 # "fields" chunks carry journal entries as dicts of field name -> str (or bytes for binary values).
 ChunkKind = Literal["text", "fields"]
@@ -34,6 +36,11 @@ class RawChunk:
     tags: dict[int, tuple[str, ...]] = field(default_factory=dict)  # sparse per-item flags
     checkpoint: object | None = None  # position after the last item
     progress: int = 0  # input bytes (or entries) consumed so far, for progress reporting
+
+
+def read_errors(chunk: RawChunk) -> int:
+    """How many items of the chunk report a read error (an input broke there)."""
+    return sum(1 for tags in chunk.tags.values() if TAG_READ_ERROR in tags) if chunk.tags else 0
 
 
 def pieces(chunk: RawChunk, size: int) -> Iterator[RawChunk]:

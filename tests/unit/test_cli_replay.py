@@ -201,3 +201,39 @@ def _read_available(fd: int) -> bytes:
         return os.read(fd, 65536) if ready else b""
     except OSError:  # the terminal's other end is closed: everything was read
         return b""
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_read_error_is_said_at_the_end_even_when_quiet(env: Env, tmp_path: Path, workers: str) -> None:
+    """A truncated archive: what it holds is written, the break is an event tagged read_error, and
+    a warning says so after the replay (an investigator who reads only the exit status and the
+    last lines would not see the unparsed count go up by one)."""
+    lines = b"".join(b"Aug 30 14:55:%02d gorp app[1]: line %d\n" % (i % 60, i) for i in range(20_000))
+    whole = gzip.compress(lines)
+    cut = tmp_path / "messages.1.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    out = tmp_path / "out.ndjson"
+    assert replay(env, "--quiet", "--workers", workers, "--year", "2017", "--output", "ndjson", "-o", str(out), str(cut)) == 0
+    docs = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert 0 < len(docs) < 20_000 and "read_error" in docs[-1]["tags"] and str(cut) in docs[-1]["message"]
+    err = env.stderr.getvalue()  # type: ignore[attr-defined]
+    assert err.count("replay: warning: 1 read error: part of an input could not be read") == 1
+    assert "tagged read_error" in err
+
+
+def test_a_damaged_journal_file_is_said_at_the_end(env: Env, tmp_path: Path, corpus: Path) -> None:
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    shutil.copy(corpus / "real" / "systemd" / "no-rtc" / "system.journal.zst", journal)
+    (journal / "user-1000.journal").write_bytes(b"LPKSHHRH" + os.urandom(5000))
+    db = tmp_path / "events.db"
+    assert replay(env, "--store", str(db), str(journal)) == 0
+    err = env.stderr.getvalue()  # type: ignore[attr-defined]
+    assert "replay: warning: 1 read error" in err and "user-1000.journal" not in err
+    broken = [d for d in stored(db) if "read_error" in d.get("tags", ())]
+    assert len(broken) == 1 and "user-1000.journal" in broken[0]["message"]
+
+
+def test_a_clean_replay_warns_of_nothing(env: Env, tmp_path: Path) -> None:
+    assert replay(env, "--store", str(tmp_path / "events.db"), str(DEMO)) == 0
+    assert "warning" not in env.stderr.getvalue()  # type: ignore[attr-defined]
