@@ -8,6 +8,7 @@ what to do. Exit codes are part of the interface and documented in the README.
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 
 class ExitCode(enum.IntEnum):
@@ -33,6 +34,14 @@ class ShipperError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with its hint (a replay's worker process sends its error to the main process)."""
+        return (_rebuild, (type(self), self.message, self.hint))
+
+
+def _rebuild(cls: type[ShipperError], message: str, hint: str | None) -> ShipperError:
+    return cls(message, hint=hint)
 
 
 class UsageError(ShipperError):

@@ -4,7 +4,8 @@ The main process reads an input in blocks of whole lines (`shipper.sources.files
 hands each block to a worker process, which splits, decodes, parses, assigns ids, recognises and
 encodes it for the sinks (`work`). The main process takes the results back in order, links the
 few recognised events into incidents (`Incidents` needs them all, in order), encodes those, and
-writes every batch to the sinks (`replay`).
+writes every batch to the sinks (`replay`). Into Elasticsearch the workers send the other items
+themselves, once the main process has taken their result (`direct`).
 
 Parsing, ids and recognition keep state from line to line (a multi-line record, the year of
 RFC 3164 stamps, the contents seen in the current second, an open ``systemctl status`` context).

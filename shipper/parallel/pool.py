@@ -172,9 +172,17 @@ class Workers:
         if reply is None:
             raise self._failed(worker)
         status, value = reply
+        if status == "failed":  # an error meant for the operator (a worker's Elasticsearch sink)
+            raise value
         if status != "ok":
             raise WorkerError(f"a worker process failed: {value}", hint=_HINT)
         return value
+
+    def ask_all(self, message: object) -> list[Any]:
+        """Send ``message`` to every worker, then take each one's reply."""
+        for worker in range(len(self._children)):
+            self.send(worker, message)
+        return [self.receive(worker) for worker in range(len(self._children))]
 
     def _failed(self, worker: int) -> WorkerError:
         code = self._children[worker].wait()

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence
 
 from shipper.acks import AckTracker
 from shipper.enrich.base import Enricher
 from shipper.event import Batch
+from shipper.parallel.direct import Commit, Direct, Finish
 from shipper.parallel.pool import DEPTH, Workers
 from shipper.parallel.work import Block, Done, Job, Part, Setup, State, Worker
 from shipper.parse.base import ParseContext
@@ -63,15 +64,23 @@ class ParallelReplay:
     _consumed: dict[int, int] = field(default_factory=dict, init=False)  # input -> bytes reported
     _local: Worker | None = field(default=None, init=False)  # for blocks done again
     _errors: list[str] = field(default_factory=list, init=False)  # the input's read errors so far
+    _direct: Direct | None = field(default=None, init=False)  # set by `run`
+    _sent: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter), init=False)  # by workers
 
     def run(self) -> Summary:
-        workers = Workers(self.workers, self._setup())
+        self._direct = direct = _direct(self.sinks)
+        if direct is not None:  # the workers use the official client: imported before the fork, shared
+            import shipper.sinks.es_client  # noqa: F401, PLC0415
+        workers = Workers(self.workers, replace(self._setup(), direct=direct))
         try:
-            return deliver_to(self.sinks, lambda tracker, counters: self._run(workers, tracker, counters), self.clock)
+            summary = deliver_to(self.sinks, lambda tracker, counters: self._run(workers, tracker, counters), self.clock)
         finally:
             workers.close()
             for source in self.group.sources:
                 source.close()
+        for name, counters in self._sent.items():  # what the workers' own sinks did
+            summary.sinks[name].update(counters)
+        return summary
 
     def _run(self, workers: Workers, tracker: AckTracker, counters: Counter[str]) -> None:
         """Jobs go to the workers in turn, up to `DEPTH` each; results are taken in job
@@ -86,17 +95,24 @@ class ParallelReplay:
             workers.send(worker, job)
             busy.append((worker, job))
         expected: State | None = None
+        direct = self._direct
         while busy:
             worker, job = busy.popleft()
             done: Done = workers.receive(worker)
+            end = done.end if expected is None else _check(job, done, expected)
+            if direct is not None:  # the worker sends the result's items, or drops them (done again here)
+                workers.send(worker, Commit(job.number, end is not None))
             following = next(jobs, None)
             if following is not None:
                 workers.send(worker, following)
                 busy.append((worker, following))
-            expected = self._take(job, done, expected, tracker, counters)
+            expected = self._take(job, done, end, expected, tracker, counters)
         tail = self.incidents.flush()
         if tail:
             self._write({s.name: s.encoder()(tail) for s in self.sinks}, len(tail), 0, tracker, counters)
+        if direct is not None:  # the workers settle what they sent
+            for finished in workers.ask_all(Finish()):
+                self._sent[direct.name].update(finished.counters)
 
     def _jobs(self) -> Iterator[Job]:
         """The jobs in input order; each starts from the newest state known when it is made."""
@@ -116,8 +132,9 @@ class ParallelReplay:
                 number += 1
                 previous, block = block, after
 
-    def _take(self, job: Job, done: Done, expected: State | None, tracker: AckTracker, counters: Counter[str]) -> State:
-        end = done.end if expected is None else _check(job, done, expected)
+    def _take(self, job: Job, done: Done, end: State | None, expected: State | None, tracker: AckTracker,
+              counters: Counter[str]) -> State:
+        """Write a result whose end state is ``end`` (`_check`); None: the block is done again."""
         if end is None:
             # The warm-up did not rebuild the state (a record longer than the warm-up, a rollover
             # of the year), or the ids of the block's first second may repeat the previous
@@ -181,6 +198,18 @@ class ParallelReplay:
         batch.seq = tracker.register(batch.source_id, batch.checkpoint)
         for sink in self.sinks:
             sink.write(batch)
+
+
+def _direct(sinks: Sequence[Sink]) -> Direct | None:
+    """With one output, Elasticsearch, the workers send their own bulks (`shipper.parallel.direct`)."""
+    if len(sinks) != 1 or sinks[0].name != "elasticsearch":
+        return None
+    from shipper.sinks.elasticsearch import ElasticsearchSink  # noqa: PLC0415 - imported with the sink already
+
+    if not isinstance(sinks[0], ElasticsearchSink):
+        return None
+    sink = sinks[0]
+    return Direct(sink.cfg, sink.state_dir, sink.name, dict(sink.env.environ))
 
 
 def _check(job: Job, done: Done, expected: State) -> State | None:

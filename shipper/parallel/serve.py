@@ -2,7 +2,10 @@
 ``python -m shipper.parallel.serve``.
 
 Reads jobs from its input (a spawned worker first reads the `Setup` there); writes one reply per
-job to its output: ``("ok", Done)`` or ``("error", text)``. Ends at the end of its input. Ctrl-C
+job to its output: ``("ok", Done)``, or ``("error", text)`` and ends. Ends at the end of its input.
+A worker that sends its own bulks (`shipper.parallel.direct`) also reads commits there, and a
+`Finish`, to which it replies ``("ok", Finished)``; an error of its sink is ``("failed", the
+ShipperError)``. Ctrl-C
 is the main process's to handle (it closes the pipes). Jobs are read by a thread as they arrive
 (see `shipper.parallel.pool` for why).
 """
@@ -18,7 +21,9 @@ import threading
 import traceback
 from typing import IO, Any
 
+from shipper.errors import ShipperError
 from shipper.parallel import work
+from shipper.parallel.direct import Commit, DirectWriter, Finish
 from shipper.parallel.pool import receive, send
 
 
@@ -47,21 +52,56 @@ def serve(setup: work.Setup, jobs_in: IO[bytes], replies: IO[bytes]) -> int:
     # the thousands made per job would trigger it over and over (about 7% of a worker's time).
     gc.freeze()
     gc.disable()
-    done = 0
-    while (job := jobs.get()) is not None:
-        reply: tuple[str, Any]
-        try:
-            reply = ("ok", worker.run(job))
-        except Exception as exc:  # reported to the main process, which stops the replay
-            traceback.print_exc()
-            reply = ("error", f"{type(exc).__name__}: {exc}")
-        try:
-            send(replies, reply)
-        except BrokenPipeError:  # the main process is gone
-            return 1
-        done += 1
-        gc.collect(2 if done % 64 == 0 else 1)
+    writer: DirectWriter | None = None
+    ended = False  # the main process closed the input: it waits for the last reply
+    try:
+        writer = DirectWriter(setup.direct) if setup.direct is not None else None
+        done = 0
+        while (message := jobs.get()) is not None:
+            if isinstance(message, Commit):
+                assert writer is not None
+                writer.commit(message)
+                continue
+            if isinstance(message, Finish):
+                assert writer is not None
+                if not _reply(replies, ("ok", writer.finish())):
+                    return 1
+                continue
+            done_job = worker.run(message)
+            if not _reply(replies, ("ok", writer.hold(done_job) if writer is not None else done_job)):
+                return 1
+            done += 1
+            gc.collect(2 if done % 64 == 0 else 1)
+        ended = True
+    except ShipperError as exc:  # the sink's: the main process raises it as its own
+        return _last(replies, ("failed", exc), None if ended else jobs)
+    except Exception as exc:  # reported to the main process, which stops the replay
+        traceback.print_exc()
+        return _last(replies, ("error", f"{type(exc).__name__}: {exc}"), None if ended else jobs)
+    finally:
+        if writer is not None:
+            writer.close()
     return 0
+
+
+def _last(replies: IO[bytes], reply: tuple[str, Any], jobs: queue.SimpleQueue[Any] | None) -> int:
+    """Send a failure, then take what the main process still sends until it closes the input
+    (a job it sends meanwhile must not meet a closed pipe: it would say the worker died); None:
+    the input is closed already."""
+    if not _reply(replies, reply):
+        return 1
+    while jobs is not None and jobs.get() is not None:
+        pass
+    return 0
+
+
+def _reply(replies: IO[bytes], reply: tuple[str, Any]) -> bool:
+    """Send a reply; False if the main process is gone."""
+    try:
+        send(replies, reply)
+    except BrokenPipeError:
+        return False
+    return True
 
 
 def _read(stdin: IO[bytes], jobs: queue.SimpleQueue[Any]) -> None:

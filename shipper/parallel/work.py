@@ -11,6 +11,7 @@ from typing import Any, Iterable
 
 from shipper.enrich.recognise import Recognise
 from shipper.event import TAG_UNPARSED, Doc, IdAssigner
+from shipper.parallel.direct import Direct
 from shipper.parallel.express import Express, Tail, regions
 from shipper.parse.base import ParseContext, Parser
 from shipper.parse.dispatch import make_parser
@@ -28,6 +29,7 @@ class Setup:
     ctx: ParseContext
     window: Window
     encoders: dict[str, Encode]  # sink name -> its encoder
+    direct: Direct | None = None  # each worker sends its items to Elasticsearch itself
 
 
 @dataclass(slots=True)

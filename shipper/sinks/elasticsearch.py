@@ -57,8 +57,11 @@ class _Outcome:
 class ElasticsearchSink:
     name = "elasticsearch"
 
-    def __init__(self, cfg: ElasticsearchOutput, state_dir: Path, env: Env) -> None:
+    def __init__(self, cfg: ElasticsearchOutput, state_dir: Path, env: Env, *, check_setup: bool = True) -> None:
+        """``check_setup``: warn when `shipper setup` has not installed the index template (a
+        replay's workers, which send with a sink each, leave that to the main process's)."""
         self.cfg = cfg
+        self.check_setup = check_setup
         self.state_dir = state_dir
         self.env = env
         self.counters: Counter[str] = Counter()
@@ -86,7 +89,8 @@ class ElasticsearchSink:
 
         self._conn = connect(self.cfg, self.env, bulk=True)
         self._pool = ThreadPoolExecutor(max_workers=self.cfg.max_in_flight, thread_name_prefix="shipper-es")
-        self._warn_if_not_set_up()
+        if self.check_setup:
+            self._warn_if_not_set_up()
 
     def encoder(self) -> Encode:
         return self._encoder

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import orjson
 import pytest
@@ -190,18 +191,20 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_the_workers_start_before_the_elasticsearch_client_is_imported(corpus_file: Path, tmp_path: Path) -> None:
-    """Forked before the client's import, the workers do not carry its modules (13 MB each), which
-    they never use: the sink opens in the main process after they started."""
+@pytest.mark.parametrize("output", ["es", "ndjson"])
+def test_the_client_is_imported_before_the_workers_start_if_they_use_it(corpus_file: Path, tmp_path: Path, output: str) -> None:
+    """Into Elasticsearch the workers send their own bulks: the official client is imported before
+    they are forked, so they share its modules' pages (13 MB) instead of each importing them. Into
+    another output they never use it, and do not carry it."""
     with FakeES() as es:
         proc = subprocess.run(
             [sys.executable, "-c", _SPY, "replay", "--quiet", "--timezone", "UTC", "--year", "2017", "--workers", "2",
-             "--output", "es", "--es-url", es.url, str(corpus_file)],
+             "--output", output, *(["--es-url", es.url] if output == "es" else ["-o", "out.ndjson"]), str(corpus_file)],
             capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "HOME": str(tmp_path)},
         )
         assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.splitlines() == ["client imported before the workers: False"]
-        assert len(es.docs("logs-shipper.syslog-default")) > 250
+        assert proc.stdout.splitlines() == [f"client imported before the workers: {output == 'es'}"]
+        assert len(es.docs("logs-shipper.syslog-default")) > 250 if output == "es" else (tmp_path / "out.ndjson").stat().st_size
 
 
 def test_workers_must_be_a_number_of_processes(env: Env, corpus_file: Path) -> None:
@@ -281,14 +284,24 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _start_replay(tmp_path: Path, corpus_file: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
+@pytest.fixture(params=["ndjson", "es"])
+def output(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """Into NDJSON, and into Elasticsearch (the workers send their own bulks there)."""
+    if request.param == "ndjson":
+        yield ["--output", "ndjson", "-o", os.devnull]
+        return
+    with FakeES() as es:
+        yield ["--output", "es", "--es-url", es.url]
+
+
+def _start_replay(tmp_path: Path, corpus_file: Path, output: list[str]) -> tuple[subprocess.Popen[bytes], list[int]]:
     """A replay of ~40 MB in a child process, once its two workers are running."""
     big = tmp_path / "big.log"
     data = corpus_file.read_bytes()
     big.write_bytes(data * (40_000_000 // len(data)))
     proc = subprocess.Popen([sys.executable, "-m", "shipper", "replay", "--quiet", "--workers", "2", "--timezone", "UTC",
-                             "--year", "2017", "--output", "ndjson", "-o", os.devnull, str(big)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--year", "2017", *output, str(big)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "HOME": str(tmp_path)})
     deadline = time.monotonic() + 60
     while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -304,8 +317,8 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def test_ctrl_c_stops_the_replay_and_its_workers(tmp_path: Path, corpus_file: Path) -> None:
-    proc, workers = _start_replay(tmp_path, corpus_file)
+def test_ctrl_c_stops_the_replay_and_its_workers(tmp_path: Path, corpus_file: Path, output: list[str]) -> None:
+    proc, workers = _start_replay(tmp_path, corpus_file, output)
     proc.send_signal(signal.SIGINT)
     for pid in workers:  # a terminal sends Ctrl-C to the whole process group: the workers ignore it
         os.kill(pid, signal.SIGINT)
@@ -313,8 +326,8 @@ def test_ctrl_c_stops_the_replay_and_its_workers(tmp_path: Path, corpus_file: Pa
     assert all(_gone(pid) for pid in workers)
 
 
-def test_a_killed_worker_fails_the_replay_with_a_clear_message(tmp_path: Path, corpus_file: Path) -> None:
-    proc, workers = _start_replay(tmp_path, corpus_file)
+def test_a_killed_worker_fails_the_replay_with_a_clear_message(tmp_path: Path, corpus_file: Path, output: list[str]) -> None:
+    proc, workers = _start_replay(tmp_path, corpus_file, output)
     os.kill(workers[0], signal.SIGKILL)
     assert proc.wait(timeout=30) == 1
     assert proc.stderr is not None
@@ -324,8 +337,8 @@ def test_a_killed_worker_fails_the_replay_with_a_clear_message(tmp_path: Path, c
     assert all(_gone(pid) for pid in workers)
 
 
-def test_a_killed_replay_leaves_no_worker_behind(tmp_path: Path, corpus_file: Path) -> None:
-    proc, workers = _start_replay(tmp_path, corpus_file)
+def test_a_killed_replay_leaves_no_worker_behind(tmp_path: Path, corpus_file: Path, output: list[str]) -> None:
+    proc, workers = _start_replay(tmp_path, corpus_file, output)
     proc.kill()
     proc.wait(timeout=30)
     deadline = time.monotonic() + 30
@@ -338,6 +351,7 @@ def test_a_killed_replay_leaves_no_worker_behind(tmp_path: Path, corpus_file: Pa
 _HOW_THEY_START = """
 import json, sys, threading, time
 from pathlib import Path
+from typing import Iterator
 from shipper.parallel.pool import Workers
 from shipper.parallel.work import Setup
 from shipper.parse.base import ParseContext
