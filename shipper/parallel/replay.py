@@ -68,7 +68,7 @@ class ParallelReplay:
     _sent: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter), init=False)  # by workers
 
     def run(self) -> Summary:
-        self._direct = direct = _direct(self.sinks)
+        self._direct = direct = _direct(self.sinks, self.workers)
         if direct is not None:  # the workers use the official client: imported before the fork, shared
             import shipper.sinks.es_client  # noqa: F401, PLC0415
         workers = Workers(self.workers, replace(self._setup(), direct=direct))
@@ -200,8 +200,10 @@ class ParallelReplay:
             sink.write(batch)
 
 
-def _direct(sinks: Sequence[Sink]) -> Direct | None:
-    """With one output, Elasticsearch, the workers send their own bulks (`shipper.parallel.direct`)."""
+def _direct(sinks: Sequence[Sink], workers: int) -> Direct | None:
+    """With one output, Elasticsearch, the workers send their own bulks (`shipper.parallel.direct`).
+    They share ``max_held_events`` (each holds at least a full request), so that the events held
+    stay within it (the main process holds only the recognised ones)."""
     if len(sinks) != 1 or sinks[0].name != "elasticsearch":
         return None
     from shipper.sinks.elasticsearch import ElasticsearchSink  # noqa: PLC0415 - imported with the sink already
@@ -209,7 +211,8 @@ def _direct(sinks: Sequence[Sink]) -> Direct | None:
     if not isinstance(sinks[0], ElasticsearchSink):
         return None
     sink = sinks[0]
-    return Direct(sink.cfg, sink.state_dir, sink.name, dict(sink.env.environ))
+    held = max(sink.cfg.bulk_max_docs, sink.cfg.max_held_events // workers)
+    return Direct(replace(sink.cfg, max_held_events=held), sink.state_dir, sink.name, dict(sink.env.environ))
 
 
 def _check(job: Job, done: Done, expected: State) -> State | None:

@@ -11,7 +11,7 @@ import pytest
 from shipper.config.elasticsearch import ElasticsearchOutput
 from shipper.config.model import RecogniseConfig
 from shipper.enrich.chain import default_enrichers
-from shipper.parallel.replay import ParallelReplay
+from shipper.parallel.replay import ParallelReplay, _direct
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
 from shipper.pipeline import Pipeline, Summary
@@ -113,3 +113,13 @@ def test_a_refusal_met_by_a_worker_ends_the_replay_as_in_one_process(logs: Path)
                                           "--es-url", es.url, "--quiet", str(logs)], env)
         assert code == 6, err(env)
         assert "does not let shipper write documents (403)" in err(env) and "worker" not in err(env)
+
+
+def test_the_workers_share_the_bound_on_events_held(tmp_path: Path) -> None:
+    """``max_held_events`` bounds what the replay holds: each worker's sink gets its share, and
+    at least one full request."""
+    cfg = ElasticsearchOutput(hosts=["http://127.0.0.1:9"], bulk_max_docs=2000, max_held_events=6000)
+    sink = ElasticsearchSink(cfg, tmp_path, make_env())
+    shares = {workers: _direct([sink], workers) for workers in (1, 2, 8)}
+    assert {w: d.cfg.max_held_events for w, d in shares.items() if d is not None} == {1: 6000, 2: 3000, 8: 2000}
+    assert all(d is not None and d.cfg.bulk_max_docs == 2000 for d in shares.values())
