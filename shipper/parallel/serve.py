@@ -53,44 +53,46 @@ def serve(setup: work.Setup, jobs_in: IO[bytes], replies: IO[bytes]) -> int:
     gc.freeze()
     gc.disable()
     writer: DirectWriter | None = None
-    ended = False  # the main process closed the input: it waits for the last reply
     try:
         writer = DirectWriter(setup.direct) if setup.direct is not None else None
-        done = 0
-        while (message := jobs.get()) is not None:
-            if isinstance(message, Commit):
-                assert writer is not None
-                writer.commit(message)
-                continue
-            if isinstance(message, Finish):
-                assert writer is not None
-                if not _reply(replies, ("ok", writer.finish())):
-                    return 1
-                continue
-            done_job = worker.run(message)
-            if not _reply(replies, ("ok", writer.hold(done_job) if writer is not None else done_job)):
-                return 1
-            done += 1
-            gc.collect(2 if done % 64 == 0 else 1)
-        ended = True
+        return _work(worker, writer, jobs, replies)
     except ShipperError as exc:  # the sink's: the main process raises it as its own
-        return _last(replies, ("failed", exc), None if ended else jobs)
+        return _last(replies, ("failed", exc), jobs)
     except Exception as exc:  # reported to the main process, which stops the replay
         traceback.print_exc()
-        return _last(replies, ("error", f"{type(exc).__name__}: {exc}"), None if ended else jobs)
+        return _last(replies, ("error", f"{type(exc).__name__}: {exc}"), jobs)
     finally:
         if writer is not None:
             writer.close()
+
+
+def _work(worker: work.Worker, writer: DirectWriter | None, jobs: queue.SimpleQueue[Any], replies: IO[bytes]) -> int:
+    """The messages in order, until the input ends; the exit status."""
+    done = 0
+    while (message := jobs.get()) is not None:
+        if isinstance(message, Commit):
+            assert writer is not None
+            writer.commit(message)
+            continue
+        if isinstance(message, Finish):
+            assert writer is not None
+            if not _reply(replies, ("ok", writer.finish())):
+                return 1
+            continue
+        result = worker.run(message)
+        if not _reply(replies, ("ok", writer.hold(result) if writer is not None else result)):
+            return 1
+        done += 1
+        gc.collect(2 if done % 64 == 0 else 1)
     return 0
 
 
-def _last(replies: IO[bytes], reply: tuple[str, Any], jobs: queue.SimpleQueue[Any] | None) -> int:
+def _last(replies: IO[bytes], reply: tuple[str, Any], jobs: queue.SimpleQueue[Any]) -> int:
     """Send a failure, then take what the main process still sends until it closes the input
-    (a job it sends meanwhile must not meet a closed pipe: it would say the worker died); None:
-    the input is closed already."""
+    (a job it sends meanwhile must not meet a closed pipe: it would say the worker died)."""
     if not _reply(replies, reply):
         return 1
-    while jobs is not None and jobs.get() is not None:
+    while jobs.get() is not None:
         pass
     return 0
 
