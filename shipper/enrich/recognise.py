@@ -29,6 +29,7 @@ from shipper.recognise.rules import Rules, Signature, load_rules
 
 # A context no line of its stream has touched for this many documents (of any stream) is dropped.
 _CONTEXT_IDLE_DOCS = 4096
+_RENDERED_MAX = 1024  # rendered texts kept (`Recognise._texts`)
 
 _StreamKey = tuple[Any, Any, Any, Any]
 
@@ -85,6 +86,7 @@ class Recognise:
         self.sendmail_idents = sendmail.sendmail_idents(self.rules)
         self._contexts: dict[_StreamKey, tuple[Context, int]] = {}
         self._seen = 0
+        self._rendered: dict[tuple[str, int, tuple[tuple[str, str], ...]], tuple[str, str, str, tuple[str, ...]]] = {}
 
     def enrich(self, docs: list[Doc]) -> list[Doc]:
         # The hot loop: for most lines a few `in` checks and dict lookups, no call.
@@ -228,14 +230,13 @@ class Recognise:
     def apply(self, doc: Doc, hit: Hit) -> None:
         """Write the root-cause fields and the signature's typed fields onto ``doc``."""
         sig = hit.signature
-        title, hint, remediation, docs = hit.texts()
-        values = hit.template_values()
+        title, hint, remediation, docs = self._texts(hit)
         rootcause: dict[str, Any] = {
             "signature": sig.id,
             "role": sig.role,
-            "title": hints.render(title, values),
-            "hint": hints.render(hint, values),
-            "remediation": hints.render(remediation, values),
+            "title": title,
+            "hint": hint,
+            "remediation": remediation,
             "docs": list(docs),
         }
         unit = self.units.resolve(doc, sig, hit.vars)
@@ -252,6 +253,22 @@ class Recognise:
                 except ValueError:
                     continue
             set_path(doc, rule.field, value)
+
+
+    def _texts(self, hit: Hit) -> tuple[str, str, str, tuple[str, ...]]:
+        """Title, hint and remediation rendered, and the docs: the same for the same signature,
+        pattern and variables, so a burst of one failure (a SYSERR every 5 seconds, a unit in a
+        restart loop) renders them once."""
+        key = (hit.signature.id, id(hit.pattern), tuple(sorted(hit.vars.items())))
+        texts = self._rendered.get(key)
+        if texts is None:
+            title, hint, remediation, docs = hit.texts()
+            values = hit.template_values()
+            texts = (hints.render(title, values), hints.render(hint, values), hints.render(remediation, values), docs)
+            if len(self._rendered) >= _RENDERED_MAX:
+                self._rendered.clear()
+            self._rendered[key] = texts
+        return texts
 
 
 def _child(parent: Doc, line: str, event_id: str) -> Doc:

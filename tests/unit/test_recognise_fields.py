@@ -134,3 +134,21 @@ def test_the_real_fedora_journal_gives_the_exported_failures() -> None:
     key = lambda d: (d["@timestamp"], d["message"], d["rootcause"]["signature"])  # noqa: E731
     assert sorted(map(key, from_journal)) == sorted(map(key, from_json))
     assert len(from_json) == 26
+
+
+def test_a_burst_renders_its_texts_once_and_each_failure_keeps_its_own() -> None:
+    """`Recognise` keeps rendered texts per signature, pattern and variables: repeats of one
+    failure get the same texts, and another unit or exit status gets its own."""
+    from shipper.enrich.recognise import Recognise
+
+    recognise = Recognise()
+    lines = [("nginx", "exit-code"), ("sendmail", "exit-code"), ("nginx", "exit-code"), ("nginx", "timeout")]
+    docs = [{"@timestamp": f"2024-01-01T00:00:0{i}.000000Z", "message": f"{unit}.service: Failed with result '{result}'.",
+             "host": {"name": "gorp"}, "process": {"name": "systemd", "pid": 1}, "event": {"id": f"e{i}"}}
+            for i, (unit, result) in enumerate(lines)]
+    out = [d["rootcause"] for d in recognise.enrich(docs)]
+    assert [rc["title"] for rc in out] == ["nginx.service failed", "sendmail.service failed", "nginx.service failed",
+                                           "nginx.service failed"]
+    assert "exit-code" in out[0]["hint"] and "timeout" in out[3]["hint"] and out[0]["hint"] == out[2]["hint"]
+    assert out[0]["docs"] == out[2]["docs"] and out[0]["docs"] is not out[2]["docs"]  # each document its own list
+    assert out[0] is not out[2]
