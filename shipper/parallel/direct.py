@@ -17,9 +17,9 @@ order, so a worker holds at most the results of its `DEPTH` jobs.
 When every job is done, a `Finish` makes the worker flush its sink (every item settled: in
 Elasticsearch or in the dead letter), and its last reply is the sink's counters, which the main
 process adds to its own sink's in the summary. An input that ends without it (Ctrl-C, an error in
-the main process) ends the worker at once. An error of the sink (Elasticsearch refused the credentials, gave up
-after `give_up_after`) ends the worker's replies with that error, which the main process raises
-as its own: the same message and exit status as without workers.
+the main process) ends the worker at once. An error of the sink (Elasticsearch refused the
+credentials, gave up after `give_up_after`) ends the worker's replies with that error, which the
+main process raises as its own: the same message and exit status as without workers.
 """
 
 from __future__ import annotations
