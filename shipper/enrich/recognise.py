@@ -254,7 +254,6 @@ class Recognise:
                     continue
             set_path(doc, rule.field, value)
 
-
     def _texts(self, hit: Hit) -> tuple[str, str, str, tuple[str, ...]]:
         """Title, hint and remediation rendered, and the docs: the same for the same signature,
         pattern and variables, so a burst of one failure (a SYSERR every 5 seconds, a unit in a
