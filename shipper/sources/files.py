@@ -79,10 +79,7 @@ class TextSource(StreamSource):
 
 def block_chunks(origin: Origin, block: TextBlock, cap: int) -> Iterator[RawChunk]:
     """The chunks of a block: split, decoded, tagged."""
-    lines = split_raw(block.raw, cap)
-    items, tags = decode_lines(lines)
-    if block.broken:
-        _add_tag(tags, len(items) - 1, TAG_TRUNCATED)  # the line the break cut short
+    lines, items, tags = _decoded(block.raw, cap, block.broken)
     yield from split_block(origin, items, lines, tags, origin.path or "-", block.progress)
 
 
@@ -94,11 +91,18 @@ def lines_chunk(origin: Origin, block: TextBlock, cap: int, start: int, stop: in
     whole = stop > len(raw.data)  # to the end of the block
     part = RawBlock(raw.data[start : stop - 1], raw.base + (raw.dropped + start if start else 0),
                     0 if start else raw.dropped, raw.complete if whole else True)
-    lines = split_raw(part, cap)
-    items, tags = decode_lines(lines)
-    if block.broken and whole:
-        _add_tag(tags, len(items) - 1, TAG_TRUNCATED)
+    lines, items, tags = _decoded(part, cap, block.broken and whole)
     return RawChunk(origin, "text", items, offsets=lines.offsets, tags=tags, progress=block.progress)
+
+
+def _decoded(raw: RawBlock, cap: int, broken: bool) -> tuple[LineBlock, list[str], Tags]:
+    """The lines of ``raw``, as text, with their tags; ``broken``: the input broke inside the
+    last line, which is tagged truncated."""
+    lines = split_raw(raw, cap)
+    items, tags = decode_lines(lines)
+    if broken:
+        _add_tag(tags, len(items) - 1, TAG_TRUNCATED)
+    return lines, items, tags
 
 
 def decode_lines(block: LineBlock) -> tuple[list[str], Tags]:
