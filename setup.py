@@ -10,8 +10,9 @@ that work in Python, slower (each module's Python code is the specification; tes
 * `shipper.parse._journaldoc` builds the documents of journal entries about three times as fast as
   `journal_doc`. It needs gcc and the Python headers; `shipper.parse.journal_fields.NATIVE` tells.
 * `shipper.parallel._express` takes the common lines of a syslog replay from text to bulk items
-  (or NDJSON lines) in one pass, about three times as fast as the Python stages, and does the
-  stages after parsing for other documents (journal entries). It needs gcc and the Python
+  (or NDJSON lines) in one pass, about three times as fast as the Python stages, does the same
+  for journal entries packed by `_journalread`, and does the stages after parsing for other
+  documents. It needs gcc and the Python
   headers; `shipper.parallel.express.NATIVE` tells.
 
 scripts/bootstrap installs what they need.
@@ -27,11 +28,23 @@ setup(
             libraries=["systemd"],
             optional=True,
         ),
-        Extension("shipper.parse._journaldoc", sources=["shipper/parse/_journaldoc.c"], optional=True),
+        Extension(
+            "shipper.parse._journaldoc",
+            sources=["shipper/parse/_journaldoc.c"],
+            depends=["shipper/sources/_journalpack.h"],
+            optional=True,
+        ),
         Extension(
             "shipper.parallel._express",
-            sources=[f"shipper/parallel/_express{part}.c" for part in ("", "_codec", "_lines", "_docs")],
-            depends=["shipper/parallel/_express.h"],
+            sources=[
+                f"shipper/parallel/_express{part}.c"
+                for part in ("", "_codec", "_lines", "_docs", "_journal", "_journal_doc")
+            ],
+            depends=[
+                "shipper/parallel/_express.h",
+                "shipper/parallel/_express_journal.h",
+                "shipper/sources/_journalpack.h",
+            ],
             optional=True,
         ),
     ]

@@ -4,7 +4,8 @@
  *
  * Files: _express.c (this: the Plan, recognition's prefilters, the module), _express_lines.c
  * (syslog lines: `Plan.scan`, `Plan.run`; which lines it takes is described there),
- * _express_docs.c (documents any parser built: `Plan.docs_scan`, `Plan.docs`), _express_codec.c
+ * _express_docs.c (documents any parser built: `Plan.docs_scan`, `Plan.docs`), _express_journal.c
+ * and _express_journal_doc.c (packed journal entries: `Plan.journal_scan`, `Plan.journal`), _express_codec.c
  * (JSON as orjson writes it, BLAKE2b-128 from RFC 7693, ids, items), _express.h.
  *
  * The Plan holds recognition's data (gates, process prefilters, sendmail idents and keys) and the
@@ -39,10 +40,29 @@ static int take_texts(PyObject *seq, Text *out, int max, int *count, const char 
     return 0;
 }
 
+/* The journal lane's data: (severity names, facility names, MESSAGE_IDs), all bytes. */
+static int take_journal(Plan *self, PyObject *journal) {
+    PyObject *severities, *facilities, *message_ids;
+    int n_sev, n_fac;
+    if (!PyArg_ParseTuple(journal, "O!O!O!:journal", &PyTuple_Type, &severities, &PyTuple_Type, &facilities,
+                          &PyTuple_Type, &message_ids) ||
+        take_texts(severities, self->severities, 8, &n_sev, "severities") < 0 ||
+        take_texts(facilities, self->facilities, 24, &n_fac, "facilities") < 0 ||
+        take_texts(message_ids, self->message_ids, MAX_MESSAGE_IDS, &self->n_message_ids, "MESSAGE_IDs") < 0)
+        return -1;
+    if (n_sev != 8 || n_fac != 24) {
+        PyErr_SetString(PyExc_ValueError, "journal: 8 severity names and 24 facility names");
+        return -1;
+    }
+    self->journal = 1;
+    return 0;
+}
+
 static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
-    PyObject *gates, *filters, *mail_names, *mail_keys, *forms, *log_head;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!:Plan", &PyTuple_Type, &gates, &PyTuple_Type, &filters, &PyTuple_Type,
-                          &mail_names, &PyTuple_Type, &mail_keys, &PyTuple_Type, &forms, &PyBytes_Type, &log_head))
+    PyObject *gates, *filters, *mail_names, *mail_keys, *forms, *log_head, *journal = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!|O!:Plan", &PyTuple_Type, &gates, &PyTuple_Type, &filters, &PyTuple_Type,
+                          &mail_names, &PyTuple_Type, &mail_keys, &PyTuple_Type, &forms, &PyBytes_Type, &log_head,
+                          &PyTuple_Type, &journal))
         return -1;
     Py_XSETREF(self->keep, Py_NewRef(args));
     if (take_texts(gates, self->gates, MAX_GATES, &self->n_gates, "gates") < 0 ||
@@ -78,6 +98,9 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
         self->form_mid[i] = (Text){PyBytes_AS_STRING(mid), PyBytes_GET_SIZE(mid)};
     }
     self->log_head = (Text){PyBytes_AS_STRING(log_head), PyBytes_GET_SIZE(log_head)};
+    self->journal = 0;
+    if (journal != NULL && take_journal(self, journal) < 0)
+        return -1;
     memset(self->gate_pairs, 0, sizeof self->gate_pairs);
     self->by_pairs = 1;
     for (int g = 0; g < self->n_gates; g++) {
@@ -258,6 +281,13 @@ static PyMethodDef plan_methods[] = {
      "docs(docs, start, second, seen, track, outs, routes, message_ids) -> (stop, second, first)\n\n"
      "Takes documents from start on while it can (ids, recognition's gates, encoding), appending one\n"
      "item per document to each list of outs; stop is the first document not taken."},
+    {"journal_scan", (PyCFunction)plan_journal_scan, METH_VARARGS,
+     "journal_scan(data, start, most, routes) -> position: where the first entry from start that\n"
+     "journal() takes starts, within most entries (else where the entry most entries on starts)"},
+    {"journal", (PyCFunction)plan_journal, METH_VARARGS,
+     "journal(data, start, second, seen, track, outs, routes) -> (position, entries, last_ts, second, first)\n\n"
+     "Takes the packed journal entries of data from start on while it can, appending one item per entry\n"
+     "to each list of outs; position is where the first entry not taken starts."},
     {"run", (PyCFunction)plan_run, METH_VARARGS,
      "run(data, start, stop, first_offset, cap, minutes, second, seen, track, outs)\n"
      "-> (position, lines, last_ts, second, first)\n\n"
@@ -271,7 +301,7 @@ static PyTypeObject PlanType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shipper.parallel._express.Plan",
     .tp_basicsize = sizeof(Plan),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Plan(gates, prefilters, sendmail_idents, sendmail_keys, forms, log_head): see express.py",
+    .tp_doc = "Plan(gates, prefilters, sendmail_idents, sendmail_keys, forms, log_head[, journal]): see express.py",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)plan_init,
     .tp_dealloc = (destructor)plan_dealloc,
@@ -312,6 +342,9 @@ static PyMethodDef module_methods[] = {
     {"cut", cut_lines, METH_VARARGS,
      "cut(data, start, most) -> (position, lines): where the line most lines after start starts\n"
      "(len(data) + 1 past the last line), and how many lines that is"},
+    {"cut_entries", cut_entries, METH_VARARGS,
+     "cut_entries(data, start, most) -> position: where the packed journal entry most entries after\n"
+     "start starts (len(data) past the last)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -320,7 +353,7 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__express(void) {
-    if (PyType_Ready(&PlanType) < 0 || docs_init() < 0)
+    if (PyType_Ready(&PlanType) < 0 || docs_init() < 0 || journal_init() < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

@@ -34,6 +34,7 @@ typedef struct {
 #define MAX_NAMES 16
 #define MAX_KEYS 16
 #define MAX_FORMS 4
+#define MAX_MESSAGE_IDS 64
 
 typedef struct {
     PyObject_HEAD
@@ -54,6 +55,9 @@ typedef struct {
     Text form_mid[MAX_FORMS];  /* after the id, up to the document's first key */
     int n_forms;
     Text log_head; /* '"log":{"file":{"path":...},"offset":' or '"log":{"offset":' */
+    Text severities[8], facilities[24]; /* their names (journal entries' PRIORITY, SYSLOG_FACILITY) */
+    Text message_ids[MAX_MESSAGE_IDS];  /* journald MESSAGE_IDs that signatures match by fields */
+    int n_message_ids, journal;         /* journal: the three above are given */
 } Plan;
 
 #define MAX_FIELDS 17 /* sendmail.*: queue_id and the wanted keys */
@@ -90,12 +94,19 @@ int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, co
 int text_eq(Text a, const char *p, Py_ssize_t n);
 int quiet_event(const Plan *plan, Text tag, Text msg, Fields *fields);
 
-/* _express_lines.c and _express_docs.c: the Plan's methods */
+/* _express_lines.c, _express_docs.c and _express_journal.c: the Plan's methods, and what they share */
+int valid_utf8(const char *s, Py_ssize_t n);
+int check_routes(PyObject *routes);
+int routes_for(PyObject *routes, PyObject *dataset, Text *heads, Text *mids);
 PyObject *plan_scan(Plan *self, PyObject *args);
 PyObject *plan_run(Plan *self, PyObject *args);
 PyObject *cut_lines(PyObject *module, PyObject *args);
 PyObject *plan_docs_scan(Plan *self, PyObject *args);
 PyObject *plan_docs(Plan *self, PyObject *args);
 int docs_init(void);
+PyObject *plan_journal_scan(Plan *self, PyObject *args);
+PyObject *plan_journal(Plan *self, PyObject *args);
+PyObject *cut_entries(PyObject *module, PyObject *args);
+int journal_init(void);
 
 #endif

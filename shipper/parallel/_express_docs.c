@@ -229,7 +229,7 @@ static int put_doc(Buf *b, PyObject *doc, const Doc *d, Py_ssize_t *id_at) {
 }
 
 /* Each form's bytes around the id for the document's dataset; 0 when a route does not know it. */
-static int routes_for(PyObject *routes, PyObject *dataset, Text *heads, Text *mids) {
+int routes_for(PyObject *routes, PyObject *dataset, Text *heads, Text *mids) {
     Py_ssize_t n = PyList_GET_SIZE(routes);
     for (Py_ssize_t f = 0; f < n; f++) {
         PyObject *route = PyList_GET_ITEM(routes, f), *form;
@@ -254,7 +254,7 @@ static int takes(Plan *plan, PyObject *doc, PyObject *message_ids, int given, Py
 }
 
 /* routes: a list of None or dicts of dataset -> (bytes or None, bytes), at most MAX_FORMS. */
-static int check_routes(PyObject *routes) {
+int check_routes(PyObject *routes) {
     Py_ssize_t forms = PyList_GET_SIZE(routes);
     for (Py_ssize_t f = 0; f < forms && forms <= MAX_FORMS; f++) {
         PyObject *route = PyList_GET_ITEM(routes, f), *key, *form;

@@ -63,7 +63,7 @@ static Py_ssize_t line_at(const Block *b, Py_ssize_t pos, Py_ssize_t *next) {
 
 /* Whether the bytes are valid UTF-8 as Python's strict decoder takes it (no surrogates): ASCII
  * is checked a word at a time, anything else by the decoder itself. */
-static int valid_utf8(const char *s, Py_ssize_t n) {
+int valid_utf8(const char *s, Py_ssize_t n) {
     Py_ssize_t k = 0;
     for (; k + 8 <= n; k += 8) {
         uint64_t w;

@@ -25,12 +25,15 @@ import orjson
 from shipper.enrich import sendmail
 from shipper.enrich.recognise import Recognise
 from shipper.event import Doc, IdAssigner
+from shipper.parse.journal_fields import JournalParser
 from shipper.parse.syslog import SyslogParser
+from shipper.parse.syslog_fields import FACILITIES, SEVERITIES
 from shipper.sinks.base import Encode
 from shipper.sinks.bulk import DATASETS, Encoder
 from shipper.sinks.ndjson import encode_lines
-from shipper.sources.base import Origin
+from shipper.sources.base import Origin, RawChunk
 from shipper.sources.files import TextBlock, lines_chunk
+from shipper.sources.journal_entries import native_reader
 
 try:
     from shipper.parallel import _express
@@ -58,7 +61,8 @@ def routes(encoders: Mapping[str, Encode]) -> list[dict[str, Form] | None] | Non
 
 
 def _plan(recognise: Recognise, forms: tuple[Form, ...], log_head: bytes) -> _express.Plan:
-    """Recognition's data as the C code takes it, with the line lane's constant bytes."""
+    """Recognition's data as the C code takes it, with the line lane's constant bytes and the
+    journal lane's names (`journal_fields`' severities and facilities)."""
     matcher = recognise.matcher
     return _express.Plan(
         tuple(gate.encode() for gate, _ in matcher.gates),
@@ -67,6 +71,8 @@ def _plan(recognise: Recognise, forms: tuple[Form, ...], log_head: bytes) -> _ex
         tuple(key.encode() for key in sorted(sendmail.KEYS)),
         forms,
         log_head,
+        (tuple(name.encode() for name in SEVERITIES), tuple(name.encode() for name in FACILITIES),
+         tuple(sorted(mid.encode() for mid in matcher.message_ids))),
     )
 
 
@@ -169,6 +175,54 @@ class Express:
                 parser.passed(last_ts)
                 taken(count)
             pos = after
+
+
+class JournalLane:
+    """The lane for a journal input of a worker: entries packed by the C reader
+    (`journal_entries.read_packed`) go to items in C (`_express.Plan.journal`) without a dict; the
+    others (a field twice, a value that is not UTF-8, an odd stamp or PRIORITY, a known MESSAGE_ID,
+    a gate or prefilter passed, see _express_journal.c), and every entry while a recognition
+    context is open, are unpacked and go through the parser and the Python stages, in order."""
+
+    def __init__(self, plan: _express.Plan, routes: list[dict[str, Form] | None], parser: JournalParser, ids: IdAssigner,
+                 recognise: Recognise, piece: int) -> None:
+        self._plan, self._routes, self._parser, self._ids, self._recognise = plan, routes, parser, ids, recognise
+        self._piece = piece
+
+    @classmethod
+    def make(cls, parser: Any, ids: IdAssigner, recognise: Recognise, encoders: Mapping[str, Encode],
+             piece: int) -> JournalLane | None:
+        """The lane for a journal parser's input, or None where it cannot serve (see the module)."""
+        shapes = routes(encoders)
+        if _express is None or shapes is None or not isinstance(parser, JournalParser) or native_reader() is None:
+            return None
+        return cls(_plan(recognise, (), b""), shapes, parser, ids, recognise, piece)
+
+    def entries(self, origin: Origin, packed: bytes, outs: list[list[Any]], add: Callable[[list[Doc]], object],
+                taken: Callable[[int], None]) -> None:
+        """Read the packed entries: those the lane takes are appended to ``outs`` (one list per
+        sink, in the encoders' order) and counted with ``taken``; the others go, in pieces of at
+        most ``piece`` entries, through the parser and then ``add`` (the Python stages after parsing)."""
+        plan, shapes, parser, ids, piece = self._plan, self._routes, self._parser, self._ids, self._piece
+        unpack = native_reader().unpack
+        pos, size = 0, len(packed)
+        while pos < size:
+            if self._recognise.quiet():
+                k = plan.journal_scan(packed, pos, piece, shapes)
+            else:
+                k = _express.cut_entries(packed, pos, piece)
+            if k == pos:
+                second, seen, track = ids.live()
+                k, count, last_ts, second, first = plan.journal(packed, pos, second, seen, track, outs, shapes)
+                ids.moved_to(second, first)
+                if last_ts is not None:  # at least one entry taken
+                    parser.passed(last_ts)
+                    taken(count)
+                    pos = k
+                    continue
+                k = _express.cut_entries(packed, pos, 1)  # not taken after all: the Python path's
+            add(parser.parse(RawChunk(origin, "fields", unpack(packed, pos, k))))
+            pos = k
 
 
 def regions(block: TextBlock, size: int) -> Iterator[tuple[int, int, int]]:

@@ -12,14 +12,15 @@ from typing import Any, Iterable
 from shipper.enrich.recognise import Recognise
 from shipper.event import TAG_UNPARSED, Doc, IdAssigner
 from shipper.parallel.direct import Direct
-from shipper.parallel.express import Express, Tail, regions
+from shipper.parallel.express import Express, JournalLane, Tail, regions
 from shipper.parse.base import ParseContext, Parser
 from shipper.parse.dispatch import make_parser
 from shipper.pipeline import Window
 from shipper.sinks.base import Encode
 from shipper.sources.base import Origin, RawChunk, pieces, read_errors
 from shipper.sources.files import CHUNK_LINES, TextBlock, block_chunks
-from shipper.sources.journal import Segment, SegmentReaders, segment_chunks
+from shipper.sources.journal import Segment, SegmentReaders, segment_chunks, segment_packs
+from shipper.sources.journal_entries import Packed
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +119,13 @@ class Worker:
         if init is not None and job.exact:
             ids.restore(init.ids)
         errors: list[str] = []
-        warm, chunks = self._chunks(job, errors)
+        lane = self._lane(job, parser, ids)
+        warm, chunks = self._chunks(job, errors, isinstance(lane, JournalLane))
         for chunk in warm:  # rebuilds the parser's and the recogniser's state; ids start afresh
             self.recognise.enrich(parser.parse(chunk))
         start = State(job.source, None if job.first else parser.state(), ids.state(), self.recognise.state())
         done = Done(job.number, start, start, errors=errors)
-        lane = self._lane(parser, ids)
-        if lane is not None and isinstance(job.block, TextBlock):
+        if isinstance(lane, Express) and isinstance(job.block, TextBlock):
             for begin, end, count in regions(job.block, CHUNK_LINES):  # the chunks of `block_chunks`
                 done.read += count
                 part = self._part()
@@ -132,12 +133,18 @@ class Worker:
                 lane.lines(job.origin, job.block, job.cap, begin, end, list(part.items.values()), add, part.grow)
                 self._keep(part, done)
         else:
-            for chunk in chunks:
-                done.read += len(chunk.items)
-                done.read_errors += read_errors(chunk)
+            for batch in chunks:
                 part = self._part()
-                for piece in pieces(chunk, PIECE):
-                    self._add(part, parser.parse(piece), ids)
+                if isinstance(batch, Packed):
+                    assert isinstance(lane, JournalLane)
+                    done.read += batch.count
+                    add = lambda docs, part=part: self._add(part, docs, ids)  # noqa: E731
+                    lane.entries(job.origin, batch.data, list(part.items.values()), add, part.grow)
+                else:
+                    done.read += len(batch.items)
+                    done.read_errors += read_errors(batch)
+                    for piece in pieces(batch, PIECE):
+                        self._add(part, parser.parse(piece), ids)
                 self._keep(part, done)
         if job.last:
             self._keep(self._add(self._part(), parser.flush(), ids), done)
@@ -148,19 +155,24 @@ class Worker:
         done.ids_changed = ids.first is not None
         return done
 
-    def _lane(self, parser: Parser, ids: IdAssigner) -> Express | None:
-        """The express lane for this input, where it can serve (`shipper.parallel.express`)."""
+    def _lane(self, job: Job, parser: Parser, ids: IdAssigner) -> Express | JournalLane | None:
+        """The express lane for this job, where it can serve (`shipper.parallel.express`)."""
         if self.setup.window != Window():
             return None
-        return Express.make(parser, ids, self.recognise, self.setup.encoders, PIECE)
+        if isinstance(job.block, TextBlock):
+            return Express.make(parser, ids, self.recognise, self.setup.encoders, PIECE)
+        if isinstance(job.block, Segment):
+            return JournalLane.make(parser, ids, self.recognise, self.setup.encoders, PIECE)
+        return None
 
-    def _chunks(self, job: Job, errors: list[str]) -> tuple[Iterable[RawChunk], Iterable[RawChunk]]:
-        """The chunks to warm up with, and the job's own."""
+    def _chunks(self, job: Job, errors: list[str], packed: bool) -> tuple[Iterable[RawChunk], Iterable[RawChunk | Packed]]:
+        """The chunks to warm up with, and the job's own (``packed``: a segment's, for the journal lane)."""
         block = job.block
         if isinstance(block, RawChunk):
             return (), [block]
         if isinstance(block, Segment):
-            return segment_chunks(job.origin, block, not job.exact, errors, self._journal)
+            read = segment_packs if packed else segment_chunks
+            return read(job.origin, block, not job.exact, errors, self._journal)
         warm = block_chunks(job.origin, job.warm, job.cap) if job.warm is not None and not job.exact else ()
         return warm, block_chunks(job.origin, block, job.cap)
 

@@ -16,26 +16,7 @@
  * The severity and facility tables are journal_fields.py's (`_SEVERITY_OF`, `_FACILITY_OF`),
  * passed in: the names are not repeated here.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <string.h>
-#include <time.h>
-
-/* The entry's fields this code reads (the names are journald's). */
-enum {
-    MESSAGE, SOURCE_TS, REALTIME_TS, HOSTNAME, SYSLOG_IDENTIFIER, COMM, SYSLOG_PID, PID,
-    UNIT, SYSTEMD_UNIT, USER_UNIT, SYSTEMD_USER_UNIT, INVOCATION_ID, USER_INVOCATION_ID,
-    SYSTEMD_INVOCATION_ID, SYSTEMD_SLICE, TRANSPORT, PRIORITY, SYSLOG_FACILITY, MESSAGE_ID,
-    BOOT_ID, CURSOR, UNIT_RESULT, EXIT_CODE, COMMAND, CODE_FUNC, JOB_TYPE, JOB_RESULT, JOB_ID,
-    EXIT_STATUS, N_FIELDS
-};
-static const char *field_names[N_FIELDS] = {
-    "MESSAGE", "_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP", "_HOSTNAME", "SYSLOG_IDENTIFIER",
-    "_COMM", "SYSLOG_PID", "_PID", "UNIT", "_SYSTEMD_UNIT", "USER_UNIT", "_SYSTEMD_USER_UNIT",
-    "INVOCATION_ID", "USER_INVOCATION_ID", "_SYSTEMD_INVOCATION_ID", "_SYSTEMD_SLICE", "_TRANSPORT",
-    "PRIORITY", "SYSLOG_FACILITY", "MESSAGE_ID", "_BOOT_ID", "__CURSOR", "UNIT_RESULT", "EXIT_CODE",
-    "COMMAND", "CODE_FUNC", "JOB_TYPE", "JOB_RESULT", "JOB_ID", "EXIT_STATUS",
-};
+#include "../sources/_journalpack.h"
 
 /* The document's keys and constant values. */
 enum {
@@ -53,7 +34,7 @@ static const char *names[N_NAMES] = {
     "exit_status", "custom", "",
 };
 
-static PyObject *F[N_FIELDS];
+static PyObject *F[JF_N_FIELDS];
 static PyObject *N[N_NAMES];
 
 /* -- taking fields out of the entry's copy (`c.pop(...)`); new references, NULL when absent ----- */
@@ -120,40 +101,10 @@ static PyObject *dict_of(int k1, PyObject *v1, int k2, PyObject *v2) {
 
 /* -- what decides whether journal_doc takes the entry ------------------------------------------ */
 
-/* The stamp of `from_epoch_micros` for a value of 7-18 ASCII digits (microseconds), into out[28];
- * 0 when the value is anything else (journal_doc decides what that means). The text of the last
- * second is kept: entries come in time order. */
+/* The stamp of a str value (`journal_stamp`), into out[28]; 0 when it is not one. */
 static int stamp(PyObject *value, char out[28]) {
-    static long long cached_second = -1;
-    static char cached_text[64]; /* 19 used */
-    Py_ssize_t len = PyUnicode_GET_LENGTH(value);
-    if (len < 7 || len > 18 || !PyUnicode_IS_ASCII(value))
-        return 0;
-    const char *s = (const char *)PyUnicode_DATA(value);
-    long long second = 0;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        if (i < len - 6)
-            second = second * 10 + (s[i] - '0');
-    }
-    if (second > 253402300799LL) /* after 9999-12-31T23:59:59: utc_seconds says None */
-        return 0;
-    if (second != cached_second) {
-        time_t t = (time_t)second;
-        struct tm tm;
-        if (gmtime_r(&t, &tm) == NULL)
-            return 0;
-        snprintf(cached_text, sizeof cached_text, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-        cached_second = second;
-    }
-    memcpy(out, cached_text, 19);
-    out[19] = '.';
-    memcpy(out + 20, s + len - 6, 6);
-    out[26] = 'Z';
-    out[27] = '\0';
-    return 1;
+    return PyUnicode_IS_ASCII(value) &&
+           journal_stamp((const char *)PyUnicode_DATA(value), PyUnicode_GET_LENGTH(value), out);
 }
 
 /* The entry as journal_doc would see it after `_normalise` and `_timestamp`, if this code builds
@@ -168,12 +119,12 @@ static int is_common(PyObject *fields, PyObject *severity_of, PyObject *facility
     while (PyDict_Next(fields, &pos, &key, &value))
         if (!PyUnicode_CheckExact(value))
             return 0;
-    *ts_field = PyDict_GetItemWithError(fields, F[SOURCE_TS]) != NULL ? SOURCE_TS : REALTIME_TS;
+    *ts_field = PyDict_GetItemWithError(fields, F[JF_SOURCE_TS]) != NULL ? JF_SOURCE_TS : JF_REALTIME_TS;
     PyObject *value_ts = PyDict_GetItemWithError(fields, F[*ts_field]);
     if (value_ts == NULL || !stamp(value_ts, ts))
         return 0;
-    PyObject *pri = PyDict_GetItemWithError(fields, F[PRIORITY]);
-    PyObject *fa = PyDict_GetItemWithError(fields, F[SYSLOG_FACILITY]);
+    PyObject *pri = PyDict_GetItemWithError(fields, F[JF_PRIORITY]);
+    PyObject *fa = PyDict_GetItemWithError(fields, F[JF_SYSLOG_FACILITY]);
     *sev = pri != NULL ? PyDict_GetItemWithError(severity_of, pri) : NULL;
     *fac = fa != NULL ? PyDict_GetItemWithError(facility_of, fa) : NULL;
     return !PyErr_Occurred() && (pri == NULL) == (*sev == NULL) && (fa == NULL) == (*fac == NULL);
@@ -182,11 +133,11 @@ static int is_common(PyObject *fields, PyObject *severity_of, PyObject *facility
 /* -- the parts of the document (journal_fields.py's functions of the same names) ---------------- */
 
 static int process(PyObject *doc, PyObject *c) {
-    static const int name_fields[] = {SYSLOG_IDENTIFIER, COMM};
+    static const int name_fields[] = {JF_SYSLOG_IDENTIFIER, JF_COMM};
     PyObject *name = take_first(c, name_fields, 2);
-    PyObject *pid = take_int(c, SYSLOG_PID);
+    PyObject *pid = take_int(c, JF_SYSLOG_PID);
     if (pid == NULL)
-        pid = take_int(c, PID);
+        pid = take_int(c, JF_PID);
     int rc = 0;
     if (name != NULL || pid != NULL)
         rc = put(doc, K_PROCESS, name != NULL ? dict_of(K_NAME, name, K_PID, pid) : dict_of(K_PID, pid, 0, NULL));
@@ -196,12 +147,12 @@ static int process(PyObject *doc, PyObject *c) {
 }
 
 static int systemd(PyObject *doc, PyObject *c) {
-    static const int unit_fields[] = {UNIT, SYSTEMD_UNIT};
-    static const int user_unit_fields[] = {USER_UNIT, SYSTEMD_USER_UNIT};
-    static const int invocation_fields[] = {INVOCATION_ID, USER_INVOCATION_ID, SYSTEMD_INVOCATION_ID};
+    static const int unit_fields[] = {JF_UNIT, JF_SYSTEMD_UNIT};
+    static const int user_unit_fields[] = {JF_USER_UNIT, JF_SYSTEMD_USER_UNIT};
+    static const int invocation_fields[] = {JF_INVOCATION_ID, JF_USER_INVOCATION_ID, JF_SYSTEMD_INVOCATION_ID};
     PyObject *values[5] = {
         take_first(c, unit_fields, 2), take_first(c, user_unit_fields, 2), take_first(c, invocation_fields, 3),
-        take_first(c, (const int[]){SYSTEMD_SLICE}, 1), take_first(c, (const int[]){TRANSPORT}, 1),
+        take_first(c, (const int[]){JF_SYSTEMD_SLICE}, 1), take_first(c, (const int[]){JF_TRANSPORT}, 1),
     };
     static const int keys[5] = {K_UNIT, K_USER_UNIT, K_INVOCATION_ID, K_SLICE, K_TRANSPORT};
     PyObject *systemd = NULL;
@@ -231,12 +182,12 @@ static int log_fields(PyObject *doc, PyObject *c, PyObject *sev, PyObject *fac) 
         return -1;
     int rc = 0;
     if (fac != NULL) {
-        rc = PyDict_DelItem(c, F[SYSLOG_FACILITY]);
+        rc = PyDict_DelItem(c, F[JF_SYSLOG_FACILITY]);
         if (rc == 0)
             rc = put(syslog, K_FACILITY, dict_of(K_CODE, PyTuple_GET_ITEM(fac, 0), K_NAME, PyTuple_GET_ITEM(fac, 1)));
     }
     if (rc == 0 && sev != NULL) {
-        rc = PyDict_DelItem(c, F[PRIORITY]);
+        rc = PyDict_DelItem(c, F[JF_PRIORITY]);
         if (rc == 0)
             rc = put(syslog, K_SEVERITY, dict_of(K_CODE, PyTuple_GET_ITEM(sev, 0), K_NAME, PyTuple_GET_ITEM(sev, 1)));
         if (rc == 0 && fac != NULL)
@@ -260,10 +211,10 @@ static int take_into(PyObject *d, int key, PyObject *c, int field) {
 
 /* `_unit_record`: PID 1's fields about a unit or a job, the code location. */
 static int unit_record(PyObject *journald, PyObject *c) {
-    if (take_into(journald, K_UNIT_RESULT, c, UNIT_RESULT) < 0 || take_into(journald, K_EXIT_CODE, c, EXIT_CODE) < 0
-        || take_into(journald, K_COMMAND, c, COMMAND) < 0)
+    if (take_into(journald, K_UNIT_RESULT, c, JF_UNIT_RESULT) < 0 || take_into(journald, K_EXIT_CODE, c, JF_EXIT_CODE) < 0
+        || take_into(journald, K_COMMAND, c, JF_COMMAND) < 0)
         return -1;
-    PyObject *func = take_first(c, (const int[]){CODE_FUNC}, 1);
+    PyObject *func = take_first(c, (const int[]){JF_CODE_FUNC}, 1);
     if (func != NULL) {
         int rc = put(journald, K_CODE, dict_of(K_FUNC, func, 0, NULL));
         Py_DECREF(func);
@@ -271,8 +222,8 @@ static int unit_record(PyObject *journald, PyObject *c) {
             return -1;
     }
     PyObject *job = PyDict_New();
-    if (job == NULL || take_into(job, K_TYPE, c, JOB_TYPE) < 0 || take_into(job, K_RESULT, c, JOB_RESULT) < 0
-        || take_into(job, K_ID, c, JOB_ID) < 0) {
+    if (job == NULL || take_into(job, K_TYPE, c, JF_JOB_TYPE) < 0 || take_into(job, K_RESULT, c, JF_JOB_RESULT) < 0
+        || take_into(job, K_ID, c, JF_JOB_ID) < 0) {
         Py_XDECREF(job);
         return -1;
     }
@@ -282,14 +233,14 @@ static int unit_record(PyObject *journald, PyObject *c) {
     } else {
         Py_DECREF(job);
     }
-    PyObject *status = take_int(c, EXIT_STATUS);
+    PyObject *status = take_int(c, JF_EXIT_STATUS);
     return status == NULL ? 0 : put(journald, K_EXIT_STATUS, status);
 }
 
 static int journald(PyObject *doc, PyObject *c) {
     PyObject *journald = PyDict_New();
-    if (journald == NULL || take_into(journald, K_MESSAGE_ID, c, MESSAGE_ID) < 0
-        || take_into(journald, K_BOOT_ID, c, BOOT_ID) < 0 || take_into(journald, K_CURSOR, c, CURSOR) < 0
+    if (journald == NULL || take_into(journald, K_MESSAGE_ID, c, JF_MESSAGE_ID) < 0
+        || take_into(journald, K_BOOT_ID, c, JF_BOOT_ID) < 0 || take_into(journald, K_CURSOR, c, JF_CURSOR) < 0
         || (PyDict_GET_SIZE(c) > 0 && unit_record(journald, c) < 0)
         || (PyDict_GET_SIZE(c) > 0 && PyDict_SetItem(journald, N[K_CUSTOM], c) < 0)) {
         Py_XDECREF(journald);
@@ -315,7 +266,7 @@ static PyObject *build(PyObject *fields, PyObject *severity_of, PyObject *facili
     if (c == NULL || doc == NULL || event == NULL || PyDict_DelItem(c, F[ts_field]) < 0
         || put(doc, K_TIMESTAMP, PyUnicode_FromStringAndSize(ts, 27)) < 0)
         goto fail;
-    PyObject *message = take(c, MESSAGE);
+    PyObject *message = take(c, JF_MESSAGE);
     if (put(doc, K_MESSAGE, message != NULL ? message : Py_NewRef(N[V_EMPTY])) < 0)
         goto fail;
     if (put(doc, K_EVENT, event) < 0) {
@@ -323,7 +274,7 @@ static PyObject *build(PyObject *fields, PyObject *severity_of, PyObject *facili
         goto fail;
     }
     event = NULL;
-    PyObject *host = take_first(c, (const int[]){HOSTNAME}, 1);
+    PyObject *host = take_first(c, (const int[]){JF_HOSTNAME}, 1);
     if ((host != NULL && put(doc, K_HOST, dict_of(K_NAME, host, 0, NULL)) < 0) || process(doc, c) < 0
         || systemd(doc, c) < 0 || log_fields(doc, c, sev, fac) < 0 || journald(doc, c) < 0) {
         Py_XDECREF(host);
@@ -402,8 +353,8 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__journaldoc(void) {
-    for (int i = 0; i < N_FIELDS; i++)
-        if ((F[i] = PyUnicode_InternFromString(field_names[i])) == NULL)
+    for (int i = 0; i < JF_N_FIELDS; i++)
+        if ((F[i] = PyUnicode_InternFromString(journal_field_names[i])) == NULL)
             return NULL;
     for (int i = 0; i < N_NAMES; i++)
         if ((N[i] = PyUnicode_InternFromString(names[i])) == NULL)

@@ -77,6 +77,10 @@ class JournalParser:
     def flush(self) -> list[Doc]:
         return []
 
+    def passed(self, ts: str) -> None:
+        """Entries were read past this parser (the express lane), the last one stamped ``ts``."""
+        self._last_ts = ts
+
     def state(self) -> tuple[Any, ...]:
         """The timestamp given to an entry without one (see `shipper.parse.common.TextParser.state`)."""
         return (self._last_ts,)

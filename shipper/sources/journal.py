@@ -15,16 +15,27 @@ pages that the next entries refer to (values stored once per file, such as a hos
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.export import Fields, Tags
-from shipper.sources.journal_entries import CHUNK_ENTRIES, journal_module, place_after, read_entries, skip, stopped_message
+from shipper.sources.journal_entries import (
+    CHUNK_ENTRIES,
+    Packed,
+    journal_module,
+    place_after,
+    read_entries,
+    read_packed,
+    skip,
+    stopped_message,
+)
 from shipper.sources.journal_files import JournalFile, Pinned
 from shipper.sources.journal_header import HEADER_BYTES, parse_header
 from shipper.sources.journal_numbers import Numbering, cursor_at, cursor_if, numbering
 from shipper.sources.stream import InputStream
+
+Batch = TypeVar("Batch")
 
 # A new reader this often (see `JournalSource._read`): ~0.3 ms each, 1% of reading the entries.
 REOPEN_ENTRIES = 10_000
@@ -203,9 +214,24 @@ def segment_chunks(
 ) -> tuple[list[RawChunk], Iterator[RawChunk]]:
     """The chunks of a segment, and (with ``warm``) before them the entries that precede it, to
     rebuild the state of whoever reads them. Read errors are added to ``errors``."""
+    before, reader = _segment_start(origin, seg, warm, readers)
+    rest = _segment_rest(reader, seg, errors, readers, read_entries, lambda batch: len(batch[0]))
+    return before, (RawChunk(origin, "fields", items, checkpoint=cursor, progress=seg.progress) for items, cursor in rest)
+
+
+def segment_packs(
+    origin: Origin, seg: Segment, warm: bool, errors: list[str], readers: SegmentReaders
+) -> tuple[list[RawChunk], Iterator[Packed]]:
+    """`segment_chunks`, the segment's own entries packed by the C reader (`read_packed`)."""
+    before, reader = _segment_start(origin, seg, warm, readers)
+    return before, _segment_rest(reader, seg, errors, readers, read_packed, lambda packed: packed.count)
+
+
+def _segment_start(origin: Origin, seg: Segment, warm: bool, readers: SegmentReaders) -> tuple[list[RawChunk], Any]:
+    """The warm-up chunks, and a reader placed at the segment's first entry (None: no files)."""
     before: list[RawChunk] = []
     if not seg.paths:
-        return before, iter(())
+        return before, None
     if warm and seg.warm_from is not None and seg.after is not None:
         reader = readers.after(seg.paths, seg.warm_from)
         read = list(read_entries(reader, [], seg.warm))
@@ -215,7 +241,7 @@ def segment_chunks(
             reader = readers.after(seg.paths, seg.after)
     else:
         reader = readers.after(seg.paths, seg.after)
-    return before, _segment_rest(origin, reader, seg, errors, readers)
+    return before, reader
 
 
 def error_chunk(origin: Origin, errors: list[str], **position: Any) -> RawChunk:
@@ -226,15 +252,22 @@ def error_chunk(origin: Origin, errors: list[str], **position: Any) -> RawChunk:
 
 
 def _segment_rest(
-    origin: Origin, reader: Any, seg: Segment, errors: list[str], readers: SegmentReaders
-) -> Iterator[RawChunk]:
-    read, failed = 0, len(errors)
+    reader: Any,
+    seg: Segment,
+    errors: list[str],
+    readers: SegmentReaders,
+    read: Callable[[Any, list[str], int | None], Iterator[Batch]],
+    count: Callable[[Batch], int],
+) -> Iterator[Batch]:
+    if reader is None:
+        return
+    done, failed = 0, len(errors)
     try:
-        for items, cursor in read_entries(reader, errors, seg.count):
-            read += len(items)
-            yield RawChunk(origin, "fields", items, checkpoint=cursor, progress=seg.progress)
+        for batch in read(reader, errors, seg.count):
+            done += count(batch)
+            yield batch
     finally:
-        readers.done(read, len(errors) > failed)
+        readers.done(done, len(errors) > failed)
 
 
 def _boundaries(paths: tuple[str, ...], size: int, warm: int) -> Iterator[tuple[str | None, str]]:

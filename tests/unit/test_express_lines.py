@@ -270,7 +270,8 @@ def test_the_lane_serves_bulk_items_and_ndjson_lines_only() -> None:
     es_log = make_parser(Origin("t", "elasticsearch", path="/x"), ctx)
     assert Express.make(es_log, IdAssigner(), recognise, {"es": Encoder("default")}, 256) is None
     worker = Worker(Setup(ctx, Window(since="2017-01-01T00:00:00.000000Z"), {"es": Encoder("default")}))
-    assert worker._lane(parser, IdAssigner()) is None  # a time window: the Python stages
+    block = TextBlock(next(iter_raw_blocks(io.BytesIO(b"x\n").read, 4096, 4096)), 0, False)
+    assert worker._lane(Job(0, 0, Origin("t", "syslog", path="/x"), block), parser, IdAssigner()) is None  # a time window: the Python stages
 
 
 @needs_lane

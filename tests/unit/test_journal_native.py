@@ -132,11 +132,15 @@ def test_the_c_reader_refuses_what_it_cannot_read(tmp_path: Path) -> None:
     r = reader([make_journal(tmp_path, export_entry({"MESSAGE": "x"}))])
     r.close()
     with pytest.raises(ValueError, match="closed"):
-        native.read(r, 10)
+        native.pack(r, 10)
     with pytest.raises(TypeError):
-        native.read(object(), 10)
+        native.pack(object(), 10)
     assert native.bind(type("_Reader", (), {})) is False  # a layout it does not know: not bound
-    assert native.read(reader([tmp_path / "test.journal"]), 10)[0][0]["MESSAGE"] == "x"
+    data, count, _, _, _ = native.pack(reader([tmp_path / "test.journal"]), 10)
+    assert count == 1 and native.unpack(data, 0, len(data))[0]["MESSAGE"] == "x"
+    for start, stop in ((0, len(data) - 1), (1, len(data)), (-1, len(data)), (0, len(data) + 1)):
+        with pytest.raises(ValueError):
+            native.unpack(data, start, stop)
 
 
 

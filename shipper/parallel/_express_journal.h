@@ -1,0 +1,41 @@
+/* What the two files of the journal lane share: _express_journal.c reads and examines the packed
+ * entries, _express_journal_doc.c writes their documents (see _express_journal.c). */
+#ifndef SHIPPER_EXPRESS_JOURNAL_H
+#define SHIPPER_EXPRESS_JOURNAL_H
+
+#include "_express.h"
+#include "../sources/_journalpack.h"
+
+#define MAX_ENTRY_FIELDS 160
+
+/* An entry's fields, and which of them the document has taken (the others are journald.custom). */
+typedef struct {
+    Text name[MAX_ENTRY_FIELDS], value[MAX_ENTRY_FIELDS];
+    uint32_t hash[MAX_ENTRY_FIELDS];
+    uint8_t used[MAX_ENTRY_FIELDS];
+    int n;
+    int at[JF_N_FIELDS]; /* each field journal_doc reads: its index, -1 when absent */
+} Entry;
+
+/* What `examine_entry` reads first of an entry: its id's parts, stamp, codes and sendmail fields. */
+typedef struct {
+    Key key;
+    char ts[28];
+    char pid[24];
+    Fields mail;
+    int severity, facility;
+    Text name, host;
+    unsigned long long pid_value;
+    int has_pid;
+} Taken;
+
+/* Taking fields out of the entry, as journal_doc does (`c.pop(...)`): _express_journal.c */
+int take(Entry *e, int f, Text *out);
+int take_first(Entry *e, const int *fields, int n, Text *out);
+int take_one(Entry *e, int f, Text *out);
+int take_int(Entry *e, int f, unsigned long long *out);
+
+/* The document's JSON: _express_journal_doc.c */
+int put_entry(Buf *b, const Plan *plan, Entry *e, const Taken *t, Py_ssize_t *id_at);
+
+#endif
