@@ -190,6 +190,11 @@ CASES: list[tuple[dict[str, str | bytes], tuple[str, str] | None]] = [
       "UNIT": "sendmail.service", "MESSAGE_ID": KNOWN_ID, "UNIT_RESULT": "exit-code"}, None),
     ({"MESSAGE": "bootstrap check failure [1] of [1]: max virtual memory areas vm.max_map_count [65530] is too low",
       "SYSLOG_IDENTIFIER": "elasticsearch", "_PID": "900"}, None),
+    # Last: a pasted `systemctl status` opens a context, and the entries after it go through the
+    # Python stages (in pieces cut by `cut_entries`) until it ages.
+    ({"MESSAGE": "● sendmail.service - Sendmail Mail Transport Agent", "SYSLOG_IDENTIFIER": "app"}, None),
+    ({"MESSAGE": "   Main PID: 1234 (code=exited, status=71)", "SYSLOG_IDENTIFIER": "app"}, None),
+    (BASE, None),
 ]
 
 
