@@ -11,7 +11,13 @@ each line it does not take, and the lines while a recognition context is open, g
 before, in order, so that the parser's, the ids' and the recogniser's state pass from one to the
 other. Both give the same items, byte for byte (tests/unit/test_express_lines.py, test_express_docs.py).
 
-The lane serves the sinks whose items it knows how to write: Elasticsearch bulk items and NDJSON
+Journal entries have a lane of their own (`JournalLane`): the C reader packs a batch of entries
+into one bytes object (`journal_entries.read_packed`), and `_express.Plan.journal` writes the
+items of the common entry from its fields, without the entry's dict or its document's; the others
+are unpacked into dicts and go through `journal_doc` and the Python stages, in order
+(tests/unit/test_express_journal.py).
+
+The lanes serve the sinks whose items they know how to write: Elasticsearch bulk items and NDJSON
 lines. With another sink (the local store), a time window, or without the C extension, the worker
 uses the Python stages alone.
 """

@@ -259,6 +259,8 @@ def _segment_rest(
     read: Callable[[Any, list[str], int | None], Iterator[Batch]],
     count: Callable[[Batch], int],
 ) -> Iterator[Batch]:
+    """The segment's batches as ``read`` gives them (``count``: the entries in one), then the
+    reader's use is told to ``readers``."""
     if reader is None:
         return
     done, failed = 0, len(errors)
