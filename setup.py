@@ -25,6 +25,7 @@ setup(
         Extension(
             "shipper.sources._journalread",
             sources=["shipper/sources/_journalread.c"],
+            depends=["shipper/_cbytes.h", "shipper/sources/_journalpack.h"],
             libraries=["systemd"],
             optional=True,
         ),
@@ -41,6 +42,7 @@ setup(
                 for part in ("", "_codec", "_lines", "_docs", "_journal", "_journal_doc")
             ],
             depends=[
+                "shipper/_cbytes.h",
                 "shipper/parallel/_express.h",
                 "shipper/parallel/_express_journal.h",
                 "shipper/sources/_journalpack.h",

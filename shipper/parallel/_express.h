@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../_cbytes.h"
+
 typedef struct {
     const char *p;
     Py_ssize_t n;
@@ -19,12 +21,6 @@ typedef struct {
     uint8_t b[128]; /* the block being filled */
     size_t c;       /* bytes in b */
 } B2;
-
-/* A growing byte buffer */
-typedef struct {
-    char *p;
-    Py_ssize_t n, cap;
-} Buf;
 
 #define PUT_LIT(b, lit) put((b), (lit), (Py_ssize_t)sizeof(lit) - 1)
 
@@ -77,7 +73,6 @@ typedef struct {
 } Key;
 
 /* _express_codec.c: bytes, JSON, BLAKE2b, ids, items */
-int buf_grow(Buf *b, Py_ssize_t more);
 int put(Buf *b, const char *s, Py_ssize_t n);
 int put_str(Buf *b, const char *s, Py_ssize_t n);
 int put_uint(Buf *b, unsigned long long v);
@@ -95,8 +90,8 @@ int text_eq(Text a, const char *p, Py_ssize_t n);
 int quiet_event(const Plan *plan, Text tag, Text msg, Fields *fields);
 
 /* _express_lines.c, _express_docs.c and _express_journal.c: the Plan's methods, and what they share */
-int valid_utf8(const char *s, Py_ssize_t n);
 int check_routes(PyObject *routes);
+int check_outs(PyObject *outs, PyObject *routes);
 int routes_for(PyObject *routes, PyObject *dataset, Text *heads, Text *mids);
 PyObject *plan_scan(Plan *self, PyObject *args);
 PyObject *plan_run(Plan *self, PyObject *args);

@@ -1,23 +1,7 @@
 /* Bytes for the express lane: JSON as orjson writes it, BLAKE2b, event ids, items. See _express.c. */
 #include "_express.h"
 
-/* -- a growing byte buffer, and JSON as orjson writes it ---------------------------------------- */
-
-int buf_grow(Buf *b, Py_ssize_t more) {
-    if (b->n + more <= b->cap)
-        return 0;
-    Py_ssize_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->n + more)
-        cap *= 2;
-    char *p = PyMem_Realloc(b->p, cap);
-    if (p == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
+/* -- JSON as orjson writes it -------------------------------------------------------------------- */
 
 int put(Buf *b, const char *s, Py_ssize_t n) {
     if (buf_grow(b, n) < 0)

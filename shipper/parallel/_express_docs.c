@@ -275,6 +275,23 @@ bad:
     return -1;
 }
 
+/* outs: a list per route (see check_routes), each a list. */
+int check_outs(PyObject *outs, PyObject *routes) {
+    if (check_routes(routes) < 0)
+        return -1;
+    Py_ssize_t forms = PyList_GET_SIZE(outs);
+    if (forms != PyList_GET_SIZE(routes)) {
+        PyErr_SetString(PyExc_ValueError, "one route per output list");
+        return -1;
+    }
+    for (Py_ssize_t f = 0; f < forms; f++)
+        if (!PyList_Check(PyList_GET_ITEM(outs, f))) {
+            PyErr_SetString(PyExc_TypeError, "outs: lists");
+            return -1;
+        }
+    return 0;
+}
+
 PyObject *plan_docs_scan(Plan *self, PyObject *args) {
     PyObject *docs, *routes, *message_ids;
     Py_ssize_t start;
@@ -312,18 +329,13 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "seen: a dict, or None when the documents carry their ids");
         return NULL;
     }
-    Py_ssize_t forms = PyList_GET_SIZE(outs);
-    if (check_routes(routes) < 0)
+    if (check_outs(outs, routes) < 0)
         return NULL;
-    if (forms != PyList_GET_SIZE(routes) || start < 0) {
-        PyErr_SetString(PyExc_ValueError, "one route per output list; start not negative");
+    if (start < 0) {
+        PyErr_SetString(PyExc_ValueError, "start must not be negative");
         return NULL;
     }
-    for (Py_ssize_t f = 0; f < forms; f++)
-        if (!PyList_Check(PyList_GET_ITEM(outs, f))) {
-            PyErr_SetString(PyExc_TypeError, "outs: lists");
-            return NULL;
-        }
+    Py_ssize_t forms = PyList_GET_SIZE(outs);
     Buf body = {NULL, 0, 0}, quoted = {NULL, 0, 0};
     PyObject *current = Py_NewRef(second), *first = Py_NewRef(Py_None);
     Py_ssize_t i = start, n = PyList_GET_SIZE(docs);

@@ -217,18 +217,9 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
     const char *p;
     if (!PyArg_ParseTuple(args, "O!nUO!pO!O!:journal", &PyBytes_Type, &data, &start, &second, &PyDict_Type, &seen, &track,
                           &PyList_Type, &outs, &PyList_Type, &routes) ||
-        check_routes(routes) < 0 || !journal_ready(self) || entries_args(data, start, &p, &size) < 0)
+        check_outs(outs, routes) < 0 || !journal_ready(self) || entries_args(data, start, &p, &size) < 0)
         return NULL;
     Py_ssize_t forms = PyList_GET_SIZE(outs);
-    if (forms != PyList_GET_SIZE(routes)) {
-        PyErr_SetString(PyExc_ValueError, "one route per output list");
-        return NULL;
-    }
-    for (Py_ssize_t f = 0; f < forms; f++)
-        if (!PyList_Check(PyList_GET_ITEM(outs, f))) {
-            PyErr_SetString(PyExc_TypeError, "outs: lists");
-            return NULL;
-        }
     Text heads[MAX_FORMS], mids[MAX_FORMS];
     int r = routes_for(routes, JOURNALD, heads, mids);
     if (r < 0)

@@ -61,29 +61,6 @@ static Py_ssize_t line_at(const Block *b, Py_ssize_t pos, Py_ssize_t *next) {
     return end - pos;
 }
 
-/* Whether the bytes are valid UTF-8 as Python's strict decoder takes it (no surrogates): ASCII
- * is checked a word at a time, anything else by the decoder itself. */
-int valid_utf8(const char *s, Py_ssize_t n) {
-    Py_ssize_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        uint64_t w;
-        memcpy(&w, s + k, 8);
-        if (w & 0x8080808080808080ull)
-            break;
-    }
-    for (; k < n; k++)
-        if ((unsigned char)s[k] >= 0x80) {
-            PyObject *text = PyUnicode_DecodeUTF8(s, n, NULL);
-            if (text == NULL) {
-                PyErr_Clear();
-                return 0;
-            }
-            Py_DECREF(text);
-            return 1;
-        }
-    return 1;
-}
-
 static int examine(Plan *plan, const Block *b, Py_ssize_t pos, PyObject *minutes, Line *ln, Minute *last) {
     Py_ssize_t next;
     Py_ssize_t n = line_at(b, pos, &next);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <systemd/sd-journal.h>
 
+#include "../_cbytes.h"
 #include "_journalpack.h"
 
 typedef struct {
@@ -104,32 +105,7 @@ static const char *decimal(uint64_t v, char out[21]) {
 
 /* -- packing (see _journalpack.h) ---------------------------------------------------------------- */
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-} Buf;
-
-static int reserve(Buf *b, size_t more) {
-    if (more > UINT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "a journal field over 4 GiB");
-        return -1;
-    }
-    if (b->n + more <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 1 << 16;
-    while (cap < b->n + more)
-        cap *= 2;
-    char *p = PyMem_Realloc(b->p, cap);
-    if (p == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-static void put_u32(Buf *b, size_t at, size_t v) {
+static void put_u32(Buf *b, Py_ssize_t at, size_t v) {
     uint32_t u = (uint32_t)v;
     memcpy(b->p + at, &u, 4);
 }
@@ -137,7 +113,11 @@ static void put_u32(Buf *b, size_t at, size_t v) {
 /* A field "name=value" (the value in two parts: value then more). */
 static int put_field(Buf *b, const char *name, size_t name_n, const char *value, size_t value_n) {
     size_t n = name_n + 1 + value_n;
-    if (reserve(b, 4 + n) < 0)
+    if (n > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a journal field over 4 GiB");
+        return -1;
+    }
+    if (buf_grow(b, (Py_ssize_t)(4 + n)) < 0)
         return -1;
     put_u32(b, b->n, n);
     memcpy(b->p + b->n + 4, name, name_n);
@@ -147,35 +127,21 @@ static int put_field(Buf *b, const char *name, size_t name_n, const char *value,
     return 0;
 }
 
-/* Whether a field's name is UTF-8 (journald writes only A-Z, 0-9 and _): its key in the dict. */
-static int name_ok(const char *name, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)name[i] >= 0x80) {
-            PyObject *text = PyUnicode_DecodeUTF8(name, (Py_ssize_t)n, NULL);
-            if (text == NULL) {
-                PyErr_Clear();
-                return 0;
-            }
-            Py_DECREF(text);
-            return 1;
-        }
-    return 1;
-}
-
 /* The current entry, packed at the end of b; -1 with a Python error, or with *err set (a journal
  * error). *damaged is set when a field was left out (no '=', or a name that is not UTF-8). */
 static int pack_entry(sd_journal *j, Buf *b, int *err, char **cursor, int *damaged) {
     const void *data;
-    size_t len, start = b->n;
+    size_t len;
+    Py_ssize_t start = b->n;
     int r, has_boot = 0;
-    if (reserve(b, 4) < 0)
+    if (buf_grow(b, 4) < 0)
         return -1;
     b->n += 4;
     sd_journal_restart_data(j);
     while ((r = sd_journal_enumerate_data(j, &data, &len)) > 0) {
         const char *eq = memchr(data, '=', len);
         size_t klen = eq != NULL ? (size_t)(eq - (const char *)data) : 0;
-        if (eq == NULL || !name_ok(data, klen)) { /* systemd-python raises there, which ends the reading */
+        if (eq == NULL || !valid_utf8(data, (Py_ssize_t)klen)) { /* systemd-python raises there, which ends the reading */
             *damaged = 1;
             continue;
         }
@@ -202,7 +168,7 @@ static int pack_entry(sd_journal *j, Buf *b, int *err, char **cursor, int *damag
         goto journal_error;
     if (put_field(b, "__CURSOR", 8, *cursor, strlen(*cursor)) < 0)
         return -1;
-    put_u32(b, start, b->n - start - 4);
+    put_u32(b, start, (size_t)(b->n - start - 4));
     return 0;
 journal_error:
     *err = -r;
@@ -255,7 +221,7 @@ static PyObject *pack_batch(PyObject *module, PyObject *args) {
             break;
         }
         int skipped = 0;
-        size_t start = b.n;
+        Py_ssize_t start = b.n;
         if (pack_entry(j, &b, &err, &cursor, &skipped) < 0) {
             if (!err)
                 goto fail;
@@ -274,7 +240,7 @@ static PyObject *pack_batch(PyObject *module, PyObject *args) {
         cursor = NULL;
     }
     free(cursor);
-    PyObject *result = Py_BuildValue("(y#nziN)", b.p ? b.p : "", (Py_ssize_t)b.n, count, last, err, damaged);
+    PyObject *result = Py_BuildValue("(y#nziN)", b.p ? b.p : "", b.n, count, last, err, damaged);
     free(last);
     PyMem_Free(b.p);
     return result;
