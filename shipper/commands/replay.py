@@ -104,7 +104,9 @@ def _workers(args: argparse.Namespace, groups: list[InputGroup], env: Env) -> in
         return 0
     if args.workers is not None:
         return int(args.workers)
-    return env.cpu_count if env.cpu_count > 1 and worth_it(groups) else 0
+    # One worker on one CPU too: the C lanes run in workers only, and with the main process beside
+    # it a replay takes half the time of one process there (bench/README.md).
+    return env.cpu_count if worth_it(groups) else 0
 
 
 def _context(args: argparse.Namespace, cfg: Config, env: Env) -> ParseContext:

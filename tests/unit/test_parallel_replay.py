@@ -7,6 +7,7 @@ The real corpus (sendmail, systemd, the seed) is the main input.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import io
 import json
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -23,6 +25,7 @@ import orjson
 import pytest
 
 from shipper.cli import main
+from shipper.commands import replay as replay_command
 from shipper.config.model import RecogniseConfig
 from shipper.enrich.chain import default_enrichers
 from shipper.env import Env
@@ -205,6 +208,19 @@ def test_the_client_is_imported_before_the_workers_start_if_they_use_it(corpus_f
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.splitlines() == [f"client imported before the workers: {output == 'es'}"]
         assert len(es.docs("logs-shipper.syslog-default")) > 250 if output == "es" else (tmp_path / "out.ndjson").stat().st_size
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 4])
+def test_a_large_input_is_parsed_by_one_worker_per_cpu_even_on_one_cpu(env: Env, tmp_path: Path, cpus: int) -> None:
+    big, small = tmp_path / "big.log", tmp_path / "small.log"
+    line = b"Jan  1 00:00:00 host app[1]: a line of some length, to make up the size of a large input\n"
+    big.write_bytes(line * (parallel_replay.MIN_PARALLEL_BYTES // len(line) + 1))
+    small.write_bytes(line * 1000)
+    env = replace(env, cpu_count=cpus)
+    groups = lambda path: open_inputs([str(path)], fmt="auto", max_line_bytes=4096)  # noqa: E731
+    assert replay_command._workers(argparse.Namespace(workers=None), groups(big), env) == cpus
+    assert replay_command._workers(argparse.Namespace(workers=None), groups(small), env) == 0
+    assert replay_command._workers(argparse.Namespace(workers=0), groups(big), env) == 0
 
 
 def test_workers_must_be_a_number_of_processes(env: Env, corpus_file: Path) -> None:
