@@ -249,11 +249,14 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
         pos = next;
         count++;
     }
-    if (count > 0)
+    if (count > 0) {
         Py_SETREF(last_ts, PyUnicode_FromStringAndSize(last, 27));
+        if (last_ts == NULL)
+            goto error;
+    }
     PyMem_Free(body.p);
     PyMem_Free(quoted.p);
-    return last_ts == NULL ? NULL : Py_BuildValue("nnNNN", pos, count, last_ts, current, first);
+    return Py_BuildValue("nnNNN", pos, count, last_ts, current, first);
 error:
     PyMem_Free(body.p);
     PyMem_Free(quoted.p);

@@ -142,9 +142,9 @@ int put_entry(Buf *b, const Plan *plan, Entry *e, const Taken *t, Py_ssize_t *id
         PUT_LIT(b, ",\"event\":{\"dataset\":\"journald\",\"kind\":\"event\",\"id\":\"") < 0)
         return -1;
     *id_at = b->n;
-    if (PUT_LIT(b, "00000000000000000000000000000000\"}") < 0 ||
-        put_host(b, t->host) < 0 || put_process(b, t) < 0 || put_systemd(b, e) < 0 || put_log(b, plan, e, t->severity, t->facility) < 0 ||
-        put_journald(b, e) < 0 || put_fields(b, &t->mail, 1) < 0)
+    if (PUT_LIT(b, "00000000000000000000000000000000\"}") < 0 || put_host(b, t->host) < 0 || put_process(b, t) < 0 ||
+        put_systemd(b, e) < 0 || put_log(b, plan, e, t->severity, t->facility) < 0 || put_journald(b, e) < 0 ||
+        put_fields(b, &t->mail, 1) < 0)
         return -1;
     return PUT_LIT(b, "}");
 }

@@ -110,7 +110,7 @@ static void put_u32(Buf *b, Py_ssize_t at, size_t v) {
     memcpy(b->p + at, &u, 4);
 }
 
-/* A field "name=value" (the value in two parts: value then more). */
+/* A field: its length, then "name=value". */
 static int put_field(Buf *b, const char *name, size_t name_n, const char *value, size_t value_n) {
     size_t n = name_n + 1 + value_n;
     if (n > UINT32_MAX) {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,31 @@ def test_the_c_reader_refuses_what_it_cannot_read(tmp_path: Path) -> None:
         with pytest.raises(ValueError):
             native.unpack(data, start, stop)
 
+
+
+def test_packing_and_unpacking_leak_nothing(tmp_path: Path) -> None:
+    native = native_reader()
+    assert native is not None
+    path = make_journal(tmp_path, b"".join(export_entry({"MESSAGE": f"m{i}", "BIN": b"\xff" * (i % 3), "A": "x"}, seq=i)
+                                         for i in range(300)))
+
+    def once() -> None:
+        r = reader([path])
+        data, count, _, _, _ = native.pack(r, 1000)
+        assert count == 300 and len(native.unpack(data, 0, len(data))) == 300
+        r.close()
+
+    tracemalloc.start()
+    try:
+        for _ in range(5):
+            once()
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(100):
+            once()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 20_000, f"{grown} bytes more after 100 rounds"
 
 
 # Run in a child process, so that a crash in C fails the test instead of killing the test run.
