@@ -13,7 +13,6 @@ tests from passing on a lane that takes nothing.
 from __future__ import annotations
 
 import random
-import tracemalloc
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,6 +33,7 @@ from shipper.sources.base import Origin
 from shipper.sources.journal import JournalFile, JournalSource, Segment
 from tests.helpers.express import CORPUS, ES_AND_NDJSON, needs_lane
 from tests.helpers.journal import export_entry, make_journal
+from tests.helpers.memory import grown_after
 
 pytest.importorskip("systemd.journal", reason="systemd-python is not installed")
 
@@ -294,14 +294,5 @@ def test_the_lane_leaks_nothing(tmp_path: Path) -> None:
         return taken
 
     assert once() > count // 2
-    tracemalloc.start()
-    try:
-        for _ in range(20):
-            once()
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(200):
-            once()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = grown_after(once, 20, 200)
     assert grown < 20_000, f"{grown} bytes more after 200 rounds"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import zstandard
 from shipper.sources.export import Fields
 from shipper.sources.journal_entries import journal_module, native_reader, read_entries, read_in_python
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
+from tests.helpers.memory import grown_after
 
 pytest.importorskip("systemd.journal", reason="systemd-python is not installed")
 if not JOURNAL_REMOTE.exists():
@@ -157,16 +157,7 @@ def test_packing_and_unpacking_leak_nothing(tmp_path: Path) -> None:
         assert count == 300 and len(native.unpack(data, 0, len(data))) == 300
         r.close()
 
-    tracemalloc.start()
-    try:
-        for _ in range(5):
-            once()
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(100):
-            once()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = grown_after(once, 5, 100)
     assert grown < 20_000, f"{grown} bytes more after 100 rounds"
 
 
