@@ -4,7 +4,9 @@ Each input group (a file, a rotated set, a journal directory) is read in order a
 own parser; ids are assigned per group. Several groups are k-way merged by ``@timestamp`` so that
 a failure in ``messages`` and its cause in ``maillog`` reach the enrichers in the order they
 happened. Batches then pass through the enrichers and into every sink; the `AckTracker` learns
-when each batch is durably taken.
+when each batch is durably taken. Where it can (the default enrichers, no time window, sinks of
+bulk items or NDJSON lines), the C tail does recognition's prefilters and the encoding of the
+common document (`shipper.parallel.express.Tail`), as in the daemon and the replay workers.
 """
 
 from __future__ import annotations
@@ -14,17 +16,22 @@ import itertools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence, TypeVar
 
 from shipper.acks import AckTracker
 from shipper.enrich.base import Enricher
+from shipper.enrich.incidents import Incidents
+from shipper.enrich.recognise import Recognise
 from shipper.event import TAG_UNPARSED, Batch, Doc, IdAssigner
+from shipper.parallel.express import Tail
 from shipper.parse.base import ParseContext, Parser
 from shipper.progress import Progress, Silent
 from shipper.sinks.base import Sink
 from shipper.sources.base import Origin, Source, read_errors
 
 BATCH_SIZE = 2000
+
+T = TypeVar("T")
 
 
 class Group(Protocol):
@@ -145,34 +152,52 @@ class Pipeline:
     def run(self) -> Summary:
         def read(tracker: AckTracker, counters: Counter[str]) -> None:
             streams = [read_group(g, self.ctx, self.make_parser, counters, self.progress) for g in self.groups]
-            for docs in self._enriched(merged(streams), counters):
-                self._deliver(docs, tracker)
+            for batch in self._enriched(merged(streams), counters):
+                batch.seq = tracker.register(batch.source_id, batch.checkpoint)
+                for sink in self.sinks:
+                    sink.write(batch)
 
         return deliver_to(self.sinks, read, self.clock)
 
-    def _enriched(self, batches: Iterable[list[Doc]], counters: Counter[str]) -> Iterator[list[Doc]]:
+    def _enriched(self, batches: Iterable[list[Doc]], counters: Counter[str]) -> Iterator[Batch]:
+        tail = self._tail()
         for docs in batches:
             docs = self.window.apply(docs)
+            if tail is not None and docs:
+                yield self._encoded(tail, docs, counters)
+                continue
             for enricher in self.enrichers:
                 docs = enricher.enrich(docs)
             if docs:
-                yield self._count(docs, counters)
+                yield Batch(self._count(docs, docs, counters))
         # At the end, what each enricher still holds passes through the enrichers after it.
         for i, enricher in enumerate(self.enrichers):
-            tail = enricher.flush()
+            held = enricher.flush()
             for later in self.enrichers[i + 1 :]:
-                tail = later.enrich(tail) if tail else tail
-            if tail:
-                yield self._count(tail, counters)
+                held = later.enrich(held) if held else held
+            if held:
+                yield Batch(self._count(held, held, counters))
+
+    def _tail(self) -> Tail | None:
+        """The stages after parsing in C where they can serve, as in the daemon
+        (`shipper.parallel.express.Tail`): the default enrichers, no time window, sinks whose
+        items the tail writes (Elasticsearch, NDJSON)."""
+        if self.window != Window() or len(self.enrichers) != 2:
+            return None
+        recognise, incidents = self.enrichers
+        if not isinstance(recognise, Recognise) or not isinstance(incidents, Incidents):
+            return None
+        return Tail.make(recognise, {s.name: s.encoder() for s in self.sinks})
+
+    def _encoded(self, tail: Tail, docs: list[Doc], counters: Counter[str]) -> Batch:
+        recognise, incidents = self.enrichers
+        outs, read = tail.encode_linked(docs, recognise, incidents, [s.encoder() for s in self.sinks])
+        self._count(outs[0], read, counters)  # what the tail took is neither unparsed nor recognised
+        return Batch([], encoded={s.name: out for s, out in zip(self.sinks, outs)})
 
     @staticmethod
-    def _count(docs: list[Doc], counters: Counter[str]) -> list[Doc]:
-        counters["documents"] += len(docs)
+    def _count(items: list[T], docs: list[Doc], counters: Counter[str]) -> list[T]:
+        """Count ``items`` (one per document) and the unparsed among ``docs``."""
+        counters["documents"] += len(items)
         counters["unparsed"] += sum(1 for d in docs if TAG_UNPARSED in d.get("tags", ()))
-        return docs
-
-    def _deliver(self, docs: list[Doc], tracker: AckTracker) -> None:
-        batch = Batch(docs)
-        batch.seq = tracker.register(batch.source_id, batch.checkpoint)
-        for sink in self.sinks:
-            sink.write(batch)
+        return items

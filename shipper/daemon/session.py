@@ -195,23 +195,10 @@ class Session:
         self._send(batch, key, pending.since)
 
     def _items(self, docs: list[Doc]) -> list[Any]:
-        """The enrichers and the encoder, the C tail taking what it can: the documents it leaves
-        are recognised in order, then linked (`Incidents` reads recognised ones only) and encoded
-        into their places."""
+        """The enrichers and the encoder, the C tail taking what it can (`Tail.encode_linked`)."""
         assert self._tail is not None and self._encode is not None
         recognise, incidents = self._enrichers
-        items: list[Any] = []
-        held: list[tuple[int, Doc]] = []
-
-        def python(run: list[Doc]) -> None:
-            for doc in recognise.enrich(run):
-                held.append((len(items), doc))
-                items.append(None)
-
-        self._tail.add(docs, None, [items], python, lambda count: None)
-        if held:
-            for (i, _), item in zip(held, self._encode(incidents.enrich([doc for _, doc in held]))):
-                items[i] = item
+        (items,), _ = self._tail.encode_linked(docs, recognise, incidents, [self._encode])
         return items
 
     def _batch(self, docs: list[Doc], sid: str, checkpoint: object | None) -> Batch:

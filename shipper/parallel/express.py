@@ -24,11 +24,12 @@ uses the Python stages alone.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import orjson
 
 from shipper.enrich import sendmail
+from shipper.enrich.base import Enricher
 from shipper.enrich.recognise import Recognise
 from shipper.event import Doc, IdAssigner
 from shipper.parse.journal_fields import JournalParser
@@ -120,6 +121,30 @@ class Tail:
                 return
             i = max(stop + 1, plan.docs_scan(docs, stop + 1, shapes, message_ids, ids is None))
             python(docs[stop:i])
+
+
+    def encode_linked(self, docs: list[Doc], recognise: Enricher, incidents: Enricher,
+                      encoders: Sequence[Encode]) -> tuple[list[list[Any]], list[Doc]]:
+        """What `Recognise`, `Incidents` and the encoders make of documents that carry their ids,
+        the tail taking what it can: one list of items per encoder, and the documents recognition
+        read (the others are none of them: unparsed or recognised). Those are recognised in order,
+        then linked (`Incidents` reads recognised documents only) and encoded into their places."""
+        outs: list[list[Any]] = [[] for _ in encoders]
+        held: list[tuple[int, Doc]] = []
+
+        def python(run: list[Doc]) -> None:
+            for doc in recognise.enrich(run):
+                held.append((len(outs[0]), doc))
+                for out in outs:
+                    out.append(None)
+
+        self.add(docs, None, outs, python, lambda count: None)
+        if held:
+            linked = incidents.enrich([doc for _, doc in held])
+            for out, encode in zip(outs, encoders):
+                for (i, _), item in zip(held, encode(linked)):
+                    out[i] = item
+        return outs, [doc for _, doc in held]
 
 
 class Express:

@@ -10,6 +10,7 @@ messages, unknown datasets, a shared event object, ...).
 from __future__ import annotations
 
 import copy
+import io
 import random
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from typing import Any
 import orjson
 import pytest
 
+from shipper import pipeline
+from shipper.config.model import RecogniseConfig
+from shipper.enrich.chain import default_enrichers
 from shipper.enrich.recognise import Recognise
 from shipper.event import IdAssigner
 from shipper.parallel import express, work
@@ -24,12 +28,13 @@ from shipper.parallel.express import Tail
 from shipper.parallel.work import Setup, Worker
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
-from shipper.pipeline import Window
-from shipper.sinks.base import Encode
+from shipper.pipeline import Pipeline, Window
+from shipper.sinks.base import Encode, items_of
 from shipper.sinks.bulk import Encoder
-from shipper.sinks.ndjson import encode_lines
+from shipper.sinks.ndjson import NdjsonSink, encode_lines
 from shipper.sources.base import Origin, RawChunk
-from tests.helpers.express import ES_AND_NDJSON, corpus_text, journal_docs, needs_lane, odd_doc
+from shipper.sources.open import open_inputs
+from tests.helpers.express import CORPUS, ES_AND_NDJSON, corpus_text, journal_docs, needs_lane, odd_doc
 
 
 def tail_and_python(docs: list[dict[str, Any]], encoders: dict[str, Encode] = ES_AND_NDJSON, piece: int = 37) -> int:
@@ -144,6 +149,63 @@ def test_the_daemon_encodes_its_batches_with_the_tail_as_without(tmp_path: Path)
     assert got == expected
     assert len(got) >= len(docs) > 9000
     assert taken > len(docs) // 2
+
+
+@needs_lane
+def test_a_replay_in_one_process_gives_with_the_tail_what_it_gives_without(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-process replay (`Pipeline`: several inputs merged by time, small inputs,
+    ``--workers 0``) hands its batches to the tail too: the same NDJSON and Elasticsearch items,
+    the same counts, for the corpus's syslog lines merged with its journal failures (an export)."""
+    text = tmp_path / "messages"
+    text.write_bytes(corpus_text())
+    export = CORPUS / "derived" / "fedora37-no-rtc" / "failures.export"
+    runs = []
+    taken: list[int] = []
+    add = Tail.add
+    monkeypatch.setattr(Tail, "add", lambda self, docs, ids, outs, python, count:
+                        add(self, docs, ids, outs, python, lambda n: (taken.append(n), count(n))))
+    for tail in (True, False):
+        if not tail:
+            monkeypatch.setattr(pipeline.Tail, "make", classmethod(lambda cls, *args: None))
+        out, es = io.BytesIO(), RecordingSink()
+        groups = open_inputs([str(text), str(export)], fmt="auto", max_line_bytes=65536)
+        summary = Pipeline(groups, ParseContext(timezone="UTC", year=2017), make_parser,
+                           default_enrichers(RecogniseConfig()), [NdjsonSink(out), es]).run()
+        runs.append((out.getvalue(), es.items, summary.counters))
+    (got, got_es, got_counts), (expected, expected_es, expected_counts) = runs
+    assert got == expected and got_es == expected_es
+    assert got_counts == expected_counts
+    assert got_counts["documents"] > 6000 and got_counts["unparsed"] > 0
+    assert sum(taken) > got_counts["documents"] // 2, "the tail took most documents"
+    assert len(groups) == 2
+
+
+class RecordingSink:
+    """A sink that keeps the bulk items it is given (from the tail) or makes (from documents)."""
+
+    name = "es"
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.counters: dict[str, int] = {}
+        self._encode = Encoder("default")
+
+    def open(self, ack: Any) -> None:
+        self._ack = ack
+
+    def encoder(self) -> Encode:
+        return self._encode
+
+    def write(self, batch: Any) -> None:
+        self.items += items_of(batch, self.name, self._encode)
+        self._ack(batch.seq)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 @needs_lane
