@@ -24,7 +24,8 @@ uses the Python stages alone.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import orjson
 
@@ -39,8 +40,8 @@ from shipper.sinks.base import Encode
 from shipper.sinks.bulk import DATASETS, Encoder
 from shipper.sinks.ndjson import encode_lines
 from shipper.sources.base import Origin, RawChunk
-from shipper.sources.files import TextBlock, lines_chunk
-from shipper.sources.journal_entries import native_reader
+from shipper.sources.files import CHUNK_LINES, TextBlock, lines_chunk
+from shipper.sources.journal_entries import Packed, native_reader
 
 try:
     from shipper.parallel import _express
@@ -207,6 +208,13 @@ class Express:
                 taken(count)
             pos = after
 
+    def warm_up(self, origin: Origin, block: TextBlock, cap: int, sinks: int) -> None:
+        """Read ``block`` (the end of the previous block) for the parser's and the recogniser's
+        state it leaves; its items and ids are not kept (see `_aside`)."""
+        with _aside(self):
+            for begin, end, _ in regions(block, CHUNK_LINES):
+                self.lines(origin, block, cap, begin, end, [[] for _ in range(sinks)], self._recognise.enrich, _uncounted)
+
 
 class JournalLane:
     """The lane for a journal input of a worker: entries packed by the C reader
@@ -254,6 +262,29 @@ class JournalLane:
                 k = _express.cut_entries(packed, pos, 1)  # not taken after all: the Python path's
             add(parser.parse(RawChunk(origin, "fields", unpack(packed, pos, k))))
             pos = k
+
+    def warm_up(self, origin: Origin, packs: Iterable[Packed], sinks: int) -> None:
+        """Read the entries before a segment for the parser's and the recogniser's state they
+        leave; their items and ids are not kept (see `_aside`)."""
+        with _aside(self):
+            for packed in packs:
+                self.entries(origin, packed.data, [[] for _ in range(sinks)], self._recognise.enrich, _uncounted)
+
+
+@contextmanager
+def _aside(lane: Express | JournalLane) -> Iterator[None]:
+    """A warm-up: what a worker reads before its block, to rebuild the state the block starts
+    from. As with the Python stages (`Worker.run`), its documents are recognised without ids (the
+    lane's ids go to an assigner of their own) and nothing of it is written or counted."""
+    ids, lane._ids = lane._ids, IdAssigner()
+    try:
+        yield
+    finally:
+        lane._ids = ids
+
+
+def _uncounted(count: int) -> None:
+    """A warm-up's documents are not counted."""
 
 
 def regions(block: TextBlock, size: int) -> Iterator[tuple[int, int, int]]:

@@ -7,7 +7,7 @@ same job from the same state gives the same result in any process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from shipper.enrich.recognise import Recognise
 from shipper.event import TAG_UNPARSED, Doc, IdAssigner
@@ -120,9 +120,8 @@ class Worker:
             ids.restore(init.ids)
         errors: list[str] = []
         lane = self._lane(job, parser, ids)
-        warm, chunks = self._chunks(job, errors, isinstance(lane, JournalLane))
-        for chunk in warm:  # rebuilds the parser's and the recogniser's state; ids start afresh
-            self.recognise.enrich(parser.parse(chunk))
+        warm, chunks = self._chunks(job, errors, lane)
+        self._warm_up(job, parser, lane, warm)
         start = State(job.source, None if job.first else parser.state(), ids.state(), self.recognise.state())
         done = Done(job.number, start, start, errors=errors)
         if isinstance(lane, Express) and isinstance(job.block, TextBlock):
@@ -155,6 +154,19 @@ class Worker:
         done.ids_changed = ids.first is not None
         return done
 
+    def _warm_up(self, job: Job, parser: Parser, lane: Express | JournalLane | None, warm: Sequence[RawChunk | Packed]) -> None:
+        """Rebuild the parser's and the recogniser's state from what precedes the block (``warm``,
+        or for a text block the end of the previous one); ids start afresh. The lanes read it too."""
+        if isinstance(lane, Express):
+            if job.warm is not None and not job.exact:
+                lane.warm_up(job.origin, job.warm, job.cap, len(self.setup.encoders))
+        elif isinstance(lane, JournalLane):
+            lane.warm_up(job.origin, [p for p in warm if isinstance(p, Packed)], len(self.setup.encoders))
+        else:
+            for chunk in warm:
+                assert isinstance(chunk, RawChunk)
+                self.recognise.enrich(parser.parse(chunk))
+
     def _lane(self, job: Job, parser: Parser, ids: IdAssigner) -> Express | JournalLane | None:
         """The express lane for this job, where it can serve (`shipper.parallel.express`)."""
         if self.setup.window != Window():
@@ -165,16 +177,20 @@ class Worker:
             return JournalLane.make(parser, ids, self.recognise, self.setup.encoders, PIECE)
         return None
 
-    def _chunks(self, job: Job, errors: list[str], packed: bool) -> tuple[Iterable[RawChunk], Iterable[RawChunk | Packed]]:
-        """The chunks to warm up with, and the job's own (``packed``: a segment's, for the journal lane)."""
+    def _chunks(self, job: Job, errors: list[str], lane: Express | JournalLane | None
+                ) -> tuple[Sequence[RawChunk | Packed], Iterable[RawChunk | Packed]]:
+        """The chunks to warm up with (none where the text lane reads the previous block's end
+        itself), and the job's own (a segment's packed for the journal lane)."""
         block = job.block
         if isinstance(block, RawChunk):
             return (), [block]
         if isinstance(block, Segment):
-            read = segment_packs if packed else segment_chunks
+            read = segment_packs if isinstance(lane, JournalLane) else segment_chunks
             return read(job.origin, block, not job.exact, errors, self._journal)
-        warm = block_chunks(job.origin, job.warm, job.cap) if job.warm is not None and not job.exact else ()
-        return warm, block_chunks(job.origin, block, job.cap)
+        own = block_chunks(job.origin, block, job.cap)
+        if job.warm is None or job.exact or lane is not None:
+            return [], own
+        return list(block_chunks(job.origin, job.warm, job.cap)), own
 
     def _part(self) -> Part:
         return Part({name: [] for name in self.setup.encoders})

@@ -214,30 +214,40 @@ def segment_chunks(
 ) -> tuple[list[RawChunk], Iterator[RawChunk]]:
     """The chunks of a segment, and (with ``warm``) before them the entries that precede it, to
     rebuild the state of whoever reads them. Read errors are added to ``errors``."""
-    before, reader = _segment_start(origin, seg, warm, readers)
-    rest = _segment_rest(reader, seg, errors, readers, read_entries, lambda batch: len(batch[0]))
-    return before, (RawChunk(origin, "fields", items, checkpoint=cursor, progress=seg.progress) for items, cursor in rest)
+    count: Callable[[tuple[list[Fields], str | None]], int] = lambda batch: len(batch[0])
+    before, reader = _segment_start(seg, warm, readers, read_entries, count, lambda batch: batch[1])
+    rest = _segment_rest(reader, seg, errors, readers, read_entries, count)
+    return ([RawChunk(origin, "fields", items) for items, _ in before],
+            (RawChunk(origin, "fields", items, checkpoint=cursor, progress=seg.progress) for items, cursor in rest))
 
 
 def segment_packs(
     origin: Origin, seg: Segment, warm: bool, errors: list[str], readers: SegmentReaders
-) -> tuple[list[RawChunk], Iterator[Packed]]:
-    """`segment_chunks`, the segment's own entries packed by the C reader (`read_packed`)."""
-    before, reader = _segment_start(origin, seg, warm, readers)
-    return before, _segment_rest(reader, seg, errors, readers, read_packed, lambda packed: packed.count)
+) -> tuple[list[Packed], Iterator[Packed]]:
+    """`segment_chunks`, packed by the C reader (`read_packed`), the warm-up's entries too."""
+    count: Callable[[Packed], int] = lambda packed: packed.count
+    before, reader = _segment_start(seg, warm, readers, read_packed, count, lambda packed: packed.cursor)
+    return before, _segment_rest(reader, seg, errors, readers, read_packed, count)
 
 
-def _segment_start(origin: Origin, seg: Segment, warm: bool, readers: SegmentReaders) -> tuple[list[RawChunk], Any]:
-    """The warm-up chunks, and a reader placed at the segment's first entry (None: no files)."""
-    before: list[RawChunk] = []
+def _segment_start(
+    seg: Segment,
+    warm: bool,
+    readers: SegmentReaders,
+    read: Callable[[Any, list[str], int | None], Iterator[Batch]],
+    count: Callable[[Batch], int],
+    cursor: Callable[[Batch], str | None],
+) -> tuple[list[Batch], Any]:
+    """The warm-up's batches as ``read`` gives them, and a reader placed at the segment's first
+    entry (None: no files)."""
+    before: list[Batch] = []
     if not seg.paths:
         return before, None
     if warm and seg.warm_from is not None and seg.after is not None:
         reader = readers.after(seg.paths, seg.warm_from)
-        read = list(read_entries(reader, [], seg.warm))
-        readers.done(sum(len(items) for items, _ in read), False)
-        before = [RawChunk(origin, "fields", items) for items, _ in read]
-        if not read or read[-1][1] != seg.after:  # entries gone or new: continue exactly after ``after``
+        before = list(read(reader, [], seg.warm))
+        readers.done(sum(map(count, before)), False)
+        if not before or cursor(before[-1]) != seg.after:  # entries gone or new: continue exactly after ``after``
             reader = readers.after(seg.paths, seg.after)
     else:
         reader = readers.after(seg.paths, seg.after)

@@ -43,7 +43,7 @@ _express = express._express
 def _results(done: Done) -> Any:
     """Everything a job's result holds, in a comparable form (bytes items, documents, states)."""
     parts = [(p.items, [(i, orjson.dumps(doc)) for i, doc in p.pending], p.unparsed, p.size) for p in done.parts]
-    return parts, done.read, repr(done.end), repr(done.ids_first), done.ids_changed, done.errors
+    return parts, done.read, repr(done.start), repr(done.end), repr(done.ids_first), done.ids_changed, done.errors
 
 
 def run(paths: list[Path], lane: bool, monkeypatch: pytest.MonkeyPatch, size: int, exact: bool) -> tuple[list[Any], int]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from shipper.enrich.recognise import Recognise
 from shipper.event import IdAssigner
 from shipper.parallel import express, work
 from shipper.parallel.express import Express
+from shipper.parallel.replay import _warm, _without_ids
 from shipper.parallel.work import Done, Job, Setup, Worker
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
@@ -49,9 +51,10 @@ def test_the_lane_is_built_here() -> None:
 class Run:
     """A worker doing every block of a text in order, as one worker of a replay would."""
 
-    def __init__(self, lane: bool, monkeypatch: pytest.MonkeyPatch, encoders: dict[str, Encode]) -> None:
+    def __init__(self, lane: bool, monkeypatch: pytest.MonkeyPatch, encoders: dict[str, Encode], warm: bool = False) -> None:
         self.taken = 0
         self.lane = lane
+        self.warm = warm  # each job warms up on the previous block's end, as in a replay
         self.encoders = encoders
         self.monkeypatch = monkeypatch
 
@@ -76,6 +79,8 @@ class Run:
             for n, block in enumerate(blocks):
                 last = n == len(blocks) - 1
                 job = Job(n, 0, origin, block, 4096, init=init, exact=True, first=n == 0, last=last, final=last)
+                if self.warm and n:
+                    job = replace(job, warm=_warm(blocks[n - 1]), init=_without_ids(init), exact=False)
                 done = worker.run(job)
                 results += _results([done])
                 init = done.end
@@ -87,7 +92,7 @@ def _results(done: list[Done]) -> list[Any]:
     out: list[Any] = []
     for d in done:
         parts = [(p.items, [(i, orjson.dumps(doc)) for i, doc in p.pending], p.unparsed, p.size) for p in d.parts]
-        out.append((parts, d.read, repr(d.end), repr(d.ids_first), d.ids_changed))
+        out.append((parts, d.read, repr(d.start), repr(d.end), repr(d.ids_first), d.ids_changed))
     return out
 
 
@@ -96,13 +101,16 @@ def same_with_and_without(
     ctx: ParseContext = ParseContext(timezone="Europe/Berlin", year=2017),
     origin: Origin = Origin("t", "syslog", path="/var/log/messages"),
     encoders: dict[str, Encode] = ES_AND_NDJSON,
+    warm: bool = False,
 ) -> int:
-    """Compare both paths for each block size; the lines the lane took (at the largest size)."""
+    """Compare both paths for each block size; the lines the lane took (at the largest size).
+    ``warm``: each job starts as in a replay, from a warm-up on the end of the previous block
+    (which the lane reads too), so the states it rebuilds are compared as well."""
     taken = 0
     for size in block_sizes:
-        lane = Run(True, monkeypatch, encoders)
+        lane = Run(True, monkeypatch, encoders, warm)
         got = lane(data, size, ctx, origin)
-        expected = Run(False, monkeypatch, encoders)(data, size, ctx, origin)
+        expected = Run(False, monkeypatch, encoders, warm)(data, size, ctx, origin)
         assert got == expected, f"block size {size}"
         taken = lane.taken
     return taken
@@ -222,6 +230,18 @@ def test_a_context_open_across_many_lines(monkeypatch: pytest.MonkeyPatch) -> No
     status = STATUS.splitlines()
     data = "\n".join(body[:100] + status + body[100:] + status + body[:50]).encode() + b"\n"
     assert same_with_and_without(monkeypatch, data, (500, 1 << 20)) >= 95
+
+
+@needs_lane
+def test_warm_ups_rebuild_the_same_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job that warms up on the previous block's end reads it with the lane too: the state it
+    starts from (which the main process checks against the exact one), and so everything after,
+    is the Python stages'."""
+    body = [f"Jan  1 00:{m:02d}:{s:02d} mail app[5]: line {m} {s}" for m in range(10) for s in range(60)]
+    status = STATUS.splitlines()
+    held = "\n".join(body[:90] + status + body[100:] + status + body[:50]).encode() + b"\n"
+    for data in (corpus_text(), held, EDGES.encode() + STATUS.encode() + EDGES.encode()):
+        assert same_with_and_without(monkeypatch, data, (300, 4096), warm=True) > 10
 
 
 @needs_lane
