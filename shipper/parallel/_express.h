@@ -31,6 +31,8 @@ typedef struct {
 #define MAX_KEYS 16
 #define MAX_FORMS 4
 #define MAX_MESSAGE_IDS 64
+#define NO_ID -1 /* a form's head: the item is the document alone (NDJSON) */
+#define ROW -2   /* a form's head: the item is the local store's row (`shipper.sinks.rows`), lines only */
 
 typedef struct {
     PyObject_HEAD
@@ -47,9 +49,10 @@ typedef struct {
     int n_mail_names;
     Text mail_keys[MAX_KEYS];
     int n_mail_keys;
-    Text form_head[MAX_FORMS]; /* before the id (n = -1: the form has no id) */
+    Text form_head[MAX_FORMS]; /* before the id (n = NO_ID: the form has no id; ROW: a store row) */
     Text form_mid[MAX_FORMS];  /* after the id, up to the document's first key */
     int n_forms;
+    int rows; /* a form is ROW */
     Text log_head; /* '"log":{"file":{"path":...},"offset":' or '"log":{"offset":' */
     Text severities[8], facilities[24]; /* their names (journal entries' PRIORITY, SYSLOG_FACILITY) */
     Text message_ids[MAX_MESSAGE_IDS];  /* journald MESSAGE_IDs that signatures match by fields */
@@ -83,7 +86,7 @@ void b2_final_hex(B2 *s, char out[32]);
 char *digits_of(unsigned long long v, char out[24]);
 int event_id(PyObject *seen, const Key *key, char id[32]);
 int next_second(PyObject **current, const char *ts, PyObject *seen, int *track, PyObject **first);
-int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, Text id);
+int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, Text id, PyObject *row);
 
 /* _express.c: recognition's prefilters */
 int text_eq(Text a, const char *p, Py_ssize_t n);

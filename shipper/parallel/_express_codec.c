@@ -244,9 +244,18 @@ error:
 }
 
 /* One item per form: [head id] mid body "\n", appended to that form's list (`id`: a JSON string). */
-int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, Text id) {
+int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, Text id, PyObject *row) {
     for (int f = 0; f < forms; f++) {
         Text head = heads[f], mid = mids[f];
+        if (head.n == ROW) {
+            if (row == NULL) {
+                PyErr_SetString(PyExc_ValueError, "store rows are written for lines only");
+                return -1;
+            }
+            if (PyList_Append(PyList_GET_ITEM(outs, f), row) < 0)
+                return -1;
+            continue;
+        }
         Py_ssize_t size = (head.n >= 0 ? head.n + id.n : 0) + mid.n + body->n + 1;
         PyObject *item = PyBytes_FromStringAndSize(NULL, size);
         if (item == NULL)

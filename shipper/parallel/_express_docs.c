@@ -367,7 +367,7 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
             if (put_str(&quoted, id, 32) < 0)
                 goto error;
         }
-        if (add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}) < 0)
+        if (add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}, NULL) < 0)
             goto error;
     }
     PyMem_Free(body.p);

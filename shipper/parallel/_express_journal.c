@@ -243,7 +243,7 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
             event_id(seen, &t.key, id) < 0 || put_str(&quoted, id, 32) < 0)
             goto error;
         memcpy(body.p + id_at, id, 32);
-        if (add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}) < 0)
+        if (add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}, NULL) < 0)
             goto error;
         memcpy(last, t.ts, 28);
         pos = next;

@@ -142,11 +142,16 @@ static int examine(Plan *plan, const Block *b, Py_ssize_t pos, PyObject *minutes
 }
 
 /* The document's JSON after its opening brace, as `SyslogParser`'s hot path, `IdAssigner` and
- * `sendmail.add_fields` build it and orjson writes it. */
-static int put_body(Buf *b, Plan *plan, const Line *ln, const char id[32], long long offset) {
-    if (PUT_LIT(b, "\"@timestamp\":\"") < 0 || put(b, ln->ts, 27) < 0 || PUT_LIT(b, "\",\"message\":") < 0 ||
-        put_str(b, ln->msg.p, ln->msg.n) < 0 ||
-        PUT_LIT(b, ",\"event\":{\"dataset\":\"syslog\",\"kind\":\"event\",\"id\":\"") < 0 || put(b, id, 32) < 0 ||
+ * `sendmail.add_fields` build it and orjson writes it; `message` (its key and value) is
+ * `b->p[message[0]:message[1]]`. */
+static int put_body(Buf *b, Plan *plan, const Line *ln, const char id[32], long long offset, Py_ssize_t message[2]) {
+    if (PUT_LIT(b, "\"@timestamp\":\"") < 0 || put(b, ln->ts, 27) < 0 || PUT_LIT(b, "\"") < 0)
+        return -1;
+    message[0] = b->n;
+    if (PUT_LIT(b, ",\"message\":") < 0 || put_str(b, ln->msg.p, ln->msg.n) < 0)
+        return -1;
+    message[1] = b->n;
+    if (PUT_LIT(b, ",\"event\":{\"dataset\":\"syslog\",\"kind\":\"event\",\"id\":\"") < 0 || put(b, id, 32) < 0 ||
         PUT_LIT(b, "\"},\"host\":{\"name\":") < 0 || put_str(b, ln->host.p, ln->host.n) < 0 ||
         PUT_LIT(b, "},\"process\":{\"name\":") < 0 || put_str(b, ln->tag.p, ln->tag.n) < 0)
         return -1;
@@ -159,6 +164,17 @@ static int put_body(Buf *b, Plan *plan, const Line *ln, const char id[32], long 
     if (PUT_LIT(b, "}") < 0 || put_fields(b, &ln->fields, 1) < 0)
         return -1;
     return PUT_LIT(b, "}");
+}
+
+/* The local store's row of a line (`shipper.sinks.rows._row`): id, @timestamp, host, process,
+ * message, and the document's JSON without its message (the body, ``message`` cut out). */
+static PyObject *line_row(const Line *ln, const char id[32], const Buf *body, const Py_ssize_t message[2], Buf *rest) {
+    rest->n = 0;
+    if (PUT_LIT(rest, "{") < 0 || put(rest, body->p, message[0]) < 0 ||
+        put(rest, body->p + message[1], body->n - message[1]) < 0)
+        return NULL;
+    return Py_BuildValue("(s#s#s#s#s#s#)", id, (Py_ssize_t)32, ln->ts, (Py_ssize_t)27, ln->host.p, ln->host.n, ln->tag.p,
+                         ln->tag.n, ln->msg.p, ln->msg.n, rest->p, rest->n);
 }
 
 /* `data, start, stop` as a region of a block: `stop` is a line's start or one past the end. */
@@ -218,7 +234,7 @@ PyObject *plan_run(Plan *self, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "outs: lists");
             return NULL;
         }
-    Buf body = {NULL, 0, 0};
+    Buf body = {NULL, 0, 0}, rest = {NULL, 0, 0};
     PyObject *current = Py_NewRef(second), *first = Py_NewRef(Py_None), *last_ts = NULL;
     Py_ssize_t pos = start, count = 0;
     Line ln;
@@ -236,21 +252,29 @@ PyObject *plan_run(Plan *self, PyObject *args) {
         const char *d = ln.has_pid ? digits_of(ln.pid, pid) : pid + 24;
         Key key = {ln.host, ln.tag, {d, pid + 24 - d}, ln.msg, {NULL, -1}, ln.ts};
         body.n = 0;
-        if (event_id(seen, &key, id) < 0 || put_body(&body, self, &ln, id, first_offset + pos) < 0)
+        Py_ssize_t message[2];
+        if (event_id(seen, &key, id) < 0 || put_body(&body, self, &ln, id, first_offset + pos, message) < 0)
             goto error;
         char quoted[34] = {'"'};
         memcpy(quoted + 1, id, 32);
         quoted[33] = '"';
-        if (add_items(self->n_forms, self->form_head, self->form_mid, outs, &body, (Text){quoted, 34}) < 0)
+        PyObject *row = self->rows ? line_row(&ln, id, &body, message, &rest) : NULL;
+        if (self->rows && row == NULL)
+            goto error;
+        int added = add_items(self->n_forms, self->form_head, self->form_mid, outs, &body, (Text){quoted, 34}, row);
+        Py_XDECREF(row);
+        if (added < 0)
             goto error;
         memcpy(last, ln.ts, 27);
     }
     if (count > 0 && (last_ts = PyUnicode_FromStringAndSize(last, 27)) == NULL)
         goto error;
     PyMem_Free(body.p);
+    PyMem_Free(rest.p);
     return Py_BuildValue("nnNNN", pos, count, last_ts ? last_ts : Py_NewRef(Py_None), current, first);
 error:
     PyMem_Free(body.p);
+    PyMem_Free(rest.p);
     Py_XDECREF(current);
     Py_XDECREF(first);
     return NULL;

@@ -18,8 +18,9 @@ are unpacked into dicts and go through `journal_doc` and the Python stages, in o
 (tests/unit/test_express_journal.py).
 
 The lanes serve the sinks whose items they know how to write: Elasticsearch bulk items and NDJSON
-lines. With another sink (the local store), a time window, or without the C extension, the worker
-uses the Python stages alone.
+lines, and for syslog lines the local store's rows too. With another sink (the local store, for
+journal entries and documents), a time window, or without the C extension, the worker uses the
+Python stages alone.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from shipper.parse.syslog_fields import FACILITIES, SEVERITIES
 from shipper.sinks.base import Encode
 from shipper.sinks.bulk import DATASETS, Encoder
 from shipper.sinks.ndjson import encode_lines
+from shipper.sinks.rows import encode_rows
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.files import CHUNK_LINES, TextBlock, lines_chunk
 from shipper.sources.journal_entries import Packed, native_reader
@@ -52,6 +54,7 @@ NATIVE = _express is not None
 
 
 Form = tuple[bytes | None, bytes]  # an item's bytes before the id (None: no id), and after it
+ROW = "row"  # the line lane's form for the local store's rows (`shipper.sinks.rows`)
 
 
 def routes(encoders: Mapping[str, Encode]) -> list[dict[str, Form] | None] | None:
@@ -68,7 +71,24 @@ def routes(encoders: Mapping[str, Encode]) -> list[dict[str, Form] | None] | Non
     return out
 
 
-def _plan(recognise: Recognise, forms: tuple[Form, ...], log_head: bytes) -> _express.Plan:
+def line_forms(encoders: Mapping[str, Encode]) -> tuple[Form | str, ...] | None:
+    """Each sink's form of a syslog line's item for the line lane (`routes`' form for the syslog
+    dataset, or `ROW`: the lane writes the local store's rows too), or None if a sink's items are
+    not ones it writes."""
+    out: list[Form | str] = []
+    for name, encode in encoders.items():
+        if encode is encode_rows:
+            out.append(ROW)
+            continue
+        shapes = routes({name: encode})
+        if shapes is None:
+            return None
+        route = shapes[0]
+        out.append(route["syslog"] if route is not None else (None, b"{"))
+    return tuple(out)
+
+
+def _plan(recognise: Recognise, forms: tuple[Form | str, ...], log_head: bytes) -> _express.Plan:
     """Recognition's data as the C code takes it, with the line lane's constant bytes and the
     journal lane's names (`journal_fields`' severities and facilities)."""
     matcher = recognise.matcher
@@ -158,12 +178,11 @@ class Express:
     @classmethod
     def make(cls, parser: Any, ids: IdAssigner, recognise: Recognise, encoders: Mapping[str, Encode], piece: int) -> Express | None:
         """The lane for a syslog parser's input, or None where it cannot serve (see the module)."""
-        shapes = routes(encoders)
-        if _express is None or shapes is None or not isinstance(parser, SyslogParser):
+        forms = line_forms(encoders)
+        if _express is None or forms is None or not isinstance(parser, SyslogParser):
             return None
         path = parser.path
         log_head = b'"log":{"file":{"path":' + orjson.dumps(path) + b'},"offset":' if path is not None else b'"log":{"offset":'
-        forms = tuple(route["syslog"] if route is not None else (None, b"{") for route in shapes)
         return cls(_plan(recognise, forms, log_head), parser, ids, recognise, piece)
 
     def lines(self, origin: Origin, block: TextBlock, cap: int, start: int, stop: int, outs: list[list[Any]],

@@ -8,17 +8,11 @@ recorded by a mark in ``meta`` moved in the same transaction; `LocalStore.search
 ``flush`` bring it up to date first, so a search sees every stored row (rows are never deleted,
 so the rowids after the mark are exactly the rows not indexed yet).
 
-The insert is the replay's hot path in the main process (`encode_rows` runs in workers). The sink
-does it on a writer thread (`shipper.sinks.local_writer`): SQLite runs without the GIL, so the
-main thread goes on unpickling and linking the next batches meanwhile, and batches that wait are
-committed together. Binding the values is the part that holds the GIL, so the rows are shaped for
-the sqlite3 module, which spends ~0.15 us on every value it binds:
-
-* ``str`` and ``int`` only: ``None`` and ``bytes`` go through its adapter lookup (~0.2 and
-  ~0.4 us more per value on CPython 3.11), so absent text is ``""`` (stored as NULL by
-  ``nullif``) and the document is ``str``;
-* an ordinary event's row has 6 values; only the rare recognised or unparsed one carries the
-  3 more columns (signature, incident, unparsed), so each kind has its own INSERT.
+The insert is the replay's hot path in the main process (the rows are made in workers:
+`shipper.sinks.rows`, which says how they are shaped for the sqlite3 module). The sink does it on
+a writer thread (`shipper.sinks.local_writer`): SQLite runs without the GIL, so the main thread
+goes on unpickling and linking the next batches meanwhile, and batches that wait are committed
+together.
 
 Each index costs every insert (a cursor opened per row), so there are two: the unique one and
 one over the rare recognised events. ``bench/local.py`` prints the costs.
@@ -35,9 +29,10 @@ from typing import Any, Iterable, Iterator
 import orjson
 
 from shipper.errors import OutputError
-from shipper.event import TAG_UNPARSED, Batch, Doc
+from shipper.event import Batch, Doc
 from shipper.sinks.base import Ack, Encode, items_of
 from shipper.sinks.local_writer import Writer
+from shipper.sinks.rows import encode_rows
 
 SCHEMA_VERSION = "3"
 
@@ -95,33 +90,6 @@ _INSERTS = {  # by the width of the row
 # batch (-0.6 us a row), and one per row (a trigger, executemany) would make a segment per row.
 FTS_STEP = 65536
 _INDEX_TEXT = "INSERT INTO events_fts (rowid, message) SELECT rowid, message FROM events WHERE rowid > ?"
-
-
-def encode_rows(docs: list[Doc]) -> list[tuple[Any, ...]]:
-    """The table rows of the documents (pure: a worker process may make them)."""
-    return [_row(d) for d in docs]
-
-
-def _row(doc: Doc, dumps: Any = orjson.dumps) -> tuple[Any, ...]:
-    """(id, ts, host, process, message, doc), plus (signature, incident, unparsed) when recognised or unparsed."""
-    host = doc.get("host")
-    proc = doc.get("process")
-    rest = doc.copy()  # without message: half the cost of a dict comprehension (-0.3 us a row)
-    message = rest.pop("message", "")
-    row = (
-        doc["event"]["id"],
-        doc["@timestamp"],
-        host.get("name") or "" if host else "",
-        proc.get("name") or "" if proc else "",
-        message,
-        dumps(rest).decode(),
-    )
-    rc = doc.get("rootcause")
-    tags = doc.get("tags")
-    unparsed = 1 if tags and TAG_UNPARSED in tags else 0
-    if rc or unparsed:
-        return (*row, rc.get("signature") or "" if rc else "", rc.get("incident") or "" if rc else "", unparsed)
-    return row
 
 
 class LocalStore:

@@ -28,7 +28,7 @@ from shipper.parallel.work import Done, Job, Setup, Worker
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
 from shipper.pipeline import Window
-from shipper.sinks.local import encode_rows
+from shipper.sinks.rows import encode_rows
 from shipper.sources.base import Origin
 from shipper.sources.journal import JournalFile, JournalSource, Segment
 from tests.helpers.express import CORPUS, ES_AND_NDJSON, needs_lane
