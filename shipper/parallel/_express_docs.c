@@ -234,14 +234,19 @@ int routes_for(PyObject *routes, PyObject *dataset, Text *heads, Text *mids) {
     for (Py_ssize_t f = 0; f < n; f++) {
         PyObject *route = PyList_GET_ITEM(routes, f), *form;
         if (route == Py_None) { /* NDJSON: the document alone */
-            heads[f] = (Text){NULL, -1};
+            heads[f] = (Text){NULL, NO_ID};
             mids[f] = (Text){"{", 1};
+            continue;
+        }
+        if (PyUnicode_Check(route)) { /* "row": the local store's row (`check_routes`) */
+            heads[f] = (Text){NULL, ROW};
+            mids[f] = (Text){"", 0};
             continue;
         }
         if (!PyDict_Check(route) || (form = PyDict_GetItemWithError(route, dataset)) == NULL)
             return PyErr_Occurred() ? -1 : 0;
         PyObject *head = PyTuple_GET_ITEM(form, 0), *mid = PyTuple_GET_ITEM(form, 1);
-        heads[f] = head == Py_None ? (Text){NULL, -1} : (Text){PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head)};
+        heads[f] = head == Py_None ? (Text){NULL, NO_ID} : (Text){PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head)};
         mids[f] = (Text){PyBytes_AS_STRING(mid), PyBytes_GET_SIZE(mid)};
     }
     return 1;
@@ -253,13 +258,14 @@ static int takes(Plan *plan, PyObject *doc, PyObject *message_ids, int given, Py
     return r > 0 ? routes_for(routes, d->dataset, heads, mids) : r;
 }
 
-/* routes: a list of None or dicts of dataset -> (bytes or None, bytes), at most MAX_FORMS. */
+/* routes: a list of None, "row" (journal entries only: `plan_journal`) or dicts of dataset ->
+ * (bytes or None, bytes), at most MAX_FORMS. */
 int check_routes(PyObject *routes) {
     Py_ssize_t forms = PyList_GET_SIZE(routes);
     for (Py_ssize_t f = 0; f < forms && forms <= MAX_FORMS; f++) {
         PyObject *route = PyList_GET_ITEM(routes, f), *key, *form;
         Py_ssize_t pos = 0;
-        if (route == Py_None)
+        if (route == Py_None || (PyUnicode_Check(route) && PyUnicode_CompareWithASCIIString(route, "row") == 0))
             continue;
         if (!PyDict_Check(route))
             goto bad;
@@ -271,7 +277,7 @@ int check_routes(PyObject *routes) {
     if (forms <= MAX_FORMS)
         return 0;
 bad:
-    PyErr_SetString(PyExc_TypeError, "routes: at most 4, each None or a dict of dataset -> (bytes or None, bytes)");
+    PyErr_SetString(PyExc_TypeError, "routes: at most 4, each None, \"row\" or a dict of dataset -> (bytes or None, bytes)");
     return -1;
 }
 

@@ -221,10 +221,12 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
         return NULL;
     Py_ssize_t forms = PyList_GET_SIZE(outs);
     Text heads[MAX_FORMS], mids[MAX_FORMS];
-    int r = routes_for(routes, JOURNALD, heads, mids);
+    int r = routes_for(routes, JOURNALD, heads, mids), rows = 0;
     if (r < 0)
         return NULL;
-    Buf body = {NULL, 0, 0}, quoted = {NULL, 0, 0};
+    for (Py_ssize_t f = 0; f < forms; f++)
+        rows |= heads[f].n == ROW;
+    Buf body = {NULL, 0, 0}, quoted = {NULL, 0, 0}, rest = {NULL, 0, 0};
     PyObject *current = Py_NewRef(second), *first = Py_NewRef(Py_None), *last_ts = Py_NewRef(Py_None);
     Py_ssize_t pos = start, count = 0;
     char last[28] = "";
@@ -237,13 +239,18 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
             goto error;
         if (r == 0)
             break;
-        Py_ssize_t id_at;
+        Py_ssize_t id_at, message[2];
         quoted.n = 0;
-        if (put_entry(&body, self, &e, &t, &id_at) < 0 || next_second(&current, t.ts, seen, &track, &first) < 0 ||
+        if (put_entry(&body, self, &e, &t, &id_at, message) < 0 || next_second(&current, t.ts, seen, &track, &first) < 0 ||
             event_id(seen, &t.key, id) < 0 || put_str(&quoted, id, 32) < 0)
             goto error;
         memcpy(body.p + id_at, id, 32);
-        if (add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}, NULL) < 0)
+        PyObject *row = rows ? store_row(id, t.ts, t.host, t.name, t.key.msg, &body, message, &rest) : NULL;
+        if (rows && row == NULL)
+            goto error;
+        int added = add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}, row);
+        Py_XDECREF(row);
+        if (added < 0)
             goto error;
         memcpy(last, t.ts, 28);
         pos = next;
@@ -256,10 +263,12 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
     }
     PyMem_Free(body.p);
     PyMem_Free(quoted.p);
+    PyMem_Free(rest.p);
     return Py_BuildValue("nnNNN", pos, count, last_ts, current, first);
 error:
     PyMem_Free(body.p);
     PyMem_Free(quoted.p);
+    PyMem_Free(rest.p);
     Py_XDECREF(current);
     Py_XDECREF(first);
     Py_XDECREF(last_ts);

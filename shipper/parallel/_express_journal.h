@@ -36,6 +36,6 @@ int take_one(Entry *e, int f, Text *out);
 int take_int(Entry *e, int f, unsigned long long *out);
 
 /* The document's JSON: _express_journal_doc.c */
-int put_entry(Buf *b, const Plan *plan, Entry *e, const Taken *t, Py_ssize_t *id_at);
+int put_entry(Buf *b, const Plan *plan, Entry *e, const Taken *t, Py_ssize_t *id_at, Py_ssize_t message[2]);
 
 #endif

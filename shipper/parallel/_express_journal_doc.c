@@ -134,12 +134,16 @@ static int put_journald(Buf *b, Entry *e) {
 }
 
 /* The document's JSON after its opening brace, with event.id (its place at *id_at) and the
- * sendmail.* fields last. */
-int put_entry(Buf *b, const Plan *plan, Entry *e, const Taken *t, Py_ssize_t *id_at) {
+ * sendmail.* fields last; `message` (its key and value) is `b->p[message[0]:message[1]]`. */
+int put_entry(Buf *b, const Plan *plan, Entry *e, const Taken *t, Py_ssize_t *id_at, Py_ssize_t message[2]) {
     b->n = 0;
-    if (PUT_LIT(b, "\"@timestamp\":\"") < 0 || put(b, t->ts, 27) < 0 || PUT_LIT(b, "\",\"message\":") < 0 ||
-        put_str(b, t->key.msg.p, t->key.msg.n) < 0 ||
-        PUT_LIT(b, ",\"event\":{\"dataset\":\"journald\",\"kind\":\"event\",\"id\":\"") < 0)
+    if (PUT_LIT(b, "\"@timestamp\":\"") < 0 || put(b, t->ts, 27) < 0 || PUT_LIT(b, "\"") < 0)
+        return -1;
+    message[0] = b->n;
+    if (PUT_LIT(b, ",\"message\":") < 0 || put_str(b, t->key.msg.p, t->key.msg.n) < 0)
+        return -1;
+    message[1] = b->n;
+    if (PUT_LIT(b, ",\"event\":{\"dataset\":\"journald\",\"kind\":\"event\",\"id\":\"") < 0)
         return -1;
     *id_at = b->n;
     if (PUT_LIT(b, "00000000000000000000000000000000\"}") < 0 || put_host(b, t->host) < 0 || put_process(b, t) < 0 ||

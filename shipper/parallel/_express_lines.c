@@ -166,17 +166,6 @@ static int put_body(Buf *b, Plan *plan, const Line *ln, const char id[32], long 
     return PUT_LIT(b, "}");
 }
 
-/* The local store's row of a line (`shipper.sinks.rows._row`): id, @timestamp, host, process,
- * message, and the document's JSON without its message (the body, ``message`` cut out). */
-static PyObject *line_row(const Line *ln, const char id[32], const Buf *body, const Py_ssize_t message[2], Buf *rest) {
-    rest->n = 0;
-    if (PUT_LIT(rest, "{") < 0 || put(rest, body->p, message[0]) < 0 ||
-        put(rest, body->p + message[1], body->n - message[1]) < 0)
-        return NULL;
-    return Py_BuildValue("(s#s#s#s#s#s#)", id, (Py_ssize_t)32, ln->ts, (Py_ssize_t)27, ln->host.p, ln->host.n, ln->tag.p,
-                         ln->tag.n, ln->msg.p, ln->msg.n, rest->p, rest->n);
-}
-
 /* `data, start, stop` as a region of a block: `stop` is a line's start or one past the end. */
 static int region(PyObject *data, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t cap, PyObject *minutes, Block *b) {
     if (!PyDict_Check(minutes)) {
@@ -258,7 +247,7 @@ PyObject *plan_run(Plan *self, PyObject *args) {
         char quoted[34] = {'"'};
         memcpy(quoted + 1, id, 32);
         quoted[33] = '"';
-        PyObject *row = self->rows ? line_row(&ln, id, &body, message, &rest) : NULL;
+        PyObject *row = self->rows ? store_row(id, ln.ts, ln.host, ln.tag, ln.msg, &body, message, &rest) : NULL;
         if (self->rows && row == NULL)
             goto error;
         int added = add_items(self->n_forms, self->form_head, self->form_mid, outs, &body, (Text){quoted, 34}, row);

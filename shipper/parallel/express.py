@@ -18,9 +18,9 @@ are unpacked into dicts and go through `journal_doc` and the Python stages, in o
 (tests/unit/test_express_journal.py).
 
 The lanes serve the sinks whose items they know how to write: Elasticsearch bulk items and NDJSON
-lines, and for syslog lines the local store's rows too. With another sink (the local store, for
-journal entries and documents), a time window, or without the C extension, the worker uses the
-Python stages alone.
+lines, and for syslog lines and journal entries the local store's rows too. With another sink (the
+local store, for the tail), a time window, or without the C extension, the worker uses the Python
+stages alone.
 """
 
 from __future__ import annotations
@@ -54,38 +54,33 @@ NATIVE = _express is not None
 
 
 Form = tuple[bytes | None, bytes]  # an item's bytes before the id (None: no id), and after it
-ROW = "row"  # the line lane's form for the local store's rows (`shipper.sinks.rows`)
+ROW = "row"  # the local store's row (`shipper.sinks.rows`), which the lanes write, not the tail
+Route = dict[str, Form] | None | str  # per event.dataset; None: the document alone; or `ROW`
 
 
-def routes(encoders: Mapping[str, Encode]) -> list[dict[str, Form] | None] | None:
-    """How each sink's item is written, per event.dataset (None: the document alone, whatever
-    its dataset), or None if a sink's items are not ones the lane writes."""
-    out: list[dict[str, Form] | None] = []
+def routes(encoders: Mapping[str, Encode], rows: bool = False) -> list[Route] | None:
+    """How each sink's item is written, per event.dataset (None: the document alone, whatever its
+    dataset; with ``rows``, `ROW` for the local store), or None if a sink's items are not ones the
+    lane writes."""
+    out: list[Route] = []
     for encode in encoders.values():
         if isinstance(encode, Encoder):
             out.append({dataset: (r.action, b"}}\n" + r.splice) for dataset in DATASETS for r in [encode.route(dataset)]})
         elif encode is encode_lines:
             out.append(None)
+        elif encode is encode_rows and rows:
+            out.append(ROW)
         else:
             return None
     return out
 
 
 def line_forms(encoders: Mapping[str, Encode]) -> tuple[Form | str, ...] | None:
-    """Each sink's form of a syslog line's item for the line lane (`routes`' form for the syslog
-    dataset, or `ROW`: the lane writes the local store's rows too), or None if a sink's items are
-    not ones it writes."""
-    out: list[Form | str] = []
-    for name, encode in encoders.items():
-        if encode is encode_rows:
-            out.append(ROW)
-            continue
-        shapes = routes({name: encode})
-        if shapes is None:
-            return None
-        route = shapes[0]
-        out.append(route["syslog"] if route is not None else (None, b"{"))
-    return tuple(out)
+    """Each sink's form of a syslog line's item, for the line lane (see `routes`)."""
+    shapes = routes(encoders, rows=True)
+    if shapes is None:
+        return None
+    return tuple(route["syslog"] if isinstance(route, dict) else (None, b"{") if route is None else route for route in shapes)
 
 
 def _plan(recognise: Recognise, forms: tuple[Form | str, ...], log_head: bytes) -> _express.Plan:
@@ -111,7 +106,7 @@ class Tail:
     and every document while a recognition context is open, go through the Python stages, in
     order."""
 
-    def __init__(self, plan: _express.Plan, routes: list[dict[str, Form] | None], recognise: Recognise) -> None:
+    def __init__(self, plan: _express.Plan, routes: list[Route], recognise: Recognise) -> None:
         self._plan, self._routes, self._recognise = plan, routes, recognise
         self._message_ids = recognise.matcher.message_ids
 
@@ -242,7 +237,7 @@ class JournalLane:
     a gate or prefilter passed, see _express_journal.c), and every entry while a recognition
     context is open, are unpacked and go through the parser and the Python stages, in order."""
 
-    def __init__(self, plan: _express.Plan, routes: list[dict[str, Form] | None], parser: JournalParser, ids: IdAssigner,
+    def __init__(self, plan: _express.Plan, routes: list[Route], parser: JournalParser, ids: IdAssigner,
                  recognise: Recognise, piece: int) -> None:
         self._plan, self._routes, self._parser, self._ids, self._recognise = plan, routes, parser, ids, recognise
         self._piece = piece
@@ -251,7 +246,7 @@ class JournalLane:
     def make(cls, parser: Any, ids: IdAssigner, recognise: Recognise, encoders: Mapping[str, Encode],
              piece: int) -> JournalLane | None:
         """The lane for a journal parser's input, or None where it cannot serve (see the module)."""
-        shapes = routes(encoders)
+        shapes = routes(encoders, rows=True)
         if _express is None or shapes is None or not isinstance(parser, JournalParser) or native_reader() is None:
             return None
         return cls(_plan(recognise, (), b""), shapes, parser, ids, recognise, piece)

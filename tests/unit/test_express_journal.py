@@ -28,6 +28,7 @@ from shipper.parallel.work import Done, Job, Setup, Worker
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
 from shipper.pipeline import Window
+from shipper.sinks.base import Encode
 from shipper.sinks.rows import encode_rows
 from shipper.sources.base import Origin
 from shipper.sources.journal import JournalFile, JournalSource, Segment
@@ -46,7 +47,8 @@ def _results(done: Done) -> Any:
     return parts, done.read, repr(done.start), repr(done.end), repr(done.ids_first), done.ids_changed, done.errors
 
 
-def run(paths: list[Path], lane: bool, monkeypatch: pytest.MonkeyPatch, size: int, exact: bool) -> tuple[list[Any], int]:
+def run(paths: list[Path], lane: bool, monkeypatch: pytest.MonkeyPatch, size: int, exact: bool,
+        encoders: dict[str, Encode] = ES_AND_NDJSON) -> tuple[list[Any], int]:
     """Each segment's result, in order, as one worker of a replay gets them (``exact``: from the
     previous segment's end state; else after a warm-up, as a replay does); and how many entries
     the lane took."""
@@ -68,7 +70,7 @@ def run(paths: list[Path], lane: bool, monkeypatch: pytest.MonkeyPatch, size: in
             patch.setattr(work.Tail, "make", classmethod(lambda cls, *args: None))
         source = JournalSource("j", [JournalFile(str(p), False) for p in paths])
         segments = list(source.segments(size, 40))
-        worker = Worker(Setup(ParseContext(timezone="UTC"), Window(), ES_AND_NDJSON))
+        worker = Worker(Setup(ParseContext(timezone="UTC"), Window(), encoders))
         results: list[Any] = []
         init = None
         for n, seg in enumerate(segments):
@@ -81,14 +83,15 @@ def run(paths: list[Path], lane: bool, monkeypatch: pytest.MonkeyPatch, size: in
     return results, taken[0]
 
 
-def same_with_and_without(monkeypatch: pytest.MonkeyPatch, paths: list[Path], sizes: tuple[int, ...] = (97, 2500)) -> int:
+def same_with_and_without(monkeypatch: pytest.MonkeyPatch, paths: list[Path], sizes: tuple[int, ...] = (97, 2500),
+                          encoders: dict[str, Encode] = ES_AND_NDJSON) -> int:
     """Compare both paths for each segment size, both ways of starting a segment; the entries
     the lane took (at the largest size)."""
     taken = 0
     for size in sizes:
         for exact in (True, False):
-            got, taken = run(paths, True, monkeypatch, size, exact)
-            expected, _ = run(paths, False, monkeypatch, size, exact)
+            got, taken = run(paths, True, monkeypatch, size, exact, encoders)
+            expected, _ = run(paths, False, monkeypatch, size, exact, encoders)
             assert len(got) == len(expected)
             for n, (a, b) in enumerate(zip(got, expected)):
                 assert a == b, f"segment {n} of {size} entries, exact={exact}"
@@ -117,6 +120,7 @@ def test_the_corpus_journals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     paths = sorted(directory.iterdir())
     taken = same_with_and_without(monkeypatch, paths, (501, 20000))
     assert taken > 10757 * 0.8, f"the lane took {taken} of 10,757 entries"
+    assert same_with_and_without(monkeypatch, paths, (20000,), {"store": encode_rows}) == taken  # the store's rows
 
 
 SENDMAIL = "sendmail"
@@ -208,6 +212,8 @@ def test_each_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         entries += [entry(fields, 1 + n // 2, twice) for _ in range(3)] + [entry(BASE, 1 + n // 2)]
     taken = same_with_and_without(monkeypatch, journal_of(tmp_path, entries), (5, 1000))
     assert taken > len(entries) // 2, f"the lane took {taken} of {len(entries)} entries"
+    with_store: dict[str, Encode] = {**ES_AND_NDJSON, "store": encode_rows}  # and the local store's rows
+    assert same_with_and_without(monkeypatch, sorted((tmp_path / "journal").iterdir()), (1000,), with_store) == taken
 
 
 POOL = ["MESSAGE", "SYSLOG_IDENTIFIER", "_COMM", "SYSLOG_PID", "_PID", "_HOSTNAME", "PRIORITY", "SYSLOG_FACILITY",
@@ -256,13 +262,14 @@ def test_packed_bytes_that_are_no_entries_are_refused() -> None:
         bare.journal(good, 0, "", {}, False, [[], []], routes)
 
 
-def test_the_lane_serves_journal_parsers_into_bulk_items_and_ndjson_lines_only() -> None:
+def test_the_lane_serves_journal_parsers_into_bulk_items_ndjson_lines_and_store_rows_only() -> None:
     ctx = ParseContext(timezone="UTC")
     journal = make_parser(Origin("j", "journal"), ctx)
     recognise = Recognise()
     make = lambda parser, encoders: JournalLane.make(parser, IdAssigner(), recognise, encoders, 256)  # noqa: E731
     assert (make(journal, ES_AND_NDJSON) is not None) is express.NATIVE
-    assert make(journal, {"store": encode_rows}) is None
+    assert (make(journal, {"store": encode_rows}) is not None) is express.NATIVE
+    assert make(journal, {"store": encode_rows, "other": lambda docs: [b"" for _ in docs]}) is None
     assert make(make_parser(Origin("t", "syslog", path="/x"), ctx), ES_AND_NDJSON) is None
     worker = Worker(Setup(ctx, Window(since="2017-01-01T00:00:00.000000Z"), ES_AND_NDJSON))
     segment = Segment(("/x.journal",), None, None, None, 0)
@@ -280,7 +287,7 @@ def test_the_lane_leaks_nothing(tmp_path: Path) -> None:
     packed, count, *_ = native_reader().pack(reader, 1000)
     reader.close()
     plan = express._plan(Recognise(), (), b"")
-    routes = express.routes(ES_AND_NDJSON)
+    routes = express.routes({**ES_AND_NDJSON, "store": encode_rows}, rows=True)  # the store's rows too
     assert routes is not None
 
     def once() -> int:
@@ -289,7 +296,9 @@ def test_the_lane_leaks_nothing(tmp_path: Path) -> None:
         while pos < len(packed):
             pos = plan.journal_scan(packed, pos, 1000, routes)
             if pos < len(packed):
-                pos, n, *_ = plan.journal(packed, pos, "", {}, True, [[], []], routes)
+                outs: list[list[Any]] = [[], [], []]
+                pos, n, *_ = plan.journal(packed, pos, "", {}, True, outs, routes)
+                assert len(outs[2]) == n
                 taken += n
         return taken
 
