@@ -28,6 +28,7 @@ from shipper.event import Batch, Doc
 from shipper.parallel.express import Tail
 from shipper.parse.dispatch import make_parser
 from shipper.sinks.base import Encode
+from shipper.sinks.rows import encode_rows
 from shipper.sources.base import RawChunk
 from shipper.sources.live import End, Follower, Gap, Idle, Log, Polled, TextMark
 from shipper.state.checkpoints import CheckpointStore
@@ -67,7 +68,9 @@ class Session:
         self._encode: Encode | None = plan.encode  # None: the sink's items are not bytes (documents travel)
         recognise = self._enrichers[0]
         # The stages after parsing in C where it can (shipper.parallel.express); None: in Python.
-        self._tail = Tail.make(recognise, {plan.sink_name: plan.encode}) if isinstance(recognise, Recognise) else None
+        # Not for the local store: its batches carry documents (`_batch`), as the disk buffer keeps them.
+        rows = plan.encode is encode_rows
+        self._tail = Tail.make(recognise, {plan.sink_name: plan.encode}) if isinstance(recognise, Recognise) and not rows else None
 
     # -- life -------------------------------------------------------------------------------------
     def open(self) -> None:

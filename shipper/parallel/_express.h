@@ -32,7 +32,7 @@ typedef struct {
 #define MAX_FORMS 4
 #define MAX_MESSAGE_IDS 64
 #define NO_ID -1 /* a form's head: the item is the document alone (NDJSON) */
-#define ROW -2   /* a form's head: the item is the local store's row (`shipper.sinks.rows`): lines, entries */
+#define ROW -2   /* a form's head: the item is the local store's row (`shipper.sinks.rows`) */
 
 typedef struct {
     PyObject_HEAD
@@ -86,8 +86,8 @@ void b2_final_hex(B2 *s, char out[32]);
 char *digits_of(unsigned long long v, char out[24]);
 int event_id(PyObject *seen, const Key *key, char id[32]);
 int next_second(PyObject **current, const char *ts, PyObject *seen, int *track, PyObject **first);
-PyObject *store_row(const char id[32], const char *ts, Text host, Text process, Text msg, const Buf *body,
-                    const Py_ssize_t message[2], Buf *rest);
+PyObject *store_row(Text id, Text ts, Text host, Text process, Text msg, const Buf *body, const Py_ssize_t message[2],
+                    Buf *rest);
 int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, Text id, PyObject *row);
 
 /* _express.c: recognition's prefilters */

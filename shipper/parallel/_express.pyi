@@ -8,7 +8,7 @@ class Plan:
         prefilters: tuple[tuple[bytes, tuple[bytes, ...]], ...],
         sendmail_idents: tuple[bytes, ...],
         sendmail_keys: tuple[bytes, ...],
-        forms: tuple[tuple[bytes | None, bytes] | str, ...],  # str: "row", the local store's row (lines only)
+        forms: tuple[tuple[bytes | None, bytes] | str, ...],  # str: "row", the local store's row
         log_head: bytes,
         journal: tuple[tuple[bytes, ...], tuple[bytes, ...], tuple[bytes, ...]] = ...,
         /,

@@ -246,8 +246,8 @@ error:
 /* The local store's row (`shipper.sinks.rows._row`): id, @timestamp, host, process, message (an
  * absent or empty host or process: ""), and the document's JSON without its message: ``body``
  * with ``message`` (the span of its key and value) cut out, written into ``rest``. */
-PyObject *store_row(const char id[32], const char *ts, Text host, Text process, Text msg, const Buf *body,
-                    const Py_ssize_t message[2], Buf *rest) {
+PyObject *store_row(Text id, Text ts, Text host, Text process, Text msg, const Buf *body, const Py_ssize_t message[2],
+                    Buf *rest) {
     rest->n = 0;
     if (PUT_LIT(rest, "{") < 0 || put(rest, body->p, message[0]) < 0 ||
         put(rest, body->p + message[1], body->n - message[1]) < 0)
@@ -256,8 +256,8 @@ PyObject *store_row(const char id[32], const char *ts, Text host, Text process, 
         host = (Text){"", 0};
     if (process.n <= 0)
         process = (Text){"", 0};
-    return Py_BuildValue("(s#s#s#s#s#s#)", id, (Py_ssize_t)32, ts, (Py_ssize_t)27, host.p, host.n, process.p, process.n,
-                         msg.p, msg.n, rest->p, rest->n);
+    return Py_BuildValue("(s#s#s#s#s#s#)", id.p, id.n, ts.p, ts.n, host.p, host.n, process.p, process.n, msg.p, msg.n,
+                         rest->p, rest->n);
 }
 
 /* One item per form: [head id] mid body "\n", appended to that form's list (`id`: a JSON string). */
@@ -266,7 +266,7 @@ int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, co
         Text head = heads[f], mid = mids[f];
         if (head.n == ROW) {
             if (row == NULL) {
-                PyErr_SetString(PyExc_ValueError, "store rows are written for lines and journal entries only");
+                PyErr_SetString(PyExc_SystemError, "a store row's form without its row");
                 return -1;
             }
             if (PyList_Append(PyList_GET_ITEM(outs, f), row) < 0)

@@ -139,6 +139,7 @@ static int truth(PyObject *v) {
 
 typedef struct {
     Key key;
+    Text ts; /* @timestamp */
     char pid[24];
     PyObject *event; /* the event dict (borrowed) */
     PyObject *dataset;
@@ -169,6 +170,7 @@ static int examine_doc(Plan *plan, PyObject *doc, PyObject *message_ids, int giv
     if (stamp == NULL || !text_of(stamp, &ts) || ts.n < 19 || !PyUnicode_IS_ASCII(stamp))
         return 0;
     d->key.second = ts.p;
+    d->ts = ts;
     PyObject *host = item(doc, K_HOST), *proc = item(doc, K_PROCESS), *container = item(doc, K_CONTAINER);
     d->key.host = (Text){"", 0};
     int present = truth(host);
@@ -206,23 +208,39 @@ static int examine_doc(Plan *plan, PyObject *doc, PyObject *message_ids, int giv
 }
 
 /* The document's JSON after its opening brace, with event.id (its place at *id_at), and the
- * sendmail.* fields last. */
-static int put_doc(Buf *b, PyObject *doc, const Doc *d, Py_ssize_t *id_at) {
+ * sendmail.* fields last; `message` (its key, value and one comma) is `b->p[message[0]:message[1]]`. */
+static int put_doc(Buf *b, PyObject *doc, const Doc *d, Py_ssize_t *id_at, Py_ssize_t message[2]) {
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     b->n = 0;
-    int any = 0, r;
+    message[0] = -1;
+    int any = 0, r, first = 0; /* the message is the first member: the comma after it goes with it (the
+                                 * document has @timestamp and event too: `examine_doc`) */
     while (PyDict_Next(doc, &pos, &key, &value)) {
         if (!PyUnicode_CheckExact(key))
             return 0;
-        if ((any && PUT_LIT(b, ",") < 0) || (r = put_value(b, key, 1)) < 0 || PUT_LIT(b, ":") < 0)
+        Py_ssize_t at = b->n;
+        if (any && PUT_LIT(b, ",") < 0)
             return -1;
-        any = 1;
+        if (first) {
+            message[1] = b->n;
+            first = 0;
+        }
+        if ((r = put_value(b, key, 1)) < 0 || PUT_LIT(b, ":") < 0)
+            return -1;
         if (value == d->event && PyUnicode_CompareWithASCIIString(key, "event") != 0)
             return 0; /* the event object twice: Python's */
         if (r == 0 || (r = value == d->event ? put_dict(b, value, 1, id_at) : put_value(b, value, 1)) <= 0)
             return r;
+        if (PyUnicode_GET_LENGTH(key) == 7 && PyUnicode_CompareWithASCIIString(key, "message") == 0) {
+            message[0] = at;
+            message[1] = b->n;
+            first = !any;
+        }
+        any = 1;
     }
+    if (message[0] < 0) /* none: nothing is cut */
+        message[0] = message[1] = 0;
     if (put_fields(b, &d->mail, any) < 0)
         return -1;
     return PUT_LIT(b, "}") < 0 ? -1 : 1;
@@ -258,8 +276,8 @@ static int takes(Plan *plan, PyObject *doc, PyObject *message_ids, int given, Py
     return r > 0 ? routes_for(routes, d->dataset, heads, mids) : r;
 }
 
-/* routes: a list of None, "row" (journal entries only: `plan_journal`) or dicts of dataset ->
- * (bytes or None, bytes), at most MAX_FORMS. */
+/* routes: a list of None, "row" (the local store's rows) or dicts of dataset -> (bytes or None,
+ * bytes), at most MAX_FORMS. */
 int check_routes(PyObject *routes) {
     Py_ssize_t forms = PyList_GET_SIZE(routes);
     for (Py_ssize_t f = 0; f < forms && forms <= MAX_FORMS; f++) {
@@ -342,7 +360,7 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t forms = PyList_GET_SIZE(outs);
-    Buf body = {NULL, 0, 0}, quoted = {NULL, 0, 0};
+    Buf body = {NULL, 0, 0}, quoted = {NULL, 0, 0}, rest = {NULL, 0, 0};
     PyObject *current = Py_NewRef(second), *first = Py_NewRef(Py_None);
     Py_ssize_t i = start, n = PyList_GET_SIZE(docs);
     for (; i < n; i++) {
@@ -357,8 +375,8 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
             break;
         /* The body is written before the id is counted, so that a document orjson would write
          * otherwise is left to Python whole; the id goes into its place afterwards. */
-        Py_ssize_t id_at = -1;
-        if ((r = put_doc(&body, doc, &d, given ? NULL : &id_at)) < 0)
+        Py_ssize_t id_at = -1, message[2];
+        if ((r = put_doc(&body, doc, &d, given ? NULL : &id_at, message)) < 0)
             goto error;
         if (r == 0 || (!given && id_at < 0))
             break;
@@ -373,15 +391,26 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
             if (put_str(&quoted, id, 32) < 0)
                 goto error;
         }
-        if (add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}, NULL) < 0)
+        int rows = 0;
+        for (Py_ssize_t f = 0; f < forms; f++)
+            rows |= heads[f].n == ROW;
+        Text own = given ? d.given : (Text){id, 32};
+        PyObject *row = rows ? store_row(own, d.ts, d.key.host, d.key.tag, d.key.msg, &body, message, &rest) : NULL;
+        if (rows && row == NULL)
+            goto error;
+        int added = add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}, row);
+        Py_XDECREF(row);
+        if (added < 0)
             goto error;
     }
     PyMem_Free(body.p);
     PyMem_Free(quoted.p);
+    PyMem_Free(rest.p);
     return Py_BuildValue("nNN", i, current, first);
 error:
     PyMem_Free(body.p);
     PyMem_Free(quoted.p);
+    PyMem_Free(rest.p);
     Py_XDECREF(current);
     Py_XDECREF(first);
     return NULL;

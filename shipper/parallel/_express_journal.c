@@ -245,7 +245,7 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
             event_id(seen, &t.key, id) < 0 || put_str(&quoted, id, 32) < 0)
             goto error;
         memcpy(body.p + id_at, id, 32);
-        PyObject *row = rows ? store_row(id, t.ts, t.host, t.name, t.key.msg, &body, message, &rest) : NULL;
+        PyObject *row = rows ? store_row((Text){id, 32}, (Text){t.ts, 27}, t.host, t.name, t.key.msg, &body, message, &rest) : NULL;
         if (rows && row == NULL)
             goto error;
         int added = add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}, row);

@@ -247,7 +247,7 @@ PyObject *plan_run(Plan *self, PyObject *args) {
         char quoted[34] = {'"'};
         memcpy(quoted + 1, id, 32);
         quoted[33] = '"';
-        PyObject *row = self->rows ? store_row(id, ln.ts, ln.host, ln.tag, ln.msg, &body, message, &rest) : NULL;
+        PyObject *row = self->rows ? store_row((Text){id, 32}, (Text){ln.ts, 27}, ln.host, ln.tag, ln.msg, &body, message, &rest) : NULL;
         if (self->rows && row == NULL)
             goto error;
         int added = add_items(self->n_forms, self->form_head, self->form_mid, outs, &body, (Text){quoted, 34}, row);

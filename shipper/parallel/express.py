@@ -17,10 +17,9 @@ items of the common entry from its fields, without the entry's dict or its docum
 are unpacked into dicts and go through `journal_doc` and the Python stages, in order
 (tests/unit/test_express_journal.py).
 
-The lanes serve the sinks whose items they know how to write: Elasticsearch bulk items and NDJSON
-lines, and for syslog lines and journal entries the local store's rows too. With another sink (the
-local store, for the tail), a time window, or without the C extension, the worker uses the Python
-stages alone.
+The lanes and the tail serve the sinks whose items they know how to write: Elasticsearch bulk
+items, NDJSON lines and the local store's rows. With another sink, a time window, or without the C
+extension, the worker uses the Python stages alone.
 """
 
 from __future__ import annotations
@@ -54,21 +53,20 @@ NATIVE = _express is not None
 
 
 Form = tuple[bytes | None, bytes]  # an item's bytes before the id (None: no id), and after it
-ROW = "row"  # the local store's row (`shipper.sinks.rows`), which the lanes write, not the tail
+ROW = "row"  # the local store's row (`shipper.sinks.rows`)
 Route = dict[str, Form] | None | str  # per event.dataset; None: the document alone; or `ROW`
 
 
-def routes(encoders: Mapping[str, Encode], rows: bool = False) -> list[Route] | None:
+def routes(encoders: Mapping[str, Encode]) -> list[Route] | None:
     """How each sink's item is written, per event.dataset (None: the document alone, whatever its
-    dataset; with ``rows``, `ROW` for the local store), or None if a sink's items are not ones the
-    lane writes."""
+    dataset; `ROW`: the local store's row), or None if a sink's items are not ones the lanes write."""
     out: list[Route] = []
     for encode in encoders.values():
         if isinstance(encode, Encoder):
             out.append({dataset: (r.action, b"}}\n" + r.splice) for dataset in DATASETS for r in [encode.route(dataset)]})
         elif encode is encode_lines:
             out.append(None)
-        elif encode is encode_rows and rows:
+        elif encode is encode_rows:
             out.append(ROW)
         else:
             return None
@@ -77,7 +75,7 @@ def routes(encoders: Mapping[str, Encode], rows: bool = False) -> list[Route] | 
 
 def line_forms(encoders: Mapping[str, Encode]) -> tuple[Form | str, ...] | None:
     """Each sink's form of a syslog line's item, for the line lane (see `routes`)."""
-    shapes = routes(encoders, rows=True)
+    shapes = routes(encoders)
     if shapes is None:
         return None
     return tuple(route["syslog"] if isinstance(route, dict) else (None, b"{") if route is None else route for route in shapes)
@@ -246,7 +244,7 @@ class JournalLane:
     def make(cls, parser: Any, ids: IdAssigner, recognise: Recognise, encoders: Mapping[str, Encode],
              piece: int) -> JournalLane | None:
         """The lane for a journal parser's input, or None where it cannot serve (see the module)."""
-        shapes = routes(encoders, rows=True)
+        shapes = routes(encoders)
         if _express is None or shapes is None or not isinstance(parser, JournalParser) or native_reader() is None:
             return None
         return cls(_plan(recognise, (), b""), shapes, parser, ids, recognise, piece)

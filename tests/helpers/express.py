@@ -78,6 +78,9 @@ def odd_doc(rng: random.Random, n: int) -> dict[str, Any]:
         lambda: doc.update(journald=None), lambda: doc.update(deep=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]),
         lambda: doc.update(twice=doc["event"]), lambda: doc.update({"@timestamp": "short"}),
         lambda: doc.update({"@timestamp": "2024-01-01T00:00:0é.000000Z"}),
+        lambda: doc.update({k: doc.pop(k) for k in list(doc) if k != "message"}),  # the message first
+        lambda: doc.update(message=doc.pop("message")),  # the message last
+        lambda: [doc.pop(k) for k in list(doc) if k not in ("message", "@timestamp", "event")],  # nothing but those
     ]
     if odd < len(changes):
         changes[odd]()

@@ -34,6 +34,7 @@ from shipper.sinks.bulk import Encoder
 from shipper.sinks.ndjson import NdjsonSink, encode_lines
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.open import open_inputs
+from shipper.sinks.rows import encode_rows
 from tests.helpers.express import CORPUS, ES_AND_NDJSON, corpus_text, journal_docs, needs_lane, odd_doc
 
 
@@ -75,7 +76,7 @@ def test_the_tail_on_real_journal_documents() -> None:
     for doc in again:
         doc["@timestamp"] = doc["@timestamp"][:18] + "9" + doc["@timestamp"][19:]
     assert tail_and_python(docs + docs[:2000] + again, piece=256) > len(docs) * 3 // 4
-    for encoders in ({"es": Encoder("x")}, {"ndjson": encode_lines}):
+    for encoders in ({"es": Encoder("x")}, {"ndjson": encode_lines}, {"store": encode_rows}):
         assert tail_and_python(docs[-3000:], encoders) > 2000
 
 
@@ -85,12 +86,13 @@ def test_the_tail_on_odd_documents(seed: int) -> None:
     rng = random.Random(seed)
     docs = [odd_doc(rng, n) for n in range(600)]
     assert tail_and_python(docs) > 150
+    assert tail_and_python(docs, {**ES_AND_NDJSON, "store": encode_rows}) > 150  # the local store's rows too
 
 
 # -- the daemon: documents with their ids, the tail's other mode ----------------------------------
 
 
-def _session(tmp_path: Path, tail: bool) -> Any:
+def _session(tmp_path: Path, tail: bool, output: str = "elasticsearch") -> Any:
     from shipper.config.model import load_config
     from shipper.daemon.plan import make_plan
     from shipper.daemon.session import Session
@@ -99,14 +101,22 @@ def _session(tmp_path: Path, tail: bool) -> Any:
 
     tmp_path.mkdir()
     config = tmp_path / "shipper.yml"
+    outputs = {"elasticsearch": "output:\n  elasticsearch: {hosts: ['http://127.0.0.1:9']}\n", "the local store": ""}
     config.write_text(f"state_dir: {tmp_path / 'state'}\ninputs: [{{type: file, paths: [{tmp_path / 'x.log'}]}}]\n"
-                      "output:\n  elasticsearch: {hosts: ['http://127.0.0.1:9']}\n")
+                      + outputs[output])
     env = Env()
     session = Session(make_plan(load_config(config), env, print, env), print, Stats())
     if not tail:
         session._tail = None
-    assert (session._tail is not None) is (tail and express.NATIVE)
+    assert (session._tail is not None) is (tail and express.NATIVE and output == "elasticsearch")
     return session
+
+
+def test_the_daemon_leaves_the_local_stores_rows_to_its_sink(tmp_path: Path) -> None:
+    """Into the local store the daemon's batches carry documents, which its sink turns into rows:
+    a batch spilled to the disk buffer keeps documents or bytes items only (`outbox.encode_record`),
+    so the tail, which would make rows, is not used there."""
+    _session(tmp_path / "run", True, "the local store")
 
 
 @needs_lane

@@ -287,7 +287,7 @@ def test_the_lane_leaks_nothing(tmp_path: Path) -> None:
     packed, count, *_ = native_reader().pack(reader, 1000)
     reader.close()
     plan = express._plan(Recognise(), (), b"")
-    routes = express.routes({**ES_AND_NDJSON, "store": encode_rows}, rows=True)  # the store's rows too
+    routes = express.routes({**ES_AND_NDJSON, "store": encode_rows})  # the store's rows too
     assert routes is not None
 
     def once() -> int:
