@@ -83,13 +83,11 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
             return -1;
     }
     self->n_forms = (int)PyTuple_GET_SIZE(forms);
-    self->rows = 0;
     for (int i = 0; i < self->n_forms; i++) {
         PyObject *head, *mid, *form = PyTuple_GET_ITEM(forms, i);
         if (PyUnicode_Check(form) && PyUnicode_CompareWithASCIIString(form, "row") == 0) {
             self->form_head[i] = (Text){NULL, ROW};
             self->form_mid[i] = (Text){"", 0};
-            self->rows = 1;
             continue;
         }
         if (!PyArg_ParseTuple(form, "OS:form", &head, &mid))

@@ -52,7 +52,6 @@ typedef struct {
     Text form_head[MAX_FORMS]; /* before the id (n = NO_ID: the form has no id; ROW: a store row) */
     Text form_mid[MAX_FORMS];  /* after the id, up to the document's first key */
     int n_forms;
-    int rows; /* a form is ROW */
     Text log_head; /* '"log":{"file":{"path":...},"offset":' or '"log":{"offset":' */
     Text severities[8], facilities[24]; /* their names (journal entries' PRIORITY, SYSLOG_FACILITY) */
     Text message_ids[MAX_MESSAGE_IDS];  /* journald MESSAGE_IDs that signatures match by fields */
@@ -68,6 +67,14 @@ typedef struct {
     Text value[MAX_FIELDS];
     int n;
 } Fields;
+
+/* What the local store's row of an event is made of (`add_items`): its texts, where its message is
+ * in the document's body (`message[0]:message[1]`, its key, value and a comma), a buffer to use. */
+typedef struct {
+    Text id, ts, host, process, msg;
+    Py_ssize_t message[2];
+    Buf *rest;
+} Row;
 
 /* What `content_key` joins with \x1f: host, second, process name and pid, message (, container). */
 typedef struct {
@@ -86,9 +93,7 @@ void b2_final_hex(B2 *s, char out[32]);
 char *digits_of(unsigned long long v, char out[24]);
 int event_id(PyObject *seen, const Key *key, char id[32]);
 int next_second(PyObject **current, const char *ts, PyObject *seen, int *track, PyObject **first);
-PyObject *store_row(Text id, Text ts, Text host, Text process, Text msg, const Buf *body, const Py_ssize_t message[2],
-                    Buf *rest);
-int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, Text id, PyObject *row);
+int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, Text id, const Row *row);
 
 /* _express.c: recognition's prefilters */
 int text_eq(Text a, const char *p, Py_ssize_t n);

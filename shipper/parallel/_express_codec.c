@@ -243,33 +243,30 @@ error:
     return -1;
 }
 
-/* The local store's row (`shipper.sinks.rows._row`): id, @timestamp, host, process, message (an
- * absent or empty host or process: ""), and the document's JSON without its message: ``body``
- * with ``message`` (the span of its key and value) cut out, written into ``rest``. */
-PyObject *store_row(Text id, Text ts, Text host, Text process, Text msg, const Buf *body, const Py_ssize_t message[2],
-                    Buf *rest) {
+/* The local store's row (`shipper.sinks.rows._row`) of ``row``, the document's JSON without its
+ * message being ``body`` with ``row->message`` cut out (written into ``row->rest``). */
+static PyObject *store_row(const Row *row, const Buf *body) {
+    Buf *rest = row->rest;
     rest->n = 0;
-    if (PUT_LIT(rest, "{") < 0 || put(rest, body->p, message[0]) < 0 ||
-        put(rest, body->p + message[1], body->n - message[1]) < 0)
+    if (PUT_LIT(rest, "{") < 0 || put(rest, body->p, row->message[0]) < 0 ||
+        put(rest, body->p + row->message[1], body->n - row->message[1]) < 0)
         return NULL;
-    if (host.n <= 0) /* ("s#" would give None for a NULL pointer) */
-        host = (Text){"", 0};
-    if (process.n <= 0)
-        process = (Text){"", 0};
-    return Py_BuildValue("(s#s#s#s#s#s#)", id.p, id.n, ts.p, ts.n, host.p, host.n, process.p, process.n, msg.p, msg.n,
-                         rest->p, rest->n);
+    Text host = row->host.n > 0 ? row->host : (Text){"", 0}; /* ("s#" would give None for a NULL pointer) */
+    Text process = row->process.n > 0 ? row->process : (Text){"", 0};
+    return Py_BuildValue("(s#s#s#s#s#s#)", row->id.p, row->id.n, row->ts.p, row->ts.n, host.p, host.n, process.p,
+                         process.n, row->msg.p, row->msg.n, rest->p, rest->n);
 }
 
-/* One item per form: [head id] mid body "\n", appended to that form's list (`id`: a JSON string). */
-int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, Text id, PyObject *row) {
+/* One item per form, appended to that form's list: [head id] mid body "\n" (`id`: a JSON string),
+ * or for a ROW form the store's row (`store_row`). */
+int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, Text id, const Row *row) {
     for (int f = 0; f < forms; f++) {
         Text head = heads[f], mid = mids[f];
         if (head.n == ROW) {
-            if (row == NULL) {
-                PyErr_SetString(PyExc_SystemError, "a store row's form without its row");
-                return -1;
-            }
-            if (PyList_Append(PyList_GET_ITEM(outs, f), row) < 0)
+            PyObject *item = store_row(row, body);
+            int r = item == NULL ? -1 : PyList_Append(PyList_GET_ITEM(outs, f), item);
+            Py_XDECREF(item);
+            if (r < 0)
                 return -1;
             continue;
         }

@@ -375,8 +375,9 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
             break;
         /* The body is written before the id is counted, so that a document orjson would write
          * otherwise is left to Python whole; the id goes into its place afterwards. */
-        Py_ssize_t id_at = -1, message[2];
-        if ((r = put_doc(&body, doc, &d, given ? NULL : &id_at, message)) < 0)
+        Py_ssize_t id_at = -1;
+        Row row = {given ? d.given : (Text){id, 32}, d.ts, d.key.host, d.key.tag, d.key.msg, {0, 0}, &rest};
+        if ((r = put_doc(&body, doc, &d, given ? NULL : &id_at, row.message)) < 0)
             goto error;
         if (r == 0 || (!given && id_at < 0))
             break;
@@ -391,16 +392,7 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
             if (put_str(&quoted, id, 32) < 0)
                 goto error;
         }
-        int rows = 0;
-        for (Py_ssize_t f = 0; f < forms; f++)
-            rows |= heads[f].n == ROW;
-        Text own = given ? d.given : (Text){id, 32};
-        PyObject *row = rows ? store_row(own, d.ts, d.key.host, d.key.tag, d.key.msg, &body, message, &rest) : NULL;
-        if (rows && row == NULL)
-            goto error;
-        int added = add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}, row);
-        Py_XDECREF(row);
-        if (added < 0)
+        if (add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}, &row) < 0)
             goto error;
     }
     PyMem_Free(body.p);

@@ -221,11 +221,9 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
         return NULL;
     Py_ssize_t forms = PyList_GET_SIZE(outs);
     Text heads[MAX_FORMS], mids[MAX_FORMS];
-    int r = routes_for(routes, JOURNALD, heads, mids), rows = 0;
+    int r = routes_for(routes, JOURNALD, heads, mids);
     if (r < 0)
         return NULL;
-    for (Py_ssize_t f = 0; f < forms; f++)
-        rows |= heads[f].n == ROW;
     Buf body = {NULL, 0, 0}, quoted = {NULL, 0, 0}, rest = {NULL, 0, 0};
     PyObject *current = Py_NewRef(second), *first = Py_NewRef(Py_None), *last_ts = Py_NewRef(Py_None);
     Py_ssize_t pos = start, count = 0;
@@ -239,18 +237,14 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
             goto error;
         if (r == 0)
             break;
-        Py_ssize_t id_at, message[2];
+        Py_ssize_t id_at;
+        Row row = {{id, 32}, {t.ts, 27}, t.host, t.name, t.key.msg, {0, 0}, &rest};
         quoted.n = 0;
-        if (put_entry(&body, self, &e, &t, &id_at, message) < 0 || next_second(&current, t.ts, seen, &track, &first) < 0 ||
+        if (put_entry(&body, self, &e, &t, &id_at, row.message) < 0 || next_second(&current, t.ts, seen, &track, &first) < 0 ||
             event_id(seen, &t.key, id) < 0 || put_str(&quoted, id, 32) < 0)
             goto error;
         memcpy(body.p + id_at, id, 32);
-        PyObject *row = rows ? store_row((Text){id, 32}, (Text){t.ts, 27}, t.host, t.name, t.key.msg, &body, message, &rest) : NULL;
-        if (rows && row == NULL)
-            goto error;
-        int added = add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}, row);
-        Py_XDECREF(row);
-        if (added < 0)
+        if (add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}, &row) < 0)
             goto error;
         memcpy(last, t.ts, 28);
         pos = next;

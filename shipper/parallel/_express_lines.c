@@ -241,18 +241,13 @@ PyObject *plan_run(Plan *self, PyObject *args) {
         const char *d = ln.has_pid ? digits_of(ln.pid, pid) : pid + 24;
         Key key = {ln.host, ln.tag, {d, pid + 24 - d}, ln.msg, {NULL, -1}, ln.ts};
         body.n = 0;
-        Py_ssize_t message[2];
-        if (event_id(seen, &key, id) < 0 || put_body(&body, self, &ln, id, first_offset + pos, message) < 0)
+        Row row = {{id, 32}, {ln.ts, 27}, ln.host, ln.tag, ln.msg, {0, 0}, &rest};
+        if (event_id(seen, &key, id) < 0 || put_body(&body, self, &ln, id, first_offset + pos, row.message) < 0)
             goto error;
         char quoted[34] = {'"'};
         memcpy(quoted + 1, id, 32);
         quoted[33] = '"';
-        PyObject *row = self->rows ? store_row((Text){id, 32}, (Text){ln.ts, 27}, ln.host, ln.tag, ln.msg, &body, message, &rest) : NULL;
-        if (self->rows && row == NULL)
-            goto error;
-        int added = add_items(self->n_forms, self->form_head, self->form_mid, outs, &body, (Text){quoted, 34}, row);
-        Py_XDECREF(row);
-        if (added < 0)
+        if (add_items(self->n_forms, self->form_head, self->form_mid, outs, &body, (Text){quoted, 34}, &row) < 0)
             goto error;
         memcpy(last, ln.ts, 27);
     }
