@@ -3,20 +3,23 @@
 `step` is one turn of the loop, and never blocks: it commits the checkpoints the output released,
 polls every follower (unless the output is behind: then the inputs keep the data), turns what
 they return into documents, and hands batches on once they are big enough (``run.batch_events``)
-or old enough (``run.batch_wait``). Checkpoint files are written at most once a second, and at
-the end. A SIGHUP ends one session and starts the next with the new configuration.
+or old enough (``run.batch_wait``). A batch with a failure or a cause in it is linked once no input
+can still give an earlier event (`shipper.daemon.order`). Checkpoint files are written at most once
+a second, and at the end. A SIGHUP ends one session and starts the next with the new configuration.
 """
 
 from __future__ import annotations
 
+import math
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from shipper.daemon.courier import Courier
 from shipper.daemon.gap import gap_doc
 from shipper.daemon.ledger import Ledger
+from shipper.daemon.order import Order, Waiting, roles_of, stamp
 from shipper.daemon.outbox import Outbox
 from shipper.daemon.plan import Plan
 from shipper.daemon.stats import Snapshot, Stats
@@ -45,6 +48,7 @@ class _Pending:
     docs: list[Doc] = field(default_factory=list)
     checkpoint: object | None = None
     since: float = 0.0  # monotonic time of the first document
+    first: float = math.inf  # the first document's @timestamp (seconds)
 
 
 class Session:
@@ -55,6 +59,9 @@ class Session:
         self.stats = stats
         self._store = CheckpointStore(self.cfg.state_dir)
         self._enrichers: list[Enricher] = default_enrichers(self.cfg.recognise)
+        self._order = Order(self._enrichers[1])
+        self._frontier: dict[str, float] = {}  # source id -> @timestamp of its last document read
+        self._busy: set[str] = set()  # the source ids the last poll read documents from
         self._streams: dict[str, Stream] = {}
         self._pending: dict[str, _Pending] = {}
         self._owner: dict[str, Follower] = {}  # source id -> follower
@@ -90,6 +97,7 @@ class Session:
         the checkpoints of what was acknowledged. False when not everything was delivered."""
         assert self.outbox is not None and self.courier is not None
         self._hand_on(time.monotonic(), force=True)
+        self._release(math.inf)
         delivered = self.courier.finish(timeout)
         self._commit(force=True)
         for follower in self.plan.followers:
@@ -111,11 +119,14 @@ class Session:
         # keep the data, and memory holds one flow of events, not two.
         self.paused = outbox.full or (self.courier.delivering(mono) and (outbox.memory_full or not outbox.spool.empty))
         if not self.paused:
+            self._busy.clear()
             for follower in self.plan.followers:
                 for item in follower.poll(wall):
                     self._handle(follower, item, mono, wall)
                     busy = True
         self._hand_on(mono, force=False)
+        if self._order:
+            self._release(self._watermark())
         return busy
 
     def fds(self) -> list[int]:
@@ -125,6 +136,10 @@ class Session:
         if isinstance(item, RawChunk):
             stream = self._stream(item)
             docs, checkpoint = stream.take(item)
+            last = stamp(docs[-1]) if docs else None
+            if last is not None:
+                self._busy.add(item.origin.source_id)
+                self._frontier[item.origin.source_id] = last
             stat = self.stats.inputs[follower.key]
             stat.read += len(item.items)
             if item.kind == "text" and item.offsets:
@@ -153,6 +168,7 @@ class Session:
             docs, checkpoint = stream.flush(item.shipped if isinstance(item, Idle) else None, journal=False)
         if isinstance(item, End):
             self._streams.pop(item.source_id, None)
+            self._frontier.pop(item.source_id, None)
             checkpoint = item.checkpoint
         self._add(follower, item.source_id, docs, checkpoint, mono)
         self._hand_on_one(item.source_id, mono)
@@ -165,6 +181,8 @@ class Session:
             self._owner[sid] = follower
         if not pending.docs:
             pending.since = mono
+            first = stamp(docs[0]) if docs else None
+            pending.first = math.inf if first is None else first
         pending.docs += docs
         if checkpoint is not None:
             pending.checkpoint = checkpoint
@@ -182,27 +200,43 @@ class Session:
                     self._hand_on_one(sid, mono)
 
     def _hand_on_one(self, sid: str, mono: float) -> None:
+        """Recognise a source's pending batch and register it (its checkpoint keeps its place);
+        it goes to the outbox now, or once linked if it has failures or causes (`Order`)."""
         pending = self._pending.pop(sid, None)
         if pending is None or (not pending.docs and pending.checkpoint is None):
             return
-        if self._tail is not None and pending.docs:
-            items = self._items(pending.docs)
-            batch = Batch([], source_id=sid, checkpoint=pending.checkpoint, encoded={self.plan.sink_name: items})
-        else:
-            docs = pending.docs
-            for enricher in self._enrichers:
-                docs = enricher.enrich(docs) if docs else docs
-            batch = self._batch(docs, sid, pending.checkpoint)
         key = pending.follower.key
-        self.stats.inputs[key].docs += batch.count
-        self._send(batch, key, pending.since)
+        count, read, finish = self._recognised(pending.docs, sid, pending.checkpoint)
+        self.stats.inputs[key].docs += count
+        seq = self.ledger.register(sid, pending.checkpoint, key, count, pending.since)
+        roles = roles_of(read)
+        if roles:
+            self._order.add(Waiting(sid, roles, lambda: self._put(finish(), seq), mono))
+        else:
+            self._put(finish(), seq)
 
-    def _items(self, docs: list[Doc]) -> list[Any]:
-        """The enrichers and the encoder, the C tail taking what it can (`Tail.encode_linked`)."""
-        assert self._tail is not None and self._encode is not None
-        recognise, incidents = self._enrichers
-        (items,), _ = self._tail.encode_linked(docs, recognise, incidents, [self._encode])
-        return items
+    def _recognised(self, docs: list[Doc], sid: str, checkpoint: object | None) -> tuple[int, list[Doc], Callable[[], Batch]]:
+        """A batch through `Recognise`, the C tail taking what it can (`Tail.recognised`): its
+        size, the documents recognition read, and what makes the batch, once they are linked."""
+        if self._tail is not None and docs:
+            assert self._encode is not None
+            unfilled = self._tail.recognised(docs, self._enrichers[0], 1)
+            encoders, name = [self._encode], self.plan.sink_name
+            return len(unfilled.outs[0]), unfilled.read, lambda: Batch(
+                [], source_id=sid, checkpoint=checkpoint, encoded={name: unfilled.fill(encoders)[0]})
+        docs = self._enrichers[0].enrich(docs) if docs else docs
+        return len(docs), docs, lambda: self._batch(docs, sid, checkpoint)
+
+    def _watermark(self) -> float:
+        """The least @timestamp an input may still give: the first pending document's of each
+        source, and the last read of each source the last poll read from (others are idle)."""
+        bounds = [p.first for p in self._pending.values()]
+        bounds += [self._frontier[sid] for sid in self._busy]
+        return min(bounds, default=math.inf)
+
+    def _release(self, watermark: float) -> None:
+        for waiting in self._order.release(watermark, time.monotonic()):
+            waiting.finish()
 
     def _batch(self, docs: list[Doc], sid: str, checkpoint: object | None) -> Batch:
         """The documents encoded for the sink now, when its items are bytes: while they wait they
@@ -215,9 +249,12 @@ class Session:
         return Batch(docs, source_id=sid, checkpoint=checkpoint)
 
     def _send(self, batch: Batch, input_key: str, read_at: float) -> None:
+        self._put(batch, self.ledger.register(batch.source_id, batch.checkpoint, input_key, batch.count, read_at))
+
+    def _put(self, batch: Batch, seq: int) -> None:
         assert self.outbox is not None
         assert self.courier is not None
-        batch.seq = self.ledger.register(batch.source_id, batch.checkpoint, input_key, batch.count, read_at)
+        batch.seq = seq
         self.outbox.put(batch, spill=not self.courier.delivering(time.monotonic()))
 
     # -- checkpoints --------------------------------------------------------------------------------

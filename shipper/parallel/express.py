@@ -25,6 +25,7 @@ extension, the worker uses the Python stages alone.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import orjson
@@ -141,24 +142,45 @@ class Tail:
                       encoders: Sequence[Encode]) -> tuple[list[list[Any]], list[Doc]]:
         """What `Recognise`, `Incidents` and the encoders make of documents that carry their ids,
         the tail taking what it can: one list of items per encoder, and the documents recognition
-        read (the others are none of them: unparsed or recognised). Those are recognised in order,
-        then linked (`Incidents` reads recognised documents only) and encoded into their places."""
-        outs: list[list[Any]] = [[] for _ in encoders]
-        held: list[tuple[int, Doc]] = []
+        read (see `recognised`), linked (`Incidents` reads recognised documents only)."""
+        pending = self.recognised(docs, recognise, len(encoders))
+        if pending.read:
+            pending.read = incidents.enrich(pending.read)
+        return pending.fill(encoders), pending.read
+
+    def recognised(self, docs: list[Doc], recognise: Enricher, sinks: int) -> Unfilled:
+        """Documents that carry their ids, through `Recognise`: the tail writes the items of those
+        it takes (for ``sinks`` encoders); the others (recognition read them: they are unparsed or
+        recognised) are recognised in order and left for `Unfilled.fill`, once linked."""
+        pending = Unfilled([[] for _ in range(sinks)], [], [])
+        outs = pending.outs
 
         def python(run: list[Doc]) -> None:
             for doc in recognise.enrich(run):
-                held.append((len(outs[0]), doc))
+                pending.places.append(len(outs[0]))
+                pending.read.append(doc)
                 for out in outs:
                     out.append(None)
 
         self.add(docs, None, outs, python, lambda count: None)
-        if held:
-            linked = incidents.enrich([doc for _, doc in held])
-            for out, encode in zip(outs, encoders):
-                for (i, _), item in zip(held, encode(linked)):
+        return pending
+
+
+@dataclass
+class Unfilled:
+    """What `Tail.recognised` made: items, with a place left for each document recognition read."""
+
+    outs: list[list[Any]]  # one list of items per encoder
+    places: list[int]  # where the items of `read` go
+    read: list[Doc]
+
+    def fill(self, encoders: Sequence[Encode]) -> list[list[Any]]:
+        """The items, those of `read` encoded now."""
+        if self.read:
+            for out, encode in zip(self.outs, encoders):
+                for i, item in zip(self.places, encode(self.read)):
                     out[i] = item
-        return outs, [doc for _, doc in held]
+        return self.outs
 
 
 class Express:

@@ -20,6 +20,7 @@ import pytest
 
 from shipper import pipeline
 from shipper.config.model import RecogniseConfig
+from shipper.daemon.order import roles_of
 from shipper.enrich.chain import default_enrichers
 from shipper.enrich.recognise import Recognise
 from shipper.event import IdAssigner
@@ -121,7 +122,7 @@ def test_the_daemon_leaves_the_local_stores_rows_to_its_sink(tmp_path: Path) -> 
 
 @needs_lane
 def test_the_daemon_encodes_its_batches_with_the_tail_as_without(tmp_path: Path) -> None:
-    """The daemon's streams give ids; batches are recognised, linked and encoded at once. Its
+    """The daemon's streams give ids; batches are recognised, then linked, then encoded. Its
     batches: the corpus's syslog lines and journal, and odd documents, with their ids."""
     lines = corpus_text().decode("utf-8", "replace").splitlines()
     origin = Origin("t", "syslog", path="/var/log/messages")
@@ -148,14 +149,11 @@ def test_the_daemon_encodes_its_batches_with_the_tail_as_without(tmp_path: Path)
         session = _session(tmp_path / str(tail), tail)
         for start in range(0, len(docs), 256):
             batch = copy.deepcopy(docs[start : start + 256])
-            if tail:
-                with pytest.MonkeyPatch.context() as patch:
-                    patch.setattr(Tail, "add", counted)
-                    out += session._items(batch)
-            else:
-                for enricher in session._enrichers:
-                    batch = enricher.enrich(batch)
-                out += session._batch(batch, "s", None).encoded[session.plan.sink_name]
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(Tail, "add", counted)
+                _, read, finish = session._recognised(batch, "s", None)
+            session._enrichers[1].enrich(roles_of(read))  # what `Order` does, for one input
+            out += finish().encoded[session.plan.sink_name]
     assert got == expected
     assert len(got) >= len(docs) > 9000
     assert taken > len(docs) // 2

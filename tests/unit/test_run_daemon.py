@@ -245,3 +245,28 @@ def test_a_journal_vacuumed_while_stopped_gives_a_gap_event_in_the_output(tmp_pa
     message = gap[0][1]
     assert message.startswith("shipper.gap: journal ") and "2017-08-30T14:55:57" in message and "may be missing" in message
     assert "vacuumed" in daemon.output()
+
+
+def test_a_failure_read_before_its_cause_from_another_file_still_learns_it(tmp_path: Path) -> None:
+    """A first start on a host with history: the report's systemd lines are in messages, among
+    2 MB of other lines, and its sendmail lines in maillog. Messages is read a megabyte a turn and
+    shipped as it comes, maillog's few lines wait for their batch to fill (``batch_wait``): the
+    failure is read first, and must still carry its cause (`shipper.daemon.order`)."""
+    lines = (SEED / "messages-sendmail.log").read_text().splitlines()
+    def filler(process: str, every: int) -> list[str]:
+        return [f"Aug 30 {s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d} gorp {process}: other line {s}"
+                for s in range(0, 86_400, every)]
+
+    messages = sorted(filler("app[7]", 2) + [line for line in lines if " systemd[1]: " in line], key=lambda line: line[:15])
+    maillog = sorted(filler("sendmail[9]", 900) + [line for line in lines if " sendmail[" in line], key=lambda line: line[:15])
+    (tmp_path / "messages").write_text("\n".join(messages) + "\n")
+    (tmp_path / "maillog").write_text("\n".join(maillog) + "\n")
+    assert (tmp_path / "messages").read_text().index(" systemd[1]: ") > 1 << 20  # not in the first turn's megabyte
+    cfg = config(tmp_path, [{"type": "file", "paths": [str(tmp_path / "messages")]},
+                            {"type": "file", "paths": [str(tmp_path / "maillog")]}], run={"batch_wait": "2s"})
+    with DaemonProcess(cfg, tmp_path / "stderr.txt") as daemon:
+        wait_for(lambda: len(stored(tmp_path)) == len(messages) + len(maillog), 120, "every line")
+        assert daemon.stop() == 0
+    failures = stored(tmp_path, "json_extract(doc, '$.rootcause.role') = 'failure'")
+    causes = [row[0] for row in stored(tmp_path, "json_extract(doc, '$.rootcause.cause.signature') = 'sendmail.bind_address_in_use'")]
+    assert len(failures) == 3 and sorted(causes) == sorted(i for i, _ in failures)

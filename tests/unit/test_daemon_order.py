@@ -1,0 +1,124 @@
+"""`Order`: the daemon links failures and causes of several inputs in @timestamp order.
+
+The documents are the field report's own lines (tests/data/seed/messages-sendmail.log), parsed and
+recognised as the daemon does, with the sendmail lines in one input (maillog) and systemd's in
+another (messages).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from shipper.config.model import RecogniseConfig
+from shipper.daemon.order import MAX_WAIT, MAX_WAITING, Order, Waiting, roles_of
+from shipper.enrich.chain import default_enrichers
+from shipper.enrich.incidents import Incidents, epoch
+from shipper.event import Doc, IdAssigner
+from tests.helpers.samples import parse_lines
+
+SEED = Path(__file__).resolve().parents[1] / "data" / "seed" / "messages-sendmail.log"
+
+
+def _inputs() -> tuple[list[Doc], list[Doc], Incidents]:
+    """The report's lines recognised: sendmail's (causes) and systemd's (failures), and a linker."""
+    recognise, incidents = default_enrichers(RecogniseConfig())
+    lines = SEED.read_text().splitlines()
+    docs = parse_lines(lines)
+    IdAssigner().assign(docs)
+    docs = recognise.enrich(docs)
+    causes = [d for d in docs if d["process"]["name"] == "sendmail"]
+    failures = [d for d in docs if d["process"]["name"] == "systemd"]
+    assert isinstance(incidents, Incidents) and roles_of(causes) and len(roles_of(failures)) == 3
+    return causes, failures, incidents
+
+
+class _Finished:
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def waiting(self, name: str, docs: list[Doc], since: float = 0.0) -> Waiting:
+        return Waiting(name, roles_of(docs), lambda: self.names.append(name), since)
+
+
+def _release(order: Order, watermark: float, now: float = 0.0) -> list[str]:
+    done = order.release(watermark, now)
+    for waiting in done:
+        waiting.finish()
+    return [w.source_id for w in done]
+
+
+def _cause_of(doc: Doc) -> Any:
+    return doc["rootcause"].get("cause", {}).get("signature")
+
+
+def test_a_failure_read_before_its_cause_waits_for_it_and_learns_it() -> None:
+    """At a first start, messages (the failure, 14:56:07) is read before maillog (the SYSERRs,
+    14:55:47-14:56:02): the failure's batch waits while an input may still give earlier events,
+    then both are linked in time order, and the failure carries its cause."""
+    causes, failures, incidents = _inputs()
+    order = Order(incidents)
+    order.add(Waiting("messages", roles_of(failures), lambda: None, 0.0))
+    failed_at = epoch(failures[0]["@timestamp"])
+    assert order.release(epoch(causes[0]["@timestamp"]), 1.0) == []  # maillog has not been read
+    assert order.release(failed_at, 1.0) == []  # not past it: an event of that same second may come
+    order.add(Waiting("maillog", roles_of(causes), lambda: None, 1.0))
+    assert [w.source_id for w in order.release(failed_at + 1, 2.0)] == ["messages", "maillog"]
+    assert [_cause_of(f) for f in failures] == ["sendmail.bind_address_in_use"] * 3
+    assert "DaemonPortOptions" in failures[0]["rootcause"]["hint"]
+    assert {d["rootcause"]["incident"] for d in roles_of(causes + failures)} == {failures[0]["rootcause"]["incident"]}
+
+
+def test_linked_as_they_come_the_failure_would_miss_its_cause() -> None:
+    """What `Order` prevents: the same two batches linked one after the other, failure first."""
+    causes, failures, incidents = _inputs()
+    incidents.enrich(failures)
+    incidents.enrich(causes)
+    assert [_cause_of(f) for f in failures] == [None] * 3
+    assert "no preceding error" in failures[0]["rootcause"]["hint"]
+
+
+def test_batches_leave_in_the_order_they_came_each_inputs_documents_in_its_own_order() -> None:
+    """A batch that could leave waits behind an earlier one that cannot; the documents given to the
+    linker are the inputs' merged by @timestamp, each input's in its own order."""
+    seen: list[str] = []
+
+    class Recorder:
+        name = "recorder"
+
+        def enrich(self, docs: list[Doc]) -> list[Doc]:
+            seen.extend(d["message"] for d in docs)
+            return docs
+
+        def flush(self) -> list[Doc]:
+            return []
+
+    def doc(ts: str, message: str) -> Doc:
+        return {"@timestamp": f"2017-08-30T{ts}.000000Z", "message": message, "rootcause": {"role": "cause"}}
+
+    order = Order(Recorder())
+    finished = _Finished()
+    order.add(finished.waiting("a", [doc("10:00:05", "a1"), doc("10:00:01", "a2 (written late)"), doc("10:00:09", "a3")]))
+    order.add(finished.waiting("b", [doc("10:00:02", "b1"), doc("10:00:06", "b2")]))
+    assert _release(order, epoch("2017-08-30T10:00:08Z")) == []  # b could leave, a cannot: b waits
+    assert len(order) == 2 and seen == []
+    assert _release(order, math.inf) == ["a", "b"]
+    assert finished.names == ["a", "b"]
+    assert seen == ["b1", "a1", "a2 (written late)", "b2", "a3"]
+    assert len(order) == 0
+
+
+def test_a_batch_waits_at_most_max_wait_and_only_so_many_wait() -> None:
+    """An input whose clock is off (its events an hour behind) must not hold the others for good."""
+    causes, failures, incidents = _inputs()
+    behind = epoch(causes[0]["@timestamp"]) - 3600
+    order = Order(incidents)
+    finished = _Finished()
+    order.add(finished.waiting("messages", failures, since=100.0))
+    assert _release(order, behind, now=100.0 + MAX_WAIT - 0.5) == []
+    assert _release(order, behind, now=100.0 + MAX_WAIT) == ["messages"]
+    for n in range(MAX_WAITING + 3):
+        order.add(finished.waiting(f"m{n}", failures, since=200.0))
+    assert _release(order, behind, now=200.0) == ["m0", "m1", "m2"]
+    assert len(order) == MAX_WAITING
