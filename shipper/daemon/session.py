@@ -4,7 +4,7 @@
 polls every follower (unless the output is behind: then the inputs keep the data), turns what
 they return into documents, and hands batches on once they are big enough (``run.batch_events``)
 or old enough (``run.batch_wait``). A batch with a failure or a cause in it is linked once no input
-can still give an earlier event (`shipper.daemon.order`). Checkpoint files are written at most once
+can still give an earlier event (`shipper.enrich.order`). Checkpoint files are written at most once
 a second, and at the end. A SIGHUP ends one session and starts the next with the new configuration.
 """
 
@@ -19,13 +19,13 @@ from typing import Any, Callable
 from shipper.daemon.courier import Courier
 from shipper.daemon.gap import gap_doc
 from shipper.daemon.ledger import Ledger
-from shipper.daemon.order import Order, Waiting, roles_of, stamp
 from shipper.daemon.outbox import Outbox
 from shipper.daemon.plan import Plan
 from shipper.daemon.stats import Snapshot, Stats
 from shipper.daemon.streams import Stream
 from shipper.enrich.base import Enricher
 from shipper.enrich.chain import default_enrichers
+from shipper.enrich.order import Order, Waiting, roles_of, stamp
 from shipper.enrich.recognise import Recognise
 from shipper.event import Batch, Doc
 from shipper.parallel.express import Tail
@@ -40,6 +40,10 @@ from shipper.state.spool import Spool
 
 SAVE_EVERY = 1.0
 BACKED_UP_WAIT = 2.0  # while batches spill to disk, let small ones grow this long (fewer, bigger records)
+# A batch with failures or causes waits for the other inputs at most this long, and so many at most
+# (`shipper.enrich.order`): a first start reads a backlog of hundreds of megabytes in that time.
+CAUSE_WAIT = 30.0
+CAUSES_WAITING = 64
 
 
 @dataclass
@@ -59,7 +63,7 @@ class Session:
         self.stats = stats
         self._store = CheckpointStore(self.cfg.state_dir)
         self._enrichers: list[Enricher] = default_enrichers(self.cfg.recognise)
-        self._order = Order(self._enrichers[1])
+        self._order = Order(self._enrichers[1], CAUSE_WAIT, CAUSES_WAITING)
         self._frontier: dict[str, float] = {}  # source id -> @timestamp of its last document read
         self._busy: set[str] = set()  # the source ids the last poll read documents from
         self._streams: dict[str, Stream] = {}

@@ -13,7 +13,8 @@ A worker rebuilds that state by first reading the last lines of the previous blo
 from the most recent state the main process knows, and reports the state it started from. The
 main process compares it with the state the previous block ended in; they are equal in nearly
 every case, and when they are not the block is done again from the exact state. So the output is
-the same, batch for batch, as the one-process `shipper.pipeline.Pipeline`'s.
+the same, batch for batch, as the one-process `shipper.pipeline.Pipeline`'s. Several inputs (groups)
+each keep such a chain of their own, side by side (`replay`).
 
 Within a worker, the common line or document takes a shortcut in C (`express`): the express lane
 turns an ordinary syslog line into its items in one pass, and the tail does the stages after

@@ -1,14 +1,24 @@
 """The main process of a parallel replay: reads blocks, keeps results in order, links, writes.
 
-`ParallelReplay.run` does what `shipper.pipeline.Pipeline.run` does for one group of syslog text
-inputs, with the same batches and documents, but parsing, ids, recognition and encoding run in
-worker processes (`shipper.parallel.work`). See `shipper.parallel` for how the state that lines
-carry from one block to the next is rebuilt and checked.
+`ParallelReplay.run` does what `shipper.pipeline.Pipeline.run` does for groups of syslog text
+inputs or journal files, with the same batches and documents, but parsing, ids, recognition and
+encoding run in worker processes (`shipper.parallel.work`). See `shipper.parallel` for how the
+state that lines carry from one block to the next is rebuilt and checked.
+
+Several groups (``replay /var/log/maillog* /var/log/messages``) are replayed side by side: each
+group's results are taken in its own order, with its own parser, recogniser and ids, as
+`Pipeline` gives each group; the group whose results are earliest in time gets the next job, and
+a part with failures or causes is linked once every other group has passed it in time
+(`shipper.enrich.order`), so that a failure meets a cause from another group as it does when
+`Pipeline` merges the groups by time. Items come in the order of the jobs, not merged by time:
+the local store and Elasticsearch order by @timestamp themselves; NDJSON, one stream in time
+order, keeps one process (`eligible`).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, replace
@@ -16,6 +26,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 from shipper.acks import AckTracker
 from shipper.enrich.base import Enricher
+from shipper.enrich.incidents import epoch
+from shipper.enrich.order import Order, Waiting, roles_of
 from shipper.event import Batch
 from shipper.parallel.direct import Commit, Direct, Finish
 from shipper.parallel.pool import DEPTH, Workers
@@ -36,16 +48,19 @@ WARM_ENTRIES = 64  # the same for journal entries
 # 1M entries into the bench endpoint: 3.7, 3.4 and 3.1 s with 2,000, 4,000 and 8,000 entries,
 # at 151, 170 and 204 MB of PSS (bench/README.md).
 SEGMENT_ENTRIES = 4000
+# Several groups: at most so many parts wait for the other groups before they are linked (a group
+# whose clock is off must not hold the others' failures back for good).
+PARTS_WAITING = 16
 MIN_PARALLEL_BYTES = 8 << 20  # below this (about 60k lines, 0.5 s), starting workers costs more than it saves
 
 
-def eligible(groups: Sequence[Group]) -> bool:
-    """One group of syslog text inputs (files, rotated sets, archives, stdin) or of journal files
-    can be replayed in parallel; other formats and several groups merged by time are read by one
-    process."""
-    return len(groups) == 1 and all(
+def eligible(groups: Sequence[Group], one_order: bool = False) -> bool:
+    """Groups of syslog text inputs (files, rotated sets, archives, stdin) or of journal files can
+    be replayed in parallel; other formats are read by one process, and so are several groups
+    into an output that keeps one order (``one_order``: NDJSON, one stream merged by time)."""
+    return (len(groups) == 1 or not one_order) and all(
         (isinstance(s, TextSource) and s.origin.format == "syslog") or isinstance(s, JournalSource)
-        for s in groups[0].sources
+        for g in groups for s in g.sources
     )
 
 
@@ -56,8 +71,25 @@ def worth_it(groups: Sequence[Group]) -> bool:
 
 
 @dataclass
-class ParallelReplay:
+class _Chain:
+    """One group in the main process: its jobs, and the state its results carry from one to the
+    next (each group has its own parser, recogniser and ids, as in `shipper.pipeline`)."""
+
+    index: int
     group: Group
+    jobs: Iterator[Job]
+    latest: State | None = None  # the newest accepted end state (new jobs start from it)
+    expected: State | None = None  # the state the next result must start from
+    frontier: float = -math.inf  # the second its taken results reached (seconds since the epoch)
+    in_flight: int = 0  # jobs sent, results not taken
+    ended: bool = False  # every job made
+    consumed: dict[int, int] = field(default_factory=dict)  # input -> bytes reported
+    errors: list[str] = field(default_factory=list)  # the input's read errors so far
+
+
+@dataclass
+class ParallelReplay:
+    groups: Sequence[Group]
     ctx: ParseContext
     incidents: Enricher  # runs here, in order, on the recognised documents; workers recognise
     sinks: Sequence[Sink]
@@ -65,10 +97,10 @@ class ParallelReplay:
     window: Window = field(default_factory=Window)
     progress: Progress = field(default_factory=Silent)
     clock: Callable[[], float] = time.monotonic
-    _latest: State | None = field(default=None, init=False)  # the newest accepted end state
-    _consumed: dict[int, int] = field(default_factory=dict, init=False)  # input -> bytes reported
+    _chains: list[_Chain] = field(default_factory=list, init=False)
+    _numbers: Iterator[int] = field(default_factory=itertools.count, init=False)  # job numbers, in sending order
+    _order: Order | None = field(default=None, init=False)  # several groups: linking waits for the others
     _local: Worker | None = field(default=None, init=False)  # for blocks done again
-    _errors: list[str] = field(default_factory=list, init=False)  # the input's read errors so far
     _direct: Direct | None = field(default=None, init=False)  # set by `run`
     _sent: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter), init=False)  # by workers
 
@@ -76,13 +108,17 @@ class ParallelReplay:
         self._direct = direct = _direct(self.sinks, self.workers)
         if direct is not None:  # the workers use the official client: imported before the fork, shared
             import shipper.sinks.es_client  # noqa: F401, PLC0415
+        self._chains = [_Chain(i, group, self._jobs(i, group)) for i, group in enumerate(self.groups)]
+        if len(self.groups) > 1:
+            self._order = Order(self.incidents, math.inf, PARTS_WAITING, [str(c.index) for c in self._chains])
         workers = Workers(self.workers, replace(self._setup(), direct=direct))
         try:
             summary = deliver_to(self.sinks, lambda tracker, counters: self._run(workers, tracker, counters), self.clock)
         finally:
             workers.close()
-            for source in self.group.sources:
-                source.close()
+            for group in self.groups:
+                for source in group.sources:
+                    source.close()
         for name, counters in self._sent.items():  # what the workers' own sinks did
             summary.sinks[name].update(counters)
         return summary
@@ -91,27 +127,28 @@ class ParallelReplay:
         """Jobs go to the workers in turn, up to `DEPTH` each; results are taken in job
         order. A worker gets its next job as soon as a result is taken, before that result is
         written, so writing overlaps the workers' parsing."""
-        jobs = self._jobs()
         busy: deque[tuple[int, Job]] = deque()
         for worker in itertools.islice(itertools.cycle(range(len(workers))), DEPTH * len(workers)):
-            job = next(jobs, None)
+            job = self._next_job()
             if job is None:
                 break
             workers.send(worker, job)
             busy.append((worker, job))
-        expected: State | None = None
         direct = self._direct
         while busy:
             worker, job = busy.popleft()
             done: Done = workers.receive(worker)
-            end = done.end if expected is None else _check(job, done, expected)
+            chain = self._chains[job.group]
+            end = done.end if chain.expected is None else _check(job, done, chain.expected)
             if direct is not None:  # the worker sends the result's items, or drops them (done again here)
                 workers.send(worker, Commit(job.number, end is not None))
-            following = next(jobs, None)
+            following = self._next_job()
             if following is not None:
                 workers.send(worker, following)
                 busy.append((worker, following))
-            expected = self._take(job, done, end, expected, tracker, counters)
+            chain.expected = self._take(chain, job, done, end, tracker, counters)
+            self._release()
+        self._release(end=True)
         tail = self.incidents.flush()
         if tail:
             self._write({s.name: s.encoder()(tail) for s in self.sinks}, len(tail), 0, tracker, counters)
@@ -119,10 +156,24 @@ class ParallelReplay:
             for finished in workers.ask_all(Finish()):
                 self._sent[direct.name].update(finished.counters)
 
-    def _jobs(self) -> Iterator[Job]:
-        """The jobs in input order; each starts from the newest state known when it is made."""
-        number = 0
-        sources = self.group.sources
+    def _next_job(self) -> Job | None:
+        """The next job of the group whose results reached the earliest second (then: the fewest
+        jobs out, the first given), so that groups advance in step and linking waits little."""
+        while True:
+            chains = [c for c in self._chains if not c.ended]
+            if not chains:
+                return None
+            chain = min(chains, key=lambda c: (c.frontier, c.in_flight, c.index))
+            job = next(chain.jobs, None)
+            if job is not None:
+                chain.in_flight += 1
+                return job
+            chain.ended = True
+
+    def _jobs(self, group_index: int, group: Group) -> Iterator[Job]:
+        """A group's jobs in input order; each starts from the newest state known when it is made."""
+        chain = self._chains[group_index]  # (made before the first job is asked for)
+        sources = group.sources
         for index, source in enumerate(sources):
             assert isinstance(source, (TextSource, JournalSource))
             previous: Block | None = None
@@ -131,50 +182,52 @@ class ParallelReplay:
             while block is not None:
                 after = next(blocks, None)
                 last = after is None
-                yield Job(number, index, source.origin, block, source.cap if isinstance(source, TextSource) else 0,
-                          warm=_warm(previous) if isinstance(previous, TextBlock) else None, init=_without_ids(self._latest),
-                          first=previous is None, last=last, final=last and index == len(sources) - 1)
-                number += 1
+                yield Job(next(self._numbers), index, source.origin, block, source.cap if isinstance(source, TextSource) else 0,
+                          warm=_warm(previous) if isinstance(previous, TextBlock) else None, init=_without_ids(chain.latest),
+                          first=previous is None, last=last, final=last and index == len(sources) - 1, group=group_index)
                 previous, block = block, after
 
-    def _take(self, job: Job, done: Done, end: State | None, expected: State | None, tracker: AckTracker,
+    def _take(self, chain: _Chain, job: Job, done: Done, end: State | None, tracker: AckTracker,
               counters: Counter[str]) -> State:
         """Write a result whose end state is ``end`` (`_check`); None: the block is done again."""
         if end is None:
             # The warm-up did not rebuild the state (a record longer than the warm-up, a rollover
             # of the year), or the ids of the block's first second may repeat the previous
             # block's: do the block again here, from the exact state.
-            done = self._worker().run(replace(job, warm=None, init=expected, exact=True))
+            done = self._worker().run(replace(job, warm=None, init=chain.expected, exact=True))
             end = done.end
             counters["reruns"] += 1
-        self._latest = end
-        self._emit(done, tracker, counters)
-        self._errors += done.errors
+        chain.latest = end
+        chain.in_flight -= 1
+        self._emit(chain, done, tracker, counters)
+        chain.errors += done.errors
         if isinstance(job.block, (TextBlock, Segment)):  # input consumed, counted per input
-            self.progress.update(job.block.progress - self._consumed.get(job.source, 0))
-            self._consumed[job.source] = job.block.progress
+            self.progress.update(job.block.progress - chain.consumed.get(job.source, 0))
+            chain.consumed[job.source] = job.block.progress
         if job.last:
-            end = self._read_errors(job, end, tracker, counters)
+            end = self._read_errors(chain, job, end, tracker, counters)
+        if end.ids[0]:
+            chain.frontier = epoch(end.ids[0])
         return end
 
-    def _read_errors(self, job: Job, state: State, tracker: AckTracker, counters: Counter[str]) -> State:
+    def _read_errors(self, chain: _Chain, job: Job, state: State, tracker: AckTracker, counters: Counter[str]) -> State:
         """A journal input's read errors, as its last items (they are known once it is read)."""
-        source = self.group.sources[job.source]
-        errors, self._errors = self._errors, []
+        source = chain.group.sources[job.source]
+        errors, chain.errors = chain.errors, []
         if isinstance(source, JournalSource):
             errors = source.errors + errors
         if not errors:
             return state
         chunk = error_chunk(job.origin, errors)
-        done = self._worker().run(Job(job.number, job.source, job.origin, chunk, init=state, exact=True))
-        self._emit(done, tracker, counters)
+        done = self._worker().run(Job(job.number, job.source, job.origin, chunk, init=state, exact=True, group=job.group))
+        self._emit(chain, done, tracker, counters)
         return done.end
 
-    def _emit(self, done: Done, tracker: AckTracker, counters: Counter[str]) -> None:
+    def _emit(self, chain: _Chain, done: Done, tracker: AckTracker, counters: Counter[str]) -> None:
         counters["read"] += done.read
         counters["read_errors"] += done.read_errors
         for part in done.parts:
-            self._deliver(part, tracker, counters)
+            self._deliver(chain, part, tracker, counters)
 
     def _setup(self) -> Setup:
         return Setup(self.ctx, self.window, {s.name: s.encoder() for s in self.sinks})
@@ -185,10 +238,33 @@ class ParallelReplay:
             self._local = Worker(self._setup())
         return self._local
 
-    def _deliver(self, part: Part, tracker: AckTracker, counters: Counter[str]) -> None:
-        """Link the recognised documents, encode them into their places, write the batch."""
+    def _deliver(self, chain: _Chain, part: Part, tracker: AckTracker, counters: Counter[str]) -> None:
+        """Link the recognised documents, encode them into their places, write the batch; with
+        several groups, a part with failures or causes waits until the other groups' results have
+        passed them (`shipper.enrich.order`)."""
+        if self._order is None:
+            if part.pending:
+                self.incidents.enrich([doc for _, doc in part.pending])
+            self._fill(part, tracker, counters)
+            return
+        roles = roles_of([doc for _, doc in part.pending])
+        if roles:
+            self._order.add(Waiting(str(chain.index), roles, lambda: self._fill(part, tracker, counters), 0.0))
+        else:
+            self._fill(part, tracker, counters)
+
+    def _release(self, end: bool = False) -> None:
+        """The waiting parts no group can precede any more (every group not done has passed them),
+        or at the ``end`` all of them. Deterministic: no clock is read."""
+        if self._order:
+            open_ = [c.frontier for c in self._chains if not (c.ended and c.in_flight == 0)]
+            for waiting in self._order.release(math.inf if end else min(open_, default=math.inf), 0.0):
+                waiting.finish()
+
+    def _fill(self, part: Part, tracker: AckTracker, counters: Counter[str]) -> None:
+        """Encode the linked documents into their places, and write the batch."""
         if part.pending:
-            docs = self.incidents.enrich([d for _, d in part.pending])
+            docs = [doc for _, doc in part.pending]
             for sink in self.sinks:
                 items = part.items[sink.name]
                 for (i, _), item in zip(part.pending, sink.encoder()(docs)):

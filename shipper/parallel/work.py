@@ -65,7 +65,8 @@ class Job:
     exact: bool = False  # ``init`` is the exact state (a block done again): no warm-up, ids too
     first: bool = False  # the input starts with this block: a new parser
     last: bool = False  # the input ends with this block: what the parser holds is emitted
-    final: bool = False  # the whole replay ends with this block: the recogniser is flushed too
+    final: bool = False  # its group ends with this block: the recogniser is flushed too
+    group: int = 0  # the group of inputs (`ParallelReplay.groups`) the block belongs to
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ import pytest
 
 from shipper import pipeline
 from shipper.config.model import RecogniseConfig
-from shipper.daemon.order import roles_of
+from shipper.enrich.order import roles_of
 from shipper.enrich.chain import default_enrichers
 from shipper.enrich.recognise import Recognise
 from shipper.event import IdAssigner

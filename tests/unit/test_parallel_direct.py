@@ -25,6 +25,7 @@ from shipper.sources.files import TextSource
 from shipper.sources.open import open_inputs
 from tests.fakees import FakeES
 from tests.helpers.es import FAST, err, make_env, run_command
+from tests.helpers.rsyslog import maillog_and_messages
 
 CTX = ParseContext(timezone="Europe/Berlin", year=2017)
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
@@ -41,21 +42,21 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def replay(path: Path, url: str, state: Path, workers: int, **settings: object) -> tuple[Summary, ElasticsearchSink]:
-    (group,) = open_inputs([str(path)], fmt="auto", max_line_bytes=4096)
-    for source in group.sources:
+def replay(paths: Path | list[Path], url: str, state: Path, workers: int, **settings: object) -> tuple[Summary, ElasticsearchSink]:
+    groups = open_inputs([str(p) for p in (paths if isinstance(paths, list) else [paths])], fmt="auto", max_line_bytes=4096)
+    for source in (s for g in groups for s in g.sources):
         if isinstance(source, TextSource):
             source.block_size = 4096
     sink = ElasticsearchSink(ElasticsearchOutput(hosts=[url], **{**FAST, **settings}), state, make_env())  # type: ignore[arg-type]
     enrichers = default_enrichers(RecogniseConfig())
     if workers:
-        return ParallelReplay(group, CTX, enrichers[-1], [sink], workers).run(), sink
-    return Pipeline([group], CTX, make_parser, enrichers, [sink]).run(), sink
+        return ParallelReplay(groups, CTX, enrichers[-1], [sink], workers).run(), sink
+    return Pipeline(groups, CTX, make_parser, enrichers, [sink]).run(), sink
 
 
-def indexed(path: Path, workers: int, tmp_path: Path, **settings: object) -> tuple[dict, Summary, ElasticsearchSink]:
+def indexed(paths: Path | list[Path], workers: int, tmp_path: Path, **settings: object) -> tuple[dict, Summary, ElasticsearchSink]:
     with FakeES() as es:
-        summary, sink = replay(path, es.url, tmp_path / f"state{workers}", workers, **settings)
+        summary, sink = replay(paths, es.url, tmp_path / f"state{workers}", workers, **settings)
         return es.cluster.all_docs(), summary, sink
 
 
@@ -68,6 +69,19 @@ def test_the_workers_index_what_one_process_indexes(logs: Path, tmp_path: Path) 
     # The main process sent the recognised documents only; the workers' sinks the rest.
     assert 0 < sink.counters["indexed"] < documents // 10
     assert summary.sinks["elasticsearch"]["requests"] > sink.counters["requests"]
+
+
+def test_several_groups_too(tmp_path: Path) -> None:
+    """maillog and messages side by side: the workers send the plain documents, the main process
+    links the failures of one group with the SYSERRs of the other, then sends them."""
+    paths = maillog_and_messages(tmp_path, 30)
+    expected, one, _ = indexed(paths, 0, tmp_path)
+    got, summary, sink = indexed(paths, 2, tmp_path)
+    assert got == expected
+    failures = [d["rootcause"] for docs in got.values() for d in docs.values() if d.get("rootcause", {}).get("role") == "failure"]
+    assert len(failures) == 30 * 3 and all(f["cause"]["signature"] == "sendmail.bind_address_in_use" for f in failures)
+    assert summary.sinks["elasticsearch"]["indexed"] == one.sinks["elasticsearch"]["indexed"]
+    assert 0 < sink.counters["indexed"] < summary.sinks["elasticsearch"]["indexed"] // 5
 
 
 def test_journal_files_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

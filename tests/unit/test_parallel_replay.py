@@ -41,6 +41,7 @@ from shipper.sources.files import TextSource
 from shipper.sources.open import open_inputs
 from tests.fakees import FakeES
 from tests.helpers.journal import export_entry, make_journal
+from tests.helpers.rsyslog import maillog_and_messages
 
 CTX = ParseContext(timezone="Europe/Berlin", year=2017)
 
@@ -64,9 +65,9 @@ def one_process(paths: list[Path], block_size: int, window: Window = Window()) -
 
 def in_parallel(paths: list[Path], block_size: int, window: Window = Window()) -> tuple[bytes, Summary]:
     out = io.BytesIO()
-    (group,) = _groups(paths, block_size)
+    groups = _groups(paths, block_size)
     incidents = default_enrichers(RecogniseConfig())[-1]
-    summary = ParallelReplay(group, CTX, incidents, [NdjsonSink(out)], 2, window).run()
+    summary = ParallelReplay(groups, CTX, incidents, [NdjsonSink(out)], 2, window).run()
     return out.getvalue(), summary
 
 
@@ -120,6 +121,22 @@ def test_larger_real_logs_give_the_same_documents_in_parallel(larger_file: Path,
     assert any("cause" in d["rootcause"] for d in recognised), "failures are linked to causes across blocks"
 
 
+@pytest.mark.parametrize("block_size", [1024, 8192])
+def test_several_groups_give_in_parallel_the_documents_and_links_of_one_process(tmp_path: Path, block_size: int) -> None:
+    """Each group keeps its own chain of state; a failure in messages is linked with the SYSERRs
+    of maillog, which the workers read in other blocks, as when one process merges the groups by
+    time. Only the order of the documents differs (by block, not merged by time)."""
+    paths = maillog_and_messages(tmp_path, 40)
+    expected, seq = one_process(paths, block_size)
+    got, par = in_parallel(paths, block_size)
+    assert sorted(got.splitlines()) == sorted(expected.splitlines())
+    assert [par.counters[k] for k in ("read", "documents", "unparsed")] == [seq.counters[k] for k in ("read", "documents", "unparsed")]
+    failures = [d["rootcause"] for d in map(orjson.loads, got.splitlines()) if d.get("rootcause", {}).get("role") == "failure"]
+    assert len(failures) == 40 * 3
+    assert all(f.get("cause", {}).get("signature") == "sendmail.bind_address_in_use" for f in failures)
+    assert len({f["incident"] for f in failures}) == 40
+
+
 def test_a_record_longer_than_the_warm_up_is_done_again_from_the_exact_state(tmp_path: Path) -> None:
     head = b"Aug 30 14:55:47 host app[1]: first\n"
     record = b"Aug 30 14:55:48 host app[1]: a trace follows\n" + b"".join(b"\tat frame %d\n" % i for i in range(600))
@@ -146,9 +163,10 @@ def test_a_rotated_set_with_an_archive_and_a_time_window(corpus_file: Path, tmp_
     assert 0 < seq.counters["documents"] < seq.counters["read"]
 
 
-def test_only_one_group_of_syslog_text_is_read_in_parallel(corpus_file: Path, corpus: Path) -> None:
+def test_syslog_text_and_journals_are_read_in_parallel_several_groups_not_into_ndjson(corpus_file: Path, corpus: Path) -> None:
     assert eligible(_groups([corpus_file], 4096))
-    assert not eligible(_groups([corpus_file, corpus / "excerpts" / "sendmail" / "sendmail-syserr-misc.log"], 4096))
+    two = _groups([corpus_file, corpus / "excerpts" / "sendmail" / "sendmail-syserr-misc.log"], 4096)
+    assert eligible(two) and not eligible(two, one_order=True)  # NDJSON: one stream merged by time
     es_log = next((corpus / "excerpts" / "elasticsearch").iterdir())
     assert not eligible(open_inputs([str(es_log)], fmt="elasticsearch", max_line_bytes=4096))
 
@@ -162,6 +180,21 @@ def test_the_cli_stores_the_same_events_with_workers(env: Env, corpus_file: Path
     try:
         assert list(two.iter_docs()) == list(one.iter_docs())
         assert two.counts()["recognised"] == one.counts()["recognised"] > 10
+    finally:
+        one.close()
+        two.close()
+
+
+def test_the_cli_stores_several_inputs_with_workers_as_one_process_does(env: Env, tmp_path: Path) -> None:
+    """`shipper replay maillog messages` into the local store: the same rows with workers."""
+    paths = [str(p) for p in maillog_and_messages(tmp_path, 30)]
+    for workers in ("0", "2"):
+        args = ["replay", "--timezone", "UTC", "--year", "2017", "--workers", workers, "--store", str(tmp_path / f"w{workers}.db"), *paths]
+        assert main(args, env) == 0
+    one, two = LocalStore(tmp_path / "w0.db"), LocalStore(tmp_path / "w2.db")
+    try:
+        assert sorted(two.iter_docs(), key=lambda d: d["event"]["id"]) == sorted(one.iter_docs(), key=lambda d: d["event"]["id"])
+        assert two.counts()["recognised"] == one.counts()["recognised"] > 30 * 9
     finally:
         one.close()
         two.close()
@@ -218,9 +251,12 @@ def test_a_large_input_is_parsed_by_one_worker_per_cpu_even_on_one_cpu(env: Env,
     small.write_bytes(line * 1000)
     env = replace(env, cpu_count=cpus)
     groups = lambda path: open_inputs([str(path)], fmt="auto", max_line_bytes=4096)  # noqa: E731
-    assert replay_command._workers(argparse.Namespace(workers=None), groups(big), env) == cpus
-    assert replay_command._workers(argparse.Namespace(workers=None), groups(small), env) == 0
-    assert replay_command._workers(argparse.Namespace(workers=0), groups(big), env) == 0
+    assert replay_command._workers(argparse.Namespace(workers=None), groups(big), env, False) == cpus
+    assert replay_command._workers(argparse.Namespace(workers=None), groups(small), env, False) == 0
+    assert replay_command._workers(argparse.Namespace(workers=0), groups(big), env, False) == 0
+    two = open_inputs([str(big), str(small)], fmt="auto", max_line_bytes=4096)
+    assert replay_command._workers(argparse.Namespace(workers=None), two, env, False) == cpus
+    assert replay_command._workers(argparse.Namespace(workers=None), two, env, True) == 0  # NDJSON
 
 
 def test_workers_must_be_a_number_of_processes(env: Env, corpus_file: Path) -> None:
@@ -244,8 +280,7 @@ def journal_one_process(path: Path) -> tuple[bytes, Summary]:
 
 def journal_in_parallel(path: Path) -> tuple[bytes, Summary]:
     out = io.BytesIO()
-    (group,) = _journal_groups(path)
-    summary = ParallelReplay(group, CTX, default_enrichers(RecogniseConfig())[-1], [NdjsonSink(out)], 2).run()
+    summary = ParallelReplay(_journal_groups(path), CTX, default_enrichers(RecogniseConfig())[-1], [NdjsonSink(out)], 2).run()
     return out.getvalue(), summary
 
 

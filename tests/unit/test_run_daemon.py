@@ -251,7 +251,7 @@ def test_a_failure_read_before_its_cause_from_another_file_still_learns_it(tmp_p
     """A first start on a host with history: the report's systemd lines are in messages, among
     2 MB of other lines, and its sendmail lines in maillog. Messages is read a megabyte a turn and
     shipped as it comes, maillog's few lines wait for their batch to fill (``batch_wait``): the
-    failure is read first, and must still carry its cause (`shipper.daemon.order`)."""
+    failure is read first, and must still carry its cause (`shipper.enrich.order`)."""
     lines = (SEED / "messages-sendmail.log").read_text().splitlines()
     def filler(process: str, every: int) -> list[str]:
         return [f"Aug 30 {s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d} gorp {process}: other line {s}"

@@ -1,4 +1,5 @@
-"""`Order`: the daemon links failures and causes of several inputs in @timestamp order.
+"""`Order`: failures and causes of several inputs are linked in @timestamp order (the daemon's
+settings: `shipper.daemon.session`).
 
 The documents are the field report's own lines (tests/data/seed/messages-sendmail.log), parsed and
 recognised as the daemon does, with the sendmail lines in one input (maillog) and systemd's in
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from shipper.config.model import RecogniseConfig
-from shipper.daemon.order import MAX_WAIT, MAX_WAITING, Order, Waiting, roles_of
+from shipper.daemon.session import CAUSE_WAIT as MAX_WAIT
+from shipper.daemon.session import CAUSES_WAITING as MAX_WAITING
 from shipper.enrich.chain import default_enrichers
 from shipper.enrich.incidents import Incidents, epoch
+from shipper.enrich.order import Order, Waiting, roles_of
 from shipper.event import Doc, IdAssigner
 from tests.helpers.samples import parse_lines
 
@@ -32,6 +35,26 @@ def _inputs() -> tuple[list[Doc], list[Doc], Incidents]:
     failures = [d for d in docs if d["process"]["name"] == "systemd"]
     assert isinstance(incidents, Incidents) and roles_of(causes) and len(roles_of(failures)) == 3
     return causes, failures, incidents
+
+
+class _Recorder:
+    """A linker that notes the order of the documents it is given."""
+
+    name = "recorder"
+
+    def __init__(self, seen: list[str]) -> None:
+        self.seen = seen
+
+    def enrich(self, docs: list[Doc]) -> list[Doc]:
+        self.seen.extend(d["message"] for d in docs)
+        return docs
+
+    def flush(self) -> list[Doc]:
+        return []
+
+
+def _doc(ts: str, message: str) -> Doc:
+    return {"@timestamp": f"2017-08-30T{ts}.000000Z", "message": message, "rootcause": {"role": "cause"}}
 
 
 class _Finished:
@@ -58,13 +81,13 @@ def test_a_failure_read_before_its_cause_waits_for_it_and_learns_it() -> None:
     14:55:47-14:56:02): the failure's batch waits while an input may still give earlier events,
     then both are linked in time order, and the failure carries its cause."""
     causes, failures, incidents = _inputs()
-    order = Order(incidents)
+    order = Order(incidents, MAX_WAIT, MAX_WAITING)
     order.add(Waiting("messages", roles_of(failures), lambda: None, 0.0))
     failed_at = epoch(failures[0]["@timestamp"])
     assert order.release(epoch(causes[0]["@timestamp"]), 1.0) == []  # maillog has not been read
     assert order.release(failed_at, 1.0) == []  # not past it: an event of that same second may come
     order.add(Waiting("maillog", roles_of(causes), lambda: None, 1.0))
-    assert [w.source_id for w in order.release(failed_at + 1, 2.0)] == ["messages", "maillog"]
+    assert sorted(w.source_id for w in order.release(failed_at + 1, 2.0)) == ["maillog", "messages"]
     assert [_cause_of(f) for f in failures] == ["sendmail.bind_address_in_use"] * 3
     assert "DaemonPortOptions" in failures[0]["rootcause"]["hint"]
     assert {d["rootcause"]["incident"] for d in roles_of(causes + failures)} == {failures[0]["rootcause"]["incident"]}
@@ -79,46 +102,44 @@ def test_linked_as_they_come_the_failure_would_miss_its_cause() -> None:
     assert "no preceding error" in failures[0]["rootcause"]["hint"]
 
 
-def test_batches_leave_in_the_order_they_came_each_inputs_documents_in_its_own_order() -> None:
-    """A batch that could leave waits behind an earlier one that cannot; the documents given to the
-    linker are the inputs' merged by @timestamp, each input's in its own order."""
+def test_documents_are_linked_in_time_order_up_to_the_watermark_each_inputs_in_its_own_order() -> None:
+    """The documents given to the linker are the inputs' merged by @timestamp (a line written
+    late stays where its input has it), up to the watermark; a batch leaves once its own are
+    linked, the rest of another batch still waiting."""
     seen: list[str] = []
-
-    class Recorder:
-        name = "recorder"
-
-        def enrich(self, docs: list[Doc]) -> list[Doc]:
-            seen.extend(d["message"] for d in docs)
-            return docs
-
-        def flush(self) -> list[Doc]:
-            return []
-
-    def doc(ts: str, message: str) -> Doc:
-        return {"@timestamp": f"2017-08-30T{ts}.000000Z", "message": message, "rootcause": {"role": "cause"}}
-
-    order = Order(Recorder())
+    order = Order(_Recorder(seen), MAX_WAIT, MAX_WAITING)
     finished = _Finished()
-    order.add(finished.waiting("a", [doc("10:00:05", "a1"), doc("10:00:01", "a2 (written late)"), doc("10:00:09", "a3")]))
-    order.add(finished.waiting("b", [doc("10:00:02", "b1"), doc("10:00:06", "b2")]))
-    assert _release(order, epoch("2017-08-30T10:00:08Z")) == []  # b could leave, a cannot: b waits
-    assert len(order) == 2 and seen == []
-    assert _release(order, math.inf) == ["a", "b"]
-    assert finished.names == ["a", "b"]
-    assert seen == ["b1", "a1", "a2 (written late)", "b2", "a3"]
-    assert len(order) == 0
+    order.add(finished.waiting("a", [_doc("10:00:05", "a1"), _doc("10:00:01", "a2 (written late)"), _doc("10:00:09", "a3")]))
+    order.add(finished.waiting("b", [_doc("10:00:02", "b1"), _doc("10:00:06", "b2")]))
+    assert _release(order, epoch("2017-08-30T10:00:02Z")) == []
+    assert _release(order, epoch("2017-08-30T10:00:08Z")) == ["b"]
+    assert seen == ["b1", "a1", "a2 (written late)", "b2"] and len(order) == 1
+    assert _release(order, math.inf) == ["a"]
+    assert finished.names == ["b", "a"] and seen[-1] == "a3" and len(order) == 0
+
+
+def test_the_inputs_order_decides_between_documents_of_the_same_second() -> None:
+    seen: list[str] = []
+    order = Order(_Recorder(seen), MAX_WAIT, MAX_WAITING, inputs=["first", "second"])
+    finished = _Finished()
+    order.add(finished.waiting("second", [_doc("10:00:00", "from the second")]))
+    order.add(finished.waiting("first", [_doc("10:00:00", "from the first")]))
+    assert _release(order, math.inf) == ["second", "first"]
+    assert seen == ["from the first", "from the second"]
 
 
 def test_a_batch_waits_at_most_max_wait_and_only_so_many_wait() -> None:
     """An input whose clock is off (its events an hour behind) must not hold the others for good."""
     causes, failures, incidents = _inputs()
     behind = epoch(causes[0]["@timestamp"]) - 3600
-    order = Order(incidents)
+    order = Order(incidents, MAX_WAIT, MAX_WAITING)
     finished = _Finished()
     order.add(finished.waiting("messages", failures, since=100.0))
     assert _release(order, behind, now=100.0 + MAX_WAIT - 0.5) == []
     assert _release(order, behind, now=100.0 + MAX_WAIT) == ["messages"]
+    seen: list[str] = []
+    order = Order(_Recorder(seen), MAX_WAIT, MAX_WAITING)
     for n in range(MAX_WAITING + 3):
-        order.add(finished.waiting(f"m{n}", failures, since=200.0))
+        order.add(finished.waiting(f"m{n}", [_doc(f"15:{n // 60:02d}:{n % 60:02d}", f"m{n}")], since=200.0))
     assert _release(order, behind, now=200.0) == ["m0", "m1", "m2"]
-    assert len(order) == MAX_WAITING
+    assert seen == ["m0", "m1", "m2"] and len(order) == MAX_WAITING

@@ -1,0 +1,108 @@
+"""Failures meet their causes in time order, across inputs read side by side.
+
+Inputs are read side by side, each at its own pace: at a first start the daemon may read a
+megabyte of /var/log/messages, hours of it, in one turn while /var/log/maillog is read whole at
+once, and a parallel replay of several inputs takes their blocks as workers finish them. Linked as
+they come, a failure in messages could come before the SYSERR in maillog that caused it, and be
+shipped as "no preceding error".
+
+So the documents `Incidents` reads (failures, causes: ``rootcause.role``) wait here, and go to
+it in @timestamp order across inputs, each input's in its own order, up to the watermark: the
+least @timestamp an input may still deliver, given by the caller. A batch leaves once its own
+such documents are linked; batches without any have nothing to link and need not wait. A batch
+waits at most ``max_wait`` seconds, and at most ``max_waiting`` batches wait: an input whose clock
+is off must not hold the others back for good (the oldest batch is then linked with everything
+before it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from shipper.enrich.base import Enricher
+from shipper.enrich.incidents import epoch
+from shipper.event import Doc
+
+
+@dataclass(eq=False)
+class Waiting:
+    source_id: str
+    roles: list[Doc]  # its documents with a rootcause role, in order (not empty)
+    finish: Callable[[], None]  # encodes the batch and writes it, once linked
+    since: float  # monotonic time it began to wait
+
+    def __post_init__(self) -> None:
+        self.newest = max(_key(doc) for doc in self.roles)
+        self.left = len(self.roles)  # not linked yet
+
+
+def stamp(doc: Doc) -> float | None:
+    """A document's @timestamp in seconds, None if it has none that reads."""
+    try:
+        return epoch(doc["@timestamp"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _key(doc: Doc) -> float:
+    ts = stamp(doc)
+    return -math.inf if ts is None else ts
+
+
+def roles_of(docs: list[Doc]) -> list[Doc]:
+    """The documents `Incidents` reads: failures, causes and summaries."""
+    return [doc for doc in docs if "role" in (doc.get("rootcause") or ())]
+
+
+class Order:
+    def __init__(self, incidents: Enricher, max_wait: float, max_waiting: int, inputs: Sequence[str] = ()) -> None:
+        """``inputs``: the order of inputs whose documents have the same @timestamp (else: as
+        they first come)."""
+        self._incidents = incidents
+        self._max_wait, self._max_waiting = max_wait, max_waiting
+        self._batches: deque[Waiting] = deque()
+        self._inputs: dict[str, deque[tuple[float, Doc, Waiting]]] = {name: deque() for name in inputs}
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def add(self, waiting: Waiting) -> None:
+        self._batches.append(waiting)
+        queue = self._inputs.setdefault(waiting.source_id, deque())
+        queue.extend((_key(doc), doc, waiting) for doc in waiting.roles)
+
+    def release(self, watermark: float, now: float) -> list[Waiting]:
+        """Link the documents no input can precede any more (all of them with ``watermark``
+        infinite), and those of batches that waited too long; the batches now linked, in the
+        order they came (the caller finishes them)."""
+        done: list[Waiting] = []
+        linked: list[Doc] = []
+        while True:
+            linked += self._take(watermark)
+            done += [w for w in self._batches if not w.left]
+            self._batches = deque(w for w in self._batches if w.left)
+            head = self._batches[0] if self._batches else None
+            if head is None or (now - head.since < self._max_wait and len(self._batches) <= self._max_waiting):
+                break
+            watermark = max(watermark, math.nextafter(head.newest, math.inf))
+        if linked:
+            self._incidents.enrich(linked)
+        return done
+
+    def _take(self, watermark: float) -> list[Doc]:
+        """The waiting documents before ``watermark``: the inputs' merged by @timestamp."""
+        out: list[Doc] = []
+        queues = list(self._inputs.values())
+        while True:
+            best: deque[tuple[float, Doc, Waiting]] | None = None
+            for queue in queues:
+                if queue and queue[0][0] < watermark and (best is None or queue[0][0] < best[0][0]):
+                    best = queue
+            if best is None:
+                return out
+            _, doc, waiting = best.popleft()
+            waiting.left -= 1
+            out.append(doc)
