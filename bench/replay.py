@@ -3,7 +3,8 @@
     python bench/replay.py [--lines 1000000] [--journal 100000] [--runs 3]
 
 Cases: 1M RFC 3164 lines → NDJSON (to /dev/null; in one process, and with the default worker
-processes) and → the local store; a journal directory of 100k entries (made with
+processes) and → the local store, also split into maillog and messages (two inputs merged by
+time); a journal directory of 100k entries (made with
 systemd-journal-remote) → NDJSON. Targets (issue 2, 2-core machine):
 ≥150k lines/s to NDJSON, ≥100k/s into the local store, ≥120k journal entries/s. Figures are
 printed, never asserted. Each run is a fresh `shipper` process; medians are reported.
@@ -59,6 +60,18 @@ def case(name: str, cmd: list[str], n: int, runs: int, before_each: list[Path] |
           f"peak {max(rss) / 1024:4.0f} MB RSS, {max(pss) / 1024:4.0f} MB PSS  (median of {runs})", flush=True)
 
 
+def split_maillog(text: Path, work: Path) -> list[Path]:
+    """The same lines as rsyslog writes them: sendmail's to maillog, the others to messages (two
+    inputs, merged by time: failures in one, their SYSERRs in the other)."""
+    split = work / "split"
+    split.mkdir()
+    maillog, messages = split / "maillog", split / "messages"
+    with text.open("rb") as src, maillog.open("wb") as mail, messages.open("wb") as rest:
+        for line in src:
+            (mail if b" sendmail[" in line else rest).write(line)
+    return [maillog, messages]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", type=int, default=1_000_000)
@@ -79,8 +92,12 @@ def main() -> None:
         case("syslog → ndjson, one process", [*ndjson, "--workers", "0"], args.lines, args.runs)
         case(f"syslog → ndjson, {os.cpu_count()} workers", ndjson, args.lines, args.runs)
         store = work / "events.db"
+        fresh = [store, Path(f"{store}-wal"), Path(f"{store}-shm")]
         case("syslog → local store", [*SHIPPER, "replay", "--store", str(store), *common, str(text)], args.lines,
-             args.runs, before_each=[store, Path(f"{store}-wal"), Path(f"{store}-shm")])
+             args.runs, before_each=fresh)
+        two = split_maillog(text, work)
+        case("maillog + messages → local store", [*SHIPPER, "replay", "--store", str(store), *common, *map(str, two)],
+             args.lines, args.runs, before_each=fresh)
         if args.journal and Path(JOURNAL_REMOTE).exists():
             jdir = work / "journal"
             jdir.mkdir()

@@ -83,13 +83,7 @@ class DirectWriter:
     def hold(self, done: Done) -> Done:
         """Keep the items of ``done`` to send at its commit; what goes to the main process keeps,
         per part, only the places of the recognised documents it will link (renumbered)."""
-        lists: list[list[Any]] = []
-        for part in done.parts:
-            items = part.items[self._name]
-            lists.append([item for item in items if item is not None] if part.pending else items)
-            part.items[self._name] = [None] * len(part.pending)
-            part.pending = [(k, doc) for k, (_, doc) in enumerate(part.pending)]
-        self._held[done.number] = lists
+        self._held[done.number] = [part.split()[self._name] for part in done.parts]
         return done
 
     def commit(self, commit: Commit) -> None:

@@ -248,10 +248,13 @@ class ParallelReplay:
             self._fill(part, tracker, counters)
             return
         roles = roles_of([doc for _, doc in part.pending])
-        if roles:
-            self._order.add(Waiting(str(chain.index), roles, lambda: self._fill(part, tracker, counters), 0.0))
-        else:
+        if not roles:
             self._fill(part, tracker, counters)
+            return
+        waiting = len(part.pending)  # the rest is written now: only these wait
+        self._write(part.split(), part.size - waiting, part.unparsed, tracker, counters)
+        part.size, part.unparsed = waiting, 0
+        self._order.add(Waiting(str(chain.index), roles, lambda: self._fill(part, tracker, counters), 0.0))
 
     def _release(self, end: bool = False) -> None:
         """The waiting parts no group can precede any more (every group not done has passed them),

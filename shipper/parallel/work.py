@@ -83,6 +83,16 @@ class Part:
         """``count`` documents were added to ``items`` directly (the express lane)."""
         self.size += count
 
+    def split(self) -> dict[str, list[Any]]:
+        """Take out, per sink, the items of the documents that do not wait; the part keeps a place
+        for each of the waiting ones only (``pending`` renumbered)."""
+        plain = {}
+        for name, items in self.items.items():
+            plain[name] = [item for item in items if item is not None] if self.pending else items
+            self.items[name] = [None] * len(self.pending)
+        self.pending = [(k, doc) for k, (_, doc) in enumerate(self.pending)]
+        return plain
+
 
 @dataclass(slots=True)
 class Done:
