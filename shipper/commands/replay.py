@@ -74,7 +74,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.progress import progress_bar
 
     total = sum(s.total() or 0 for g in groups for s in g.sources)
-    workers = _workers(args, groups, env, one_order=any(s.name == "ndjson" for s in sinks))
+    workers = _workers(args, groups, env)
     with progress_bar(total, env, enabled=not args.quiet) as bar:
         if workers:
             from shipper.parallel.replay import ParallelReplay
@@ -92,15 +92,14 @@ def run(args: argparse.Namespace, env: Env) -> int:
     return ExitCode.OK
 
 
-def _workers(args: argparse.Namespace, groups: list[InputGroup], env: Env, one_order: bool) -> int:
+def _workers(args: argparse.Namespace, groups: list[InputGroup], env: Env) -> int:
     """Worker processes: as asked, else one per CPU when the input is worth it (0: none). Inputs
-    that cannot be split (dumps, Elasticsearch logs; several inputs merged by time into NDJSON,
-    ``one_order``) are read by one process."""
+    that cannot be split (dumps, Elasticsearch logs) are read by one process."""
     from shipper.parallel.replay import eligible, worth_it
 
     if args.workers is not None and args.workers < 0:
         raise UsageError(f"--workers {args.workers} is not a number of processes", hint="give 0 (none) or more")
-    if not eligible(groups, one_order):
+    if not eligible(groups):
         return 0
     if args.workers is not None:
         return int(args.workers)

@@ -81,9 +81,11 @@ class Order:
         done: list[Waiting] = []
         linked: list[Doc] = []
         while True:
-            linked += self._take(watermark)
-            done += [w for w in self._batches if not w.left]
-            self._batches = deque(w for w in self._batches if w.left)
+            taken = self._take(watermark)
+            if taken:
+                linked += taken
+                done += [w for w in self._batches if not w.left]
+                self._batches = deque(w for w in self._batches if w.left)
             head = self._batches[0] if self._batches else None
             if head is None or (now - head.since < self._max_wait and len(self._batches) <= self._max_waiting):
                 break

@@ -10,9 +10,9 @@ group's results are taken in its own order, with its own parser, recogniser and 
 `Pipeline` gives each group; the group whose results are earliest in time gets the next job, and
 a part with failures or causes is linked once every other group has passed it in time
 (`shipper.enrich.order`), so that a failure meets a cause from another group as it does when
-`Pipeline` merges the groups by time. Items come in the order of the jobs, not merged by time:
-the local store and Elasticsearch order by @timestamp themselves; NDJSON, one stream in time
-order, keeps one process (`eligible`).
+`Pipeline` merges the groups by time. Items come in the order of the jobs, not merged by time
+(the local store and Elasticsearch order by @timestamp themselves), but for NDJSON, one stream
+in time order, whose lines the main process merges as `Pipeline` merges documents (`merge`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from shipper.enrich.incidents import epoch
 from shipper.enrich.order import Order, Waiting, roles_of
 from shipper.event import Batch
 from shipper.parallel.direct import Commit, Direct, Finish
+from shipper.parallel.merge import Merge, Slot
 from shipper.parallel.pool import DEPTH, Workers
 from shipper.parallel.work import Block, Done, Job, Part, Setup, State, Worker
 from shipper.parse.base import ParseContext
@@ -54,11 +55,10 @@ PARTS_WAITING = 16
 MIN_PARALLEL_BYTES = 8 << 20  # below this (about 60k lines, 0.5 s), starting workers costs more than it saves
 
 
-def eligible(groups: Sequence[Group], one_order: bool = False) -> bool:
+def eligible(groups: Sequence[Group]) -> bool:
     """Groups of syslog text inputs (files, rotated sets, archives, stdin) or of journal files can
-    be replayed in parallel; other formats are read by one process, and so are several groups
-    into an output that keeps one order (``one_order``: NDJSON, one stream merged by time)."""
-    return (len(groups) == 1 or not one_order) and all(
+    be replayed in parallel; other formats are read by one process."""
+    return all(
         (isinstance(s, TextSource) and s.origin.format == "syslog") or isinstance(s, JournalSource)
         for g in groups for s in g.sources
     )
@@ -100,6 +100,7 @@ class ParallelReplay:
     _chains: list[_Chain] = field(default_factory=list, init=False)
     _numbers: Iterator[int] = field(default_factory=itertools.count, init=False)  # job numbers, in sending order
     _order: Order | None = field(default=None, init=False)  # several groups: linking waits for the others
+    _merge: Merge | None = field(default=None, init=False)  # several groups into NDJSON: its lines in time order
     _local: Worker | None = field(default=None, init=False)  # for blocks done again
     _direct: Direct | None = field(default=None, init=False)  # set by `run`
     _sent: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter), init=False)  # by workers
@@ -127,6 +128,9 @@ class ParallelReplay:
         """Jobs go to the workers in turn, up to `DEPTH` each; results are taken in job
         order. A worker gets its next job as soon as a result is taken, before that result is
         written, so writing overlaps the workers' parsing."""
+        if self._order is not None and [s.name for s in self.sinks] == ["ndjson"]:
+            name = self.sinks[0].name
+            self._merge = Merge(len(self.groups), lambda lines: self._write({name: lines}, 0, 0, tracker, counters))
         busy: deque[tuple[int, Job]] = deque()
         for worker in itertools.islice(itertools.cycle(range(len(workers))), DEPTH * len(workers)):
             job = self._next_job()
@@ -149,6 +153,9 @@ class ParallelReplay:
             chain.expected = self._take(chain, job, done, end, tracker, counters)
             self._release()
         self._release(end=True)
+        if self._merge is not None:
+            for chain in self._chains:
+                self._merge.close(chain.index)
         tail = self.incidents.flush()
         if tail:
             self._write({s.name: s.encoder()(tail) for s in self.sinks}, len(tail), 0, tracker, counters)
@@ -241,20 +248,23 @@ class ParallelReplay:
     def _deliver(self, chain: _Chain, part: Part, tracker: AckTracker, counters: Counter[str]) -> None:
         """Link the recognised documents, encode them into their places, write the batch; with
         several groups, a part with failures or causes waits until the other groups' results have
-        passed them (`shipper.enrich.order`)."""
+        passed them (`shipper.enrich.order`), and into NDJSON each part keeps its place in the
+        merge of the groups' lines (`shipper.parallel.merge`)."""
         if self._order is None:
             if part.pending:
                 self.incidents.enrich([doc for _, doc in part.pending])
             self._fill(part, tracker, counters)
             return
+        slot = self._merge.slot(chain.index) if self._merge is not None else None
         roles = roles_of([doc for _, doc in part.pending])
         if not roles:
-            self._fill(part, tracker, counters)
+            self._fill(part, tracker, counters, slot)
             return
-        waiting = len(part.pending)  # the rest is written now: only these wait
-        self._write(part.split(), part.size - waiting, part.unparsed, tracker, counters)
-        part.size, part.unparsed = waiting, 0
-        self._order.add(Waiting(str(chain.index), roles, lambda: self._fill(part, tracker, counters), 0.0))
+        if slot is None:  # the rest is written now: only the recognised documents wait
+            waiting = len(part.pending)
+            self._write(part.split(), part.size - waiting, part.unparsed, tracker, counters)
+            part.size, part.unparsed = waiting, 0
+        self._order.add(Waiting(str(chain.index), roles, lambda: self._fill(part, tracker, counters, slot), 0.0))
 
     def _release(self, end: bool = False) -> None:
         """The waiting parts no group can precede any more (every group not done has passed them),
@@ -264,15 +274,22 @@ class ParallelReplay:
             for waiting in self._order.release(math.inf if end else min(open_, default=math.inf), 0.0):
                 waiting.finish()
 
-    def _fill(self, part: Part, tracker: AckTracker, counters: Counter[str]) -> None:
-        """Encode the linked documents into their places, and write the batch."""
+    def _fill(self, part: Part, tracker: AckTracker, counters: Counter[str], slot: Slot | None = None) -> None:
+        """Encode the linked documents into their places, and write the batch (into NDJSON of
+        several groups: give its lines to the merge, in their ``slot``)."""
         if part.pending:
             docs = [doc for _, doc in part.pending]
             for sink in self.sinks:
                 items = part.items[sink.name]
                 for (i, _), item in zip(part.pending, sink.encoder()(docs)):
                     items[i] = item
-        self._write(part.items, part.size, part.unparsed, tracker, counters)
+        if slot is None:
+            self._write(part.items, part.size, part.unparsed, tracker, counters)
+            return
+        assert self._merge is not None
+        counters["documents"] += part.size
+        counters["unparsed"] += part.unparsed
+        self._merge.fill(slot, part.items[self.sinks[0].name])
 
     def _write(self, items: dict[str, list[Any]], size: int, unparsed: int, tracker: AckTracker,
                counters: Counter[str]) -> None:

@@ -125,11 +125,11 @@ def test_larger_real_logs_give_the_same_documents_in_parallel(larger_file: Path,
 def test_several_groups_give_in_parallel_the_documents_and_links_of_one_process(tmp_path: Path, block_size: int) -> None:
     """Each group keeps its own chain of state; a failure in messages is linked with the SYSERRs
     of maillog, which the workers read in other blocks, as when one process merges the groups by
-    time. Only the order of the documents differs (by block, not merged by time)."""
+    time; and the NDJSON is merged by time as one process merges it, byte for byte."""
     paths = maillog_and_messages(tmp_path, 40)
     expected, seq = one_process(paths, block_size)
     got, par = in_parallel(paths, block_size)
-    assert sorted(got.splitlines()) == sorted(expected.splitlines())
+    assert got == expected
     assert [par.counters[k] for k in ("read", "documents", "unparsed")] == [seq.counters[k] for k in ("read", "documents", "unparsed")]
     failures = [d["rootcause"] for d in map(orjson.loads, got.splitlines()) if d.get("rootcause", {}).get("role") == "failure"]
     assert len(failures) == 40 * 3
@@ -163,10 +163,9 @@ def test_a_rotated_set_with_an_archive_and_a_time_window(corpus_file: Path, tmp_
     assert 0 < seq.counters["documents"] < seq.counters["read"]
 
 
-def test_syslog_text_and_journals_are_read_in_parallel_several_groups_not_into_ndjson(corpus_file: Path, corpus: Path) -> None:
+def test_syslog_text_and_journals_are_read_in_parallel_other_formats_not(corpus_file: Path, corpus: Path) -> None:
     assert eligible(_groups([corpus_file], 4096))
-    two = _groups([corpus_file, corpus / "excerpts" / "sendmail" / "sendmail-syserr-misc.log"], 4096)
-    assert eligible(two) and not eligible(two, one_order=True)  # NDJSON: one stream merged by time
+    assert eligible(_groups([corpus_file, corpus / "excerpts" / "sendmail" / "sendmail-syserr-misc.log"], 4096))
     es_log = next((corpus / "excerpts" / "elasticsearch").iterdir())
     assert not eligible(open_inputs([str(es_log)], fmt="elasticsearch", max_line_bytes=4096))
 
@@ -251,12 +250,11 @@ def test_a_large_input_is_parsed_by_one_worker_per_cpu_even_on_one_cpu(env: Env,
     small.write_bytes(line * 1000)
     env = replace(env, cpu_count=cpus)
     groups = lambda path: open_inputs([str(path)], fmt="auto", max_line_bytes=4096)  # noqa: E731
-    assert replay_command._workers(argparse.Namespace(workers=None), groups(big), env, False) == cpus
-    assert replay_command._workers(argparse.Namespace(workers=None), groups(small), env, False) == 0
-    assert replay_command._workers(argparse.Namespace(workers=0), groups(big), env, False) == 0
+    assert replay_command._workers(argparse.Namespace(workers=None), groups(big), env) == cpus
+    assert replay_command._workers(argparse.Namespace(workers=None), groups(small), env) == 0
+    assert replay_command._workers(argparse.Namespace(workers=0), groups(big), env) == 0
     two = open_inputs([str(big), str(small)], fmt="auto", max_line_bytes=4096)
-    assert replay_command._workers(argparse.Namespace(workers=None), two, env, False) == cpus
-    assert replay_command._workers(argparse.Namespace(workers=None), two, env, True) == 0  # NDJSON
+    assert replay_command._workers(argparse.Namespace(workers=None), two, env) == cpus
 
 
 def test_workers_must_be_a_number_of_processes(env: Env, corpus_file: Path) -> None:

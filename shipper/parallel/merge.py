@@ -1,0 +1,99 @@
+"""NDJSON of several groups in one time order, as one process writes it.
+
+One process merges its groups' documents by ``@timestamp`` (`shipper.pipeline.merged`: a k-way
+merge, ties to the group given first). A parallel replay takes each group's results in that
+group's order, so for NDJSON, one stream in time order, the main process merges the groups'
+lines the same way before writing them: a line leaves once every group that may still give a line
+has one waiting (a group's next line could be earlier), the earliest first. Its key is the
+line's ``@timestamp``, the first member of every document. A part still being linked
+(`shipper.enrich.order`) holds back its group's lines behind it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import orjson
+
+
+def stamp_of(line: bytes) -> bytes:
+    """The ``@timestamp`` of an NDJSON document line (its first member, as documents are built)."""
+    if line.startswith(b'{"@timestamp":"'):
+        return line[15 : line.index(b'"', 15)]
+    return str(orjson.loads(line).get("@timestamp", "")).encode()
+
+
+@dataclass(eq=False)
+class Slot:
+    """A part's place in its group's order; its lines come once it is linked."""
+
+    lines: list[bytes] | None = None
+    keys: list[bytes] = field(default_factory=list)
+    pos: int = 0  # the lines before it are written
+
+
+class Merge:
+    def __init__(self, groups: int, write: Callable[[list[bytes]], None]) -> None:
+        self._queues: list[deque[Slot]] = [deque() for _ in range(groups)]
+        self._open = set(range(groups))  # groups that may still give lines
+        self._write = write
+
+    def slot(self, group: int) -> Slot:
+        """The next place in ``group``'s order."""
+        slot = Slot()
+        self._queues[group].append(slot)
+        return slot
+
+    def fill(self, slot: Slot, lines: list[bytes]) -> None:
+        slot.lines, slot.keys = lines, [stamp_of(line) for line in lines]
+        self._emit()
+
+    def close(self, group: int) -> None:
+        """``group`` gives no more slots."""
+        self._open.discard(group)
+        self._emit()
+
+    def _emit(self) -> None:
+        out: list[bytes] = []
+        while (head := self._heads()) is not None:
+            (_, group, slot), rest = head[0], head[1:]
+            stop = _run(slot, rest[0][:2] if rest else None, group)
+            assert slot.lines is not None
+            out += slot.lines[slot.pos : stop]
+            slot.pos = stop
+        if out:
+            self._write(out)
+
+    def _heads(self) -> list[tuple[bytes, int, Slot]] | None:
+        """Each group's next line (key, group, slot), earliest first; None while a group that may
+        still give a line has none waiting, or a part before its next line is being linked."""
+        heads = []
+        for group, queue in enumerate(self._queues):
+            while queue and queue[0].lines is not None and queue[0].pos >= len(queue[0].keys):
+                queue.popleft()
+            if queue:
+                slot = queue[0]
+                if slot.lines is None:
+                    return None
+                heads.append((slot.keys[slot.pos], group, slot))
+            elif group in self._open:
+                return None
+        return sorted(heads, key=lambda h: h[:2]) or None
+
+
+def _run(slot: Slot, limit: tuple[bytes, int] | None, group: int) -> int:
+    """Where ``slot``'s run of lines ends: at its first line that another group's head (``limit``:
+    key, group) goes before, as a k-way merge takes them (ties to the lower group)."""
+    keys, i = slot.keys, slot.pos + 1
+    if limit is None:
+        return len(keys)
+    key, other = limit
+    if group < other:
+        while i < len(keys) and keys[i] <= key:
+            i += 1
+    else:
+        while i < len(keys) and keys[i] < key:
+            i += 1
+    return i
