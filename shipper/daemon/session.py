@@ -173,6 +173,7 @@ class Session:
         if isinstance(item, End):
             self._streams.pop(item.source_id, None)
             self._frontier.pop(item.source_id, None)
+            self._busy.discard(item.source_id)
             checkpoint = item.checkpoint
         self._add(follower, item.source_id, docs, checkpoint, mono)
         self._hand_on_one(item.source_id, mono)

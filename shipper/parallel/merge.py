@@ -6,7 +6,7 @@ group's order, so for NDJSON, one stream in time order, the main process merges 
 lines the same way before writing them: a line leaves once every group that may still give a line
 has one waiting (a group's next line could be earlier), the earliest first. Its key is the
 line's ``@timestamp``, the first member of every document. A part still being linked
-(`shipper.enrich.order`) holds back its group's lines behind it.
+(`shipper.enrich.order`) holds back the lines that come after its first one.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def stamp_of(line: bytes) -> bytes:
 class Slot:
     """A part's place in its group's order; its lines come once it is linked."""
 
+    first: bytes  # the key of its first line, known before the lines are
     lines: list[bytes] | None = None
     keys: list[bytes] = field(default_factory=list)
     pos: int = 0  # the lines before it are written
@@ -40,9 +41,9 @@ class Merge:
         self._open = set(range(groups))  # groups that may still give lines
         self._write = write
 
-    def slot(self, group: int) -> Slot:
-        """The next place in ``group``'s order."""
-        slot = Slot()
+    def slot(self, group: int, first: bytes) -> Slot:
+        """The next place in ``group``'s order, for lines the first of which has the key ``first``."""
+        slot = Slot(first)
         self._queues[group].append(slot)
         return slot
 
@@ -59,8 +60,9 @@ class Merge:
         out: list[bytes] = []
         while (head := self._heads()) is not None:
             (_, group, slot), rest = head[0], head[1:]
+            if slot.lines is None:  # the next line is this part's, still being linked
+                break
             stop = _run(slot, rest[0][:2] if rest else None, group)
-            assert slot.lines is not None
             out += slot.lines[slot.pos : stop]
             slot.pos = stop
         if out:
@@ -68,16 +70,14 @@ class Merge:
 
     def _heads(self) -> list[tuple[bytes, int, Slot]] | None:
         """Each group's next line (key, group, slot), earliest first; None while a group that may
-        still give a line has none waiting, or a part before its next line is being linked."""
+        still give a line has none waiting."""
         heads = []
         for group, queue in enumerate(self._queues):
             while queue and queue[0].lines is not None and queue[0].pos >= len(queue[0].keys):
                 queue.popleft()
             if queue:
                 slot = queue[0]
-                if slot.lines is None:
-                    return None
-                heads.append((slot.keys[slot.pos], group, slot))
+                heads.append((slot.keys[slot.pos] if slot.lines is not None else slot.first, group, slot))
             elif group in self._open:
                 return None
         return sorted(heads, key=lambda h: h[:2]) or None

@@ -30,7 +30,7 @@ from shipper.enrich.incidents import epoch
 from shipper.enrich.order import Order, Waiting, roles_of
 from shipper.event import Batch
 from shipper.parallel.direct import Commit, Direct, Finish
-from shipper.parallel.merge import Merge, Slot
+from shipper.parallel.merge import Merge, Slot, stamp_of
 from shipper.parallel.pool import DEPTH, Workers
 from shipper.parallel.work import Block, Done, Job, Part, Setup, State, Worker
 from shipper.parse.base import ParseContext
@@ -153,9 +153,6 @@ class ParallelReplay:
             chain.expected = self._take(chain, job, done, end, tracker, counters)
             self._release()
         self._release(end=True)
-        if self._merge is not None:
-            for chain in self._chains:
-                self._merge.close(chain.index)
         tail = self.incidents.flush()
         if tail:
             self._write({s.name: s.encoder()(tail) for s in self.sinks}, len(tail), 0, tracker, counters)
@@ -174,8 +171,10 @@ class ParallelReplay:
             job = next(chain.jobs, None)
             if job is not None:
                 chain.in_flight += 1
+                chain.ended = job.final  # its last: the group is done once this result is taken
                 return job
             chain.ended = True
+            self._finished(chain)
 
     def _jobs(self, group_index: int, group: Group) -> Iterator[Job]:
         """A group's jobs in input order; each starts from the newest state known when it is made."""
@@ -215,7 +214,13 @@ class ParallelReplay:
             end = self._read_errors(chain, job, end, tracker, counters)
         if end.ids[0]:
             chain.frontier = epoch(end.ids[0])
+        self._finished(chain)
         return end
+
+    def _finished(self, chain: _Chain) -> None:
+        """Once a group's last result is taken, the other groups' lines no longer wait for its next."""
+        if chain.ended and not chain.in_flight and self._merge is not None:
+            self._merge.close(chain.index)
 
     def _read_errors(self, chain: _Chain, job: Job, state: State, tracker: AckTracker, counters: Counter[str]) -> State:
         """A journal input's read errors, as its last items (they are known once it is read)."""
@@ -255,7 +260,7 @@ class ParallelReplay:
                 self.incidents.enrich([doc for _, doc in part.pending])
             self._fill(part, tracker, counters)
             return
-        slot = self._merge.slot(chain.index) if self._merge is not None else None
+        slot = self._merge.slot(chain.index, _first_stamp(part, self.sinks[0].name)) if self._merge is not None else None
         roles = roles_of([doc for _, doc in part.pending])
         if not roles:
             self._fill(part, tracker, counters, slot)
@@ -299,6 +304,12 @@ class ParallelReplay:
         batch.seq = tracker.register(batch.source_id, batch.checkpoint)
         for sink in self.sinks:
             sink.write(batch)
+
+
+def _first_stamp(part: Part, name: str) -> bytes:
+    """The @timestamp of a part's first document, before the recognised ones are encoded."""
+    first = part.items[name][0]
+    return stamp_of(first) if first is not None else str(part.pending[0][1]["@timestamp"]).encode()
 
 
 def _direct(sinks: Sequence[Sink], workers: int) -> Direct | None:

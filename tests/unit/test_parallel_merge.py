@@ -49,7 +49,7 @@ def test_the_lines_come_out_as_a_k_way_merge_of_the_groups_gives_them(seed: int)
     slots: list[tuple[Slot, list[bytes]]] = []
     for kind, g, part in todo:
         if kind == "part":
-            slots.append((merge.slot(g), part))
+            slots.append((merge.slot(g, stamp_of(part[0]) if part else b""), part))
         elif rng.random() < 0.5:  # (else at the end)
             merge.close(g)
         if slots and rng.random() < 0.6:
@@ -65,11 +65,11 @@ def test_the_lines_come_out_as_a_k_way_merge_of_the_groups_gives_them(seed: int)
 def test_nothing_leaves_while_a_group_that_may_give_an_earlier_line_has_none_waiting() -> None:
     written: list[bytes] = []
     merge = Merge(2, written.extend)
-    first = merge.slot(0)
-    merge.fill(first, [_line("2017-08-30T14:00:02.000000Z", 1), _line("2017-08-30T14:00:09.000000Z", 2)])
+    lines = [_line("2017-08-30T14:00:02.000000Z", 1), _line("2017-08-30T14:00:09.000000Z", 2)]
+    merge.fill(merge.slot(0, stamp_of(lines[0])), lines)
     assert written == []  # group 1 may still give a line of 14:00:00
-    later = merge.slot(1)
-    merge.fill(later, [_line("2017-08-30T14:00:05.000000Z", 3)])
+    later = [_line("2017-08-30T14:00:05.000000Z", 3)]
+    merge.fill(merge.slot(1, stamp_of(later[0])), later)
     assert [stamp_of(line)[11:19] for line in written] == [b"14:00:02", b"14:00:05"]  # 14:00:09 waits for group 1's next
     merge.close(1)
     assert [stamp_of(line)[11:19] for line in written] == [b"14:00:02", b"14:00:05", b"14:00:09"]

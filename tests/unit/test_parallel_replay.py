@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import orjson
 import pytest
@@ -135,6 +135,30 @@ def test_several_groups_give_in_parallel_the_documents_and_links_of_one_process(
     assert len(failures) == 40 * 3
     assert all(f.get("cause", {}).get("signature") == "sendmail.bind_address_in_use" for f in failures)
     assert len({f["incident"] for f in failures}) == 40
+
+
+@pytest.mark.parametrize("minutes", ["first", "last"])
+def test_a_short_group_does_not_hold_back_the_others_ndjson(tmp_path: Path, minutes: str) -> None:
+    """NDJSON of a long messages and a short maillog of its first or last minutes: once maillog's
+    only result is taken, the merge stops waiting for maillog's next line (and a part of maillog
+    still being linked holds back only what comes after it), so messages' lines are written as
+    they come, not held to the end."""
+    maillog, messages = maillog_and_messages(tmp_path, 30)
+    lines = maillog.read_text().splitlines(keepends=True)
+    maillog.write_text("".join(lines[:10] if minutes == "first" else lines[-10:]))
+    expected, _ = one_process([maillog, messages], 1024)
+    writes: list[int] = []
+    out = io.BytesIO()
+
+    class Counting(NdjsonSink):
+        def write(self, batch: Any) -> None:
+            writes.append(len(batch.encoded[self.name]))
+            super().write(batch)
+
+    groups = _groups([maillog, messages], 1024)
+    ParallelReplay(groups, CTX, default_enrichers(RecogniseConfig())[-1], [Counting(out)], 2).run()
+    assert out.getvalue() == expected
+    assert len(writes) > 20 and max(writes) < sum(writes) // 4
 
 
 def test_a_record_longer_than_the_warm_up_is_done_again_from_the_exact_state(tmp_path: Path) -> None:
@@ -400,7 +424,7 @@ def test_a_killed_replay_leaves_no_worker_behind(tmp_path: Path, corpus_file: Pa
 _HOW_THEY_START = """
 import json, sys, threading, time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 from shipper.parallel.pool import Workers
 from shipper.parallel.work import Setup
 from shipper.parse.base import ParseContext
