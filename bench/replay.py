@@ -4,7 +4,7 @@
 
 Cases: 1M RFC 3164 lines → NDJSON (to /dev/null; in one process, and with the default worker
 processes) and → the local store, also split into maillog and messages (two inputs merged by
-time); a journal directory of 100k entries (made with
+time: → NDJSON in one process and with workers, → the local store); a journal directory of 100k entries (made with
 systemd-journal-remote) → NDJSON. Targets (issue 2, 2-core machine):
 ≥150k lines/s to NDJSON, ≥100k/s into the local store, ≥120k journal entries/s. Figures are
 printed, never asserted. Each run is a fresh `shipper` process; medians are reported.
@@ -95,8 +95,10 @@ def main() -> None:
         fresh = [store, Path(f"{store}-wal"), Path(f"{store}-shm")]
         case("syslog → local store", [*SHIPPER, "replay", "--store", str(store), *common, str(text)], args.lines,
              args.runs, before_each=fresh)
-        two = split_maillog(text, work)
-        case("maillog + messages → local store", [*SHIPPER, "replay", "--store", str(store), *common, *map(str, two)],
+        two = [str(p) for p in split_maillog(text, work)]
+        case("maillog + messages → ndjson, one process", [*ndjson[:-1], *two, "--workers", "0"], args.lines, args.runs)
+        case(f"maillog + messages → ndjson, {os.cpu_count()} workers", [*ndjson[:-1], *two], args.lines, args.runs)
+        case("maillog + messages → local store", [*SHIPPER, "replay", "--store", str(store), *common, *two],
              args.lines, args.runs, before_each=fresh)
         if args.journal and Path(JOURNAL_REMOTE).exists():
             jdir = work / "journal"
