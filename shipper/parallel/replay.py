@@ -1,9 +1,10 @@
 """The main process of a parallel replay: reads blocks, keeps results in order, links, writes.
 
 `ParallelReplay.run` does what `shipper.pipeline.Pipeline.run` does for groups of syslog text
-inputs or journal files, with the same batches and documents, but parsing, ids, recognition and
-encoding run in worker processes (`shipper.parallel.work`). See `shipper.parallel` for how the
-state that lines carry from one block to the next is rebuilt and checked.
+inputs or journal files, with the same documents (for one group, batch for batch), but parsing,
+ids, recognition and encoding run in worker processes (`shipper.parallel.work`). See
+`shipper.parallel` for how the state that lines carry from one block to the next is rebuilt and
+checked.
 
 Several groups (``replay /var/log/maillog* /var/log/messages``) are replayed side by side: each
 group's results are taken in its own order, with its own parser, recogniser and ids, as
