@@ -35,7 +35,8 @@ class Waiting:
     since: float  # monotonic time it began to wait
 
     def __post_init__(self) -> None:
-        self.newest = max(_key(doc) for doc in self.roles)
+        self.keys = [_key(doc) for doc in self.roles]
+        self.newest = max(self.keys)
         self.left = len(self.roles)  # not linked yet
 
 
@@ -72,7 +73,7 @@ class Order:
     def add(self, waiting: Waiting) -> None:
         self._batches.append(waiting)
         queue = self._inputs.setdefault(waiting.source_id, deque())
-        queue.extend((_key(doc), doc, waiting) for doc in waiting.roles)
+        queue.extend((key, doc, waiting) for key, doc in zip(waiting.keys, waiting.roles))
 
     def release(self, watermark: float, now: float) -> list[Waiting]:
         """Link the documents no input can precede any more (all of them with ``watermark``

@@ -8,7 +8,7 @@ import random
 import orjson
 import pytest
 
-from shipper.parallel.merge import Merge, Slot, stamp_of
+from shipper.parallel.merge import Merge, Slot, stamp_of, stamps
 
 
 def _line(ts: str, n: int) -> bytes:
@@ -76,5 +76,7 @@ def test_nothing_leaves_while_a_group_that_may_give_an_earlier_line_has_none_wai
 
 
 def test_the_stamp_is_read_where_it_is() -> None:
-    assert stamp_of(_line("2017-08-30T14:00:02.000000Z", 1)) == b"2017-08-30T14:00:02.000000Z"
-    assert stamp_of(b'{"message":"x","@timestamp":"2017-08-30T14:00:02Z"}\n') == b"2017-08-30T14:00:02Z"
+    lines = [_line("2017-08-30T14:00:02.000000Z", 1), b'{"message":"x","@timestamp":"2017-08-30T14:00:02Z"}\n',
+             b'{"@timestamp":"2017-08-30T14:00:02.1234Z","message":"a quote at 42"}\n', _line("2017-08-30T14:00:02.123Z", 2)]
+    assert stamps(lines) == [stamp_of(line) for line in lines] == [
+        b"2017-08-30T14:00:02.000000Z", b"2017-08-30T14:00:02Z", b"2017-08-30T14:00:02.1234Z", b"2017-08-30T14:00:02.123Z"]
