@@ -24,14 +24,15 @@ def maillog_and_messages(tmp_path: Path, incidents: int) -> list[Path]:
         host = f"mx{n % 4}"
         for line in seed:  # 20 s from the first SYSERR to the verdict, as in the report
             rest = line[16:].replace("gorp", host, 1)
-            (maillog if " sendmail[" in line else messages).append(_at(second + _seconds(line) - _seconds(seed[0]), rest))
+            (maillog if " sendmail[" in line else messages).append(_at(second + clock_seconds(line) - clock_seconds(seed[0]), rest))
         second += 20
     (tmp_path / "maillog").write_text("\n".join(maillog) + "\n")
     (tmp_path / "messages").write_text("\n".join(messages) + "\n")
     return [tmp_path / "maillog", tmp_path / "messages"]
 
 
-def _seconds(line: str) -> int:
+def clock_seconds(line: str) -> int:
+    """Seconds since midnight of an RFC 3164 line's stamp."""
     h, m, s = (int(x) for x in line[7:15].split(":"))
     return h * 3600 + m * 60 + s
 

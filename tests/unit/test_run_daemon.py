@@ -14,6 +14,7 @@ import pytest
 
 from tests.helpers.daemon import DaemonProcess, LiveJournal, wait_for, write_config
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
+from tests.helpers.rsyslog import clock_seconds
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed"
 pytest.importorskip("systemd.journal", reason="systemd-python is not installed")
@@ -266,6 +267,32 @@ def test_a_failure_read_before_its_cause_from_another_file_still_learns_it(tmp_p
                             {"type": "file", "paths": [str(tmp_path / "maillog")]}], run={"batch_wait": "2s"})
     with DaemonProcess(cfg, tmp_path / "stderr.txt") as daemon:
         wait_for(lambda: len(stored(tmp_path)) == len(messages) + len(maillog), 120, "every line")
+        assert daemon.stop() == 0
+    failures = stored(tmp_path, "json_extract(doc, '$.rootcause.role') = 'failure'")
+    causes = [row[0] for row in stored(tmp_path, "json_extract(doc, '$.rootcause.cause.signature') = 'sendmail.bind_address_in_use'")]
+    assert len(failures) == 3 and sorted(causes) == sorted(i for i, _ in failures)
+
+
+def test_a_failure_in_the_journal_learns_its_cause_from_maillog_at_a_first_start(tmp_path: Path) -> None:
+    """A journal input (systemd's verdict among an hour of other entries, read 256 entries a
+    turn) and maillog (the report's SYSERRs), as on a host whose sendmail logs to syslog only."""
+    lines = (SEED / "messages-sendmail.log").read_text().splitlines()
+    start = 1_504_101_600  # 2017-08-30T14:00:00Z
+    stamp = lambda line: start + clock_seconds(line) - 14 * 3600  # noqa: E731
+    entries = [({"MESSAGE": f"other entry {i}", "SYSLOG_IDENTIFIER": "app", "_PID": "7"}, start + i) for i in range(0, 7200, 2)]
+    for line in lines:
+        if " systemd[1]: " in line:
+            entries.append(({"MESSAGE": line.split(": ", 1)[1], "SYSLOG_IDENTIFIER": "systemd", "_PID": "1",
+                             "UNIT": "sendmail.service", "_SYSTEMD_UNIT": "init.scope"}, stamp(line)))
+    entries.sort(key=lambda e: e[1])
+    make_journal(tmp_path / "journal", b"".join(
+        export_entry({**fields, "__REALTIME_TIMESTAMP": str(t * 1_000_000)}, seq=i) for i, (fields, t) in enumerate(entries)))
+    maillog = [f"Aug 30 14:{m:02d}:00 gorp sendmail[9]: r{m:05d}: from=<a@b>, size=1, nrcpts=1" for m in range(0, 55, 5)]
+    (tmp_path / "maillog").write_text("\n".join(maillog + [line for line in lines if " sendmail[" in line]) + "\n")
+    cfg = config(tmp_path, [{"type": "journal", "path": str(tmp_path / "journal")},
+                            {"type": "file", "paths": [str(tmp_path / "maillog")]}], run={"batch_wait": "2s"})
+    with DaemonProcess(cfg, tmp_path / "stderr.txt") as daemon:
+        wait_for(lambda: len(stored(tmp_path)) == len(entries) + len(maillog) + 7, 120, "every entry and line")
         assert daemon.stop() == 0
     failures = stored(tmp_path, "json_extract(doc, '$.rootcause.role') = 'failure'")
     causes = [row[0] for row in stored(tmp_path, "json_extract(doc, '$.rootcause.cause.signature') = 'sendmail.bind_address_in_use'")]
