@@ -50,9 +50,13 @@ WARM_ENTRIES = 64  # the same for journal entries
 # 1M entries into the bench endpoint: 3.7, 3.4 and 3.1 s with 2,000, 4,000 and 8,000 entries,
 # at 151, 170 and 204 MB of PSS (bench/README.md).
 SEGMENT_ENTRIES = 4000
-# Several groups: at most so many parts wait for the other groups before they are linked (a group
-# whose clock is off must not hold the others' failures back for good).
-PARTS_WAITING = 16
+# Several groups: at most so many parts per job in flight wait for the other groups before they are
+# linked. The group whose results are earliest gets the next job, so the parts of a group ahead come
+# from jobs it was given before it got ahead: 11, 19 and 34 parts at most waited with 2, 4 and 8
+# workers (1M lines as maillog and messages; a fixed 16 made failures miss their causes with 4).
+# The bound is for a group whose clock is off: past it, the oldest part is linked without waiting
+# further, and a failure may miss its cause.
+PARTS_WAITING_PER_JOB = 16
 MIN_PARALLEL_BYTES = 8 << 20  # below this (about 60k lines, 0.5 s), starting workers costs more than it saves
 
 
@@ -112,7 +116,8 @@ class ParallelReplay:
             import shipper.sinks.es_client  # noqa: F401, PLC0415
         self._chains = [_Chain(i, group, self._jobs(i, group)) for i, group in enumerate(self.groups)]
         if len(self.groups) > 1:
-            self._order = Order(self.incidents, math.inf, PARTS_WAITING, [str(c.index) for c in self._chains])
+            waiting = PARTS_WAITING_PER_JOB * DEPTH * max(self.workers, 1)
+            self._order = Order(self.incidents, math.inf, waiting, [str(c.index) for c in self._chains])
         workers = Workers(self.workers, replace(self._setup(), direct=direct))
         try:
             summary = deliver_to(self.sinks, lambda tracker, counters: self._run(workers, tracker, counters), self.clock)

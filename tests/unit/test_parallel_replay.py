@@ -63,11 +63,11 @@ def one_process(paths: list[Path], block_size: int, window: Window = Window()) -
     return out.getvalue(), summary
 
 
-def in_parallel(paths: list[Path], block_size: int, window: Window = Window()) -> tuple[bytes, Summary]:
+def in_parallel(paths: list[Path], block_size: int, window: Window = Window(), workers: int = 2) -> tuple[bytes, Summary]:
     out = io.BytesIO()
     groups = _groups(paths, block_size)
     incidents = default_enrichers(RecogniseConfig())[-1]
-    summary = ParallelReplay(groups, CTX, incidents, [NdjsonSink(out)], 2, window).run()
+    summary = ParallelReplay(groups, CTX, incidents, [NdjsonSink(out)], workers, window).run()
     return out.getvalue(), summary
 
 
@@ -121,14 +121,16 @@ def test_larger_real_logs_give_the_same_documents_in_parallel(larger_file: Path,
     assert any("cause" in d["rootcause"] for d in recognised), "failures are linked to causes across blocks"
 
 
-@pytest.mark.parametrize("block_size", [1024, 8192])
-def test_several_groups_give_in_parallel_the_documents_and_links_of_one_process(tmp_path: Path, block_size: int) -> None:
+@pytest.mark.parametrize(("block_size", "workers"), [(1024, 2), (8192, 2), (512, 12)])
+def test_several_groups_give_in_parallel_the_documents_and_links_of_one_process(tmp_path: Path, block_size: int,
+                                                                                workers: int) -> None:
     """Each group keeps its own chain of state; a failure in messages is linked with the SYSERRs
     of maillog, which the workers read in other blocks, as when one process merges the groups by
-    time; and the NDJSON is merged by time as one process merges it, byte for byte."""
+    time; and the NDJSON is merged by time as one process merges it, byte for byte. With more
+    workers, more parts wait for the other group (`PARTS_WAITING_PER_JOB`)."""
     paths = maillog_and_messages(tmp_path, 40)
     expected, seq = one_process(paths, block_size)
-    got, par = in_parallel(paths, block_size)
+    got, par = in_parallel(paths, block_size, workers=workers)
     assert got == expected
     assert [par.counters[k] for k in ("read", "documents", "unparsed")] == [seq.counters[k] for k in ("read", "documents", "unparsed")]
     failures = [d["rootcause"] for d in map(orjson.loads, got.splitlines()) if d.get("rootcause", {}).get("role") == "failure"]
