@@ -44,6 +44,10 @@ BACKED_UP_WAIT = 2.0  # while batches spill to disk, let small ones grow this lo
 # (`shipper.enrich.order`): a first start reads a backlog of hundreds of megabytes in that time.
 CAUSE_WAIT = 30.0
 CAUSES_WAITING = 64
+# An input read this far ahead (in @timestamp) of another one still being read is not read further
+# until the other catches up (for at most CAUSE_WAIT): its batches with failures or causes would
+# otherwise pile up waiting for the other (at a first start, a megabyte of maillog can be a week).
+AHEAD = 60.0
 
 
 @dataclass
@@ -65,7 +69,8 @@ class Session:
         self._enrichers: list[Enricher] = default_enrichers(self.cfg.recognise)
         self._order = Order(self._enrichers[1], CAUSE_WAIT, CAUSES_WAITING)
         self._frontier: dict[str, float] = {}  # source id -> @timestamp of its last document read
-        self._busy: set[str] = set()  # the source ids the last poll read documents from
+        self._busy: set[str] = set()  # the source ids their follower's last poll read documents from
+        self._held: dict[str, float] = {}  # follower key -> since when it is not read (ahead of the others)
         self._streams: dict[str, Stream] = {}
         self._pending: dict[str, _Pending] = {}
         self._owner: dict[str, Follower] = {}  # source id -> follower
@@ -123,8 +128,10 @@ class Session:
         # keep the data, and memory holds one flow of events, not two.
         self.paused = outbox.full or (self.courier.delivering(mono) and (outbox.memory_full or not outbox.spool.empty))
         if not self.paused:
-            self._busy.clear()
             for follower in self.plan.followers:
+                if self._ahead(follower, mono):
+                    continue
+                self._busy.difference_update([sid for sid in self._busy if self._owner.get(sid) is follower])
                 for item in follower.poll(wall):
                     self._handle(follower, item, mono, wall)
                     busy = True
@@ -238,6 +245,18 @@ class Session:
         bounds = [p.first for p in self._pending.values()]
         bounds += [self._frontier[sid] for sid in self._busy]
         return min(bounds, default=math.inf)
+
+    def _ahead(self, follower: Follower, mono: float) -> bool:
+        """Whether ``follower`` waits this turn: what it last read is `AHEAD` past what another
+        input still being read has reached (and it has not waited `CAUSE_WAIT` yet)."""
+        mine = [self._frontier[sid] for sid in self._busy if self._owner.get(sid) is follower]
+        others = [p.first for sid, p in self._pending.items() if self._owner.get(sid) is not follower]
+        others += [self._frontier[sid] for sid in self._busy if self._owner.get(sid) is not follower]
+        if mine and others and min(mine) > min(others) + AHEAD:
+            if mono - self._held.setdefault(follower.key, mono) < CAUSE_WAIT:
+                return True
+        self._held.pop(follower.key, None)
+        return False
 
     def _release(self, watermark: float) -> None:
         for waiting in self._order.release(watermark, time.monotonic()):

@@ -11,6 +11,7 @@ import pytest
 
 from shipper.config.model import load_config
 from shipper.daemon.plan import make_plan
+from shipper.daemon import session as session_module
 from shipper.daemon.session import Session
 from shipper.daemon.stats import Stats
 from shipper.env import Env
@@ -20,24 +21,35 @@ from shipper.sources.live import End
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed" / "messages-sendmail.log"
 
 
-def _session(tmp_path: Path) -> Session:
+def _session(tmp_path: Path, files: tuple[str, ...] = ("messages",), run: str = "{}") -> Session:
+    for name in files:
+        (tmp_path / name).write_text("")
+    inputs = ", ".join(f"{{type: file, paths: [{tmp_path / name}]}}" for name in files)
     config = tmp_path / "shipper.yml"
-    config.write_text(f"state_dir: {tmp_path / 'state'}\ninputs: [{{type: file, paths: [{tmp_path / 'messages'}]}}]\n"
-                      "parse: {timezone: UTC, year: 2017}\n")
+    config.write_text(f"state_dir: {tmp_path / 'state'}\ninputs: [{inputs}]\nparse: {{timezone: UTC, year: 2017}}\nrun: {run}\n")
     env = Env()
     return Session(make_plan(load_config(config), env, print, env), print, Stats())
 
 
-def _chunk(source_id: str, lines: list[str]) -> RawChunk:
-    offsets = [sum(len(line) + 1 for line in lines[:i]) for i in range(len(lines))]
+def _chunk(source_id: str, lines: list[str], base: int = 0) -> RawChunk:
+    offsets = [base + sum(len(line) + 1 for line in lines[:i]) for i in range(len(lines))]
     return RawChunk(Origin(source_id, "syslog", path=f"/var/log/{source_id}"), "text", lines, offsets)
+
+
+def _failures(tmp_path: Path) -> list[tuple[str, str | None, str | None]]:
+    """The stored failures: their stamp, and their cause's signature and last stamp."""
+    con = sqlite3.connect(tmp_path / "state" / "events.db")
+    try:
+        return con.execute("SELECT ts, json_extract(doc, '$.rootcause.cause.signature'), json_extract(doc, '$.rootcause.cause.last') "
+                           "FROM events WHERE json_extract(doc, '$.rootcause.role') = 'failure' ORDER BY ts").fetchall()
+    finally:
+        con.close()
 
 
 def test_a_stream_that_ends_in_the_poll_that_read_it_holds_nothing_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A rotated file read to its end gives its last lines and its `End` in one poll: the failure
     among them waits for maillog, then both are linked and stored, and the ended stream no longer
     counts among the inputs that may still give an earlier event."""
-    (tmp_path / "messages").write_text("")
     lines = SEED.read_text().splitlines()
     session = _session(tmp_path)
     session.open()
@@ -53,8 +65,40 @@ def test_a_stream_that_ends_in_the_poll_that_read_it_holds_nothing_back(tmp_path
         assert len(session._order) == 0
     finally:
         assert session.close(30)
-    con = sqlite3.connect(tmp_path / "state" / "events.db")
-    rows = con.execute("SELECT json_extract(doc, '$.rootcause.cause.signature') FROM events "
-                       "WHERE json_extract(doc, '$.rootcause.role') = 'failure'").fetchall()
-    con.close()
-    assert rows == [("sendmail.bind_address_in_use",)] * 3
+    assert [cause for _, cause, _ in _failures(tmp_path)] == ["sendmail.bind_address_in_use"] * 3
+
+
+def test_an_input_far_ahead_of_another_waits_for_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first start: each poll of maillog gives six hours of it (its SYSERRs, a burst an hour,
+    a batch each), each poll of messages one hour (systemd's verdicts, five seconds after the
+    burst). Read as they come, maillog's batches would pile up waiting for messages, past the
+    bound on waiting batches, and be linked before their failures were read, hours ahead, so
+    that the failures' incidents were closed when they came. Maillog is not read while it is
+    `AHEAD` of messages: at most one poll of it waits, and every failure gets its cause."""
+    monkeypatch.setattr(session_module, "CAUSES_WAITING", 8)
+    seed = SEED.read_text().splitlines()
+    syserr, verdicts = [line[16:] for line in seed if "sendmail[" in line], [line[16:] for line in seed if "systemd[" in line]
+    at = lambda h, m, s, rest: f"Aug 30 {h:02d}:{m:02d}:{s:02d} {rest}"  # noqa: E731
+    messages = [[[at(h, m, 0, f"gorp app[7]: other line {h}.{m}") for m in range(0, 60, 3)] + [at(h, 30, 7, v) for v in verdicts]]
+                for h in range(24)]
+    maillog = [[[at(h, 30, 2, line) for line in syserr] + [at(h, 45, 0, f"gorp sendmail[9]: r{h:05d}: from=<a@b>, size=1")]
+                for h in range(six, six + 6)] for six in range(0, 24, 6)]
+    session = _session(tmp_path, ("messages", "maillog"), run="{batch_events: 8}")
+    session.open()
+    reads: dict[str, int] = {"messages": 0, "maillog": 0}
+    try:
+        for follower, name, polls in zip(session.plan.followers, ("messages", "maillog"), (messages, maillog)):
+            def poll(now: float, name: str = name, polls: list[list[list[str]]] = polls) -> list[RawChunk]:
+                if reads[name] == len(polls):
+                    return []
+                reads[name] += 1
+                return [_chunk(name, sorted(lines), base=(reads[name] * 10 + i) * 10_000) for i, lines in enumerate(polls[reads[name] - 1])]
+            monkeypatch.setattr(follower, "poll", poll)
+        while session.step():
+            pass
+    finally:
+        assert session.close(30)
+    failures = _failures(tmp_path)
+    assert len(failures) == 3 * 24
+    for ts, cause, last in failures:  # each failure has the burst five seconds before it, not a later one
+        assert cause == "sendmail.bind_address_in_use" and last == ts.replace(":30:07.", ":30:02."), (ts, last)
