@@ -33,6 +33,7 @@ from shipper.parse.dispatch import make_parser
 from shipper.sinks.base import Encode
 from shipper.sinks.rows import encode_rows
 from shipper.sources.base import RawChunk
+from shipper.sources.follow import POLL_ENTRIES
 from shipper.sources.live import End, Follower, Gap, Idle, Log, Polled, TextMark
 from shipper.state.checkpoints import CheckpointStore
 from shipper.state.spool import DIRNAME as SPOOL_DIR
@@ -44,9 +45,10 @@ BACKED_UP_WAIT = 2.0  # while batches spill to disk, let small ones grow this lo
 # (`shipper.enrich.order`): a first start reads a backlog of hundreds of megabytes in that time.
 CAUSE_WAIT = 30.0
 CAUSES_WAITING = 64
-# An input read this far ahead (in @timestamp) of another one still being read is not read further
-# until the other catches up (for at most CAUSE_WAIT): its batches with failures or causes would
-# otherwise pile up waiting for the other (at a first start, a megabyte of maillog can be a week).
+# An input read this far ahead (in @timestamp) of another one catching up with a backlog is not
+# read further until the other catches up (for at most CAUSE_WAIT): its batches with failures or
+# causes would otherwise pile up waiting for the other (at a first start, a megabyte of maillog can
+# be a week). Inputs that keep up do not hold others back, whatever their clocks say.
 AHEAD = 60.0
 
 
@@ -71,6 +73,7 @@ class Session:
         self._frontier: dict[str, float] = {}  # source id -> @timestamp of its last document read
         self._busy: set[str] = set()  # the source ids their follower's last poll read documents from
         self._held: dict[str, float] = {}  # follower key -> since when it is not read (ahead of the others)
+        self._catching_up: set[str] = set()  # keys of the followers whose last poll left a backlog
         self._streams: dict[str, Stream] = {}
         self._pending: dict[str, _Pending] = {}
         self._owner: dict[str, Follower] = {}  # source id -> follower
@@ -132,9 +135,12 @@ class Session:
                 if self._ahead(follower, mono):
                     continue
                 self._busy.difference_update([sid for sid in self._busy if self._owner.get(sid) is follower])
+                read = 0
                 for item in follower.poll(wall):
                     self._handle(follower, item, mono, wall)
+                    read += len(item.items) if isinstance(item, RawChunk) else 0
                     busy = True
+                self._note_backlog(follower, read)
         self._hand_on(mono, force=False)
         if self._order:
             self._release(self._watermark())
@@ -246,12 +252,22 @@ class Session:
         bounds += [self._frontier[sid] for sid in self._busy]
         return min(bounds, default=math.inf)
 
+    def _note_backlog(self, follower: Follower, read: int) -> None:
+        """Whether ``follower`` is catching up: it knows of bytes still to read, or (a journal,
+        which cannot tell) its poll was full."""
+        backlog = follower.backlog()
+        if (backlog > 0) if backlog is not None else read >= POLL_ENTRIES:
+            self._catching_up.add(follower.key)
+        else:
+            self._catching_up.discard(follower.key)
+
     def _ahead(self, follower: Follower, mono: float) -> bool:
         """Whether ``follower`` waits this turn: what it last read is `AHEAD` past what another
-        input still being read has reached (and it has not waited `CAUSE_WAIT` yet)."""
+        input catching up has reached (and it has not waited `CAUSE_WAIT` yet)."""
         mine = [self._frontier[sid] for sid in self._busy if self._owner.get(sid) is follower]
-        others = [p.first for sid, p in self._pending.items() if self._owner.get(sid) is not follower]
-        others += [self._frontier[sid] for sid in self._busy if self._owner.get(sid) is not follower]
+        behind = [sid for sid, owner in self._owner.items() if owner is not follower and owner.key in self._catching_up]
+        others = [self._frontier[sid] for sid in behind if sid in self._busy]
+        others += [self._pending[sid].first for sid in behind if sid in self._pending]
         if mine and others and min(mine) > min(others) + AHEAD:
             if mono - self._held.setdefault(follower.key, mono) < CAUSE_WAIT:
                 return True

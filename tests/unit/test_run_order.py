@@ -94,6 +94,7 @@ def test_an_input_far_ahead_of_another_waits_for_it(tmp_path: Path, monkeypatch:
                 reads[name] += 1
                 return [_chunk(name, sorted(lines), base=(reads[name] * 10 + i) * 10_000) for i, lines in enumerate(polls[reads[name] - 1])]
             monkeypatch.setattr(follower, "poll", poll)
+            monkeypatch.setattr(follower, "backlog", lambda name=name, polls=polls: len(polls) - reads[name])
         while session.step():
             pass
     finally:
@@ -102,3 +103,23 @@ def test_an_input_far_ahead_of_another_waits_for_it(tmp_path: Path, monkeypatch:
     assert len(failures) == 3 * 24
     for ts, cause, last in failures:  # each failure has the burst five seconds before it, not a later one
         assert cause == "sendmail.bind_address_in_use" and last == ts.replace(":30:07.", ":30:02."), (ts, last)
+
+
+def test_an_input_that_keeps_up_holds_no_other_back_whatever_its_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live, with messages' stamps two hours behind (a zone set wrong): both inputs keep up with
+    their files (no backlog), so maillog is read at every turn, though it looks two hours ahead."""
+    session = _session(tmp_path, ("messages", "maillog"), run="{batch_events: 4}")
+    session.open()
+    polled = {"messages": 0, "maillog": 0}
+    try:
+        for follower, name, hour in zip(session.plan.followers, ("messages", "maillog"), (12, 14)):
+            def poll(now: float, name: str = name, hour: int = hour) -> list[RawChunk]:
+                n = polled[name] = polled[name] + 1
+                return [_chunk(name, [f"Aug 30 {hour}:00:{n:02d} gorp app[7]: line {n}"] * 5, base=n * 1000)]
+            monkeypatch.setattr(follower, "poll", poll)
+            monkeypatch.setattr(follower, "backlog", lambda: 0)
+        for _ in range(30):
+            session.step()
+    finally:
+        assert session.close(30)
+    assert polled == {"messages": 30, "maillog": 30}
