@@ -247,10 +247,15 @@ class Session:
 
     def _watermark(self) -> float:
         """The least @timestamp an input may still give: the first pending document's of each
-        source, and the last read of each source the last poll read from (others are idle)."""
+        source, and the last read of each source still catching up (an input that keeps up with
+        its file gives what comes next, whatever its clock says)."""
         bounds = [p.first for p in self._pending.values()]
-        bounds += [self._frontier[sid] for sid in self._busy]
+        bounds += [self._frontier[sid] for sid in self._busy if self._catching(sid)]
         return min(bounds, default=math.inf)
+
+    def _catching(self, sid: str) -> bool:
+        owner = self._owner.get(sid)
+        return owner is not None and owner.key in self._catching_up
 
     def _note_backlog(self, follower: Follower, read: int) -> None:
         """Whether ``follower`` is catching up: it knows of bytes still to read, or (a journal,
@@ -265,7 +270,7 @@ class Session:
         """Whether ``follower`` waits this turn: what it last read is `AHEAD` past what another
         input catching up has reached (and it has not waited `CAUSE_WAIT` yet)."""
         mine = [self._frontier[sid] for sid in self._busy if self._owner.get(sid) is follower]
-        behind = [sid for sid, owner in self._owner.items() if owner is not follower and owner.key in self._catching_up]
+        behind = [sid for sid, owner in self._owner.items() if owner is not follower and self._catching(sid)]
         others = [self._frontier[sid] for sid in behind if sid in self._busy]
         others += [self._pending[sid].first for sid in behind if sid in self._pending]
         if mine and others and min(mine) > min(others) + AHEAD:

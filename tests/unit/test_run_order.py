@@ -107,7 +107,8 @@ def test_an_input_far_ahead_of_another_waits_for_it(tmp_path: Path, monkeypatch:
 
 def test_an_input_that_keeps_up_holds_no_other_back_whatever_its_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Live, with messages' stamps two hours behind (a zone set wrong): both inputs keep up with
-    their files (no backlog), so maillog is read at every turn, though it looks two hours ahead."""
+    their files (no backlog), so maillog is read at every turn, though it looks two hours ahead,
+    and its failures do not wait for messages to reach their time."""
     session = _session(tmp_path, ("messages", "maillog"), run="{batch_events: 4}")
     session.open()
     polled = {"messages": 0, "maillog": 0}
@@ -115,11 +116,13 @@ def test_an_input_that_keeps_up_holds_no_other_back_whatever_its_clock(tmp_path:
         for follower, name, hour in zip(session.plan.followers, ("messages", "maillog"), (12, 14)):
             def poll(now: float, name: str = name, hour: int = hour) -> list[RawChunk]:
                 n = polled[name] = polled[name] + 1
-                return [_chunk(name, [f"Aug 30 {hour}:00:{n:02d} gorp app[7]: line {n}"] * 5, base=n * 1000)]
+                verdict = f"Aug 30 {hour}:00:{n:02d} gorp systemd[1]: sendmail.service: Failed with result 'exit-code'."
+                return [_chunk(name, [f"Aug 30 {hour}:00:{n:02d} gorp app[7]: line {n}"] * 4 + [verdict], base=n * 1000)]
             monkeypatch.setattr(follower, "poll", poll)
             monkeypatch.setattr(follower, "backlog", lambda: 0)
         for _ in range(30):
             session.step()
+            assert len(session._order) <= 2  # the turn's own batches, linked at the next
     finally:
         assert session.close(30)
     assert polled == {"messages": 30, "maillog": 30}
