@@ -269,6 +269,9 @@ class Session:
     def _ahead(self, follower: Follower, mono: float) -> bool:
         """Whether ``follower`` waits this turn: what it last read is `AHEAD` past what another
         input catching up has reached (and it has not waited `CAUSE_WAIT` yet)."""
+        if not self._catching_up - {follower.key}:  # the usual turn: nobody else is behind
+            self._held.pop(follower.key, None)
+            return False
         mine = [self._frontier[sid] for sid in self._busy if self._owner.get(sid) is follower]
         behind = [sid for sid, owner in self._owner.items() if owner is not follower and self._catching(sid)]
         others = [self._frontier[sid] for sid in behind if sid in self._busy]
