@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, directories, archives, journal files, or - for stdin")
     p.add_argument("--output", choices=("local", "ndjson", "es"), help="where documents go (default: the local store)")
     p.add_argument("--store", type=Path, help="the local store (default: ~/.local/share/shipper/events.db)")
-    p.add_argument("-o", "--out", type=Path, help="with --output ndjson: write to this file instead of stdout")
+    p.add_argument("-o", "--out", type=Path, help="with --output ndjson: write to this file (afresh) instead of stdout")
     p.add_argument("--es-url", help="with --output es: the Elasticsearch URL (credentials come from the config)")
     p.add_argument("--config", type=Path, help="a shipper.yml (parse, recognise and output settings)")
     p.add_argument("--format", choices=FORMATS, default="auto", help="force the input format (default: detect)")
@@ -58,8 +58,6 @@ def run(args: argparse.Namespace, env: Env) -> int:
     cfg = load_config(args.config)
     ctx = _context(args, cfg, env)
     window = Window(*window_from_args(args, env, ctx.timezone))
-    stdin = env.stdin if "-" in args.paths else None
-    groups = open_inputs(list(args.paths), fmt=args.format, max_line_bytes=ctx.max_line_bytes, stdin=stdin)
     sinks = make_sinks(
         cfg,
         env,
@@ -71,6 +69,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
         out=args.out,
         es_url=args.es_url,
     )
+    stdin = env.stdin if "-" in args.paths else None
+    own = [path for sink in sinks for path in sink.files()]  # (the sinks open their files later)
+    groups = open_inputs(list(args.paths), fmt=args.format, max_line_bytes=ctx.max_line_bytes, stdin=stdin, own=own)
     from shipper.progress import progress_bar
 
     total = sum(s.total() or 0 for g in groups for s in g.sources)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from shipper.config.model import Config, FileInput, JournalInput
 from shipper.env import Env
@@ -40,13 +40,14 @@ def make_plan(cfg: Config, env: Env, log: Log, sink_env: Env) -> Plan:
     tz = cfg.parse.timezone or local_zone_name(env.environ)
     zone(tz)
     ctx = ParseContext(timezone=tz, year=cfg.parse.year, max_line_bytes=int(cfg.parse.max_line_bytes))
-    followers = make_followers(cfg, log, ctx.max_line_bytes)
     make_sink = sink_factory(cfg, sink_env)
     sink = make_sink()  # builds (without connecting) now: a bad output setting fails here
+    followers = make_followers(cfg, log, ctx.max_line_bytes, own=sink.files())
     return Plan(cfg, followers, make_sink, ctx, sink.name, sink.encoder())
 
 
-def make_followers(cfg: Config, log: Log, max_line_bytes: int) -> list[Follower]:
+def make_followers(cfg: Config, log: Log, max_line_bytes: int, own: Sequence[Path] = ()) -> list[Follower]:
+    """``own``: the output's files, which file inputs never read (`FileFollower`)."""
     inputs = cfg.inputs or [JournalInput(type="journal")]
     followers: list[Follower] = []
     seen: dict[str, int] = {}
@@ -59,7 +60,7 @@ def make_followers(cfg: Config, log: Log, max_line_bytes: int) -> list[Follower]
         else:
             _check_file_input(spec, i)
             key = input_key("file", spec.name, "\n".join(spec.paths))
-            follower = FileFollower(spec, key, max_line_bytes=max_line_bytes, log=log)
+            follower = FileFollower(spec, key, max_line_bytes=max_line_bytes, log=log, own=own)
         if key in seen:
             raise ConfigError(f"inputs[{i}] and inputs[{seen[key]}] would share the checkpoint {key!r}",
                               hint="give one of them another name: (name: ...)")

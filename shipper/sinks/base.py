@@ -14,6 +14,7 @@ worker made them, and calls the encoder on ``batch.docs`` otherwise.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from shipper.event import Batch, Doc
@@ -31,6 +32,11 @@ def items_of(batch: Batch, name: str, encode: Encode) -> list[Any]:
     return encode(batch.docs)
 
 
+def sqlite_files(path: Path) -> list[Path]:
+    """A SQLite database and the files SQLite writes beside it (`Sink.files`)."""
+    return [path] + [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+
+
 class Sink(Protocol):
     name: str
     counters: Counter[str]  # e.g. stored, duplicates, dead_lettered, retries
@@ -44,3 +50,8 @@ class Sink(Protocol):
     def flush(self) -> None: ...
 
     def close(self) -> None: ...
+
+    def files(self) -> list[Path]:
+        """The files it writes. Neither a replay nor the daemon reads them as inputs: a glob or a
+        directory that takes in its own output would read back what it writes, without end."""
+        ...

@@ -35,7 +35,7 @@ from shipper.config.elasticsearch import ElasticsearchOutput
 from shipper.env import Env
 from shipper.errors import OutputError, UnavailableError
 from shipper.event import Batch
-from shipper.sinks.base import Ack, Encode, items_of
+from shipper.sinks.base import Ack, Encode, items_of, sqlite_files
 from shipper.sinks.bulk import DEADLETTER_DATASET, FILTER_PATH, Chunk, Chunker, Encoder, Reply, read_reply, split_item
 from shipper.sinks.deadletter import FILENAME, DeadLetterStore, Letter
 from shipper.sinks.es_errors import connection_reason, error_reason
@@ -129,6 +129,9 @@ class ElasticsearchSink:
         if self._deadletter is not None:
             self._deadletter.close()
             self._deadletter = None
+
+    def files(self) -> list[Path]:
+        return sqlite_files(self.state_dir / FILENAME)
 
     # -- sending ----------------------------------------------------------------------------------
     def _submit(self, chunk: Chunk) -> None:

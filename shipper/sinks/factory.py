@@ -37,7 +37,8 @@ def make_sinks(
         from shipper.sinks.ndjson import NdjsonSink
 
         path = out or (cfg.output.ndjson.path if cfg.output.ndjson else None)
-        return [NdjsonSink(path=path) if path else NdjsonSink(stream=env.stdout_bytes)]
+        # -o FILE is written afresh; the configured file (the daemon's output) is appended to.
+        return [NdjsonSink(path=path, truncate=out is not None) if path else NdjsonSink(stream=env.stdout_bytes)]
     if output == "es":
         from shipper.sinks.elasticsearch import ElasticsearchSink
 

@@ -30,7 +30,7 @@ import orjson
 
 from shipper.errors import OutputError
 from shipper.event import Batch, Doc
-from shipper.sinks.base import Ack, Encode, items_of
+from shipper.sinks.base import Ack, Encode, items_of, sqlite_files
 from shipper.sinks.local_writer import Writer
 from shipper.sinks.rows import encode_rows
 
@@ -324,3 +324,6 @@ class LocalSink:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+    def files(self) -> list[Path]:
+        return sqlite_files(self.path)

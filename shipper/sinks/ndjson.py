@@ -23,11 +23,16 @@ def encode_lines(docs: list[Doc]) -> list[bytes]:
 
 
 class NdjsonSink:
+    """To ``stream``, or to the file ``path``: appended to (the daemon's output, which a restart
+    continues), or with ``truncate`` written afresh (``replay -o FILE``, as ``sort -o`` does: a
+    second replay into the same file gives the same file, not the lines twice)."""
+
     name = "ndjson"
 
-    def __init__(self, stream: IO[bytes] | None = None, path: Path | None = None) -> None:
+    def __init__(self, stream: IO[bytes] | None = None, path: Path | None = None, truncate: bool = False) -> None:
         self._stream = stream
         self._path = path
+        self._mode = "wb" if truncate else "ab"
         self._owned = False
         self._regular = False
         self._ack: Ack | None = None
@@ -39,7 +44,7 @@ class NdjsonSink:
             if self._path is None:
                 raise OutputError("the ndjson output needs a stream or a file path")
             try:
-                self._stream = open(self._path, "ab")
+                self._stream = open(self._path, self._mode)
             except OSError as exc:
                 raise OutputError(f"cannot write {self._path}: {exc.strerror}") from None
             self._owned = True
@@ -67,3 +72,6 @@ class NdjsonSink:
         if self._owned and self._stream is not None:
             self._stream.close()
         self._stream = None
+
+    def files(self) -> list[Path]:
+        return [self._path] if self._path is not None else []

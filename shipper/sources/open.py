@@ -17,9 +17,10 @@ import os
 import time
 import sys
 from dataclasses import dataclass, field
-from typing import IO, Callable, Literal
+from pathlib import Path
+from typing import IO, Callable, Literal, Sequence
 
-from shipper.errors import InputError
+from shipper.errors import InputError, UsageError
 from shipper.sources.base import Source
 from shipper.sources.export import ExportSource, JsonSource
 from shipper.sources.files import TextSource
@@ -61,6 +62,7 @@ class _Grouper:
     streams: dict[tuple[str, str], Source] = field(default_factory=dict)
     order: dict[tuple[str, str], None] = field(default_factory=dict)  # every key, as first seen
     seen: set[str] = field(default_factory=set)
+    own: frozenset[str] = frozenset()  # the real paths of the files the replay writes
 
     def add_path(self, path: str) -> None:
         try:
@@ -70,6 +72,9 @@ class _Grouper:
         if os.path.isdir(path):
             self._add_directory(path)
         elif os.path.isfile(path):
+            if os.path.realpath(path) in self.own:
+                raise UsageError(f"{path} is where this replay writes its output, so it cannot be an input too",
+                                 hint="write the output to another file, or leave this one out of the inputs")
             self._add_file(path, journal_dir=os.path.dirname(path) or ".")
         else:  # a FIFO or device (e.g. process substitution): read once, as a stream
             self._add_stream(path, InputStream.open_path(path), st.st_mtime)
@@ -88,7 +93,8 @@ class _Grouper:
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
                 path = os.path.join(root, name)
-                if not name.startswith(".") and os.path.isfile(path):
+                # The replay's own output in a directory it reads (a second `replay -o DIR/x DIR`) is skipped.
+                if not name.startswith(".") and os.path.isfile(path) and os.path.realpath(path) not in self.own:
                     self._add_file(path, journal_dir=top)
         if failures:
             exc = failures[0]
@@ -187,16 +193,19 @@ def _probe(path: str) -> _Probe:
 
 
 def open_inputs(
-    paths: list[str], *, fmt: str = "auto", max_line_bytes: int = 65536, stdin: IO[bytes] | None = None
+    paths: list[str], *, fmt: str = "auto", max_line_bytes: int = 65536, stdin: IO[bytes] | None = None,
+    own: Sequence[Path] = (),
 ) -> list[InputGroup]:
     """The groups to read for ``paths`` (files, directories, ``-`` for stdin), in the order the
     paths were given. ``fmt`` forces the format of text inputs (binary journal files are always
-    read as journals). `InputError` for a path that is missing or unreadable, or a bad ``fmt``."""
+    read as journals). `InputError` for a path that is missing or unreadable, or a bad ``fmt``.
+    ``own`` are the files the replay writes (`Sink.files`): never read, since each line read would
+    be written to them again (`UsageError` when one is named as an input; skipped in a directory)."""
     if fmt not in FORMATS:
         raise InputError(f"unknown input format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
     if max_line_bytes < 1:
         raise InputError(f"max_line_bytes must be at least 1, not {max_line_bytes}")
-    grouper = _Grouper(fmt, max_line_bytes)
+    grouper = _Grouper(fmt, max_line_bytes, own=frozenset(os.path.realpath(p) for p in own))
     for path in paths:
         if path == STDIN:
             grouper.add_stdin(stdin if stdin is not None else sys.stdin.buffer)

@@ -25,7 +25,8 @@ import glob
 import os
 import stat
 import time
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from shipper.config.model import FileInput
 from shipper.errors import InputError
@@ -53,9 +54,12 @@ CLOSE_AFTER = 30.0  # a rotated file idle this long is finished
 class FileFollower:
     def __init__(
         self, cfg: FileInput, key: str, *, max_line_bytes: int, log: Log, close_after: float = CLOSE_AFTER,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, own: Sequence[Path] = (),
     ) -> None:
+        """``own``: the files the daemon writes (`Sink.files`), never followed even where the
+        patterns match them: every line read from them would be written to them again."""
         self.cfg = cfg
+        self._own = own
         self._clock = clock
         self.key = key
         self.label = ", ".join(cfg.paths)
@@ -120,6 +124,7 @@ class FileFollower:
 
     def _match(self) -> dict[tuple[int, int], tuple[str, os.stat_result]]:
         found: dict[tuple[int, int], tuple[str, os.stat_result]] = {}
+        own = self._own_files()  # (they may appear at any time: the local store's -wal file)
         for pattern in self.cfg.paths:
             for path in sorted(glob.glob(os.path.expanduser(pattern))):
                 if self._excluded(path):
@@ -128,9 +133,23 @@ class FileFollower:
                     st = os.stat(path)
                 except OSError:
                     continue
-                if stat.S_ISREG(st.st_mode):
-                    found.setdefault((st.st_dev, st.st_ino), (path, st))
+                ident = (st.st_dev, st.st_ino)
+                if ident in own:
+                    self._warn(path, f"shipper: {path} matches {self.label} but is shipper's own output; "
+                                          "it is not read (add it to the input's exclude: to silence this)")
+                elif stat.S_ISREG(st.st_mode):
+                    found.setdefault(ident, (path, st))
         return found
+
+    def _own_files(self) -> set[tuple[int, int]]:
+        idents: set[tuple[int, int]] = set()
+        for path in self._own:
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            idents.add((st.st_dev, st.st_ino))
+        return idents
 
     def _excluded(self, path: str) -> bool:
         name = os.path.basename(path)

@@ -121,6 +121,25 @@ def test_multi_line_elasticsearch_records_are_grouped_while_written(tmp_path: Pa
     assert not stored(tmp_path, "unparsed = 1")  # no continuation line became an event of its own
 
 
+def test_its_own_output_among_the_files_it_follows_is_not_read(tmp_path: Path) -> None:
+    """`paths: [/var/log/*.log]` and the NDJSON output at /var/log/shipper.log: the output is not
+    read back (it was, every line again and again: 150 MB in 8 s from 100 lines)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "messages.log").write_text(syslog_lines(50))
+    out = logs / "shipper.log"
+    cfg = config(tmp_path, [{"type": "file", "paths": [str(logs / "*.log")]}], output={"ndjson": {"path": str(out)}})
+    err = tmp_path / "stderr.txt"
+    with DaemonProcess(cfg, err) as daemon:
+        wait_for(lambda: "is shipper's own output; it is not read" in err.read_text(), 60, "the output skipped")
+        with open(logs / "messages.log", "a") as f:
+            f.write(syslog_lines(60)[len(syslog_lines(50)):])
+        wait_for(lambda: out.read_bytes().count(b"\n") >= 60, 60, "the appended lines")
+        assert daemon.stop() == 0
+    assert sorted(orjson.loads(line)["message"] for line in out.read_bytes().splitlines()) == sorted(
+        f"line {i}" for i in range(60))
+
+
 def test_sighup_reloads_a_valid_config_and_keeps_the_old_one_when_invalid(tmp_path: Path) -> None:
     (tmp_path / "a.log").write_text(syslog_lines(3, "a"))
     (tmp_path / "b.log").write_text(syslog_lines(4, "b"))

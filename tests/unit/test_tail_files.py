@@ -285,3 +285,25 @@ def _gzip_text(target: Path, text: str, mtime: float) -> None:
     with gzip.open(target, "wt") as dst:
         dst.write(text)
     os.utime(target, (mtime, mtime))
+
+
+def test_never_follows_its_own_output_where_the_patterns_match_it(tmp_path: Path) -> None:
+    """`paths: [/var/log/*.log]` with the NDJSON output at /var/log/shipper.log: every line read from
+    the output would be written to it again, without end (150 MB in 8 s from a 100-line input, before).
+    The output is recognised by its inode, also when it appears after the first scan (the local
+    store's -wal file) or is reached through a symlink."""
+    (tmp_path / "app.log").write_text(syslog(3))
+    out = tmp_path / "shipper.log"
+    clock = Clock()
+    logs: list[str] = []
+    cfg = FileInput(type="file", paths=[str(tmp_path / "*.log")], scan_interval=Duration(0.5))
+    f = FileFollower(cfg, "file-test", max_line_bytes=65536, log=logs.append, clock=clock, own=[out])
+    f.open(None)
+    assert len(lines(poll(f, clock))) == 3
+    append(out, syslog(2, "written by shipper"))  # the output file appears (the sink opens it)
+    (tmp_path / "link.log").symlink_to(out)
+    append(tmp_path / "app.log", syslog(1, "new"))
+    assert lines(poll(f, clock)) == ["Aug 30 14:55:00 gorp sendmail[1000]: new 0"]
+    assert sorted(logs) == [f"shipper: {tmp_path / name} matches {tmp_path / '*.log'} but is shipper's own output; "
+                            "it is not read (add it to the input's exclude: to silence this)"
+                            for name in ("link.log", "shipper.log")]
