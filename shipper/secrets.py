@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import stat
 import threading
 from pathlib import Path
@@ -42,6 +43,9 @@ def redact(text: str) -> str:
     return text
 
 
+_HEADER_WORD = re.compile(r"[\x21-\x7e]+")  # what an Authorization header can carry as it is
+
+
 def load_secret(
     what: str,
     *,
@@ -49,12 +53,15 @@ def load_secret(
     env_var: str | None,
     environ: Mapping[str, str],
     key: str,
+    header: bool = False,
 ) -> str | None:
     """The secret named by ``file`` or ``env_var`` (at most one may be set), registered for redaction.
 
     ``what`` names the secret for messages ("the API key"); ``key`` is the config key prefix
     (``output.elasticsearch.api_key``) so an error says which setting to fix. Trailing whitespace
     and newlines (``echo key > file``) are stripped. Returns None when neither is configured.
+    With ``header`` (an API key, a bearer token: sent as it is in an HTTP header), the secret must be
+    one word of printable ASCII; the error says what is wrong, never what the secret holds.
     """
     if file is not None and env_var is not None:
         raise ConfigError(f"{key}_file and {key}_env are both set", hint=f"keep one source for {what}")
@@ -70,10 +77,15 @@ def load_secret(
         value = raw.strip()
     else:
         return None
+    source = str(file) if file is not None else f"${env_var}"
     if not value:
-        source = str(file) if file is not None else f"${env_var}"
         raise ConfigError(f"{what} in {source} is empty", hint=f"put {what} there, or remove {key}_*")
     register(value)
+    if header and not _HEADER_WORD.fullmatch(value):
+        lines = len(value.splitlines())
+        shape = f"{lines} lines" if lines > 1 else "a space, a control or a non-ASCII character"
+        raise ConfigError(f"{what} in {source} holds {shape}: it must be one word of printable ASCII",
+                          hint=f"put {what} alone in it, as Elasticsearch gave it (base64, or id:key)")
     return value
 
 

@@ -6,6 +6,7 @@ Secrets are never values here: only the *file* or the *environment variable* tha
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +14,38 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from shipper.config.loader import ByteSize, Duration
+from shipper.errors import UsageError
 
 # Elastic's data stream naming scheme: logs-<dataset>-<namespace>; the namespace may not hold '-'.
 _NAMESPACE = re.compile(r"^[a-z0-9_]{1,100}$")
 _FINGERPRINT = re.compile(r"^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$")
+
+
+def check_url(url: str, what: str) -> None:
+    """`ValueError` unless ``url`` is http(s)://HOST[:PORT][/PATH] without credentials (what the
+    client takes; it fails on anything else with a message that names neither the key nor the fix)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or "://" not in url:
+        raise ValueError(f"{what} {url!r} needs http:// or https:// in front, e.g. https://es1.example:9200")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if not parts.hostname or port == -1 or port == 0:
+        raise ValueError(f"{what} {url!r} is not a URL of the form https://HOST:PORT (a port is 1-65535)")
+    if parts.username or parts.password:
+        raise ValueError(
+            f"{what} {parts.hostname}: credentials may not be written in a URL; "
+            "use username with password_file, or api_key_file"
+        )
+
+
+def with_url(es: ElasticsearchOutput, url: str) -> ElasticsearchOutput:
+    """``es`` at the URL given with --es-url (instead of its hosts or cloud_id)."""
+    try:
+        return dataclasses.replace(es, hosts=[url], cloud_id=None)
+    except ValueError as exc:
+        raise UsageError(f"--es-url: {exc}") from None
 
 
 @dataclass
@@ -77,12 +106,7 @@ class ElasticsearchOutput:
                 f"namespace {self.namespace!r} is not valid: use 1-100 lowercase letters, digits and _ (no '-')"
             )
         for host in self.hosts:
-            parts = urlsplit(host if "://" in host else f"http://{host}")
-            if parts.username or parts.password:
-                raise ValueError(
-                    f"host {parts.hostname}: credentials may not be written in a URL; "
-                    "use username with password_file, or api_key_file"
-                )
+            check_url(host, "host")
         if self.ssl_fingerprint is not None and not _FINGERPRINT.match(self.ssl_fingerprint):
             raise ValueError("ssl_fingerprint must be a SHA-256 fingerprint: 64 hex digits, optionally ':'-separated")
         if self.client_key is not None and self.client_cert is None:

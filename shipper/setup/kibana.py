@@ -216,8 +216,7 @@ def _authorization(es: ElasticsearchOutput, env: Env) -> str | None:
         encoded = key if isinstance(key, str) else base64.b64encode(f"{key[0]}:{key[1]}".encode()).decode()
         return f"ApiKey {encoded}"
     if "basic_auth" in auth:
-        user, password = auth["basic_auth"]
-        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        return f"Basic {auth['basic_auth']}"  # (encoded already)
     if "bearer_auth" in auth:
         return f"Bearer {auth['bearer_auth']}"
     return None

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
-from shipper.config.elasticsearch import ElasticsearchOutput
-from shipper.errors import UsageError
+from shipper.config.elasticsearch import ElasticsearchOutput, with_url
 
 
 def add_es_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,8 +21,5 @@ def es_settings(args: argparse.Namespace) -> tuple[ElasticsearchOutput, Path]:
     cfg = load_config(args.config)
     es = cfg.output.elasticsearch or ElasticsearchOutput()
     if args.es_url:
-        try:
-            es = dataclasses.replace(es, hosts=[args.es_url], cloud_id=None)
-        except ValueError as exc:
-            raise UsageError(f"--es-url: {exc}") from None
+        es = with_url(es, args.es_url)
     return es, cfg.state_dir

@@ -9,6 +9,7 @@ a 10.x server, which accepts the previous major). One client works with both, te
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -150,11 +151,11 @@ def _transport(client: Elasticsearch) -> CompatTransport:
 
 def auth_options(cfg: ElasticsearchOutput, environ: Mapping[str, str]) -> dict[str, Any]:
     api_key = load_secret("the API key", file=cfg.api_key_file, env_var=cfg.api_key_env, environ=environ,
-                          key=f"{KEY}.api_key")
+                          key=f"{KEY}.api_key", header=True)
     password = load_secret("the password", file=cfg.password_file, env_var=cfg.password_env, environ=environ,
                            key=f"{KEY}.password")
     token = load_secret("the bearer token", file=cfg.bearer_token_file, env_var=cfg.bearer_token_env,
-                        environ=environ, key=f"{KEY}.bearer_token")
+                        environ=environ, key=f"{KEY}.bearer_token", header=True)
     if sum(x is not None for x in (api_key, password, token)) > 1:
         raise ConfigError(f"{KEY}: several ways to authenticate are configured",
                           hint="keep one: api_key_* (preferred), username with password_*, or bearer_token_*")
@@ -168,8 +169,12 @@ def auth_options(cfg: ElasticsearchOutput, environ: Mapping[str, str]) -> dict[s
             return {"api_key": (key_id, secret)}
         return {"api_key": api_key}
     if password is not None and cfg.username is not None:
+        # Encoded here as UTF-8, as Elasticsearch reads it: the client encodes a (user, password)
+        # pair as ASCII and fails on any other character.
+        encoded = base64.b64encode(f"{cfg.username}:{password}".encode()).decode("ascii")
         register(f"{cfg.username}:{password}")
-        return {"basic_auth": (cfg.username, password)}
+        register(encoded)
+        return {"basic_auth": encoded}
     if token is not None:
         return {"bearer_auth": token}
     return {}

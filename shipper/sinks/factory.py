@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-from shipper.config.elasticsearch import ElasticsearchOutput
+from shipper.config.elasticsearch import ElasticsearchOutput, with_url
 from shipper.config.model import Config
 from shipper.env import Env
 from shipper.errors import UsageError
@@ -44,7 +43,7 @@ def make_sinks(
 
         es = cfg.output.elasticsearch or ElasticsearchOutput()
         if es_url:
-            es = dataclasses.replace(es, hosts=[es_url])
+            es = with_url(es, es_url)
         return [ElasticsearchSink(es, state_dir, env)]
     from shipper.sinks.local import LocalSink
 

@@ -79,3 +79,47 @@ def test_turning_tls_verification_off_is_logged(tmp_path: Path) -> None:
         env = make_env()
         run_sink(es.url, [syslog_docs(1)], tmp_path, env=env, verify_certs=False)
     assert "TLS certificate verification is OFF" in env.stderr.getvalue()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("content", ["TOPSECRETAAA\nTOPSECRETBBB\n", "TOPSECRET AAA", "TOPSECRETé"])
+@pytest.mark.parametrize("kind", ["api_key", "bearer_token"])
+def test_a_key_that_cannot_be_a_header_is_refused_without_showing_it(tmp_path: Path, kind: str, content: str) -> None:
+    """An API key or token goes into the Authorization header as it is: a second line made the
+    client's error print the whole header, key included ("Invalid header value b'ApiKey …\\n…'")."""
+    (tmp_path / "key").write_text(content)
+    config = tmp_path / "shipper.yml"
+    config.write_text(f"output:\n  elasticsearch:\n    {kind}_file: {tmp_path / 'key'}\n")
+    env = make_env()
+    with FakeES() as es:
+        assert run_command("check", ["--es-url", es.url, "--config", str(config)], env) == 3
+    shown = env.stderr.getvalue() + env.stdout.getvalue()  # type: ignore[attr-defined]
+    assert f"in {tmp_path / 'key'} holds" in shown and "it must be one word of printable ASCII" in shown
+    assert "TOPSECRET" not in shown
+
+
+def test_a_password_with_non_ascii_characters_is_sent_as_utf8(tmp_path: Path) -> None:
+    """Elasticsearch reads Basic credentials as UTF-8; the client encoded them as ASCII and failed
+    (an "unexpected error", exit 1)."""
+    good = "Basic " + base64.b64encode("shipper:pässwörd€".encode()).decode()
+    with FakeES("8.15.3", credentials={good: Grant()}) as es:
+        _, acks = run_sink(es.url, [syslog_docs(2)], tmp_path, env=make_env({"ES_PW": "pässwörd€"}),
+                           username="shipper", password_env="ES_PW")
+    assert acks == [0]
+
+
+@pytest.mark.parametrize("host, said", [
+    ("es1:9200", "needs http:// or https:// in front"),
+    ("not a url", "needs http:// or https:// in front"),
+    ("ftp://es1:9200", "needs http:// or https:// in front"),
+    ("http://es1:99999", "is not a URL of the form https://HOST:PORT"),
+    ("http://:9200", "is not a URL of the form https://HOST:PORT"),
+])
+def test_a_host_the_client_cannot_take_is_a_config_error_or_a_usage_error(tmp_path: Path, host: str, said: str) -> None:
+    """The client refused them with a ValueError, which shipper reported as a bug of its own (exit 1)."""
+    data, where = load_yaml_text(f"output:\n  elasticsearch:\n    hosts: ['{host}']\n", "c.yml")
+    with pytest.raises(ConfigError, match=said):
+        build(Config, data, "c.yml", where)
+    env = make_env()
+    assert run_command("check", ["--es-url", host], env) == 2
+    assert run_command("replay", ["--output", "es", "--es-url", host, str(tmp_path)], env) == 2
+    assert env.stderr.getvalue().count(f"--es-url: host {host!r}") == 2  # type: ignore[attr-defined]
