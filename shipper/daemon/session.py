@@ -69,7 +69,7 @@ class Session:
         self.stats = stats
         self._store = CheckpointStore(self.cfg.state_dir)
         self._enrichers: list[Enricher] = default_enrichers(self.cfg.recognise)
-        self._order = Order(self._enrichers[1], CAUSE_WAIT, CAUSES_WAITING)
+        self._order = Order(self._enrichers[1], CAUSE_WAIT, CAUSES_WAITING, window=float(self.cfg.recognise.incident_window))
         self._frontier: dict[str, float] = {}  # source id -> @timestamp of its last document read
         self._busy: set[str] = set()  # the source ids their follower's last poll read documents from
         self._held: dict[str, float] = {}  # follower key -> since when it is not read (ahead of the others)
@@ -109,7 +109,7 @@ class Session:
         the checkpoints of what was acknowledged. False when not everything was delivered."""
         assert self.outbox is not None and self.courier is not None
         self._hand_on(time.monotonic(), force=True)
-        self._release(math.inf)
+        self._release(math.inf, {})  # (what the parsers hold is read again at the next start)
         delivered = self.courier.finish(timeout)
         self._commit(force=True)
         for follower in self.plan.followers:
@@ -143,7 +143,7 @@ class Session:
                 self._note_backlog(follower, read)
         self._hand_on(mono, force=False)
         if self._order:
-            self._release(self._watermark())
+            self._release(self._watermark(), self._holding())
         return busy
 
     def fds(self) -> list[int]:
@@ -253,6 +253,12 @@ class Session:
         bounds += [self._frontier[sid] for sid in self._busy if self._catching(sid)]
         return min(bounds, default=math.inf)
 
+    def _holding(self) -> dict[str, float]:
+        """The @timestamp of the record each source's parser holds back: a file's last line is
+        held until the next one comes or the file is idle for `flush_after` (it may continue)."""
+        held = {sid: s.parser.held() for sid, s in self._streams.items()}
+        return {sid: t for sid, doc in held.items() if doc is not None and (t := stamp(doc)) is not None}
+
     def _catching(self, sid: str) -> bool:
         owner = self._owner.get(sid)
         return owner is not None and owner.key in self._catching_up
@@ -282,8 +288,8 @@ class Session:
         self._held.pop(follower.key, None)
         return False
 
-    def _release(self, watermark: float) -> None:
-        for waiting in self._order.release(watermark, time.monotonic()):
+    def _release(self, watermark: float, held: dict[str, float]) -> None:
+        for waiting in self._order.release(watermark, time.monotonic(), held):
             waiting.finish()
 
     def _batch(self, docs: list[Doc], sid: str, checkpoint: object | None) -> Batch:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from shipper.enrich.base import Enricher
 from shipper.enrich.incidents import epoch
@@ -59,11 +59,15 @@ def roles_of(docs: list[Doc]) -> list[Doc]:
 
 
 class Order:
-    def __init__(self, incidents: Enricher, max_wait: float, max_waiting: int, inputs: Sequence[str] = ()) -> None:
+    def __init__(self, incidents: Enricher, max_wait: float, max_waiting: int, inputs: Sequence[str] = (),
+                 window: float = 0.0) -> None:
         """``inputs``: the order of inputs whose documents have the same @timestamp (else: as
-        they first come)."""
+        they first come). ``window``: how long after a record an input holds back (`release`)
+        the documents of other inputs wait for it: the incident window, past which it cannot
+        be linked with them."""
         self._incidents = incidents
         self._max_wait, self._max_waiting = max_wait, max_waiting
+        self._window = window
         self._batches: deque[Waiting] = deque()
         self._inputs: dict[str, deque[tuple[float, Doc, Waiting]]] = {name: deque() for name in inputs}
 
@@ -75,14 +79,16 @@ class Order:
         queue = self._inputs.setdefault(waiting.source_id, deque())
         queue.extend((key, doc, waiting) for key, doc in zip(waiting.keys, waiting.roles))
 
-    def release(self, watermark: float, now: float) -> list[Waiting]:
+    def release(self, watermark: float, now: float, held: Mapping[str, float] | None = None) -> list[Waiting]:
         """Link the documents no input can precede any more (all of them with ``watermark``
         infinite), and those of batches that waited too long; the batches now linked, in the
-        order they came (the caller finishes them)."""
+        order they came (the caller finishes them). ``held``: per input, the @timestamp of a
+        record it holds back (a parser's open record), which the other inputs' documents from
+        then on wait for, within the window (an input whose clock is hours behind holds nobody)."""
         done: list[Waiting] = []
         linked: list[Doc] = []
         while True:
-            taken = self._take(watermark)
+            taken = self._take(watermark, held or {})
             if taken:
                 linked += taken
                 done += [w for w in self._batches if not w.left]
@@ -95,17 +101,21 @@ class Order:
             self._incidents.enrich(linked)
         return done
 
-    def _take(self, watermark: float) -> list[Doc]:
-        """The waiting documents before ``watermark``: the inputs' merged by @timestamp."""
+    def _waits(self, source: str, key: float, held: Mapping[str, float]) -> bool:
+        return any(t <= key < t + self._window for other, t in held.items() if other != source)
+
+    def _take(self, watermark: float, held: Mapping[str, float]) -> list[Doc]:
+        """The waiting documents before ``watermark`` and before what other inputs hold back:
+        the inputs' merged by @timestamp."""
         out: list[Doc] = []
-        queues = list(self._inputs.values())
+        queues = list(self._inputs.items())
         while True:
-            best: deque[tuple[float, Doc, Waiting]] | None = None
-            for queue in queues:
-                if queue and queue[0][0] < watermark and (best is None or queue[0][0] < best[0][0]):
-                    best = queue
-            if best is None:
+            best: tuple[str, deque[tuple[float, Doc, Waiting]]] | None = None
+            for name, queue in queues:
+                if queue and queue[0][0] < watermark and (best is None or queue[0][0] < best[1][0][0]):
+                    best = name, queue
+            if best is None or self._waits(best[0], best[1][0][0], held):
                 return out
-            _, doc, waiting = best.popleft()
+            _, doc, waiting = best[1].popleft()
             waiting.left -= 1
             out.append(doc)

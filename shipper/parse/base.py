@@ -28,6 +28,10 @@ class Parser(Protocol):
         """Documents held back (a multi-line record still open) at the end of the stream."""
         ...
 
+    def held(self) -> Doc | None:
+        """The record held back, if any: the next items may continue it (`flush` gives it)."""
+        ...
+
     def state(self) -> tuple[Any, ...]:
         """What decides how the next items are parsed (a copy; caches left out), for the
         parallel replay to compare between worker processes and to `restore`."""

@@ -53,6 +53,9 @@ class TextParser:
         held, self._held = self._held, None
         return [held] if held is not None else []
 
+    def held(self) -> Doc | None:
+        return self._held
+
     def state(self) -> tuple[Any, ...]:
         """What decides how the next lines are parsed (caches left out): the parallel replay
         compares it between worker processes and restores it (`restore`). A copy: the held

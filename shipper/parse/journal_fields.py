@@ -77,6 +77,9 @@ class JournalParser:
     def flush(self) -> list[Doc]:
         return []
 
+    def held(self) -> Doc | None:
+        return None  # (an entry is whole)
+
     def passed(self, ts: str) -> None:
         """Entries were read past this parser (the express lane), the last one stamped ``ts``."""
         self._last_ts = ts

@@ -65,8 +65,8 @@ class _Finished:
         return Waiting(name, roles_of(docs), lambda: self.names.append(name), since)
 
 
-def _release(order: Order, watermark: float, now: float = 0.0) -> list[str]:
-    done = order.release(watermark, now)
+def _release(order: Order, watermark: float, now: float = 0.0, held: dict[str, float] | None = None) -> list[str]:
+    done = order.release(watermark, now, held)
     for waiting in done:
         waiting.finish()
     return [w.source_id for w in done]
@@ -143,3 +143,23 @@ def test_a_batch_waits_at_most_max_wait_and_only_so_many_wait() -> None:
         order.add(finished.waiting(f"m{n}", [_doc(f"15:{n // 60:02d}:{n % 60:02d}", f"m{n}")], since=200.0))
     assert _release(order, behind, now=200.0) == ["m0", "m1", "m2"]
     assert seen == ["m0", "m1", "m2"] and len(order) == MAX_WAITING
+
+
+def test_the_record_another_input_holds_back_is_waited_for_within_the_window() -> None:
+    """A parser holds a file's last line until the next comes or the file is idle (it may
+    continue): maillog's last SYSERR (10:00:02) came a second after messages' verdicts (10:00:07),
+    and the failure was linked without it. Another input's documents from the held record's time
+    on wait for it; earlier ones, and the holding input's own, do not; nor do those more than the
+    incident window after it (an input whose clock is hours behind holds nobody back)."""
+    seen: list[str] = []
+    order = Order(_Recorder(seen), MAX_WAIT, MAX_WAITING, window=600.0)
+    finished = _Finished()
+    order.add(finished.waiting("maillog", [_doc("10:00:01", "m1"), _doc("10:00:02", "m2 (after the held one)")]))
+    order.add(finished.waiting("messages", [_doc("09:59:59", "s0"), _doc("10:00:07", "s1")]))
+    held = {"maillog": epoch("2017-08-30T10:00:02Z")}
+    assert _release(order, math.inf, held=held) == ["maillog"] and seen == ["s0", "m1", "m2 (after the held one)"]
+    order.add(finished.waiting("maillog", [_doc("10:00:02", "m3 (the held one, flushed)")]))
+    assert _release(order, math.inf) == ["messages", "maillog"]
+    assert seen[3:] == ["m3 (the held one, flushed)", "s1"]
+    order.add(finished.waiting("maillog", [_doc("12:00:00", "two hours on")]))
+    assert _release(order, math.inf, held={"messages": epoch("2017-08-30T10:00:08Z")}) == ["maillog"]

@@ -140,6 +140,28 @@ def test_its_own_output_among_the_files_it_follows_is_not_read(tmp_path: Path) -
         f"line {i}" for i in range(60))
 
 
+def test_the_last_line_each_file_holds_back_is_linked_in_time_order(tmp_path: Path) -> None:
+    """The demo's maillog and messages in one directory: the parser holds each file's last line
+    for `flush_after` (the next line may continue it), and the maillog's last cause (14:56:02) was
+    linked after two of messages' verdict lines (14:56:07): the failure was split into two
+    incidents, one "caused by" the wrong line. As in a replay: one incident, all ten events."""
+    demo = Path(__file__).resolve().parents[2] / "demo" / "logs"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name in ("maillog", "messages"):
+        (logs / name).write_bytes((demo / name).read_bytes())
+    cfg = config(tmp_path, [{"type": "file", "paths": [str(logs / "*")]}])
+    with DaemonProcess(cfg, tmp_path / "stderr.txt") as daemon:
+        wait_for(lambda: len(stored(tmp_path)) == 10, 60, "the ten events")
+        assert daemon.stop() == 0
+    con = sqlite3.connect(tmp_path / "state" / "events.db")
+    try:
+        incidents = con.execute("SELECT incident, count(*) FROM events GROUP BY incident").fetchall()
+    finally:
+        con.close()
+    assert len(incidents) == 1 and incidents[0][0] is not None and incidents[0][1] == 10
+
+
 def test_sighup_reloads_a_valid_config_and_keeps_the_old_one_when_invalid(tmp_path: Path) -> None:
     (tmp_path / "a.log").write_text(syslog_lines(3, "a"))
     (tmp_path / "b.log").write_text(syslog_lines(4, "b"))

@@ -16,7 +16,7 @@ from shipper.daemon.session import Session
 from shipper.daemon.stats import Stats
 from shipper.env import Env
 from shipper.sources.base import Origin, RawChunk
-from shipper.sources.live import End
+from shipper.sources.live import End, Idle
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed" / "messages-sendmail.log"
 
@@ -49,17 +49,21 @@ def _failures(tmp_path: Path) -> list[tuple[str, str | None, str | None]]:
 def test_a_stream_that_ends_in_the_poll_that_read_it_holds_nothing_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A rotated file read to its end gives its last lines and its `End` in one poll: the failure
     among them waits for maillog, then both are linked and stored, and the ended stream no longer
-    counts among the inputs that may still give an earlier event."""
+    counts among the inputs that may still give an earlier event. Maillog's last line, held by
+    its parser (it may continue), is waited for too, until the file is idle and it is flushed."""
     lines = SEED.read_text().splitlines()
     session = _session(tmp_path)
     session.open()
     try:
         follower = session.plan.followers[0]
-        polls = [[_chunk("messages.1", [line for line in lines if "systemd" in line]), End("messages.1", None),
+        polls = [[Idle("maillog", 0)],
+                 [_chunk("messages.1", [line for line in lines if "systemd" in line]), End("messages.1", None),
                   _chunk("maillog", [line for line in lines if "sendmail" in line])]]
         monkeypatch.setattr(follower, "poll", lambda now: polls.pop() if polls else [])
         session.step()
         assert len(session._order) == 1  # the failures wait: maillog's lines are pending, earlier
+        session._hand_on(time.monotonic() + 10, force=True)
+        session.step()  # (maillog's idle: its held line is flushed)
         session._hand_on(time.monotonic() + 10, force=True)
         session.step()
         assert len(session._order) == 0
