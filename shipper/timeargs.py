@@ -14,37 +14,53 @@ from shipper.errors import UsageError
 
 _RELATIVE = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_TIME_HINT = "use a date/time such as 2017-08-30T14:55:00Z or an age such as 30m, 2h, 7d"
+ZONE_HINT = "use an IANA name such as UTC or Europe/Berlin"
 
 
 def format_ts(dt: datetime) -> str:
-    """The fixed-width UTC form every document uses for ``@timestamp``."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The fixed-width UTC form every document uses for ``@timestamp`` (four-digit years before
+    1000 too: these strings are compared as times)."""
+    return dt.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time_arg(text: str, *, now: float, tz: str, option: str) -> str:
     """``2017-08-30``, ``2017-08-30T14:55``, ``2017-08-30 14:55:00+02:00`` or ``2h`` (ago)."""
-    value = text.strip()
+    try:
+        moment = _moment(text.strip(), now, tz)
+    except (ValueError, OverflowError, OSError):  # before year 1 or after 9999 (here or in UTC)
+        raise UsageError(f"{option} {text!r} is not a time from year 1 to 9999 (in UTC)", hint=_TIME_HINT) from None
+    if moment is None:
+        raise UsageError(f"{option} {text!r} is not a time", hint=_TIME_HINT)
+    return moment
+
+
+def _moment(value: str, now: float, tz: str) -> str | None:
+    """``value`` in the stored form; None when it is neither a date/time nor an age. A time out of
+    ``datetime``'s range raises ValueError, OverflowError or OSError."""
     rel = _RELATIVE.match(value)
     if rel:
-        seconds = int(rel.group(1)) * _UNITS[rel.group(2)]
-        return format_ts(datetime.fromtimestamp(now - seconds, timezone.utc))
+        return format_ts(datetime.fromtimestamp(now - int(rel.group(1)) * _UNITS[rel.group(2)], timezone.utc))
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(
-            f"{option} {text!r} is not a time",
-            hint="use a date/time such as 2017-08-30T14:55:00Z or an age such as 30m, 2h, 7d",
-        ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=zone(tz))
-    return format_ts(dt)
+        return None
+    return format_ts(dt if dt.tzinfo is not None else dt.replace(tzinfo=zone(tz)))
+
+
+def known_zone(name: str) -> ZoneInfo | None:
+    """The IANA zone ``name``; None when there is none (``Europe``, a directory, is none either)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
 
 
 def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"unknown time zone {name!r}", hint="use an IANA name such as UTC or Europe/Berlin") from None
+    found = known_zone(name)
+    if found is None:
+        raise UsageError(f"unknown time zone {name!r}", hint=ZONE_HINT)
+    return found
 
 
 def local_zone_name(environ: Mapping[str, str]) -> str:
@@ -68,9 +84,15 @@ def add_window_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def window_from_args(args: argparse.Namespace, env: Env, tz: str | None = None) -> tuple[str | None, str | None]:
-    """The (since, until) of ``args`` in the stored @timestamp form; None where not given."""
+    """The (since, until) of ``args`` in the stored @timestamp form; None where not given. A window
+    that holds no time (--since not before --until) is refused: it would select nothing, silently."""
     tz = tz or args.timezone or local_zone_name(env.environ)
     now = env.clock()
     since = parse_time_arg(args.since, now=now, tz=tz, option="--since") if args.since else None
     until = parse_time_arg(args.until, now=now, tz=tz, option="--until") if args.until else None
+    if since is not None and until is not None and since >= until:
+        order = "after" if since > until else "the same time as"
+        raise UsageError(f"--since {args.since!r} is {order} --until {args.until!r}: no event can be in between",
+                         hint="--since is where the window starts, --until where it ends (not included): "
+                              "give --since the earlier time")
     return since, until

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shipper.config import load_config
-from shipper.config.model import Config
+from shipper.config.model import YEARS, Config
 from shipper.env import Env
 from shipper.errors import ExitCode, UsageError
 from shipper.parse.base import ParseContext
@@ -15,6 +17,7 @@ from shipper.pipeline import Pipeline, Summary, Window
 from shipper.timeargs import local_zone_name, window_from_args, zone
 
 if TYPE_CHECKING:
+    from shipper.sinks.base import Sink
     from shipper.sources.open import InputGroup
 
 HELP = "replay archived logs (files, rotated sets, archives, journal files, dumps) into an output"
@@ -30,6 +33,14 @@ examples:
 """
 
 FORMATS = ("auto", "syslog", "elasticsearch", "journal-export", "journal-json")
+# The most worker processes a replay starts (a larger --workers is refused; one per CPU stops
+# there). The main process alone reads the inputs and merges and writes the output, so beyond some
+# dozens the workers would wait on it rather than add speed; each costs the main process two pipe
+# descriptors, up to 2 MiB of pipe buffers and a process's memory, and starting N of them costs N²
+# (each forked worker closes its siblings' pipes): --workers 100000 hung a machine, and 1000 ran out
+# of descriptors under `ulimit -n 1024`. 64 is more CPUs than most machines that replay have, and
+# keeps to 128 descriptors.
+MAX_WORKERS = 64
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,8 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timezone", help="zone of timestamps that carry none (default: the machine's)")
     p.add_argument("--year", type=int, help="year of RFC 3164 timestamps (default: from each file's mtime)")
     p.add_argument("--workers", type=int, metavar="N",
-                   help="worker processes for parsing (0: none; default: one per CPU for a large syslog or journal input)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary (a warning of read errors is still given)")
+                   help=f"worker processes for parsing (0: none, at most {MAX_WORKERS}; default: one per CPU for a "
+                        "large syslog or journal input)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar and no summary (warnings of read errors and of documents refused by "
+                        "Elasticsearch are still given)")
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
@@ -58,17 +72,13 @@ def run(args: argparse.Namespace, env: Env) -> int:
     cfg = load_config(args.config)
     ctx = _context(args, cfg, env)
     window = Window(*window_from_args(args, env, ctx.timezone))
+    # Without a config file, replay keeps the Elasticsearch dead letter in the user's data
+    # directory (the daemon's /var/lib/shipper is not for a user replaying on a laptop).
+    state_dir = cfg.state_dir if args.config else env.data_dir
     sinks = make_sinks(
-        cfg,
-        env,
-        # Without a config file, replay keeps the Elasticsearch dead letter in the user's data
-        # directory (the daemon's /var/lib/shipper is not for a user replaying on a laptop).
-        state_dir=cfg.state_dir if args.config else env.data_dir,
-        output=args.output,
-        store=args.store,
-        out=args.out,
-        es_url=args.es_url,
+        cfg, env, state_dir=state_dir, output=args.output, store=args.store, out=args.out, es_url=args.es_url
     )
+    _check_store(args, sinks)
     stdin = env.stdin if "-" in args.paths else None
     own = [path for sink in sinks for path in sink.files()]  # (the sinks open their files later)
     groups = open_inputs(list(args.paths), fmt=args.format, max_line_bytes=ctx.max_line_bytes, stdin=stdin, own=own)
@@ -90,7 +100,19 @@ def run(args: argparse.Namespace, env: Env) -> int:
         env.stderr.write(format_summary(summary, len(groups)) + "\n")
     if summary.counters["read_errors"]:  # also with --quiet: something was not read
         env.stderr.write(read_errors_warning(summary.counters["read_errors"]) + "\n")
+    refused = summary.sinks.get("elasticsearch", Counter())["dead_lettered"]
+    if refused:  # also with --quiet: something is not in Elasticsearch
+        env.stderr.write(dead_letter_warning(refused, _dead_letter_options(args, state_dir)) + "\n")
     return ExitCode.OK
+
+
+def _check_store(args: argparse.Namespace, sinks: list[Sink]) -> None:
+    """--store names the local store: with another output it would be ignored, so it is refused
+    (as -o is with the local store). Checked on the sinks made, before any is opened, so that an
+    output chosen by the config counts too."""
+    if args.store is not None and [s.name for s in sinks] != ["local"]:
+        raise UsageError(f"--store goes with the local store, not the {sinks[0].name} output",
+                         hint="leave --store out, or add --output local (an NDJSON file is -o FILE)")
 
 
 def _workers(args: argparse.Namespace, groups: list[InputGroup], env: Env) -> int:
@@ -100,21 +122,25 @@ def _workers(args: argparse.Namespace, groups: list[InputGroup], env: Env) -> in
 
     if args.workers is not None and args.workers < 0:
         raise UsageError(f"--workers {args.workers} is not a number of processes", hint="give 0 (none) or more")
+    if args.workers is not None and args.workers > MAX_WORKERS:
+        raise UsageError(f"--workers {args.workers} is more than a replay can use",
+                         hint=f"give at most {MAX_WORKERS}, or leave it out for one per CPU")
     if not eligible(groups):
         return 0
     if args.workers is not None:
         return int(args.workers)
     # One worker on one CPU too: the C lanes run in workers only, and with the main process beside
     # it a replay takes half the time of one process there (bench/README.md).
-    return env.cpu_count if worth_it(groups) else 0
+    return min(env.cpu_count, MAX_WORKERS) if worth_it(groups) else 0
 
 
 def _context(args: argparse.Namespace, cfg: Config, env: Env) -> ParseContext:
     tz = args.timezone or cfg.parse.timezone or local_zone_name(env.environ)
     zone(tz)  # fails early, with a clear message, on an unknown zone
+    if args.year is not None and args.year not in YEARS:  # (the config's parse.year is checked when loaded)
+        raise UsageError(f"--year {args.year} is out of range",
+                         hint=f"give a year from {YEARS.start} to {YEARS.stop - 1}, such as 2017")
     year = args.year if args.year is not None else cfg.parse.year
-    if year is not None and not 1970 <= year <= 9999:
-        raise UsageError(f"--year {year} is out of range", hint="give a four-digit year such as 2017")
     return ParseContext(timezone=tz, year=year, max_line_bytes=int(cfg.parse.max_line_bytes))
 
 
@@ -123,6 +149,19 @@ def read_errors_warning(count: int) -> str:
     return (f"replay: warning: {what}: part of an input could not be read (a damaged or truncated archive or "
             "journal file, a file cut while it was read). Everything else was written; each read error is an "
             "event tagged read_error that says where, and what to check.")
+
+
+def dead_letter_warning(count: int, options: str) -> str:
+    what = "1 document" if count == 1 else f"{count:,} documents"
+    return (f"replay: warning: {what} refused by Elasticsearch went to the dead letter, not into Elasticsearch. "
+            f"`shipper deadletter list {options}` shows which and why; after a fix, "
+            f"`shipper deadletter retry {options}` sends them again.")
+
+
+def _dead_letter_options(args: argparse.Namespace, state_dir: Path) -> str:
+    """The options of `shipper deadletter` that find this replay's dead letter and Elasticsearch."""
+    options = ["--config", str(args.config)] if args.config else ["--state-dir", str(state_dir)]
+    return shlex.join(options + (["--es-url", args.es_url] if args.es_url else []))
 
 
 def format_summary(summary: Summary, inputs: int) -> str:

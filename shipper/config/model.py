@@ -10,6 +10,7 @@ from typing import Literal
 
 from shipper.config.elasticsearch import ElasticsearchOutput
 from shipper.config.loader import ByteSize, Duration, build, load_yaml_file
+from shipper.timeargs import ZONE_HINT, known_zone
 
 TextFormat = Literal["auto", "syslog", "elasticsearch", "journal-export", "journal-json"]
 
@@ -77,11 +78,24 @@ class JournalInput:
 InputConfig = FileInput | JournalInput
 
 
+YEARS = range(1970, 10000)  # the years parse.year and replay's --year accept
+
+
 @dataclass
 class ParseConfig:
     timezone: str | None = field(default=None, metadata={"help": "an IANA zone such as Europe/Berlin or UTC"})
     year: int | None = None
     max_line_bytes: ByteSize = ByteSize(64 * 1024)
+
+    def __post_init__(self) -> None:
+        if self.timezone is not None and known_zone(self.timezone) is None:
+            raise ValueError(f"timezone {self.timezone!r} is not a known time zone: {ZONE_HINT}")
+        if self.year is not None and self.year not in YEARS:
+            raise ValueError(f"year {self.year} is out of range: give a year from {YEARS.start} to {YEARS.stop - 1}, "
+                             "such as 2017, or leave it out (each file's modification time gives it)")
+        if self.max_line_bytes < 1:
+            raise ValueError(f"max_line_bytes must be at least 1 byte, not {self.max_line_bytes}: "
+                             "leave it out for the default, 64KiB")
 
 
 @dataclass

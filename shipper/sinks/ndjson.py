@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import stat
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Iterator
 
 import orjson
 
@@ -46,7 +47,7 @@ class NdjsonSink:
             try:
                 self._stream = open(self._path, self._mode)
             except OSError as exc:
-                raise OutputError(f"cannot write {self._path}: {exc.strerror}") from None
+                raise self._cannot_write(exc) from None
             self._owned = True
             self._regular = stat.S_ISREG(os.fstat(self._stream.fileno()).st_mode)
 
@@ -56,22 +57,48 @@ class NdjsonSink:
     def write(self, batch: Batch) -> None:
         assert self._stream is not None and self._ack is not None, "open() first"
         lines: list[Any] = items_of(batch, self.name, encode_lines)
-        self._stream.write(b"".join(lines))
-        self._stream.flush()
+        with self._writing():
+            self._stream.write(b"".join(lines))
+            self._stream.flush()
         self.counters["written"] += len(lines)
         self._ack(batch.seq)
 
     def flush(self) -> None:
         if self._stream is not None:
-            self._stream.flush()
-            if self._owned and self._regular:  # /dev/null or a pipe cannot be fsynced
-                os.fsync(self._stream.fileno())
+            with self._writing():
+                self._sync(self._stream)
 
     def close(self) -> None:
-        self.flush()
-        if self._owned and self._stream is not None:
-            self._stream.close()
-        self._stream = None
+        """Flushed and closed (a file of its own), the file closed even when flushing fails."""
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        with self._writing():
+            try:
+                self._sync(stream)
+            finally:
+                if self._owned:
+                    stream.close()
+
+    def _sync(self, stream: IO[bytes]) -> None:
+        stream.flush()
+        if self._owned and self._regular:  # /dev/null or a pipe cannot be fsynced
+            os.fsync(stream.fileno())
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write that fails (a full disk, a quota, an I/O error) is an OutputError that names the
+        output; a closed pipe (`| head`) stays a BrokenPipeError, which ends a command quietly."""
+        try:
+            yield
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._cannot_write(exc, hint="make room there, or write elsewhere, and run again") from None
+
+    def _cannot_write(self, exc: OSError, hint: str | None = None) -> OutputError:
+        where = self._path if self._path is not None else "standard output"
+        return OutputError(f"cannot write {where}: {exc.strerror or exc}", hint=hint)
 
     def files(self) -> list[Path]:
         return [self._path] if self._path is not None else []
