@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.timeargs import window_from_args
 
     since, until = window_from_args(args, env)
-    store = LocalStore(store_path(args, env), create=False)
+    store = LocalStore(store_path(args, env), read_only=True)
     try:
         incidents = build_incidents(store.iter_docs(since=since, until=until, only_recognised=True))
         counts = store.counts(since=since, until=until)

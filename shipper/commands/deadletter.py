@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from shipper.env import Env
-from shipper.errors import ExitCode
+from shipper.errors import ExitCode, UsageError
 from shipper.setup.options import add_es_arguments
 
 if TYPE_CHECKING:
@@ -48,6 +48,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
     state_dir = args.state_dir or state_dir
     path = state_dir / FILENAME
     if not path.exists():
+        if args.action == "retry" and args.id:
+            raise _no_such_ids(args.id, path)
         env.stdout.write(f"the dead letter {path} is empty: Elasticsearch has refused no document\n")
         return ExitCode.OK
     store = DeadLetterStore(path)
@@ -86,8 +88,11 @@ def _retry(store: "DeadLetterStore", args: argparse.Namespace, env: Env, es: "El
     from shipper.sinks.elasticsearch import ElasticsearchSink
 
     letters = store.letters(ids=args.id)
+    missing = set(args.id or ()) - {x.id for x in letters}
+    if missing:  # before anything is sent: the operator meant other entries
+        raise _no_such_ids(missing, store.path)
     if not letters:
-        env.stdout.write("nothing to retry\n")
+        env.stdout.write("nothing to retry: the dead letter is empty\n")
         return ExitCode.OK
     sink = ElasticsearchSink(es, state_dir, env)
     sink.open(lambda seq: None)
@@ -102,3 +107,13 @@ def _retry(store: "DeadLetterStore", args: argparse.Namespace, env: Env, es: "El
     env.stdout.write(f"retried {len(letters)}: {c['indexed']} indexed, {c['duplicates']} already in Elasticsearch, "
                      f"{c['dead_lettered']} refused again; {removed} removed from the dead letter\n")
     return ExitCode.OK if not c["dead_lettered"] else ExitCode.OUTPUT
+
+
+def _no_such_ids(ids: Iterable[int], path: Path) -> UsageError:
+    """--id naming entries the dead letter does not hold (a mistyped id, or one retried already)."""
+    unique = sorted(set(ids))
+    listed = ", ".join(str(i) for i in unique)
+    what = f"no entry with the id {listed}" if len(unique) == 1 else f"no entries with the ids {listed}"
+    return UsageError(f"the dead letter {path} has {what}",
+                      hint="`shipper deadletter list` (with the same --config or --state-dir) shows the ids; "
+                           "an entry retried with success is removed from it")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 from pathlib import Path
 
 from shipper.commands.common import add_store_arguments, store_path
 from shipper.env import Env
 from shipper.timeargs import add_window_arguments
-from shipper.errors import ExitCode
+from shipper.errors import ExitCode, UsageError
 
 HELP = "write an HTML investigation report of the incidents in the local store (one file, no network needed)"
 EXAMPLES = """\
@@ -35,7 +36,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.timeargs import window_from_args
 
     since, until = window_from_args(args, env)
-    store = LocalStore(store_path(args, env), create=False)
+    path = store_path(args, env)
+    _refuse_store_as_output(args.output, path)
+    store = LocalStore(path, read_only=True)
     gc.disable()  # millions of small objects, none of them garbage: collecting would double the time
     try:
         data = collect(store, since=since, until=until, now=env.clock())
@@ -49,3 +52,28 @@ def run(args: argparse.Namespace, env: Env) -> int:
                      f"({counts.get('unparsed', 0)} unparsed)\n")
     env.stdout.write(f"{args.output}\n")
     return ExitCode.OK
+
+
+def _refuse_store_as_output(output: Path, store: Path) -> None:
+    """Refuses an -o that names the store, or a file SQLite keeps beside it (-wal, -shm, -journal),
+    also through a link: the page written there would destroy the store."""
+    from shipper.sinks.base import sqlite_files
+
+    real = Path(os.path.realpath(store))
+    for path in [*sqlite_files(store), *sqlite_files(real)]:  # SQLite names its files after the real one
+        if _same_file(output, path):
+            what = ("the local store" if path in (store, real)
+                    else f"{path.name}, a file SQLite keeps beside the local store")
+            raise UsageError(f"-o {output} names {what} {store}: the report would overwrite it",
+                             hint="write the report to another file, such as -o report.html")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same path once links are resolved (whether it
+    exists or not), or the same existing file under two names (a hard link)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False

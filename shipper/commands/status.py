@@ -84,7 +84,10 @@ def _report(status: dict[str, Any], running: bool) -> str:
             else f"shipper is not running (last status {status.get('updated')}, state {status.get('state')})")
     lines = [head, f"  {status.get('line', '')}"]
     if status.get("last_message"):
-        lines.append(f"  last message: {status['last_message']}")
+        # A daemon that is gone said nothing since: its last message is from before it stopped (often the
+        # start-up line `shipper: running; ...`), not how it is now.
+        label = "last message" if running else "last message before it stopped"
+        lines.append(f"  {label}: {status['last_message']}")
     for key, figures in status.get("inputs", {}).items():
         backlog = figures.get("backlog_bytes")
         lines.append(

@@ -58,4 +58,4 @@ def no_cause_hint(unit: str | None, window: float, look_at: str | None, own_hint
     name = unit or "the unit"
     option = "--user-unit" if user else "-u"
     where = look_at or f"`journalctl -b {option} {name}` and the program's own log files"
-    return f"no preceding error from {name} in the last {window_text(window)}; look at {where}. {own_hint}"
+    return f"no recognised error from {name} in the last {window_text(window)}; look at {where}. {own_hint}"

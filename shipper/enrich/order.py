@@ -4,7 +4,7 @@ Inputs are read side by side, each at its own pace: at a first start the daemon 
 megabyte of /var/log/messages, hours of it, in one turn while /var/log/maillog is read whole at
 once, and a parallel replay of several inputs takes their blocks as workers finish them. Linked as
 they come, a failure in messages could come before the SYSERR in maillog that caused it, and be
-shipped as "no preceding error".
+shipped as "no recognised error".
 
 So the documents `Incidents` reads (failures, causes: ``rootcause.role``) wait here, and go to
 it in @timestamp order across inputs, each input's in its own order, up to the watermark: the

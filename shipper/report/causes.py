@@ -117,12 +117,14 @@ def _incident(key: str, events: list[Doc], ranks: dict[str, int]) -> Incident:
 
 
 def _cause_lines(causes: list[Doc], failures: list[Doc], ranks: dict[str, int]) -> list[CauseLine]:
-    by_sig: dict[str, CauseLine] = {}
+    """One line per distinct error (`_cause_key`), the cause the failures name first, then by rank and time."""
+    lines: dict[tuple[str, ...], CauseLine] = {}
     for doc in causes:
         rc = doc["rootcause"]
-        line = by_sig.get(rc["signature"])
+        key = _cause_key(rc)
+        line = lines.get(key)
         if line is None:
-            by_sig[rc["signature"]] = CauseLine(
+            lines[key] = CauseLine(
                 signature=rc["signature"],
                 title=rc.get("title", ""),
                 message=doc.get("message", ""),
@@ -137,10 +139,24 @@ def _cause_lines(causes: list[Doc], failures: list[Doc], ranks: dict[str, int]) 
         else:
             line.count += 1
             line.last = doc["@timestamp"]
-    named = next((get_path(d, "rootcause.cause.signature") for d in failures if get_path(d, "rootcause.cause.signature")), None)
-    order = list(by_sig.values())
-    order.sort(key=lambda c: (c.signature != named, -c.rank, c.first))
+    named = next((get_path(d, "rootcause.cause") for d in failures if get_path(d, "rootcause.cause.signature")), None)
+    order = list(lines.values())
+    order.sort(key=lambda c: (not _is_named(c, named), -c.rank, c.first))
     return order
+
+
+def _cause_key(rc: dict[str, Any]) -> tuple[str, ...]:
+    """What makes two cause events one line: the same error told the same way (signature, title,
+    hint, remediation). A repeated error folds into ×N; two errors of one signature (two different
+    SYSERRs, two failed bootstrap checks) stay two lines, each with its own hint and remedy."""
+    return (rc["signature"], rc.get("title", ""), rc.get("hint", ""), rc.get("remediation", ""))
+
+
+def _is_named(line: CauseLine, named: dict[str, Any] | None) -> bool:
+    """Whether ``line`` is the cause the failures were linked to (``rootcause.cause``)."""
+    if named is None or line.signature != named.get("signature"):
+        return False
+    return line.title == named.get("title", line.title)
 
 
 def _failure(failures: list[Doc]) -> Failure | None:
@@ -205,11 +221,7 @@ def render_text(incidents: list[Incident], counts: dict[str, Any] | None = None)
         out.append(f"{_when(inc.when)}  {inc.host or '-'}  {headline(inc)}")
         if inc.remediation:
             out.append(f"    remediation: {inc.remediation}")
-        for extra in inc.causes[1:]:
-            also = f"    also: {extra.title} (×{extra.count}, {_span(extra.first, extra.last)})"
-            if inc.cause is not None and extra.rank >= inc.cause.rank:  # another cause as strong (a second failed check)
-                also += f" — hint: {extra.hint}"
-            out.append(also)
+        out.extend(_also(inc))
         if inc.failure is not None and inc.failure.exit_explained:
             out.append(f"    exit status: {inc.failure.exit_explained}")
         if inc.docs:
@@ -219,6 +231,21 @@ def render_text(incidents: list[Incident], counts: dict[str, Any] | None = None)
     if counts:
         out.append(_counts_text(counts))
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _also(inc: Incident) -> list[str]:
+    """The incident's other errors. One as strong as the cause (a second failed bootstrap check, a
+    second SYSERR) needs fixing too: it comes with its hint, and its remediation when that differs."""
+    out: list[str] = []
+    for extra in inc.causes[1:]:
+        also = f"    also: {extra.title} (×{extra.count}, {_span(extra.first, extra.last)})"
+        if extra.rank < inc.causes[0].rank:
+            out.append(also)
+            continue
+        out.append(f"{also} — hint: {extra.hint}")
+        if extra.remediation and extra.remediation != inc.remediation:
+            out.append(f"      remediation: {extra.remediation}")
+    return out
 
 
 def _counts_text(counts: dict[str, Any]) -> str:
@@ -272,6 +299,7 @@ def _incident_json(inc: Incident) -> dict[str, Any]:
                 "title": c.title,
                 "message": c.message,
                 "hint": c.hint,
+                "remediation": c.remediation,
                 "count": c.count,
                 "first": c.first,
                 "last": c.last,

@@ -12,11 +12,19 @@ from typing import Any, Literal
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
+from shipper.errors import UnavailableError
 from shipper.setup.assets import MANAGED_BY, Asset, meta_of
 from shipper.sinks.es_errors import error_reason
 
 State = Literal["missing", "outdated", "changed", "current", "newer", "foreign", "unreadable"]
 NEEDS_INSTALL: frozenset[str] = frozenset({"missing", "outdated", "changed"})
+# The cluster privileges setup needs to read and write its assets (`manage` or `all` hold them all).
+PRIVILEGES = ("manage_ilm", "manage_index_templates", "manage_ingest_pipelines")
+PRIVILEGES_HINT = (
+    f"run `shipper setup` with credentials that have the cluster privileges {', '.join(PRIVILEGES)} "
+    "(or manage): an administrator's, not the shipper's own API key, whose role (deploy/elasticsearch-role.json) "
+    "may only write documents"
+)
 
 
 @dataclass
@@ -25,6 +33,7 @@ class Status:
     state: State
     installed: int | None = None  # the version in the cluster
     detail: str = ""
+    answer: int | None = None  # unreadable: the HTTP status Elasticsearch answered
 
     def describe(self) -> str:
         a = self.asset
@@ -91,7 +100,8 @@ def inspect(client: Elasticsearch, assets: list[Asset]) -> list[Status]:
         try:
             installed = fetch(client, asset)
         except ApiError as exc:
-            statuses.append(Status(asset, "unreadable", detail=f"{exc.meta.status}: {error_reason(exc.body)}"))
+            statuses.append(Status(asset, "unreadable", detail=f"{exc.meta.status}: {error_reason(exc.body)}",
+                                   answer=exc.meta.status))
             continue
         statuses.append(compare(asset, installed))
     return statuses
@@ -125,3 +135,18 @@ def apply(client: Elasticsearch, statuses: list[Status], *, force: bool = False)
         else:
             done.append(("unchanged" if status.state == "current" else "skipped", status))
     return done
+
+
+def not_read_error(statuses: list[Status]) -> UnavailableError | None:
+    """The error of a setup that could not read some of its assets, so neither compared nor
+    installed them (None when it read them all)."""
+    unread = [s for s in statuses if s.state == "unreadable"]
+    if not unread:
+        return None
+    which = ", ".join(f"{s.asset.label} ({s.answer})" for s in unread)
+    message = (f"setup could not read {len(unread)} of its {len(statuses)} assets, "
+               f"so it neither checked nor installed them: {which}")
+    if any(s.answer == 403 for s in unread):
+        return UnavailableError(f"{message}; Elasticsearch refused them to these credentials (403 Forbidden)",
+                                hint=PRIVILEGES_HINT)
+    return UnavailableError(message, hint="the lines above say why; run setup again once Elasticsearch answers")

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
-from shipper.errors import OutputError
+from shipper.errors import InputError, OutputError
 from shipper.event import Batch, Doc
 from shipper.sinks.base import Ack, Encode, items_of, sqlite_files
 from shipper.sinks.local_writer import Writer
@@ -36,16 +36,17 @@ from shipper.sinks.rows import encode_rows
 
 SCHEMA_VERSION = "3"
 
+# 16 MiB of page cache: a replay of 1M lines into a new store, then 1M more, then the same
+# again (duplicates) took 6.8, 7.3 and 4.0 s with it, 7.0, 7.4 and 4.3 s with 64 MiB, and
+# peaked at 91 MB of PSS instead of 139 (bench/README.md).
+_CACHE = "PRAGMA cache_size=-16384"
 # 32 KiB pages: an eighth of the WAL frames (and write calls) of 4 KiB pages for the same rows
 # (-1.3 us a row, most of it from 4 to 16 KiB); applies to new stores (set before the first table).
 _PRAGMAS = (
     "PRAGMA page_size=32768",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
-    # 16 MiB of page cache: a replay of 1M lines into a new store, then 1M more, then the same
-    # again (duplicates) took 6.8, 7.3 and 4.0 s with it, 7.0, 7.4 and 4.3 s with 64 MiB, and
-    # peaked at 91 MB of PSS instead of 139 (bench/README.md).
-    "PRAGMA cache_size=-16384",
+    _CACHE,
     "PRAGMA wal_autocheckpoint=1250",  # pages: checkpoint when the WAL reaches ~40 MB
 )
 
@@ -94,16 +95,27 @@ _INSERTS = {  # by the width of the row
 FTS_STEP = 65536
 _INDEX_TEXT = "INSERT INTO events_fts (rowid, message) SELECT rowid, message FROM events WHERE rowid > ?"
 
+# Hints of the errors opening a store.
+_NO_STORE = "replay some logs first (shipper replay FILE...) or pass --store PATH"
+_WHICH_STORE = "pass --store the file that `shipper replay --store` (or `shipper run`) wrote"
+
 
 class LocalStore:
-    """The SQLite store, for writing (the sink) and for reading (causes, report)."""
+    """The SQLite store, for writing (the sink) and for reading (causes, report).
 
-    def __init__(self, path: Path, *, create: bool = True) -> None:
+    ``create=False``: the file must exist already. ``read_only``: for a command that only reads the
+    store; nothing is created, migrated or written, and what keeps it from being read is an
+    `InputError` (a missing file, one this user may not read, an empty file, another database).
+    """
+
+    def __init__(self, path: Path, *, create: bool = True, read_only: bool = False) -> None:
         self.path = path
+        self._indexed = 0  # the full-text index's mark as last seen; 0: not read yet (see _rollback)
+        if read_only:
+            self.db = _open_read_only(path)
+            return
         if not create and not path.exists():
-            raise OutputError(
-                f"no local store at {path}", hint="replay some logs first (shipper replay FILE...) or pass --store PATH"
-            )
+            raise OutputError(f"no local store at {path}", hint=_NO_STORE)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -118,17 +130,16 @@ class LocalStore:
                 f"the local store {path} was written by another version of shipper (schema {version})",
                 hint="replay into a new store (--store NEW.db); this version writes schema " + SCHEMA_VERSION,
             )
-        self._indexed = 0  # the full-text index's mark as last seen; 0: not read yet (see _rollback)
 
     def _schema(self) -> str:
         """The store's schema version; an empty database gets this version's schema."""
-        version = self._version()
+        version = _version(self.db)
         if version is not None:
             return version
         db = self.db
         db.execute("BEGIN IMMEDIATE")  # two processes opening a new store: one makes the tables
         try:
-            version = self._version()
+            version = _version(db)
             if version is None and db.execute("SELECT 1 FROM sqlite_schema").fetchone():
                 version = "unknown"  # tables, but not made by a shipper that records its schema
             elif version is None:
@@ -140,12 +151,6 @@ class LocalStore:
             raise
         db.execute("COMMIT")
         return version
-
-    def _version(self) -> str | None:
-        if not self.db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'meta'").fetchone():
-            return None
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        return None if row is None else str(row[0])
 
     def insert(self, docs: list[Doc]) -> int:
         """Stores the documents not stored yet, in one transaction; returns how many were new."""
@@ -272,6 +277,61 @@ class LocalStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _version(db: sqlite3.Connection) -> str | None:
+    """The schema version a store records (None: no ``meta`` table, or no version in it)."""
+    if not db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'meta'").fetchone():
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    return None if row is None else str(row[0])
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the store at ``path`` (SQLite's ``mode=ro``: the file is neither
+    created nor changed), after checking that it holds a store of this version. Whatever keeps it
+    from being read is an `InputError` naming the file and what to do."""
+    if not path.exists():
+        raise InputError(f"no local store at {path}", hint=_NO_STORE)
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not a local store", hint="pass --store the store's file (events.db)")
+    try:
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise _unreadable(path, exc) from None
+    try:
+        db.execute(_CACHE)
+        version = _version(db)
+    except sqlite3.Error as exc:
+        db.close()
+        raise _unreadable(path, exc) from None
+    if version != SCHEMA_VERSION:
+        db.close()
+        raise _not_this_store(path, version)
+    return db
+
+
+def _unreadable(path: Path, exc: sqlite3.Error) -> InputError:
+    """The error for a store SQLite cannot read: not a database, or not one this user may read."""
+    name = exc.sqlite_errorname
+    if name == "SQLITE_NOTADB":
+        return InputError(f"{path} is not a local store: {exc}", hint=_WHICH_STORE)
+    if name.startswith("SQLITE_READONLY"):  # a WAL database needs its -shm file, which this user may not create
+        return InputError(f"cannot read the local store {path}: {exc}",
+                          hint="SQLite reads a store with its -wal and -shm files beside it: run as a user who may "
+                               "create them in its directory (the user that runs shipper), or read a copy")
+    return InputError(f"cannot read the local store {path}: {exc}",
+                      hint="check that it is a file this user may read, in a directory this user may enter")
+
+
+def _not_this_store(path: Path, version: str | None) -> InputError:
+    """The error for a database that is not a store of this version (empty, foreign, or older/newer)."""
+    if version is None:
+        what = "an empty file" if path.stat().st_size == 0 else "a database without shipper's tables"
+        return InputError(f"{path} is not a local store ({what})", hint=_WHICH_STORE)
+    return InputError(f"the local store {path} was written by another version of shipper (schema {version})",
+                      hint="read it with that version, or replay the logs into a new store (--store NEW.db); "
+                           "this version reads schema " + SCHEMA_VERSION)
 
 
 class LocalSink:

@@ -99,7 +99,7 @@ def test_linked_as_they_come_the_failure_would_miss_its_cause() -> None:
     incidents.enrich(failures)
     incidents.enrich(causes)
     assert [_cause_of(f) for f in failures] == [None] * 3
-    assert "no preceding error" in failures[0]["rootcause"]["hint"]
+    assert "no recognised error" in failures[0]["rootcause"]["hint"]
 
 
 def test_documents_are_linked_in_time_order_up_to_the_watermark_each_inputs_in_its_own_order() -> None:

@@ -167,7 +167,7 @@ def test_failure_without_a_cause_says_so() -> None:
     assert gdm and all(d["process"]["exit_code"] == 1 for d in gdm)
     rc = gdm[0]["rootcause"]
     assert "cause" not in rc
-    assert rc["hint"].startswith("no preceding error from gdm.service in the last 10 minutes; look at")
+    assert rc["hint"].startswith("no recognised error from gdm.service in the last 10 minutes; look at")
     assert "`journalctl -b -u gdm.service`" in rc["hint"]
     udisks = [d for d in _by_sig(docs, "systemd.process_exited") if d["systemd"]["unit"] == "udisks2.service"]
     assert udisks[0]["systemd"]["exit_code"] == "dumped" and udisks[0]["systemd"]["exit_status_name"] == "ABRT"
@@ -196,7 +196,7 @@ def test_an_unrelated_error_from_another_unit_is_not_linked() -> None:
     docs = enrich_all(parse_lines(lines))
     nginx = _by_sig(docs, "systemd.process_exited")[0]
     assert "cause" not in nginx["rootcause"]
-    assert nginx["rootcause"]["hint"].startswith("no preceding error from nginx.service")
+    assert nginx["rootcause"]["hint"].startswith("no recognised error from nginx.service")
     assert nginx["rootcause"]["incident"] != docs[0]["rootcause"]["incident"]
     assert len(_incidents(docs)) == 2
 

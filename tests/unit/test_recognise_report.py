@@ -101,7 +101,7 @@ def test_a_failure_without_cause_reads_so(tmp_path: Path) -> None:
     finally:
         store.close()
     text = render_text(incidents)
-    assert "docker.service failed (exit 203/EXEC) — no cause found — hint: no preceding error from docker.service" in text
+    assert "docker.service failed (exit 203/EXEC) — no cause found — hint: no recognised error from docker.service" in text
     assert "systemd could not execute docker.service's binary (203/EXEC)" in text
 
 
@@ -114,7 +114,7 @@ def test_unparsed_lines_are_counted(tmp_path: Path, env: Env) -> None:
 
 
 def test_no_store(tmp_path: Path, env: Env) -> None:
-    assert main(["causes", "--store", str(tmp_path / "none.db")], env) == ExitCode.OUTPUT
+    assert main(["causes", "--store", str(tmp_path / "none.db")], env) == ExitCode.INPUT
     assert "no local store" in env.stderr.getvalue()  # type: ignore[attr-defined]
 
 

@@ -175,7 +175,7 @@ def test_command_prints_the_path_and_honours_the_time_range(demo_store: Path, en
 
 
 def test_missing_store_and_unwritable_output_are_clear_errors(demo_store: Path, env: Env, tmp_path: Path) -> None:
-    assert report(tmp_path / "nope.db", tmp_path / "r.html", env) == ExitCode.OUTPUT
+    assert report(tmp_path / "nope.db", tmp_path / "r.html", env) == ExitCode.INPUT
     assert "no local store" in text(env.stderr)
     (tmp_path / "dir.html").mkdir()
     assert report(demo_store, tmp_path / "dir.html", env) == ExitCode.OUTPUT
