@@ -8,14 +8,19 @@ from pathlib import Path
 from shipper.env import Env
 from shipper.errors import ExitCode
 
-HELP = "check a configuration file strictly (keys, types, values) without contacting any server"
+HELP = "check a configuration file strictly, as `shipper run` and its reload do, without contacting any server"
 EXAMPLES = """\
 examples:
   shipper validate --config /etc/shipper/shipper.yml
   shipper validate --config new.yml && cp new.yml /etc/shipper/shipper.yml && systemctl reload shipper
 
-exit status: 0 valid; 3 invalid or unreadable (the error names the file, line, key and fix).
-`shipper check` goes further: it connects to Elasticsearch with the configured credentials.
+Checks what `shipper run` checks before it starts or reloads (keys, types, values, inputs that
+would share a checkpoint, the output's settings). It writes nothing and opens neither the inputs
+nor the secret files: `shipper check` goes further, it connects to Elasticsearch with the
+configured credentials.
+
+exit status: 0 valid; 3 invalid or unreadable (the error names the file, line, key and fix);
+4 an input this machine cannot read (the journal, configured or by default, without systemd-python).
 """
 
 
@@ -25,8 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.config.model import load_config
+    from shipper.daemon.console import Console
+    from shipper.daemon.plan import make_plan
 
     cfg = load_config(args.config)  # a ConfigError names file:line, the key and the fix (exit 3)
+    # The daemon's own checks, as at a start or a reload: its plan builds the inputs and the output
+    # without opening them (no file, no state directory, no connection, no secret read).
+    make_plan(cfg, env, Console(env.stderr, env.stderr_isatty).log, env)
     inputs = ", ".join(i.type for i in cfg.inputs) or "none (the daemon follows the local journal)"
     outputs = [name for name in ("local", "ndjson", "elasticsearch") if getattr(cfg.output, name) is not None]
     env.stdout.write(f"config valid: {args.config}\n")

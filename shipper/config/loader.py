@@ -1,5 +1,5 @@
-"""Strict YAML → dataclass loading. Unknown keys and wrong types are errors that name the key,
-the file, the line and the fix; nothing silently falls back to a default.
+"""Strict YAML → dataclass loading. Unknown keys, keys given twice and wrong types are errors that
+name the key, the file, the line and the fix; nothing silently falls back to a default.
 
 A config class is a plain ``@dataclass``; its field types drive the validation (``str``, ``int``,
 ``float``, ``bool``, ``Path``, ``list[X]``, ``X | None``, ``Literal[...]``, nested dataclasses, and
@@ -15,7 +15,7 @@ import re
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any, Iterator, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
@@ -70,17 +70,39 @@ class _Where:
         return f"{self.file}:{line}" if line else self.file
 
 
-def _marks(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
+def _children(node: yaml.Node, prefix: str) -> Iterator[tuple[str, int, yaml.Node]]:
+    """A mapping's entries or a list's items: dotted key (``inputs[0].paths``), 1-based line, value."""
     if isinstance(node, yaml.MappingNode):
         for knode, vnode in node.value:
-            key = f"{prefix}.{knode.value}" if prefix else str(knode.value)
-            out[key] = knode.start_mark.line + 1
-            _marks(vnode, key, out)
+            yield (f"{prefix}.{knode.value}" if prefix else str(knode.value)), knode.start_mark.line + 1, vnode
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            key = f"{prefix}[{i}]"
-            out[key] = item.start_mark.line + 1
-            _marks(item, key, out)
+            yield f"{prefix}[{i}]", item.start_mark.line + 1, item
+
+
+def _marks(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
+    for key, line, value in _children(node, prefix):
+        out[key] = line
+        _marks(value, key, out)
+
+
+def _check_nodes(node: yaml.Node, name: str, prefix: str = "", above: tuple[yaml.Node, ...] = ()) -> None:
+    """Errors PyYAML lets through, at any depth: a key given twice in one mapping (PyYAML keeps the
+    last value) and an alias inside its own anchor (``&a [*a]``: a value without end).
+
+    Checked on the composed nodes, before merge keys (``<<: *base``) are flattened into their
+    mapping: a key that overrides a merged one is not given twice."""
+    lines: dict[str, int] = {}
+    above += (node,)
+    for key, line, value in _children(node, prefix):
+        where = _Where(name, {key: line})
+        if key in lines:
+            raise _fail(where, key, f"already given on line {lines[key]}",
+                        "keep one of the two (YAML would silently use the last)")
+        if any(value is n for n in above):
+            raise _fail(where, key, "an alias inside its own anchor: the value would never end", "write the value out")
+        lines[key] = line
+        _check_nodes(value, name, key, above)
 
 
 def load_yaml_file(path: Path) -> tuple[Any, _Where]:
@@ -96,7 +118,10 @@ def load_yaml_text(text: str, name: str) -> tuple[Any, _Where]:
     loader = _Loader(text)
     try:  # one parse gives both the data and the line of every key
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        data = None
+        if node is not None:
+            _check_nodes(node, name)
+            data = loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark else name
