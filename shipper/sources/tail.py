@@ -12,7 +12,10 @@ first bytes when it moves into a new inode (`shipper.sources.fileid`):
   itself is a new stream from offset 0. Without a copy, a `Gap` says what may be lost.
 * compression afterwards (``maillog.1`` -> ``maillog.1.gz``): recognised by fingerprint and never
   read again, unless the plain file vanished before it was read to its end: then the rest is read
-  from the archive, at the same (decompressed) offset.
+  from the archive, at the same (decompressed) offset. An archive modified in the last
+  `ARCHIVE_SETTLE` seconds may still be being written: it is recognised at once (its content is
+  not forgotten meanwhile), but read only once it has settled. Its lines' year (RFC 3164 stamps
+  have none) comes from its mtime, as a plain file's.
 * a file that vanished while shipper was not running, not read to its end: a `Gap`.
 
 Lines become chunks as in `shipper.sources.files`; see `tailfile` for partial lines.
@@ -35,7 +38,6 @@ from shipper.sources.live import End, Gap, Idle, Log, Polled, TextMark
 from shipper.sources.rotation import LIVE, parse_name
 from shipper.sources.tailfile import (
     FOLLOWED_FORMATS,
-    READ_BYTES,
     Tracked,
     open_archive,
     origin_of,
@@ -196,12 +198,13 @@ class FileFollower:
         except InputError as exc:
             self._warn(path, f"shipper: {exc}; skipping it until it can be read")
             return
-        if head.compressed and now - st.st_mtime < ARCHIVE_SETTLE:
-            return  # maybe still being compressed: look again at the next scan
+        settling = head.compressed and now - st.st_mtime < ARCHIVE_SETTLE  # maybe still being compressed
         owner = next((t for t in self._streams if head_matches(head.data, t.fp, t.fp_len)), None)
         if owner is not None:
-            self._adopt(owner, ident, path, head.compressed, st.st_size)
+            self._adopt(owner, ident, path, head.compressed, st.st_size, settling)
             return
+        if settling:
+            return  # look again at the next scan
         fp = fingerprint(head.data)
         t = Tracked(key=f"{ident[1]:x}-{fp[:12]}", fp=fp, fp_len=len(head.data), path=path, first_path=path,
                     dev=ident[0], ino=ident[1], updated=now, present=True, disk=st.st_size)
@@ -217,12 +220,16 @@ class FileFollower:
             t.read = t.seen = t.committed = t.shipped = self._tail_offset(path, st.st_size)
         self._streams.append(t)
 
-    def _adopt(self, owner: Tracked, ident: tuple[int, int], path: str, compressed: bool, size: int) -> None:
-        """A file holding ``owner``'s content: a copy to skip, or where to read the rest from."""
+    def _adopt(
+        self, owner: Tracked, ident: tuple[int, int], path: str, compressed: bool, size: int, settling: bool,
+    ) -> None:
+        """A file holding ``owner``'s content: a copy to skip, or where to read the rest from. An
+        archive still ``settling`` is only a copy for now: that keeps ``owner`` (`_forget`), so that
+        the archive is known for its content, and read from where ``owner`` was once it settles."""
         if owner.busy or owner.archive is not None or compressed:
             if list(ident) not in owner.copies:
                 owner.copies.append(list(ident))
-        if owner.busy or owner.archive is not None:
+        if owner.busy or owner.archive is not None or settling:
             return
         if compressed:
             owner.archive = owner.path = path
@@ -301,9 +308,8 @@ class FileFollower:
         widen_fingerprint(t, st.st_size)
         if t.fmt is None and not self._set_format(t, plain_format(t, self.cfg.format), st.st_mtime):
             return
-        end = min(st.st_size, t.read + READ_BYTES)
-        out += read_plain(t, end, final=False, cap=self._cap)
-        t.seen, t.size, t.updated, t.idle_sent = end, max(t.size, end), now, False
+        out += read_plain(t, st.st_size, final=False, cap=self._cap)
+        t.size, t.updated, t.idle_sent = max(t.size, t.seen), now, False
 
     def _idle(self, t: Tracked, st: os.stat_result, now: float, out: list[Polled]) -> None:
         idle_for = now - t.updated
@@ -339,8 +345,8 @@ class FileFollower:
     def _read_archive(self, t: Tracked, out: list[Polled]) -> None:
         try:
             if t.stream is None:
-                open_archive(t, self.cfg.format, self._cap)
-                if not self._set_format(t, t.fmt or "syslog", None):
+                mtime = open_archive(t, self.cfg.format, self._cap)
+                if not self._set_format(t, t.fmt or "syslog", mtime):
                     return
             chunks, finished = read_archive(t)
         except InputError as exc:

@@ -19,9 +19,9 @@ from shipper.sources.fileid import FP_BYTES, fingerprint, pread_head
 from shipper.sources.files import decode_lines, split_block
 from shipper.sources.lines import LineBlock, iter_line_blocks
 from shipper.sources.sniff import SNIFF_BYTES, sniff
-from shipper.sources.stream import InputStream
+from shipper.sources.stream import InputStream, input_error
 
-READ_BYTES = 1 << 20  # read at most this much of one file per poll (bounded memory, fair turns)
+READ_BYTES = 1 << 20  # read this much of one file per poll, and on to its line's end (bounded memory, fair turns)
 # Lines per chunk: the daemon takes a chunk through every stage before the next, and a small one
 # stays in the CPU's caches from stage to stage (as `follow.POLL_ENTRIES` for the journal).
 POLL_LINES = 256
@@ -123,17 +123,24 @@ def same_content(t: Tracked, size: int) -> bool:
     return fingerprint(pread_head(t.fd, t.fp_len)) == t.fp
 
 
-def read_plain(t: Tracked, end: int, final: bool, cap: int) -> list[RawChunk]:
-    """The complete lines in ``[t.read, end)`` of the plain file (``final``: the last line too,
-    even without a newline); advances ``t.read``."""
+def read_plain(t: Tracked, size: int, final: bool, cap: int) -> list[RawChunk]:
+    """The complete lines of the plain file from ``t.read`` up to ``size`` (``final``: the last
+    line too, even without a newline); advances ``t.read``, and ``t.seen`` to where it looked.
+    It reads `READ_BYTES`, and past them only to the end of the line they end in: a longer line
+    is not waited for forever (the line reader keeps ``cap`` bytes of it, see `iter_line_blocks`)."""
     assert t.fd is not None and t.origin is not None
     fd, pos = t.fd, t.read
+    end = min(size, pos + READ_BYTES)
+    newline = pos - 1  # offset of the last "\n" read
 
     def read(n: int) -> bytes:
-        nonlocal pos
-        if pos >= end:
+        nonlocal pos, newline
+        stop = end if pos < end or newline >= end - 1 else size  # past end only to finish the line
+        if pos >= stop:
             return b""
-        data = os.pread(fd, min(n, end - pos), pos)
+        data = os.pread(fd, min(n, stop - pos), pos)
+        if (last := data.rfind(b"\n")) >= 0:
+            newline = pos + last
         pos += len(data)
         return data
 
@@ -142,13 +149,20 @@ def read_plain(t: Tracked, end: int, final: bool, cap: int) -> list[RawChunk]:
         if not block.complete and not final:
             break  # a line still being written: read it again next time
         out += _chunks(t, block)
+    t.seen = pos
     return out
 
 
-def open_archive(t: Tracked, configured: str, cap: int) -> None:
-    """Start reading the compressed copy ``t.archive`` at the decompressed offset ``t.read``."""
+def open_archive(t: Tracked, configured: str, cap: int) -> float:
+    """Start reading the compressed copy ``t.archive`` at the decompressed offset ``t.read``;
+    returns the archive's mtime (the year of RFC 3164 stamps is inferred from it)."""
     assert t.archive is not None
-    stream = t.stream = InputStream.open_path(t.archive)
+    try:
+        fd = os.open(t.archive, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise input_error(t.archive, exc) from None
+    mtime = os.fstat(fd).st_mtime
+    stream = t.stream = InputStream.open_fd(t.archive, fd)
     t.fmt = t.fmt or sniff_format(stream.peek(SNIFF_BYTES), configured)
     left = t.read
     while left > 0:
@@ -158,6 +172,7 @@ def open_archive(t: Tracked, configured: str, cap: int) -> None:
         left -= skipped
     t.read -= left  # an archive shorter than the offset reached: nothing more to read
     t.blocks = iter_line_blocks(stream.read, cap, base=t.read)
+    return mtime
 
 
 def read_archive(t: Tracked) -> tuple[list[RawChunk], bool]:

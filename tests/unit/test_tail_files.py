@@ -14,10 +14,13 @@ from typing import Any
 
 from shipper.config.loader import Duration
 from shipper.config.model import FileInput
+from shipper.event import TAG_TRUNCATED
+from shipper.parse.base import ParseContext
+from shipper.parse.dispatch import make_parser
 from shipper.sources.base import RawChunk
 from shipper.sources.live import End, Gap, Idle, Polled, TextMark
 from shipper.sources.tail import FileFollower
-from shipper.sources.tailfile import POLL_LINES
+from shipper.sources.tailfile import POLL_LINES, READ_BYTES
 
 T0 = 1_700_000_000.0
 
@@ -307,3 +310,112 @@ def test_never_follows_its_own_output_where_the_patterns_match_it(tmp_path: Path
     assert sorted(logs) == [f"shipper: {tmp_path / name} matches {tmp_path / '*.log'} but is shipper's own output; "
                             "it is not read (add it to the input's exclude: to silence this)"
                             for name in ("link.log", "shipper.log")]
+
+
+def years(items: list[Polled]) -> set[str]:
+    """The years of the lines' @timestamps as the daemon's parser gives them (RFC 3164 stamps have
+    none: it is inferred from the mtime of the file read, `shipper.parse.timestamps`)."""
+    found: set[str] = set()
+    for chunk in (i for i in items if isinstance(i, RawChunk)):
+        parser = make_parser(chunk.origin, ParseContext("UTC"))
+        found |= {doc["@timestamp"][:4] for doc in parser.parse(chunk) + parser.flush()}
+    return found
+
+
+def truncated(items: list[Polled]) -> list[str]:
+    """The lines tagged as cut to the cap."""
+    return [c.items[i] for c in items if isinstance(c, RawChunk) for i, tags in c.tags.items() if TAG_TRUNCATED in tags]
+
+
+def commit_all(f: FileFollower) -> None:
+    """Everything read is acknowledged (as when shipper is stopped after its store caught up)."""
+    for s in f.state()["files"]:
+        f.commit(f"file-test/{s['key']}", TextMark(s["size"], s["size"]))
+
+
+def test_lines_of_archives_found_at_the_first_start_get_the_year_of_the_archive(tmp_path: Path) -> None:
+    """The year was 1970: an archive's lines had no mtime to infer it from."""
+    _gzip_text(tmp_path / "messages.1.gz", syslog(2, "archived"), T0 - 60)  # Nov 2023: the lines are of Aug 30, 2023
+    clock = Clock()
+    f = make([str(tmp_path / "messages*")], clock)
+    f.open(None)
+    got = poll(f, clock)
+    assert lines(got) == syslog(2, "archived").splitlines()
+    assert years(got) == {"2023"}
+
+
+def test_an_archive_of_what_was_read_is_not_read_again_though_it_was_modified_just_now(tmp_path: Path) -> None:
+    """Rotated, then compressed while shipper was down, the archive touched (or compressed
+    without keeping the mtime): it is recent, so not read until it settles, and its content was
+    forgotten meanwhile, as if it had vanished; the archive was then read again from its start."""
+    log = tmp_path / "app.log"
+    log.write_text(syslog(5, "first"))
+    clock = Clock()
+    f = make([str(tmp_path / "app.log*")], clock)
+    f.open(None)
+    poll(f, clock)
+    os.rename(log, tmp_path / "app.log.1")
+    log.write_text(syslog(3, "second"))
+    assert lines(poll(f, clock)) == syslog(3, "second").splitlines()
+    commit_all(f)
+    saved = f.state()
+    f.close()
+    os.rename(tmp_path / "app.log.1", tmp_path / "app.log.2")  # while shipper is down
+    _gzip(tmp_path / "app.log.2", clock.now)
+    os.rename(log, tmp_path / "app.log.1")
+    log.write_text(syslog(2, "third"))
+    f2 = make([str(tmp_path / "app.log*")], clock)
+    got = f2.open(saved) + poll(f2, clock, rounds=8)  # for longer than the archive takes to settle
+    assert lines(got) == syslog(2, "third").splitlines()
+    assert not any(isinstance(i, Gap) for i in got)
+
+
+def test_the_rest_of_a_file_is_read_from_its_archive_once_it_settles_with_the_archive_s_year(tmp_path: Path) -> None:
+    log = tmp_path / "maillog"
+    log.write_text(syslog(4))
+    clock = Clock()
+    f = make([str(tmp_path / "maillog*")], clock)
+    f.open(None)
+    poll(f, clock)
+    sid = f"file-test/{f.state()['files'][0]['key']}"
+    f.commit(sid, TextMark(len(syslog(2)), len(syslog(2))))  # lines 0-1 acknowledged when shipper stops
+    saved = f.state()
+    f.close()
+    append(log, syslog(6)[len(syslog(4)):])
+    os.rename(log, tmp_path / "maillog.1")
+    _gzip(tmp_path / "maillog.1", clock.now)  # compressed just before shipper starts again
+    f2 = make([str(tmp_path / "maillog*")], clock)
+    got = f2.open(saved) + poll(f2, clock, rounds=8)
+    assert lines(got) == syslog(6).splitlines()[2:]
+    assert years(got) == {"2023"} and not any(isinstance(i, Gap) for i in got)
+
+
+def test_a_line_longer_than_a_poll_reads_is_cut_and_reading_goes_on(tmp_path: Path) -> None:
+    """Each poll reads at most `READ_BYTES` of a file; a line longer than that was never complete
+    within them, and the file was stuck there for good."""
+    log = tmp_path / "app.log"
+    huge = "HUGE" + "x" * (READ_BYTES + 100_000)
+    log.write_text(f"before\n{huge}\nafter huge\n")
+    clock = Clock()
+    f = make([str(log)], clock)
+    f.open(None)
+    got = poll(f, clock, step=0.1)
+    assert lines(got) == ["before", huge[:65536], "after huge"]
+    assert truncated(got) == [huge[:65536]]
+    append(log, "appended later\n")
+    assert lines(poll(f, clock, step=0.1)) == ["appended later"]
+
+
+def test_a_long_line_still_being_written_waits_for_its_end_or_for_the_file_to_be_idle(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("before\nHUGE" + "x" * (READ_BYTES + 10))
+    clock = Clock()
+    f = make([str(log)], clock)
+    f.open(None)
+    assert lines(poll(f, clock, step=0.1)) == ["before"]
+    append(log, "y" * 10 + "\nafter\n")
+    got = poll(f, clock, step=0.1)
+    assert lines(got) == [("HUGE" + "x" * READ_BYTES)[:65536], "after"] and truncated(got) == lines(got)[:1]
+    append(log, "z" * (READ_BYTES + 10))
+    got = poll(f, clock, step=0.5, rounds=8)  # idle for longer than flush_after
+    assert lines(got) == truncated(got) == ["z" * 65536]
