@@ -26,6 +26,7 @@ from shipper.enrich import hints, sendmail
 from shipper.event import Doc, derived_id, get_path, set_path
 from shipper.recognise.matcher import Context, Hit, Matcher
 from shipper.recognise.rules import Rules, Signature, load_rules
+from shipper.recognise.units import is_unit_name
 
 # A context no line of its stream has touched for this many documents (of any stream) is dropped.
 _CONTEXT_IDLE_DOCS = 4096
@@ -57,15 +58,17 @@ class UnitMap:
 
     def resolve(self, doc: Doc, sig: Signature, values: dict[str, str]) -> str | None:
         """The text's unit, else the journal's, else by process name, dataset, family default.
-        (A systemd family line names its unit in the text; that family has no default.)"""
+        (A systemd family line names its unit in the text; that family has no default.)
+        Only a valid unit name is taken (`is_unit_name`): ``rootcause.unit`` goes into the commands
+        an incident's hint suggests, and the journal's ``UNIT=`` is the sender's to choose."""
         unit = values.get("unit")
-        if unit:
+        if unit and is_unit_name(unit):
             return unit
         sd = doc.get("systemd")
         if sd:
-            unit = sd.get("user_unit") or sd.get("unit")
-            if unit:
-                return str(unit)
+            for name in (sd.get("user_unit"), sd.get("unit")):
+                if name and is_unit_name(str(name)):
+                    return str(name)
         proc = doc.get("process")
         name = proc.get("name") if proc else None
         if name in self.by_process:
@@ -262,8 +265,13 @@ class Recognise:
         texts = self._rendered.get(key)
         if texts is None:
             title, hint, remediation, docs = hit.texts()
-            values = hit.template_values()
-            texts = (hints.render(title, values), hints.render(hint, values), hints.render(remediation, values), docs)
+            values, defaults = hit.vars, hit.signature.defaults  # read from the log / the signature's own text
+            texts = (
+                hints.render(title, values, defaults),
+                hints.render(hint, values, defaults),
+                hints.render(remediation, values, defaults),
+                docs,
+            )
             if len(self._rendered) >= _RENDERED_MAX:
                 self._rendered.clear()
             self._rendered[key] = texts

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from shipper.event import Doc, get_path
 from shipper.recognise.rules import ContextRule, Family, Pattern, Rules, Signature, Variant
+from shipper.recognise.units import UNIT_VARS, is_unit_name
 
 # (prefilter string, entry numbers of the patterns it admits)
 _Index = list[tuple[str, tuple[int, ...]]]
@@ -175,13 +176,23 @@ class Matcher:
         return None
 
     def _complete(self, sig: Signature, pat: Pattern | None, values: dict[str, str], doc: Doc) -> Hit | None:
-        """Add document and computed variables; None if the signature's conditions do not hold."""
+        """Add document and computed variables; None if the signature's conditions do not hold.
+
+        A unit variable (`UNIT_VARS`) holds only a valid unit name (`is_unit_name`): a journal
+        field that is not one (``UNIT=`` is the sender's to choose) is passed over, and a text
+        that is not one is dropped, so the templates fall back to their default."""
         for var, paths in sig.doc_vars.items():
             for path in paths:
                 value = get_path(doc, path)
                 if value is not None and value != "":
-                    values[var] = str(value)
+                    text = str(value)
+                    if var in UNIT_VARS and not is_unit_name(text):
+                        continue
+                    values[var] = text
                     break
+        for var in UNIT_VARS:
+            if var in values and not is_unit_name(values[var]):
+                del values[var]
         if self._computed is not None:
             self._computed(values, doc)
         for var, allowed in sig.when.items():

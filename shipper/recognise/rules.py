@@ -29,7 +29,7 @@ A file (one family) has these keys; unknown keys anywhere are errors::
       - id: systemctl_status          # (same stream: file, host, process, pid); while it is open
 
         prefilter: ["● "]
-        regex: '^● (?P<unit>\\S+) - '
+        regex: '^● (?P<unit>UNIT_REGEX) - '  # (UNIT_REGEX: see below)
         lines: 12                     # every pattern of the family is tried, and patterns with
                                       # `context: <id>` get its variables (how many lines it lasts)
     signatures: [...]
@@ -47,7 +47,7 @@ A signature::
     prefilter: ["SYSERR("]            # substrings; a pattern is tried only if one is in the message
     processes: [systemd]              # optional: only for these process.name values
     patterns:                         # tried in order; the first that matches wins
-      - '(?P<unit>\\S+): Failed ...'  # a regex (searched, not anchored), or a mapping:
+      - '(?:^|\\s)(?P<unit>UNIT_REGEX): Failed ...'  # a regex (searched, not anchored), or a mapping:
       - regex: '...'
         prefilter: [...]              # overrides the signature's
         processes: [...]              # overrides the signature's ([] = any process)
@@ -72,6 +72,12 @@ Templates use ``{var}``: a named group, a ``doc_vars``/``set``/``defaults`` name
 the recogniser (`COMPUTED_VARS`). Regexes must stay within what both Python ``re`` and
 Elasticsearch's Joni engine accept: named groups written ``(?P<name>...)``, no lookbehind, no
 possessive quantifiers, no ``\\Z``, no inline flags, no ``(?P=name)`` back-references.
+
+Text between backticks in a template is a command; values read from the log are quoted there
+(`shipper.enrich.hints.render`). Still, a value a command uses should be read only in the form a
+real one has (``\\d+``, a name of safe characters), and a ``unit`` only as a valid unit name: write
+its group with `shipper.recognise.units.UNIT_REGEX` (the matcher drops a ``unit`` that is not one,
+whether read from the text or from ``doc_vars``).
 """
 
 from __future__ import annotations
