@@ -38,7 +38,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     # without opening them (no file, no state directory, no connection, no secret read).
     make_plan(cfg, env, Console(env.stderr, env.stderr_isatty).log, env)
     inputs = ", ".join(i.type for i in cfg.inputs) or "none (the daemon follows the local journal)"
-    outputs = [name for name in ("local", "ndjson", "elasticsearch") if getattr(cfg.output, name) is not None]
+    outputs = cfg.output.configured()
     env.stdout.write(f"config valid: {args.config}\n")
     env.stdout.write(f"  inputs: {inputs}\n")
     env.stdout.write(f"  outputs: {', '.join(outputs) or 'none (the local store in the state directory)'}\n")

@@ -107,6 +107,7 @@ class ElasticsearchOutput:
             )
         for host in self.hosts:
             check_url(host, "host")
+        self._check_auth()
         if self.ssl_fingerprint is not None and not _FINGERPRINT.match(self.ssl_fingerprint):
             raise ValueError("ssl_fingerprint must be a SHA-256 fingerprint: 64 hex digits, optionally ':'-separated")
         if self.client_key is not None and self.client_cert is None:
@@ -121,6 +122,21 @@ class ElasticsearchOutput:
             raise ValueError("retry_initial must be positive and retry_max at least retry_initial")
         if self.retention < 86400:
             raise ValueError("retention must be at least 1d")
+
+    def _check_auth(self) -> None:
+        """One way to authenticate, from one source each: checked on the keys set (the secrets
+        themselves are read when connecting), so that `shipper validate` says it too."""
+        ways = {"api_key": (self.api_key_file, self.api_key_env), "password": (self.password_file, self.password_env),
+                "bearer_token": (self.bearer_token_file, self.bearer_token_env)}
+        for name, (file, env) in ways.items():
+            if file is not None and env is not None:
+                raise ValueError(f"{name}_file and {name}_env are both set: keep one source for it")
+        used = [name for name, sources in ways.items() if any(v is not None for v in sources)]
+        if len(used) > 1:
+            raise ValueError(f"several ways to authenticate are configured ({', '.join(used)}): keep one: "
+                             "api_key_* (preferred), username with password_*, or bearer_token_*")
+        if (self.username is None) != ("password" not in used):
+            raise ValueError("username and password_file/password_env go together: set both, or use api_key_file instead")
 
     @property
     def credentials_configured(self) -> bool:

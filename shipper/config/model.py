@@ -119,6 +119,10 @@ class OutputConfig:
     ndjson: NdjsonOutput | None = None
     elasticsearch: ElasticsearchOutput | None = None
 
+    def configured(self) -> list[str]:
+        """The names of the outputs the configuration sets."""
+        return [name for name in ("local", "ndjson", "elasticsearch") if getattr(self, name) is not None]
+
 
 @dataclass
 class MetricsConfig:

@@ -110,6 +110,8 @@ class Daemon:
                    else f"the output did not take everything within {timeout:.0f} s (run.stop_timeout)")
             self._console.log(f"shipper: {why}; {session.ledger.in_flight} batches not acknowledged will be read "
                               "again at the next start (nothing is lost)")
+        elif state == "stopped":
+            self._console.log("shipper: stopped; everything read was acknowledged by the output")
         self._write_status(session, state)
 
     def _reloaded(self, session: Session) -> Session:

@@ -83,11 +83,14 @@ def sink_factory(cfg: Config, env: Env) -> Callable[[], Sink]:
     from shipper.sinks.factory import make_sinks
 
 
+    configured = cfg.output.configured()
+    if len(configured) > 1:  # (make_sinks would say "choose one with --output": replay's option)
+        raise ConfigError(f"output: shipper run writes to one output, and {' and '.join(configured)} are configured",
+                          hint="keep one of output.local, output.ndjson, output.elasticsearch")
+
     def make() -> Sink:
-        sinks = make_sinks(cfg, env, state_dir=cfg.state_dir, store=cfg.local_store())
-        if len(sinks) != 1:
-            raise ConfigError("shipper run writes to exactly one output", hint="keep one of output.local/ndjson/elasticsearch")
-        return sinks[0]
+        (sink,) = make_sinks(cfg, env, state_dir=cfg.state_dir, store=cfg.local_store())
+        return sink
 
     return make
 

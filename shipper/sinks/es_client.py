@@ -156,13 +156,7 @@ def auth_options(cfg: ElasticsearchOutput, environ: Mapping[str, str]) -> dict[s
                            key=f"{KEY}.password")
     token = load_secret("the bearer token", file=cfg.bearer_token_file, env_var=cfg.bearer_token_env,
                         environ=environ, key=f"{KEY}.bearer_token", header=True)
-    if sum(x is not None for x in (api_key, password, token)) > 1:
-        raise ConfigError(f"{KEY}: several ways to authenticate are configured",
-                          hint="keep one: api_key_* (preferred), username with password_*, or bearer_token_*")
-    if (cfg.username is None) != (password is None):
-        raise ConfigError(f"{KEY}: username and password_file/password_env go together",
-                          hint="set both, or use api_key_file instead")
-    if api_key is not None:
+    if api_key is not None:  # (one way at most: `ElasticsearchOutput._check_auth`)
         if ":" in api_key:  # id:key, as `POST _security/api_key` returns them separately
             key_id, _, secret = api_key.partition(":")
             register(secret)

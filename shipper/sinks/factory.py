@@ -24,7 +24,7 @@ def make_sinks(
     """``output`` (--output) wins; else the outputs the config names; else the local store.
     ``state_dir`` is where the Elasticsearch sink keeps its dead letter."""
     if output is None:
-        configured = [name for name in ("local", "ndjson", "elasticsearch") if getattr(cfg.output, name) is not None]
+        configured = cfg.output.configured()
         output = {"elasticsearch": "es"}.get(configured[0], configured[0]) if len(configured) == 1 else "local"
         if len(configured) > 1:
             raise UsageError(

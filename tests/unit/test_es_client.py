@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from shipper.config.elasticsearch import ElasticsearchOutput
+from shipper.config.loader import build, load_yaml_text
+from shipper.config.model import Config
 from shipper.errors import ConfigError
 from shipper.sinks.es_client import build_client, where
 from tests.helpers.es import make_env
@@ -37,12 +39,18 @@ def test_bearer_token_from_an_environment_variable() -> None:
     assert client._headers["authorization"] == "Bearer tok-123"
 
 
-def test_two_ways_to_authenticate_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="several ways to authenticate"):
-        build_client(ElasticsearchOutput(bearer_token_env="T", username="u", password_env="P"),
-                     make_env({"T": "token-value-1", "P": "password-value-1"}))
-    with pytest.raises(ConfigError, match="username and password"):
-        build_client(ElasticsearchOutput(password_env="P"), make_env({"P": "password-value-2"}))
+def test_two_ways_to_authenticate_is_an_error_of_the_config(tmp_path: Path) -> None:
+    """Checked on the keys set, when the config is loaded: `shipper validate` says it (it said the
+    config was valid, and the error came at the first connection)."""
+    for text, message in [
+        ("bearer_token_env: T\n    username: u\n    password_env: P", "several ways to authenticate are configured"),
+        ("password_env: P", "username and password_file/password_env go together"),
+        ("username: u", "username and password_file/password_env go together"),
+        ("api_key_file: /k\n    api_key_env: K", "api_key_file and api_key_env are both set"),
+    ]:
+        data, where = load_yaml_text(f"output:\n  elasticsearch:\n    {text}\n", "c.yml")
+        with pytest.raises(ConfigError, match=message):
+            build(Config, data, "c.yml", where)
 
 
 def test_tls_files_must_exist_and_the_fingerprint_is_checked(tmp_path: Path) -> None:

@@ -65,6 +65,7 @@ def test_ships_files_and_a_journal_then_stops_on_sigterm_with_checkpoints(tmp_pa
         wait_for(lambda: len(stored(tmp_path)) >= 90, 60, "the appended lines")
         assert daemon.stop() == 0
     assert len(stored(tmp_path)) == 90
+    assert (tmp_path / "stderr.txt").read_text().endswith("shipper: stopped; everything read was acknowledged by the output\n")
     checkpoints = {p.name: orjson.loads(p.read_bytes()) for p in (tmp_path / "state" / "checkpoints").iterdir()}
     assert len(checkpoints) == 2 and all(c["version"] == 1 for c in checkpoints.values())
     assert status(tmp_path)["state"] == "stopped"
