@@ -147,7 +147,7 @@ def _context(args: argparse.Namespace, cfg: Config, env: Env) -> ParseContext:
 def read_errors_warning(count: int) -> str:
     what = "1 read error" if count == 1 else f"{count:,} read errors"
     return (f"replay: warning: {what}: part of an input could not be read (a damaged or truncated archive or "
-            "journal file, a file cut while it was read). Everything else was written; each read error is an "
+            "journal file, a journal export dump cut short, a file cut while it was read). Everything else was written; each read error is an "
             "event tagged read_error that says where, and what to check.")
 
 

@@ -6,7 +6,10 @@ are kept. What cannot be parsed is never dropped: a broken export entry or a lin
 JSON object becomes an item tagged ``unparsed`` whose ``MESSAGE`` is the raw text. A broken export
 entry runs to the next blank line; its text is cut at line ends into items of at most
 ``max_line_bytes`` (the first keeps the fields read before the break), so even a text file read
-as export loses nothing.
+as export loses nothing. An entry cut by the end of the input (in the middle of a field: a last
+line without its line end, a binary field shorter than its length) is kept the same way, its
+text tagged ``truncated``, followed by an item tagged ``read_error`` that says where it was cut.
+A last entry that is complete but lacks the blank line after it is an entry like any other.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from shipper.event import TAG_INVALID_UTF8, TAG_READ_ERROR, TAG_TRUNCATED, TAG_U
 from shipper.sources.base import RawChunk
 from shipper.sources.files import decode_line
 from shipper.sources.lines import BLOCK_SIZE, iter_line_blocks
-from shipper.sources.stream import InputStream, StreamSource
+from shipper.sources.stream import InputStream, ReadFailure, StreamSource
 
 Value = str | bytes | list[str | bytes]
 Fields = dict[str, Value]
@@ -34,7 +37,9 @@ BROKEN_WAIT = 4 << 20  # how far to look for the blank line that ends a broken e
 JSON_LINE_BYTES = 16 << 20  # JSON entries carry binary values as number arrays: allow long lines
 
 _FIELD_NAME = re.compile(rb"[A-Z_][A-Z0-9_]*\Z")
-_DONE, _MORE, _BROKEN = 0, 1, 2
+# How `read_entry` stopped: after a whole entry; for more data; at a field that is no export
+# field; at the end of the input, in the middle of a field.
+DONE, MORE, BROKEN, CUT = range(4)
 
 
 def as_value(raw: bytes) -> str | bytes:
@@ -85,6 +90,46 @@ def line_pieces(raw: bytes, cap: int) -> list[bytes]:
     return pieces
 
 
+def read_entry(buf: bytes, pos: int, eof: bool) -> tuple[int, Fields, int]:
+    """The entry of ``buf`` at ``pos``: ``(status, fields, end)``, see `DONE`; ``end`` is after
+    the entry (done) or where it stopped; ``fields`` are those read before that. ``eof``: the
+    input ends with ``buf``."""
+    fields: Fields = {}
+    n = len(buf)
+    while True:
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            if not eof:
+                return MORE, fields, pos
+            if pos >= n:
+                return DONE, fields, n
+            nl = n  # the last line has no "\n"
+        if nl == pos:
+            return DONE, fields, nl + 1
+        name, eq, raw = buf[pos:nl].partition(b"=")
+        if not _FIELD_NAME.match(name):
+            return BROKEN, fields, pos
+        if nl == n:
+            return CUT, fields, pos
+        nxt = nl + 1
+        if not eq:
+            start = nl + 9
+            size = int.from_bytes(buf[nl + 1 : start], "little")
+            if size > MAX_FIELD_BYTES:
+                return BROKEN, fields, pos
+            if start + size >= n + (1 if eof else 0):
+                if not eof:
+                    return MORE, fields, pos
+                # Shorter than its length: cut, unless a blank line after it says the length is wrong.
+                return (BROKEN if buf.find(b"\n\n", start) >= 0 else CUT), fields, pos
+            if start + size < n and buf[start + size] != 0x0A:
+                return BROKEN, fields, pos
+            raw, nxt = buf[start : start + size], min(start + size + 1, n)
+        if not name.startswith(b"__") or name.decode() in KEEP_DUNDER:
+            add_field(fields, name.decode(), as_value(raw))
+        pos = nxt
+
+
 class ExportParser:
     """Incremental parser of export text: `feed` blocks, get complete entries back."""
 
@@ -92,6 +137,7 @@ class ExportParser:
         self._cap = cap
         self._buf = b""
         self._base = 0  # stream offset of self._buf[0]
+        self.cut: int | None = None  # stream offset of an entry cut by the end of the input
 
     def feed(self, data: bytes, eof: bool = False) -> list[tuple[Fields, Tags | None, int]]:
         """Entries completed by ``data``: ``(fields, tags or None, stream offset after it)``."""
@@ -99,23 +145,35 @@ class ExportParser:
         out: list[tuple[Fields, Tags | None, int]] = []
         pos = 0
         while pos < len(buf):
-            status, fields, end = self._entry(buf, pos, eof)
-            if status == _MORE:
+            status, fields, end = read_entry(buf, pos, eof)
+            if status == MORE:
                 break
-            if status == _BROKEN:
-                stop = self._resync(buf, end, eof)
-                if stop < 0:
-                    break
-                for i, piece in enumerate(line_pieces(buf[pos:stop].rstrip(b"\n"), self._cap)):
-                    item, tags = unparsed_item(piece, self._cap, None if i else fields)
-                    out.append((item, tags, self._base + stop))
-                pos = stop
-            else:
+            if status == DONE:
                 if fields:
                     out.append((fields, None, self._base + end))
                 pos = end
+                continue
+            stop = self._resync(buf, end, eof) if status == BROKEN else len(buf)
+            if stop < 0:
+                break
+            if status == CUT:
+                self.cut = self._base + pos
+            out += self._unparsed(buf[pos:stop], fields, self._base + stop, status == CUT)
+            pos = stop
         self._buf = buf[pos:]
         self._base += pos
+        return out
+
+    def _unparsed(self, raw: bytes, fields: Fields, end: int, cut: bool) -> list[tuple[Fields, Tags | None, int]]:
+        """A broken (or ``cut``) entry's text as unparsed items; the first keeps ``fields``, the
+        last of a cut entry is tagged truncated."""
+        pieces = line_pieces(raw.rstrip(b"\n"), self._cap)
+        out: list[tuple[Fields, Tags | None, int]] = []
+        for i, piece in enumerate(pieces):
+            item, tags = unparsed_item(piece, self._cap, None if i else fields)
+            if cut and i == len(pieces) - 1 and TAG_TRUNCATED not in tags:
+                tags += (TAG_TRUNCATED,)
+            out.append((item, tags, end))
         return out
 
     def _resync(self, buf: bytes, broken_at: int, eof: bool) -> int:
@@ -130,39 +188,6 @@ class ExportParser:
         if len(buf) - broken_at > BROKEN_WAIT:
             return buf.rfind(b"\n", broken_at) + 1 or len(buf)
         return -1
-
-    def _entry(self, buf: bytes, pos: int, eof: bool) -> tuple[int, Fields, int]:
-        """``(status, fields, end)``: end is after the entry (done) or where it broke."""
-        fields: Fields = {}
-        n = len(buf)
-        while True:
-            nl = buf.find(b"\n", pos)
-            if nl < 0:
-                if not eof:
-                    return _MORE, fields, pos
-                if pos >= n:
-                    return _DONE, fields, n
-                nl = n  # the last line has no "\n"
-            if nl == pos:
-                return _DONE, fields, nl + 1
-            line = buf[pos:nl]
-            name, eq, raw = line.partition(b"=")
-            nxt = nl + 1
-            if not eq:
-                start = nl + 9
-                size = int.from_bytes(buf[nl + 1 : start], "little")
-                if size > MAX_FIELD_BYTES or nl == n:
-                    return _BROKEN, fields, pos
-                if start + size >= n + (1 if eof else 0):
-                    return (_BROKEN if eof else _MORE), fields, pos
-                if start + size < n and buf[start + size] != 0x0A:
-                    return _BROKEN, fields, pos
-                raw, nxt = buf[start : start + size], min(start + size + 1, n)
-            if not _FIELD_NAME.match(name):
-                return _BROKEN, fields, pos
-            if not name.startswith(b"__") or name.decode() in KEEP_DUNDER:
-                add_field(fields, name.decode(), as_value(raw))
-            pos = nxt
 
 
 def fields_from_json(obj: dict[str, Any]) -> Fields:
@@ -239,6 +264,22 @@ class ExportSource(_FieldSource):
         while block := stream.read(BLOCK_SIZE):
             yield from parser.feed(block)
         yield from parser.feed(b"", eof=True)
+        if parser.cut is not None and stream.failure is None:  # a broken stream is reported after this
+            yield {"MESSAGE": cut_failure(stream, parser.cut).message()}, (TAG_UNPARSED, TAG_READ_ERROR), stream.offset
+
+
+def cut_failure(stream: InputStream, start: int) -> ReadFailure:
+    """The end of ``stream`` inside the entry that starts at byte ``start``, as a read failure."""
+    return ReadFailure(
+        stream.name,
+        f"the input ends inside the export entry that starts at byte {start}",
+        stream.offset,
+        stream.consumed,
+        stream.size,
+        stream.compression,
+        fix="the dump is cut short (journalctl -o export ends every entry with a blank line); "
+        "the entry's text is kept as an event tagged unparsed and truncated",
+    )
 
 
 class JsonSource(_FieldSource):

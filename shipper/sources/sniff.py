@@ -13,14 +13,16 @@ from typing import Literal
 
 import orjson
 
+from shipper.sources.export import BROKEN, DONE, MORE, read_entry
+
 Sniffed = Literal["journal-file", "journal-export", "journal-json", "elasticsearch", "syslog"]
 
 SNIFF_BYTES = 64 * 1024
 JOURNAL_FILE_MAGIC = b"LPKSHHRH"
 _SAMPLE_LINES = 200
 
-_FIELD_NAME = re.compile(rb"[A-Z_][A-Z0-9_]*\Z")
-_EXPORT_KEYS = (b"__CURSOR", b"__REALTIME_TIMESTAMP", b"MESSAGE")
+_EXPORT_KEYS = frozenset({"__CURSOR", "__REALTIME_TIMESTAMP", "MESSAGE"})  # every entry has one
+_EXPORT_SHARE = 2  # export: at least 2 in 3 sampled entries are well-formed (not 1 quoted in text)
 _JSON_JOURNAL_KEY = re.compile(rb'"(?:__REALTIME_TIMESTAMP|__CURSOR)"\s*:|^\{\s*"_{0,2}[A-Z][A-Z0-9_]*"\s*:')
 
 # A syslog-style header: "Mmm dd HH:MM:SS " (any month word, localised too) or an ISO stamp,
@@ -60,32 +62,34 @@ def sniff(head: bytes) -> Sniffed:
 
 
 def _is_export(head: bytes) -> bool:
-    """The first entry is well-formed export text (``NAME=value`` lines and binary fields
-    ``NAME\\n<u64 length><bytes>\\n``) with at least one of the keys every entry has."""
-    pos, seen, fields = 0, False, 0
-    while pos < len(head) and fields < 64:
-        nl = head.find(b"\n", pos)
-        if nl < 0:
-            break  # a field cut by the end of the sample
-        if nl == pos:
-            break  # the blank line that ends the first entry
-        line = head[pos:nl]
-        name, eq, _ = line.partition(b"=")
-        if not _FIELD_NAME.match(name):
-            return False
-        if eq:
-            pos = nl + 1
-        else:
-            size = int.from_bytes(head[nl + 1 : nl + 9], "little")
-            end = nl + 9 + size
-            if len(head) >= end + 1 and head[end : end + 1] != b"\n":
-                return False
-            if size > 1 << 30:
-                return False
-            pos = end + 1
-        seen = seen or name in _EXPORT_KEYS
-        fields += 1
-    return seen and fields > 0
+    """Most entries of the sample are well-formed export text with a key every entry has: a
+    damaged entry does not turn a dump into text, nor do entries quoted between paragraphs of
+    text turn it into a dump."""
+    good, bad = _export_entries(head)
+    return good > 0 and good >= _EXPORT_SHARE * bad
+
+
+def _export_entries(head: bytes) -> tuple[int, int]:
+    """How many entries of ``head`` are well-formed export text (``NAME=value`` lines and binary
+    fields ``NAME\\n<u64 length><bytes>\\n``) with a key every entry has, and how many are not.
+    The last entry may be cut by the end of the sample; a broken one runs to the next blank line."""
+    good = bad = pos = 0
+    while pos < len(head):
+        status, fields, end = read_entry(head, pos, eof=False)
+        if status == BROKEN or (fields and _EXPORT_KEYS.isdisjoint(fields)):
+            bad += 1
+        elif fields:
+            good += 1
+        if status == MORE:
+            break
+        if status == DONE:
+            pos = end
+            continue
+        blank = head.find(b"\n\n", end)
+        if blank < 0:
+            break
+        pos = blank + 2
+    return good, bad
 
 
 def _is_journal_json(line: bytes) -> bool:

@@ -140,8 +140,10 @@ def test_a_field_with_several_values_becomes_a_list() -> None:
     assert tags is None
 
 
-def test_export_without_final_newline_and_text_values_that_are_not_utf8() -> None:
-    data = b"MESSAGE=caf\xe9\n__REALTIME_TIMESTAMP=1\n\nMESSAGE=last"
+def test_export_without_final_blank_line_and_text_values_that_are_not_utf8() -> None:
+    """A last entry without its blank line is whole; one whose last line has no newline is cut
+    (test_export_edge_cases.py): every export field ends with one."""
+    data = b"MESSAGE=caf\xe9\n__REALTIME_TIMESTAMP=1\n\nMESSAGE=last\n"
     out = parse_whole(data)
     assert [item for item, _, _ in out] == [{"MESSAGE": b"caf\xe9", "__REALTIME_TIMESTAMP": "1"}, {"MESSAGE": "last"}]
 
