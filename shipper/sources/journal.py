@@ -15,7 +15,7 @@ pages that the next entries refer to (values stored once per file, such as a hos
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.sources.base import Origin, RawChunk
@@ -24,6 +24,7 @@ from shipper.sources.journal_entries import (
     CHUNK_ENTRIES,
     Packed,
     journal_module,
+    packed_upto,
     place_after,
     read_entries,
     read_packed,
@@ -140,7 +141,7 @@ class JournalSource:
         done = 0
         for start, end in _boundaries(paths, size, warm):
             done += size
-            yield Segment(paths, warm_from, after, size, self._progress(done), warm)
+            yield Segment(paths, warm_from, after, size, self._progress(done), warm, end)
             warm_from, after = start, end
         yield Segment(paths, warm_from, after, None, self._total or self._progress(done), warm)
 
@@ -162,8 +163,9 @@ class JournalSource:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """``count`` entries (None: all the rest) after the entry ``after`` (None: from the first);
-    the entries after ``warm_from`` up to ``after`` precede them (None: none)."""
+    """``count`` entries (None: all the rest) after the entry ``after`` (None: from the first), but
+    none after the entry ``until`` (None: no such bound); the entries after ``warm_from`` up to
+    ``after`` precede them (None: none)."""
 
     paths: tuple[str, ...]
     warm_from: str | None
@@ -171,6 +173,7 @@ class Segment:
     count: int | None
     progress: int  # for the progress bar, when the segment is done
     warm: int = 0  # how many entries are after ``warm_from`` up to ``after``
+    until: str | None = None  # the cursor of its last entry, where the cut found it
 
 
 class SegmentReaders:
@@ -193,8 +196,11 @@ class SegmentReaders:
             self._reader, self._paths, self._read = journal_module()._Reader(0, None, list(paths)), paths, 0
         if cursor is None:
             self._reader.seek_head()
-        else:
-            place_after(self._reader, cursor)
+        elif not place_after(self._reader, cursor) and self._read:
+            # A reader that read past a damaged part of a file may no longer find entries before
+            # where it is (systemd 252): a new one does.
+            self.close()
+            return self.after(paths, cursor)
         return self._reader
 
     def done(self, read: int, failed: bool) -> None:
@@ -209,14 +215,36 @@ class SegmentReaders:
             self._reader = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Reading(Generic[Batch]):
+    """How a segment's entries are read: in batches by ``read``, each with ``count`` entries, the
+    last one's ``cursor``, and ``upto``: how many of them come up to the entry of a cursor, that
+    one included (None: it is not among them)."""
+
+    read: Callable[[Any, list[str], int | None], Iterator[Batch]]
+    count: Callable[[Batch], int]
+    cursor: Callable[[Batch], str | None]
+    upto: Callable[[Batch, str], int | None]
+
+
+Chunk = tuple[list[Fields], str | None]  # as `read_entries` gives them
+
+
+def _chunk_upto(chunk: Chunk, cursor: str) -> int | None:
+    return next((n for n, entry in enumerate(chunk[0], 1) if entry["__CURSOR"] == cursor), None)
+
+
+_CHUNKS: _Reading[Chunk] = _Reading(read_entries, lambda chunk: len(chunk[0]), lambda chunk: chunk[1], _chunk_upto)
+_PACKS: _Reading[Packed] = _Reading(read_packed, lambda packed: packed.count, lambda packed: packed.cursor, packed_upto)
+
+
 def segment_chunks(
     origin: Origin, seg: Segment, warm: bool, errors: list[str], readers: SegmentReaders
 ) -> tuple[list[RawChunk], Iterator[RawChunk]]:
     """The chunks of a segment, and (with ``warm``) before them the entries that precede it, to
     rebuild the state of whoever reads them. Read errors are added to ``errors``."""
-    count: Callable[[tuple[list[Fields], str | None]], int] = lambda batch: len(batch[0])
-    before, reader = _segment_start(seg, warm, readers, read_entries, count, lambda batch: batch[1])
-    rest = _segment_rest(reader, seg, errors, readers, read_entries, count)
+    before, reader = _segment_start(seg, warm, readers, _CHUNKS)
+    rest = _segment_rest(reader, seg, errors, readers, _CHUNKS)
     return ([RawChunk(origin, "fields", items) for items, _ in before],
             (RawChunk(origin, "fields", items, checkpoint=cursor, progress=seg.progress) for items, cursor in rest))
 
@@ -225,29 +253,21 @@ def segment_packs(
     origin: Origin, seg: Segment, warm: bool, errors: list[str], readers: SegmentReaders
 ) -> tuple[list[Packed], Iterator[Packed]]:
     """`segment_chunks`, packed by the C reader (`read_packed`), the warm-up's entries too."""
-    count: Callable[[Packed], int] = lambda packed: packed.count
-    before, reader = _segment_start(seg, warm, readers, read_packed, count, lambda packed: packed.cursor)
-    return before, _segment_rest(reader, seg, errors, readers, read_packed, count)
+    before, reader = _segment_start(seg, warm, readers, _PACKS)
+    return before, _segment_rest(reader, seg, errors, readers, _PACKS)
 
 
-def _segment_start(
-    seg: Segment,
-    warm: bool,
-    readers: SegmentReaders,
-    read: Callable[[Any, list[str], int | None], Iterator[Batch]],
-    count: Callable[[Batch], int],
-    cursor: Callable[[Batch], str | None],
-) -> tuple[list[Batch], Any]:
-    """The warm-up's batches as ``read`` gives them, and a reader placed at the segment's first
+def _segment_start(seg: Segment, warm: bool, readers: SegmentReaders, how: _Reading[Batch]) -> tuple[list[Batch], Any]:
+    """The warm-up's batches as ``how`` reads them, and a reader placed at the segment's first
     entry (None: no files)."""
     before: list[Batch] = []
     if not seg.paths:
         return before, None
     if warm and seg.warm_from is not None and seg.after is not None:
         reader = readers.after(seg.paths, seg.warm_from)
-        before = list(read(reader, [], seg.warm))
-        readers.done(sum(map(count, before)), False)
-        if not before or cursor(before[-1]) != seg.after:  # entries gone or new: continue exactly after ``after``
+        before = list(how.read(reader, [], seg.warm))
+        readers.done(sum(map(how.count, before)), False)
+        if not before or how.cursor(before[-1]) != seg.after:  # entries gone or new: continue exactly after ``after``
             reader = readers.after(seg.paths, seg.after)
     else:
         reader = readers.after(seg.paths, seg.after)
@@ -261,25 +281,59 @@ def error_chunk(origin: Origin, errors: list[str], **position: Any) -> RawChunk:
     return RawChunk(origin, "fields", items, tags=tags, **position)
 
 
-def _segment_rest(
-    reader: Any,
-    seg: Segment,
-    errors: list[str],
-    readers: SegmentReaders,
-    read: Callable[[Any, list[str], int | None], Iterator[Batch]],
-    count: Callable[[Batch], int],
-) -> Iterator[Batch]:
-    """The segment's batches as ``read`` gives them (``count``: the entries in one), then the
-    reader's use is told to ``readers``."""
+def _segment_rest(reader: Any, seg: Segment, errors: list[str], readers: SegmentReaders,
+                  how: _Reading[Batch]) -> Iterator[Batch]:
+    """The segment's batches as ``how`` reads them, then the reader's use is told to ``readers``."""
     if reader is None:
         return
     done, failed = 0, len(errors)
     try:
-        for batch in read(reader, errors, seg.count):
-            done += count(batch)
+        for batch in _up_to_end(reader, seg, errors, readers, how):
+            done += how.count(batch)
             yield batch
     finally:
         readers.done(done, len(errors) > failed)
+
+
+def _up_to_end(reader: Any, seg: Segment, errors: list[str], readers: SegmentReaders,
+               how: _Reading[Batch]) -> Iterator[Batch]:
+    """``seg.count`` entries from the reader's place, but none after the segment's last entry,
+    ``seg.until``. The cut counts entries by their numbers (`_numbered`), and sd_journal passes
+    over those it cannot read (a damaged file): such a segment holds fewer entries than its count,
+    and its count would read into the next segment. The batch that runs past the end is read
+    again up to it (its read errors after the end are the next segment's)."""
+    after = seg.after
+    own: list[str] = []  # the read errors of the batch being read
+    for batch in how.read(reader, own, seg.count):
+        last = how.cursor(batch)
+        upto = None if seg.until is None or not _may_pass(last, seg.until) else how.upto(batch, seg.until)
+        if upto is not None:
+            yield from how.read(readers.after(seg.paths, after), errors, upto)
+            return
+        errors += own
+        own.clear()
+        yield batch
+        after = last
+    errors += own
+
+
+def _may_pass(last: str | None, until: str) -> bool:
+    """Whether a batch ending at the cursor ``last`` may hold ``until`` before its end. Cursors of
+    one numbering (``s=ID;i=NUMBER;...``) say it by their numbers, without searching the batch:
+    a batch that ends before ``until`` does not hold it, one that ends at it is whole."""
+    if last is None or last == until:
+        return False
+    mine, end = _number(last), _number(until)
+    return mine is None or end is None or mine[0] != end[0] or mine[1] > end[1]
+
+
+def _number(cursor: str) -> tuple[str, int] | None:
+    """A cursor's sequence number id and number (None if it has none that reads)."""
+    fields = dict(part.partition("=")[::2] for part in cursor.split(";"))
+    try:
+        return fields["s"], int(fields["i"], 16)
+    except (KeyError, ValueError):
+        return None
 
 
 def _boundaries(paths: tuple[str, ...], size: int, warm: int) -> Iterator[tuple[str | None, str]]:

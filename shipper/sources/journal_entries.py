@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
+import struct
 from dataclasses import dataclass
 from typing import Any, Generator
 
@@ -89,6 +90,22 @@ def read_packed(
             return
 
 
+def packed_upto(packed: Packed, cursor: str) -> int | None:
+    """How many of the entries in ``packed`` come up to the one whose cursor is ``cursor``, that one
+    included; None if none has it. An entry's last field is its ``__CURSOR`` (``_journalpack.h``)."""
+    field = b"__CURSOR=" + cursor.encode()
+    field = struct.pack("=I", len(field)) + field
+    data = packed.data
+    if field not in data:  # (searched in C: the entries are walked only where it may be)
+        return None
+    end = 0
+    for n in range(1, packed.count + 1):
+        end += 4 + struct.unpack_from("=I", data, end)[0]
+        if data.endswith(field, 0, end):
+            return n
+    return None
+
+
 @functools.cache
 def native_reader() -> Any:
     """The C reader of entries (``shipper.sources._journalread``, ~2x faster), bound to
@@ -146,12 +163,14 @@ def read_in_python(
         yield items, last
 
 
-def place_after(reader: Any, cursor: str) -> None:
+def place_after(reader: Any, cursor: str) -> bool:
     """Place ``reader`` after the entry ``cursor`` (or, if that entry is gone, where it was):
-    ``seek_cursor`` then ``next`` lands *on* the cursor's entry when it still exists."""
+    ``seek_cursor`` then ``next`` lands *on* the cursor's entry when it still exists. Whether it did."""
     reader.seek_cursor(cursor)
-    if not (reader._next() and reader.test_cursor(cursor)):
-        reader.seek_cursor(cursor)
+    if reader._next() and reader.test_cursor(cursor):
+        return True
+    reader.seek_cursor(cursor)
+    return False
 
 
 def stopped_message(cursor: str | None, exc: Exception) -> str:
