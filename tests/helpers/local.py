@@ -55,3 +55,13 @@ def text_index_matches_table(db: sqlite3.Connection) -> bool:
     except sqlite3.DatabaseError:
         return False
     return True
+
+
+def store_of_schema(path: Path, version: str) -> Path:
+    """A database at ``path`` that says it is a store of schema ``version`` (and holds nothing else)."""
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    con.execute("INSERT INTO meta VALUES ('schema', ?)", (version,))
+    con.commit()
+    con.close()
+    return path

@@ -7,7 +7,7 @@ import pytest
 from shipper.errors import OutputError
 from shipper.event import Batch
 from shipper.sinks.local import LocalSink, LocalStore, encode_rows
-from tests.helpers.local import recognised, syslog_docs, write
+from tests.helpers.local import recognised, store_of_schema, syslog_docs, write
 
 
 def test_replaying_twice_stores_each_event_once(tmp_path: Path) -> None:
@@ -113,12 +113,7 @@ def test_close_without_flush_commits_what_was_written(tmp_path: Path) -> None:
 
 
 def test_a_store_of_another_schema_is_refused_with_a_hint(tmp_path: Path) -> None:
-    db = tmp_path / "old.db"
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    con.execute("INSERT INTO meta VALUES ('schema', '1')")
-    con.commit()
-    con.close()
+    db = store_of_schema(tmp_path / "old.db", "1")
     with pytest.raises(OutputError, match="another version of shipper") as err:
         LocalStore(db)
     assert "--store NEW.db" in str(err.value)

@@ -13,6 +13,7 @@ from shipper.cli import main
 from shipper.env import Env
 from shipper.errors import ExitCode
 from tests.helpers.browser import replay, report, text
+from tests.helpers.local import store_of_schema
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "logs"
 
@@ -68,12 +69,7 @@ def test_a_database_of_something_else_gets_no_tables(tmp_path: Path, env: Env) -
 
 
 def test_a_store_of_another_version_is_an_input_error(tmp_path: Path, env: Env) -> None:
-    old = tmp_path / "old.db"
-    con = sqlite3.connect(old)
-    con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    con.execute("INSERT INTO meta VALUES ('schema', '2')")
-    con.commit()
-    con.close()
+    old = store_of_schema(tmp_path / "old.db", "2")
     assert causes(old, env) == ExitCode.INPUT
     assert "written by another version of shipper (schema 2)" in text(env.stderr)
 

@@ -152,21 +152,27 @@ def test_a_rotated_file_compressed_afterwards_is_not_read_again(tmp_path: Path) 
     assert lines(poll(f2, clock)) == ["Aug 30 14:55:00 gorp sendmail[1000]: new 0"]  # never acknowledged
 
 
-def test_the_rest_of_a_file_compressed_before_it_was_read_comes_from_the_archive(tmp_path: Path) -> None:
+def _read_while_stopped(tmp_path: Path, clock: Clock) -> dict[str, Any]:
+    """maillog's 4 lines read, 2 of them acknowledged when shipper stops (its saved state); then,
+    while it is down, 2 more lines are written and maillog is rotated to maillog.1."""
     log = tmp_path / "maillog"
     log.write_text(syslog(4))
-    clock = Clock()
     f = make([str(tmp_path / "maillog*")], clock)
     f.open(None)
     poll(f, clock)
     f.commit("file-test/x", TextMark(0, 0))  # an unknown stream: ignored
     sid = f"file-test/{f.state()['files'][0]['key']}"
-    second = len(syslog(2))
-    f.commit(sid, TextMark(second, second))  # lines 0-1 acknowledged when shipper stops
+    f.commit(sid, TextMark(len(syslog(2)), len(syslog(2))))
     saved = f.state()
     f.close()
-    append(log, syslog(6)[len(syslog(4)):])  # more lines while shipper is down
-    os.rename(log, tmp_path / "maillog.1")  # then rotation, compression, removal
+    append(log, syslog(6)[len(syslog(4)):])
+    os.rename(log, tmp_path / "maillog.1")
+    return saved
+
+
+def test_the_rest_of_a_file_compressed_before_it_was_read_comes_from_the_archive(tmp_path: Path) -> None:
+    clock = Clock()
+    saved = _read_while_stopped(tmp_path, clock)  # then compression, removal
     _gzip(tmp_path / "maillog.1", clock.now - 60)
     f2 = make([str(tmp_path / "maillog*")], clock)
     assert f2.open(saved) == []
@@ -371,18 +377,8 @@ def test_an_archive_of_what_was_read_is_not_read_again_though_it_was_modified_ju
 
 
 def test_the_rest_of_a_file_is_read_from_its_archive_once_it_settles_with_the_archive_s_year(tmp_path: Path) -> None:
-    log = tmp_path / "maillog"
-    log.write_text(syslog(4))
     clock = Clock()
-    f = make([str(tmp_path / "maillog*")], clock)
-    f.open(None)
-    poll(f, clock)
-    sid = f"file-test/{f.state()['files'][0]['key']}"
-    f.commit(sid, TextMark(len(syslog(2)), len(syslog(2))))  # lines 0-1 acknowledged when shipper stops
-    saved = f.state()
-    f.close()
-    append(log, syslog(6)[len(syslog(4)):])
-    os.rename(log, tmp_path / "maillog.1")
+    saved = _read_while_stopped(tmp_path, clock)
     _gzip(tmp_path / "maillog.1", clock.now)  # compressed just before shipper starts again
     f2 = make([str(tmp_path / "maillog*")], clock)
     got = f2.open(saved) + poll(f2, clock, rounds=8)
