@@ -19,6 +19,7 @@ from tests.helpers.browser import Browser, replay, report, require_chromium, tex
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "demo" / "logs"
+SEED_LOG = ROOT / "tests" / "data" / "seed" / "messages-sendmail.log"
 ES = ROOT / "tests" / "data" / "corpus" / "excerpts" / "elasticsearch"
 CARDS = "document.querySelectorAll('article.incident').length"
 
@@ -91,6 +92,14 @@ def test_seed_incident(browser: Browser, tmp_path: Path, env: Env) -> None:
     assert browser.eval("document.querySelector('#timeline canvas').height") > 0
     shot = browser.screenshot(tmp_path / "seed.png", full_page=True)
     assert _png_size(shot)[0] == 1280 and _png_size(shot)[1] > 1500
+
+
+def test_the_summary_counts_in_the_singular_too(browser: Browser, tmp_path: Path, env: Env) -> None:
+    """The field report's lines alone: one incident on one host ("1 hosts affected" before)."""
+    page, causes = _page([SEED_LOG], tmp_path, env)
+    browser.open(page)
+    stats = browser.eval("Array.from(document.querySelectorAll('#summary .stat')).map(function (s) { return s.textContent; })")
+    assert stats == ["1incident", "1host affected", "1unit affected", "10events stored", "10recognised", "0unparsed lines"]
 
 
 def _select(browser: Browser, name: str, value: str) -> None:

@@ -94,8 +94,8 @@
       ' by shipper ' + meta.version + ' \u00b7 times are UTC';
     document.title = plural(incidents.length, 'incident') + ' \u2014 shipper report';
   }
-  function stat(value, label, warn) {
-    return el('div', 'stat' + (warn ? ' warn' : ''), [el('b', '', [value.toLocaleString('en')]), label]);
+  function stat(value, one, many, warn) {
+    return el('div', 'stat' + (warn ? ' warn' : ''), [el('b', '', [value.toLocaleString('en')]), value === 1 ? one : many]);
   }
   function distinct(field) {
     var seen = {};
@@ -104,12 +104,12 @@
   }
   function summary() {
     var box = $('summary');
-    box.appendChild(stat(incidents.length, 'incidents'));
-    box.appendChild(stat(distinct('host'), 'hosts affected'));
-    box.appendChild(stat(distinct('unit'), 'units affected'));
-    box.appendChild(stat(counts.total || 0, 'events stored'));
-    box.appendChild(stat(counts.recognised || 0, 'recognised'));
-    box.appendChild(stat(counts.unparsed || 0, 'unparsed lines', counts.unparsed > 0));
+    box.appendChild(stat(incidents.length, 'incident', 'incidents'));
+    box.appendChild(stat(distinct('host'), 'host affected', 'hosts affected'));
+    box.appendChild(stat(distinct('unit'), 'unit affected', 'units affected'));
+    box.appendChild(stat(counts.total || 0, 'event stored', 'events stored'));
+    box.appendChild(stat(counts.recognised || 0, 'recognised', 'recognised'));
+    box.appendChild(stat(counts.unparsed || 0, 'unparsed line', 'unparsed lines', counts.unparsed > 0));
   }
   function table(title, items) {
     var rows = Object.keys(items || {}).map(function (k) {
