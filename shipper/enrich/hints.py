@@ -9,7 +9,7 @@ it as code to copy). A value read from a log line or a journal field is text any
 may have written, so `render` never lets it be shell syntax there:
 
 * in a command, it is quoted for where it stands: bare (`command_word`: left as it is when made of
-  characters no shell reads specially, and systemd's ``\\xNN`` escapes; else in single quotes),
+  characters no shell reads specially; else in single quotes, systemd's ``\\xNN`` escapes too),
   inside ``'...'`` (each ``'`` written ``'\\''``), or inside ``"..."`` (closed, quoted, reopened);
 * everywhere, a backtick in it becomes ``'``, so that it can neither end a command nor start one.
 
@@ -26,9 +26,9 @@ from shipper.event import Doc
 from shipper.recognise.units import is_unit_name
 
 _VAR = re.compile(r"\{([a-z][a-z0-9_]*)\}")
-# shlex.quote's safe characters, and systemd's \xNN escapes (the shell drops the backslash: the
-# command is as systemd's own messages write the name, and nothing in it is shell syntax).
-_BARE = re.compile(r"(?:[A-Za-z0-9@%+=:,./_-]|\\x[0-9A-Fa-f]{2})*")
+# shlex.quote's safe characters. (Not systemd's \xNN escapes: unquoted, the shell would drop the
+# backslash, and `journalctl -u dev-disk-by\x2duuid-….device` would name another unit.)
+_BARE = re.compile(r"[A-Za-z0-9@%+=:,./_-]*")
 _SPECIAL_IN_DOUBLE = re.compile(r'[$`"\\!]')
 
 

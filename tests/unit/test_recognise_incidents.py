@@ -4,6 +4,7 @@ Elasticsearch exits 78, failures without a cause, errors of other units, repeats
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import pytest
@@ -175,7 +176,8 @@ def test_failure_without_a_cause_says_so() -> None:
     scopes = [d for d in _by_sig(docs, "systemd.unit_failed") if d["systemd"].get("result") == "resources"]
     assert len(scopes) == 9  # pkcs11, secrets, ssh, user-dirs ... of four sessions
     assert all("transient scope" in d["rootcause"]["hint"] for d in scopes)
-    assert all(f"`journalctl -b --user-unit {d['rootcause']['unit']}`" in d["rootcause"]["hint"] for d in scopes)
+    assert all(f"`journalctl -b --user-unit {shlex.quote(d['rootcause']['unit'])}`" in d["rootcause"]["hint"] for d in scopes)
+    assert all("\\x2d" in d["rootcause"]["unit"] for d in scopes)  # (quoted: the shell keeps the backslash)
     # two gdm failures a minute apart, but two runs (INVOCATION_IDs differ): two incidents
     assert len({d["systemd"]["invocation_id"] for d in gdm}) == 2
     assert len({d["rootcause"]["incident"] for d in gdm}) == 2

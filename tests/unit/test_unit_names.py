@@ -134,7 +134,7 @@ def test_a_forged_journal_unit_is_not_taken() -> None:
     assert "unit" not in docs[0]["rootcause"] and "unit" not in docs[1]["rootcause"]
     assert docs[2]["rootcause"]["unit"] == "user@1000.service"
     assert docs[3]["rootcause"]["unit"] == real  # a valid unit is taken as before
-    assert f"`coredumpctl list {real}`" in docs[3]["rootcause"]["remediation"]
+    assert f"`coredumpctl list '{real}'`" in docs[3]["rootcause"]["remediation"]
 
 
 # -- the unit name rule --------------------------------------------------------------------------------
@@ -222,9 +222,12 @@ def test_bash_reads_every_value_as_the_literal_text_it_is() -> None:
     assert not wrong, wrong
 
 
-def test_systemd_escapes_stay_as_systemd_writes_them() -> None:
+def test_systemd_escapes_are_quoted_so_that_the_shell_keeps_the_backslash() -> None:
+    """Bare, `journalctl -u gnome\\x2dkeyring.scope` reaches journalctl as gnome x2dkeyring: another unit."""
     unit = "app-gnome-gnome\\x2dkeyring\\x2dpkcs11-1704.scope"
-    assert hints.render("`journalctl -b -u {unit}`", {"unit": unit}) == f"`journalctl -b -u {unit}`"
+    command = hints.render("`printf %s {unit}`", {"unit": unit})
+    assert command == f"`printf %s '{unit}'`"
+    assert subprocess.run(["bash", "-c", command.strip("`")], capture_output=True, text=True).stdout == unit
     assert hints.render("`journalctl -b -u {unit}`", {"unit": "a\\b.service"}) == "`journalctl -b -u 'a\\b.service'`"
 
 
@@ -277,5 +280,5 @@ def test_a_hint_without_a_cause_names_only_a_valid_unit() -> None:
     forged = hints.no_cause_hint("$(reboot).service", 600, None, "")
     assert "reboot" not in forged and "`journalctl -b -u the unit`" in forged
     unit = "app-gnome-gnome\\x2dkeyring\\x2dpkcs11-1704.scope"
-    assert f"`journalctl -b --user-unit {unit}`" in hints.no_cause_hint(unit, 600, None, "", user=True)
+    assert f"`journalctl -b --user-unit '{unit}'`" in hints.no_cause_hint(unit, 600, None, "", user=True)
     assert "`journalctl -b -u 'a\\b.service'`" in hints.no_cause_hint("a\\b.service", 600, None, "")
