@@ -21,6 +21,7 @@ process and the children it started.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import io
 import os
@@ -33,7 +34,7 @@ import threading
 import time
 from typing import IO, Any
 
-from shipper.errors import ShipperError
+from shipper.errors import ShipperError, UsageError
 
 _HEADER = struct.Struct("<Q")
 PIPE_BYTES = 1 << 20  # Linux's default ceiling for an unprivileged pipe (fs.pipe-max-size)
@@ -154,8 +155,11 @@ class Workers:
         try:
             for _ in range(count):
                 self._children.append(_fork(setup, self._children) if fork else _spawn(setup))
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE, errno.EAGAIN):
+                raise UsageError(f"cannot start {count} worker processes: {exc.strerror}",
+                                 hint="give fewer with --workers (0: none), or raise the limit (ulimit -n, ulimit -u)") from None
             raise
 
     def __len__(self) -> int:

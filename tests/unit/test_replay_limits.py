@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import io
+import resource
 import shlex
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,6 +34,19 @@ def test_more_workers_than_the_cap_is_a_usage_error(env: Env, tmp_path: Path) ->
     assert main(["replay", "--workers", str(limit + 1), "--output", "ndjson", "-o", str(out), str(MAILLOG)], env) == 2
     assert f"--workers {limit + 1} is more than a replay can use" in err(env) and f"at most {limit}" in err(env)
     assert not out.exists()
+
+
+def test_workers_beyond_the_descriptor_limit_are_a_usage_error(tmp_path: Path) -> None:
+    """Under the cap, but over `ulimit -n`: each worker takes two pipes; it was an unexpected error
+    ("OSError: Too many open files", exit 1)."""
+    log = tmp_path / "m.log"
+    log.write_text("".join(f"Aug 30 14:55:{i % 60:02d} gorp app[1]: line {i}\n" for i in range(2000)))
+    limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))  # noqa: E731
+    done = subprocess.run([sys.executable, "-m", "shipper", "replay", "--output", "ndjson", "--workers", "30", str(log)],
+                          capture_output=True, text=True, preexec_fn=limit, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "cannot start 30 worker processes: Too many open files" in done.stderr
+    assert "give fewer with --workers" in done.stderr
 
 
 def test_one_worker_per_cpu_stops_at_the_cap(env: Env) -> None:
