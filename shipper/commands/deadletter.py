@@ -47,12 +47,12 @@ def run(args: argparse.Namespace, env: Env) -> int:
     es, state_dir = es_settings(args)
     state_dir = args.state_dir or state_dir
     path = state_dir / FILENAME
-    if not path.exists():
+    if not path.exists() or path.stat().st_size == 0:  # (an empty file is an empty SQLite database)
         if args.action == "retry" and args.id:
             raise _no_such_ids(args.id, path)
         env.stdout.write(f"the dead letter {path} is empty: Elasticsearch has refused no document\n")
         return ExitCode.OK
-    store = DeadLetterStore(path)
+    store = DeadLetterStore(path, read_only=args.action == "list")  # list reads it: creates and changes nothing
     try:
         if args.action == "list":
             return _list(store, args, env)

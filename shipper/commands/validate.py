@@ -15,9 +15,9 @@ examples:
   shipper validate --config new.yml && cp new.yml /etc/shipper/shipper.yml && systemctl reload shipper
 
 Checks what `shipper run` checks before it starts or reloads (keys, types, values, inputs that
-would share a checkpoint, the output's settings). It writes nothing and opens neither the inputs
-nor the secret files: `shipper check` goes further, it connects to Elasticsearch with the
-configured credentials.
+would share a checkpoint, the output's settings, prometheus-client for run.metrics). It writes
+nothing and opens neither the inputs nor the secret files: `shipper check` goes further, it
+connects to Elasticsearch with the configured credentials.
 
 exit status: 0 valid; 3 invalid or unreadable (the error names the file, line, key and fix);
 4 an input this machine cannot read (the journal, configured or by default, without systemd-python).

@@ -61,13 +61,21 @@ def parse_size(value: object) -> ByteSize:
 
 
 @dataclasses.dataclass
-class _Where:
+class Where:
+    """Where the keys of a file are: for the errors that name the file and the line of a key."""
+
     file: str
     marks: dict[str, int]  # dotted key -> 1-based line
 
     def at(self, key: str) -> str:
         line = self.marks.get(key)
         return f"{self.file}:{line}" if line else self.file
+
+    def error(self, key: str, problem: str, fix: str | None = None) -> ConfigError:
+        """The error about ``key`` (dotted: ``inputs[1].format``): ``FILE:LINE: KEY: PROBLEM (FIX)``
+        (without ``FILE:LINE: `` for settings read from no file)."""
+        place = self.at(key)
+        return ConfigError(f"{place + ': ' if place else ''}{key or '(top level)'}: {problem}", hint=fix)
 
 
 def _children(node: yaml.Node, prefix: str) -> Iterator[tuple[str, int, yaml.Node]]:
@@ -95,17 +103,17 @@ def _check_nodes(node: yaml.Node, name: str, prefix: str = "", above: tuple[yaml
     lines: dict[str, int] = {}
     above += (node,)
     for key, line, value in _children(node, prefix):
-        where = _Where(name, {key: line})
+        where = Where(name, {key: line})
         if key in lines:
-            raise _fail(where, key, f"already given on line {lines[key]}",
-                        "keep one of the two (YAML would silently use the last)")
+            raise where.error(key, f"already given on line {lines[key]}",
+                              "keep one of the two (YAML would silently use the last)")
         if any(value is n for n in above):
-            raise _fail(where, key, "an alias inside its own anchor: the value would never end", "write the value out")
+            raise where.error(key, "an alias inside its own anchor: the value would never end", "write the value out")
         lines[key] = line
         _check_nodes(value, name, key, above)
 
 
-def load_yaml_file(path: Path) -> tuple[Any, _Where]:
+def load_yaml_file(path: Path) -> tuple[Any, Where]:
     """Read a YAML file, returning its data and the line of every key (for error messages)."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -114,7 +122,7 @@ def load_yaml_file(path: Path) -> tuple[Any, _Where]:
     return load_yaml_text(text, str(path))
 
 
-def load_yaml_text(text: str, name: str) -> tuple[Any, _Where]:
+def load_yaml_text(text: str, name: str) -> tuple[Any, Where]:
     loader = _Loader(text)
     try:  # one parse gives both the data and the line of every key
         node = loader.get_single_node()
@@ -132,25 +140,20 @@ def load_yaml_text(text: str, name: str) -> tuple[Any, _Where]:
     marks: dict[str, int] = {}
     if node is not None:
         _marks(node, "", marks)
-    return data, _Where(name, marks)
+    return data, Where(name, marks)
 
 
-def build(cls: type[T], data: Any, name: str = "<config>", where: _Where | None = None, prefix: str = "") -> T:
+def build(cls: type[T], data: Any, name: str = "<config>", where: Where | None = None, prefix: str = "") -> T:
     """Turn parsed YAML into an instance of the dataclass ``cls``, strictly."""
-    where = where or _Where(name, {})
+    where = where or Where(name, {})
     return typing.cast(T, _convert(cls, data, where, prefix))
 
 
-def _fail(where: _Where, key: str, problem: str, fix: str | None = None) -> ConfigError:
-    label = key or "(top level)"
-    return ConfigError(f"{where.at(key)}: {label}: {problem}", hint=fix)
-
-
-def _dataclass(cls: type, data: Any, where: _Where, prefix: str) -> Any:
+def _dataclass(cls: type, data: Any, where: Where, prefix: str) -> Any:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise _fail(where, prefix, f"expected a mapping of settings, got {_kind(data)}")
+        raise where.error(prefix, f"expected a mapping of settings, got {_kind(data)}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
@@ -160,19 +163,19 @@ def _dataclass(cls: type, data: Any, where: _Where, prefix: str) -> Any:
         if f is None:
             close = difflib.get_close_matches(str(key), list(fields), n=1)
             fix = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(sorted(fields))}"
-            raise _fail(where, dotted, "unknown key", fix)
+            raise where.error(dotted, "unknown key", fix)
         kwargs[f.name] = _convert(hints[f.name], value, where, dotted, f.metadata.get("help"))
     for f in dataclasses.fields(cls):
         if f.init and f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             dotted = f"{prefix}.{f.name}" if prefix else f.name
-            raise _fail(where, dotted, "required key is missing", f.metadata.get("help"))
+            raise where.error(dotted, "required key is missing", f.metadata.get("help"))
     try:
         return cls(**kwargs)
     except ValueError as exc:  # a __post_init__ cross-field check
-        raise _fail(where, prefix, str(exc)) from None
+        raise where.error(prefix, str(exc)) from None
 
 
-def _convert(tp: Any, value: Any, where: _Where, key: str, help_: str | None = None) -> Any:
+def _convert(tp: Any, value: Any, where: Where, key: str, help_: str | None = None) -> Any:
     origin = get_origin(tp)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         return _dataclass(tp, value, where, key)
@@ -193,60 +196,60 @@ def _convert(tp: Any, value: Any, where: _Where, key: str, help_: str | None = N
     if origin is Literal:
         choices = get_args(tp)
         if value not in choices:
-            raise _fail(where, key, f"{value!r} is not allowed", f"use one of: {', '.join(map(str, choices))}")
+            raise where.error(key, f"{value!r} is not allowed", f"use one of: {', '.join(map(str, choices))}")
         return value
     if origin is list:
         (item_tp,) = get_args(tp)
         if isinstance(value, (str, dict)) or not isinstance(value, list):
-            raise _fail(where, key, f"expected a list, got {_kind(value)}", help_)
+            raise where.error(key, f"expected a list, got {_kind(value)}", help_)
         return [_convert(item_tp, v, where, f"{key}[{i}]", help_) for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
-            raise _fail(where, key, f"expected a mapping, got {_kind(value)}", help_)
+            raise where.error(key, f"expected a mapping, got {_kind(value)}", help_)
         _k, v_tp = get_args(tp)
         return {str(k): _convert(v_tp, v, where, f"{key}.{k}", help_) for k, v in value.items()}
     return _scalar(tp, value, where, key, help_)
 
 
-def _tagged(options: list[Any], value: Any, where: _Where, key: str) -> Any:
+def _tagged(options: list[Any], value: Any, where: Where, key: str) -> Any:
     """A list item chosen by its ``type:`` key (``- type: journal``, ``- type: file``)."""
     by_type = {get_args(typing.get_type_hints(o)["type"])[0]: o for o in options}
     if not isinstance(value, dict):
-        raise _fail(where, key, f"expected a mapping with a 'type' key, got {_kind(value)}")
+        raise where.error(key, f"expected a mapping with a 'type' key, got {_kind(value)}")
     kind = value.get("type")
     if kind not in by_type:
-        raise _fail(where, f"{key}.type", f"{kind!r} is not a known type", f"use one of: {', '.join(by_type)}")
+        raise where.error(f"{key}.type", f"{kind!r} is not a known type", f"use one of: {', '.join(by_type)}")
     return _dataclass(by_type[kind], value, where, key)
 
 
-def _scalar(tp: Any, value: Any, where: _Where, key: str, help_: str | None) -> Any:
+def _scalar(tp: Any, value: Any, where: Where, key: str, help_: str | None) -> Any:
     try:
         if tp is Duration:
             return parse_duration(value)
         if tp is ByteSize:
             return parse_size(value)
     except ValueError as exc:
-        raise _fail(where, key, str(exc), help_) from None
+        raise where.error(key, str(exc), help_) from None
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise _fail(where, key, f"expected true or false, got {_kind(value)}", help_)
+        raise where.error(key, f"expected true or false, got {_kind(value)}", help_)
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise _fail(where, key, f"expected a whole number, got {_kind(value)}", help_)
+        raise where.error(key, f"expected a whole number, got {_kind(value)}", help_)
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        raise _fail(where, key, f"expected a number, got {_kind(value)}", help_)
+        raise where.error(key, f"expected a number, got {_kind(value)}", help_)
     if tp is str:
         if isinstance(value, str):
             return value
-        raise _fail(where, key, f"expected text, got {_kind(value)}", help_ or "quote the value")
+        raise where.error(key, f"expected text, got {_kind(value)}", help_ or "quote the value")
     if tp is Path:
         if isinstance(value, str) and value:
             return Path(value).expanduser()
-        raise _fail(where, key, f"expected a path, got {_kind(value)}", help_)
+        raise where.error(key, f"expected a path, got {_kind(value)}", help_)
     if tp is Any:
         return value
     raise TypeError(f"config type {tp!r} at {key} is not supported by the loader")

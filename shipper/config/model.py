@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Literal
 
 from shipper.config.elasticsearch import ElasticsearchOutput
-from shipper.config.loader import ByteSize, Duration, build, load_yaml_file
+from shipper.config.loader import ByteSize, Duration, Where, build, load_yaml_file
+from shipper.errors import ConfigError
 from shipper.timeargs import ZONE_HINT, known_zone
 
 TextFormat = Literal["auto", "syslog", "elasticsearch", "journal-export", "journal-json"]
@@ -179,6 +180,13 @@ class Config:
     recognise: RecogniseConfig = field(default_factory=RecogniseConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    # Not a key: the file the settings were read from, and the line of every key (see `error`).
+    where: Where = field(default_factory=lambda: Where("", {}), init=False, repr=False, compare=False)
+
+    def error(self, key: str, problem: str, fix: str | None = None) -> ConfigError:
+        """An error found after loading (the daemon's plan) about ``key`` (dotted: ``inputs[1]``),
+        naming the file and the line of the key as the loader's errors do."""
+        return self.where.error(key, problem, fix)
 
     def local_store(self) -> Path:
         """Where the local store is: ``output.local.path``, else ``<state_dir>/events.db``."""
@@ -192,4 +200,6 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     data, where = load_yaml_file(path)
-    return build(Config, data, str(path), where)
+    cfg = build(Config, data, str(path), where)
+    cfg.where = where
+    return cfg

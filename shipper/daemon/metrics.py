@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-from shipper.config.model import MetricsConfig
+from shipper.config.model import Config, MetricsConfig
 from shipper.errors import ConfigError
 
 StatusSource = Callable[[], dict[str, Any]]
@@ -56,13 +56,23 @@ class _Collector:
                                value={"message": str(status.get("last_message") or "")})
 
 
-def serve_metrics(cfg: MetricsConfig, source: StatusSource) -> Callable[[], None]:
-    """Start the endpoint in a background thread; returns a function that stops it."""
+def check_metrics(cfg: Config) -> None:
+    """A `ConfigError` naming ``run.metrics`` (file and line) when it is set and prometheus-client
+    cannot be imported: checked in the daemon's plan, so `shipper validate` and a reload say so too."""
+    if cfg.run.metrics is None:
+        return
     try:
-        from prometheus_client import CollectorRegistry, start_http_server
+        import prometheus_client  # noqa: F401
     except ImportError:
-        raise ConfigError("run.metrics needs prometheus-client, which is not installed",
-                          hint="pip install 'shipper[metrics]', or remove run.metrics") from None
+        raise cfg.error("run.metrics", "needs prometheus-client, which is not installed",
+                        "pip install 'shipper[metrics]', or remove run.metrics") from None
+
+
+def serve_metrics(cfg: MetricsConfig, source: StatusSource) -> Callable[[], None]:
+    """Start the endpoint in a background thread; returns a function that stops it. (The plan has
+    checked that prometheus-client can be imported: `check_metrics`.)"""
+    from prometheus_client import CollectorRegistry, start_http_server
+
     host, _, port = cfg.listen.rpartition(":")
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector(source))

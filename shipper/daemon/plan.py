@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from shipper.config.model import Config, FileInput, JournalInput
+from shipper.daemon.metrics import check_metrics
 from shipper.env import Env
 from shipper.errors import ConfigError
 from shipper.parse.base import ParseContext
@@ -37,6 +38,7 @@ class Plan:
 
 def make_plan(cfg: Config, env: Env, log: Log, sink_env: Env) -> Plan:
     """`ConfigError` (or another `ShipperError`) when the configuration cannot run."""
+    check_metrics(cfg)
     tz = cfg.parse.timezone or local_zone_name(env.environ)
     zone(tz)
     ctx = ParseContext(timezone=tz, year=cfg.parse.year, max_line_bytes=int(cfg.parse.max_line_bytes))
@@ -58,22 +60,30 @@ def make_followers(cfg: Config, log: Log, max_line_bytes: int, own: Sequence[Pat
             key = input_key("journal", spec.name, str(spec.path) if spec.path else "local")
             follower = JournalFollower(spec, key, log=log)
         else:
-            _check_file_input(spec, i)
+            _check_file_input(cfg, spec, i)
             key = input_key("file", spec.name, "\n".join(spec.paths))
             follower = FileFollower(spec, key, max_line_bytes=max_line_bytes, log=log, own=own)
         if key in seen:
-            raise ConfigError(f"inputs[{i}] and inputs[{seen[key]}] would share the checkpoint {key!r}",
-                              hint="give one of them another name: (name: ...)")
+            raise _shared_checkpoint(cfg, i, seen[key], key)
         seen[key] = i
         followers.append(follower)
     return followers
 
 
-def _check_file_input(spec: FileInput, i: int) -> None:
+def _shared_checkpoint(cfg: Config, i: int, first: int, key: str) -> ConfigError:
+    """The error for inputs[i] whose checkpoint ``key`` is inputs[first]'s: on inputs[i], naming
+    the line of the other too."""
+    line = cfg.where.marks.get(f"inputs[{first}]")
+    other = f"inputs[{first}]" + (f" (line {line})" if line else "")
+    return cfg.error(f"inputs[{i}]", f"would share the checkpoint {key!r} with {other}",
+                     "give one of them another name: (name: ...)")
+
+
+def _check_file_input(cfg: Config, spec: FileInput, i: int) -> None:
     if spec.format not in FOLLOWED:
-        raise ConfigError(
-            f"inputs[{i}].format: {spec.format} files cannot be followed (only syslog and Elasticsearch logs)",
-            hint="for journal files use a journal input with path:, for dumps `shipper replay`",
+        raise cfg.error(
+            f"inputs[{i}].format", f"{spec.format} files cannot be followed (only syslog and Elasticsearch logs)",
+            "for journal files use a journal input with path:, for dumps `shipper replay`",
         )
 
 
@@ -85,8 +95,8 @@ def sink_factory(cfg: Config, env: Env) -> Callable[[], Sink]:
 
     configured = cfg.output.configured()
     if len(configured) > 1:  # (make_sinks would say "choose one with --output": replay's option)
-        raise ConfigError(f"output: shipper run writes to one output, and {' and '.join(configured)} are configured",
-                          hint="keep one of output.local, output.ndjson, output.elasticsearch")
+        raise cfg.error("output", f"shipper run writes to one output, and {' and '.join(configured)} are configured",
+                        "keep one of output.local, output.ndjson, output.elasticsearch")
 
     def make() -> Sink:
         (sink,) = make_sinks(cfg, env, state_dir=cfg.state_dir, store=cfg.local_store())

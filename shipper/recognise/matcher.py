@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from shipper.event import Doc, get_path
-from shipper.recognise.rules import ContextRule, Family, Pattern, Rules, Signature, Variant
+from shipper.recognise.rules import LOWER_CASE_VARS, ContextRule, Family, Pattern, Rules, Signature, Variant
 from shipper.recognise.units import UNIT_VARS, is_unit_name
 
 # (prefilter string, entry numbers of the patterns it admits)
@@ -180,7 +180,8 @@ class Matcher:
 
         A unit variable (`UNIT_VARS`) holds only a valid unit name (`is_unit_name`): a journal
         field that is not one (``UNIT=`` is the sender's to choose) is passed over, and a text
-        that is not one is dropped, so the templates fall back to their default."""
+        that is not one is dropped, so the templates fall back to their default. The variables of
+        `LOWER_CASE_VARS` are put in lower case (the texts use them mid-sentence)."""
         for var, paths in sig.doc_vars.items():
             for path in paths:
                 value = get_path(doc, path)
@@ -193,6 +194,9 @@ class Matcher:
         for var in UNIT_VARS:
             if var in values and not is_unit_name(values[var]):
                 del values[var]
+        for var in LOWER_CASE_VARS:
+            if var in values:
+                values[var] = values[var].lower()
         if self._computed is not None:
             self._computed(values, doc)
         for var, allowed in sig.when.items():

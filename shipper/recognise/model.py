@@ -20,6 +20,9 @@ COMPUTED_VARS = frozenset(
         "unit_type",  # the suffix of the unit variable (service, scope, ...)
     }
 )
+# Variables read in the case the log writes them that the texts use in lower case, mid-sentence:
+# systemd writes "Main process exited" (v220 on) and "main process exited" (before).
+LOWER_CASE_VARS = frozenset({"which"})
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,8 @@ A signature::
         hint: "..."                   # (also title, remediation, docs)
 
 Templates use ``{var}``: a named group, a ``doc_vars``/``set``/``defaults`` name, or one computed by
-the recogniser (`COMPUTED_VARS`). Regexes must stay within what both Python ``re`` and
+the recogniser (`COMPUTED_VARS`); those in `LOWER_CASE_VARS` are put in lower case (``which``:
+"Main" in the log, "main process" in the hint). Regexes must stay within what both Python ``re`` and
 Elasticsearch's Joni engine accept: named groups written ``(?P<name>...)``, no lookbehind, no
 possessive quantifiers, no ``\\Z``, no inline flags, no ``(?P=name)`` back-references.
 
@@ -90,6 +91,7 @@ from shipper.config.loader import load_yaml_text
 from shipper.errors import ConfigError
 from shipper.recognise.model import (
     COMPUTED_VARS,
+    LOWER_CASE_VARS,
     ROLES,
     ContextRule,
     Family,
@@ -104,8 +106,8 @@ from shipper.recognise.model import (
 from shipper.recognise.validate import FileLoader, cross_check
 
 __all__ = [
-    "COMPUTED_VARS", "ROLES", "ContextRule", "Family", "FieldRule", "Pattern", "Role", "Rules", "Signature",
-    "UnitRule", "Variant", "load_files", "load_rules", "load_signatures", "load_text",
+    "COMPUTED_VARS", "LOWER_CASE_VARS", "ROLES", "ContextRule", "Family", "FieldRule", "Pattern", "Role", "Rules",
+    "Signature", "UnitRule", "Variant", "load_files", "load_rules", "load_signatures", "load_text",
 ]
 
 SIGNATURE_DIR = Path(__file__).parent / "signatures"

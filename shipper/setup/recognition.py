@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from shipper.recognise.rules import Family, Pattern, Rules, Signature, load_rules
+from shipper.recognise.rules import LOWER_CASE_VARS, Family, Pattern, Rules, Signature, load_rules
 
 NAME = "logs-shipper-recognition"
 FILES = (Path("pipelines") / f"{NAME}.json", Path("shipper") / "assets" / "pipelines" / f"{NAME}.json")
@@ -111,6 +111,14 @@ def _set_rootcause(sig: Signature, pat: Pattern | None, tag: str, condition: str
             for name, value in values]
 
 
+def _lower_case(patterns: Sequence[Pattern], tag: str, condition: str) -> list[dict[str, Any]]:
+    """The groups of `LOWER_CASE_VARS` put in lower case, as the Python matcher does, before the
+    conditions and the hint use them."""
+    groups = sorted(LOWER_CASE_VARS.intersection(g for p in patterns for g in p.groups))
+    return [{"lowercase": {"tag": f"{tag}:lowercase", "field": f"rc_{g}", "ignore_missing": True, "if": condition}}
+            for g in groups]
+
+
 def _cleanup(patterns: Sequence[Pattern], tag: str, condition: str) -> dict[str, Any]:
     fields = sorted({MATCHED, *(f"rc_{g}" for p in patterns for g in p.groups)})
     return {"remove": {"tag": f"{tag}:cleanup", "field": fields, "ignore_missing": True, "if": condition}}
@@ -125,8 +133,9 @@ def _pattern_steps(family: Family, sig: Signature, pat: Pattern, tag: str, famil
         test.append(_process_in(pat.processes))
     grok = {"grok": {"tag": tag, "field": "message", "patterns": [f"(?<{MATCHED}>{joni(pat.regex)})"],
                      "ignore_failure": True, "if": " && ".join(test)}}
-    matched = " && ".join([f"ctx.{MATCHED} != null", *_conditions(sig, pat)])
-    return [grok, *_set_rootcause(sig, pat, tag, matched), _cleanup([pat], tag, f"ctx.{MATCHED} != null")]
+    found = f"ctx.{MATCHED} != null"
+    matched = " && ".join([found, *_conditions(sig, pat)])
+    return [grok, *_lower_case([pat], tag, found), *_set_rootcause(sig, pat, tag, matched), _cleanup([pat], tag, found)]
 
 
 def _message_id_steps(sig: Signature, tag: str) -> list[dict[str, Any]]:
@@ -137,6 +146,7 @@ def _message_id_steps(sig: Signature, tag: str) -> list[dict[str, Any]]:
     if patterns:
         steps.append({"grok": {"tag": tag, "field": "message", "patterns": [joni(p.regex) for p in patterns],
                                "ignore_failure": True, "if": test}})
+        steps += _lower_case(patterns, tag, test)
     steps += _set_rootcause(sig, None, tag, " && ".join([test, *_conditions(sig, None)]))
     if patterns:
         steps.append(_cleanup(patterns, tag, "ctx.journald?.message_id != null"))

@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipper.errors import OutputError
+from shipper.errors import InputError, OutputError
 
 FILENAME = "deadletter.db"
 _SCHEMA_VERSION = 1
@@ -50,22 +50,16 @@ class StoredLetter(Letter):
     attempts: int = 1
 
 
+_NEWER_FIX = "upgrade shipper, or move the file away"
+
+
 class DeadLetterStore:
-    def __init__(self, path: Path) -> None:
+    """The dead letter at ``path``; ``read_only``: opened with SQLite's ``mode=ro`` (for reading it:
+    the file is neither created nor changed, and must hold a dead letter already)."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout = 5000")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > _SCHEMA_VERSION:
-                raise OutputError(f"the dead letter {path} was written by a newer shipper",
-                                  hint="upgrade shipper, or move the file away")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-        except (sqlite3.Error, OSError) as exc:
-            raise OutputError(f"cannot open the dead letter {path}: {exc}",
-                              hint="state_dir in the config must be a directory shipper can write") from None
+        self._db = _open_read_only(path) if read_only else _open(path)
 
     def add(self, letters: list[Letter]) -> None:
         """Store ``letters`` in one committed transaction (durable before the batch is acknowledged)."""
@@ -117,3 +111,56 @@ class DeadLetterStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """The dead letter for writing: the file and its table are created if they are not there."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA busy_timeout = 5000")
+        if _version(db) > _SCHEMA_VERSION:
+            raise OutputError(_newer(path), hint=_NEWER_FIX)
+        db.executescript(_SCHEMA)
+        db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+    except (sqlite3.Error, OSError) as exc:
+        raise OutputError(f"cannot open the dead letter {path}: {exc}",
+                          hint="state_dir in the config must be a directory shipper can write") from None
+    return db
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """The dead letter for reading (``mode=ro``): nothing is created, no table, not the file.
+    A file that is not a dead letter of this version is an `InputError` naming it."""
+    try:
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise _unreadable(path, exc) from None
+    try:
+        db.execute("PRAGMA busy_timeout = 5000")
+        version = _version(db)
+        has_table = db.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'deadletter'").fetchone()
+    except sqlite3.Error as exc:
+        db.close()
+        raise _unreadable(path, exc) from None
+    if version > _SCHEMA_VERSION:
+        db.close()
+        raise InputError(_newer(path), hint=_NEWER_FIX)
+    if not has_table:
+        db.close()
+        raise InputError(f"{path} is not a dead letter (a database without its deadletter table)",
+                         hint=f"--state-dir (or state_dir in the config) names the directory of shipper's {FILENAME}")
+    return db
+
+
+def _version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _newer(path: Path) -> str:
+    return f"the dead letter {path} was written by a newer shipper"
+
+
+def _unreadable(path: Path, exc: sqlite3.Error) -> InputError:
+    return InputError(f"cannot read the dead letter {path}: {exc}",
+                      hint="check that it is a file this user may read, in a directory this user may enter")

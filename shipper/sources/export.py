@@ -9,13 +9,15 @@ entry runs to the next blank line; its text is cut at line ends into items of at
 as export loses nothing. An entry cut by the end of the input (in the middle of a field: a last
 line without its line end, a binary field shorter than its length) is kept the same way, its
 text tagged ``truncated``, followed by an item tagged ``read_error`` that says where it was cut.
-A last entry that is complete but lacks the blank line after it is an entry like any other.
+A last entry that is complete but lacks the blank line after it is an entry like any other. In a
+JSON dump (an entry per line) likewise: a last line without its line end is cut if it is not
+complete JSON, and else a line like any other.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Literal
 
 import orjson
 
@@ -36,6 +38,7 @@ MAX_FIELD_BYTES = 64 << 20  # a binary field declared longer than this is taken 
 BROKEN_WAIT = 4 << 20  # how far to look for the blank line that ends a broken entry
 JSON_LINE_BYTES = 16 << 20  # JSON entries carry binary values as number arrays: allow long lines
 
+_NOT_JSON = object()  # a line orjson cannot read (or too long to try)
 _FIELD_NAME = re.compile(rb"[A-Z_][A-Z0-9_]*\Z")
 # How `read_entry` stopped: after a whole entry; for more data; at a field that is no export
 # field; at the end of the input, in the middle of a field.
@@ -265,42 +268,57 @@ class ExportSource(_FieldSource):
             yield from parser.feed(block)
         yield from parser.feed(b"", eof=True)
         if parser.cut is not None and stream.failure is None:  # a broken stream is reported after this
-            yield {"MESSAGE": cut_failure(stream, parser.cut).message()}, (TAG_UNPARSED, TAG_READ_ERROR), stream.offset
+            yield cut_item(stream, parser.cut, "export")
 
 
-def cut_failure(stream: InputStream, start: int) -> ReadFailure:
-    """The end of ``stream`` inside the entry that starts at byte ``start``, as a read failure."""
-    return ReadFailure(
+# How journalctl ends every entry of a dump of each format (a dump that ends otherwise is cut).
+_ENTRY_ENDS = {"export": "journalctl -o export ends every entry with a blank line",
+               "JSON": "journalctl -o json ends every entry with a line end"}
+
+
+def cut_item(stream: InputStream, start: int, dump: Literal["export", "JSON"]) -> tuple[Fields, Tags, int]:
+    """The item tagged ``read_error`` that says ``stream`` ends inside the ``dump`` entry that
+    starts at byte ``start`` (its text is the item before, tagged unparsed and truncated)."""
+    failure = ReadFailure(
         stream.name,
-        f"the input ends inside the export entry that starts at byte {start}",
+        f"the input ends inside the {dump} entry that starts at byte {start}",
         stream.offset,
         stream.consumed,
         stream.size,
         stream.compression,
-        fix="the dump is cut short (journalctl -o export ends every entry with a blank line); "
+        fix=f"the dump is cut short ({_ENTRY_ENDS[dump]}); "
         "the entry's text is kept as an event tagged unparsed and truncated",
     )
+    return {"MESSAGE": failure.message()}, (TAG_UNPARSED, TAG_READ_ERROR), stream.offset
 
 
 class JsonSource(_FieldSource):
-    """A ``journalctl -o json`` dump: one object per line."""
+    """A ``journalctl -o json`` dump: one object per line. A last line without its line end that is
+    not complete JSON (``head -c`` cut the dump inside it) is kept as an unparsed item tagged
+    ``truncated``, followed by an item tagged ``read_error`` that says where it was cut."""
 
     def _entries(self, stream: InputStream) -> Iterator[tuple[Fields, Tags | None, int]]:
         cap = max(self._cap, JSON_LINE_BYTES)
+        cut_at: int | None = None  # where the entry the input ends inside starts
         for block in iter_line_blocks(stream.read, cap):
-            cut = set(block.truncated)
+            capped = set(block.truncated)
             ends = block.offsets[1:] + [block.end]
             for i, line in enumerate(block.lines):
                 if not line.strip():
                     continue
                 try:
-                    obj = orjson.loads(line) if i not in cut else None
+                    obj = orjson.loads(line) if i not in capped else _NOT_JSON
                 except orjson.JSONDecodeError:
-                    obj = None
+                    obj = _NOT_JSON
                 if isinstance(obj, dict):
                     yield fields_from_json(obj), None, ends[i]
-                else:
-                    item, tags = unparsed_item(line, self._cap)
-                    if i in cut and TAG_TRUNCATED not in tags:
-                        tags += (TAG_TRUNCATED,)
-                    yield item, tags, ends[i]
+                    continue
+                item, tags = unparsed_item(line, self._cap)
+                cut = obj is _NOT_JSON and not block.complete and i == len(block.lines) - 1
+                if (cut or i in capped) and TAG_TRUNCATED not in tags:
+                    tags += (TAG_TRUNCATED,)
+                if cut:
+                    cut_at = block.offsets[i]
+                yield item, tags, ends[i]
+        if cut_at is not None and stream.failure is None:  # a broken stream is reported after this
+            yield cut_item(stream, cut_at, "JSON")

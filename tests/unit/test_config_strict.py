@@ -69,11 +69,11 @@ def test_an_alias_inside_its_own_anchor_is_a_config_error(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(("inputs", "message"), [
     ("[{type: file, paths: [/var/log/maillog]}, {type: file, paths: [/var/log/maillog]}]",
-     r"inputs\[1\] and inputs\[0\] would share the checkpoint"),
+     r"shipper\.yml:2: inputs\[1\]: would share the checkpoint '[^']+' with inputs\[0\] \(line 2\)"),
     ("[{type: file, paths: [/var/log/journal.export], format: journal-export}]",
-     r"inputs\[0\]\.format: journal-export files cannot be followed"),
+     r"shipper\.yml:2: inputs\[0\]\.format: journal-export files cannot be followed"),
     ("[{type: file, paths: [/var/log/maillog]}]\noutput: {local: {}, ndjson: {path: /tmp/x.ndjson}}",
-     r"output: shipper run writes to one output, and local and ndjson are configured"),
+     r"shipper\.yml:3: output: shipper run writes to one output, and local and ndjson are configured"),
 ], ids=["shared checkpoint", "format run cannot follow", "two outputs (was: 'choose one with --output', exit 2)"])
 def test_validate_refuses_what_run_refuses(env: Env, tmp_path: Path, inputs: str, message: str) -> None:
     path = write(tmp_path, f"state_dir: {tmp_path / 'state'}\ninputs: {inputs}\n")

@@ -88,3 +88,42 @@ def test_a_binary_field_shorter_than_its_length_is_cut_unless_entries_follow() -
     assert out[1][0]["MESSAGE"].endswith("only a part") and out[1][0]["__REALTIME_TIMESTAMP"] == "1504104949000000"
     out, parser = parse(first + second[:-1] + big + b"\n\n" + first)  # a wrong length, not a cut
     assert [tags for _, tags, _ in out] == [None, ("unparsed",), None] and parser.cut is None
+
+
+JSON_DUMP = SAMPLE.parents[2] / "derived/fedora37-no-rtc/failures.json"  # `journalctl -o json`: 30 entries
+
+
+def test_a_json_dump_cut_in_a_line(env: Env, tmp_path: Path) -> None:
+    """`head -c` of a JSON dump: the cut line is kept as unparsed text, then a read error says where."""
+    whole = JSON_DUMP.read_bytes()
+    start = whole.index(b"\n", len(whole) // 2) + 1
+    data = whole[: start + 100]
+    path = tmp_path / "cut.json"
+    path.write_bytes(data)
+    result = read_path(path)
+    *entries, cut, error = result.items
+    assert len(entries) == data.count(b"\n") and all("MESSAGE" in x for x in entries)
+    assert cut["MESSAGE"] == data[start:].decode()
+    assert result.tags == {len(entries): ("unparsed", "truncated"), len(entries) + 1: ("unparsed", "read_error")}
+    assert f"read error in {path} at byte {len(data)}" in error["MESSAGE"]
+    assert f"the input ends inside the JSON entry that starts at byte {start}" in error["MESSAGE"]
+    assert "journalctl -o json ends every entry with a line end" in error["MESSAGE"]
+    out = tmp_path / "out.ndjson"
+    assert main(["replay", "--quiet", "--output", "ndjson", "-o", str(out), str(path)], env) == 0
+    assert "replay: warning: 1 read error" in env.stderr.getvalue()  # type: ignore[attr-defined]
+    *_, last_line, read_error = (orjson.loads(line) for line in out.read_bytes().splitlines())
+    assert "truncated" in last_line["tags"] and "read_error" in read_error["tags"]
+
+
+def test_a_json_dump_whose_last_line_has_no_line_end_is_not_cut(env: Env, tmp_path: Path) -> None:
+    whole = JSON_DUMP.read_bytes()
+    path = tmp_path / "dump.json"
+    path.write_bytes(whole.rstrip(b"\n"))
+    result = read_path(path)
+    assert len(result.items) == 30 and result.tags == {}
+    path.write_bytes(whole + b"[1, 2]")  # complete JSON, if not an entry: unparsed, not cut
+    result = read_path(path)
+    assert len(result.items) == 31 and result.tags == {30: ("unparsed",)}
+    out = tmp_path / "out.ndjson"
+    assert main(["replay", "--quiet", "--output", "ndjson", "-o", str(out), str(path)], env) == 0
+    assert "read error" not in env.stderr.getvalue()  # type: ignore[attr-defined]
