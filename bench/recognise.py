@@ -32,7 +32,8 @@ import shipper.enrich.chain  # noqa: E402
 from shipper.cli import main as shipper_main  # noqa: E402
 from shipper.config.model import RecogniseConfig  # noqa: E402
 from shipper.enrich.base import Enricher  # noqa: E402
-from shipper.event import Doc, IdAssigner  # noqa: E402
+from shipper.event import Doc  # noqa: E402
+from shipper.ids import IdAssigner
 from shipper.parse.base import ParseContext  # noqa: E402
 from shipper.parse.dispatch import make_parser  # noqa: E402
 from shipper.sources.base import Origin, RawChunk  # noqa: E402

@@ -22,7 +22,8 @@ from shipper.acks import AckTracker
 from shipper.enrich.base import Enricher
 from shipper.enrich.incidents import Incidents
 from shipper.enrich.recognise import Recognise
-from shipper.event import TAG_UNPARSED, Batch, Doc, IdAssigner
+from shipper.event import TAG_UNPARSED, Batch, Doc
+from shipper.ids import IdAssigner
 from shipper.parallel.express import Tail
 from shipper.parse.base import ParseContext, Parser
 from shipper.progress import Progress, Silent

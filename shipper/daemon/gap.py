@@ -6,7 +6,8 @@ the first report was acknowledged) is stored once.
 
 from __future__ import annotations
 
-from shipper.event import Doc, derived_id
+from shipper.event import Doc
+from shipper.ids import derived_id
 from shipper.sources.live import Gap, iso
 
 SIGNATURE = "shipper.gap"

@@ -1,18 +1,21 @@
 """Per stream (one file's content, one journal): its parser, its ids, and where to resume.
 
-Ids are content-based with an occurrence number inside each second (`IdAssigner`): two identical
-lines in one second are ``#0`` and ``#1``. Resuming in the middle of such a second would number
-the second line ``#0`` again, and the output would take it for the first one: a lost line. So a
-checkpoint never points into a second: it points at the first event of the last second-run seen
-(where the assigner started counting afresh), and reading again from there gives every event its
-old id; what was shipped already is recognised by the output and not stored twice.
+Ids are content-based with an occurrence number per second (`shipper.ids`): two identical lines
+in one second are ``#0`` and ``#1``, also with lines of nearby seconds between them. Resuming
+after the first of them would number the second line ``#0`` again, and the output would take it
+for the first one: a lost line. So a checkpoint points at the first line of the oldest second
+still counted: reading again from there gives every line after the checkpoint the id it would
+have had; what was shipped already is recognised by the output and not stored twice. (A line
+read again before the checkpoint, whose second's count was started afresh by a far line in
+between, comes out as its twin before that line, already stored.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shipper.event import Doc, IdAssigner
+from shipper.event import Doc
+from shipper.ids import IdAssigner
 from shipper.parse.base import Parser
 from shipper.sources.base import RawChunk
 from shipper.sources.live import JournalMark, TextMark
@@ -22,9 +25,11 @@ from shipper.sources.live import JournalMark, TextMark
 class Stream:
     parser: Parser
     ids: IdAssigner = field(default_factory=IdAssigner)
-    _second: str = ""
-    _resume: object | None = None  # position before the first event of the current second-run
+    # second -> where reading again must start for it: how far along the stream (a text offset,
+    # a journal entry's number) and the mark to resume at (the offset, the position before the entry)
+    _firsts: dict[str, tuple[int, object]] = field(default_factory=dict)
     _before: JournalMark | None = None  # journal: position after the last event seen
+    _entries: int = 0  # journal: events seen
     _shipped: int = 0  # text: offset of the last event handed on
 
     def take(self, chunk: RawChunk) -> tuple[list[Doc], object | None]:
@@ -43,34 +48,40 @@ class Stream:
 
     def _text(self, docs: list[Doc], shipped: int | None) -> TextMark | None:
         self.ids.assign(docs)
+        firsts = self._firsts
         for doc in docs:
             log = doc.get("log")
             offset = log.get("offset") if log else None
-            if offset is None:
-                continue
-            second = doc["@timestamp"][:19]
-            if second != self._second:
-                self._second, self._resume = second, offset
-            self._shipped = offset
+            if offset is not None:
+                firsts.setdefault(doc["@timestamp"][:19], (offset, offset))
+                self._shipped = offset
         if shipped is not None:
             self._shipped = max(self._shipped, shipped)
-        if not isinstance(self._resume, int):
-            return None
-        return TextMark(self._resume, self._shipped)
+        resume = self._oldest()
+        return TextMark(resume, self._shipped) if isinstance(resume, int) else None
 
     def _journal(self, docs: list[Doc]) -> JournalMark | None:
         self.ids.assign(docs)
-        second, last = self._second, None  # last: the latest document with a cursor
+        firsts, before = self._firsts, self._before
         for doc in docs:
-            if doc["@timestamp"][:19] != second:
-                second, self._resume = doc["@timestamp"][:19], _after(last) if last is not None else self._before
+            self._entries += 1
+            if before is not None:
+                firsts.setdefault(doc["@timestamp"][:19], (self._entries, before))
             journald = doc.get("journald")
             if journald and journald.get("cursor"):
-                last = doc
-        self._second = second
-        if last is not None:
-            self._before = _after(last)
-        return self._resume if isinstance(self._resume, JournalMark) else None
+                before = _after(doc)
+        self._before = before
+        resume = self._oldest()
+        return resume if isinstance(resume, JournalMark) else None
+
+    def _oldest(self) -> object | None:
+        """Where reading again starts: at the first line of the oldest second still counted.
+        Seconds no longer counted are forgotten (counted again, they start afresh)."""
+        firsts = self._firsts
+        kept = self.ids.kept()
+        for second in [s for s in firsts if s not in kept]:
+            del firsts[second]
+        return min(firsts.values(), default=(0, None), key=lambda first: first[0])[1]
 
 
 def _after(doc: Doc) -> JournalMark:

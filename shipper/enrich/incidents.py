@@ -31,7 +31,8 @@ from typing import Any
 
 from shipper.enrich import hints
 from shipper.enrich.recognise import UnitMap
-from shipper.event import Doc, derived_id, get_path
+from shipper.event import Doc, get_path
+from shipper.ids import derived_id
 from shipper.recognise.rules import Rules, load_rules
 
 # A failure without a unit joins the host's previous failure when it is at most this much later.

@@ -23,7 +23,8 @@ import copy
 from typing import Any
 
 from shipper.enrich import hints, sendmail
-from shipper.event import Doc, derived_id, get_path, set_path
+from shipper.event import Doc, get_path, set_path
+from shipper.ids import derived_id
 from shipper.recognise.matcher import Context, Hit, Matcher
 from shipper.recognise.rules import Rules, Signature, load_rules
 from shipper.recognise.units import is_unit_name

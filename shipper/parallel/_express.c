@@ -283,22 +283,23 @@ static PyMethodDef plan_methods[] = {
     {"docs_scan", (PyCFunction)plan_docs_scan, METH_VARARGS,
      "docs_scan(docs, start, routes, message_ids) -> the first index from start that docs() takes"},
     {"docs", (PyCFunction)plan_docs, METH_VARARGS,
-     "docs(docs, start, second, seen, track, outs, routes, message_ids) -> (stop, second, first)\n\n"
+     "docs(docs, start, ids, outs, routes, message_ids) -> (stop, moved)\n\n"
      "Takes documents from start on while it can (ids, recognition's gates, encoding), appending one\n"
      "item per document to each list of outs; stop is the first document not taken."},
     {"journal_scan", (PyCFunction)plan_journal_scan, METH_VARARGS,
      "journal_scan(data, start, most, routes) -> position: where the first entry from start that\n"
      "journal() takes starts, within most entries (else where the entry most entries on starts)"},
     {"journal", (PyCFunction)plan_journal, METH_VARARGS,
-     "journal(data, start, second, seen, track, outs, routes) -> (position, entries, last_ts, second, first)\n\n"
+     "journal(data, start, ids, outs, routes) -> (position, entries, last_ts, moved)\n\n"
      "Takes the packed journal entries of data from start on while it can, appending one item per entry\n"
      "to each list of outs; position is where the first entry not taken starts."},
     {"run", (PyCFunction)plan_run, METH_VARARGS,
-     "run(data, start, stop, first_offset, cap, minutes, second, seen, track, outs)\n"
-     "-> (position, lines, last_ts, second, first)\n\n"
+     "run(data, start, stop, first_offset, cap, minutes, ids, outs)\n"
+     "-> (position, lines, last_ts, moved)\n\n"
      "Takes the lines of data from start on (before stop) while it can, appending one item per line to\n"
      "each list of outs; position is where the first line not taken starts. A line's offset is\n"
-     "first_offset plus its position. second, seen, track and first are IdAssigner's (see express.py)."},
+     "first_offset plus its position. ids is IdAssigner.live() (None for docs whose documents carry\n"
+     "their ids), moved what IdAssigner.moved_to takes."},
     {NULL, NULL, 0, NULL},
 };
 

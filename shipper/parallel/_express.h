@@ -91,8 +91,19 @@ void b2_init(B2 *s);
 void b2_update(B2 *s, const char *data, size_t n);
 void b2_final_hex(B2 *s, char out[32]);
 char *digits_of(unsigned long long v, char out[24]);
+/* `IdAssigner`'s state while a lane assigns ids (`IdAssigner.live`, `moved_to`, shipper/ids.py). */
+typedef struct {
+    PyObject *second;  /* the current second */
+    PyObject *seen;    /* its counts (NULL: the documents carry their ids) */
+    PyObject *seconds; /* the seconds counted -> their counts, the least recently seen first (borrowed) */
+    Py_ssize_t keep;   /* KEEP_SECONDS */
+    PyObject *first;   /* with `track`, see `Block` (borrowed); else NULL */
+} Ids;
+int ids_open(Ids *ids, PyObject *live);
+PyObject *ids_close(Ids *ids);
+void ids_clear(Ids *ids);
 int event_id(PyObject *seen, const Key *key, char id[32]);
-int next_second(PyObject **current, const char *ts, PyObject *seen, int *track, PyObject **first);
+int next_second(Ids *ids, const char *ts);
 int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, const Buf *body, Text id, const Row *row);
 
 /* _express.c: recognition's prefilters */

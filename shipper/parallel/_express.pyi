@@ -1,6 +1,10 @@
 # Types of the C extension shipper/parallel/_express.c (built by setup.py where it can be).
 from typing import Any, Container
 
+# IdAssigner.live() and what IdAssigner.moved_to takes (shipper/ids.py)
+Live = tuple[str, dict[str, int], dict[str, dict[str, int]], int, dict[str, dict[str, int]] | None]
+Moved = tuple[str, dict[str, int]]
+
 class Plan:
     def __init__(
         self,
@@ -16,22 +20,22 @@ class Plan:
     def scan(self, data: bytes, start: int, stop: int, cap: int, minutes: dict[str, str], most: int, /) -> tuple[int, int]: ...
     def run(
         self, data: bytes, start: int, stop: int, first_offset: int, cap: int, minutes: dict[str, str],
-        second: str, seen: dict[str, int], track: bool, outs: list[list[Any]], /,
-    ) -> tuple[int, int, str | None, str, tuple[str, dict[str, int]] | None]: ...
+        ids: Live, outs: list[list[Any]], /,
+    ) -> tuple[int, int, str | None, Moved]: ...
     def docs_scan(
         self, docs: list[dict[str, Any]], start: int, routes: list[dict[str, tuple[bytes | None, bytes]] | None | str],
         message_ids: Container[str], given: bool, /,
     ) -> int: ...
     def docs(
-        self, docs: list[dict[str, Any]], start: int, second: str, seen: dict[str, int] | None, track: bool,
+        self, docs: list[dict[str, Any]], start: int, ids: Live | None,
         outs: list[list[Any]], routes: list[dict[str, tuple[bytes | None, bytes]] | None | str], message_ids: Container[str], /,
-    ) -> tuple[int, str, tuple[str, dict[str, int]] | None]: ...
+    ) -> tuple[int, Moved | None]: ...
 
     def journal_scan(self, data: bytes, start: int, most: int, routes: list[dict[str, tuple[bytes | None, bytes]] | None | str], /) -> int: ...
     def journal(
-        self, data: bytes, start: int, second: str, seen: dict[str, int], track: bool, outs: list[list[Any]],
+        self, data: bytes, start: int, ids: Live, outs: list[list[Any]],
         routes: list[dict[str, tuple[bytes | None, bytes]] | None | str], /,
-    ) -> tuple[int, int, str | None, str, tuple[str, dict[str, int]] | None]: ...
+    ) -> tuple[int, int, str | None, Moved]: ...
 
 def digest(data: bytes, /) -> str: ...
 def json_str(utf8: bytes, /) -> bytes: ...

@@ -2,7 +2,7 @@
  * items (`Plan.docs`).
  *
  * The Python stages are the specification: `IdAssigner.assign` and `content_key`
- * (shipper/event.py), `Recognise.enrich` with `sendmail.add_fields` (shipper/enrich/), and the
+ * (shipper/ids.py), `Recognise.enrich` with `sendmail.add_fields` (shipper/enrich/), and the
  * encoders (`bulk.Encoder`, `ndjson.encode_lines`: orjson). `Plan.docs` takes documents in order
  * while each needs none of their rarer branches (`examine_doc`): a dict with an event dict (no id
  * yet) of a dataset the routes know, a stamp of 19 ASCII characters or more, host, process,
@@ -342,26 +342,22 @@ PyObject *plan_docs_scan(Plan *self, PyObject *args) {
 }
 
 PyObject *plan_docs(Plan *self, PyObject *args) {
-    PyObject *docs, *second, *seen, *outs, *routes, *message_ids;
+    PyObject *docs, *live, *outs, *routes, *message_ids;
     Py_ssize_t start;
-    int track;
-    if (!PyArg_ParseTuple(args, "O!nUOpO!O!O:docs", &PyList_Type, &docs, &start, &second, &seen, &track, &PyList_Type,
-                          &outs, &PyList_Type, &routes, &message_ids))
-        return NULL;
-    int given = seen == Py_None; /* the documents carry their ids: none is counted */
-    if (!given && !PyDict_Check(seen)) {
-        PyErr_SetString(PyExc_TypeError, "seen: a dict, or None when the documents carry their ids");
-        return NULL;
-    }
-    if (check_outs(outs, routes) < 0)
+    Ids ids;
+    if (!PyArg_ParseTuple(args, "O!nOO!O!O:docs", &PyList_Type, &docs, &start, &live, &PyList_Type, &outs, &PyList_Type,
+                          &routes, &message_ids) ||
+        check_outs(outs, routes) < 0)
         return NULL;
     if (start < 0) {
         PyErr_SetString(PyExc_ValueError, "start must not be negative");
         return NULL;
     }
+    if (ids_open(&ids, live) < 0)
+        return NULL;
+    int given = ids.seen == NULL; /* the documents carry their ids: none is counted */
     Py_ssize_t forms = PyList_GET_SIZE(outs);
     Buf body = {NULL, 0, 0}, quoted = {NULL, 0, 0}, rest = {NULL, 0, 0};
-    PyObject *current = Py_NewRef(second), *first = Py_NewRef(Py_None);
     Py_ssize_t i = start, n = PyList_GET_SIZE(docs);
     for (; i < n; i++) {
         PyObject *doc = PyList_GET_ITEM(docs, i);
@@ -386,7 +382,7 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
             if (put_str(&quoted, d.given.p, d.given.n) < 0)
                 goto error;
         } else {
-            if (next_second(&current, d.key.second, seen, &track, &first) < 0 || event_id(seen, &d.key, id) < 0)
+            if (next_second(&ids, d.key.second) < 0 || event_id(ids.seen, &d.key, id) < 0)
                 goto error;
             memcpy(body.p + id_at, id, 32);
             if (put_str(&quoted, id, 32) < 0)
@@ -398,13 +394,12 @@ PyObject *plan_docs(Plan *self, PyObject *args) {
     PyMem_Free(body.p);
     PyMem_Free(quoted.p);
     PyMem_Free(rest.p);
-    return Py_BuildValue("nNN", i, current, first);
+    return Py_BuildValue("nN", i, ids_close(&ids));
 error:
     PyMem_Free(body.p);
     PyMem_Free(quoted.p);
     PyMem_Free(rest.p);
-    Py_XDECREF(current);
-    Py_XDECREF(first);
+    ids_clear(&ids);
     return NULL;
 }
 

@@ -211,12 +211,12 @@ PyObject *plan_journal_scan(Plan *self, PyObject *args) {
 }
 
 PyObject *plan_journal(Plan *self, PyObject *args) {
-    PyObject *data, *second, *seen, *outs, *routes;
+    PyObject *data, *live, *outs, *routes;
     Py_ssize_t start, size;
-    int track;
     const char *p;
-    if (!PyArg_ParseTuple(args, "O!nUO!pO!O!:journal", &PyBytes_Type, &data, &start, &second, &PyDict_Type, &seen, &track,
-                          &PyList_Type, &outs, &PyList_Type, &routes) ||
+    Ids ids;
+    if (!PyArg_ParseTuple(args, "O!nO!O!O!:journal", &PyBytes_Type, &data, &start, &PyTuple_Type, &live, &PyList_Type,
+                          &outs, &PyList_Type, &routes) ||
         check_outs(outs, routes) < 0 || !journal_ready(self) || entries_args(data, start, &p, &size) < 0)
         return NULL;
     Py_ssize_t forms = PyList_GET_SIZE(outs);
@@ -224,8 +224,10 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
     int r = routes_for(routes, JOURNALD, heads, mids);
     if (r < 0)
         return NULL;
+    if (ids_open(&ids, live) < 0)
+        return NULL;
     Buf body = {NULL, 0, 0}, quoted = {NULL, 0, 0}, rest = {NULL, 0, 0};
-    PyObject *current = Py_NewRef(second), *first = Py_NewRef(Py_None), *last_ts = Py_NewRef(Py_None);
+    PyObject *last_ts = Py_NewRef(Py_None);
     Py_ssize_t pos = start, count = 0;
     char last[28] = "";
     while (r && pos < size) {
@@ -240,8 +242,8 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
         Py_ssize_t id_at;
         Row row = {{id, 32}, {t.ts, 27}, t.host, t.name, t.key.msg, {0, 0}, &rest};
         quoted.n = 0;
-        if (put_entry(&body, self, &e, &t, &id_at, row.message) < 0 || next_second(&current, t.ts, seen, &track, &first) < 0 ||
-            event_id(seen, &t.key, id) < 0 || put_str(&quoted, id, 32) < 0)
+        if (put_entry(&body, self, &e, &t, &id_at, row.message) < 0 || next_second(&ids, t.ts) < 0 ||
+            event_id(ids.seen, &t.key, id) < 0 || put_str(&quoted, id, 32) < 0)
             goto error;
         memcpy(body.p + id_at, id, 32);
         if (add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}, &row) < 0)
@@ -258,13 +260,12 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
     PyMem_Free(body.p);
     PyMem_Free(quoted.p);
     PyMem_Free(rest.p);
-    return Py_BuildValue("nnNNN", pos, count, last_ts, current, first);
+    return Py_BuildValue("nnNN", pos, count, last_ts, ids_close(&ids));
 error:
     PyMem_Free(body.p);
     PyMem_Free(quoted.p);
     PyMem_Free(rest.p);
-    Py_XDECREF(current);
-    Py_XDECREF(first);
+    ids_clear(&ids);
     Py_XDECREF(last_ts);
     return NULL;
 }

@@ -2,7 +2,7 @@
  * the block of bytes the source read (no line is split off or decoded as an object).
  *
  * The Python stages are the specification: `SyslogParser`'s hot path (shipper/parse/syslog.py),
- * `IdAssigner.assign` and `content_key` (shipper/event.py), `Recognise.enrich` with
+ * `IdAssigner.assign` and `content_key` (shipper/ids.py), `Recognise.enrich` with
  * `sendmail.parse_line` (shipper/enrich/), and the encoders (`bulk.Encoder`, `ndjson.encode_lines`).
  * `Plan.run` does what they do for a line that needs none of their rarer branches, and writes the
  * items without building the document. It takes a line only when all of this holds (`examine`):
@@ -205,13 +205,13 @@ PyObject *plan_scan(Plan *self, PyObject *args) {
 }
 
 PyObject *plan_run(Plan *self, PyObject *args) {
-    PyObject *data, *minutes, *second, *seen, *outs;
+    PyObject *data, *minutes, *live, *outs;
     Py_ssize_t start, stop, cap;
     long long first_offset;
-    int track;
     Block b;
-    if (!PyArg_ParseTuple(args, "O!nnLnOUO!pO!:run", &PyBytes_Type, &data, &start, &stop, &first_offset, &cap, &minutes,
-                          &second, &PyDict_Type, &seen, &track, &PyList_Type, &outs) ||
+    Ids ids;
+    if (!PyArg_ParseTuple(args, "O!nnLnOO!O!:run", &PyBytes_Type, &data, &start, &stop, &first_offset, &cap, &minutes,
+                          &PyTuple_Type, &live, &PyList_Type, &outs) ||
         region(data, start, stop, cap, minutes, &b) < 0)
         return NULL;
     if (PyList_GET_SIZE(outs) != self->n_forms) {
@@ -223,8 +223,10 @@ PyObject *plan_run(Plan *self, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "outs: lists");
             return NULL;
         }
+    if (ids_open(&ids, live) < 0)
+        return NULL;
     Buf body = {NULL, 0, 0}, rest = {NULL, 0, 0};
-    PyObject *current = Py_NewRef(second), *first = Py_NewRef(Py_None), *last_ts = NULL;
+    PyObject *last_ts = NULL;
     Py_ssize_t pos = start, count = 0;
     Line ln;
     char last[27]; /* the stamp of the last line taken */
@@ -235,14 +237,14 @@ PyObject *plan_run(Plan *self, PyObject *args) {
             goto error;
         if (r != 1)
             break;
-        if (next_second(&current, ln.ts, seen, &track, &first) < 0)
+        if (next_second(&ids, ln.ts) < 0)
             goto error;
         char id[32], pid[24];
         const char *d = ln.has_pid ? digits_of(ln.pid, pid) : pid + 24;
         Key key = {ln.host, ln.tag, {d, pid + 24 - d}, ln.msg, {NULL, -1}, ln.ts};
         body.n = 0;
         Row row = {{id, 32}, {ln.ts, 27}, ln.host, ln.tag, ln.msg, {0, 0}, &rest};
-        if (event_id(seen, &key, id) < 0 || put_body(&body, self, &ln, id, first_offset + pos, row.message) < 0)
+        if (event_id(ids.seen, &key, id) < 0 || put_body(&body, self, &ln, id, first_offset + pos, row.message) < 0)
             goto error;
         char quoted[34] = {'"'};
         memcpy(quoted + 1, id, 32);
@@ -255,12 +257,11 @@ PyObject *plan_run(Plan *self, PyObject *args) {
         goto error;
     PyMem_Free(body.p);
     PyMem_Free(rest.p);
-    return Py_BuildValue("nnNNN", pos, count, last_ts ? last_ts : Py_NewRef(Py_None), current, first);
+    return Py_BuildValue("nnNN", pos, count, last_ts ? last_ts : Py_NewRef(Py_None), ids_close(&ids));
 error:
     PyMem_Free(body.p);
     PyMem_Free(rest.p);
-    Py_XDECREF(current);
-    Py_XDECREF(first);
+    ids_clear(&ids);
     return NULL;
 }
 

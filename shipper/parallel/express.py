@@ -33,7 +33,8 @@ import orjson
 from shipper.enrich import sendmail
 from shipper.enrich.base import Enricher
 from shipper.enrich.recognise import Recognise
-from shipper.event import Doc, IdAssigner
+from shipper.event import Doc
+from shipper.ids import IdAssigner
 from shipper.parse.journal_fields import JournalParser
 from shipper.parse.syslog import SyslogParser
 from shipper.parse.syslog_fields import FACILITIES, SEVERITIES
@@ -127,10 +128,9 @@ class Tail:
             if not self._recognise.quiet():
                 python(docs[i:])
                 return
-            second, seen, track = ids.live() if ids is not None else ("", None, False)
-            stop, second, first = plan.docs(docs, i, second, seen, track, outs, shapes, message_ids)
-            if ids is not None:
-                ids.moved_to(second, first)
+            stop, moved = plan.docs(docs, i, ids.live() if ids is not None else None, outs, shapes, message_ids)
+            if ids is not None and moved is not None:
+                ids.moved_to(moved)
             taken(stop - i)
             if stop == n:
                 return
@@ -225,10 +225,8 @@ class Express:
                 add(held)
                 if not self._recognise.quiet():
                     continue
-            second, seen, track = ids.live()
-            after, count, last_ts, second, first = plan.run(data, pos, stop, first_offset, cap, minutes, second, seen,
-                                                            track, outs)
-            ids.moved_to(second, first)
+            after, count, last_ts, moved = plan.run(data, pos, stop, first_offset, cap, minutes, ids.live(), outs)
+            ids.moved_to(moved)
             if count == 0 and learnt != pos:  # a minute not in the parser's cache yet
                 parser.learn_minute(data[pos : pos + 15].decode())
                 learnt = pos
@@ -285,9 +283,8 @@ class JournalLane:
             else:
                 k = _express.cut_entries(packed, pos, piece)
             if k == pos:
-                second, seen, track = ids.live()
-                k, count, last_ts, second, first = plan.journal(packed, pos, second, seen, track, outs, shapes)
-                ids.moved_to(second, first)
+                k, count, last_ts, moved = plan.journal(packed, pos, ids.live(), outs, shapes)
+                ids.moved_to(moved)
                 if last_ts is not None:  # at least one entry taken
                     parser.passed(last_ts)
                     taken(count)

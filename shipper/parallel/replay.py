@@ -30,6 +30,7 @@ from shipper.enrich.base import Enricher
 from shipper.enrich.incidents import epoch
 from shipper.enrich.order import Order, Waiting, roles_of
 from shipper.event import Batch
+from shipper.ids import FRESH, joined
 from shipper.parallel.direct import Commit, Direct, Finish
 from shipper.parallel.merge import Merge, Slot, stamp_of
 from shipper.parallel.pool import DEPTH, Workers
@@ -44,8 +45,8 @@ from shipper.sources.lines import RawBlock
 
 WARM_LINES = 64  # lines of the previous block a worker reads first to rebuild the state
 WARM_ENTRIES = 64  # the same for journal entries
-# Journal entries per job. Each job costs a search for the segment's bounds, and the ids of its
-# first and last second go to the main process (37 KB each at 1,000 entries a second). A worker
+# Journal entries per job. Each job costs a search for the segment's bounds, and the counts of the
+# seconds it kept go to the main process (37 KB a second at 1,000 entries a second). A worker
 # holds the items of `DEPTH` segments (about 5 MB each) until the main process has taken them.
 # 1M entries into the bench endpoint: 3.7, 3.4 and 3.1 s with 2,000, 4,000 and 8,000 entries,
 # at 151, 170 and 204 MB of PSS (bench/README.md).
@@ -204,8 +205,8 @@ class ParallelReplay:
         """Write a result whose end state is ``end`` (`_check`); None: the block is done again."""
         if end is None:
             # The warm-up did not rebuild the state (a record longer than the warm-up, a rollover
-            # of the year), or the ids of the block's first second may repeat the previous
-            # block's: do the block again here, from the exact state.
+            # of the year), or the block's ids may depend on the previous block's (a line repeats
+            # across the cut): do the block again here, from the exact state.
             done = self._worker().run(replace(job, warm=None, init=chain.expected, exact=True))
             end = done.end
             counters["reruns"] += 1
@@ -335,26 +336,19 @@ def _direct(sinks: Sequence[Sink], workers: int) -> Direct | None:
 
 def _check(job: Job, done: Done, expected: State) -> State | None:
     """The state after the block if the worker read it from the state before it (``expected``),
-    else None. Ids start afresh in a worker: they hold unless the block's first second is the
-    previous block's last and repeats some of its contents."""
+    else None. Ids start afresh in a worker: they hold unless twins of lines before the block
+    come in it before their second is left behind (`joined`)."""
     start = done.start
     if start.recognise != expected.recognise or (not job.first and start.parser != expected.parser):
         return None
-    second, seen = expected.ids
-    first_second, first_seen = done.ids_first
-    if first_second != second:
-        return done.end
-    if not seen.keys().isdisjoint(first_seen):
-        return None
-    if done.ids_changed:
-        return done.end
-    return replace(done.end, ids=(second, {**seen, **done.end.ids[1]}))
+    ids = joined(expected.ids, done.ids_block, done.end.ids)
+    return None if ids is None else replace(done.end, ids=ids)
 
 
 def _without_ids(state: State | None) -> State | None:
     """The state a job starts from, but its ids: a worker's ids start afresh (only a block done
-    again here starts from the exact ids), and they can be large (37 KB at 1,000 events a second)."""
-    return None if state is None else replace(state, ids=("", {}))
+    again here starts from the exact ids), and they can be large (1 MB at 1,000 events a second)."""
+    return None if state is None else replace(state, ids=FRESH)
 
 
 def _blocks(source: TextSource | JournalSource) -> Iterator[Block]:

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from shipper.enrich.recognise import Recognise
-from shipper.event import TAG_UNPARSED, Doc, IdAssigner
+from shipper.event import TAG_UNPARSED, Doc
+from shipper.ids import Block as IdBlock
+from shipper.ids import IdAssigner, IdState
 from shipper.parallel.direct import Direct
 from shipper.parallel.express import Express, JournalLane, Tail, regions
 from shipper.parse.base import ParseContext, Parser
@@ -39,7 +41,7 @@ class State:
 
     source: int  # index of the input in its group
     parser: tuple[Any, ...] | None
-    ids: tuple[str, dict[str, int]]
+    ids: IdState
     recognise: tuple[Any, ...]
 
 
@@ -96,14 +98,13 @@ class Part:
 
 @dataclass(slots=True)
 class Done:
-    """A job's result. Ids start afresh in a worker: ``ids_first`` (the first second and the
-    contents seen in it) lets the main process check them against the previous block's end."""
+    """A job's result. Ids start afresh in a worker: ``ids_block`` (`IdAssigner.block`) lets the
+    main process check them against the previous block's end (`shipper.ids.joined`)."""
 
     number: int
     start: State  # the state the block was read from (after the warm-up)
     end: State
-    ids_first: tuple[str, dict[str, int]] = ("", {})
-    ids_changed: bool = False  # the second changed within the block
+    ids_block: IdBlock = ({}, frozenset())
     parts: list[Part] = field(default_factory=list)
     read: int = 0  # input items (lines, entries)
     read_errors: int = 0  # items that report a read error (`sources.base.read_errors`)
@@ -122,7 +123,7 @@ class Worker:
 
     def run(self, job: Job) -> Done:
         parser = make_parser(job.origin, self.setup.ctx)
-        ids = IdAssigner(track_first=True)
+        ids = IdAssigner(track=True)
         init = job.init
         self.recognise.restore(init.recognise if init is not None else self._fresh)
         if init is not None and init.parser is not None and init.source == job.source and not job.first:
@@ -160,9 +161,8 @@ class Worker:
             self._keep(self._add(self._part(), parser.flush(), ids), done)
         if job.final:
             self._keep(self._add(self._part(), self.recognise.flush(), None), done)
-        done.end = State(job.source, parser.state(), ids.state(), self.recognise.state())
-        done.ids_first = ids.first or ids.state()
-        done.ids_changed = ids.first is not None
+        done.end = State(job.source, parser.state(), ids.state(copy=False), self.recognise.state())
+        done.ids_block = ids.block()
         return done
 
     def _warm_up(self, job: Job, parser: Parser, lane: Express | JournalLane | None, warm: Sequence[RawChunk | Packed]) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from shipper.event import Batch, Doc, IdAssigner
+from shipper.event import Batch, Doc
+from shipper.ids import IdAssigner
 from shipper.sinks.local import LocalSink
 
 

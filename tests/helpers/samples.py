@@ -21,7 +21,8 @@ from shipper.config.loader import Duration
 from shipper.config.model import RecogniseConfig
 from shipper.enrich.base import Enricher
 from shipper.enrich.chain import default_enrichers
-from shipper.event import Doc, IdAssigner
+from shipper.event import Doc
+from shipper.ids import IdAssigner
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
 from shipper.pipeline import merged, read_group

@@ -1,7 +1,8 @@
 import pytest
 
 from shipper.acks import AckTracker
-from shipper.event import IdAssigner, derived_id, get_path, set_path
+from shipper.event import get_path, set_path
+from shipper.ids import IdAssigner, derived_id
 
 
 def doc(ts: str, msg: str, host: str = "gorp", proc: str = "sendmail", pid: int = 24097) -> dict:

@@ -14,7 +14,8 @@ import orjson
 from shipper.daemon.courier import Courier
 from shipper.daemon.ledger import Ledger
 from shipper.daemon.outbox import ORPHAN, Outbox, decode_record, encode_record
-from shipper.event import Batch, IdAssigner
+from shipper.event import Batch
+from shipper.ids import IdAssigner
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
 from shipper.sinks.bulk import Encoder

@@ -18,7 +18,8 @@ from shipper.daemon.session import CAUSES_WAITING as MAX_WAITING
 from shipper.enrich.chain import default_enrichers
 from shipper.enrich.incidents import Incidents, epoch
 from shipper.enrich.order import Order, Waiting, roles_of
-from shipper.event import Doc, IdAssigner
+from shipper.event import Doc
+from shipper.ids import IdAssigner
 from tests.helpers.samples import parse_lines
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed" / "messages-sendmail.log"

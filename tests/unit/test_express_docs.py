@@ -23,7 +23,7 @@ from shipper.config.model import RecogniseConfig
 from shipper.enrich.order import roles_of
 from shipper.enrich.chain import default_enrichers
 from shipper.enrich.recognise import Recognise
-from shipper.event import IdAssigner
+from shipper.ids import IdAssigner
 from shipper.parallel import express, work
 from shipper.parallel.express import Tail
 from shipper.parallel.work import Setup, Worker
@@ -49,7 +49,7 @@ def tail_and_python(docs: list[dict[str, Any]], encoders: dict[str, Encode] = ES
         if not tail:
             worker._tail = None
         assert (worker._tail is not None) is tail
-        ids = IdAssigner(track_first=True)
+        ids = IdAssigner(track=True)
         part = worker._part()
         grow = work.Part.grow
 
@@ -63,7 +63,7 @@ def tail_and_python(docs: list[dict[str, Any]], encoders: dict[str, Encode] = ES
             for start in range(0, len(docs), piece):
                 worker._add(part, copy.deepcopy(docs[start : start + piece]), ids)
         pending = [(i, orjson.dumps(doc)) for i, doc in part.pending]
-        results.append((part.items, pending, part.unparsed, part.size, ids.state(), ids.first, repr(worker.recognise.state())))
+        results.append((part.items, pending, part.unparsed, part.size, ids.state(), ids.block(), repr(worker.recognise.state())))
     assert results[0] == results[1]
     return taken
 

@@ -23,7 +23,7 @@ import zstandard
 from shipper.enrich.recognise import Recognise
 from shipper.parallel import express, work
 from shipper.parallel.express import JournalLane
-from shipper.event import IdAssigner
+from shipper.ids import IdAssigner
 from shipper.parallel.work import Done, Job, Setup, Worker
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
@@ -44,7 +44,7 @@ _express = express._express
 def _results(done: Done) -> Any:
     """Everything a job's result holds, in a comparable form (bytes items, documents, states)."""
     parts = [(p.items, [(i, orjson.dumps(doc)) for i, doc in p.pending], p.unparsed, p.size) for p in done.parts]
-    return parts, done.read, repr(done.start), repr(done.end), repr(done.ids_first), done.ids_changed, done.errors
+    return parts, done.read, repr(done.start), repr(done.end), repr(done.ids_block), done.errors
 
 
 def run(paths: list[Path], lane: bool, monkeypatch: pytest.MonkeyPatch, size: int, exact: bool,
@@ -254,12 +254,12 @@ def test_packed_bytes_that_are_no_entries_are_refused() -> None:
         with pytest.raises(ValueError):
             plan.journal_scan(bad, 0, 5, routes)
         with pytest.raises(ValueError):
-            plan.journal(bad, 0, "", {}, False, [[], []], routes)
+            plan.journal(bad, 0, IdAssigner().live(), [[], []], routes)
     with pytest.raises(ValueError, match="start"):
         plan.journal_scan(good, len(good) + 1, 5, routes)
     bare = _express.Plan((), (), (), (), (), b"")
     with pytest.raises(ValueError, match="journal"):
-        bare.journal(good, 0, "", {}, False, [[], []], routes)
+        bare.journal(good, 0, IdAssigner().live(), [[], []], routes)
 
 
 def test_the_lane_serves_journal_parsers_into_bulk_items_ndjson_lines_and_store_rows_only() -> None:
@@ -297,7 +297,7 @@ def test_the_lane_leaks_nothing(tmp_path: Path) -> None:
             pos = plan.journal_scan(packed, pos, 1000, routes)
             if pos < len(packed):
                 outs: list[list[Any]] = [[], [], []]
-                pos, n, *_ = plan.journal(packed, pos, "", {}, True, outs, routes)
+                pos, n, *_ = plan.journal(packed, pos, IdAssigner(track=True).live(), outs, routes)
                 assert len(outs[2]) == n
                 taken += n
         return taken

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -119,6 +120,26 @@ def test_larger_real_logs_give_the_same_documents_in_parallel(larger_file: Path,
     assert par.counters["read"] == seq.counters["read"]
     recognised = [d for d in map(orjson.loads, got.splitlines()) if "rootcause" in d]
     assert any("cause" in d["rootcause"] for d in recognised), "failures are linked to causes across blocks"
+
+
+def test_twins_whose_second_comes_back_are_kept_apart_in_parallel_too(tmp_path: Path) -> None:
+    """Two writers, one 3 seconds behind, some of their lines the same: every line is its own event
+    (ids count twins over the latest seconds, `IdAssigner`), with workers as in one process. Only
+    blocks with twins of the previous block's lines in its first seconds are done again."""
+    rng = random.Random(3)
+    lines, now = [], 0
+    for _ in range(4000):
+        now += rng.choice([0, 1])
+        second = now - rng.choice([0, 0, 3])
+        message = rng.choice("AB") if rng.random() < 0.2 else f"line {len(lines)}"  # some twins
+        lines.append(f"Aug 30 14:{second // 60 % 60:02d}:{second % 60:02d} gorp app[7]: {message}")
+    path = tmp_path / "messages"
+    path.write_text("\n".join(lines) + "\n")
+    expected, seq = one_process([path], 2048)
+    got, par = in_parallel([path], 2048)
+    assert got == expected
+    assert len({orjson.loads(line)["event"]["id"] for line in got.splitlines()}) == len(lines)
+    assert 0 < par.counters["reruns"] < 20
 
 
 @pytest.mark.parametrize(("block_size", "workers"), [(1024, 2), (8192, 2), (512, 12)])

@@ -1,9 +1,11 @@
-"""Checkpoints never point into a second: resuming gives every event the id it had before.
+"""Checkpoints never point after a line whose twins may follow: resuming gives every event the id
+it had before.
 
-Two identical lines in one second get different ids (occurrence #0 and #1). If a restart resumed
-between them, the second line would be numbered #0 again, taken for the first, and lost. These
-tests stop a stream after every possible line, restart from the checkpoint, and check that the
-ids after the restart are exactly those of an uninterrupted read.
+Two identical lines in one second get different ids (occurrence #0 and #1), also when other
+seconds come between them (`IdAssigner` keeps the counts of the latest seconds). If a restart
+resumed between them, the second line would be numbered #0 again, taken for the first, and lost.
+These tests stop a stream after every possible line, restart from the checkpoint, and check that
+the ids after the restart are exactly those of an uninterrupted read.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 from shipper.config.loader import Duration
 from shipper.config.model import FileInput
 from shipper.daemon.streams import Stream
+from shipper.ids import KEEP_SECONDS
 from shipper.parse.base import ParseContext
 from shipper.parse.dispatch import make_parser
 from shipper.sources.base import Origin, RawChunk
@@ -22,14 +25,28 @@ from shipper.sources.live import JournalMark, TextMark
 from shipper.sources.tail import FileFollower
 
 CTX = ParseContext(timezone="UTC", year=2017)
+
+
+def line(second: int, message: str) -> str:
+    return f"Aug 30 14:{55 + second // 60}:{second % 60:02d} gorp sendmail[24097]: {message}"
+
+
 LINES = [
-    "Aug 30 14:55:06 gorp sendmail[24097]: starting",
-    "Aug 30 14:55:07 gorp sendmail[24097]: same",
-    "Aug 30 14:55:07 gorp sendmail[24097]: same",
-    "Aug 30 14:55:07 gorp sendmail[24097]: other",
-    "Aug 30 14:55:07 gorp sendmail[24097]: same",
-    "Aug 30 14:55:08 gorp sendmail[24097]: same",
-    "Aug 30 14:55:08 gorp sendmail[24097]: same",
+    line(6, "starting"),
+    line(7, "same"),
+    line(7, "same"),
+    line(7, "other"),
+    line(7, "same"),
+    line(8, "same"),
+    line(8, "same"),
+    line(7, "same"),  # second 07 comes back (another writer): its fourth "same"
+    line(9, "x"),
+    line(8, "same"),
+    *[line(10 + i, "tick") for i in range(KEEP_SECONDS)],  # 06 to 09 are no longer counted
+    line(30, "same"),
+    line(29, "same"),
+    line(30, "same"),
+    line(29, "same"),
 ]
 
 
@@ -80,22 +97,24 @@ def test_resuming_after_any_line_gives_the_same_ids(tmp_path: Path, stop_after: 
     f2 = follower(log, now)
     f2.open(saved)
     after, _, _ = read(f2, None, now)
-    assert set(before) | set(after) == set(expected)  # no line lost
-    assert after == expected[len(expected) - len(after):]  # the re-read part has its old ids
+    assert set(before) | set(after) == set(expected)  # no line lost, none stored twice
+    assert after[len(after) - (len(LINES) - stop_after):] == expected[stop_after:]  # the new lines' ids
 
 
-def test_journal_checkpoint_is_the_entry_before_the_seconds_run() -> None:
+def test_journal_checkpoint_is_before_the_oldest_second_counted() -> None:
     origin = Origin("journal-t", "journal")
     stream = Stream(make_parser(origin, CTX))
     start = JournalMark("c0", "2017-08-30T14:55:05.000000Z")
 
-    def entry(cursor: str, second: int) -> dict[str, str]:
-        return {"MESSAGE": "same", "_HOSTNAME": "gorp", "SYSLOG_IDENTIFIER": "x", "_PID": "1", "__CURSOR": cursor,
-                "__REALTIME_TIMESTAMP": str((1_504_104_900 + second) * 1_000_000), "_BOOT_ID": "b"}
+    def take(*seconds: int) -> object | None:
+        entries = [{"MESSAGE": "same", "_HOSTNAME": "gorp", "SYSLOG_IDENTIFIER": "x", "_PID": "1",
+                    "__CURSOR": f"c{second}", "__REALTIME_TIMESTAMP": str((1_504_104_900 + second) * 1_000_000),
+                    "_BOOT_ID": "b"} for second in seconds]
+        return stream.take(RawChunk(origin, "fields", entries, checkpoint=start))[1]
 
-    _, cp = stream.take(RawChunk(origin, "fields", [entry("c1", 6), entry("c2", 7)], checkpoint=start))
-    assert cp == JournalMark("c1", "2017-08-30T14:55:06.000000Z")  # resume after c1: c2 opens second 07
-    _, cp = stream.take(RawChunk(origin, "fields", [entry("c3", 7)], checkpoint=start))
-    assert cp == JournalMark("c1", "2017-08-30T14:55:06.000000Z")  # still inside second 07
-    _, cp = stream.take(RawChunk(origin, "fields", [entry("c4", 8)], checkpoint=start))
-    assert cp == JournalMark("c3", "2017-08-30T14:55:07.000000Z")
+    assert take(6, 7) == start  # resume before c6: second 06 is counted, a twin of c6 may come
+    assert take(8, 6) == start
+    assert take(*range(9, 9 + KEEP_SECONDS - 3)) == start  # 06 and 15 others: all counted
+    # more: 07 is forgotten, then 08, then 06 (seen again later than they); 09 is the oldest
+    assert take(30, 31) == start
+    assert take(32) == JournalMark("c6", "2017-08-30T14:55:06.000000Z")  # after the c6 before c9

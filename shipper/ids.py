@@ -1,0 +1,180 @@
+"""Deterministic event ids: from what an event says, with a number among its twins.
+
+An id hashes `content_key` (host, second, process, PID, message), plus the number of earlier
+events with that same content in the same second: two identical lines in one second stay two
+events. So the same line read from ``maillog.1`` and later from ``maillog.2.gz``, or from the
+journal and from ``/var/log/messages`` (ForwardToSyslog), gets the same id and is stored once.
+
+Twins are counted within the `KEEP_SECONDS` seconds most recently seen: so ``10:00:01 A``,
+``10:00:02 B``, ``10:00:01 A`` is three events, and so are the twins of two writers whose clocks
+differ, or of the interleaved boots of a machine without a clock. A second is forgotten once
+`KEEP_SECONDS` other seconds came since it last did: a twin after that is counted afresh, and
+taken for the first. The rule looks only at the lines themselves, so where reading starts again
+matters little: the daemon resumes at the first line of the oldest second still counted
+(`shipper.daemon.streams`), and a parallel replay counts each block afresh and joins it to the
+state before it (`joined`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from hashlib import blake2b
+from typing import Iterable
+
+from shipper.event import Doc
+
+KEEP_SECONDS = 16  # a busy log (1,000 lines a second) keeps about 1.5 MB of counts
+
+Counts = dict[str, int]  # the first occurrence's id -> occurrences
+# The current second, and the seconds counted with their counts, the least recently seen first.
+IdState = tuple[str, dict[str, Counts]]
+FRESH: IdState = ("", {})
+# What a block counted afresh tells `joined`: its first `KEEP_SECONDS` seconds, in the order they
+# came, with their counts until the second was first forgotten; and those not forgotten since.
+Block = tuple[dict[str, Counts], frozenset[str]]
+
+
+def _digest(text: str) -> str:
+    """128-bit BLAKE2b of ``text`` as 32 hex digits (hexdigest is the cheapest text form in C)."""
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (undecodable bytes kept by surrogateescape)
+        data = text.encode("utf-8", "surrogatepass")
+    return blake2b(data, digest_size=16).hexdigest()
+
+
+def content_key(doc: Doc, second: str) -> str:
+    """What an event's id is made of: host, ``second`` (the @timestamp's first 19 characters),
+    process name and PID, message (and the container, for console captures that name one),
+    joined by \x1f."""
+    host = doc.get("host")
+    proc = doc.get("process")
+    name = host.get("name", "") if host else ""
+    if proc is not None:
+        key = f"{name}\x1f{second}\x1f{proc.get('name', '')}\x1f{proc.get('pid', '')}\x1f{doc.get('message', '')}"
+    else:
+        key = f"{name}\x1f{second}\x1f\x1f\x1f{doc.get('message', '')}"
+    container = doc.get("container")
+    # Two containers logging the same text in the same second are two events.
+    return f"{key}\x1f{container.get('name', '')}" if container else key
+
+
+def derived_id(parent_id: str, part: str) -> str:
+    """The id of an event derived from another (one event per failed bootstrap check)."""
+    return _digest(f"{parent_id}\x1e{part}")
+
+
+@dataclass
+class IdAssigner:
+    """Gives each event its id (see the module). One assigner per input stream keeps the counts.
+
+    ``track``: note what `joined` needs of a block counted afresh (`block`)."""
+
+    track: bool = False
+    _second: str = ""
+    _seen: Counts = field(default_factory=dict)  # the current second's counts
+    _seconds: dict[str, Counts] = field(default_factory=dict)  # the seconds counted, see `IdState`
+    _first: dict[str, Counts] = field(default_factory=dict)  # with `track`, see `Block`
+
+    def assign(self, docs: list[Doc]) -> None:
+        seen = self._seen
+        current = self._second
+        for doc in docs:
+            event = doc.get("event")
+            if event is None:
+                event = doc["event"] = {}
+            elif "id" in event:
+                continue
+            second = doc.get("@timestamp", "")[:19]
+            if second != current:
+                current, seen = second, self._turn(second)
+            key = content_key(doc, second)
+            first = _digest(key)
+            n = seen.get(first)
+            if n is None:
+                seen[first] = 1
+                event["id"] = first
+            else:
+                seen[first] = n + 1
+                event["id"] = _digest(f"{key}\x1f{n}")
+
+    def _turn(self, second: str) -> Counts:
+        """Move to ``second``: the most recently seen now; its counts."""
+        seconds = self._seconds
+        counts = seconds.pop(second, None)
+        if counts is None:
+            counts = {}
+            if self.track and len(self._first) < KEEP_SECONDS:
+                self._first[second] = counts
+        seconds[second] = counts
+        if len(seconds) > KEEP_SECONDS:
+            del seconds[next(iter(seconds))]
+        self._second, self._seen = second, counts
+        return counts
+
+    @property
+    def current(self) -> str:
+        return self._second
+
+    def kept(self) -> Iterable[str]:
+        """The seconds whose counts are kept."""
+        return self._seconds.keys()
+
+    def block(self) -> Block:
+        """What `joined` needs (with `track`); the counts themselves, not copies."""
+        return self._first, frozenset(s for s, counts in self._first.items() if self._seconds.get(s) is counts)
+
+    def live(self) -> tuple[str, Counts, dict[str, Counts], int, dict[str, Counts] | None]:
+        """For the express lanes, which assign ids as `assign` does (shipper/parallel/_express.c):
+        the current second, its counts and the seconds counted (themselves, not copies),
+        `KEEP_SECONDS`, and with `track` the first seconds (see `Block`). They report back with
+        `moved_to`."""
+        return self._second, self._seen, self._seconds, KEEP_SECONDS, self._first if self.track else None
+
+    def moved_to(self, moved: tuple[str, Counts]) -> None:
+        self._second, self._seen = moved
+
+    def state(self, copy: bool = True) -> IdState:
+        """What decides the next ids: copies, or (``copy=False``, for an assigner done with) the
+        counts themselves."""
+        return self._second, {s: dict(c) for s, c in self._seconds.items()} if copy else dict(self._seconds)
+
+    def restore(self, state: IdState) -> None:
+        self._second = state[0]
+        self._seconds = {s: dict(c) for s, c in state[1].items()}
+        self._seen = self._seconds.get(self._second, {})
+
+
+def joined(before: IdState, block: Block, after: IdState) -> IdState | None:
+    """The state after a block whose ids were counted afresh (``block``, ending in ``after``), had
+    they been counted from ``before``; None when some of them would have come out otherwise.
+
+    A second counted before the block that comes in it before `KEEP_SECONDS` others pushed it out
+    goes on being counted: its twins on both sides would have been counted together, so its
+    contents on both sides must differ (a block cut inside a second, or twin lines across the cut).
+    Every other count is the same either way."""
+    first, ongoing = block
+    if not first:
+        return before
+    kept = before[1]
+    recent = list(reversed(kept))  # the most recently seen first
+    went_on = []  # the seconds counted on from before the block
+    for came, (second, counts) in enumerate(first.items()):
+        if second not in kept:
+            continue
+        earlier = set(list(first)[:came])  # moved above it, among the `came` seconds
+        above = sum(1 for s in recent[: recent.index(second)] if s not in earlier)
+        if came + above < KEEP_SECONDS:  # still counted when it came
+            if not counts.keys().isdisjoint(kept[second]):
+                return None
+            went_on.append(second)
+    second, seconds = after
+    if len(first) < KEEP_SECONDS:  # the seconds before the block not seen in it are still counted
+        seconds = {**{s: c for s, c in kept.items() if s not in first}, **seconds}
+        seconds = dict(list(seconds.items())[-KEEP_SECONDS:])
+    else:
+        seconds = dict(seconds)
+    for s in went_on:
+        if s in ongoing:  # counted on to the block's end
+            seconds[s] = {**kept[s], **seconds[s]}
+    return second, seconds
