@@ -23,7 +23,7 @@ Doc = dict[str, Any]
 TAG_UNPARSED = "unparsed"
 TAG_TRUNCATED = "truncated"
 TAG_INVALID_UTF8 = "invalid_utf8"
-TAG_TIMESTAMP_INFERRED = "timestamp_inferred"  # @timestamp is the previous record's (or mtime, or 1970)
+TAG_TIMESTAMP_INFERRED = "timestamp_inferred"  # @timestamp is the previous or first dated record's (or mtime, or 1970)
 TAG_META = "meta"  # a line about the dump, not a log entry (journalctl's "-- Boot ... --")
 TAG_READ_ERROR = "read_error"  # an input broke here (truncated archive, I/O error); the item says where
 

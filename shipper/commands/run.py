@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from shipper.env import Env
@@ -20,6 +19,8 @@ examples:
 With no output configured, events go to the local store <state_dir>/events.db
 (`shipper causes --config /etc/shipper/shipper.yml` reads it). SIGTERM: deliver what is queued,
 save the checkpoints, exit 0. Nothing is lost: what was not acknowledged is read again.
+If the state directory is deleted while it runs, it delivers what is queued and exits 5
+without writing there again (start it again to begin afresh).
 """
 
 DEFAULT_CONFIG = Path("/etc/shipper/shipper.yml")
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
 
     plan = plan_for(cfg)
     lock = lock_state_dir(cfg.state_dir)
-    daemon = Daemon(plan, plan_for, path, console, Notifier(env.environ))
+    daemon = Daemon(plan, plan_for, path, console, Notifier(env.environ), lock)
     stop_metrics = None
     try:
         if cfg.run.metrics is not None:
@@ -62,5 +63,5 @@ def run(args: argparse.Namespace, env: Env) -> int:
     finally:
         if stop_metrics is not None:
             stop_metrics()
-        os.close(lock)
+        lock.close()
     return ExitCode.OK

@@ -10,6 +10,12 @@
   inotify) and on a self-pipe that signals write to, for at most `IDLE_WAIT` seconds (files are
   polled); once an input wakes it, `GATHER` more, so that new entries are read in full polls.
 * Python's garbage collector runs from the loop, once a second (`Collector`).
+* Once a second, and before it writes its status, the loop checks that the state directory's lock
+  is still its own (`StateLock.lost`): if the directory was deleted (or its lock file deleted or
+  replaced), it says so, stops reading, lets the output take what is queued (up to
+  ``run.stop_timeout``) and exits 5 (`ExitCode.OUTPUT`), writing nothing there again (no
+  checkpoint, no status: it would make the directory again, beside a shipper that may have
+  started on it).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from shipper.daemon.session import Session
 from shipper.daemon.stats import Stats
 from shipper.errors import ConfigError, ExitCode, ShipperError
 from shipper.sources.live import iso
+from shipper.state.lock import StateLock
 from shipper.state.status import write_status
 
 IDLE_WAIT = 0.1
@@ -48,8 +55,10 @@ PlanMaker = Callable[[Config], Plan]
 
 class Daemon:
     def __init__(self, plan: Plan, make_plan: PlanMaker, config_path: Path | None, console: Console,
-                 notifier: Notifier) -> None:
+                 notifier: Notifier, lock: StateLock | None = None) -> None:
         self._plan = plan
+        self._lock = lock
+        self._lost: str | None = None  # what became of the state directory (`StateLock.lost`)
         self._make_plan = make_plan
         self._config_path = config_path
         self._console = console
@@ -83,6 +92,9 @@ class Daemon:
                     code = self._fatal(courier.error)
                     break
                 self._tick(session)
+                if self._lost is not None:
+                    code = self._state_lost(session)
+                    break
                 if not busy:
                     self._wait(session.fds(), PAUSED_WAIT if session.paused else IDLE_WAIT)
         finally:
@@ -98,13 +110,19 @@ class Daemon:
 
     # -- sessions ---------------------------------------------------------------------------------
     def _open(self, plan: Plan) -> Session:
-        session = Session(plan, self._console.log, self._stats)
+        session = Session(plan, self._console.log, self._stats, self._lock)
         session.open()
         return session
 
     def _close(self, session: Session, state: str) -> None:
         timeout = float(session.cfg.run.stop_timeout)
-        delivered = session.close(timeout)
+        delivered = session.close(timeout, save=self._lost is None)
+        if self._lost is not None:
+            told = "the output took everything read" if delivered else (
+                "the output did not take everything read (it failed, is unreachable, or exceeded run.stop_timeout)")
+            self._console.log(f"shipper: stopped; {told}; no checkpoint was saved: "
+                              "the next start reads the inputs afresh")
+            return
         if not delivered:
             why = ("the output failed" if session.courier is not None and session.courier.error is not None
                    else f"the output did not take everything within {timeout:.0f} s (run.stop_timeout)")
@@ -117,6 +135,9 @@ class Daemon:
     def _reloaded(self, session: Session) -> Session:
         """A new session on the new configuration, or the old one if the new one is not valid."""
         self._reload = False
+        if self._lock is not None and (lost := self._lock.lost()) is not None:
+            self._lost = lost  # a new session would make the directory again: the loop stops instead
+            return session
         self._notify.send("RELOADING=1")
         try:
             cfg = load_config(self._config_path)
@@ -134,6 +155,15 @@ class Daemon:
         self._notify.send("READY=1", "STATUS=reloaded")
         return new
 
+    def _state_lost(self, session: Session) -> int:
+        state_dir = session.cfg.state_dir
+        self._console.log(f"shipper: error: the state directory {state_dir} {self._lost} while shipper was running: "
+                          "the checkpoints and the rest of what shipper kept there are gone, and another shipper "
+                          "could start on it; stopping without writing there again")
+        self._console.log(f"shipper: start shipper again to begin afresh in {state_dir} (it reads its inputs again; "
+                          "Elasticsearch keeps one copy of each event, by its id)")
+        return int(ExitCode.OUTPUT)
+
     def _fatal(self, error: BaseException) -> int:
         self._console.log(f"shipper: error: {describe(error)}")
         if isinstance(error, ShipperError):
@@ -150,6 +180,10 @@ class Daemon:
         if now < self._next_tick:
             return
         self._next_tick = now + TICK
+        if self._lock is not None:
+            self._lost = self._lock.lost()
+            if self._lost is not None:
+                return
         status = self._status_doc(session, "running")
         self._console.status(status["line"])
         if now >= self._next_status:
@@ -185,6 +219,8 @@ class Daemon:
         self._write(session, self._status_doc(session, state))
 
     def _write(self, session: Session, status: dict[str, Any]) -> None:
+        if self._lock is not None and self._lock.lost() is not None:
+            return  # writing would make the directory again (the loop stops at its next check)
         try:
             write_status(session.cfg.state_dir, status)
         except ShipperError as exc:

@@ -36,6 +36,7 @@ from shipper.sources.base import RawChunk
 from shipper.sources.follow import POLL_ENTRIES
 from shipper.sources.live import End, Follower, Gap, Idle, Log, Polled, TextMark
 from shipper.state.checkpoints import CheckpointStore
+from shipper.state.lock import StateLock
 from shipper.state.spool import DIRNAME as SPOOL_DIR
 from shipper.state.spool import Spool
 
@@ -62,8 +63,9 @@ class _Pending:
 
 
 class Session:
-    def __init__(self, plan: Plan, log: Log, stats: Stats) -> None:
+    def __init__(self, plan: Plan, log: Log, stats: Stats, lock: StateLock | None = None) -> None:
         self.plan = plan
+        self._lock = lock  # checked before checkpoints are written (`StateLock.lost`)
         self.cfg = plan.cfg
         self._log = log
         self.stats = stats
@@ -104,18 +106,23 @@ class Session:
             self._store.save(follower.key, follower.state())
         self.courier.start()
 
-    def close(self, timeout: float) -> bool:
+    def close(self, timeout: float, save: bool = True) -> bool:
         """Hand on what is pending, let the courier deliver for up to ``timeout`` seconds, save
-        the checkpoints of what was acknowledged. False when not everything was delivered."""
+        the checkpoints of what was acknowledged. False when not everything was delivered.
+        ``save`` False (the state directory is gone): nothing is written there, neither
+        checkpoints nor, when the output does not take batches, its disk buffer."""
         assert self.outbox is not None and self.courier is not None
-        self._hand_on(time.monotonic(), force=True)
-        self._release(math.inf, {})  # (what the parsers hold is read again at the next start)
+        handed = save or self.courier.delivering(time.monotonic())
+        if handed:
+            self._hand_on(time.monotonic(), force=True)
+            self._release(math.inf, {})  # (what the parsers hold is read again at the next start)
         delivered = self.courier.finish(timeout)
-        self._commit(force=True)
+        if save:
+            self._commit(force=True)
         for follower in self.plan.followers:
             follower.close()
         self.outbox.spool.close()
-        return delivered and self.ledger.in_flight == 0
+        return handed and delivered and self.ledger.in_flight == 0
 
     # -- one turn -----------------------------------------------------------------------------------
     def step(self) -> bool:
@@ -324,6 +331,8 @@ class Session:
                 self._owner.pop(sid, None)
         now = time.monotonic()
         if self._dirty and (force or now - self._saved_at >= SAVE_EVERY):
+            if self._lock is not None and self._lock.lost() is not None:
+                return  # saving would make the state directory again (the loop stops at its next check)
             for follower in self.plan.followers:
                 if follower.key in self._dirty:
                     self._store.save(follower.key, follower.state())

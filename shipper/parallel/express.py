@@ -216,6 +216,8 @@ class Express:
                 k, _ = plan.scan(data, pos, stop, cap, minutes, piece)
             else:
                 k = min(_express.cut(data, pos, piece)[0], stop)
+            if k == pos and parser.waiting():  # undated first lines wait for this line's time: Python reads it
+                k = _express.cut(data, pos, 1)[0]
             if k > pos:  # the Python stages, up to the next line the lane takes
                 add(parser.parse(lines_chunk(origin, block, cap, pos, k)))
                 pos = k

@@ -9,6 +9,13 @@ A text parser turns each line into one of:
 
 The last record of a chunk is held back until the next chunk (or `flush`) shows whether more
 lines continue it, so documents never change after they were returned.
+
+A line without a time takes the previous record's (tagged ``timestamp_inferred``). Undated lines
+at the start of an input (a pasted ``systemctl status`` block, a ``-- Logs begin at`` line,
+comments) have none before them: they wait, in order, for the first dated document and take its
+time (still tagged ``timestamp_inferred``). Only when none comes within `LEADING_DOCS` documents
+or `LEADING_CHARS` characters, or the input ends (`flush`), do they take the file's mtime (1970
+without one), as every undated line did before.
 """
 
 from __future__ import annotations
@@ -25,6 +32,10 @@ from shipper.sources.base import Origin, RawChunk
 
 # Tags the parsers add besides those in shipper.event.
 
+# The most an input's undated first lines wait for a dated one (memory stays bounded).
+LEADING_DOCS = 256
+LEADING_CHARS = 256 * 1024
+
 
 class TextParser:
     """Base of the line parsers: state kept across chunks, and the documents built for odd lines."""
@@ -38,20 +49,30 @@ class TextParser:
         # The @timestamp of a line that has none: the previous record's, else the file's mtime.
         self._last_ts = from_epoch(origin.mtime) if origin.mtime is not None else FALLBACK_TIMESTAMP
         self._held: Doc | None = None  # the last record, open for continuation lines
+        # Undated documents of the input's start, waiting for a dated one (see the module); None
+        # once a dated line was read or a document given (or `passed` said lines were read elsewhere).
+        self._leading: list[Doc] | None = []
+        self._leading_chars = 0  # the characters of their messages
         self._fields_parser: Any = None
 
     def parse(self, chunk: RawChunk) -> list[Doc]:
         if chunk.kind != "text":
-            return self._fields_chunk(chunk)
-        with gc_paused():
-            return self._parse_lines(chunk)
+            docs = self._fields_chunk(chunk)
+        else:
+            with gc_paused():
+                docs = self._parse_lines(chunk)
+        return docs if self._leading is None else self._lead(docs)
 
     def _parse_lines(self, chunk: RawChunk) -> list[Doc]:
         raise NotImplementedError
 
     def flush(self) -> list[Doc]:
         held, self._held = self._held, None
-        return [held] if held is not None else []
+        docs = [held] if held is not None else []
+        if self._leading is not None and (docs or self._leading):  # the first document given
+            # The input ended (or is idle) before a dated line: the mtime, unless the held record has a time.
+            docs = self._release(held["@timestamp"] if held is not None and _dated(held) else None) + docs
+        return docs
 
     def held(self) -> Doc | None:
         return self._held
@@ -59,13 +80,42 @@ class TextParser:
     def state(self) -> tuple[Any, ...]:
         """What decides how the next lines are parsed (caches left out): the parallel replay
         compares it between worker processes and restores it (`restore`). A copy: the held
-        record changes once it is returned."""
-        return (copy.deepcopy(self._held), self._last_ts)
+        record changes once it is returned, the waiting first lines get their time."""
+        return (copy.deepcopy(self._held), self._last_ts, copy.deepcopy(self._leading))
 
     def restore(self, state: tuple[Any, ...]) -> None:
         """Take ``state`` (a copy of its held record: lines that continue it change this one)."""
-        held, self._last_ts = state
+        held, self._last_ts, leading = state
         self._held = copy.deepcopy(held)
+        self._leading = copy.deepcopy(leading)
+        self._leading_chars = sum(len(doc["message"]) for doc in leading or ())
+
+    def _lead(self, docs: list[Doc]) -> list[Doc]:
+        """While nothing was given yet: hold undated documents until the first dated one (among
+        ``docs``, or the held record), then give them with its time; past the bounds, as they are."""
+        waiting = self._leading
+        assert waiting is not None
+        for i, doc in enumerate(docs):
+            if _dated(doc):
+                waiting += docs[:i]
+                return self._release(doc["@timestamp"]) + docs[i:]
+        waiting += docs
+        self._leading_chars += sum(len(doc["message"]) for doc in docs)
+        held = self._held
+        if held is not None and _dated(held):
+            return self._release(held["@timestamp"])
+        if len(waiting) > LEADING_DOCS or self._leading_chars > LEADING_CHARS:
+            return self._release(None)
+        return []
+
+    def _release(self, stamp: str | None) -> list[Doc]:
+        """The waiting documents, given ``stamp`` (None: they keep the mtime they were made with);
+        from now on nothing waits."""
+        waiting, self._leading, self._leading_chars = self._leading or [], None, 0
+        if stamp is not None:
+            for doc in waiting:
+                doc["@timestamp"] = stamp
+        return waiting
 
     def _log(self, offset: int | None) -> dict[str, Any]:
         log: dict[str, Any] = {}
@@ -115,6 +165,11 @@ class TextParser:
 def add_item_tags(doc: Doc, tags: tuple[str, ...]) -> None:
     for tag in tags:
         add_tag(doc, tag)
+
+
+def _dated(doc: Doc) -> bool:
+    """Whether the document's @timestamp was read from its line (not inferred)."""
+    return TAG_TIMESTAMP_INFERRED not in doc.get("tags", ())
 
 
 def is_record(doc: Doc) -> bool:

@@ -104,11 +104,18 @@ class SyslogParser(TextParser):
         and converting a stamp twice changes nothing."""
         self._bsd_key(line[:15])
 
+    def waiting(self) -> bool:
+        """Whether the input's undated first lines wait for a dated one (`TextParser`): then the
+        next line must go through `parse`, which gives them its time, not be read elsewhere."""
+        return bool(self._leading)
+
     def passed(self, last_ts: str) -> None:
         """Lines were read elsewhere up to one stamped ``last_ts`` (the stamp an undated line
-        after them takes). Only between chunks or after `flush`: nothing may be held."""
-        assert self._held is None
+        after them takes). Only between chunks or after `flush`: nothing may be held or waiting
+        (`waiting`), and the input's first lines are behind."""
+        assert self._held is None and not self._leading
         self._last_ts = last_ts
+        self._leading = None
 
     def restore(self, state: tuple[Any, ...]) -> None:
         super().restore(state[:-1])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from shipper.enrich import exitcodes
-from shipper.event import Doc, get_path
+from shipper.event import TAG_TIMESTAMP_INFERRED, Doc, get_path, has_tag
 from shipper.recognise.rules import load_rules
 
 
@@ -162,7 +162,9 @@ def _is_named(line: CauseLine, named: dict[str, Any] | None) -> bool:
 def _failure(failures: list[Doc]) -> Failure | None:
     if not failures:
         return None
-    first = failures[0]
+    # The first whose time is its own: a pasted `systemctl status` block's lines take a time
+    # from the lines around them (tagged timestamp_inferred), before the unit really failed.
+    first = next((d for d in failures if not has_tag(d, TAG_TIMESTAMP_INFERRED)), failures[0])
     out = Failure(
         signatures=list(dict.fromkeys(d["rootcause"]["signature"] for d in failures)),
         title=first["rootcause"].get("title", ""),

@@ -142,7 +142,7 @@ def test_journalctl_header_lines_are_meta_documents() -> None:
         year=2020,
     )
     assert [d.get("tags") for d in docs] == [[TAG_META, TAG_TIMESTAMP_INFERRED], None] + [[TAG_META, TAG_TIMESTAMP_INFERRED]] * 3
-    assert docs[0]["@timestamp"] == "1970-01-01T00:00:00.000000Z"
+    assert docs[0]["@timestamp"] == "2020-08-14T09:03:22.000000Z"  # the first dated line's
     assert docs[2]["@timestamp"] == "2020-08-14T09:03:22.000000Z"
 
 
@@ -215,15 +215,18 @@ def test_item_tags_are_copied_to_the_document() -> None:
     assert docs[1]["tags"] == [TAG_UNPARSED, TAG_TIMESTAMP_INFERRED, TAG_TRUNCATED, TAG_INVALID_UTF8]
 
 
-def test_unparsed_lines_take_the_previous_time_else_the_mtime() -> None:
+def test_unparsed_lines_take_the_previous_time_else_the_next_else_the_mtime() -> None:
     parser = make_parser(ORIGIN, ParseContext("UTC", None))
     docs = parser.parse(chunk(["first, no header", "Aug 30 14:55:47 gorp app[1]: ok", "then garbage"])) + parser.flush()
     assert [d["@timestamp"] for d in docs] == [
-        "2017-08-30T16:00:00.000000Z",  # the file's mtime
+        "2017-08-30T14:55:47.000000Z",  # before any dated line: the first one's
         "2017-08-30T14:55:47.000000Z",  # year from the mtime
         "2017-08-30T14:55:47.000000Z",
     ]
     assert docs[0]["message"] == "first, no header" and docs[0]["tags"] == [TAG_UNPARSED, TAG_TIMESTAMP_INFERRED]
+    parser = make_parser(ORIGIN, ParseContext("UTC", None))
+    docs = parser.parse(chunk(["no header", "none either"])) + parser.flush()
+    assert [d["@timestamp"] for d in docs] == ["2017-08-30T16:00:00.000000Z"] * 2  # no dated line: the file's mtime
 
 
 def test_stdin_without_path_or_offsets() -> None:
