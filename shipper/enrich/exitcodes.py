@@ -119,12 +119,12 @@ _SIGNALS: dict[int, tuple[str, str]] = {
     31: ("SYS", "bad system call (blocked by SystemCallFilter=?)"),
 }
 
-_SIGNAL_CODES = frozenset(("killed", "dumped"))
+SIGNAL_CODES = frozenset(("killed", "dumped"))  # systemd's code= values whose status is a signal
 
 
 def status_name(code: str | None, status: int) -> str | None:
     """The short name systemd prints after ``status=N/`` (``OSERR``, ``KILL``), None if unknown."""
-    if code in _SIGNAL_CODES:
+    if code in SIGNAL_CODES:
         sig = _SIGNALS.get(status)
         return sig[0] if sig else None
     known = _EXIT.get(status)
@@ -135,7 +135,7 @@ def status_name(code: str | None, status: int) -> str | None:
 
 def explain(code: str | None, status: int) -> str:
     """``EX_OSERR (71): an operating system error ...``, ``SIGABRT (6): aborted ...; core dumped``."""
-    if code in _SIGNAL_CODES:
+    if code in SIGNAL_CODES:
         sig = _SIGNALS.get(status)
         text = f"SIG{sig[0]} ({status}): {sig[1]}" if sig else f"signal {status}"
         return text + "; core dumped" if code == "dumped" else text
@@ -151,7 +151,7 @@ def explain(code: str | None, status: int) -> str:
 
 
 # systemd unit results (service_result_table and friends) -> meaning
-_RESULTS: dict[str, str] = {
+RESULTS: dict[str, str] = {
     "exit-code": "the main or a control process exited with a non-zero status",
     "signal": "a process was killed by a signal (9/KILL: the OOM killer? check the kernel log)",
     "core-dump": "a process crashed and dumped core (coredumpctl list shows it)",
@@ -172,13 +172,13 @@ _RESULTS: dict[str, str] = {
 
 
 def explain_result(result: str) -> str:
-    meaning = _RESULTS.get(result)
+    meaning = RESULTS.get(result)
     return f"{result}: {meaning}" if meaning else result
 
 
 def label(code: str | None, status: int) -> str:
     """A short label for a report line: ``exit 71, EX_OSERR``, ``exit 203/EXEC``, ``SIGABRT, core dumped``."""
-    if code in _SIGNAL_CODES:
+    if code in SIGNAL_CODES:
         sig = _SIGNALS.get(status)
         name = f"SIG{sig[0]}" if sig else f"signal {status}"
         return f"{name}, core dumped" if code == "dumped" else f"killed by {name}"

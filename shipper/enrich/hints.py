@@ -14,12 +14,18 @@ may have written, so `render` never lets it be shell syntax there:
 * everywhere, a backtick in it becomes ``'``, so that it can neither end a command nor start one.
 
 A signature's ``defaults`` are its own text, and are put in as they are.
+
+`pieces` is the one reading of a template (where each variable stands, and how it is quoted there):
+`render` fills it here, and the Elasticsearch recognition pipeline gets it as data
+(`shipper.setup.hint_script`), so that both put a value in the same way.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
+import string
 
 from shipper.enrich import exitcodes
 from shipper.event import Doc
@@ -28,69 +34,101 @@ from shipper.recognise.units import is_unit_name
 _VAR = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 # shlex.quote's safe characters. (Not systemd's \xNN escapes: unquoted, the shell would drop the
 # backslash, and `journalctl -u dev-disk-by\x2duuid-….device` would name another unit.)
-_BARE = re.compile(r"[A-Za-z0-9@%+=:,./_-]*")
-_SPECIAL_IN_DOUBLE = re.compile(r'[$`"\\!]')
+BARE_CHARS = string.ascii_letters + string.digits + "@%+=:,./_-"
+SPECIAL_IN_DOUBLE = '$`"\\!'  # the characters "..." does not keep as they are
+_BARE = re.compile(f"[{re.escape(BARE_CHARS)}]*")
+_SPECIAL_IN_DOUBLE = re.compile(f"[{re.escape(SPECIAL_IN_DOUBLE)}]")
+
+
+# How a piece of a template is put in (`pieces`): its own text, or a variable's value in prose or in
+# a command: bare, inside '...' or inside "...".
+TEXT, PROSE, BARE, IN_SINGLE, IN_DOUBLE = "", "prose", "bare", "single", "double"
+Piece = tuple[str, str]  # (TEXT, the text) or (how the variable is put in, its name)
+_QUOTE_MODE = {"": BARE, "'": IN_SINGLE, '"': IN_DOUBLE}
+# The computed variables that are a field of the document (`computed_vars`).
+DOC_FIELDS = {"process": ("process", "name"), "host": ("host", "name")}
 
 
 def render(template: str, values: dict[str, str], defaults: dict[str, str] | None = None) -> str:
     """``template`` with ``{var}`` filled: from ``values`` (read from the log: quoted in commands,
     see the module doc), else from ``defaults`` (the signature's own text), else empty."""
     fixed = defaults or {}
-    parts = template.split("`")
-    for i, part in enumerate(parts):
-        if "{" not in part:
-            continue
-        if i % 2 and i < len(parts) - 1:  # a command (an unpaired last backtick starts none)
-            parts[i] = _fill_command(part, values, fixed)
-        else:
-            parts[i] = _VAR.sub(lambda m: _prose(m.group(1), values, fixed), part)
-    return "`".join(parts)
+    return "".join(
+        text if how == TEXT else put(values[text], how) if text in values else fixed.get(text, "")
+        for how, text in pieces(template)
+    )
 
 
 def command_word(value: str) -> str:
     """``value`` as one word of a shell command: as it is if nothing in it is shell syntax, else quoted."""
-    return _quoted(value, "")
+    return put(value, BARE)
 
 
-def _prose(name: str, values: dict[str, str], fixed: dict[str, str]) -> str:
-    if name in values:
-        return values[name].replace("`", "'")
-    return fixed.get(name, "")
+def put(value: str, how: str) -> str:
+    """A value read from the log as `render` puts it in where a template's variable stands (``how``)."""
+    value = value.replace("`", "'")
+    if how == IN_SINGLE:
+        return value.replace("'", "'\\''")
+    if how == IN_DOUBLE:
+        return value if not _SPECIAL_IN_DOUBLE.search(value) else '"' + shlex.quote(value) + '"'
+    if how == BARE:
+        return value if _BARE.fullmatch(value) else shlex.quote(value)
+    return value
 
 
-def _fill_command(text: str, values: dict[str, str], fixed: dict[str, str]) -> str:
-    """A command's text with its variables filled, each quoted for the shell quoting around it."""
-    out: list[str] = []
+@functools.lru_cache(maxsize=512)
+def pieces(template: str) -> tuple[Piece, ...]:
+    """``template`` cut into its own text and its variables, each with where it stands: in prose, or
+    in a command (between backticks; an unpaired last backtick starts none) and the shell quoting
+    there. The one reading of templates: `render` fills it, the Elasticsearch pipeline gets it."""
+    out: list[Piece] = []
+    parts = template.split("`")
+    for i, part in enumerate(parts):
+        if i:
+            out.append((TEXT, "`"))
+        out += _command_pieces(part) if i % 2 and i < len(parts) - 1 else _prose_pieces(part)
+    merged: list[Piece] = []
+    for how, text in out:
+        if how == TEXT and merged and merged[-1][0] == TEXT:
+            merged[-1] = (TEXT, merged[-1][1] + text)
+        elif text or how != TEXT:
+            merged.append((how, text))
+    return tuple(merged)
+
+
+def _prose_pieces(text: str) -> list[Piece]:
+    out: list[Piece] = []
+    start = 0
+    for m in _VAR.finditer(text):
+        out += [(TEXT, text[start : m.start()]), (PROSE, m.group(1))]
+        start = m.end()
+    out.append((TEXT, text[start:]))
+    return out
+
+
+def _command_pieces(text: str) -> list[Piece]:
+    """A command's text and variables, each variable with the shell quoting around it."""
+    out: list[Piece] = []
     quote = ""  # the quoting the shell is in at this point of the text: "", "'" or '"'
     i, n = 0, len(text)
     while i < n:
         m = _VAR.match(text, i)
         if m is not None:
-            name = m.group(1)
-            out.append(_quoted(values[name], quote) if name in values else fixed.get(name, ""))
+            out.append((_QUOTE_MODE[quote], m.group(1)))
             i = m.end()
             continue
         c = text[i]
         if c == "\\" and quote != "'" and i + 1 < n and text[i + 1] != "{":
-            out.append(text[i : i + 2])  # an escaped character: no quote starts or ends here
+            out.append((TEXT, text[i : i + 2]))  # an escaped character: no quote starts or ends here
             i += 2
             continue
         if c == "'" and quote != '"':
             quote = "" if quote else "'"
         elif c == '"' and quote != "'":
             quote = "" if quote else '"'
-        out.append(c)
+        out.append((TEXT, c))
         i += 1
-    return "".join(out)
-
-
-def _quoted(value: str, quote: str) -> str:
-    value = value.replace("`", "'")
-    if quote == "'":
-        return value.replace("'", "'\\''")
-    if quote == '"':
-        return value if not _SPECIAL_IN_DOUBLE.search(value) else '"' + shlex.quote(value) + '"'
-    return value if _BARE.fullmatch(value) else shlex.quote(value)
+    return out
 
 
 def computed_vars(values: dict[str, str], doc: Doc) -> None:
@@ -112,12 +150,10 @@ def computed_vars(values: dict[str, str], doc: Doc) -> None:
     unit = values.get("unit")
     if unit is not None and "." in unit:
         values["unit_type"] = unit.rsplit(".", 1)[1]
-    proc = doc.get("process")
-    if proc and proc.get("name") is not None:
-        values["process"] = str(proc["name"])
-    host = doc.get("host")
-    if host and host.get("name") is not None:
-        values["host"] = str(host["name"])
+    for var, (obj, key) in DOC_FIELDS.items():
+        part = doc.get(obj)
+        if part and part.get(key) is not None:
+            values[var] = str(part[key])
 
 
 def window_text(seconds: float) -> str:

@@ -23,6 +23,7 @@ the matcher applies it to every unit a signature reads (`shipper.recognise.match
 from __future__ import annotations
 
 import re
+import string
 
 UNIT_TYPES = ("service", "socket", "target", "device", "mount", "automount", "swap", "timer", "path", "slice", "scope")
 UNIT_NAME_MAX = 255
@@ -31,6 +32,10 @@ UNIT_REGEX = (
     r"(?:-|[A-Za-z0-9:_.\\][A-Za-z0-9:_.\\@-]*)"
     r"\.(?:service|socket|target|device|mount|automount|swap|timer|path|slice|scope)"
 )
+# UNIT_REGEX's two character classes (the first character of the prefix, the others), for a check
+# that runs no regex (the Elasticsearch recognition pipeline's hint script).
+UNIT_FIRST_CHARS = string.ascii_letters + string.digits + ":_.\\"
+UNIT_CHARS = UNIT_FIRST_CHARS + "@-"
 # Variables that name a unit: a value that is not a unit name is dropped (`Matcher`).
 UNIT_VARS = frozenset({"unit"})
 

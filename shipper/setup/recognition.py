@@ -7,6 +7,11 @@ restriction, regex (a grok pattern: Python's ``(?P<name>`` written ``(?<rc_name>
 ``unless`` conditions. Patterns that need a context (lines after a ``systemctl status`` header)
 cannot be judged one document at a time and are left out (listed in ``_meta``).
 
+The step that recognises a document sets the constant fields, leaves its tag (`STEP`) and its
+regex groups, and no later step touches the document; after the steps one painless script fills
+in the hint as Python does (`shipper.setup.hint_script`: variants, computed values, quoting), and a
+last processor removes the groups.
+
     python -m shipper.setup.recognition            rewrite pipelines/ and shipper/assets/pipelines/
     python -m shipper.setup.recognition --check    exit 1 if the committed file is stale
 
@@ -22,22 +27,15 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from shipper.recognise.rules import LOWER_CASE_VARS, Family, Pattern, Rules, Signature, load_rules
+from shipper.setup import painless
+from shipper.setup.hint_script import STEP, hint_script, step_params
 
 NAME = "logs-shipper-recognition"
 FILES = (Path("pipelines") / f"{NAME}.json", Path("shipper") / "assets" / "pipelines" / f"{NAME}.json")
 MATCHED = "rcm"  # the whole match, so a later processor knows the grok matched
 UNRECOGNISED = "ctx.rootcause?.signature == null && ctx.message instanceof String"
+UNHINTED = f"ctx.{STEP} == null"  # no step has recognised the document: its hint is still to be filled in
 _GROUP = re.compile(r"\(\?P<(\w+)>")
-_VAR = re.compile(r"\{(\w+)\}")
-
-
-def _lit(text: str) -> str:
-    """A painless string literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _list(values: Sequence[str]) -> str:
-    return "[" + ", ".join(_lit(v) for v in values) + "]"
 
 
 def _path(dotted: str) -> tuple[str, str]:
@@ -52,18 +50,18 @@ def joni(regex: str) -> str:
 
 
 def _any_contains(strings: Sequence[str]) -> str:
-    return " || ".join(f"ctx.message.contains({_lit(s)})" for s in strings)
+    return " || ".join(f"ctx.message.contains({painless.string(s)})" for s in strings)
 
 
 def _process_in(processes: Iterable[str]) -> str:
-    return f"(ctx.process?.name != null && {_list(sorted(processes))}.contains(ctx.process.name))"
+    return f"(ctx.process?.name != null && {painless.strings(sorted(processes))}.contains(ctx.process.name))"
 
 
 def _var(sig: Signature, var: str, pat: Pattern | None) -> str:
     """Painless for a variable's value: the document's field first, then the regex group, then ``set``."""
     fallback = "null"
     if pat is not None and var in pat.set:
-        fallback = _lit(pat.set[var])
+        fallback = painless.string(pat.set[var])
     elif pat is not None and var in pat.groups or pat is None:
         fallback = f"ctx.rc_{var}"
     expr = fallback
@@ -77,38 +75,22 @@ def _conditions(sig: Signature, pat: Pattern | None) -> list[str]:
     out = []
     for var, allowed in sig.when.items():
         v = _var(sig, var, pat)
-        out.append(f"({v} != null && {_list(allowed)}.contains({v}))")
+        out.append(f"({v} != null && {painless.strings(allowed)}.contains({v}))")
     for var, refused in sig.unless.items():
         v = _var(sig, var, pat)
-        out.append(f"!({v} != null && {_list(refused)}.contains({v}))")
+        out.append(f"!({v} != null && {painless.strings(refused)}.contains({v}))")
     return out
 
 
-def _hint(sig: Signature, pat: Pattern | None) -> str:
-    """The hint as a mustache template: groups and document fields filled in, else the defaults."""
-    text = (pat.hint if pat is not None and pat.hint else None) or sig.hint
-
-    def fill(m: re.Match[str]) -> str:
-        var = m.group(1)
-        if pat is not None and var in pat.set:
-            return pat.set[var]
-        if pat is not None and var in pat.groups:
-            return "{{{rc_%s}}}" % var
-        if sig.doc_vars.get(var):
-            return "{{{%s}}}" % sig.doc_vars[var][0]
-        return sig.defaults.get(var, "?")
-
-    return _VAR.sub(fill, text)
-
-
 def _set_rootcause(sig: Signature, pat: Pattern | None, tag: str, condition: str) -> list[dict[str, Any]]:
+    """The root-cause fields (the hint is filled in after the steps: `hint_script`), the step's tag
+    for that script, and the signature last (the conditions before it test that it is still unset)."""
     docs = list((pat.docs if pat is not None and pat.docs else None) or sig.docs)
-    values: list[tuple[str, Any]] = [("role", sig.role), ("hint", _hint(sig, pat))]
-    if docs:
-        values.append(("docs", docs))
-    values.append(("signature", sig.id))  # last: the conditions before test that it is still unset
-    return [{"set": {"tag": f"{tag}:{name}", "field": f"rootcause.{name}", "value": value, "if": condition}}
-            for name, value in values]
+
+    def put(name: str, value: Any, field: str = "") -> dict[str, Any]:
+        return {"set": {"tag": f"{tag}:{name}", "field": field or f"rootcause.{name}", "value": value, "if": condition}}
+
+    return [put("role", sig.role), *([put("docs", docs)] if docs else []), put("step", tag, STEP), put("signature", sig.id)]
 
 
 def _lower_case(patterns: Sequence[Pattern], tag: str, condition: str) -> list[dict[str, Any]]:
@@ -119,8 +101,8 @@ def _lower_case(patterns: Sequence[Pattern], tag: str, condition: str) -> list[d
             for g in groups]
 
 
-def _cleanup(patterns: Sequence[Pattern], tag: str, condition: str) -> dict[str, Any]:
-    fields = sorted({MATCHED, *(f"rc_{g}" for p in patterns for g in p.groups)})
+def _cleanup(patterns: Sequence[Pattern], tag: str, condition: str, more: Sequence[str] = ()) -> dict[str, Any]:
+    fields = sorted({MATCHED, *more, *(f"rc_{g}" for p in patterns for g in p.groups)})
     return {"remove": {"tag": f"{tag}:cleanup", "field": fields, "ignore_missing": True, "if": condition}}
 
 
@@ -133,14 +115,17 @@ def _pattern_steps(family: Family, sig: Signature, pat: Pattern, tag: str, famil
         test.append(_process_in(pat.processes))
     grok = {"grok": {"tag": tag, "field": "message", "patterns": [f"(?<{MATCHED}>{joni(pat.regex)})"],
                      "ignore_failure": True, "if": " && ".join(test)}}
-    found = f"ctx.{MATCHED} != null"
+    # this step's grok matched, and no other step has recognised the document (whose groups the hint
+    # script reads after the steps)
+    found = f"ctx.{MATCHED} != null && ({UNHINTED} || ctx.{STEP} == {painless.string(tag)})"
     matched = " && ".join([found, *_conditions(sig, pat)])
-    return [grok, *_lower_case([pat], tag, found), *_set_rootcause(sig, pat, tag, matched), _cleanup([pat], tag, found)]
+    return [grok, *_lower_case([pat], tag, found), *_set_rootcause(sig, pat, tag, matched),
+            _cleanup([pat], tag, f"ctx.{MATCHED} != null && {UNHINTED}")]
 
 
 def _message_id_steps(sig: Signature, tag: str) -> list[dict[str, Any]]:
     """A journal entry with one of the signature's MESSAGE_IDs: the fields decide, the text fills in."""
-    test = f"{UNRECOGNISED} && ctx.journald?.message_id != null && {_list(sig.message_ids)}.contains(ctx.journald.message_id)"
+    test = f"{UNRECOGNISED} && ctx.journald?.message_id != null && {painless.strings(sig.message_ids)}.contains(ctx.journald.message_id)"
     patterns = [p for p in sig.patterns if p.context is None]
     steps: list[dict[str, Any]] = []
     if patterns:
@@ -149,17 +134,20 @@ def _message_id_steps(sig: Signature, tag: str) -> list[dict[str, Any]]:
         steps += _lower_case(patterns, tag, test)
     steps += _set_rootcause(sig, None, tag, " && ".join([test, *_conditions(sig, None)]))
     if patterns:
-        steps.append(_cleanup(patterns, tag, "ctx.journald?.message_id != null"))
+        steps.append(_cleanup(patterns, tag, f"ctx.journald?.message_id != null && {UNHINTED}"))
     return steps
 
 
 def build_pipeline(rules: Rules, version: int) -> dict[str, Any]:
     processors: list[dict[str, Any]] = []
+    steps: dict[str, dict[str, Any]] = {}  # tag -> what the hint script needs of the step
     skipped: list[str] = []
     for family in rules.families:
         for sig in family.signatures:
             if sig.message_ids:
-                processors += _message_id_steps(sig, f"{sig.id}#journal")
+                tag = f"{sig.id}#journal"
+                processors += _message_id_steps(sig, tag)
+                steps[tag] = step_params(sig, None)
     for family in rules.families:
         family_procs = {p for s in family.signatures for pat in s.patterns for p in pat.processes}
         for sig in family.signatures:
@@ -168,6 +156,9 @@ def build_pipeline(rules: Rules, version: int) -> dict[str, Any]:
                     skipped.append(f"{sig.id}#{i} (needs the context {pat.context})")
                     continue
                 processors += _pattern_steps(family, sig, pat, f"{sig.id}#{i}", family_procs)
+                steps[f"{sig.id}#{i}"] = step_params(sig, pat)
+    every = [p for s in rules.signatures for p in s.patterns if p.context is None]
+    processors += [hint_script(steps), _cleanup(every, "rootcause.hint", f"ctx.{STEP} != null", [STEP])]
     return {
         "description": "shipper: the root causes of shipper's signatures for documents that arrive unparsed "
                        "(generated from shipper/recognise/signatures/*.yaml; do not edit)",

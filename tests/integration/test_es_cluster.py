@@ -15,6 +15,7 @@ from shipper.cli import main
 from shipper.env import Env
 from shipper.recognise.rules import load_rules
 from tests.helpers.es import make_env, out, run_command
+from tests.helpers.es_recognition import PIPELINE_FIELDS, documents, expected
 from tests.integration.conftest import PASSWORD
 
 pytestmark = pytest.mark.integration
@@ -91,3 +92,22 @@ def test_the_recognition_pipeline_agrees_with_the_python_recognisers(url: str, c
             if want != got and not (got is None and want in contextual):
                 disagreements.append((python_doc["message"][:120], want, got))
     assert not disagreements, disagreements[:20]
+
+
+def test_the_recognition_pipeline_gives_the_python_hints(url: str, config: Path) -> None:
+    """Elasticsearch compiles the pipeline's hint script and runs it: each corpus document, syslog
+    and journal, gets the hint the Python recogniser gives it (the unit tests run the same
+    comparison in a stand-in ingest node: tests/unit/test_es_recognition_hints.py)."""
+    assert run_command("setup", ["--es-url", url, "--config", str(config)], make_env(ENV)) == 0
+    docs = [doc for _, doc in documents()]
+    client = _client(url)
+    wrong: list[tuple[str, Any, Any]] = []
+    for start in range(0, len(docs), 500):
+        chunk = docs[start:start + 500]
+        result = client.ingest.simulate(id="logs-shipper-recognition", docs=[{"_source": d} for d in chunk])
+        for doc, simulated in zip(chunk, result["docs"]):
+            source = simulated.get("doc", {}).get("_source", {})
+            got = {k: v for k, v in source.get("rootcause", {}).items() if k in PIPELINE_FIELDS}
+            if got != expected(doc) or "error" in source or any(k.startswith("rc") for k in source):
+                wrong.append((doc["message"][:120], expected(doc).get("hint"), source.get("error") or got.get("hint")))
+    assert len(docs) > 1000 and not wrong, wrong[:10]

@@ -5,14 +5,13 @@ the Python hints and in the Elasticsearch recognition pipeline generated from th
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from helpers import ingest
 from helpers.samples import enrich_all, parse_journal, parse_lines
-from shipper.setup.recognition import FILES, MATCHED
+from shipper.setup.recognition import FILES
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGE = "gdm.service: {which} process exited, code=exited, status=1/FAILURE"
@@ -39,30 +38,10 @@ def test_a_journal_entry_gets_the_same_hint_as_its_text() -> None:
     assert "gdm.service's main process failed" in doc["rootcause"]["hint"]
 
 
-def _simulate(processors: list[dict[str, Any]], message: str) -> dict[str, Any]:
-    """What one pattern's steps (grok, lowercase, set) make of ``message``: the processors run in
-    order, their `if` taken as holding (the grok matched), mustache ``{{{field}}}`` filled in."""
-    doc: dict[str, Any] = {"message": message}
-    for proc in processors:
-        (kind, spec), = proc.items()
-        if kind == "grok":
-            (pattern,) = spec["patterns"]
-            m = re.search(re.sub(r"\(\?<(\w+)>", r"(?P<\1>", pattern), doc["message"])
-            assert m is not None, pattern
-            doc.update({k: v for k, v in m.groupdict().items() if v is not None})
-        elif kind == "lowercase":
-            if spec["field"] in doc:
-                doc[spec["field"]] = doc[spec["field"]].lower()
-        elif kind == "set" and isinstance(spec["value"], str):
-            doc[spec["field"]] = re.sub(r"\{\{\{(\w+)\}\}\}", lambda g: str(doc.get(g.group(1), "")), spec["value"])
-    return doc
-
-
 def test_the_pipeline_hint_says_which_process_in_lower_case() -> None:
+    """The whole pipeline, in the stand-in ingest node (tests/helpers/ingest.py)."""
     body = json.loads((ROOT / FILES[0]).read_text())
-    tag = "systemd.process_exited#0"
-    steps = [p for p in body["processors"] if next(iter(p.values())).get("tag", "").split(":")[0] == tag]
-    assert next(iter(steps[0])) == "grok" and steps[0]["grok"]["patterns"][0].startswith(f"(?<{MATCHED}>")
     for which, said in (("Main", "main"), ("Control", "control")):
-        doc = _simulate(steps, MESSAGE.format(which=which))
-        assert doc["rootcause.hint"].startswith(f"gdm.service's {said} process failed"), doc["rootcause.hint"]
+        doc = ingest.run(body, {"message": MESSAGE.format(which=which), "process": {"name": "systemd"}})
+        assert doc["rootcause"]["signature"] == "systemd.process_exited"
+        assert doc["rootcause"]["hint"].startswith(f"gdm.service's {said} process failed"), doc["rootcause"]["hint"]
