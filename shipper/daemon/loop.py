@@ -15,7 +15,8 @@
   replaced), it says so, stops reading, lets the output take what is queued (up to
   ``run.stop_timeout``) and exits 5 (`ExitCode.OUTPUT`), writing nothing there again (no
   checkpoint, no status: it would make the directory again, beside a shipper that may have
-  started on it).
+  started on it). Nothing else makes it again either: the output's dead letter and disk buffer
+  fail instead (an output failing so is reported with the directory's loss).
 """
 
 from __future__ import annotations
@@ -89,7 +90,9 @@ class Daemon:
                 busy = session.step()
                 courier = session.courier
                 if courier is not None and courier.error is not None:
-                    code = self._fatal(courier.error)
+                    # The output's failure may come of the state directory's loss (its dead letter): say that
+                    self._lost = self._lock.lost() if self._lock is not None else None
+                    code = self._fatal(courier.error) if self._lost is None else self._state_lost(session)
                     break
                 self._tick(session)
                 if self._lost is not None:
@@ -118,6 +121,9 @@ class Daemon:
         timeout = float(session.cfg.run.stop_timeout)
         delivered = session.close(timeout, save=self._lost is None)
         if self._lost is not None:
+            error = session.courier.error if session.courier is not None else None
+            if error is not None:
+                self._console.log(f"shipper: the output failed: {describe(error)}")
             told = "the output took everything read" if delivered else (
                 "the output did not take everything read (it failed, is unreachable, or exceeded run.stop_timeout)")
             self._console.log(f"shipper: stopped; {told}; no checkpoint was saved: "

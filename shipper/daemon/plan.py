@@ -89,7 +89,9 @@ def _check_file_input(cfg: Config, spec: FileInput, i: int) -> None:
 
 def sink_factory(cfg: Config, env: Env) -> Callable[[], Sink]:
     """A new sink per call, as `shipper replay` would make it; with no output, the local store in
-    the state directory (so that `shipper causes --config FILE` reads it)."""
+    the state directory (so that `shipper causes --config FILE` reads it). The sink does not make
+    the state directory: the daemon's lock made it, and one deleted since stays deleted
+    (`shipper.state.lock`)."""
     from shipper.sinks.factory import make_sinks
 
 
@@ -99,7 +101,7 @@ def sink_factory(cfg: Config, env: Env) -> Callable[[], Sink]:
                         "keep one of output.local, output.ndjson, output.elasticsearch")
 
     def make() -> Sink:
-        (sink,) = make_sinks(cfg, env, state_dir=cfg.state_dir, store=cfg.local_store())
+        (sink,) = make_sinks(cfg, env, state_dir=cfg.state_dir, store=cfg.local_store(), make_state_dir=False)
         return sink
 
     return make

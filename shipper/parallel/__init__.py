@@ -12,9 +12,10 @@ RFC 3164 stamps, the contents seen in the latest seconds, an open ``systemctl st
 A worker rebuilds that state by first reading the last lines of the previous block (the warm-up)
 from the most recent state the main process knows, and reports the state it started from. The
 main process compares it with the state the previous block ended in; they are equal in nearly
-every case, and when they are not the block is done again from the exact state. Ids start afresh
-in a worker; they hold unless twins of the previous block's lines come early in the block
-(`shipper.ids.joined`), else the block is done again too. So the output is
+every case, and when they are not the block is done again from the exact state (so is a
+journal segment of which the worker read fewer entries than it holds: `sources.journal.read_in_full`).
+Ids start afresh in a worker; they hold unless twins of the previous block's lines come early in
+the block (`shipper.ids.joined`), else the block is done again too. So the output is
 the same, batch for batch, as the one-process `shipper.pipeline.Pipeline`'s. Several inputs (groups)
 each keep such a chain of their own, side by side (`replay`).
 

@@ -40,7 +40,7 @@ from shipper.pipeline import Group, Summary, Window, deliver_to
 from shipper.progress import Progress, Silent
 from shipper.sinks.base import Sink
 from shipper.sources.files import TextBlock, TextSource
-from shipper.sources.journal import JournalSource, Segment, error_chunk
+from shipper.sources.journal import JournalSource, Segment, error_chunk, read_in_full
 from shipper.sources.lines import RawBlock
 
 WARM_LINES = 64  # lines of the previous block a worker reads first to rebuild the state
@@ -150,7 +150,7 @@ class ParallelReplay:
             worker, job = busy.popleft()
             done: Done = workers.receive(worker)
             chain = self._chains[job.group]
-            end = done.end if chain.expected is None else _check(job, done, chain.expected)
+            end = _check(job, done, chain.expected)
             if direct is not None:  # the worker sends the result's items, or drops them (done again here)
                 workers.send(worker, Commit(job.number, end is not None))
             following = self._next_job()
@@ -206,7 +206,8 @@ class ParallelReplay:
         if end is None:
             # The warm-up did not rebuild the state (a record longer than the warm-up, a rollover
             # of the year), or the block's ids may depend on the previous block's (a line repeats
-            # across the cut): do the block again here, from the exact state.
+            # across the cut), or the worker read a journal segment short: do the block again
+            # here, from the exact state.
             done = self._worker().run(replace(job, warm=None, init=chain.expected, exact=True))
             end = done.end
             counters["reruns"] += 1
@@ -334,10 +335,15 @@ def _direct(sinks: Sequence[Sink], workers: int) -> Direct | None:
     return Direct(replace(sink.cfg, max_held_events=held), sink.state_dir, sink.name, dict(sink.env.environ))
 
 
-def _check(job: Job, done: Done, expected: State) -> State | None:
-    """The state after the block if the worker read it from the state before it (``expected``),
-    else None. Ids start afresh in a worker: they hold unless twins of lines before the block
-    come in it before their second is left behind (`joined`)."""
+def _check(job: Job, done: Done, expected: State | None) -> State | None:
+    """The state after the block if the worker read all of it (a journal segment: `read_in_full`)
+    from the state before it (``expected``; None: the start of everything), else None. Ids start
+    afresh in a worker: they hold unless twins of lines before the block come in it before their
+    second is left behind (`joined`)."""
+    if isinstance(job.block, Segment) and not read_in_full(job.block, done.read):
+        return None
+    if expected is None:
+        return done.end
     start = done.start
     if start.recognise != expected.recognise or (not job.first and start.parser != expected.parser):
         return None

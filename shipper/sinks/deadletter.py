@@ -114,9 +114,14 @@ class DeadLetterStore:
 
 
 def _open(path: Path) -> sqlite3.Connection:
-    """The dead letter for writing: the file and its table are created if they are not there."""
+    """The dead letter for writing: the file and its table are created if they are not there, but
+    not its directory, the state directory (made when shipper starts; one deleted while shipper
+    runs is an error, not a directory to make again)."""
+    if not path.parent.is_dir():
+        raise OutputError(f"cannot open the dead letter {path}: the directory {path.parent} does not exist",
+                          hint="was the state directory deleted while shipper was running? start shipper again: "
+                               "it makes the directory")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, isolation_level=None)
         db.execute("PRAGMA busy_timeout = 5000")
         if _version(db) > _SCHEMA_VERSION:

@@ -57,11 +57,16 @@ class _Outcome:
 class ElasticsearchSink:
     name = "elasticsearch"
 
-    def __init__(self, cfg: ElasticsearchOutput, state_dir: Path, env: Env, *, check_setup: bool = True) -> None:
+    def __init__(self, cfg: ElasticsearchOutput, state_dir: Path, env: Env, *, check_setup: bool = True,
+                 make_state_dir: bool = True) -> None:
         """``check_setup``: warn when `shipper setup` has not installed the index template (a
-        replay's workers, which send with a sink each, leave that to the main process's)."""
+        replay's workers, which send with a sink each, leave that to the main process's).
+        ``make_state_dir``: `open` makes ``state_dir`` (where the dead letter goes) if it is not
+        there; False for `shipper run`, whose lock made it: missing, it was deleted while the
+        daemon ran, and `open` fails rather than make it again."""
         self.cfg = cfg
         self.check_setup = check_setup
+        self.make_state_dir = make_state_dir
         self.state_dir = state_dir
         self.env = env
         self.counters: Counter[str] = Counter()
@@ -351,11 +356,17 @@ class ElasticsearchSink:
         self.env.stderr.flush()
 
     def _check_state_dir(self) -> None:
-        try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create the state directory {self.state_dir}: {exc.strerror}",
-                              hint="set state_dir in the config to a directory shipper may write") from None
+        if not self.make_state_dir:
+            if not self.state_dir.is_dir():
+                raise OutputError(f"the state directory {self.state_dir} is gone; the Elasticsearch output "
+                                  "keeps its dead letter there",
+                                  hint="was it deleted while shipper was running? start shipper again: it makes the directory")
+        else:
+            try:
+                self.state_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"cannot create the state directory {self.state_dir}: {exc.strerror}",
+                                  hint="set state_dir in the config to a directory shipper may write") from None
         if not os.access(self.state_dir, os.W_OK):
             raise OutputError(f"the state directory {self.state_dir} is not writable; the Elasticsearch output "
                               "keeps its dead letter there", hint="set state_dir in the config, or run as its owner")

@@ -20,9 +20,11 @@ def make_sinks(
     store: Path | None = None,
     out: Path | None = None,
     es_url: str | None = None,
+    make_state_dir: bool = True,
 ) -> list[Sink]:
     """``output`` (--output) wins; else the outputs the config names; else the local store.
-    ``state_dir`` is where the Elasticsearch sink keeps its dead letter."""
+    ``state_dir`` is where the Elasticsearch sink keeps its dead letter; ``make_state_dir``: the
+    sink makes it when it is not there (False: `shipper run`, whose lock made it)."""
     if output is None:
         configured = cfg.output.configured()
         output = {"elasticsearch": "es"}.get(configured[0], configured[0]) if len(configured) == 1 else "local"
@@ -44,7 +46,7 @@ def make_sinks(
         es = cfg.output.elasticsearch or ElasticsearchOutput()
         if es_url:
             es = with_url(es, es_url)
-        return [ElasticsearchSink(es, state_dir, env)]
+        return [ElasticsearchSink(es, state_dir, env, make_state_dir=make_state_dir)]
     from shipper.sinks.local import LocalSink
 
     local = cfg.output.local

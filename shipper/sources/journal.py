@@ -317,6 +317,37 @@ def _up_to_end(reader: Any, seg: Segment, errors: list[str], readers: SegmentRea
     errors += own
 
 
+def read_in_full(seg: Segment, read: int) -> bool:
+    """Whether ``read`` entries, what a worker read of ``seg``, are all the segment's entries.
+
+    A segment that ends before the rest of the journal holds ``count`` entries, or fewer where
+    the cut counted them by number and sd_journal passes silently over some it cannot read (a
+    damaged file: `_up_to_end`); so fewer than ``count`` is not in itself a short read (a reader
+    that stopped early, or started past the segment's first entry). Then a new reader placed at
+    the segment's start, as a worker's is, steps over ``read`` entries: they are all of them if it
+    lands on the segment's last entry, ``until``. That is a step over (C's `skip`, ~0.3 µs an entry)
+    for such segments only: one read in full (``count`` entries) is not stepped over. The last
+    segment (the rest of the journal, which may grow) has no end to compare with: it is taken as
+    read in full."""
+    if seg.count is None or seg.until is None or read >= seg.count:
+        return True
+    if read <= 0 or not seg.paths:
+        return False  # (it holds at least its last entry)
+    reader = None
+    try:
+        if seg.after is None:
+            reader = journal_module()._Reader(0, None, list(seg.paths))
+            reader.seek_head()
+        else:
+            reader = reopen_after(list(seg.paths), seg.after)
+        return skip(reader, read) == read and bool(reader.test_cursor(seg.until))
+    except OSError:
+        return False  # (done again, the reading meets it again and says so)
+    finally:
+        if reader is not None:
+            reader.close()
+
+
 def _may_pass(last: str | None, until: str) -> bool:
     """Whether a batch ending at the cursor ``last`` may hold ``until`` before its end. Cursors of
     one numbering (``s=ID;i=NUMBER;...``) say it by their numbers, without searching the batch:

@@ -2,6 +2,10 @@
 
 Write to a temporary file in the same directory, fsync it, rename it over the target, then
 fsync the directory so the rename itself survives a power cut.
+
+The directory is not made here: the state directory is made once, when shipper starts (the
+daemon's lock, `shipper.state.lock`), and one deleted while shipper runs is an error to report,
+not a directory to make again (another shipper may have started on it meanwhile).
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from shipper.errors import OutputError
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     tmp = ""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -32,4 +35,10 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     except OSError as exc:
         if tmp:
             Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write state file {path}: {exc.strerror}", hint="check free space and permissions") from None
+        raise OutputError(f"cannot write state file {path}: {exc.strerror}", hint=_hint(path)) from None
+
+
+def _hint(path: Path) -> str:
+    if not path.parent.exists():
+        return f"{path.parent} is gone: was it deleted while shipper was running? start shipper again: it makes it"
+    return "check free space and permissions"

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from shipper.errors import ConfigError
+from shipper.errors import ConfigError, OutputError
 from shipper.state.atomic import write_atomic
 
 DIRNAME = "checkpoints"
@@ -62,6 +62,14 @@ class CheckpointStore:
         return state if isinstance(state, dict) else None
 
     def save(self, key: str, state: dict[str, Any]) -> None:
+        """Write input ``key``'s checkpoint; ``checkpoints/`` is made in the state directory, never
+        the state directory itself (made when shipper starts: one deleted since is an error)."""
+        try:
+            self.dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot make the checkpoint directory {self.dir}: {exc.strerror}",
+                              hint=f"the state directory {self.dir.parent} must exist and be writable "
+                                   "(shipper makes it when it starts)") from None
         write_atomic(self.path(key), orjson.dumps({"version": VERSION, "state": state}, option=orjson.OPT_INDENT_2))
 
     def all(self) -> dict[str, dict[str, Any]]:

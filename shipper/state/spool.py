@@ -14,6 +14,7 @@ segment.
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import threading
@@ -35,12 +36,11 @@ class Spool:
         self._segment_bytes = max(64 * 1024, min(segment_bytes, max_bytes // 8))
         self._lock = threading.Lock()
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(exist_ok=True)  # in the state directory, which is not made here (`shipper.state.atomic`)
             self._segments = sorted(int(p.stem) for p in directory.glob(f"*{_SUFFIX}") if p.stem.isdigit())
             self._sizes = {n: self._path(n).stat().st_size for n in self._segments}
         except OSError as exc:
-            raise OutputError(f"cannot use the disk buffer in {directory}: {exc.strerror}",
-                              hint="check that the state directory is writable") from None
+            raise self._error("cannot use the disk buffer in", exc) from None
         self._wseg: int | None = None  # segment being appended to
         self._wfd: int | None = None
         self._rseg: int | None = None  # segment being read, and where
@@ -77,15 +77,19 @@ class Spool:
             try:
                 os.write(self._wfd, record)
             except OSError as exc:
-                raise OutputError(f"cannot write to the disk buffer in {self.dir}: {exc.strerror}",
-                                  hint="free space in the state directory, or lower run.spool_max_bytes") from None
+                raise self._error("cannot write to the disk buffer in", exc) from None
             self._sizes[self._wseg] += len(record)
 
     def _new_segment(self) -> None:
+        """Start the next segment file; when it cannot be made, the buffer stays as it was."""
+        number = (self._segments[-1] + 1) if self._segments else 1
+        try:
+            fd = os.open(self._path(number), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise self._error("cannot add a file to the disk buffer in", exc) from None
         if self._wfd is not None:
             os.close(self._wfd)
-        number = (self._segments[-1] + 1) if self._segments else 1
-        self._wfd = os.open(self._path(number), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self._wfd = fd
         self._wseg = number
         self._segments.append(number)
         self._sizes[number] = 0
@@ -165,3 +169,15 @@ class Spool:
 
     def _path(self, number: int) -> Path:
         return self.dir / f"{number:012d}{_SUFFIX}"
+
+    def _error(self, doing: str, exc: OSError) -> OutputError:
+        """What went wrong with the buffer's directory, and what to do about it."""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            hint = "free space where the state directory is, or lower run.spool_max_bytes"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            hint = "let the user shipper runs as write there (the state directory's owner and mode)"
+        elif exc.errno == errno.ENOENT:
+            hint = "was the state directory deleted while shipper was running? start shipper again: it makes the directory"
+        else:
+            hint = "check the disk and the state directory"
+        return OutputError(f"{doing} {self.dir}: {exc.strerror}", hint=hint)

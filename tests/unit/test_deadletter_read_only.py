@@ -23,7 +23,9 @@ def _digest(path: Path) -> str:
 
 
 def _dead_letter(state: Path) -> Path:
-    """A dead letter holding one refused document, written as the Elasticsearch sink writes it."""
+    """A dead letter holding one refused document, written as the Elasticsearch sink writes it
+    (which makes the state directory first)."""
+    state.mkdir(parents=True, exist_ok=True)
     store = DeadLetterStore(state / FILENAME)
     try:
         store.add([Letter("2017-08-30T14:56:07.000000Z", "logs-shipper.syslog-default", "doc-1", 400,

@@ -27,6 +27,7 @@ def _session(tmp_path: Path, files: tuple[str, ...] = ("messages",), run: str = 
     inputs = ", ".join(f"{{type: file, paths: [{tmp_path / name}]}}" for name in files)
     config = tmp_path / "shipper.yml"
     config.write_text(f"state_dir: {tmp_path / 'state'}\ninputs: [{inputs}]\nparse: {{timezone: UTC, year: 2017}}\nrun: {run}\n")
+    (tmp_path / "state").mkdir()  # (made by the lock in `shipper run`: sessions do not make it)
     env = Env()
     return Session(make_plan(load_config(config), env, print, env), print, Stats())
 

@@ -9,6 +9,7 @@ from shipper.state.atomic import write_atomic
 
 def test_replaces_content_and_leaves_no_temp_files(tmp_path: Path) -> None:
     target = tmp_path / "state" / "cursor"
+    target.parent.mkdir()  # (not made by write_atomic: tests/unit/test_state_dir_not_made_again.py)
     write_atomic(target, b"one")
     write_atomic(target, b"two")
     assert target.read_bytes() == b"two"
