@@ -214,8 +214,20 @@ def headline(inc: Incident) -> str:
     return f"{what} — cause: {cause.title} (×{cause.count}, {_span(cause.first, cause.last)}) — hint: {inc.hint}"
 
 
+# C0 controls, DEL and C1 controls as escapes: log text (a message, a host, a process name) could
+# otherwise clear the terminal, set its title or move the cursor, and a tab or newline break a line.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {
+    ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"}
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters shown as ``\\x1b``, ``\\t``, ``\\n``: safe on a terminal, one line."""
+    return text.translate(_CONTROLS)
+
+
 def render_text(incidents: list[Incident], counts: dict[str, Any] | None = None) -> str:
-    """The text of ``shipper causes``: one block per incident, newest first, then the counts."""
+    """The text of ``shipper causes``: one block per incident, newest first, then the counts. Every
+    line is `printable`: whatever came from the logs, the output holds no control character."""
     out: list[str] = []
     if not incidents:
         out.append("no incidents: no recognised failure or cause in this time range")
@@ -231,8 +243,8 @@ def render_text(incidents: list[Incident], counts: dict[str, Any] | None = None)
         out.append(f"    incident {inc.id}: {inc.events} events, {_span(inc.first, inc.last)}")
         out.append("")
     if counts:
-        out.append(_counts_text(counts))
-    return "\n".join(out).rstrip("\n") + "\n"
+        out.extend(_counts_text(counts))
+    return "\n".join(map(printable, out)).rstrip("\n") + "\n"
 
 
 def _also(inc: Incident) -> list[str]:
@@ -250,17 +262,17 @@ def _also(inc: Incident) -> list[str]:
     return out
 
 
-def _counts_text(counts: dict[str, Any]) -> str:
+def _counts_text(counts: dict[str, Any]) -> list[str]:
     def top(name: str) -> str:
         items = counts.get(name) or {}
         return ", ".join(f"{k} {v}" for k, v in items.items()) or "-"
 
-    return (
+    return [
         f"events: {counts.get('total', 0)} stored, {counts.get('unparsed', 0)} unparsed, "
-        f"{counts.get('recognised', 0)} recognised\n"
-        f"  by host: {top('by_host')}\n"
-        f"  by process: {top('by_process')}"
-    )
+        f"{counts.get('recognised', 0)} recognised",
+        f"  by host: {top('by_host')}",
+        f"  by process: {top('by_process')}",
+    ]
 
 
 def to_json(incidents: list[Incident], counts: dict[str, Any] | None = None) -> dict[str, Any]:

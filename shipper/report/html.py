@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import tempfile
 from collections import Counter
 from datetime import datetime, timezone
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from shipper import __version__
-from shipper.errors import OutputError
+from shipper.errors import OutputError, UsageError
 from shipper.report.causes import build_incidents, to_json
 from shipper.report.lines import incident_lines
 from shipper.sinks.local import LocalStore
@@ -36,6 +38,7 @@ SEP = " — "
 MARK = "~"
 _TABLE = "~T"
 _PLACEHOLDERS = ("/*shipper:style*/", "/*shipper:script*/", "<!--shipper:data-->")
+_PROC_FD = re.compile(r"/proc/[^/]+/fd/")
 
 
 def collect(store: LocalStore, *, since: str | None, until: str | None, now: float) -> dict[str, Any]:
@@ -129,8 +132,46 @@ def render(data: dict[str, Any]) -> str:
     return before + script_json(pack(data)) + after
 
 
+def check_output(path: Path) -> bool:
+    """Whether ``-o path`` is a stream (a FIFO, a terminal, /dev/null, /dev/fd/N) rather than a file;
+    refuses, before any work, what can hold no page (a directory, a disk)."""
+    try:
+        mode = os.stat(path).st_mode  # through links: what the page would be written to
+    except FileNotFoundError:  # a new file (or a dangling link: its target is created)
+        return _fd_path(path)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    if stat.S_ISDIR(mode):
+        raise OutputError(f"cannot write the report {path}: it is a directory",
+                          hint=f"name a file, such as -o {path / 'report.html'}")
+    if stat.S_ISBLK(mode):
+        raise UsageError(f"-o {path} is a block device: the report would overwrite the disk",
+                         hint="write the report to a file, such as -o report.html")
+    return not stat.S_ISREG(mode) or _fd_path(path)
+
+
+def _fd_path(path: Path) -> bool:
+    """/dev/stdout, /dev/fd/3, /proc/self/fd/1: a descriptor a shell opened, written to as it is."""
+    name = os.path.abspath(path)
+    return name in ("/dev/stdout", "/dev/stderr") or name.startswith("/dev/fd/") or _PROC_FD.match(name) is not None
+
+
 def write(path: Path, html: str) -> None:
-    """Write the page next to its final name, then rename: a reader never sees half a report."""
+    """Write the page to ``path``. A file is written next to its final name, then renamed, so a reader
+    never sees half a report; through a symbolic link, that is next to the file the link names (the
+    link stays). A stream (`check_output`) is written to as it is, at its end."""
+    try:
+        if check_output(path):
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)  # never created nor truncated
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(html)
+        else:
+            _replace(Path(os.path.realpath(path)), html)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+
+
+def _replace(path: Path, html: str) -> None:
     tmp = ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,8 +180,12 @@ def write(path: Path, html: str) -> None:
             f.write(html)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except OSError as exc:
+    except OSError:
         if tmp:
             Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write the report {path}: {exc.strerror}",
-                          hint="choose another -o path, or check free space and permissions") from None
+        raise
+
+
+def _cannot_write(path: Path, exc: OSError) -> OutputError:
+    return OutputError(f"cannot write the report {path}: {exc.strerror}",
+                       hint="choose another -o path, or check free space and permissions")

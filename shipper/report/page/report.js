@@ -4,6 +4,9 @@
   // string table ("~a.b" joins parts with " \u2014 "), object keys too; ["~T", keys, rows...] is a list of objects.
   var raw = JSON.parse(document.getElementById('shipper-data').textContent);
   var S = raw.strings, SEP = ' \u2014 ', BATCH = 40;
+  // Objects keyed by log text (hosts, processes) have no prototype: a host named "constructor" or a
+  // process named "__proto__" is a key like any other. Tallies keyed by log text are Maps.
+  function dict() { return Object.create(null); }
 
   function ref(s) {
     if (s.charAt(0) !== '~') return s;
@@ -18,7 +21,7 @@
       if (v[0] === '~T') {
         out = [];
         for (i = 2; i < v.length; i++) {
-          var o = {};
+          var o = dict();
           for (k = 0; k < v[1].length; k++) o[v[1][k]] = unpack(v[i][k]);
           out.push(o);
         }
@@ -27,7 +30,7 @@
       return v.map(unpack);
     }
     if (v !== null && typeof v === 'object') {
-      out = {};
+      out = dict();
       for (k in v) if (Object.prototype.hasOwnProperty.call(v, k)) out[ref(k)] = unpack(v[k]);
       return out;
     }
@@ -35,13 +38,13 @@
   }
 
   function keys(v) {  // an object with its keys resolved, its values left packed (unpacked when used)
-    var out = {};
+    var out = dict();
     for (var k in v) if (Object.prototype.hasOwnProperty.call(v, k)) out[ref(k)] = v[k];
     return out;
   }
 
   var top = keys(raw.data), meta = unpack(top.meta), report = unpack(top.report), packedLines = keys(top.lines);
-  var incidents = report.incidents, counts = report.counts || {};
+  var incidents = report.incidents, counts = report.counts || dict();
   var $ = function (id) { return document.getElementById(id); };
   window.shipperReport = { data: function () { return unpack(raw.data); }, incidents: incidents };
 
@@ -98,9 +101,9 @@
     return el('div', 'stat' + (warn ? ' warn' : ''), [el('b', '', [value.toLocaleString('en')]), value === 1 ? one : many]);
   }
   function distinct(field) {
-    var seen = {};
-    incidents.forEach(function (inc) { if (inc[field] !== null && inc[field] !== undefined) seen[inc[field]] = 1; });
-    return Object.keys(seen).length;
+    var seen = new Set();
+    incidents.forEach(function (inc) { if (inc[field] !== null && inc[field] !== undefined) seen.add(inc[field]); });
+    return seen.size;
   }
   function summary() {
     var box = $('summary');
@@ -111,8 +114,9 @@
     box.appendChild(stat(counts.recognised || 0, 'recognised', 'recognised'));
     box.appendChild(stat(counts.unparsed || 0, 'unparsed line', 'unparsed lines', counts.unparsed > 0));
   }
-  function table(title, items) {
-    var rows = Object.keys(items || {}).map(function (k) {
+  function table(title, items) {  // most events first, as the store counts them (an object lists keys like "42" first)
+    items = items || dict();
+    var rows = Object.keys(items).sort(function (a, b) { return items[b] - items[a] || (a < b ? -1 : 1); }).map(function (k) {
       return el('tr', '', [el('td', '', [k === '-' ? '(none)' : k]), el('td', 'n', [items[k].toLocaleString('en')])]);
     });
     return el('div', '', [el('table', '', [el('thead', '', [el('tr', '', [el('th', '', [title]), el('th', 'n', ['events'])])]),
@@ -131,16 +135,18 @@
 
   // ------------------------------------------------------------ filters
   var filters = { host: '', unit: '', signature: '', text: '' }, shown = [], rendered = 0;
+  function tally(fn) {  // the distinct keys fn gives the incidents (one or a list each), most frequent first, and their counts
+    var n = new Map(), add = function (k) { n.set(k, (n.get(k) || 0) + 1); };
+    incidents.forEach(function (inc) { var k = fn(inc); if (Array.isArray(k)) k.forEach(add); else add(k); });
+    var order = Array.from(n.keys()).sort(function (a, b) { return n.get(b) - n.get(a) || (a < b ? -1 : 1); });
+    return { order: order, n: n };
+  }
   function options(select, label, fn) {
-    var tally = {};
-    incidents.forEach(function (inc) {
-      var keys = fn(inc);
-      (Array.isArray(keys) ? keys : [keys]).forEach(function (k) { tally[k] = (tally[k] || 0) + 1; });
-    });
+    var t = tally(fn);
     select.appendChild(el('option', '', ['all ' + label]));
     select.firstChild.value = '';
-    Object.keys(tally).sort(function (a, b) { return tally[b] - tally[a] || (a < b ? -1 : 1); }).forEach(function (k) {
-      var o = el('option', '', [k + ' (' + tally[k] + ')']);
+    t.order.forEach(function (k) {
+      var o = el('option', '', [k + ' (' + t.n.get(k) + ')']);
       o.value = k;
       select.appendChild(o);
     });
@@ -272,9 +278,7 @@
     function key(inc) { return hostOf(inc) + ' \u00b7 ' + unitOf(inc); }
     function ms(ts) { return Date.parse(ts); }
     function init() {
-      var tally = {};
-      incidents.forEach(function (inc) { tally[key(inc)] = (tally[key(inc)] || 0) + 1; });
-      keys = Object.keys(tally).sort(function (a, b) { return tally[b] - tally[a] || (a < b ? -1 : 1); });
+      keys = tally(key).order;
       if (keys.length > MAX_ROWS) keys = keys.slice(0, MAX_ROWS - 1).concat(['other hosts and units']);
       t0 = Infinity; t1 = -Infinity;
       incidents.forEach(function (inc) { var t = ms(inc.when); if (t < t0) t0 = t; if (t > t1) t1 = t; });
@@ -309,10 +313,10 @@
         g.fillStyle = i % 2 ? '#ffffff' : '#f6f8fa'; g.fillRect(0, i * ROW, width, ROW);
         g.fillStyle = '#1d2430'; g.fillText(k.length > 34 ? k.slice(0, 33) + '\u2026' : k, 6, i * ROW + ROW / 2);
       });
-      var index = {}; keys.forEach(function (k, i) { index[k] = i; });
+      var index = new Map(); keys.forEach(function (k, i) { index.set(k, i); });
       var other = keys.length - 1;
       shown.forEach(function (inc) {
-        var i = index[key(inc)]; if (i === undefined) i = other;
+        var i = index.get(key(inc)); if (i === undefined) i = other;
         var x = LEFT + (ms(inc.when) - t0) / (t1 - t0) * plot;
         g.fillStyle = inc.failure ? 'rgba(196,48,43,.8)' : 'rgba(183,121,31,.85)';
         g.fillRect(x - 1.5, i * ROW + 4, 3, ROW - 8);
