@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `python kibana/build.py` from a checkout: the signatures come from shipper
+
+from shipper.enrich.sendmail import sendmail_idents  # noqa: E402
+from shipper.recognise.rules import load_rules  # noqa: E402
+
 OUTPUTS = (ROOT / "kibana" / "shipper.ndjson", ROOT / "shipper" / "assets" / "kibana" / "shipper.ndjson")
 
 DATA_VIEW = "shipper-logs"
@@ -96,6 +101,8 @@ def data_view() -> Obj:
 # ---------------------------------------------------------------- saved searches
 
 INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
+# The process names sendmail logs under (sendmail, Debian's sm-mta, ...): the signatures' list.
+SENDMAIL_NAMES = sorted(sendmail_idents(load_rules()))
 SEARCHES: list[tuple[str, str, str, str, list[str]]] = [
     (
         "shipper-root-causes", "Root causes",
@@ -112,8 +119,9 @@ SEARCHES: list[tuple[str, str, str, str, list[str]]] = [
     ),
     (
         "shipper-sendmail-syserr", "sendmail SYSERR",
-        "Every sendmail SYSERR line, recognised or not, with the daemon and the hint when there is one.",
-        'process.name: "sendmail" and message: "SYSERR"',
+        f"Every sendmail SYSERR line (logged as {', '.join(SENDMAIL_NAMES[:-1])} or {SENDMAIL_NAMES[-1]}), "
+        "recognised or not, with the daemon and the hint when there is one.",
+        f"process.name: ({' or '.join(map(json.dumps, SENDMAIL_NAMES))}) and message: \"SYSERR\"",
         ["host.name", "sendmail.daemon", "rootcause.signature", "error.message", "message", "rootcause.hint"],
     ),
     (

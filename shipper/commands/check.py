@@ -21,7 +21,8 @@ examples:
   shipper check --es-url https://es1.example:9200 --config shipper.yml
 
 exit status: 0 all good; 6 unreachable, credentials refused or privileges missing;
-             5 templates, ILM policy or pipelines missing or outdated (run `shipper setup`)
+             5 templates, ILM policy or pipelines missing or outdated (run `shipper setup`), or not
+               installed by shipper (`shipper setup --force` replaces them)
 """
 
 INDEX_PRIVILEGES = ("create_doc", "auto_configure")
@@ -34,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.setup.assets import load_assets
-    from shipper.setup.install import inspect
+    from shipper.setup.install import inspect, remedy
     from shipper.setup.options import es_settings
     from shipper.sinks.es_client import CLIENT_MAJOR, connect
 
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
             elif status.state == "unreadable":
                 out.line("warn", status.describe() + "; check with the setup credentials")
             else:
-                out.line("FAIL", status.describe() + "; run `shipper setup`")
+                out.line("FAIL", remedy(status))
                 worst = worst if worst != ExitCode.OK else ExitCode.OUTPUT
     finally:
         conn.client.close()

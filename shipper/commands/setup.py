@@ -35,63 +35,75 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from elasticsearch import ApiError
-
     from shipper.setup.assets import load_assets
-    from shipper.setup.install import NEEDS_INSTALL, PRIVILEGES_HINT, apply, inspect
+    from shipper.setup.install import apply, inspect, install_error, plan
     from shipper.setup.options import es_settings
-    from shipper.sinks.es_client import connect, unavailable
+    from shipper.sinks.es_client import connect
 
     es, _ = es_settings(args)
     kibana = args.kibana or es.kibana_url
     conn = connect(es, env)
     try:
         env.stdout.write(f"Elasticsearch {conn.version} at {conn.where}\n")
-        statuses = inspect(conn.client, load_assets(float(es.retention)))
+        steps = plan(inspect(conn.client, load_assets(float(es.retention))), force=args.force)
         if args.dry_run:
-            for s in statuses:
-                mark = "would install" if s.state in NEEDS_INSTALL else s.state
-                env.stdout.write(f"  {mark:<14} {s.describe()}\n")
+            _report_plan(steps, env)
             if kibana:
                 env.stdout.write(f"  would import the saved views into Kibana at {kibana}\n")
-            _raise_if_not_read(statuses)
+            _raise_if_not_read(steps)
             return ExitCode.OK
-        try:
-            done = apply(conn.client, statuses, force=args.force)
-        except ApiError as exc:
-            error = unavailable(exc, conn.where, doing="install its templates, ILM policy and pipelines")
-            if exc.meta.status == 403:  # (the general hint names the shipper's own role, which may not do this)
-                error.hint = PRIVILEGES_HINT
-            raise error from None
+        done, refused = apply(conn.client, steps)
     finally:
         conn.client.close()
     _report(done, env)
+    if refused is not None:  # after the lines above: what was installed before it stays installed
+        failed = next(status for verb, status in done if verb == "failed")
+        raise install_error(refused, failed, conn.where) from None
     code: int = ExitCode.OK
     if kibana:
         from shipper.setup.kibana import run_kibana_setup
 
         args.kibana = kibana
         code = run_kibana_setup(args, es, env)
-    _raise_if_not_read(statuses)
+    _raise_if_not_read(steps)
     return code
 
 
+def _report_plan(steps: list[tuple[str, Status]], env: Env) -> None:
+    """--dry-run: a line per asset, what setup would do with it."""
+    from shipper.setup.install import WRITES, held_reason
+
+    for verb, s in steps:
+        if verb == "held":
+            env.stdout.write(f"  {'would hold back':<15} {s.describe()}: {held_reason(s)}\n")
+        else:
+            mark = "would replace" if verb == "replaced" else "would install" if verb in WRITES else s.state
+            env.stdout.write(f"  {mark:<15} {s.describe()}\n")
+
+
 def _report(done: list[tuple[str, Status]], env: Env) -> None:
-    """A line per asset, then the summary: how many changed, were left as they were, could not be read."""
-    from shipper.setup.install import result_line
+    """A line per asset, then the summary: how many changed, were left as they were, could not be
+    read, were held back for what could not be read, failed or were not tried after a failure."""
+    from shipper.setup.install import WRITES, result_line
 
     for verb, status in done:
         env.stdout.write(f"  {result_line(verb, status)}\n")
-    changed = sum(1 for verb, _ in done if verb in ("installed", "updated", "replaced"))
+    changed = sum(1 for verb, _ in done if verb in WRITES)
     unread = sum(1 for _, status in done if status.state == "unreadable")
-    env.stdout.write(f"setup: {changed} changed, {len(done) - changed - unread} left as they were"
-                     + (f", {unread} could not be read\n" if unread else "\n"))
+    counts = {what: sum(1 for verb, _ in done if verb == key)
+              for key, what in (("held", "held back"), ("failed", "failed"), ("not tried", "not tried"))}
+    left = len(done) - changed - unread - sum(counts.values())
+    parts = [f"{changed} changed", f"{left} left as they were"]
+    parts += [f"{unread} could not be read"] if unread else []
+    parts += [f"{n} {what}" for what, n in counts.items() if n]
+    env.stdout.write(f"setup: {', '.join(parts)}\n")
 
 
-def _raise_if_not_read(statuses: list[Status]) -> None:
-    """Setup failed where it could not read an asset: it neither compared nor installed it (exit 6)."""
+def _raise_if_not_read(steps: list[tuple[str, Status]]) -> None:
+    """Setup failed where it could not read an asset: it neither compared nor installed it, nor what
+    needs it (exit 6)."""
     from shipper.setup.install import not_read_error
 
-    error = not_read_error(statuses)
+    error = not_read_error(steps)
     if error is not None:
         raise error

@@ -2,24 +2,42 @@
 
 Idempotent: a second run changes nothing. Never deletes anything: templates apply to data streams
 at their next rollover, existing data is left as it is. An object of the same name that shipper
-did not install (no ``_meta.managed_by: shipper``) is left alone unless forced.
+did not install (no ``_meta.managed_by: shipper``) is left alone unless forced. An asset that names
+another (a template its pipeline or ILM policy, an index template its component templates) is held
+back while setup cannot read what it names: installed, it could make every write fail.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from shipper.errors import UnavailableError
-from shipper.setup.assets import MANAGED_BY, Asset, meta_of
+from shipper.setup.assets import MANAGED_BY, Asset, Kind, meta_of
+from shipper.sinks.es_client import unavailable
 from shipper.sinks.es_errors import error_reason
 
 State = Literal["missing", "outdated", "changed", "current", "newer", "foreign", "unreadable"]
 NEEDS_INSTALL: frozenset[str] = frozenset({"missing", "outdated", "changed"})
-# The cluster privileges setup needs to read and write its assets (`manage` or `all` hold them all).
-PRIVILEGES = ("manage_ilm", "manage_index_templates", "manage_ingest_pipelines")
+WRITES: frozenset[str] = frozenset({"installed", "updated", "replaced"})  # the verbs of a step that writes
+# The cluster privilege that reads and writes each kind of asset (`manage` or `all` hold them all).
+PRIVILEGE: dict[str, str] = {"ilm_policy": "manage_ilm", "ingest_pipeline": "manage_ingest_pipelines",
+                             "component_template": "manage_index_templates", "index_template": "manage_index_templates"}
+PRIVILEGES = tuple(sorted(set(PRIVILEGE.values())))
+# The REST path of each kind of asset (for the commands a message suggests).
+PATHS: dict[str, str] = {"ilm_policy": "_ilm/policy", "ingest_pipeline": "_ingest/pipeline",
+                         "component_template": "_component_template", "index_template": "_index_template"}
+# An index template whose patterns overlap another's of the same priority: the other's names.
+_SAME_PRIORITY = re.compile(r"matching patterns from existing templates \[([^\]]+)\]")
+# Index settings that name another asset, and the kind of asset they name.
+_NAMING_SETTINGS: tuple[tuple[str, Kind], ...] = (
+    ("index.default_pipeline", "ingest_pipeline"),
+    ("index.final_pipeline", "ingest_pipeline"),
+    ("index.lifecycle.name", "ilm_policy"),
+)
 PRIVILEGES_HINT = (
     f"run `shipper setup` with credentials that have the cluster privileges {', '.join(PRIVILEGES)} "
     "(or manage): an administrator's, not the shipper's own API key, whose role (deploy/elasticsearch-role.json) "
@@ -34,6 +52,8 @@ class Status:
     installed: int | None = None  # the version in the cluster
     detail: str = ""
     answer: int | None = None  # unreadable: the HTTP status Elasticsearch answered
+    # the assets this one names (directly or through another) that could not be read
+    needs_unread: list[Status] = field(default_factory=list)
 
     def describe(self) -> str:
         a = self.asset
@@ -51,6 +71,12 @@ class Status:
 def result_line(verb: str, status: Status) -> str:
     """One line of `shipper setup`'s report."""
     a = status.asset
+    if verb == "held":
+        return f"held back  {a.label} v{a.version}: not installed, {held_reason(status)}"
+    if verb == "failed":
+        return f"FAILED     {a.label} v{a.version}: Elasticsearch refused it (the error is below)"
+    if verb == "not tried":
+        return f"not tried  {a.label} v{a.version} (setup stopped at the failure)"
     if verb == "installed":
         return f"installed  {a.label} v{a.version}"
     if verb == "replaced":
@@ -62,6 +88,16 @@ def result_line(verb: str, status: Status) -> str:
     if verb == "unchanged":
         return f"current    {a.label} v{a.version}"
     return f"skipped    {status.describe()}"
+
+
+def remedy(status: Status) -> str:
+    """What `shipper check` tells to do about an asset that is not as setup would leave it."""
+    a = status.asset
+    if status.state == "foreign":
+        return (f"{a.label}: exists but was not installed by shipper, and `shipper setup` leaves it alone: "
+                f"run `shipper setup --force` to replace it with shipper's v{a.version} (keep a copy of the one "
+                f"there first: GET {PATHS[a.kind]}/{a.name})")
+    return f"{status.describe()}; run `shipper setup`"
 
 
 def fetch(client: Elasticsearch, asset: Asset) -> dict[str, Any] | None:
@@ -104,7 +140,65 @@ def inspect(client: Elasticsearch, assets: list[Asset]) -> list[Status]:
                                    answer=exc.meta.status))
             continue
         statuses.append(compare(asset, installed))
+    _find_unread_needs(statuses)
     return statuses
+
+
+def named_assets(asset: Asset) -> list[tuple[Kind, str]]:
+    """The assets ``asset`` names, which must exist for it to work: the component templates an index
+    template is composed of, and the ingest pipelines and ILM policy a template's settings name."""
+    if asset.kind not in ("component_template", "index_template"):
+        return []
+    named: list[tuple[Kind, str]] = [("component_template", str(n)) for n in asset.body.get("composed_of", [])]
+    settings: dict[str, Any] = {}
+    _flatten(asset.body.get("template", {}).get("settings", {}), "", settings)
+    for key, kind in _NAMING_SETTINGS:
+        value = settings.get(key, settings.get(key.removeprefix("index.")))
+        if isinstance(value, str) and value != "_none":
+            named.append((kind, value))
+    return named
+
+
+def _flatten(node: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
+    """Settings as Elasticsearch takes them, nested or dotted, as dotted keys."""
+    for key, value in node.items():
+        if isinstance(value, dict):
+            _flatten(value, f"{prefix}{key}.", out)
+        else:
+            out[f"{prefix}{key}"] = value
+
+
+def _find_unread_needs(statuses: list[Status]) -> None:
+    """Set ``needs_unread`` of each status: the unreadable assets it names, directly or through
+    another asset (statuses come in install order: what an asset names comes before it)."""
+    unread: dict[tuple[str, str], list[Status]] = {}
+    for status in statuses:
+        key = (status.asset.kind, status.asset.name)
+        below = [u for named in named_assets(status.asset) for u in unread.get(named, [])]
+        status.needs_unread = list({id(u): u for u in below}.values())
+        if status.state == "unreadable":
+            unread[key] = [status]
+        elif status.needs_unread:
+            unread[key] = status.needs_unread
+
+
+def held_reason(status: Status) -> str:
+    """Why setup does not install ``status``'s asset: what it needs that could not be read."""
+    needed = [f"{u.asset.label} ({u.answer}" + (f"; needs {PRIVILEGE[u.asset.kind]})" if u.answer == 403 else ")")
+              for u in status.needs_unread]
+    return f"it needs {', '.join(needed)}, which setup could not read"
+
+
+def plan(statuses: list[Status], *, force: bool = False) -> list[tuple[str, Status]]:
+    """What setup does with each asset: a verb of `result_line` per status, in install order."""
+    steps: list[tuple[str, Status]] = []
+    for status in statuses:
+        if status.state in NEEDS_INSTALL or (force and status.state == "foreign"):
+            verb = {"missing": "installed", "foreign": "replaced"}.get(status.state, "updated")
+            steps.append(("held" if status.needs_unread else verb, status))
+        else:
+            steps.append(("unchanged" if status.state == "current" else "skipped", status))
+    return steps
 
 
 def compare(asset: Asset, installed: dict[str, Any] | None) -> Status:
@@ -124,29 +218,61 @@ def compare(asset: Asset, installed: dict[str, Any] | None) -> Status:
     return Status(asset, "current", version)
 
 
-def apply(client: Elasticsearch, statuses: list[Status], *, force: bool = False) -> list[tuple[str, Status]]:
-    """Install what needs it; returns (what was done, status before) per asset."""
+def apply(client: Elasticsearch, steps: list[tuple[str, Status]]) -> tuple[list[tuple[str, Status]], ApiError | None]:
+    """Carry out the `plan`, in order, up to the first write Elasticsearch refuses. Returns (what was
+    done, status before) per asset, the refused one "failed" and the writes after it "not tried",
+    and the refusal (None when there was none)."""
     done: list[tuple[str, Status]] = []
-    for status in statuses:
-        if status.state in NEEDS_INSTALL or (force and status.state == "foreign"):
-            put(client, status.asset)
-            verb = {"missing": "installed", "foreign": "replaced"}.get(status.state, "updated")
-            done.append((verb, status))
-        else:
-            done.append(("unchanged" if status.state == "current" else "skipped", status))
-    return done
+    for i, (verb, status) in enumerate(steps):
+        if verb in WRITES:
+            try:
+                put(client, status.asset)
+            except ApiError as exc:
+                done.append(("failed", status))
+                done += [("not tried" if v in WRITES else v, s) for v, s in steps[i + 1:]]
+                return done, exc
+        done.append((verb, status))
+    return done, None
 
 
-def not_read_error(statuses: list[Status]) -> UnavailableError | None:
+def not_read_error(steps: list[tuple[str, Status]]) -> UnavailableError | None:
     """The error of a setup that could not read some of its assets, so neither compared nor
-    installed them (None when it read them all)."""
-    unread = [s for s in statuses if s.state == "unreadable"]
+    installed them, nor what needs them (None when it read them all)."""
+    unread = [s for _, s in steps if s.state == "unreadable"]
     if not unread:
         return None
     which = ", ".join(f"{s.asset.label} ({s.answer})" for s in unread)
-    message = (f"setup could not read {len(unread)} of its {len(statuses)} assets, "
+    message = (f"setup could not read {len(unread)} of its {len(steps)} assets, "
                f"so it neither checked nor installed them: {which}")
-    if any(s.answer == 403 for s in unread):
-        return UnavailableError(f"{message}; Elasticsearch refused them to these credentials (403 Forbidden)",
-                                hint=PRIVILEGES_HINT)
+    held = [s.asset.label for verb, s in steps if verb == "held"]
+    if held:
+        message += f"; nor did it install the {len(held)} that need them: {', '.join(held)}"
+    refused = sorted({PRIVILEGE[s.asset.kind] for s in unread if s.answer == 403})
+    if refused:
+        return UnavailableError(f"{message}; Elasticsearch refused them to these credentials (403 Forbidden: "
+                                f"they lack {' and '.join(refused)})", hint=PRIVILEGES_HINT)
     return UnavailableError(message, hint="the lines above say why; run setup again once Elasticsearch answers")
+
+
+def install_error(exc: ApiError, status: Status, where: str) -> UnavailableError:
+    """The error of a write Elasticsearch refused (``status``'s asset): what, why, and the fix."""
+    asset = status.asset
+    error = unavailable(exc, where, doing="install its templates, ILM policy and pipelines")
+    if exc.meta.status == 403:  # (the general hint names the shipper's own role, which may not do this)
+        error.message += f"; {asset.label} needs the cluster privilege {PRIVILEGE[asset.kind]}"
+        error.hint = PRIVILEGES_HINT
+        return error
+    others = _SAME_PRIORITY.search(error_reason(exc.body))
+    if others is None or asset.kind != "index_template":
+        return error
+    theirs = others.group(1).split(",")
+    one = len(theirs) == 1
+    who, them = ", ".join(theirs), "it" if one else "them"
+    patterns, priority = ", ".join(asset.body.get("index_patterns", [])), asset.body.get("priority", 0)
+    return UnavailableError(
+        f"Elasticsearch at {where} refused {asset.label}: the index template{'' if one else 's'} {who} already "
+        f"match{'es' if one else ''} its index patterns ({patterns}) with the same priority ({priority}), and "
+        "Elasticsearch lets only one template of a priority match an index",
+        hint=f"give {who} a priority below {priority} (so that shipper's template applies to its data streams) or "
+             f"index_patterns that do not match {patterns}, or delete {them} if nothing uses {them} "
+             f"({'; '.join(f'DELETE {PATHS[asset.kind]}/{t}' for t in theirs)}); then run `shipper setup` again")

@@ -97,6 +97,7 @@ def import_saved_objects(url: str, es: ElasticsearchOutput, env: Env, *, space: 
     """Import ``ndjson`` (default: shipper's objects) into ``space`` of the Kibana at ``url``."""
     from elastic_transport import HttpHeaders, TlsError, TransportError
 
+    from shipper.sinks.es_client import tls_failure
     from shipper.sinks.es_errors import connection_reason
 
     if not _SPACE.match(space):
@@ -112,8 +113,10 @@ def import_saved_objects(url: str, es: ElasticsearchOutput, env: Env, *, space: 
         resp = node.perform_request("POST", f"{prefix}/api/saved_objects/_import?overwrite=true", body=body,
                                     headers=headers)
     except TlsError as exc:
-        raise UnavailableError(f"TLS with Kibana at {base} failed: {connection_reason(exc)}",
-                               hint="set output.elasticsearch.ca_file to the CA that signed Kibana's certificate") from None
+        raise tls_failure(exc, f"Kibana at {base}",
+                          hint="set output.elasticsearch.ca_file to the CA that signed Kibana's certificate",
+                          plain_http_hint=f"use --kibana {base.replace('https://', 'http://', 1)}, or turn TLS on in "
+                                          "Kibana (server.ssl.enabled)") from None
     except TransportError as exc:
         raise UnavailableError(f"cannot reach Kibana at {base}: {connection_reason(exc)}",
                                hint="is Kibana running, and is the --kibana URL right (default port 5601)?") from None

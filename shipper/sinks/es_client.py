@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
+import ssl
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -30,6 +31,9 @@ from shipper.sinks.es_errors import connection_reason, error_reason
 CLIENT_MAJOR = int(elasticsearch.__versionstr__.partition(".")[0])
 OLDEST_SERVER_MAJOR = 8
 _COMPAT = re.compile(r"application/vnd\.elasticsearch\+([\w-]+); ?compatible-with=\d+")
+_SSL_LOCATION = re.compile(r"\s*\(_ssl\.c:\d+\)")  # where in CPython's _ssl.c: nothing for the operator
+# What OpenSSL says when the answer to its hello is not TLS at all: the port speaks plain HTTP.
+_NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"})
 KEY = "output.elasticsearch"
 
 
@@ -242,9 +246,35 @@ def unavailable(exc: BaseException, place: str, *, doing: str) -> UnavailableErr
                                     hint="grant the privileges in deploy/elasticsearch-role.json; `shipper check` lists what is missing")
         return UnavailableError(f"Elasticsearch at {place} answered {status} when shipper tried to {doing}: {reason}")
     if isinstance(exc, TlsError):
-        return UnavailableError(f"TLS with {place} failed: {connection_reason(exc)}",
-                                hint=f"set {KEY}.ca_file to the cluster's CA, or {KEY}.ssl_fingerprint")
+        return tls_failure(exc, place, hint=f"set {KEY}.ca_file to the cluster's CA, or {KEY}.ssl_fingerprint",
+                           plain_http_hint=f"use {place.replace('https://', 'http://')} in {KEY}.hosts (or "
+                                           "--es-url), or turn TLS on in Elasticsearch (xpack.security.http.ssl)")
     if isinstance(exc, TransportConnectionError):
         return UnavailableError(f"cannot reach Elasticsearch at {place}: {connection_reason(exc)}",
                                 hint=f"is it running, and is {KEY}.hosts right?")
     return UnavailableError(f"talking to Elasticsearch at {place} failed: {type(exc).__name__}: {exc}")
+
+
+def tls_failure(exc: BaseException, where: str, *, hint: str, plain_http_hint: str) -> UnavailableError:
+    """A failed TLS handshake with ``where``: OpenSSL's whole reason, and ``hint``; or, when the
+    server answered with something that is not TLS (a plain-HTTP port), that and ``plain_http_hint``."""
+    error = _ssl_error(exc)
+    text = str(error.args[1]) if error is not None and len(error.args) > 1 else str(getattr(exc, "message", "") or exc)
+    reason = _SSL_LOCATION.sub("", text).strip()
+    if error is not None and getattr(error, "reason", None) in _NOT_TLS:
+        return UnavailableError(f"TLS with {where} failed: {reason}: the server there speaks plain HTTP, not TLS",
+                                hint=plain_http_hint)
+    return UnavailableError(f"TLS with {where} failed: {reason}", hint=hint)
+
+
+def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
+    """The `ssl.SSLError` under the client's and urllib3's wrappers (None if there is none)."""
+    todo, seen = [exc], set()
+    while todo:
+        current = todo.pop()
+        if isinstance(current, ssl.SSLError):
+            return current
+        seen.add(id(current))
+        linked = (current.__cause__, current.__context__, *current.args, *getattr(current, "errors", ()))
+        todo += [e for e in linked if isinstance(e, BaseException) and id(e) not in seen]
+    return None
