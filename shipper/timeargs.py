@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shipper.env import Env
 from shipper.errors import UsageError
+from shipper.parse.timestamps import load_zone
 
 _RELATIVE = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TIME_HINT = "use a date/time such as 2017-08-30T14:55:00Z or an age such as 30m, 2h, 7d"
 ZONE_HINT = "use an IANA name such as UTC or Europe/Berlin"
+_TZ_HINT = ("set TZ to an IANA name such as Europe/Berlin, to ':' and a time zone file such as :/etc/localtime, "
+            "or to a POSIX TZ string such as CET-1CEST,M3.5.0,M10.5.0/3; or unset it (the machine's /etc/localtime)")
+LOCALTIME = "/etc/localtime"  # the machine's zone when TZ is not set
 
 
 def format_ts(dt: datetime) -> str:
@@ -48,15 +51,16 @@ def _moment(value: str, now: float, tz: str) -> str | None:
     return format_ts(dt if dt.tzinfo is not None else dt.replace(tzinfo=zone(tz)))
 
 
-def known_zone(name: str) -> ZoneInfo | None:
-    """The IANA zone ``name``; None when there is none (``Europe``, a directory, is none either)."""
+def known_zone(name: str) -> tzinfo | None:
+    """The zone ``name`` names (an IANA name, a tzfile or a POSIX TZ string: `load_zone`); None when
+    there is none (``Europe``, a directory, is none either)."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return load_zone(name)
+    except ValueError:
         return None
 
 
-def zone(name: str) -> ZoneInfo:
+def zone(name: str) -> tzinfo:
     found = known_zone(name)
     if found is None:
         raise UsageError(f"unknown time zone {name!r}", hint=ZONE_HINT)
@@ -64,16 +68,17 @@ def zone(name: str) -> ZoneInfo:
 
 
 def local_zone_name(environ: Mapping[str, str]) -> str:
-    """The machine's zone as an IANA name (``TZ``, else ``/etc/localtime``'s target), else UTC."""
-    tz = environ.get("TZ", "").lstrip(":")
-    if tz:
-        return tz
-    try:
-        target = os.path.realpath("/etc/localtime")
-    except OSError:
+    """The machine's zone as the C library finds it, in a form `load_zone` reads: ``TZ`` when set
+    (empty, or ':' alone: UTC), else the file ``/etc/localtime`` (a link or a copy), else UTC. A
+    ``TZ`` that names no zone is a `UsageError` that says so."""
+    tz = environ.get("TZ")
+    if tz is None:
+        return LOCALTIME if os.path.isfile(LOCALTIME) else "UTC"
+    if tz in ("", ":"):
         return "UTC"
-    marker = "/zoneinfo/"
-    return target.split(marker, 1)[1] if marker in target else "UTC"
+    if known_zone(tz) is None:
+        raise UsageError(f"the environment variable TZ={tz!r} is not a time zone", hint=_TZ_HINT)
+    return tz
 
 
 def add_window_arguments(p: argparse.ArgumentParser) -> None:
@@ -86,6 +91,8 @@ def add_window_arguments(p: argparse.ArgumentParser) -> None:
 def window_from_args(args: argparse.Namespace, env: Env, tz: str | None = None) -> tuple[str | None, str | None]:
     """The (since, until) of ``args`` in the stored @timestamp form; None where not given. A window
     that holds no time (--since not before --until) is refused: it would select nothing, silently."""
+    if not args.since and not args.until:
+        return None, None  # (no zone needed: here a TZ that names none is no error)
     tz = tz or args.timezone or local_zone_name(env.environ)
     now = env.clock()
     since = parse_time_arg(args.since, now=now, tz=tz, option="--since") if args.since else None

@@ -105,6 +105,9 @@ class ElasticsearchOutput:
             raise ValueError(
                 f"namespace {self.namespace!r} is not valid: use 1-100 lowercase letters, digits and _ (no '-')"
             )
+        if not self.hosts and not self.cloud_id:
+            raise ValueError("hosts is empty: give at least one URL, e.g. hosts: [https://es1.example:9200], "
+                             "or set cloud_id (or leave hosts out for http://localhost:9200)")
         for host in self.hosts:
             check_url(host, "host")
         self._check_auth()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import re
 import types
 import typing
@@ -113,6 +114,16 @@ def _check_nodes(node: yaml.Node, name: str, prefix: str = "", above: tuple[yaml
         _check_nodes(value, name, key, above)
 
 
+@functools.cache
+def _without_timestamps(base: type[Any]) -> type[Any]:
+    """``base`` (a YAML loader class) reading unquoted dates and times (``2024-01-31T12:00:00Z``)
+    as the text they are: the config's types check them as written (no setting is a YAML
+    timestamp), where ``2024-13-45`` is a clear error and not a crash."""
+    resolvers = {first: [(tag, rx) for tag, rx in pairs if tag != "tag:yaml.org,2002:timestamp"]
+                 for first, pairs in base.yaml_implicit_resolvers.items()}
+    return type("ConfigLoader", (base,), {"yaml_implicit_resolvers": resolvers})
+
+
 def load_yaml_file(path: Path) -> tuple[Any, Where]:
     """Read a YAML file, returning its data and the line of every key (for error messages)."""
     try:
@@ -123,7 +134,7 @@ def load_yaml_file(path: Path) -> tuple[Any, Where]:
 
 
 def load_yaml_text(text: str, name: str) -> tuple[Any, Where]:
-    loader = _Loader(text)
+    loader = _without_timestamps(_Loader)(text)
     try:  # one parse gives both the data and the line of every key
         node = loader.get_single_node()
         data = None
@@ -135,6 +146,8 @@ def load_yaml_text(text: str, name: str) -> tuple[Any, Where]:
         where = f"{name}:{mark.line + 1}" if mark else name
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    except (ValueError, OverflowError) as exc:  # an explicit tag on a value it cannot take: !!int x
+        raise ConfigError(f"{name}: not valid YAML: {exc}", hint="remove the tag (!!...) or fix its value") from None
     finally:
         loader.dispose()
     marks: dict[str, int] = {}

@@ -6,11 +6,14 @@ SIGHUP can be refused (the daemon keeps running on the old one) without having t
 
 from __future__ import annotations
 
+import fnmatch
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from shipper.config.model import Config, FileInput, JournalInput
+from shipper.config.model import Config, FileInput, InputConfig, JournalInput
 from shipper.daemon.metrics import check_metrics
 from shipper.env import Env
 from shipper.errors import ConfigError
@@ -24,6 +27,7 @@ from shipper.state.checkpoints import input_key
 from shipper.timeargs import local_zone_name, zone
 
 FOLLOWED = ("auto", "syslog", "elasticsearch")
+_MAGIC = re.compile(r"[*?[]")  # what makes a path a glob pattern (`glob.glob`)
 
 
 @dataclass
@@ -66,6 +70,8 @@ def make_followers(cfg: Config, log: Log, max_line_bytes: int, own: Sequence[Pat
         if key in seen:
             raise _shared_checkpoint(cfg, i, seen[key], key)
         seen[key] = i
+        if isinstance(spec, FileInput):
+            _check_overlap(cfg, spec, i, inputs)
         followers.append(follower)
     return followers
 
@@ -77,6 +83,53 @@ def _shared_checkpoint(cfg: Config, i: int, first: int, key: str) -> ConfigError
     other = f"inputs[{first}]" + (f" (line {line})" if line else "")
     return cfg.error(f"inputs[{i}]", f"would share the checkpoint {key!r} with {other}",
                      "give one of them another name: (name: ...)")
+
+
+def _check_overlap(cfg: Config, spec: FileInput, i: int, inputs: Sequence[InputConfig]) -> None:
+    """inputs[i] may not read a file an earlier file input reads: each line would be shipped twice.
+    Globs are matched while the daemon runs, so what is refused here is what is known now: a
+    pattern given twice, or a path that the other input's pattern matches (and neither excludes)."""
+    for first, other in enumerate(inputs[:i]):
+        if not isinstance(other, FileInput):
+            continue
+        for k, pattern in enumerate(spec.paths):
+            for m, other_pattern in enumerate(other.paths):
+                shared = _shared(spec, pattern, other, other_pattern)
+                if shared is None:
+                    continue
+                line = cfg.where.marks.get(f"inputs[{first}].paths[{m}]")
+                there = f"inputs[{first}]" + (f" (line {line})" if line else "")
+                both = (f"{pattern} is read by {there} too" if pattern == other_pattern
+                        else f"{pattern} and {other_pattern} of {there} both read "
+                             + ("the same files" if _MAGIC.search(shared) else shared))
+                raise cfg.error(f"inputs[{i}].paths[{k}]", both + ": every line would be shipped twice",
+                                "remove it from one of the two inputs, or add it to the exclude: of one")
+
+
+def _shared(a: FileInput, pattern: str, b: FileInput, other: str) -> str | None:
+    """What ``pattern`` (of input ``a``) and ``other`` (of ``b``) are known to both read: a path, or
+    the pattern both give; None when nothing is known (their files are only known at run time)."""
+    pattern, other = os.path.expanduser(pattern), os.path.expanduser(other)
+    for path, glob in ((pattern, other), (other, pattern)):
+        if not _MAGIC.search(path) and _glob_matches(glob, path):
+            return None if _excluded(a, path) or _excluded(b, path) else path
+    return pattern if pattern == other else None
+
+
+def _glob_matches(pattern: str, path: str) -> bool:
+    """Whether `glob.glob` (``pattern``) lists ``path`` if it exists: part by part ('*' never matches
+    a '/'), a name starting with '.' only where the pattern's part starts with '.' too."""
+    parts, names = pattern.split("/"), path.split("/")
+    return len(parts) == len(names) and all(
+        fnmatch.fnmatchcase(name, part) and (part.startswith(".") or not name.startswith("."))
+        for part, name in zip(parts, names)
+    )
+
+
+def _excluded(spec: FileInput, path: str) -> bool:
+    """As `shipper.sources.tail` excludes: a pattern matching the file's name or its whole path."""
+    name = os.path.basename(path)
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in spec.exclude)
 
 
 def _check_file_input(cfg: Config, spec: FileInput, i: int) -> None:

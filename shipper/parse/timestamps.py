@@ -4,7 +4,8 @@ Pure and cached: every converter keeps its work for a stamp's text *up to the mi
 second, for epochs), so a line costs one dict lookup and a string concatenation. Caches are bounded (cleared when
 they grow past `_CACHE_MAX` entries; logs are time-ordered, so the working set is tiny).
 
-Local times (RFC 3164 stamps, zone-less ISO stamps) are read in the parse context's IANA zone.
+Local times (RFC 3164 stamps, zone-less ISO stamps) are read in the parse context's zone: an
+IANA name, a tzfile or a POSIX TZ string, as the C library reads ``TZ`` (`load_zone`).
 The zone's UTC offset is cached per local hour. Ambiguous and non-existent local times (the hour
 a DST change repeats or skips) are read with ``fold=0``: the repeated hour is taken as its
 *first* occurrence (still summer time), a skipped time with the offset in force *before* the
@@ -25,10 +26,12 @@ Year of RFC 3164 stamps (`BsdStamps`), which carry none:
 from __future__ import annotations
 
 import calendar
+import io
 import re
+import struct
 import time
 from datetime import datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 FALLBACK_TIMESTAMP = "1970-01-01T00:00:00.000000Z"
 _CACHE_MAX = 8192
@@ -83,12 +86,55 @@ def fraction(digits: str | None) -> str:
     return digits[:6].ljust(6, "0")
 
 
+_UTC_NAMES = frozenset(("UTC", "Etc/UTC", "GMT", "Z"))
+# A TZif file (RFC 8536) without transitions, one time type and no leap seconds: its version 1 and
+# version 2 data blocks; the footer (the POSIX TZ string) then gives the local time at every instant.
+_TZIF_EMPTY = (b"TZif2" + bytes(15) + struct.pack(">6l", 0, 0, 0, 0, 1, 1) + struct.pack(">lbB", 0, 0, 0) + b"\0") * 2
+_DEFAULT_DST_RULE = ",M3.2.0,M11.1.0"  # the C library's rule for a zone with summer time but no rule
+
+
+def load_zone(spec: str) -> tzinfo:
+    """The zone ``spec`` names, read as the C library reads ``TZ``: an IANA name (``Europe/Berlin``),
+    a tzfile's absolute path (``/etc/localtime``), either after a ':' (``:/etc/localtime``), or a
+    POSIX TZ string (``UTC0``, ``CET-1CEST,M3.5.0,M10.5.0/3``). `ValueError` when it is none of these."""
+    name = spec[1:] if spec.startswith(":") else spec
+    if name in _UTC_NAMES:
+        return timezone.utc
+    if name.startswith("/"):
+        try:
+            with open(name, "rb") as f:
+                return ZoneInfo.from_file(f, key=spec)
+        except OSError as exc:
+            raise ValueError(f"cannot read the time zone file {name}: {exc.strerror}") from None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # (OSError: a directory such as "Europe")
+        return _posix_zone(name)
+
+
+def _posix_zone(rule: str) -> tzinfo:
+    """A POSIX TZ string (``std offset [dst [offset] [,start[/time],end[/time]]]``) as a zone.
+    zoneinfo reads one only as a TZif file's footer: it gets a file without transitions."""
+    if not rule or not rule.isascii() or not rule.isprintable():
+        raise ValueError(f"{rule!r} is not a POSIX TZ string")
+    try:
+        return _footer_zone(rule, rule)
+    except ValueError:
+        if "," in rule:
+            raise
+        return _footer_zone(rule + _DEFAULT_DST_RULE, rule)  # summer time without a rule: CET-1CEST
+
+
+def _footer_zone(rule: str, key: str) -> ZoneInfo:
+    return ZoneInfo.from_file(io.BytesIO(_TZIF_EMPTY + f"\n{rule}\n".encode()), key=key)
+
+
 class LocalTime:
-    """Local wall-clock time in one IANA zone -> UTC, with the offset cached per local hour."""
+    """Local wall-clock time in one zone (`load_zone`) -> UTC, with the offset cached per local hour."""
 
     def __init__(self, zone: str) -> None:
         self.zone_name = zone
-        self.zone: tzinfo = timezone.utc if zone in ("UTC", "Etc/UTC", "GMT", "Z") else ZoneInfo(zone)
+        self.zone: tzinfo = load_zone(zone)
         self._hour_offsets: dict[tuple[int, int, int, int], int] = {}
 
     def to_utc(self, y: int, mo: int, d: int, h: int, mi: int, s: int) -> str | None:
