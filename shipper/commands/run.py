@@ -6,14 +6,14 @@ import argparse
 from pathlib import Path
 
 from shipper.env import Env
-from shipper.errors import ExitCode
 
 HELP = "follow the journal and log files and ship them, unattended (the systemd service)"
 EXAMPLES = """\
 examples:
   shipper run                                   with /etc/shipper/shipper.yml (the local journal if it has no inputs)
   shipper run --config ./shipper.yml            another configuration
-  systemctl reload shipper                      (SIGHUP) reload the configuration; an invalid one is refused
+  systemctl reload shipper                      (SIGHUP) reload the configuration; one that is invalid, whose
+                                                output cannot be opened or whose run.metrics.listen is taken is refused
   shipper status                                what the daemon is doing
 
 With no output configured, events go to the local store <state_dir>/events.db
@@ -53,15 +53,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     plan = plan_for(cfg)
     lock = lock_state_dir(cfg.state_dir)
     daemon = Daemon(plan, plan_for, path, console, Notifier(env.environ), lock)
-    stop_metrics = None
     try:
-        if cfg.run.metrics is not None:
-            from shipper.daemon.metrics import serve_metrics
-
-            stop_metrics = serve_metrics(cfg.run.metrics, lambda: daemon.status)
         return daemon.run()
     finally:
-        if stop_metrics is not None:
-            stop_metrics()
         lock.close()
-    return ExitCode.OK

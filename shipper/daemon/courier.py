@@ -1,11 +1,11 @@
 """The courier: the one thread that hands batches to the sink, so the loop never waits for it.
 
-It opens the sink (retrying while the output is unreachable: meanwhile batches wait in the outbox
-and the disk buffer), writes batches in order, and flushes when no batch came for `QUIET` seconds
-or the oldest unflushed one has waited ``linger`` seconds (so a trickle of live events is not held
-back until a bulk request is full). The sink acknowledges on this thread, into the `Ledger`. A
-failure that retrying cannot fix (credentials refused, a bug) stops the courier; the loop then
-stops the daemon with that error.
+It opens the sink, unless it was given one open already (retrying while the output is
+unreachable: meanwhile batches wait in the outbox and the disk buffer), writes batches in order,
+and flushes when no batch came for `QUIET` seconds or the oldest unflushed one has waited
+``linger`` seconds (so a trickle of live events is not held back until a bulk request is full).
+The sink acknowledges on this thread, into the `Ledger`. A failure that retrying cannot fix
+(credentials refused, a bug) stops the courier; the loop then stops the daemon with that error.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ ORPHAN_INPUT = "(disk buffer of a previous run)"
 
 class Courier:
     def __init__(self, make_sink: Callable[[], Sink], outbox: Outbox, ledger: Ledger, *, linger: float, log: Log,
-                 quiet: float = QUIET) -> None:
+                 quiet: float = QUIET, opened: Sink | None = None) -> None:
+        """``opened``: the sink, already opened with ``ledger.ack``."""
         self._make_sink = make_sink
+        self._opened = opened
         self._outbox = outbox
         self._ledger = ledger
         self._linger = linger
@@ -79,6 +81,10 @@ class Courier:
             self.error = exc
 
     def _open(self) -> Sink | None:
+        if self._opened is not None:
+            sink, self._opened = self._opened, None
+            self.sink_name, self.connected = sink.name, True
+            return sink
         delay, said = 0.5, 0.0
         while True:
             sink = self._make_sink()

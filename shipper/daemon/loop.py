@@ -3,9 +3,9 @@
 * SIGTERM/SIGINT: stop reading, deliver what is queued for up to ``run.stop_timeout`` seconds,
   save the checkpoints of what the output acknowledged, exit 0. What was not delivered is read
   again at the next start (its checkpoints did not move).
-* SIGHUP: read the configuration file again and check it; if it is valid, the running session
-  ends as on SIGTERM (without exiting) and a new one starts; if not, the old one goes on and the
-  reason is logged.
+* SIGHUP: read the configuration file again and check it, open its output and move the metrics
+  endpoint if ``run.metrics`` changed; if all that works, the running session ends as on SIGTERM
+  (without exiting) and a new one starts; if not, the old one goes on and the reason is logged.
 * Between turns with nothing to read, the loop sleeps on the followers' descriptors (the journal's
   inotify) and on a self-pipe that signals write to, for at most `IDLE_WAIT` seconds (files are
   polled); once an input wakes it, `GATHER` more, so that new entries are read in full polls.
@@ -34,6 +34,7 @@ from shipper.daemon.collector import Collector
 from shipper.daemon.console import Console
 from shipper.daemon.courier import describe
 from shipper.daemon.malloc import tune_malloc
+from shipper.daemon.metrics import MetricsEndpoint
 from shipper.daemon.notify import Notifier
 from shipper.daemon.plan import Plan, same_state_dir
 from shipper.daemon.session import Session
@@ -72,9 +73,21 @@ class Daemon:
         self._next_tick = 0.0
         self._next_status = 0.0
         self.status: dict[str, Any] = {}  # the latest status document (the metrics endpoint reads it)
+        self._metrics = MetricsEndpoint(lambda: self.status)
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def run(self) -> int:
+        """Until SIGTERM (0) or a fatal error (its exit code); a `ConfigError` before it starts
+        when the metrics endpoint cannot listen where it is configured to."""
+        try:
+            self._metrics.switch(self._plan.cfg.run.metrics)
+            return self._serve()
+        finally:
+            self._metrics.stop()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+
+    def _serve(self) -> int:
         tune_malloc()
         old = self._install_signals()
         session = self._open(self._plan)
@@ -107,8 +120,6 @@ class Daemon:
             self._notify.close()
             self._console.end()
             self._restore_signals(old)
-            os.close(self._wake_r)
-            os.close(self._wake_w)
         return code
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -137,6 +148,8 @@ class Daemon:
         elif state == "stopped":
             self._console.log("shipper: stopped; everything read was acknowledged by the output")
         self._write_status(session, state)
+        courier = session.courier
+        self._stats.end(session.ledger.snapshot(), courier.counters if courier is not None else {})
 
     def _reloaded(self, session: Session) -> Session:
         """A new session on the new configuration, or the old one if the new one is not valid."""
@@ -146,19 +159,31 @@ class Daemon:
             return session
         self._notify.send("RELOADING=1")
         try:
-            cfg = load_config(self._config_path)
-            if not same_state_dir(session.cfg, cfg):
-                raise ConfigError(f"state_dir changed to {cfg.state_dir}", hint="restart shipper to move its state")
-            plan = self._make_plan(cfg)
+            new = self._prepared(session.cfg)
         except ShipperError as exc:
             self._console.log(f"shipper: not reloading {self._config_path}: {exc}; still running on the previous configuration")
             self._notify.send("READY=1")
             return session
         self._close(session, "reloading")
-        self._plan = plan
-        new = self._open(plan)
+        self._plan = new.plan
+        new.open()
         self._console.log(f"shipper: reloaded {self._config_path}")
         self._notify.send("READY=1", "STATUS=reloaded")
+        return new
+
+    def _prepared(self, old: Config) -> Session:
+        """The session of the configuration file as it is now, its output open and the metrics
+        endpoint where it says; a `ShipperError` (and nothing changed) when any of that fails."""
+        cfg = load_config(self._config_path)
+        if not same_state_dir(old, cfg):
+            raise ConfigError(f"state_dir changed to {cfg.state_dir}", hint="restart shipper to move its state")
+        new = Session(self._make_plan(cfg), self._console.log, self._stats, self._lock)
+        new.connect()
+        try:
+            self._metrics.switch(cfg.run.metrics)
+        except ShipperError:
+            new.discard()
+            raise
         return new
 
     def _state_lost(self, session: Session) -> int:

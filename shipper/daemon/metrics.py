@@ -1,7 +1,9 @@
 """The opt-in Prometheus endpoint (``run.metrics.listen``, 127.0.0.1:9464 by default).
 
 Served by ``prometheus-client`` (imported only when the endpoint is enabled) from the daemon's
-latest status document, so that scraping never touches the loop's data while it changes.
+latest status document, so that scraping never touches the loop's data while it changes. A reload
+that changes ``run.metrics`` moves the endpoint (`MetricsEndpoint.switch`), or is refused when it
+cannot listen at the new address.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ StatusSource = Callable[[], dict[str, Any]]
 _PER_INPUT = (
     ("shipper_events_read", "counter", "read", "Entries read (lines, journal entries)"),
     ("shipper_events_shipped", "counter", "shipped", "Events the output acknowledged"),
+    ("shipper_events_read_again", "counter", "read_again",
+     "Events read again after a restart or reload to give the next ones their ids (not shipped again)"),
     ("shipper_bytes_read", "counter", "bytes", "Bytes of text read from files"),
     ("shipper_gaps", "counter", "gaps", "shipper.gap events: data the input may have lost"),
     ("shipper_lag_seconds", "gauge", "lag_seconds", "Age of the oldest event read and not yet acknowledged"),
@@ -88,3 +92,40 @@ def serve_metrics(cfg: MetricsConfig, source: StatusSource) -> Callable[[], None
         thread.join(5)
 
     return stop
+
+
+class MetricsEndpoint:
+    """The endpoint as the configuration in force says: started, moved or stopped by `switch`."""
+
+    def __init__(self, source: StatusSource) -> None:
+        self._source = source
+        self._listen: str | None = None
+        self._stop: Callable[[], None] | None = None
+
+    def switch(self, cfg: MetricsConfig | None) -> None:
+        """Serve at ``cfg.listen`` (None: not at all). A `ConfigError` when it cannot listen
+        there: the endpoint then goes on where it was."""
+        listen = cfg.listen if cfg is not None else None
+        if listen == self._listen:
+            return
+        old, self._listen = self._listen, None
+        self.stop()  # first: the new address may be the old port on another host address
+        try:
+            self._start(listen)
+        except ConfigError as exc:
+            try:
+                self._start(old)  # free a moment ago
+            except ConfigError as again:
+                raise ConfigError(f"{exc.message}; and the endpoint could not go back to {old} ({again.message}): "
+                                  "it is stopped until the next reload", hint=exc.hint) from None
+            raise
+
+    def _start(self, listen: str | None) -> None:
+        if listen is not None:
+            self._stop = serve_metrics(MetricsConfig(listen), self._source)
+            self._listen = listen
+
+    def stop(self) -> None:
+        stop, self._stop = self._stop, None
+        if stop is not None:
+            stop()

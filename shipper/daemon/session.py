@@ -6,6 +6,10 @@ they return into documents, and hands batches on once they are big enough (``run
 or old enough (``run.batch_wait``). A batch with a failure or a cause in it is linked once no input
 can still give an earlier event (`shipper.enrich.order`). Checkpoint files are written at most once
 a second, and at the end. A SIGHUP ends one session and starts the next with the new configuration.
+
+Reading resumes before what was shipped (`shipper.daemon.streams`); what is read again before how
+far the output acknowledged (`Delivered`, kept beside each input's checkpoint) is recognised and
+linked, not shipped again.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import math
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 from shipper.daemon.courier import Courier
+from shipper.daemon.delivered import Delivered
 from shipper.daemon.gap import gap_doc
 from shipper.daemon.ledger import Ledger
 from shipper.daemon.outbox import Outbox
@@ -27,10 +32,11 @@ from shipper.enrich.base import Enricher
 from shipper.enrich.chain import default_enrichers
 from shipper.enrich.order import Order, Waiting, roles_of, stamp
 from shipper.enrich.recognise import Recognise
+from shipper.errors import UnavailableError
 from shipper.event import Batch, Doc
 from shipper.parallel.express import Tail
 from shipper.parse.dispatch import make_parser
-from shipper.sinks.base import Encode
+from shipper.sinks.base import Encode, Sink
 from shipper.sinks.rows import encode_rows
 from shipper.sources.base import RawChunk
 from shipper.sources.follow import POLL_ENTRIES
@@ -80,6 +86,8 @@ class Session:
         self._pending: dict[str, _Pending] = {}
         self._owner: dict[str, Follower] = {}  # source id -> follower
         self._dirty: set[str] = set()  # followers (by key) whose state changed since it was saved
+        self._delivered = Delivered()
+        self._sink: Sink | None = None  # opened by `connect`, for the courier
         self._saved_at = 0.0
         self._host = socket.gethostname()
         self.ledger = Ledger()
@@ -94,16 +102,40 @@ class Session:
         self._tail = Tail.make(recognise, {plan.sink_name: plan.encode}) if isinstance(recognise, Recognise) and not rows else None
 
     # -- life -------------------------------------------------------------------------------------
+    def connect(self) -> None:
+        """Open the output before the session starts (a reload checks the new one so, before the
+        old session ends): a `ShipperError` when it cannot be written to. One unreachable now is
+        no such error: the courier retries it, meanwhile batches wait in the disk buffer."""
+        sink = self.plan.make_sink()
+        try:
+            sink.open(self.ledger.ack)
+        except BaseException as exc:
+            sink.close()
+            if isinstance(exc, UnavailableError):
+                return
+            raise
+        self._sink = sink
+
+    def discard(self) -> None:
+        """Let go of a session that will not start (the output `connect` opened is closed)."""
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            sink.close()
+
     def open(self) -> None:
         run = self.cfg.run
         spool = Spool(self.cfg.state_dir / SPOOL_DIR, int(run.spool_max_bytes))
         self.outbox = Outbox(spool, run.queue_events)
-        self.courier = Courier(self.plan.make_sink, self.outbox, self.ledger, linger=float(run.batch_wait), log=self._log)
+        self.courier = Courier(self.plan.make_sink, self.outbox, self.ledger, linger=float(run.batch_wait), log=self._log,
+                               opened=self._sink)
+        self._sink = None
+        self.stats.begin((f.key, f.label) for f in self.plan.followers)
         for follower in self.plan.followers:
-            self.stats.add_input(follower.key, follower.label)
-            for item in follower.open(self._store.load(follower.key)):
+            saved = self._store.load(follower.key)
+            self._delivered.load(follower.key, saved)
+            for item in follower.open(saved):
                 self._handle(follower, item, time.monotonic(), time.time())
-            self._store.save(follower.key, follower.state())
+            self._save(follower)
         self.courier.start()
 
     def close(self, timeout: float, save: bool = True) -> bool:
@@ -158,12 +190,9 @@ class Session:
 
     def _handle(self, follower: Follower, item: Polled, mono: float, wall: float) -> None:
         if isinstance(item, RawChunk):
-            stream = self._stream(item)
+            stream = self._stream(follower, item)
             docs, checkpoint = stream.take(item)
-            last = stamp(docs[-1]) if docs else None
-            if last is not None:
-                self._busy.add(item.origin.source_id)
-                self._frontier[item.origin.source_id] = last
+            self._note_read(item.origin.source_id, docs)
             stat = self.stats.inputs[follower.key]
             stat.read += len(item.items)
             if item.kind == "text" and item.offsets:
@@ -177,12 +206,34 @@ class Session:
         elif isinstance(item, (Idle, End)):
             self._finish_stream(follower, item, mono)
 
-    def _stream(self, chunk: RawChunk) -> Stream:
+    def _stream(self, follower: Follower, chunk: RawChunk) -> Stream:
         sid = chunk.origin.source_id
         stream = self._streams.get(sid)
         if stream is None:
-            stream = self._streams[sid] = Stream(make_parser(chunk.origin, self.plan.ctx))
+            stream = self._streams[sid] = Stream(make_parser(chunk.origin, self.plan.ctx),
+                                                 delivered=self._delivered.of(follower.key, sid),
+                                                 again=lambda docs: self._read_again(follower, sid, docs))
         return stream
+
+    def _note_read(self, sid: str, docs: list[Doc]) -> None:
+        last = stamp(docs[-1]) if docs else None
+        if last is not None:
+            self._busy.add(sid)
+            self._frontier[sid] = last
+
+    def _read_again(self, follower: Follower, sid: str, docs: list[Doc]) -> None:
+        """Documents read again before what the output acknowledged: not shipped again, but
+        recognised and linked as the others (in the stream's order: its pending documents first),
+        so that a failure after them still meets its cause among them."""
+        mono = time.monotonic()
+        pending = self._pending.get(sid)
+        if pending is not None and pending.docs:
+            self._hand_on_one(sid, mono)
+        self.stats.inputs[follower.key].read_again += len(docs)
+        self._note_read(sid, docs)
+        roles = roles_of(self._enrichers[0].enrich(docs))
+        if roles:
+            self._order.add(Waiting(sid, roles, _shipped_already, mono))
 
     def _finish_stream(self, follower: Follower, item: Idle | End, mono: float) -> None:
         stream = self._streams.get(item.source_id)
@@ -195,6 +246,8 @@ class Session:
             self._frontier.pop(item.source_id, None)
             self._busy.discard(item.source_id)
             checkpoint = item.checkpoint
+            if checkpoint is None and self._delivered.abandon(follower.key, item.source_id):
+                self._dirty.add(follower.key)
         self._add(follower, item.source_id, docs, checkpoint, mono)
         self._hand_on_one(item.source_id, mono)
 
@@ -325,6 +378,7 @@ class Session:
             if follower is None:
                 continue
             follower.commit(sid, checkpoint)
+            self._delivered.acknowledged(follower.key, sid, checkpoint)
             self._dirty.add(follower.key)
             if isinstance(checkpoint, TextMark) and checkpoint.done:
                 self.ledger.forget(sid)
@@ -335,9 +389,12 @@ class Session:
                 return  # saving would make the state directory again (the loop stops at its next check)
             for follower in self.plan.followers:
                 if follower.key in self._dirty:
-                    self._store.save(follower.key, follower.state())
+                    self._save(follower)
             self._dirty.clear()
             self._saved_at = now
+
+    def _save(self, follower: Follower) -> None:
+        self._store.save(follower.key, self._delivered.saved(follower.key, follower.state()))
 
     # -- figures --------------------------------------------------------------------------------------
     def snapshot(self, last_message: str | None) -> Snapshot:
@@ -351,3 +408,7 @@ class Session:
             sink=self.courier.sink_name, connected=self.courier.connected, sink_counters=dict(self.courier.counters),
             last_message=last_message,
         )
+
+
+def _shipped_already() -> None:
+    """What becomes of documents read again once linked: nothing (they were shipped before)."""

@@ -3,13 +3,18 @@
 The same document is written to the status file (`shipper status`), drawn as the terminal's status
 line and sent as systemd's STATUS, and served as Prometheus metrics. Rates are averaged over the
 last `WINDOW` seconds. Lag is the age of the oldest batch read but not yet acknowledged.
+
+The figures count from the daemon's start, across reloads: each session's output counts afresh
+(its ledger, its sink), so what a session shipped and counted is carried into the next (`end`);
+an input a reload removes is no longer listed (`begin`), and what it read and shipped stays in the
+totals the rates come from (a Prometheus counter never goes down, a rate is never negative).
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 WINDOW = 10.0
 RETRY_COUNTERS = ("request_retries", "retried_items")
@@ -18,10 +23,13 @@ RETRY_COUNTERS = ("request_retries", "retried_items")
 @dataclass
 class InputStats:
     label: str
-    read: int = 0  # entries (lines, journal entries) read
+    read: int = 0  # entries (lines, journal entries) read, also those read again (`read_again`)
     docs: int = 0  # documents made from them (and handed on)
     bytes: int = 0  # bytes of text read (files)
     gaps: int = 0  # shipper.gap events reported
+    # Documents read again after a restart or reload, before what the output had acknowledged:
+    # they rebuild the ids' counts and are not shipped again (`shipper.daemon.streams`).
+    read_again: int = 0
 
 
 @dataclass
@@ -46,24 +54,41 @@ class Stats:
     def __init__(self) -> None:
         self.inputs: dict[str, InputStats] = {}
         self._samples: deque[tuple[float, int, int]] = deque()
+        self._shipped: Counter[str] = Counter()  # acknowledged in the sessions that ended, by input key
+        self._counters: Counter[str] = Counter()  # the output's counters in the sessions that ended
+        self._removed_read = self._removed_shipped = 0  # by the inputs a reload removed
 
     def add_input(self, key: str, label: str) -> InputStats:
         return self.inputs.setdefault(key, InputStats(label))
 
+    def begin(self, inputs: Iterable[tuple[str, str]]) -> None:
+        """A session starts with these inputs (key, label); the others are no longer listed."""
+        labels = dict(inputs)
+        for key in [k for k in self.inputs if k not in labels]:
+            self._removed_read += self.inputs.pop(key).read
+            self._removed_shipped += self._shipped.pop(key, 0)
+        for key, label in labels.items():
+            self.add_input(key, label).label = label
+
+    def end(self, shipped: Mapping[str, int], counters: Mapping[str, int]) -> None:
+        """A session ended: what its output acknowledged (by input key) and counted."""
+        self._shipped.update(shipped)
+        self._counters.update(counters)
+
     def status(self, snap: Snapshot, base: dict[str, Any]) -> dict[str, Any]:
         """The status document (``base`` holds pid, times, config path, state)."""
-        read = sum(s.read for s in self.inputs.values())
-        shipped = sum(snap.shipped.values())
-        rate_in, rate_out = self._rates(snap.now, read, shipped)
+        shipped = self._shipped + Counter(snap.shipped)  # (a Counter sum keeps positive counts only)
+        read = self._removed_read + sum(s.read for s in self.inputs.values())
+        rate_in, rate_out = self._rates(snap.now, read, self._removed_shipped + sum(shipped.values()))
         inputs = {}
         lags = [0.0]
         for key, s in self.inputs.items():
             oldest = snap.oldest.get(key)
             lag = max(0.0, snap.now - oldest) if oldest is not None else 0.0
             lags.append(lag)
-            inputs[key] = {**asdict(s), "shipped": snap.shipped.get(key, 0), "lag_seconds": round(lag, 3),
+            inputs[key] = {**asdict(s), "shipped": shipped[key], "lag_seconds": round(lag, 3),
                            "backlog_bytes": snap.backlog.get(key)}
-        counters = snap.sink_counters
+        counters = dict(self._counters + Counter(snap.sink_counters))
         status = {
             **base,
             "rates": {"read_per_second": round(rate_in, 1), "shipped_per_second": round(rate_out, 1)},

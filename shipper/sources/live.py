@@ -16,7 +16,7 @@ Checkpoints are per stream (``RawChunk.origin.source_id``): the daemon tells the
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Union
 
 from shipper.sources.base import RawChunk
@@ -40,8 +40,9 @@ class Gap:
 @dataclass(frozen=True, slots=True)
 class TextMark:
     """A position in a text stream: ``resume`` is where reading starts again (the first line of
-    the last second's run of events, so that ids come out the same, see `shipper.event.IdAssigner`),
-    ``shipped`` the offset everything before which is known to be shipped."""
+    the oldest second whose twins are still counted, so that ids come out the same, see
+    `shipper.ids`), ``shipped`` the offset everything before which is known to be shipped (the
+    lines read again between the two are not shipped again: `shipper.daemon.streams`)."""
 
     resume: int
     shipped: int
@@ -51,10 +52,13 @@ class TextMark:
 @dataclass(frozen=True, slots=True)
 class JournalMark:
     """A position in the journal: reading resumes *after* the entry ``cursor`` (None: at the
-    configured start); ``time`` is that entry's ``@timestamp``."""
+    configured start); ``time`` is that entry's ``@timestamp``. ``shipped``: the cursor of the last
+    entry known to be shipped, at or after the position (None: unknown); not part of the position
+    (marks that resume at the same place are equal)."""
 
     cursor: str | None
     time: str | None = None
+    shipped: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

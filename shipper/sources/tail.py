@@ -244,8 +244,7 @@ class FileFollower:
             self._streams.remove(t)
             if t.done:
                 continue
-            if t.origin is not None:
-                out.append(End(self._sid(t), None))
+            out.append(End(self._sid(t), None))  # (also when not read in this run: the daemon forgets it too)
             if t.lost is not None:
                 out.append(Gap(t.updated or None, now, (
                     f"{t.path} was {t.lost} (copytruncate?) after shipper had read {t.read:,} bytes of it; lines "
