@@ -91,6 +91,7 @@ class _Chain:
     ended: bool = False  # every job made
     consumed: dict[int, int] = field(default_factory=dict)  # input -> bytes reported
     errors: list[str] = field(default_factory=list)  # the input's read errors so far
+    read_here: int = -1  # the input whose rest was read here (`_again`): its later results are left out
 
 
 @dataclass
@@ -150,14 +151,18 @@ class ParallelReplay:
             worker, job = busy.popleft()
             done: Done = workers.receive(worker)
             chain = self._chains[job.group]
-            end = _check(job, done, chain.expected)
+            left_out = job.source == chain.read_here
+            end = None if left_out else _check(job, done, chain.expected)
             if direct is not None:  # the worker sends the result's items, or drops them (done again here)
                 workers.send(worker, Commit(job.number, end is not None))
             following = self._next_job()
             if following is not None:
                 workers.send(worker, following)
                 busy.append((worker, following))
-            chain.expected = self._take(chain, job, done, end, tracker, counters)
+            if left_out:
+                self._left_out(chain, job)
+            else:
+                chain.expected = self._take(chain, job, done, end, tracker, counters)
             self._release()
         self._release(end=True)
         tail = self.incidents.flush()
@@ -208,22 +213,46 @@ class ParallelReplay:
             # of the year), or the block's ids may depend on the previous block's (a line repeats
             # across the cut), or the worker read a journal segment short: do the block again
             # here, from the exact state.
-            done = self._worker().run(replace(job, warm=None, init=chain.expected, exact=True))
+            job, done = self._again(chain, job, counters)
             end = done.end
-            counters["reruns"] += 1
         chain.latest = end
         chain.in_flight -= 1
         self._emit(chain, done, tracker, counters)
         chain.errors += done.errors
-        if isinstance(job.block, (TextBlock, Segment)):  # input consumed, counted per input
-            self.progress.update(job.block.progress - chain.consumed.get(job.source, 0))
-            chain.consumed[job.source] = job.block.progress
+        self._consumed(chain, job)
         if job.last:
             end = self._read_errors(chain, job, end, tracker, counters)
         if end.ids[0]:
             chain.frontier = epoch(end.ids[0])
         self._finished(chain)
         return end
+
+    def _again(self, chain: _Chain, job: Job, counters: Counter[str]) -> tuple[Job, Done]:
+        """Do a block again here, from the exact state. A journal segment read short here too
+        stops before its end (a damaged file): then the rest of its input is read here as one
+        process reads it, on past the stop (`shipper.sources.journal_resume`), and the results of
+        the input's later segments are left out (`_left_out`)."""
+        again = replace(job, warm=None, init=chain.expected, exact=True)
+        done = self._worker().run(again)
+        counters["reruns"] += 1
+        seg = job.block
+        if isinstance(seg, Segment) and seg.count is not None and not read_in_full(seg, done.read):
+            again = replace(again, block=replace(seg, count=None, until=None), last=True,
+                            final=job.source == len(chain.group.sources) - 1)
+            done = self._worker().run(again)
+            chain.read_here = job.source
+        return again, done
+
+    def _left_out(self, chain: _Chain, job: Job) -> None:
+        """A result of a segment whose input was read here (`_again`): only its input is counted."""
+        chain.in_flight -= 1
+        self._consumed(chain, job)
+        self._finished(chain)
+
+    def _consumed(self, chain: _Chain, job: Job) -> None:
+        if isinstance(job.block, (TextBlock, Segment)):  # input consumed, counted per input
+            self.progress.update(job.block.progress - chain.consumed.get(job.source, 0))
+            chain.consumed[job.source] = job.block.progress
 
     def _finished(self, chain: _Chain) -> None:
         """Once a group's last result is taken, the other groups' lines no longer wait for its next."""

@@ -34,6 +34,7 @@ from shipper.sources.journal_entries import (
 from shipper.sources.journal_files import JournalFile, Pinned
 from shipper.sources.journal_header import HEADER_BYTES, parse_header
 from shipper.sources.journal_numbers import Numbering, cursor_at, cursor_if, numbering
+from shipper.sources.journal_resume import read_on
 from shipper.sources.stream import InputStream
 
 Batch = TypeVar("Batch")
@@ -98,13 +99,15 @@ class JournalSource:
             yield held
 
     def _read(self, paths: list[str], errors: list[str]) -> Iterator[tuple[list[Fields], str | None]]:
-        """`read_entries` over all files, with a new reader every `REOPEN_ENTRIES` entries (to
-        let the pages the old one mapped go: see the module doc)."""
+        """`read_entries` over all files, on past where sd_journal stops before their end
+        (`journal_resume`), with a new reader every `REOPEN_ENTRIES` entries (to let the pages the
+        old one mapped go: see the module doc)."""
         if not paths:
             return
         self._reader = journal_module()._Reader(0, None, paths)
+        cursor: str | None = None
         while True:
-            entries = read_entries(self._reader, errors)
+            entries = read_on(paths, self._reader, read_entries, _CHUNKS.cursor, errors, cursor)
             since_open = 0
             for items, cursor in entries:
                 yield items, cursor
@@ -301,10 +304,17 @@ def _up_to_end(reader: Any, seg: Segment, errors: list[str], readers: SegmentRea
     ``seg.until``. The cut counts entries by their numbers (`_numbered`), and sd_journal passes
     over those it cannot read (a damaged file): such a segment holds fewer entries than its count,
     and its count would read into the next segment. The batch that runs past the end is read
-    again up to it (its read errors after the end are the next segment's)."""
+    again up to it (its read errors after the end are the next segment's). The last segment, the
+    rest of the journal, is read on past where sd_journal stops, as one process reads it (`read_on`);
+    another one is read short there, and done again in the main process (`ParallelReplay._again`)."""
     after = seg.after
     own: list[str] = []  # the read errors of the batch being read
-    for batch in how.read(reader, own, seg.count):
+    batches: Iterator[Batch]
+    if seg.count is None:
+        batches = read_on(list(seg.paths), reader, how.read, how.cursor, own, after)
+    else:
+        batches = how.read(reader, own, seg.count)
+    for batch in batches:
         last = how.cursor(batch)
         upto = None if seg.until is None or not _may_pass(last, seg.until) else how.upto(batch, seg.until)
         if upto is not None:

@@ -10,6 +10,11 @@ acknowledged, so after a crash everything in the buffer is also read again from 
 previous run left here is still handed out (data from files deleted meanwhile is not lost); a
 record torn by a crash is detected by its length and checksum and skipped with the rest of its
 segment.
+
+A record is stored whole or not at all: when the disk takes only part of it (it filled up meanwhile),
+`put` cuts the segment back to where the record began and raises an `OutputError`; the caller still
+holds the record (its checkpoint did not move). So a torn record is only ever the last of a segment
+(a crash while writing it, before `put` returned), and every record `put` accepted is read back.
 """
 
 from __future__ import annotations
@@ -69,16 +74,36 @@ class Spool:
 
     # -- writing ------------------------------------------------------------------------------------
     def put(self, payload: bytes) -> None:
+        """Append a record (not empty); an `OutputError` when the disk does not take all of it, and
+        then the buffer is as it was."""
+        if not payload:
+            raise ValueError("a disk buffer record cannot be empty")  # zeros left by a crash read as one
         record = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
         with self._lock:
             if self._wfd is None or self._sizes[self._wseg or 0] + len(record) > self._segment_bytes:
                 self._new_segment()
             assert self._wfd is not None and self._wseg is not None
             try:
-                os.write(self._wfd, record)
+                _write_all(self._wfd, record)
             except OSError as exc:
+                self._cut_back(self._sizes[self._wseg])
                 raise self._error("cannot write to the disk buffer in", exc) from None
             self._sizes[self._wseg] += len(record)
+
+    def _cut_back(self, end: int) -> None:
+        """Remove what a failed write left after ``end`` in the writer's segment. When even that
+        fails, the segment takes no more records: the reader stops at ``end``, where `_sizes` ends it."""
+        assert self._wfd is not None
+        try:
+            os.ftruncate(self._wfd, end)
+        except OSError:
+            self._seal()
+
+    def _seal(self) -> None:
+        """The writer's segment takes no more records: the next one starts a new segment."""
+        if self._wfd is not None:
+            os.close(self._wfd)
+        self._wfd = self._wseg = None
 
     def _new_segment(self) -> None:
         """Start the next segment file; when it cannot be made, the buffer stays as it was."""
@@ -96,68 +121,88 @@ class Spool:
 
     # -- reading ------------------------------------------------------------------------------------
     def get(self) -> bytes | None:
-        """The oldest record not handed out yet, None when there is none."""
+        """The oldest record not handed out yet, None when there is none; an `OutputError` when the
+        buffer cannot be read."""
         with self._lock:
-            while self._segments:
-                if self._rseg != self._segments[0]:
-                    self._open_reader(self._segments[0])
-                record = self._read_record()
-                if record is not None:
-                    return record
-                if self._rseg == self._wseg:
-                    self._restart_if_read()
-                    return None  # caught up with the writer
-                self._drop_read_segment()
-            return None
+            try:
+                return self._next()
+            except OSError as exc:
+                raise self._error("cannot read the disk buffer in", exc) from None
+
+    def _next(self) -> bytes | None:
+        while self._segments:
+            if self._rseg != self._segments[0]:
+                self._open_reader(self._segments[0])
+            record = self._read_record()
+            if record is not None:
+                return record
+            if self._rseg == self._wseg:
+                self._restart_if_read()
+                return None  # caught up with the writer
+            self._drop_read_segment()
+        return None
 
     def _restart_if_read(self) -> None:
         """The writer's segment is read to its end: remove it (the next record starts a new one),
         so that an empty buffer takes no disk."""
         assert self._rseg is not None
         if self._roff >= self._sizes[self._rseg] and self._wfd is not None:
-            os.close(self._wfd)
-            self._wfd = self._wseg = None
+            self._seal()
             self._drop_read_segment()
 
     def _open_reader(self, number: int) -> None:
-        if self._rfd is not None:
-            os.close(self._rfd)
+        self._close_reader()
         self._rfd = os.open(self._path(number), os.O_RDONLY | os.O_CLOEXEC)
         self._rseg, self._roff = number, 0
 
-    def _read_record(self) -> bytes | None:
-        """The record at the read offset; None at the end of the segment or at a torn record."""
-        assert self._rfd is not None and self._rseg is not None
-        size = self._sizes[self._rseg]
-        if self._roff + _HEADER.size > size:
-            return None
-        length, crc = _HEADER.unpack(os.pread(self._rfd, _HEADER.size, self._roff))
-        if self._roff + _HEADER.size + length > size:
-            self._torn()
-            return None
-        payload = os.pread(self._rfd, length, self._roff + _HEADER.size)
-        if len(payload) != length or zlib.crc32(payload) != crc:
-            self._torn()
-            return None
-        self._roff += _HEADER.size + length
-        return payload
-
-    def _torn(self) -> None:
-        """A record cut by a crash (only ever at the end of a previous run's last segment)."""
-        assert self._rseg is not None
-        if self._rseg != self._wseg:
-            self._roff = self._sizes[self._rseg]
-        return None
-
-    def _drop_read_segment(self) -> None:
-        assert self._rseg is not None
+    def _close_reader(self) -> None:
         if self._rfd is not None:
             os.close(self._rfd)
-            self._rfd = None
-        self._path(self._rseg).unlink(missing_ok=True)
-        self._segments.remove(self._rseg)
-        del self._sizes[self._rseg]
-        self._rseg = None
+        self._rfd = self._rseg = None
+
+    def _read_record(self) -> bytes | None:
+        """The record at the read offset; None at the end of the segment or at a torn record."""
+        assert self._rseg is not None
+        size = self._sizes[self._rseg]
+        if self._roff >= size:
+            return None
+        payload = self._intact(size)
+        if payload is None:
+            self._torn()
+            return None
+        self._roff += _HEADER.size + len(payload)
+        return payload
+
+    def _intact(self, size: int) -> bytes | None:
+        """The payload of the record at the read offset, None when it is torn (cut short, or not
+        the bytes its header says: a crash's zeros read as a record of none)."""
+        assert self._rfd is not None
+        header = os.pread(self._rfd, _HEADER.size, self._roff)
+        if len(header) < _HEADER.size:
+            return None
+        length, crc = _HEADER.unpack(header)
+        if not 0 < length <= size - self._roff - _HEADER.size:
+            return None
+        payload = os.pread(self._rfd, length, self._roff + _HEADER.size)
+        return payload if len(payload) == length and zlib.crc32(payload) == crc else None
+
+    def _torn(self) -> None:
+        """A record cut by a crash (the last of a previous run's segment: `put` leaves none in this
+        run's): skip the rest of the segment. Should the writer's segment hold one all the same (the
+        disk gave back other bytes than it took), it is left too, rather than waited on for ever."""
+        assert self._rseg is not None
+        if self._rseg == self._wseg:
+            self._seal()
+        self._roff = self._sizes[self._rseg]
+
+    def _drop_read_segment(self) -> None:
+        """Forget the segment read to its end, then delete its file."""
+        assert self._rseg is not None
+        number = self._rseg
+        self._close_reader()
+        self._segments.remove(number)
+        del self._sizes[number]
+        self._path(number).unlink(missing_ok=True)
 
     def close(self) -> None:
         with self._lock:
@@ -181,3 +226,14 @@ class Spool:
         else:
             hint = "check the disk and the state directory"
         return OutputError(f"{doing} {self.dir}: {exc.strerror}", hint=hint)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until all of ``data`` is written; a short write is followed by the next, which
+    raises the disk's error (a full disk: ENOSPC)."""
+    written = os.write(fd, data)
+    while written < len(data):
+        more = os.write(fd, memoryview(data)[written:])
+        if more <= 0:
+            raise OSError(errno.EIO, "the disk took no more of a record")
+        written += more
