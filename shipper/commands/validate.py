@@ -21,6 +21,8 @@ connects to Elasticsearch with the configured credentials.
 
 exit status: 0 valid; 3 invalid or unreadable (the error names the file, line, key and fix);
 4 an input this machine cannot read (the journal, configured or by default, without systemd-python).
+A journal directory that is not there is not an error: `shipper run` waits for it (a note says so),
+as it waits for a file input's files.
 """
 
 
@@ -29,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from shipper.config.model import load_config
+    from shipper.config.model import JournalInput, load_config
     from shipper.daemon.console import Console
     from shipper.daemon.plan import make_plan
 
@@ -41,6 +43,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
     outputs = cfg.output.configured()
     env.stdout.write(f"config valid: {args.config}\n")
     env.stdout.write(f"  inputs: {inputs}\n")
+    for spec in cfg.inputs:  # as a file input's files: `shipper run` waits for it, reads it once it is there
+        if isinstance(spec, JournalInput) and spec.path is not None and not spec.path.is_dir():
+            env.stdout.write(f"  note: the journal directory {spec.path} is not there: shipper run waits for it\n")
     env.stdout.write(f"  outputs: {', '.join(outputs) or 'none (the local store in the state directory)'}\n")
     env.stdout.write(f"  state directory: {cfg.state_dir}\n")
     return ExitCode.OK

@@ -66,7 +66,7 @@ class Pinned:
                 failure = _decompress(f.path, fd, target)
                 if failure:
                     errors.append(failure)
-            elif fd is not None and _link(fd, link := self._local(f.path, index)):
+            elif fd is not None and fd_link(fd, link := self._local(f.path, index)):
                 target = link
             paths.append(target)
             self._given[target] = f.path
@@ -99,8 +99,9 @@ def _open(path: str) -> int | None:
         return None
 
 
-def _link(fd: int, link: str) -> bool:
-    """``link`` to the file open as ``fd``; False where there is no /proc to reach it through."""
+def fd_link(fd: int, link: str) -> bool:
+    """Make ``link`` a path to the file open as ``fd`` (whatever becomes of its name); False where
+    there is no /proc to reach it through."""
     os.symlink(f"/proc/{os.getpid()}/fd/{fd}", link)
     if os.path.exists(link):
         return True

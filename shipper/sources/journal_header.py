@@ -1,5 +1,5 @@
 """What shipper reads of a journal file without sd_journal: a few fields of its header (systemd's
-``journal-def.h``), and the sequence number a cursor names."""
+``journal-def.h``), and the sequence number and the time a cursor names."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 _SIGNATURE = b"LPKSHHRH"
 _STATE_AT, _SEQNUM_ID_AT, _N_ENTRIES_AT, _TAIL_SEQNUM_AT, _HEAD_SEQNUM_AT = 16, 72, 152, 160, 168
+_TAIL_REALTIME_AT = 192
 _ARCHIVED = 2
-HEADER_BYTES = _HEAD_SEQNUM_AT + 8
+HEADER_BYTES = _TAIL_REALTIME_AT + 8
 
 _CURSOR_NUMBER = re.compile(r"(?:^|;)([si])=([0-9a-f]+)")
+_CURSOR_REALTIME = re.compile(r"(?:^|;)t=([0-9a-f]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,7 @@ class Header:
     n_entries: int
     head_seqnum: int
     tail_seqnum: int
+    tail_realtime: int  # µs since the epoch, of its last entry (0: none)
 
 
 def parse_header(data: bytes) -> Header | None:
@@ -32,7 +35,7 @@ def parse_header(data: bytes) -> Header | None:
         return int.from_bytes(data[at : at + 8], "little")
 
     return Header(data[_STATE_AT] == _ARCHIVED, data[_SEQNUM_ID_AT : _SEQNUM_ID_AT + 16].hex(), le64(_N_ENTRIES_AT),
-                  le64(_HEAD_SEQNUM_AT), le64(_TAIL_SEQNUM_AT))
+                  le64(_HEAD_SEQNUM_AT), le64(_TAIL_SEQNUM_AT), le64(_TAIL_REALTIME_AT))
 
 
 def read_header(path: str) -> Header | None:
@@ -50,3 +53,9 @@ def cursor_number(cursor: str) -> tuple[str, int] | None:
     if "s" not in fields or "i" not in fields:
         return None
     return fields["s"], int(fields["i"], 16)
+
+
+def cursor_time(cursor: str) -> float | None:
+    """The realtime (epoch seconds) written in a cursor (``…;t=5a3f…;…``), None if it has none."""
+    m = _CURSOR_REALTIME.search(cursor)
+    return int(m.group(1), 16) / 1e6 if m else None

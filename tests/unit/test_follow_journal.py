@@ -10,7 +10,8 @@ import pytest
 
 from shipper.config.model import JournalInput
 from shipper.sources.base import RawChunk
-from shipper.sources.follow import POLL_ENTRIES, JournalFollower, cursor_time, needed_files
+from shipper.sources.follow import POLL_ENTRIES, JournalFollower
+from shipper.sources.journal_header import cursor_time
 from shipper.sources.live import Gap, JournalMark, Polled
 from tests.helpers.daemon import LiveJournal, wait_for
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
@@ -36,9 +37,11 @@ def drain(f: JournalFollower) -> list[Polled]:
     return out
 
 
-def last_mark(items: list[Polled], index: int = -1) -> JournalMark:
-    entries = [e for i in items if isinstance(i, RawChunk) for e in i.items]
-    return JournalMark(entries[index]["__CURSOR"], None)
+def commit_at(f: JournalFollower, items: list[Polled], index: int) -> None:
+    """Commit the position after entry ``index`` of ``items`` to its stream, as the daemon does."""
+    entries = [(i.origin.source_id, e) for i in items if isinstance(i, RawChunk) for e in i.items]
+    sid, entry = entries[index]
+    f.commit(sid, JournalMark(entry["__CURSOR"], None))
 
 
 def plain(n: int, start: int = 0) -> bytes:
@@ -52,7 +55,7 @@ def test_head_reads_everything_and_resume_starts_after_the_cursor(tmp_path: Path
     assert f.open(None) == []
     got = drain(f)
     assert messages(got) == [f"entry {i}" for i in range(10)]
-    f.commit("journal-t", last_mark(got, 4))
+    commit_at(f, got, 4)
     saved = f.state()
     f.close()
     f2 = follower(tmp_path / "j")
@@ -111,7 +114,7 @@ def test_a_vacuumed_cursor_resumes_at_the_oldest_entry_with_a_gap(tmp_path: Path
     f.open(None)
     got = drain(f)
     assert len(messages(got)) == 26_000
-    f.commit("journal-t", last_mark(got, 100))  # shipped up to entry 100, then shipper stopped
+    commit_at(f, got, 100)  # shipped up to entry 100, then shipper stopped
     saved = f.state()
     f.close()
     subprocess.run(["journalctl", f"--directory={j}", "--vacuum-files=1"], check=True, capture_output=True)
@@ -130,7 +133,7 @@ def test_a_vacuumed_cursor_resumes_at_the_oldest_entry_with_a_gap(tmp_path: Path
 def test_following_a_directory_journal_remote_keeps_appending_to_and_rotating(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("shipper.sources.follow.REOPEN_ENTRIES", 2_500)  # reopened ~12 times on the way
+    monkeypatch.setattr("shipper.sources.journal_writer.REOPEN_ENTRIES", 2_500)  # reopened ~12 times on the way
     j = tmp_path / "j"
     total = 30_000
     with LiveJournal(j) as live:
@@ -150,31 +153,35 @@ def test_following_a_directory_journal_remote_keeps_appending_to_and_rotating(
         writer.join()
     assert seen == [f"entry {i}" for i in range(total)]
     assert len(list(j.glob("*.journal"))) >= 2  # it did rotate while followed
-    # Reopened at its position (and when the files changed), it has only the files after it open
+    # Reopened at its position (and when the files changed), it holds only the files after it
     assert f.poll(0.0) == []
-    names, paths = needed_files(j, f._last_cursor or "") or (frozenset(), [])
-    assert names == {p.name for p in j.glob("*.journal")} and 1 <= len(paths) < len(names)
-    assert f._names == names
+    assert 1 <= len(f._pins._held) < len(list(j.glob("*.journal")))
 
 
 def test_only_files_that_can_hold_later_entries_are_opened(tmp_path: Path) -> None:
     """Archived files whose entries all come before the position are left out; the active file and
-    the position's own file are kept; a cursor without a sequence number takes the directory."""
+    the position's own file are kept."""
     j = tmp_path / "j"
     with LiveJournal(j) as live:
         for start in range(0, 45_000, 1000):
             live.write([_wide(i) for i in range(start, start + 1000)])
         wait_for(lambda: len(list(j.glob("*.journal"))) >= 3, 60, "two rotations")
+    names = {p.name: p.stat().st_ino for p in j.glob("*.journal")}
     f = follower(j)
     f.open(None)
+    held = {ino for _, ino in f._pins._held}
+    assert held == set(names.values())  # from the first entry on every file is needed
     got = drain(f)
     assert len(messages(got)) == 45_000
-    names, paths = needed_files(j, last_mark(got, 30_000).cursor or "") or (frozenset(), [])
-    assert len(names) >= 3 and 1 <= len(paths) < len(names)
-    assert str(j / "remote.journal") in paths  # the file being written is always kept
-    names, paths = needed_files(j, last_mark(got, 0).cursor or "") or (frozenset(), [])
-    assert len(paths) == len(names)  # from the first entry on every file is needed
-    assert needed_files(j, "t=5a3f0;x=1") is None
+    commit_at(f, got, 30_000)
+    saved = f.state()
+    f.close()
+    again = follower(j)
+    again.open(saved)
+    assert messages(drain(again))[0] == "entry 30001"
+    held = {ino for _, ino in again._pins._held}
+    assert len(names) >= 3 and 1 <= len(held) < len(names)
+    assert names["remote.journal"] in held  # the file being written is always kept
 
 
 def _wide(i: int) -> dict[str, str]:
@@ -184,11 +191,10 @@ def _wide(i: int) -> dict[str, str]:
 
 
 def test_a_rotation_is_followed_when_only_some_files_are_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Once reopened at its position the reader has a list of files open, not the directory: the
-    file journal-remote opens when it rotates must be noticed without waiting for the next reopen,
-    and as soon as a poll finds nothing new (not `LIST_EVERY` later: meanwhile a busy journal is not
-    read)."""
-    monkeypatch.setattr("shipper.sources.follow.REOPEN_ENTRIES", 2_000)
+    """The reader has a list of files open, not the directory: the file journal-remote opens when
+    it rotates must be noticed without waiting for the next reopen, and as soon as a poll finds
+    nothing new (not `LIST_EVERY` later: meanwhile a busy journal is not read)."""
+    monkeypatch.setattr("shipper.sources.journal_writer.REOPEN_ENTRIES", 2_000)
     monkeypatch.setattr("shipper.sources.follow.LIST_EVERY", 3600)
     j = tmp_path / "j"
     with LiveJournal(j) as live:
@@ -198,8 +204,8 @@ def test_a_rotation_is_followed_when_only_some_files_are_open(tmp_path: Path, mo
         f.open(None)
         seen = messages(drain(f))
         wait_for(lambda: (seen.extend(messages(f.poll(0.0))) or len(seen) >= 3000), 60, "the first entries")
-        assert f.poll(0.0) == [] and f._names is not None  # reopened: a list of files
-        monkeypatch.setattr("shipper.sources.follow.REOPEN_ENTRIES", 10**9)  # no more periodic reopening
+        assert f.poll(0.0) == []
+        monkeypatch.setattr("shipper.sources.journal_writer.REOPEN_ENTRIES", 10**9)  # no more periodic reopening
         before = len(list(j.glob("*.journal")))
         for start in range(3000, 40_000, 1000):
             live.write([_wide(i) for i in range(start, start + 1000)])

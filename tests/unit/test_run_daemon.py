@@ -277,7 +277,8 @@ def test_a_journal_vacuumed_while_stopped_gives_a_gap_event_in_the_output(tmp_pa
     reader.seek_head()
     for _ in range(11):
         entry = reader.get_next()
-    state["state"]["mark"] = {"cursor": entry["__CURSOR"], "time": "2017-08-30T14:55:57.000000Z"}
+    (writer,) = state["state"]["writers"]  # one writer: systemd-journal-remote
+    state["state"]["writers"][writer] = {"cursor": entry["__CURSOR"], "time": "2017-08-30T14:55:57.000000Z"}
     reader.close()
     checkpoint.write_bytes(orjson.dumps(state))
     subprocess.run(["journalctl", f"--directory={journal}", "--vacuum-files=1"], check=True, capture_output=True)
