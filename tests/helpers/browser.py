@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -201,3 +201,14 @@ def text(stream: Any) -> str:
     """What a test `Env`'s in-memory stdout or stderr holds."""
     value: str = stream.getvalue()
     return value
+
+
+CARDS = "document.querySelectorAll('article.incident').length"  # the incidents the page shows
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One headless Chromium for a test module (skipped, saying why, where there is none)."""
+    require_chromium()
+    with Browser(tmp_path_factory.mktemp("chromium") / "profile") as b:
+        yield b

@@ -8,30 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from shipper.commands import validate
-from shipper.config import load_config, loader
+from shipper.config import load_config
 from shipper.env import Env
 from shipper.errors import ConfigError, ExitCode, InputError
-
-LOADERS = [
-    pytest.param(getattr(yaml, "CSafeLoader", None), id="libyaml",
-                 marks=pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML without libyaml")),
-    pytest.param(yaml.SafeLoader, id="python"),
-]
-
-
-@pytest.fixture(params=LOADERS)
-def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The C and the Python loader (`loader._Loader` is the C one when PyYAML was built with it)."""
-    monkeypatch.setattr(loader, "_Loader", request.param)
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "shipper.yml"
-    path.write_text(text)
-    return path
+from tests.helpers.yaml_loaders import write, yaml_loader  # noqa: F401 (yaml_loader: a fixture)
 
 
 @pytest.mark.usefixtures("yaml_loader")

@@ -17,24 +17,9 @@ from shipper.config.model import JournalInput
 from shipper.env import Env
 from shipper.errors import ConfigError
 from tests.helpers.es import err
+from tests.helpers.yaml_loaders import write, yaml_loader  # noqa: F401 (yaml_loader: a fixture)
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "logs"
-LOADERS = [
-    pytest.param(getattr(yaml, "CSafeLoader", None), id="libyaml",
-                 marks=pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML without libyaml")),
-    pytest.param(yaml.SafeLoader, id="python"),
-]
-
-
-@pytest.fixture(params=LOADERS)
-def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader, "_Loader", request.param)
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "shipper.yml"
-    path.write_text(text)
-    return path
 
 
 @pytest.mark.usefixtures("yaml_loader")

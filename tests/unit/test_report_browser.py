@@ -9,26 +9,19 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from shipper.cli import main
 from shipper.env import Env
-from tests.helpers.browser import Browser, replay, report, require_chromium, text
+from tests.helpers.browser import CARDS, Browser, browser, replay, report, text  # noqa: F401 (browser: a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "demo" / "logs"
 SEED_LOG = ROOT / "tests" / "data" / "seed" / "messages-sendmail.log"
 ES = ROOT / "tests" / "data" / "corpus" / "excerpts" / "elasticsearch"
-CARDS = "document.querySelectorAll('article.incident').length"
 
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    require_chromium()
-    with Browser(tmp_path_factory.mktemp("chromium") / "profile") as b:
-        yield b
 
 
 def _page(inputs: list[Path], tmp: Path, env: Env, *, year: int = 2017) -> tuple[Path, Any]:

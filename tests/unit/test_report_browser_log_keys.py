@@ -10,23 +10,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from shipper.cli import main
 from shipper.env import Env
-from tests.helpers.browser import Browser, replay, report, require_chromium, text
+from tests.helpers.browser import CARDS, Browser, browser, replay, report, text  # noqa: F401 (browser: a fixture)
 from tests.helpers.hostile_logs import CLEAR, OSC_TITLE, control_characters, property_names
 
-CARDS = "document.querySelectorAll('article.incident').length"
 
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    require_chromium()
-    with Browser(tmp_path_factory.mktemp("chromium") / "profile") as b:
-        yield b
 
 
 def _page(inputs: list[Path], tmp: Path, env: Env) -> tuple[Path, Any]:
