@@ -212,3 +212,16 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     require_chromium()
     with Browser(tmp_path_factory.mktemp("chromium") / "profile") as b:
         yield b
+
+
+def report_page(inputs: list[Path], tmp: Path, env: Any, *, year: int = 2017) -> tuple[Path, Any]:
+    """The report of ``inputs`` and what `shipper causes --format json` says of the same store."""
+    from shipper.cli import main
+
+    store = replay(inputs, tmp / "store.db", env, year=year)
+    out = tmp / "report.html"
+    assert report(store, out, env) == 0, text(env.stderr)
+    env.stdout.seek(0)
+    env.stdout.truncate()
+    assert main(["causes", "--store", str(store), "--format", "json"], env) == 0
+    return out, json.loads(text(env.stdout))

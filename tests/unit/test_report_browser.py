@@ -13,26 +13,13 @@ from typing import Any
 
 import pytest
 
-from shipper.cli import main
 from shipper.env import Env
-from tests.helpers.browser import CARDS, Browser, browser, replay, report, text  # noqa: F401 (browser: a fixture)
+from tests.helpers.browser import CARDS, Browser, browser, replay, report, report_page, text  # noqa: F401 (browser: a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "demo" / "logs"
 SEED_LOG = ROOT / "tests" / "data" / "seed" / "messages-sendmail.log"
 ES = ROOT / "tests" / "data" / "corpus" / "excerpts" / "elasticsearch"
-
-
-
-def _page(inputs: list[Path], tmp: Path, env: Env, *, year: int = 2017) -> tuple[Path, Any]:
-    """The report of ``inputs`` and what `shipper causes --format json` says of the same store."""
-    store = replay(inputs, tmp / "store.db", env, year=year)
-    out = tmp / "report.html"
-    assert report(store, out, env) == 0, text(env.stderr)
-    env.stdout.seek(0)
-    env.stdout.truncate()
-    assert main(["causes", "--store", str(store), "--format", "json"], env) == 0
-    return out, json.loads(text(env.stdout))
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -70,7 +57,7 @@ def _check_cards(browser: Browser, causes: Any) -> None:
 
 
 def test_seed_incident(browser: Browser, tmp_path: Path, env: Env) -> None:
-    page, causes = _page([DEMO], tmp_path, env)
+    page, causes = report_page([DEMO], tmp_path, env)
     browser.open(page)
     _check_cards(browser, causes)
     seed = next(i for i in causes["incidents"] if i["host"] == "gorp")
@@ -89,7 +76,7 @@ def test_seed_incident(browser: Browser, tmp_path: Path, env: Env) -> None:
 
 def test_the_summary_counts_in_the_singular_too(browser: Browser, tmp_path: Path, env: Env) -> None:
     """The field report's lines alone: one incident on one host ("1 hosts affected" before)."""
-    page, causes = _page([SEED_LOG], tmp_path, env)
+    page, causes = report_page([SEED_LOG], tmp_path, env)
     browser.open(page)
     stats = browser.eval("Array.from(document.querySelectorAll('#summary .stat')).map(function (s) { return s.textContent; })")
     assert stats == ["1incident", "1host affected", "1unit affected", "10events stored", "10recognised", "0unparsed lines"]
@@ -101,7 +88,7 @@ def _select(browser: Browser, name: str, value: str) -> None:
 
 
 def test_filters_by_host_unit_signature_and_text(browser: Browser, tmp_path: Path, env: Env) -> None:
-    page, causes = _page([DEMO], tmp_path, env)
+    page, causes = report_page([DEMO], tmp_path, env)
     browser.open(page)
     _select(browser, "host", "gorp")
     assert browser.eval(CARDS) == 1 and browser.eval("document.getElementById('shown').textContent") == "1 of 3 incidents"
@@ -132,7 +119,7 @@ def test_filters_by_host_unit_signature_and_text(browser: Browser, tmp_path: Pat
     ("es8-journalctl-systemd-entrypoint-status78-CONFIG.log", 0),
 ])
 def test_elasticsearch_samples(browser: Browser, tmp_path: Path, env: Env, name: str, unparsed: int) -> None:
-    page, causes = _page([ES / name], tmp_path, env, year=2020)
+    page, causes = report_page([ES / name], tmp_path, env, year=2020)
     browser.open(page)
     _check_cards(browser, causes)
     (inc,) = causes["incidents"]
@@ -153,7 +140,7 @@ def test_hostile_lines_are_shown_as_text(browser: Browser, tmp_path: Path, env: 
         "Aug 30 14:55:52 gorp sendmail[24097]: NOQUEUE: SYSERR(root): opendaemonsocket: daemon Daemon1: "
         "cannot bind: Address already in use\n"
         "Aug 30 14:55:58 gorp systemd[1]: sendmail.service: Main process exited, code=exited, status=71/n/a\n")
-    page, causes = _page([log], tmp_path, env)
+    page, causes = report_page([log], tmp_path, env)
     browser.open(page)
     assert browser.eval("document.querySelectorAll('img').length") == 0
     assert browser.eval("document.title") != "pwned"
@@ -165,7 +152,7 @@ def test_hostile_lines_are_shown_as_text(browser: Browser, tmp_path: Path, env: 
 def test_a_store_without_incidents_says_so_and_counts_what_it_holds(browser: Browser, tmp_path: Path, env: Env) -> None:
     log = tmp_path / "messages"
     log.write_text("Aug 30 14:55:50 gorp kernel: all is well\n\x00\x01 not a syslog line at all\n")
-    page, causes = _page([log], tmp_path, env)
+    page, causes = report_page([log], tmp_path, env)
     assert causes["incidents"] == []
     browser.open(page)
     assert browser.eval(CARDS) == 0

@@ -14,23 +14,9 @@ from typing import Any
 
 import pytest
 
-from shipper.cli import main
 from shipper.env import Env
-from tests.helpers.browser import CARDS, Browser, browser, replay, report, text  # noqa: F401 (browser: a fixture)
+from tests.helpers.browser import CARDS, Browser, browser, report, report_page, text  # noqa: F401 (browser: a fixture)
 from tests.helpers.hostile_logs import CLEAR, OSC_TITLE, control_characters, property_names
-
-
-
-
-def _page(inputs: list[Path], tmp: Path, env: Env) -> tuple[Path, Any]:
-    """The report of ``inputs`` and what `shipper causes --format json` says of the same store."""
-    store = replay(inputs, tmp / "store.db", env)
-    out = tmp / "report.html"
-    assert report(store, out, env) == 0, text(env.stderr)
-    env.stdout.seek(0)
-    env.stdout.truncate()
-    assert main(["causes", "--store", str(store), "--format", "json"], env) == 0
-    return out, json.loads(text(env.stdout))
 
 
 def _table(browser: Browser, index: int) -> list[list[str]]:
@@ -51,7 +37,7 @@ def _same_data(browser: Browser, causes: Any) -> None:
 
 
 def test_hosts_and_processes_named_like_object_properties(browser: Browser, tmp_path: Path, env: Env) -> None:
-    page, causes = _page([property_names(tmp_path)], tmp_path, env)
+    page, causes = report_page([property_names(tmp_path)], tmp_path, env)
     counts = causes["counts"]
     assert list(counts["by_host"].items()) == [("__proto__", 4), ("constructor", 3), ("42", 1), ("toString", 1)]
     assert list(counts["by_process"].items()) == [("__proto__", 2), ("sendmail", 2), ("systemd", 2), ("0", 1),
@@ -73,7 +59,7 @@ def test_hosts_and_processes_named_like_object_properties(browser: Browser, tmp_
 
 
 def test_control_characters_are_text_in_the_page(browser: Browser, tmp_path: Path, env: Env) -> None:
-    page, causes = _page(control_characters(tmp_path), tmp_path, env)
+    page, causes = report_page(control_characters(tmp_path), tmp_path, env)
     browser.open(page)
     assert browser.errors() == []
     assert browser.eval(CARDS) == 2
