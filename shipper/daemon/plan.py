@@ -154,7 +154,7 @@ def sink_factory(cfg: Config, env: Env) -> Callable[[], Sink]:
                         "keep one of output.local, output.ndjson, output.elasticsearch")
 
     def make() -> Sink:
-        (sink,) = make_sinks(cfg, env, state_dir=cfg.state_dir, store=cfg.local_store(), make_state_dir=False)
+        (sink,) = make_sinks(cfg, env, state_dir=cfg.state_dir, store=cfg.local_store(), daemon=True)
         return sink
 
     return make

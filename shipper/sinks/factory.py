@@ -20,11 +20,12 @@ def make_sinks(
     store: Path | None = None,
     out: Path | None = None,
     es_url: str | None = None,
-    make_state_dir: bool = True,
+    daemon: bool = False,
 ) -> list[Sink]:
     """``output`` (--output) wins; else the outputs the config names; else the local store.
-    ``state_dir`` is where the Elasticsearch sink keeps its dead letter; ``make_state_dir``: the
-    sink makes it when it is not there (False: `shipper run`, whose lock made it)."""
+    ``state_dir`` is where the Elasticsearch sink keeps its dead letter. ``daemon`` (`shipper run`):
+    the sink does not make it (the lock did), and an NDJSON file is synced before each
+    acknowledgement (`NdjsonSink`'s ``durable``)."""
     if output is None:
         configured = cfg.output.configured()
         output = {"elasticsearch": "es"}.get(configured[0], configured[0]) if len(configured) == 1 else "local"
@@ -39,14 +40,16 @@ def make_sinks(
 
         path = out or (cfg.output.ndjson.path if cfg.output.ndjson else None)
         # -o FILE is written afresh; the configured file (the daemon's output) is appended to.
-        return [NdjsonSink(path=path, truncate=out is not None) if path else NdjsonSink(stream=env.stdout_bytes)]
+        if not path:
+            return [NdjsonSink(stream=env.stdout_bytes)]
+        return [NdjsonSink(path=path, truncate=out is not None, durable=daemon)]
     if output == "es":
         from shipper.sinks.elasticsearch import ElasticsearchSink
 
         es = cfg.output.elasticsearch or ElasticsearchOutput()
         if es_url:
             es = with_url(es, es_url)
-        return [ElasticsearchSink(es, state_dir, env, make_state_dir=make_state_dir)]
+        return [ElasticsearchSink(es, state_dir, env, make_state_dir=not daemon)]
     from shipper.sinks.local import LocalSink
 
     local = cfg.output.local

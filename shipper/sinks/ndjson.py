@@ -26,12 +26,19 @@ def encode_lines(docs: list[Doc]) -> list[bytes]:
 class NdjsonSink:
     """To ``stream``, or to the file ``path``: appended to (the daemon's output, which a restart
     continues), or with ``truncate`` written afresh (``replay -o FILE``, as ``sort -o`` does: a
-    second replay into the same file gives the same file, not the lines twice)."""
+    second replay into the same file gives the same file, not the lines twice).
+
+    ``durable`` (the daemon): a batch is acknowledged only once it is on disk (fsync), because the
+    daemon's checkpoint then counts it as delivered and a restart does not send it again; a power
+    loss must not take lines the checkpoint counts. A replay acknowledges once the lines are
+    written, and syncs at the end."""
 
     name = "ndjson"
 
-    def __init__(self, stream: IO[bytes] | None = None, path: Path | None = None, truncate: bool = False) -> None:
+    def __init__(self, stream: IO[bytes] | None = None, path: Path | None = None, truncate: bool = False,
+                 durable: bool = False) -> None:
         self._stream = stream
+        self._durable = durable
         self._path = path
         self._mode = "wb" if truncate else "ab"
         self._owned = False
@@ -59,7 +66,10 @@ class NdjsonSink:
         lines: list[Any] = items_of(batch, self.name, encode_lines)
         with self._writing():
             self._stream.write(b"".join(lines))
-            self._stream.flush()
+            if self._durable:
+                self._sync(self._stream)
+            else:
+                self._stream.flush()
         self.counters["written"] += len(lines)
         self._ack(batch.seq)
 
