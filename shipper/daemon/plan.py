@@ -22,7 +22,7 @@ from shipper.sinks.base import Encode, Sink
 from shipper.sources.follow import JournalFollower
 from shipper.sources.journal_entries import journal_module
 from shipper.sources.live import Follower, Log
-from shipper.sources.tail import FileFollower
+from shipper.sources.tail import FileFollower, excluded
 from shipper.state.checkpoints import input_key
 from shipper.timeargs import local_zone_name, zone
 
@@ -112,7 +112,7 @@ def _shared(a: FileInput, pattern: str, b: FileInput, other: str) -> str | None:
     pattern, other = os.path.expanduser(pattern), os.path.expanduser(other)
     for path, glob in ((pattern, other), (other, pattern)):
         if not _MAGIC.search(path) and _glob_matches(glob, path):
-            return None if _excluded(a, path) or _excluded(b, path) else path
+            return None if excluded(a, path) or excluded(b, path) else path
     return pattern if pattern == other else None
 
 
@@ -124,12 +124,6 @@ def _glob_matches(pattern: str, path: str) -> bool:
         fnmatch.fnmatchcase(name, part) and (part.startswith(".") or not name.startswith("."))
         for part, name in zip(parts, names)
     )
-
-
-def _excluded(spec: FileInput, path: str) -> bool:
-    """As `shipper.sources.tail` excludes: a pattern matching the file's name or its whole path."""
-    name = os.path.basename(path)
-    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in spec.exclude)
 
 
 def _check_file_input(cfg: Config, spec: FileInput, i: int) -> None:

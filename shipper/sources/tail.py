@@ -53,6 +53,12 @@ ARCHIVE_SETTLE = 5.0  # an archive modified more recently may still be being wri
 CLOSE_AFTER = 30.0  # a rotated file idle this long is finished
 
 
+def excluded(spec: FileInput, path: str) -> bool:
+    """Whether an ``exclude`` pattern of ``spec`` matches the file's name or its whole path."""
+    name = os.path.basename(path)
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in spec.exclude)
+
+
 class FileFollower:
     def __init__(
         self, cfg: FileInput, key: str, *, max_line_bytes: int, log: Log, close_after: float = CLOSE_AFTER,
@@ -154,8 +160,7 @@ class FileFollower:
         return idents
 
     def _excluded(self, path: str) -> bool:
-        name = os.path.basename(path)
-        return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in self.cfg.exclude)
+        return excluded(self.cfg, path)
 
     def _scan(self, now: float, out: list[Polled]) -> None:
         self._next_scan = now + float(self.cfg.scan_interval)
