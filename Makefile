@@ -29,7 +29,8 @@ assets:
 	$(PY) kibana/build.py
 	rm -rf shipper/assets/mappings shipper/assets/pipelines
 	cp -r mappings pipelines shipper/assets/
-	mkdir -p shipper/assets/deploy && cp deploy/shipper.service deploy/shipper.yml shipper/assets/deploy/
+	rm -rf shipper/assets/deploy && mkdir -p shipper/assets/deploy
+	cp -r deploy/shipper.service deploy/shipper.service.d deploy/shipper.yml shipper/assets/deploy/
 
 clean:
 	rm -rf $(VENV) out build dist *.egg-info

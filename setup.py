@@ -25,7 +25,7 @@ setup(
         Extension(
             "shipper.sources._journalread",
             sources=["shipper/sources/_journalread.c"],
-            depends=["shipper/_cbytes.h", "shipper/sources/_journalpack.h"],
+            depends=["shipper/_cbytes.h", "shipper/sources/_journalhash.h", "shipper/sources/_journalpack.h"],
             libraries=["systemd"],
             optional=True,
         ),

@@ -26,6 +26,8 @@ TAG_INVALID_UTF8 = "invalid_utf8"
 TAG_TIMESTAMP_INFERRED = "timestamp_inferred"  # @timestamp is the previous or first dated record's (or mtime, or 1970)
 TAG_META = "meta"  # a line about the dump, not a log entry (journalctl's "-- Boot ... --")
 TAG_READ_ERROR = "read_error"  # an input broke here (truncated archive, I/O error); the item says where
+TAG_DAMAGED = "damaged"  # a journal entry read without some of its fields (a damaged file: `sources.journal_entries.Entries`)
+TAG_NUL_SKIPPED = "nul_bytes_skipped"  # a run of NUL bytes before the line was dropped (copytruncate: `sources.lines`)
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from shipper.acks import AckTracker
 from shipper.enrich.base import Enricher
 from shipper.enrich.incidents import Incidents
 from shipper.enrich.recognise import Recognise
-from shipper.event import TAG_UNPARSED, Batch, Doc
+from shipper.event import TAG_TRUNCATED, TAG_UNPARSED, Batch, Doc
 from shipper.ids import IdAssigner
 from shipper.parallel.express import Tail
 from shipper.parse.base import ParseContext, Parser
@@ -193,12 +193,19 @@ class Pipeline:
     def _encoded(self, tail: Tail, docs: list[Doc], counters: Counter[str]) -> Batch:
         recognise, incidents = self.enrichers
         outs, read = tail.encode_linked(docs, recognise, incidents, [s.encoder() for s in self.sinks])
-        self._count(outs[0], read, counters)  # what the tail took is neither unparsed nor recognised
+        self._count(outs[0], read, counters)  # what the tail took carries no tags and is not recognised
         return Batch([], encoded={s.name: out for s, out in zip(self.sinks, outs)})
 
     @staticmethod
     def _count(items: list[T], docs: list[Doc], counters: Counter[str]) -> list[T]:
-        """Count ``items`` (one per document) and the unparsed among ``docs``."""
+        """Count ``items`` (one per document), and the unparsed and the truncated among ``docs``."""
         counters["documents"] += len(items)
-        counters["unparsed"] += sum(1 for d in docs if TAG_UNPARSED in d.get("tags", ()))
+        unparsed = truncated = 0
+        for doc in docs:
+            tags = doc.get("tags")
+            if tags is not None:
+                unparsed += TAG_UNPARSED in tags
+                truncated += TAG_TRUNCATED in tags
+        counters["unparsed"] += unparsed
+        counters["truncated"] += truncated
         return items

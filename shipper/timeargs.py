@@ -10,12 +10,12 @@ from typing import Mapping
 
 from shipper.env import Env
 from shipper.errors import UsageError
-from shipper.parse.timestamps import load_zone
+from shipper.parse.localtime import load_zone, reversed_offset
 
 _RELATIVE = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TIME_HINT = "use a date/time such as 2017-08-30T14:55:00Z or an age such as 30m, 2h, 7d"
-ZONE_HINT = "use an IANA name such as UTC or Europe/Berlin"
+ZONE_HINT = "use an IANA name such as UTC or Europe/Berlin, or an offset from UTC such as +02:00 or -05:30 (+: east of UTC)"
 _TZ_HINT = ("set TZ to an IANA name such as Europe/Berlin, to ':' and a time zone file such as :/etc/localtime, "
             "or to a POSIX TZ string such as CET-1CEST,M3.5.0,M10.5.0/3; or unset it (the machine's /etc/localtime)")
 LOCALTIME = "/etc/localtime"  # the machine's zone when TZ is not set
@@ -52,8 +52,8 @@ def _moment(value: str, now: float, tz: str) -> str | None:
 
 
 def known_zone(name: str) -> tzinfo | None:
-    """The zone ``name`` names (an IANA name, a tzfile or a POSIX TZ string: `load_zone`); None when
-    there is none (``Europe``, a directory, is none either)."""
+    """The zone ``name`` names (an IANA name, a tzfile, a POSIX TZ string or an offset: `load_zone`);
+    None when there is none (``Europe``, a directory, is none either)."""
     try:
         return load_zone(name)
     except ValueError:
@@ -65,6 +65,27 @@ def zone(name: str) -> tzinfo:
     if found is None:
         raise UsageError(f"unknown time zone {name!r}", hint=ZONE_HINT)
     return found
+
+
+def zone_setting_error(name: str) -> str | None:
+    """What is wrong with ``name`` given as a zone on the command line or in the configuration (not
+    in TZ): unknown, or ``UTC+2``, which the C library reads as 2 hours *west* of UTC; None if nothing."""
+    reversed_ = reversed_offset(name)
+    if reversed_ is not None:
+        return reversed_
+    if known_zone(name) is None:
+        return f"{name!r} is not a known time zone: {ZONE_HINT}"
+    return None
+
+
+def check_zone_option(name: str | None, option: str = "--timezone") -> None:
+    """A `UsageError` when ``name``, given to ``option``, is no zone, or ``UTC+2`` (`reversed_offset`)."""
+    if name is None:
+        return
+    reversed_ = reversed_offset(name)
+    if reversed_ is not None:
+        raise UsageError(f"{option} {reversed_}")
+    zone(name)
 
 
 def local_zone_name(environ: Mapping[str, str]) -> str:
@@ -85,7 +106,8 @@ def add_window_arguments(p: argparse.ArgumentParser) -> None:
     """--since/--until/--timezone, as the commands that read the local store take them."""
     p.add_argument("--since", help="only events at or after this time (2017-08-30T14:00Z, or an age: 2h, 7d)")
     p.add_argument("--until", help="only events before this time")
-    p.add_argument("--timezone", help="zone of --since/--until without one (default: the machine's)")
+    p.add_argument("--timezone",
+                   help="zone of --since/--until without one: Europe/Berlin, +02:00, ... (default: the machine's)")
 
 
 def window_from_args(args: argparse.Namespace, env: Env, tz: str | None = None) -> tuple[str | None, str | None]:
@@ -93,6 +115,8 @@ def window_from_args(args: argparse.Namespace, env: Env, tz: str | None = None) 
     that holds no time (--since not before --until) is refused: it would select nothing, silently."""
     if not args.since and not args.until:
         return None, None  # (no zone needed: here a TZ that names none is no error)
+    if not tz:
+        check_zone_option(args.timezone)
     tz = tz or args.timezone or local_zone_name(env.environ)
     now = env.clock()
     since = parse_time_arg(args.since, now=now, tz=tz, option="--since") if args.since else None

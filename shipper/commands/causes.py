@@ -27,14 +27,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from shipper.report.causes import build_incidents, render_text, to_json
+    from shipper.report.causes import linked_incidents, render_text, to_json
     from shipper.sinks.local import LocalStore
     from shipper.timeargs import window_from_args
 
     since, until = window_from_args(args, env)
     store = LocalStore(store_path(args, env), read_only=True)
     try:
-        incidents = build_incidents(store.iter_docs(since=since, until=until, only_recognised=True))
+        incidents = linked_incidents(store, since=since, until=until, window=incident_window(args))
         counts = store.counts(since=since, until=until)
     finally:
         store.close()
@@ -43,3 +43,14 @@ def run(args: argparse.Namespace, env: Env) -> int:
     else:
         env.stdout.write(render_text(incidents, counts))
     return ExitCode.OK
+
+
+def incident_window(args: argparse.Namespace) -> float:
+    """``recognise.incident_window`` of ``--config``, else the default: how incidents are linked."""
+    if args.config is None:
+        from shipper.enrich.relink import DEFAULT_WINDOW
+
+        return DEFAULT_WINDOW
+    from shipper.config import load_config
+
+    return float(load_config(args.config).recognise.incident_window)

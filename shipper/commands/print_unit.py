@@ -11,18 +11,26 @@ HELP = "print the systemd unit packaged with this shipper (install it as /etc/sy
 EXAMPLES = """\
 examples:
   shipper print-unit > /etc/systemd/system/shipper.service && systemctl daemon-reload
+  mkdir -p /etc/systemd/system/shipper.service.d
+  shipper print-unit --credentials > /etc/systemd/system/shipper.service.d/credentials.conf
 
 The unit runs /usr/local/bin/shipper: link it to the installed one, e.g.
   ln -s /opt/shipper/bin/shipper /usr/local/bin/shipper
+The drop-in (--credentials) hands /etc/shipper/es_api_key to the service as
+/run/credentials/shipper.service/es_api_key. Install it only where that file exists: systemd does
+not start the service while it is missing (status 243/CREDENTIALS).
 """
+DROP_IN = "shipper.service.d/credentials.conf"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    del p  # no options: the packaged file, byte for byte
+    p.add_argument("--credentials", action="store_true",
+                   help=f"print the drop-in {DROP_IN} (LoadCredential= of the Elasticsearch API key) instead")
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    env.stdout.write(read_packaged("shipper.service"))
+    """The packaged file, byte for byte."""
+    env.stdout.write(read_packaged(DROP_IN if args.credentials else "shipper.service"))
     return ExitCode.OK
 
 

@@ -14,7 +14,7 @@ from shipper.env import Env
 from shipper.errors import ExitCode, UsageError
 from shipper.parse.base import ParseContext
 from shipper.pipeline import Pipeline, Summary, Window
-from shipper.timeargs import local_zone_name, window_from_args, zone
+from shipper.timeargs import check_zone_option, local_zone_name, window_from_args
 
 if TYPE_CHECKING:
     from shipper.sinks.base import Sink
@@ -47,14 +47,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, directories, archives, journal files, or - for stdin")
     p.add_argument("--output", choices=("local", "ndjson", "es"), help="where documents go (default: the local store)")
     p.add_argument("--store", type=Path, help="the local store (default: ~/.local/share/shipper/events.db)")
-    p.add_argument("-o", "--out", type=Path, help="with --output ndjson: write to this file (afresh) instead of stdout")
+    p.add_argument("-o", "--out", type=Path,
+                   help="with --output ndjson: write to this file instead of stdout (- is stdout); it replaces the "
+                        "old file only once the replay is complete")
     p.add_argument("--es-url", help="with --output es: the Elasticsearch URL (credentials come from the config)")
     p.add_argument("--config", type=Path, help="a shipper.yml (parse, recognise and output settings)")
     p.add_argument("--format", choices=FORMATS, default="auto", help="force the input format (default: detect)")
     p.add_argument("--since", help="only events at or after this time (2017-08-30T14:00Z, or an age: 2h, 7d)")
     p.add_argument("--until", help="only events before this time")
-    p.add_argument("--timezone", help="zone of timestamps that carry none (default: the machine's)")
-    p.add_argument("--year", type=int, help="year of RFC 3164 timestamps (default: from each file's mtime)")
+    p.add_argument("--timezone", help="zone of timestamps that carry none: Europe/Berlin, +02:00, ... (default: the machine's)")
+    p.add_argument("--year", type=int,
+                   help="year of the FIRST line's RFC 3164 timestamp (they carry none); later lines roll over to the "
+                        "next year at New Year (Dec -> Jan). Default: the 12 months up to each file's modification "
+                        "time (stdin: now)")
     p.add_argument("--workers", type=int, metavar="N",
                    help=f"worker processes for parsing (0: none, at most {MAX_WORKERS}; default: one per CPU for a "
                         "large syslog or journal input)")
@@ -64,6 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
+    from shipper.commands.replay_notes import interrupted_note, year_note
     from shipper.enrich.chain import default_enrichers
     from shipper.parse.dispatch import make_parser
     from shipper.sinks.factory import make_sinks
@@ -78,26 +84,38 @@ def run(args: argparse.Namespace, env: Env) -> int:
     sinks = make_sinks(
         cfg, env, state_dir=state_dir, output=args.output, store=args.store, out=args.out, es_url=args.es_url
     )
+    if args.out is not None and str(args.out) == "-":  # as for `report -o -` (the sink took it as NDJSON's file)
+        from shipper.sinks.ndjson import NdjsonSink
+
+        sinks = [NdjsonSink(stream=env.stdout_bytes)]
     _check_store(args, sinks)
     stdin = env.stdin if "-" in args.paths else None
     own = [path for sink in sinks for path in sink.files()]  # (the sinks open their files later)
-    groups = open_inputs(list(args.paths), fmt=args.format, max_line_bytes=ctx.max_line_bytes, stdin=stdin, own=own)
-    from shipper.progress import progress_bar
+    try:
+        groups = open_inputs(list(args.paths), fmt=args.format, max_line_bytes=ctx.max_line_bytes, stdin=stdin,
+                             own=own)
+        from shipper.progress import progress_bar
 
-    total = sum(s.total() or 0 for g in groups for s in g.sources)
-    workers = _workers(args, groups, env)
-    with progress_bar(total, env, enabled=not args.quiet) as bar:
-        if workers:
-            from shipper.parallel.replay import ParallelReplay
+        total = sum(s.total() or 0 for g in groups for s in g.sources)
+        workers = _workers(args, groups, env)
+        with progress_bar(total, env, enabled=not args.quiet) as bar:
+            if workers:
+                from shipper.parallel.replay import ParallelReplay
 
-            from shipper.enrich.chain import linker
+                from shipper.enrich.chain import linker
 
-            incidents = linker(cfg.recognise)  # workers recognise; linking stays here
-            summary = ParallelReplay(groups, ctx, incidents, sinks, workers, window, bar).run()
-        else:
-            summary = Pipeline(groups, ctx, make_parser, default_enrichers(cfg.recognise), sinks, window, bar).run()
+                incidents = linker(cfg.recognise)  # workers recognise; linking stays here
+                summary = ParallelReplay(groups, ctx, incidents, sinks, workers, window, bar).run()
+            else:
+                summary = Pipeline(groups, ctx, make_parser, default_enrichers(cfg.recognise), sinks, window, bar).run()
+    except KeyboardInterrupt:
+        env.stderr.write(interrupted_note(sinks) + "\n")
+        raise
     if not args.quiet:
         env.stderr.write(format_summary(summary, len(groups)) + "\n")
+        for group in groups:
+            if group.year_guess is not None and ctx.year is None:
+                env.stderr.write(year_note(group.year_guess, ctx.timezone) + "\n")
     if summary.counters["read_errors"]:  # also with --quiet: something was not read
         env.stderr.write(read_errors_warning(summary.counters["read_errors"]) + "\n")
     refused = summary.sinks.get("elasticsearch", Counter())["dead_lettered"]
@@ -135,8 +153,8 @@ def _workers(args: argparse.Namespace, groups: list[InputGroup], env: Env) -> in
 
 
 def _context(args: argparse.Namespace, cfg: Config, env: Env) -> ParseContext:
+    check_zone_option(args.timezone)  # (the configuration's parse.timezone is checked when loaded, TZ by local_zone_name)
     tz = args.timezone or cfg.parse.timezone or local_zone_name(env.environ)
-    zone(tz)  # fails early, with a clear message, on an unknown zone
     if args.year is not None and args.year not in YEARS:  # (the config's parse.year is checked when loaded)
         raise UsageError(f"--year {args.year} is out of range",
                          hint=f"give a year from {YEARS.start} to {YEARS.stop - 1}, such as 2017")
@@ -165,11 +183,17 @@ def _dead_letter_options(args: argparse.Namespace, state_dir: Path) -> str:
 
 
 def format_summary(summary: Summary, inputs: int) -> str:
+    """One line of counts. A read error is an event tagged unparsed too: it is counted apart. A
+    truncated event (tagged so: its line was cut) is one of the parsed or unparsed ones."""
     c = summary.counters
-    parts = [
-        f"{c['read']:,} entries read from {inputs} input{'s' if inputs != 1 else ''}",
-        f"{c['documents']:,} events ({c['documents'] - c['unparsed']:,} parsed, {c['unparsed']:,} unparsed)",
-    ]
+    errors, truncated = c["read_errors"], c["truncated"]
+    details = [f"{c['documents'] - c['unparsed']:,} parsed", f"{max(c['unparsed'] - errors, 0):,} unparsed"]
+    if errors:
+        details.append(f"{errors:,} read error{'s' if errors != 1 else ''}")
+    events = f"{c['documents']:,} events ({', '.join(details)})"
+    if truncated:
+        events += f", {truncated:,} of them truncated (cut at parse.max_line_bytes or where an input broke)"
+    parts = [f"{c['read']:,} entries read from {inputs} input{'s' if inputs != 1 else ''}", events]
     for name, counters in summary.sinks.items():
         detail = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in sorted(counters.items()))
         parts.append(f"{name}: {detail or 'nothing written'}")

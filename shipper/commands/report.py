@@ -34,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
+    from shipper.commands.causes import incident_window
     from shipper.report.html import check_output, collect, render, write
     from shipper.sinks.local import LocalStore
     from shipper.timeargs import window_from_args
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     store = LocalStore(path, read_only=True)
     gc.disable()  # millions of small objects, none of them garbage: collecting would double the time
     try:
-        data = collect(store, since=since, until=until, now=env.clock())
+        data = collect(store, since=since, until=until, now=env.clock(), window=incident_window(args))
         page = render(data)
     finally:
         gc.enable()

@@ -13,7 +13,8 @@ examples:
   shipper run                                   with /etc/shipper/shipper.yml (the local journal if it has no inputs)
   shipper run --config ./shipper.yml            another configuration
   systemctl reload shipper                      (SIGHUP) reload the configuration; one that is invalid, whose
-                                                output cannot be opened or whose run.metrics.listen is taken is refused
+                                                output cannot be opened (or reached, while the old one works) or whose
+                                                run.metrics.listen is taken is refused
   shipper status                                what the daemon is doing
 
 With no output configured, events go to the local store <state_dir>/events.db

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from shipper.env import Env
 from shipper.errors import ExitCode
-from shipper.setup.kibana import add_kibana_arguments
+from shipper.setup.kibana import add_kibana_arguments, kibana_target
 from shipper.setup.options import add_es_arguments
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.sinks.es_client import connect
 
     es, _ = es_settings(args)
-    kibana = args.kibana or es.kibana_url
+    kibana = kibana_target(args, es)
     conn = connect(es, env)
     try:
         env.stdout.write(f"Elasticsearch {conn.version} at {conn.where}\n")

@@ -23,6 +23,7 @@ exit status: 0 when the daemon is running, 6 when it is not (or its status is st
 """
 
 STALE_AFTER = 60.0  # a status file not updated for this long means the daemon is stuck or gone
+WRITERS_SHOWN = 10  # journal writers listed under a checkpoint (the least far first); --json has them all
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,6 +57,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
         env.stdout.write(_report(status, running) + "\n")
     for key, state in positions.items():
         env.stdout.write(f"  checkpoint {key}: {_position(state)}\n")
+        for line in _writers(state):
+            env.stdout.write(f"    {line}\n")
     return ExitCode.OK if running else ExitCode.UNAVAILABLE
 
 
@@ -89,20 +92,60 @@ def _report(status: dict[str, Any], running: bool) -> str:
         label = "last message" if running else "last message before it stopped"
         lines.append(f"  {label}: {status['last_message']}")
     for key, figures in status.get("inputs", {}).items():
-        backlog = figures.get("backlog_bytes")
-        lines.append(
-            f"  input {figures.get('label', key)}: {figures.get('read', 0):,} read, {figures.get('shipped', 0):,} shipped, "
-            f"lag {figures.get('lag_seconds', 0):.1f} s"
-            + (f", {backlog:,} bytes not read yet" if backlog else "")
-            + (f", {figures['gaps']} gaps reported" if figures.get("gaps") else "")
-        )
+        lines.append(f"  input {figures.get('label', key)}: " + ", ".join(_figures(figures)))
     return "\n".join(lines)
+
+
+def _figures(figures: dict[str, Any]) -> list[str]:
+    """One input's figures, those that are 0 left out (but read, shipped and lag)."""
+    parts = [f"{figures.get('read', 0):,} read", f"{figures.get('shipped', 0):,} shipped",
+             f"lag {figures.get('lag_seconds', 0):.1f} s"]
+    optional = (
+        ("read_again", "{:,} read again after a restart or reload (not shipped again)"),
+        ("backlog_bytes", "{:,} bytes not read yet"),
+        ("gaps", "{:,} gaps reported"),
+        ("nul_bytes_skipped", "{:,} NUL bytes dropped before lines (a writer not in append mode: see the log)"),
+        ("files_read_by_another_input", "{:,} files skipped: another input reads them (see the log)"),
+    )
+    return parts + [text.format(figures[name]) for name, text in optional if figures.get(name)]
 
 
 def _position(state: dict[str, Any]) -> str:
     mark = state.get("mark")
     if isinstance(mark, dict):
-        return f"journal after {mark.get('time') or 'the start'}" if mark.get("cursor") else "journal at its configured start"
+        if not mark.get("cursor"):
+            return "journal at its configured start"
+        writers = state.get("writers")
+        count = len(writers) if isinstance(writers, dict) else 0
+        several = f" (the least far of its {count} writers)" if count > 1 else ""
+        return f"journal after {mark.get('time') or 'the start'}{several}"
     files = state.get("files", [])
     parts = [f"{f.get('path')} @ {int(f.get('offset', 0)):,}" + (" (done)" if f.get("done") else "") for f in files]
     return "; ".join(parts) or "no files yet"
+
+
+def _writers(state: dict[str, Any]) -> list[str]:
+    """How far each writer of a journal (journald, each host's systemd-journal-remote) is shipped,
+    the least far first, when it has several (the checkpoint's position is the least far's)."""
+    writers = state.get("writers")
+    if not isinstance(writers, dict) or len(writers) < 2:
+        return []
+    shown = sorted(_writer(p) + (str(i),) for i, p in writers.items() if isinstance(p, dict))
+    lines = [f"writer {i}: {text}" for _, text, i in shown[:WRITERS_SHOWN]]
+    if len(shown) > WRITERS_SHOWN:
+        lines.append(f"and {len(shown) - WRITERS_SHOWN:,} more writers (`shipper status --json` lists them all)")
+    return lines
+
+
+def _writer(position: dict[str, Any]) -> tuple[str, str]:
+    """A writer's place for sorting (a time) and what to say of it."""
+    from shipper.sources.journal_header import cursor_time
+    from shipper.sources.live import iso
+
+    shipped = position.get("shipped")
+    when = cursor_time(shipped) if isinstance(shipped, str) else None
+    if when is not None:
+        return iso(when), f"shipped up to its entry of {iso(when)}"
+    if position.get("cursor"):  # (a checkpoint of an earlier version: only where reading resumes)
+        return str(position.get("time") or ""), f"reading resumes after {position.get('time')}"
+    return "", "nothing shipped yet"

@@ -21,12 +21,12 @@ _NAMESPACE = re.compile(r"^[a-z0-9_]{1,100}$")
 _FINGERPRINT = re.compile(r"^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$")
 
 
-def check_url(url: str, what: str) -> None:
+def check_url(url: str, what: str, example: str = "https://es1.example:9200") -> None:
     """`ValueError` unless ``url`` is http(s)://HOST[:PORT][/PATH] without credentials (what the
     client takes; it fails on anything else with a message that names neither the key nor the fix)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or "://" not in url:
-        raise ValueError(f"{what} {url!r} needs http:// or https:// in front, e.g. https://es1.example:9200")
+        raise ValueError(f"{what} {url!r} needs http:// or https:// in front, e.g. {example}")
     try:
         port = parts.port
     except ValueError:
@@ -84,7 +84,8 @@ class ElasticsearchOutput:
     retry_initial: Duration = Duration(0.5)
     retry_max: Duration = Duration(30)
     max_item_retries: int = field(
-        default=20, metadata={"help": "item-level 5xx tries before the item goes to the dead letter (429s retry forever)"}
+        default=20, metadata={"help": "item-level 5xx retries before the item goes to the dead letter "
+                                   "(429s retry forever; in `shipper run`, 502/503/504 too)"}
     )
     max_held_events: int = field(
         default=6_000, metadata={"help": "events in flight or waiting for a retry; when full, reading pauses"}
@@ -110,6 +111,8 @@ class ElasticsearchOutput:
                              "or set cloud_id (or leave hosts out for http://localhost:9200)")
         for host in self.hosts:
             check_url(host, "host")
+        if self.kibana_url:  # (empty: the loader says so, naming the key)
+            check_url(self.kibana_url, "kibana_url", "https://kibana.example:5601")
         self._check_auth()
         if self.ssl_fingerprint is not None and not _FINGERPRINT.match(self.ssl_fingerprint):
             raise ValueError("ssl_fingerprint must be a SHA-256 fingerprint: 64 hex digits, optionally ':'-separated")

@@ -114,14 +114,42 @@ def _check_nodes(node: yaml.Node, name: str, prefix: str = "", above: tuple[yaml
         _check_nodes(value, name, key, above)
 
 
+# YAML 1.2's core schema, for plain (unquoted) scalars: PyYAML resolves YAML 1.1's, where
+# ``1:30`` is 90 (base 60), ``yes``/``no``/``on``/``off`` are booleans, ``0755`` is octal and dates
+# are timestamps. The config's types check text as written (no setting is a YAML timestamp: an
+# impossible date is then a clear error, not a crash). Null (``~``, ``null``, empty) and merge keys
+# (``<<``) stay as PyYAML has them.
+_CORE = {
+    "tag:yaml.org,2002:bool": ("tTfF", r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    "tag:yaml.org,2002:int": ("-+0123456789", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    "tag:yaml.org,2002:float": ("-+.0123456789", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                                                 r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+}
+_KEPT = ("tag:yaml.org,2002:null", "tag:yaml.org,2002:merge")
+_INT = re.compile(r"^([-+]?)(0o|0x)?([0-9a-fA-F]+)$")
+
+
+def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
+    """An integer as YAML 1.2 writes it: decimal (``0755`` is 755), ``0o`` octal, ``0x`` hex."""
+    text = loader.construct_scalar(node)
+    m = _INT.match(text)
+    if m is None:
+        raise ValueError(f"{text!r} is not an integer")
+    value = int(m.group(3), {"0o": 8, "0x": 16}.get(m.group(2) or "", 10))
+    return -value if m.group(1) == "-" else value
+
+
 @functools.cache
-def _without_timestamps(base: type[Any]) -> type[Any]:
-    """``base`` (a YAML loader class) reading unquoted dates and times (``2024-01-31T12:00:00Z``)
-    as the text they are: the config's types check them as written (no setting is a YAML
-    timestamp), where ``2024-13-45`` is a clear error and not a crash."""
-    resolvers = {first: [(tag, rx) for tag, rx in pairs if tag != "tag:yaml.org,2002:timestamp"]
+def _core_schema(base: type[Any]) -> type[Any]:
+    """``base`` (a YAML loader class, C or Python) resolving plain scalars by YAML 1.2's core
+    schema (`_CORE`), the integers among them built as 1.2 reads them."""
+    resolvers = {first: [(tag, rx) for tag, rx in pairs if tag in _KEPT]
                  for first, pairs in base.yaml_implicit_resolvers.items()}
-    return type("ConfigLoader", (base,), {"yaml_implicit_resolvers": resolvers})
+    for tag, (firsts, pattern) in _CORE.items():  # (int before float: "1" matches both)
+        for first in firsts:
+            resolvers.setdefault(first, []).append((tag, re.compile(pattern)))
+    constructors = {**base.yaml_constructors, "tag:yaml.org,2002:int": _construct_int}
+    return type("ConfigLoader", (base,), {"yaml_implicit_resolvers": resolvers, "yaml_constructors": constructors})
 
 
 def load_yaml_file(path: Path) -> tuple[Any, Where]:
@@ -134,7 +162,7 @@ def load_yaml_file(path: Path) -> tuple[Any, Where]:
 
 
 def load_yaml_text(text: str, name: str) -> tuple[Any, Where]:
-    loader = _without_timestamps(_Loader)(text)
+    loader = _core_schema(_Loader)(text)
     try:  # one parse gives both the data and the line of every key
         node = loader.get_single_node()
         data = None
@@ -199,6 +227,8 @@ def _convert(tp: Any, value: Any, where: Where, key: str, help_: str | None = No
         if value is None:
             if type(None) in get_args(tp):
                 return None
+        elif value == "" and type(None) in get_args(tp):  # `cloud_id: ''` is not "no Cloud ID": say so
+            raise where.error(key, "is empty", f"set it to {help_}, or remove the key" if help_ else "set it, or remove the key")
         errors = []
         for arg in args:
             try:
@@ -246,7 +276,7 @@ def _scalar(tp: Any, value: Any, where: Where, key: str, help_: str | None) -> A
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise where.error(key, f"expected true or false, got {_kind(value)}", help_)
+        raise where.error(key, f"expected true or false, got {_kind(value)}", help_ or "use true or false")
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value

@@ -11,7 +11,7 @@ from typing import Literal
 from shipper.config.elasticsearch import ElasticsearchOutput
 from shipper.config.loader import ByteSize, Duration, Where, build, load_yaml_file
 from shipper.errors import ConfigError
-from shipper.timeargs import ZONE_HINT, known_zone
+from shipper.timeargs import zone_setting_error
 
 TextFormat = Literal["auto", "syslog", "elasticsearch", "journal-export", "journal-json"]
 
@@ -84,13 +84,16 @@ YEARS = range(1970, 10000)  # the years parse.year and replay's --year accept
 
 @dataclass
 class ParseConfig:
-    timezone: str | None = field(default=None, metadata={"help": "an IANA zone such as Europe/Berlin or UTC"})
+    timezone: str | None = field(
+        default=None, metadata={"help": "an IANA zone such as Europe/Berlin or UTC, or an offset such as +02:00"}
+    )
     year: int | None = None
     max_line_bytes: ByteSize = ByteSize(64 * 1024)
 
     def __post_init__(self) -> None:
-        if self.timezone is not None and known_zone(self.timezone) is None:
-            raise ValueError(f"timezone {self.timezone!r} is not a known time zone: {ZONE_HINT}")
+        problem = None if self.timezone is None else zone_setting_error(self.timezone)
+        if problem is not None:
+            raise ValueError(f"timezone {problem}")
         if self.year is not None and self.year not in YEARS:
             raise ValueError(f"year {self.year} is out of range: give a year from {YEARS.start} to {YEARS.stop - 1}, "
                              "such as 2017, or leave it out (each file's modification time gives it)")

@@ -6,6 +6,13 @@ and flushes when no batch came for `QUIET` seconds or the oldest unflushed one h
 ``linger`` seconds (so a trickle of live events is not held back until a bulk request is full).
 The sink acknowledges on this thread, into the `Ledger`. A failure that retrying cannot fix
 (credentials refused, a bug) stops the courier; the loop then stops the daemon with that error.
+
+An output that is open but does not take documents now (the Elasticsearch sink retrying requests or
+items: its ``failing``) counts as unreachable: not `connected`, not `delivering`, so what is read
+meanwhile goes to the disk buffer, and reading pauses when that is full.
+
+At a reload whose ``run.stop_timeout`` ran out, the courier is `abandon`ed: it takes no more batches,
+and a sink that can let go (`Abandonable`) gives back what it did not deliver, for the disk buffer.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from shipper.daemon.ledger import Ledger
 from shipper.daemon.outbox import ORPHAN, Outbox
 from shipper.errors import ShipperError, UnavailableError
 from shipper.event import Batch
-from shipper.sinks.base import Sink
+from shipper.sinks.base import Abandonable, Sink
 from shipper.sources.live import Log
 
 RETRY_OPEN_MAX = 30.0
@@ -42,10 +49,12 @@ class Courier:
         self._quiet = quiet
         self._log = log
         self._finish = threading.Event()
+        self._abandoned = threading.Event()
+        self._given_back: list[Batch] = []  # what the sink did not deliver, once abandoned
         self._thread = threading.Thread(target=self._run, name="shipper-courier", daemon=True)
         self.error: BaseException | None = None  # what stopped it, when it was not asked to
-        self.connected = False
         self.failing = False  # the output could not be opened: batches go to the disk buffer
+        self._sink: Sink | None = None  # the output, while it is open
         self.sink_name = ""
         self.counters: dict[str, int] = {}  # the sink's counters, copied after each call
         self._busy_since: float | None = None  # when the sink call in progress began
@@ -59,31 +68,59 @@ class Courier:
         self._finish.set()
         self._outbox.close()
         self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return not self.running
+
+    def abandon(self, timeout: float) -> list[Batch] | None:
+        """After a `finish` that timed out: stop now, with what the sink holds undelivered (the
+        sink's ``abandon``). The batches it did not deliver, once the courier ended (within
+        ``timeout``: it lets requests in flight finish); None when its sink cannot let go or it
+        did not end in time (it sends nothing more then either)."""
+        sink = self._sink
+        if not isinstance(sink, Abandonable):
+            return None
+        self._abandoned.set()
+        sink.abandon()
+        self._thread.join(timeout)
+        return None if self.running else self._given_back
+
+    @property
+    def running(self) -> bool:
+        """Still at work: a `finish` whose timeout expired first."""
+        return self._thread.is_alive()
 
     def delivering(self, now: float) -> bool:
         """The output takes batches (maybe slower than they are read: then reading waits, rather
         than filling the disk buffer, which is for when it does not take them at all)."""
-        busy_since = self._busy_since
-        return not self.failing and (busy_since is None or now - busy_since < STALLED_AFTER)
+        busy_since, sink = self._busy_since, self._sink
+        return (not self.failing and not (sink is not None and _failing(sink))
+                and (busy_since is None or now - busy_since < STALLED_AFTER))
+
+    @property
+    def connected(self) -> bool:
+        """The output is open and takes documents (read on the loop's thread)."""
+        sink = self._sink
+        return sink is not None and not _failing(sink)
 
     def _run(self) -> None:
         try:
             sink = self._open()
             if sink is None:
                 return
+            self._sink = sink
             try:
                 self._deliver(sink)
             finally:
-                self.connected = False
+                self._sink = None
                 sink.close()
+            if self._abandoned.is_set() and isinstance(sink, Abandonable):
+                self._given_back = sink.give_back()
         except BaseException as exc:  # handed to the loop, which stops the daemon with it
             self.error = exc
 
     def _open(self) -> Sink | None:
         if self._opened is not None:
             sink, self._opened = self._opened, None
-            self.sink_name, self.connected = sink.name, True
+            self.sink_name = sink.name
             return sink
         delay, said = 0.5, 0.0
         while True:
@@ -91,7 +128,7 @@ class Courier:
             self.sink_name = sink.name
             try:
                 sink.open(self._ledger.ack)
-                self.connected, self.failing = True, False
+                self.failing = False
                 return sink
             except UnavailableError as exc:
                 self.failing = True
@@ -105,7 +142,7 @@ class Courier:
 
     def _deliver(self, sink: Sink) -> None:
         outbox, pending_since = self._outbox, None
-        while True:
+        while not self._abandoned.is_set():
             if pending_since is None:
                 batch = outbox.get(0.5)
             else:  # None after a quiet moment, or once the oldest unflushed batch waited ``linger``
@@ -142,6 +179,12 @@ class Courier:
     def _publish(self, sink: Sink) -> None:
         self._busy_since = None
         self.counters = dict(sink.counters)
+
+
+def _failing(sink: Sink) -> bool:
+    """An open sink that does not take documents now: only sinks that retry on their own (the
+    Elasticsearch sink) can be so, and say it with a ``failing`` attribute."""
+    return bool(getattr(sink, "failing", False))
 
 
 def describe(error: BaseException) -> str:

@@ -6,6 +6,12 @@ again rebuild the ids' counts); the acknowledged position (``shipped`` of the `T
 again are not to be shipped again. It is saved under `KEY` in the input's checkpoint file, with
 the follower's state of the same acknowledgement, in one atomic write: after a crash both are
 those of one moment, and only what is before the position is left out.
+
+Only the streams the follower's state still holds are kept (`_streams`): one it no longer holds
+is never read again from a saved position (a vacuumed journal writer, a file gone or read to its
+end), so its position would only make the file grow with every host that came and went, or,
+worse, hold back the lines of a new file that gets the same stream id (a text file's id is its
+inode and the hash of its first bytes: a new file in a reused inode may start with the same line).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from shipper.sources.journal_header import cursor_number
 from shipper.sources.live import JournalMark, TextMark
 
 KEY = "delivered"
@@ -27,9 +34,9 @@ class Delivered:
     def load(self, key: str, saved: dict[str, Any] | None) -> None:
         """Take input ``key``'s positions out of its saved checkpoint (the rest is the follower's)."""
         positions = saved.pop(KEY, None) if saved is not None else None
-        self._inputs[key] = {
+        self._inputs[key] = _upgraded(key, {
             str(sid): pos for sid, pos in positions.items() if isinstance(pos, (int, str)) and not isinstance(pos, bool)
-        } if isinstance(positions, Mapping) else {}
+        }) if isinstance(positions, Mapping) else {}
 
     def of(self, key: str, sid: str) -> Position | None:
         return self._inputs[key].get(sid)
@@ -49,5 +56,32 @@ class Delivered:
         return self._inputs[key].pop(sid, None) is not None
 
     def saved(self, key: str, state: dict[str, Any]) -> dict[str, Any]:
-        """The checkpoint to save: the follower's ``state`` and the positions."""
-        return {**state, KEY: dict(self._inputs[key])}
+        """The checkpoint to save: the follower's ``state`` and the positions of the streams it holds
+        (the others are forgotten here too)."""
+        streams = _streams(key, state)
+        positions = self._inputs[key]
+        for sid in [sid for sid in positions if sid not in streams]:
+            del positions[sid]
+        return {**state, KEY: dict(positions)}
+
+
+def _streams(key: str, state: dict[str, Any]) -> set[str]:
+    """The source ids of the streams a follower's ``state`` holds a position of: a file input's
+    contents (``files``, `shipper.sources.tail`: ``<key>/<file key>``), a journal input's writers
+    (``writers``, `shipper.sources.follow`: ``<key>/<seqnum_id>``)."""
+    files = state.get("files")
+    writers = state.get("writers")
+    names = [f.get("key") for f in files if isinstance(f, Mapping)] if isinstance(files, list) else []
+    names += list(writers) if isinstance(writers, Mapping) else []
+    return {f"{key}/{name}" for name in names if isinstance(name, str)}
+
+
+def _upgraded(key: str, positions: dict[str, Position]) -> dict[str, Position]:
+    """Positions saved by an earlier version, under the current source ids. Before the journal
+    was read per writer, a journal input's one stream was the input ``key`` itself; its position
+    (the last cursor shipped, of whichever writer) is now that of the cursor's writer, whose
+    stream resumes at or before it (`shipper.sources.follow.positions` reads the old checkpoint)."""
+    old = positions.pop(key, None)
+    if isinstance(old, str) and (number := cursor_number(old)) is not None:
+        positions.setdefault(f"{key}/{number[0]}", old)
+    return positions

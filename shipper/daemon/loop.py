@@ -2,10 +2,16 @@
 
 * SIGTERM/SIGINT: stop reading, deliver what is queued for up to ``run.stop_timeout`` seconds,
   save the checkpoints of what the output acknowledged, exit 0. What was not delivered is read
-  again at the next start (its checkpoints did not move).
+  again at the next start (its checkpoints did not move). An output that could not be opened is
+  not waited for: what was read is in the disk buffer already. Stopping on an error, an error
+  while stopping is logged as secondary, never in its place.
 * SIGHUP: read the configuration file again and check it, open its output and move the metrics
   endpoint if ``run.metrics`` changed; if all that works, the running session ends as on SIGTERM
   (without exiting) and a new one starts; if not, the old one goes on and the reason is logged.
+  A new output that cannot be reached or refuses shipper's credentials is refused so too while
+  the old one works, and taken while the old one fails as well (`Session.connect`). An old output
+  still at work after ``run.stop_timeout`` lets go: what it did not deliver goes to the disk buffer,
+  for the new one (`Session._let_go`).
 * Between turns with nothing to read, the loop sleeps on the followers' descriptors (the journal's
   inotify) and on a self-pipe that signals write to, for at most `IDLE_WAIT` seconds (files are
   polled); once an input wakes it, `GATHER` more, so that new entries are read in full polls.
@@ -96,6 +102,7 @@ class Daemon:
         self._console.log(f"shipper: running; inputs: {', '.join(f.label for f in self._plan.followers)}; "
                           f"state in {self._plan.cfg.state_dir}")
         code = int(ExitCode.OK)
+        raised = False
         try:
             while not self._stop:
                 if self._reload:
@@ -113,9 +120,12 @@ class Daemon:
                     break
                 if not busy:
                     self._wait(session.fds(), PAUSED_WAIT if session.paused else IDLE_WAIT)
+        except BaseException:
+            raised = True
+            raise
         finally:
             self._notify.send("STOPPING=1")
-            self._close(session, "stopped")
+            self._stopped(session, failed=raised or code != ExitCode.OK)
             self._collector.stop()
             self._notify.close()
             self._console.end()
@@ -130,7 +140,7 @@ class Daemon:
 
     def _close(self, session: Session, state: str) -> None:
         timeout = float(session.cfg.run.stop_timeout)
-        delivered = session.close(timeout, save=self._lost is None)
+        delivered = session.close(timeout, save=self._lost is None, let_go=state == "reloading")
         if self._lost is not None:
             error = session.courier.error if session.courier is not None else None
             if error is not None:
@@ -141,15 +151,23 @@ class Daemon:
                               "the next start reads the inputs afresh")
             return
         if not delivered:
-            why = ("the output failed" if session.courier is not None and session.courier.error is not None
-                   else f"the output did not take everything within {timeout:.0f} s (run.stop_timeout)")
-            self._console.log(f"shipper: {why}; {session.ledger.in_flight} batches not acknowledged will be read "
-                              "again at the next start (nothing is lost)")
+            self._console.log(f"shipper: {_undelivered(session, timeout)}")
         elif state == "stopped":
             self._console.log("shipper: stopped; everything read was acknowledged by the output")
         self._write_status(session, state)
         courier = session.courier
         self._stats.end(session.ledger.snapshot(), courier.counters if courier is not None else {})
+
+    def _stopped(self, session: Session, failed: bool) -> None:
+        """`_close` at the end. When the daemon stops on an error, an error while stopping (on a full
+        disk, the checkpoints fail too) is logged as secondary: the first one stays the one reported."""
+        try:
+            self._close(session, "stopped")
+        except Exception as exc:
+            if not failed:
+                raise
+            said = str(exc) if isinstance(exc, ShipperError) else f"{type(exc).__name__}: {exc}"
+            self._console.log(f"shipper: while stopping after that error, another one (secondary): {said}")
 
     def _reloaded(self, session: Session) -> Session:
         """A new session on the new configuration, or the old one if the new one is not valid."""
@@ -159,9 +177,10 @@ class Daemon:
             return session
         self._notify.send("RELOADING=1")
         try:
-            new = self._prepared(session.cfg)
+            new = self._prepared(session)
         except ShipperError as exc:
-            self._console.log(f"shipper: not reloading {self._config_path}: {exc}; still running on the previous configuration")
+            self._console.log(f"shipper: not reloading {self._config_path}: {exc}; still running on the previous "
+                              "configuration: fix it and reload again")
             self._notify.send("READY=1")
             return session
         self._close(session, "reloading")
@@ -171,14 +190,15 @@ class Daemon:
         self._notify.send("READY=1", "STATUS=reloaded")
         return new
 
-    def _prepared(self, old: Config) -> Session:
-        """The session of the configuration file as it is now, its output open and the metrics
-        endpoint where it says; a `ShipperError` (and nothing changed) when any of that fails."""
+    def _prepared(self, old: Session) -> Session:
+        """The session of the configuration file as it is now, its output open (`Session.connect`)
+        and the metrics endpoint where it says; a `ShipperError` (and nothing changed) when any of
+        that fails."""
         cfg = load_config(self._config_path)
-        if not same_state_dir(old, cfg):
+        if not same_state_dir(old.cfg, cfg):
             raise ConfigError(f"state_dir changed to {cfg.state_dir}", hint="restart shipper to move its state")
         new = Session(self._make_plan(cfg), self._console.log, self._stats, self._lock)
-        new.connect()
+        new.connect(replacing=old)
         try:
             self._metrics.switch(cfg.run.metrics)
         except ShipperError:
@@ -196,7 +216,8 @@ class Daemon:
         return int(ExitCode.OUTPUT)
 
     def _fatal(self, error: BaseException) -> int:
-        self._console.log(f"shipper: error: {describe(error)}")
+        """The output's error, said as the command line says errors: the message, then the fix."""
+        self._console.log(f"shipper: error: {error.message if isinstance(error, ShipperError) else describe(error)}")
         if isinstance(error, ShipperError):
             if error.hint:
                 self._console.log(f"shipper: {error.hint}")
@@ -282,3 +303,25 @@ class Daemon:
             os.write(self._wake_w, b"x")
         except OSError:
             pass
+
+
+def _undelivered(session: Session, timeout: float) -> str:
+    """Why the output did not acknowledge everything read when the session stopped, and what becomes of it."""
+    courier, left = session.courier, session.ledger.in_flight
+    assert courier is not None and session.outbox is not None  # (a session that was opened)
+    again = f"{left} batches not acknowledged will be read again at the next start (nothing is lost)"
+    if courier.error is not None:
+        return f"the output failed; {again}"
+    if session.given_back is not None:
+        kept = "1 batch it had not delivered waits" if session.given_back == 1 else \
+            f"{session.given_back} batches it had not delivered wait"
+        return (f"the output did not take everything within {timeout:.0f} s (run.stop_timeout): it let go, and the "
+                f"{kept} in the disk buffer for the new configuration's output; their inputs' checkpoints did not "
+                "move (nothing is lost)")
+    if courier.running:
+        return f"the output did not take everything within {timeout:.0f} s (run.stop_timeout); {again}"
+    if courier.failing:  # it never could be opened: there was nothing to wait for
+        return (f"the output is unreachable: the {left} batches it did not acknowledge are kept in the disk buffer "
+                f"in {session.outbox.spool.dir} for the next start, and their inputs' checkpoints did not move "
+                "(nothing is lost)")
+    return f"the output stopped before it acknowledged everything; {again}"

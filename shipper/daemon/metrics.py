@@ -22,6 +22,10 @@ _PER_INPUT = (
      "Events read again after a restart or reload to give the next ones their ids (not shipped again)"),
     ("shipper_bytes_read", "counter", "bytes", "Bytes of text read from files"),
     ("shipper_gaps", "counter", "gaps", "shipper.gap events: data the input may have lost"),
+    ("shipper_nul_bytes_skipped", "counter", "nul_bytes_skipped",
+     "NUL bytes dropped before lines (a writer not in append mode, after a copytruncate)"),
+    ("shipper_files_read_by_another_input", "gauge", "files_read_by_another_input",
+     "Files the input's patterns match that another input reads (since the configuration was loaded)"),
     ("shipper_lag_seconds", "gauge", "lag_seconds", "Age of the oldest event read and not yet acknowledged"),
 )
 _OUTPUT_COUNTERS = (

@@ -19,6 +19,7 @@ from shipper.env import Env
 from shipper.errors import ConfigError
 from shipper.parse.base import ParseContext
 from shipper.sinks.base import Encode, Sink
+from shipper.sources.claims import Claims
 from shipper.sources.follow import JournalFollower
 from shipper.sources.journal_entries import journal_module
 from shipper.sources.live import Follower, Log
@@ -53,26 +54,32 @@ def make_plan(cfg: Config, env: Env, log: Log, sink_env: Env) -> Plan:
 
 
 def make_followers(cfg: Config, log: Log, max_line_bytes: int, own: Sequence[Path] = ()) -> list[Follower]:
-    """``own``: the output's files, which file inputs never read (`FileFollower`)."""
+    """``own``: the output's files, which file inputs never read (`FileFollower`). Every input is
+    checked before systemd-python is looked for (when one reads the journal): without it, the error
+    says so of a configuration whose inputs are all valid."""
     inputs = cfg.inputs or [JournalInput(type="journal")]
     followers: list[Follower] = []
     seen: dict[str, int] = {}
+    claims = Claims()  # which file input reads a file several match (`shipper.sources.claims`)
     for i, spec in enumerate(inputs):
         follower: Follower
         if isinstance(spec, JournalInput):
-            journal_module()  # systemd-python is needed: say so now
             key = input_key("journal", spec.name, str(spec.path) if spec.path else "local")
-            follower = JournalFollower(spec, key, log=log)
         else:
             _check_file_input(cfg, spec, i)
             key = input_key("file", spec.name, "\n".join(spec.paths))
-            follower = FileFollower(spec, key, max_line_bytes=max_line_bytes, log=log, own=own)
         if key in seen:
             raise _shared_checkpoint(cfg, i, seen[key], key)
         seen[key] = i
         if isinstance(spec, FileInput):
             _check_overlap(cfg, spec, i, inputs)
+            follower = FileFollower(spec, key, max_line_bytes=max_line_bytes, log=log, own=own, claims=claims)
+        else:
+            _check_journals(cfg, spec, i, inputs)
+            follower = JournalFollower(spec, key, log=log)
         followers.append(follower)
+    if any(isinstance(f, JournalFollower) for f in followers):
+        journal_module()  # systemd-python is needed: say so now
     return followers
 
 
@@ -104,6 +111,37 @@ def _check_overlap(cfg: Config, spec: FileInput, i: int, inputs: Sequence[InputC
                              + ("the same files" if _MAGIC.search(shared) else shared))
                 raise cfg.error(f"inputs[{i}].paths[{k}]", both + ": every line would be shipped twice",
                                 "remove it from one of the two inputs, or add it to the exclude: of one")
+
+
+def _check_journals(cfg: Config, spec: JournalInput, i: int, inputs: Sequence[InputConfig]) -> None:
+    """inputs[i] may not read the journal an earlier journal input reads where one of the two selects
+    every entry the other does (no units: or identifiers:, and no narrower priority:): each of them
+    would be shipped twice. Two filters that overlap only in part pass."""
+    for first, other in enumerate(inputs[:i]):
+        if not isinstance(other, JournalInput) or _journal_of(other) != _journal_of(spec):
+            continue
+        line = cfg.where.marks.get(f"inputs[{first}]")
+        there = f"inputs[{first}]" + (f" (line {line})" if line else "")
+        if _selects_all_of(other, spec):
+            wider, narrower = there, "this input"
+        elif _selects_all_of(spec, other):
+            wider, narrower = "this input", there
+        else:
+            continue
+        raise cfg.error(f"inputs[{i}]", f"reads {_journal_of(spec)}, as {there} does, and {wider} selects every entry "
+                        f"{narrower} selects: each of them would be shipped twice",
+                        f"give {wider} units: or identifiers: that select other entries, or remove one of the two")
+
+
+def _selects_all_of(wide: JournalInput, narrow: JournalInput) -> bool:
+    """Whether every entry ``narrow`` selects is selected by ``wide`` too (`JournalFollower`'s filters)."""
+    if wide.units or wide.identifiers:
+        return False
+    return wide.priority is None or (narrow.priority is not None and narrow.priority <= wide.priority)
+
+
+def _journal_of(spec: JournalInput) -> str:
+    return f"the journal in {spec.path.resolve()}" if spec.path else "the local journal"
 
 
 def _shared(a: FileInput, pattern: str, b: FileInput, other: str) -> str | None:

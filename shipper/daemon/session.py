@@ -26,13 +26,14 @@ from shipper.daemon.gap import gap_doc
 from shipper.daemon.ledger import Ledger
 from shipper.daemon.outbox import Outbox
 from shipper.daemon.plan import Plan
+from shipper.daemon.retarget import RetargetingOutbox, retargeter
 from shipper.daemon.stats import Snapshot, Stats
 from shipper.daemon.streams import Stream
 from shipper.enrich.base import Enricher
 from shipper.enrich.chain import default_enrichers
 from shipper.enrich.order import Order, Waiting, roles_of, stamp
 from shipper.enrich.recognise import Recognise
-from shipper.errors import UnavailableError
+from shipper.errors import ShipperError, UnavailableError
 from shipper.event import Batch, Doc
 from shipper.parallel.express import Tail
 from shipper.parse.dispatch import make_parser
@@ -41,6 +42,7 @@ from shipper.sinks.rows import encode_rows
 from shipper.sources.base import RawChunk
 from shipper.sources.follow import POLL_ENTRIES
 from shipper.sources.live import End, Follower, Gap, Idle, Log, Polled, TextMark
+from shipper.sources.tail import FileFollower
 from shipper.state.checkpoints import CheckpointStore
 from shipper.state.lock import StateLock
 from shipper.state.spool import DIRNAME as SPOOL_DIR
@@ -87,12 +89,14 @@ class Session:
         self._owner: dict[str, Follower] = {}  # source id -> follower
         self._dirty: set[str] = set()  # followers (by key) whose state changed since it was saved
         self._delivered = Delivered()
+        self._nuls: dict[str, int] = {}  # follower key -> the NUL bytes of its count already in its figures
         self._sink: Sink | None = None  # opened by `connect`, for the courier
         self._saved_at = 0.0
         self._host = socket.gethostname()
         self.ledger = Ledger()
         self.outbox: Outbox | None = None
         self.courier: Courier | None = None
+        self.given_back: int | None = None  # batches put back in the disk buffer at a reload (`_let_go`)
         self.paused = False  # reading waits for the output
         self._encode: Encode | None = plan.encode  # None: the sink's items are not bytes (documents travel)
         recognise = self._enrichers[0]
@@ -102,19 +106,40 @@ class Session:
         self._tail = Tail.make(recognise, {plan.sink_name: plan.encode}) if isinstance(recognise, Recognise) and not rows else None
 
     # -- life -------------------------------------------------------------------------------------
-    def connect(self) -> None:
+    def connect(self, replacing: Session | None = None) -> None:
         """Open the output before the session starts (a reload checks the new one so, before the
-        old session ends): a `ShipperError` when it cannot be written to. One unreachable now is
-        no such error: the courier retries it, meanwhile batches wait in the disk buffer."""
+        old session ends): a `ShipperError` when it cannot be written to. At a start, one that
+        cannot be reached or refuses shipper now is no such error: the courier retries it,
+        meanwhile batches wait in the disk buffer. At a reload (``replacing``: the session that
+        would end) it is, while the old output works: switching would stop shipping. While the old
+        one fails too (an outage), the new one is taken: it may be the fix."""
         sink = self.plan.make_sink()
         try:
             sink.open(self.ledger.ack)
         except BaseException as exc:
             sink.close()
-            if isinstance(exc, UnavailableError):
-                return
-            raise
+            if not isinstance(exc, UnavailableError):
+                raise
+            if replacing is not None and replacing.output_works():
+                raise UnavailableError(f"the new output cannot be used: {exc.message}",
+                                       hint=exc.hint or "check output.elasticsearch") from None
+            return
         self._sink = sink
+
+    def output_works(self) -> bool:
+        """Whether this session's output takes batches now: its courier opened it and did not fail,
+        and it opens again (an outage after the courier opened it shows only so)."""
+        courier = self.courier
+        if courier is None or courier.error is not None or courier.failing or not courier.connected:
+            return False
+        probe = self.plan.make_sink()
+        try:
+            probe.open(_no_ack)
+        except ShipperError:
+            return False
+        finally:
+            probe.close()
+        return True
 
     def discard(self) -> None:
         """Let go of a session that will not start (the output `connect` opened is closed)."""
@@ -125,7 +150,9 @@ class Session:
     def open(self) -> None:
         run = self.cfg.run
         spool = Spool(self.cfg.state_dir / SPOOL_DIR, int(run.spool_max_bytes))
-        self.outbox = Outbox(spool, run.queue_events)
+        retarget = retargeter(self.plan.sink_name, self.plan.encode)
+        self.outbox = (Outbox(spool, run.queue_events) if retarget is None
+                       else RetargetingOutbox(spool, run.queue_events, retarget))  # (a destination changed: `retarget`)
         self.courier = Courier(self.plan.make_sink, self.outbox, self.ledger, linger=float(run.batch_wait), log=self._log,
                                opened=self._sink)
         self._sink = None
@@ -135,26 +162,48 @@ class Session:
             self._delivered.load(follower.key, saved)
             for item in follower.open(saved):
                 self._handle(follower, item, time.monotonic(), time.time())
+            self._take_counts(follower)
             self._save(follower)
         self.courier.start()
 
-    def close(self, timeout: float, save: bool = True) -> bool:
+    def close(self, timeout: float, save: bool = True, let_go: bool = False) -> bool:
         """Hand on what is pending, let the courier deliver for up to ``timeout`` seconds, save
         the checkpoints of what was acknowledged. False when not everything was delivered.
         ``save`` False (the state directory is gone): nothing is written there, neither
-        checkpoints nor, when the output does not take batches, its disk buffer."""
+        checkpoints nor, when the output does not take batches, its disk buffer. ``let_go`` (a
+        reload): a courier still at work then is abandoned (`_let_go`)."""
         assert self.outbox is not None and self.courier is not None
         handed = save or self.courier.delivering(time.monotonic())
         if handed:
             self._hand_on(time.monotonic(), force=True)
             self._release(math.inf, {})  # (what the parsers hold is read again at the next start)
         delivered = self.courier.finish(timeout)
+        if let_go and not delivered:
+            self._let_go(timeout)
         if save:
             self._commit(force=True)
         for follower in self.plan.followers:
             follower.close()
         self.outbox.spool.close()
         return handed and delivered and self.ledger.in_flight == 0
+
+    def _let_go(self, timeout: float) -> None:
+        """Abandon the courier (`Courier.abandon`), which would otherwise deliver what its output
+        holds to the old configuration's destination once it answers, and read this disk buffer
+        beside the next session's: what the output did not deliver, and the batches waiting in
+        memory, go to the disk buffer, and the next session sends them where its configuration says
+        (`shipper.daemon.retarget`). Their lines are read again too (their checkpoints did not
+        move), unless gone meanwhile (a file rotated out of the input's paths, a journal file
+        vacuumed, an input removed); Elasticsearch keeps one copy of each event, by its id."""
+        assert self.outbox is not None and self.courier is not None
+        left = self.courier.abandon(timeout)
+        if left is None:
+            return
+        while self.outbox.events and (batch := self.outbox.get(0)) is not None:  # (memory comes first)
+            left.append(batch)
+        for batch in left:
+            self.outbox.put(batch)
+        self.given_back = len(left)
 
     # -- one turn -----------------------------------------------------------------------------------
     def step(self) -> bool:
@@ -179,6 +228,7 @@ class Session:
                     self._handle(follower, item, mono, wall)
                     read += len(item.items) if isinstance(item, RawChunk) else 0
                     busy = True
+                self._take_counts(follower)
                 self._note_backlog(follower, read)
         self._hand_on(mono, force=False)
         if self._order:
@@ -205,6 +255,17 @@ class Session:
             self._send(Batch([doc], source_id=f"{follower.key}#gap"), follower.key, mono)
         elif isinstance(item, (Idle, End)):
             self._finish_stream(follower, item, mono)
+
+    def _take_counts(self, follower: Follower) -> None:
+        """A file input's own counts (`FileFollower.counters`) into its figures: the NUL bytes
+        dropped add up (across reloads too); the files another input reads are this session's."""
+        if not isinstance(follower, FileFollower):
+            return
+        counts, stat = follower.counters, self.stats.inputs[follower.key]
+        stat.files_read_by_another_input = counts["files_read_by_another_input"]
+        nuls = counts["nul_bytes_skipped"]
+        stat.nul_bytes_skipped += nuls - self._nuls.get(follower.key, 0)
+        self._nuls[follower.key] = nuls
 
     def _stream(self, follower: Follower, chunk: RawChunk) -> Stream:
         sid = chunk.origin.source_id
@@ -408,6 +469,10 @@ class Session:
             sink=self.courier.sink_name, connected=self.courier.connected, sink_counters=dict(self.courier.counters),
             last_message=last_message,
         )
+
+
+def _no_ack(seq: int) -> None:
+    """The acknowledgements of `Session.output_works`'s probe, which writes nothing."""
 
 
 def _shipped_already() -> None:

@@ -30,6 +30,11 @@ class InputStats:
     # Documents read again after a restart or reload, before what the output had acknowledged:
     # they rebuild the ids' counts and are not shipped again (`shipper.daemon.streams`).
     read_again: int = 0
+    # A file input's own counts (`FileFollower.counters`): NUL bytes dropped before lines (a writer
+    # not in append mode, after a copytruncate); and the files its patterns match that another input
+    # reads, as this configuration's inputs share them (a reload may end the overlap: counted afresh).
+    nul_bytes_skipped: int = 0
+    files_read_by_another_input: int = 0
 
 
 @dataclass

@@ -91,7 +91,8 @@ _SIGNALS: dict[int, tuple[str, str]] = {
     3: ("QUIT", "quit (often with a core dump)"),
     4: ("ILL", "illegal instruction"),
     5: ("TRAP", "trace/breakpoint trap"),
-    6: ("ABRT", "aborted: abort() or a failed assertion in the program"),
+    6: ("ABRT", "aborted: abort() or a failed assertion in the program, or systemd's watchdog "
+        "(WatchdogSec=) aborting a service that hung"),
     7: ("BUS", "bus error (bad memory access, a truncated mmap'ed file)"),
     8: ("FPE", "arithmetic exception"),
     9: ("KILL", "killed: the OOM killer (check the kernel log) or a stop that timed out"),

@@ -13,7 +13,10 @@ may have written, so `render` never lets it be shell syntax there:
   inside ``'...'`` (each ``'`` written ``'\\''``), or inside ``"..."`` (closed, quoted, reopened);
 * everywhere, a backtick in it becomes ``'``, so that it can neither end a command nor start one.
 
-A signature's ``defaults`` are its own text, and are put in as they are.
+A signature's ``defaults`` are its own text: in prose they are put in as they are ("the unit"); in a
+command, where that text would be a broken argument an operator might paste (``systemctl status the
+unit``), the variable stands as a placeholder to fill in, its name in capitals (`placeholder`:
+``systemctl status UNIT``), as man pages and the templates' own ``useradd --system NAME`` write them.
 
 `pieces` is the one reading of a template (where each variable stands, and how it is quoted there):
 `render` fills it here, and the Elasticsearch recognition pipeline gets it as data
@@ -26,6 +29,7 @@ import functools
 import re
 import shlex
 import string
+from datetime import datetime, timedelta, timezone
 
 from shipper.enrich import exitcodes
 from shipper.event import Doc
@@ -51,12 +55,25 @@ DOC_FIELDS = {"process": ("process", "name"), "host": ("host", "name")}
 
 def render(template: str, values: dict[str, str], defaults: dict[str, str] | None = None) -> str:
     """``template`` with ``{var}`` filled: from ``values`` (read from the log: quoted in commands,
-    see the module doc), else from ``defaults`` (the signature's own text), else empty."""
+    see the module doc), else from ``defaults`` (the signature's own text in prose, a `placeholder`
+    in a command), else empty."""
     fixed = defaults or {}
-    return "".join(
-        text if how == TEXT else put(values[text], how) if text in values else fixed.get(text, "")
-        for how, text in pieces(template)
-    )
+    return "".join(_filled(how, text, values, fixed) for how, text in pieces(template))
+
+
+def _filled(how: str, text: str, values: dict[str, str], defaults: dict[str, str]) -> str:
+    if how == TEXT:
+        return text
+    if text in values:
+        return put(values[text], how)
+    if text not in defaults:
+        return ""
+    return defaults[text] if how == PROSE else placeholder(text)
+
+
+def placeholder(name: str) -> str:
+    """What stands for variable ``name`` in a command when the log did not give it: ``UNIT``."""
+    return name.upper()
 
 
 def command_word(value: str) -> str:
@@ -163,11 +180,32 @@ def window_text(seconds: float) -> str:
     return f"{seconds:g} seconds"
 
 
-def no_cause_hint(unit: str | None, window: float, look_at: str | None, own_hint: str, *, user: bool = False) -> str:
-    """The hint of a failure that no recognised error preceded (``user``: a user manager's unit)."""
+def no_cause_hint(unit: str | None, window: float, look_at: str | None, own_hint: str, *, user: bool = False,
+                  at: str | None = None, process: str | None = None) -> str:
+    """The hint of a failure that no recognised error preceded (``user``: a user manager's unit).
+    Its unit unknown, it points at the journal of the minute before ``at`` (the failure's
+    @timestamp), of ``process`` where it names one."""
     if unit is not None and not is_unit_name(unit):
         unit = None  # (rootcause.unit is one already: see UnitMap.resolve)
-    name = unit or "the unit"
-    option = "--user-unit" if user else "-u"
-    where = look_at or f"`journalctl -b {option} {command_word(unit) if unit else name}` and the program's own log files"
-    return f"no recognised error from {name} in the last {window_text(window)}; look at {where}. {own_hint}"
+    if unit is not None:
+        option = "--user-unit" if user else "-u"
+        where = look_at or f"`journalctl -b {option} {command_word(unit)}` and the program's own log files"
+    else:
+        where = look_at or f"{_journal_before(at, process)} and the program's own log files"
+    return f"no recognised error from {unit or 'the unit'} in the last {window_text(window)}; look at {where}. {own_hint}"
+
+
+# Lines of the service manager itself: the failing program's own lines are under another name.
+_MANAGER = "systemd"
+
+
+def _journal_before(at: str | None, process: str | None) -> str:
+    """The journal (of ``process``) in the minute up to the failure at ``at`` (a stored @timestamp, UTC)."""
+    named = process is not None and process != _MANAGER and _BARE.fullmatch(process) is not None
+    ident, of = (f" -t {process}", f" of {process}") if named else ("", "")
+    try:
+        moment = datetime.fromisoformat(at[:19] if at else "").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return f"the journal{of} just before it (`journalctl -b{ident}`)"
+    since, until = (f"'{t:%Y-%m-%d %H:%M:%S} UTC'" for t in (moment - timedelta(minutes=1), moment + timedelta(seconds=1)))
+    return f"the journal of the minute before it (`journalctl{ident} --since {since} --until {until}`)"

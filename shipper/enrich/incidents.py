@@ -16,6 +16,12 @@ An incident is the events of one failure of one unit on one host; they all carry
   status=71)`` of a status block <-> ``sendmail[24097]``), else the incident of the failure logged
   just before it on the same host (``Failed to start Sendmail Mail Transport Agent.`` follows the
   exit line: systemd writes them together).
+* A dependency failure (``Dependency failed for Local File Systems.``) is a consequence: it joins
+  the incident of the unit whose failure it follows (``rootcause.dependency``, found by
+  `shipper.enrich.nearby`), whatever its own invocation; without one, the incident of its own unit
+  (a ``Dependency failed for DESCRIPTION.`` line names none: the job line systemd logs with it gives
+  their incident its unit). It keeps its own hint (which names what to fix first), never "no
+  recognised error", and its own unit.
 * Among an incident's causes the highest ``rank`` is "the cause"; repeats of it are counted
   (the same SYSERR every 5 seconds stays one incident: ×N, first-last).
 
@@ -37,6 +43,10 @@ from shipper.recognise.rules import Rules, load_rules
 
 # A failure without a unit joins the host's previous failure when it is at most this much later.
 UNNAMED_FAILURE_GAP = 5.0
+# The failure that is a consequence of another unit's (`is_consequence`).
+DEPENDENCY_FAILED = "systemd.dependency_failed"
+# systemd logs "Dependency failed for DESCRIPTION." and the job's "UNIT: Job ... 'dependency'." together.
+_SAME_MOMENT = 1.0
 
 
 @dataclass
@@ -60,6 +70,7 @@ class _Incident:
     last: float
     invocations: set[str] = field(default_factory=set)
     cause: Cause | None = None
+    consequences_only: bool = True  # only dependency failures joined it so far
     closed: bool = False  # a failure followed a known cause: the next cause starts a new incident
     pending: list[Doc] = field(default_factory=list)  # this batch's failures, relinked if a cause joins late
 
@@ -104,12 +115,12 @@ class Incidents:
 
     def _cause(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident:
         key = (_host(doc), rc.get("unit"))
-        inc = self._open.get(key)
+        inc = self._live(self._open.get(key), ts)
         if inc is None:  # a failure seen first may have named this process
-            inc = self._pid_incident(key[0], _pid(doc))
+            inc = self._pid_incident(key[0], _pid(doc), ts)
         if inc is None or inc.closed or not self._joins(inc, doc, ts):
             inc = self._new(doc, key, ts)
-        self._open.setdefault(key, inc)
+        self._open[key] = inc  # (a stale one for this key, held until `_expire`, is replaced)
         self._index_pid(inc, _pid(doc))
         self._join(inc, doc, ts)
         rc["incident"] = inc.id
@@ -137,19 +148,14 @@ class Incidents:
         host = _host(doc)
         unit = rc.get("unit")
         named = _named_pid(doc)
-        inc = self._pid_incident(host, named)
-        if inc is None and unit is not None:
-            inc = self._open.get((host, unit))
-        if inc is None and unit is None:
-            prev = self._last_failure.get(host)
-            if prev is not None and 0 <= ts - prev[0] <= UNNAMED_FAILURE_GAP:
-                inc = prev[1]
-        if inc is not None and not self._joins(inc, doc, ts):
-            inc = None
-        if unit is None and inc is not None and inc.unit is not None:
-            rc["unit"] = inc.unit
+        key = (host, unit)
+        if is_consequence(rc):
+            inc = self._consequence_incident(doc, rc, ts)
+            key = (host, rc.get("dependency") or unit)
+        else:
+            inc = self._failure_incident(doc, rc, ts)
         if inc is None:
-            inc = self._new(doc, (host, unit), ts)
+            inc = self._new(doc, key, ts)
         self._join(inc, doc, ts)
         self._index_pid(inc, named)
         inc.closed = inc.cause is not None
@@ -159,13 +165,55 @@ class Incidents:
         self._link(doc, inc)
         return inc
 
+    def _failure_incident(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident | None:
+        """The open incident a failure joins: by the PID it names, its unit, else the host's
+        previous failure; a failure that names no unit takes the incident's."""
+        host, unit = _host(doc), rc.get("unit")
+        inc = self._pid_incident(host, _named_pid(doc), ts)
+        if inc is None and unit is not None:
+            inc = self._open.get((host, unit))
+        if inc is None and unit is None:
+            inc = self._previous(host, ts, UNNAMED_FAILURE_GAP)
+        if inc is not None and not self._joins(inc, doc, ts):
+            return None
+        if unit is None and inc is not None and inc.unit is not None:
+            rc["unit"] = inc.unit
+        return inc
+
+    def _consequence_incident(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident | None:
+        """The open incident a dependency failure joins: its dependency's; else, naming no unit,
+        the host's previous failure; else its unit's, or (no incident of its unit yet) that of the
+        unit-less dependency failure logged with it, which takes its unit."""
+        host, unit, dependency = _host(doc), rc.get("unit"), rc.get("dependency")
+        if dependency:
+            return self._live(self._open.get((host, dependency)), ts)
+        if unit is None:
+            return self._previous(host, ts, UNNAMED_FAILURE_GAP)
+        inc = self._open.get((host, unit))
+        if inc is not None and self._joins(inc, doc, ts):
+            return inc
+        along = self._previous(host, ts, _SAME_MOMENT)
+        if along is None or along.unit is not None or not along.consequences_only:
+            return None
+        along.unit = unit
+        self._open[(host, unit)] = along
+        return along
+
+    def _previous(self, host: str, ts: float, gap: float) -> _Incident | None:
+        """The incident of the host's previous failure if it was at most ``gap`` seconds before ``ts``."""
+        prev = self._last_failure.get(host)
+        return prev[1] if prev is not None and 0 <= ts - prev[0] <= gap else None
+
     def _link(self, doc: Doc, inc: _Incident) -> None:
         rc = doc["rootcause"]
         cause = inc.cause
+        if cause is None and is_consequence(rc):
+            return  # its own hint says that another unit failed first
         if cause is None:
             look_at = self.units.look_at.get(inc.unit or "")
             user = inc.unit is not None and get_path(doc, "systemd.user_unit") == inc.unit
-            rc["hint"] = hints.no_cause_hint(inc.unit, self.window, look_at, rc.get("hint", ""), user=user)
+            rc["hint"] = hints.no_cause_hint(inc.unit, self.window, look_at, rc.get("hint", ""), user=user,
+                                             at=doc.get("@timestamp"), process=get_path(doc, "process.name"))
             return
         rc["cause"] = {
             "signature": cause.signature,
@@ -176,12 +224,16 @@ class Incidents:
             "first": cause.first,
             "last": cause.last,
         }
-        rc["hint"] = cause.hint
-        rc["remediation"] = cause.remediation
+        if not is_consequence(rc):
+            rc["hint"] = cause.hint
+            rc["remediation"] = cause.remediation
 
     @staticmethod
     def _join(inc: _Incident, doc: Doc, ts: float) -> None:
         inc.last = max(inc.last, ts)
+        if is_consequence(doc["rootcause"]):
+            return  # its invocation is its own unit's run, not the incident's
+        inc.consequences_only = False
         invocation = get_path(doc, "systemd.invocation_id")
         if invocation:
             inc.invocations.add(str(invocation))
@@ -198,13 +250,21 @@ class Incidents:
         self._open[key] = inc
         return inc
 
-    def _pid_incident(self, host: str, pid: int | None) -> _Incident | None:
+    def _pid_incident(self, host: str, pid: int | None, ts: float) -> _Incident | None:
         """The open incident of a process by its PID; a pasted status block has no host, so an
         unknown host matches any."""
-        inc = self._by_pid.get(pid) if pid is not None else None
+        inc = self._live(self._by_pid.get(pid) if pid is not None else None, ts)
         if inc is None or inc.closed or (host and inc.host and host != inc.host):
             return None
         return inc
+
+    def _live(self, inc: _Incident | None, ts: float) -> _Incident | None:
+        """``inc`` unless its last event is more than a window before ``ts``. `_expire` drops such
+        incidents only after each batch: without this, one still held would hide another lookup
+        (by PID, after the unit's), and the links would depend on where batches end. With it,
+        nothing older than a window before an event changes how it is linked, so linking may
+        start after any gap of more than a window (`shipper.enrich.relink`)."""
+        return inc if inc is not None and ts - inc.last <= self.window else None
 
     def _index_pid(self, inc: _Incident, pid: int | None) -> None:
         if pid is not None:
@@ -218,6 +278,12 @@ class Incidents:
             del self._by_pid[pkey]
         for host in [h for h, (t, _) in self._last_failure.items() if t < horizon]:
             del self._last_failure[host]
+
+
+def is_consequence(rc: dict[str, Any]) -> bool:
+    """Whether a recognised event's ``rootcause`` is a dependency failure: another unit's failure
+    explains it, and its own hint says so."""
+    return rc.get("signature") == DEPENDENCY_FAILED
 
 
 def _pid(doc: Doc) -> int | None:

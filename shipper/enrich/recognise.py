@@ -13,6 +13,8 @@ where the parser left them absent: structured journal values win).
 * A context (a ``systemctl status`` header, an ``[n] bootstrap checks failed`` line) stays open for
   the following lines of the same stream (file, host, process, pid) so that numbered check lines
   and status-block lines are read with it.
+* What lines around a hit on the same host tell (the process the OOM killer killed, the unit whose
+  failure a "Dependency failed" line follows) is added by `shipper.enrich.nearby`.
 * Ordinary sendmail lines get their ``sendmail.*`` fields (`shipper.enrich.sendmail`) in the same
   pass: one loop over the batch touches each document once.
 """
@@ -23,6 +25,7 @@ import copy
 from typing import Any
 
 from shipper.enrich import hints, sendmail
+from shipper.enrich.nearby import Nearby
 from shipper.event import Doc, get_path, set_path
 from shipper.ids import derived_id
 from shipper.recognise.matcher import Context, Hit, Matcher
@@ -88,6 +91,7 @@ class Recognise:
         self.matcher = Matcher(self.rules, hints.computed_vars)
         self.units = UnitMap(self.rules)
         self.sendmail_idents = sendmail.sendmail_idents(self.rules)
+        self.nearby = Nearby()
         self._contexts: dict[_StreamKey, tuple[Context, int]] = {}
         self._seen = 0
         self._rendered: dict[tuple[str, int, tuple[tuple[str, str], ...]], tuple[str, str, str, tuple[str, ...]]] = {}
@@ -131,6 +135,7 @@ class Recognise:
                 derived = self._slow(doc, text, pname, bits)
                 if derived:
                     extra.append((i, derived))
+        self.nearby.end_batch()
         if not extra:
             return docs
         out: list[Doc] = []
@@ -232,8 +237,10 @@ class Recognise:
         return opened
 
     def apply(self, doc: Doc, hit: Hit) -> None:
-        """Write the root-cause fields and the signature's typed fields onto ``doc``."""
+        """Write the root-cause fields and the signature's typed fields onto ``doc`` (and again onto
+        the earlier documents of the batch that ``doc`` completes: `Nearby`)."""
         sig = hit.signature
+        self.nearby.before(doc, hit)
         title, hint, remediation, docs = self._texts(hit)
         rootcause: dict[str, Any] = {
             "signature": sig.id,
@@ -257,6 +264,8 @@ class Recognise:
                 except ValueError:
                     continue
             set_path(doc, rule.field, value)
+        for earlier, completed in self.nearby.after(doc, hit, rootcause):
+            self.apply(earlier, completed)
 
     def _texts(self, hit: Hit) -> tuple[str, str, str, tuple[str, ...]]:
         """Title, hint and remediation rendered, and the docs: the same for the same signature,

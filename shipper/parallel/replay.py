@@ -1,4 +1,4 @@
-"""The main process of a parallel replay: reads blocks, keeps results in order, links, writes.
+"""The main process of a parallel replay: makes the jobs, takes their results in order, checks them.
 
 `ParallelReplay.run` does what `shipper.pipeline.Pipeline.run` does for groups of syslog text
 inputs or journal files, with the same documents (for one group, batch for batch), but parsing,
@@ -14,6 +14,7 @@ a part with failures or causes is linked once every other group has passed it in
 `Pipeline` merges the groups by time. Items come in the order of the jobs, not merged by time
 (the local store and Elasticsearch order by @timestamp themselves), but for NDJSON, one stream
 in time order, whose lines the main process merges as `Pipeline` merges documents (`merge`).
+What is done with the results taken (linking, encoding, writing) is `shipper.parallel.output`'s.
 """
 
 from __future__ import annotations
@@ -23,24 +24,24 @@ import math
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from shipper.acks import AckTracker
 from shipper.enrich.base import Enricher
 from shipper.enrich.incidents import epoch
-from shipper.enrich.order import Order, Waiting, roles_of
-from shipper.event import Batch
 from shipper.ids import FRESH, joined
 from shipper.parallel.direct import Commit, Direct, Finish
-from shipper.parallel.merge import Merge, Slot, stamp_of
+from shipper.parallel.output import Output
 from shipper.parallel.pool import DEPTH, Workers
-from shipper.parallel.work import Block, Done, Job, Part, Setup, State, Worker
+from shipper.parallel.work import Block, Done, Job, Setup, State, Worker
 from shipper.parse.base import ParseContext
 from shipper.pipeline import Group, Summary, Window, deliver_to
 from shipper.progress import Progress, Silent
 from shipper.sinks.base import Sink
 from shipper.sources.files import TextBlock, TextSource
-from shipper.sources.journal import JournalSource, Segment, error_chunk, read_in_full
+from shipper.sources import journal_faults
+from shipper.sources.journal import JournalSource, error_chunk
+from shipper.sources.journal_segments import Segment, read_in_full
 from shipper.sources.lines import RawBlock
 
 WARM_LINES = 64  # lines of the previous block a worker reads first to rebuild the state
@@ -51,13 +52,6 @@ WARM_ENTRIES = 64  # the same for journal entries
 # 1M entries into the bench endpoint: 3.7, 3.4 and 3.1 s with 2,000, 4,000 and 8,000 entries,
 # at 151, 170 and 204 MB of PSS (bench/README.md).
 SEGMENT_ENTRIES = 4000
-# Several groups: at most so many parts per job in flight wait for the other groups before they are
-# linked. The group whose results are earliest gets the next job, so the parts of a group ahead come
-# from jobs it was given before it got ahead: 11, 19 and 34 parts at most waited with 2, 4 and 8
-# workers (1M lines as maillog and messages; a fixed 16 made failures miss their causes with 4).
-# The bound is for a group whose clock is off: past it, the oldest part is linked without waiting
-# further, and a failure may miss its cause.
-PARTS_WAITING_PER_JOB = 16
 MIN_PARALLEL_BYTES = 8 << 20  # below this (about 60k lines, 0.5 s), starting workers costs more than it saves
 
 
@@ -92,6 +86,7 @@ class _Chain:
     consumed: dict[int, int] = field(default_factory=dict)  # input -> bytes reported
     errors: list[str] = field(default_factory=list)  # the input's read errors so far
     read_here: int = -1  # the input whose rest was read here (`_again`): its later results are left out
+    read: int = 0  # the entries of its results taken for the input being read (for `JournalSource.finish`)
 
 
 @dataclass
@@ -106,8 +101,7 @@ class ParallelReplay:
     clock: Callable[[], float] = time.monotonic
     _chains: list[_Chain] = field(default_factory=list, init=False)
     _numbers: Iterator[int] = field(default_factory=itertools.count, init=False)  # job numbers, in sending order
-    _order: Order | None = field(default=None, init=False)  # several groups: linking waits for the others
-    _merge: Merge | None = field(default=None, init=False)  # several groups into NDJSON: its lines in time order
+    _output: Output | None = field(default=None, init=False)  # set by `_run`
     _local: Worker | None = field(default=None, init=False)  # for blocks done again
     _direct: Direct | None = field(default=None, init=False)  # set by `run`
     _sent: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter), init=False)  # by workers
@@ -117,9 +111,6 @@ class ParallelReplay:
         if direct is not None:  # the workers use the official client: imported before the fork, shared
             import shipper.sinks.es_client  # noqa: F401, PLC0415
         self._chains = [_Chain(i, group, self._jobs(i, group)) for i, group in enumerate(self.groups)]
-        if len(self.groups) > 1:
-            waiting = PARTS_WAITING_PER_JOB * DEPTH * max(self.workers, 1)
-            self._order = Order(self.incidents, math.inf, waiting, [str(c.index) for c in self._chains])
         workers = Workers(self.workers, replace(self._setup(), direct=direct))
         try:
             summary = deliver_to(self.sinks, lambda tracker, counters: self._run(workers, tracker, counters), self.clock)
@@ -136,9 +127,7 @@ class ParallelReplay:
         """Jobs go to the workers in turn, up to `DEPTH` each; results are taken in job
         order. A worker gets its next job as soon as a result is taken, before that result is
         written, so writing overlaps the workers' parsing."""
-        if self._order is not None and [s.name for s in self.sinks] == ["ndjson"]:
-            name = self.sinks[0].name
-            self._merge = Merge(len(self.groups), lambda lines: self._write({name: lines}, 0, 0, tracker, counters))
+        self._output = output = Output.make(self.sinks, self.incidents, len(self.groups), self.workers, tracker, counters)
         busy: deque[tuple[int, Job]] = deque()
         for worker in itertools.islice(itertools.cycle(range(len(workers))), DEPTH * len(workers)):
             job = self._next_job()
@@ -153,6 +142,9 @@ class ParallelReplay:
             chain = self._chains[job.group]
             left_out = job.source == chain.read_here
             end = None if left_out else _check(job, done, chain.expected)
+            cut = None if left_out or end is not None else _cut(job, done, chain.expected)
+            if cut is not None:
+                end = cut
             if direct is not None:  # the worker sends the result's items, or drops them (done again here)
                 workers.send(worker, Commit(job.number, end is not None))
             following = self._next_job()
@@ -162,12 +154,10 @@ class ParallelReplay:
             if left_out:
                 self._left_out(chain, job)
             else:
-                chain.expected = self._take(chain, job, done, end, tracker, counters)
+                chain.expected = self._take(chain, job, done, end, cut is not None)
             self._release()
-        self._release(end=True)
-        tail = self.incidents.flush()
-        if tail:
-            self._write({s.name: s.encoder()(tail) for s in self.sinks}, len(tail), 0, tracker, counters)
+        output.release(math.inf)
+        output.finish()
         if direct is not None:  # the workers settle what they sent
             for finished in workers.ask_all(Finish()):
                 self._sent[direct.name].update(finished.counters)
@@ -205,43 +195,63 @@ class ParallelReplay:
                           first=previous is None, last=last, final=last and index == len(sources) - 1, group=group_index)
                 previous, block = block, after
 
-    def _take(self, chain: _Chain, job: Job, done: Done, end: State | None, tracker: AckTracker,
-              counters: Counter[str]) -> State:
-        """Write a result whose end state is ``end`` (`_check`); None: the block is done again."""
+    def _take(self, chain: _Chain, job: Job, done: Done, end: State | None, cut: bool = False) -> State:
+        """Write a result whose end state is ``end`` (`_check`); None: the block is done again;
+        ``cut``: a file of the segment was cut under the replay (`_cut`), and its input ends here."""
         if end is None:
             # The warm-up did not rebuild the state (a record longer than the warm-up, a rollover
             # of the year), or the block's ids may depend on the previous block's (a line repeats
             # across the cut), or the worker read a journal segment short: do the block again
             # here, from the exact state.
-            job, done = self._again(chain, job, counters)
+            job, done = self._again(chain, job)
             end = done.end
+        elif cut:
+            job, done = self._ended(chain, job, done, end)
+            end = done.end
+        chain.read += done.read
         chain.latest = end
         chain.in_flight -= 1
-        self._emit(chain, done, tracker, counters)
+        self._emit(chain, done)
         chain.errors += done.errors
         self._consumed(chain, job)
         if job.last:
-            end = self._read_errors(chain, job, end, tracker, counters)
+            end = self._read_errors(chain, job, end)
         if end.ids[0]:
             chain.frontier = epoch(end.ids[0])
         self._finished(chain)
         return end
 
-    def _again(self, chain: _Chain, job: Job, counters: Counter[str]) -> tuple[Job, Done]:
+    def _again(self, chain: _Chain, job: Job) -> tuple[Job, Done]:
         """Do a block again here, from the exact state. A journal segment read short here too
         stops before its end (a damaged file): then the rest of its input is read here as one
         process reads it, on past the stop (`shipper.sources.journal_resume`), and the results of
         the input's later segments are left out (`_left_out`)."""
         again = replace(job, warm=None, init=chain.expected, exact=True)
         done = self._worker().run(again)
-        counters["reruns"] += 1
+        self._out.counters["reruns"] += 1
         seg = job.block
         if isinstance(seg, Segment) and seg.count is not None and not read_in_full(seg, done.read):
             again = replace(again, block=replace(seg, count=None, until=None), last=True,
-                            final=job.source == len(chain.group.sources) - 1)
+                            final=self._final(chain, job))
             done = self._worker().run(again)
             chain.read_here = job.source
         return again, done
+
+    def _ended(self, chain: _Chain, job: Job, done: Done, end: State) -> tuple[Job, Done]:
+        """A worker's result of a segment that a file cut under the replay ends (`_cut`), ``end``
+        its end state: its input ends with it, as one process reads no more after the cut (its
+        later segments are left out: `_left_out`); what an input's end flushes is done here."""
+        chain.read_here = job.source
+        job = replace(job, last=True, final=self._final(chain, job))
+        flushed = self._worker().run(replace(job, block=error_chunk(job.origin, []), init=end, exact=True))
+        done.parts += flushed.parts
+        done.end = flushed.end
+        return job, done
+
+    @staticmethod
+    def _final(chain: _Chain, job: Job) -> bool:
+        """Whether ``job``'s input is the last of its group (ended with it, the group ends)."""
+        return job.source == len(chain.group.sources) - 1
 
     def _left_out(self, chain: _Chain, job: Job) -> None:
         """A result of a segment whose input was read here (`_again`): only its input is counted."""
@@ -256,27 +266,31 @@ class ParallelReplay:
 
     def _finished(self, chain: _Chain) -> None:
         """Once a group's last result is taken, the other groups' lines no longer wait for its next."""
-        if chain.ended and not chain.in_flight and self._merge is not None:
-            self._merge.close(chain.index)
+        if chain.ended and not chain.in_flight:
+            self._out.close(chain.index)
 
-    def _read_errors(self, chain: _Chain, job: Job, state: State, tracker: AckTracker, counters: Counter[str]) -> State:
+    def _read_errors(self, chain: _Chain, job: Job, state: State) -> State:
         """A journal input's read errors, as its last items (they are known once it is read)."""
         source = chain.group.sources[job.source]
         errors, chain.errors = chain.errors, []
+        read, chain.read = chain.read, 0
         if isinstance(source, JournalSource):
-            errors = source.errors + errors
+            errors = source.finish(source.errors + errors, read)
         if not errors:
             return state
         chunk = error_chunk(job.origin, errors)
         done = self._worker().run(Job(job.number, job.source, job.origin, chunk, init=state, exact=True, group=job.group))
-        self._emit(chain, done, tracker, counters)
+        self._emit(chain, done)
         return done.end
 
-    def _emit(self, chain: _Chain, done: Done, tracker: AckTracker, counters: Counter[str]) -> None:
-        counters["read"] += done.read
-        counters["read_errors"] += done.read_errors
+    def _emit(self, chain: _Chain, done: Done) -> None:
+        """Count a result taken, and hand its parts to the output (`Output.deliver`)."""
+        output = self._out
+        output.counters["read"] += done.read
+        output.counters["read_errors"] += done.read_errors
         for part in done.parts:
-            self._deliver(chain, part, tracker, counters)
+            output.counters["truncated"] += part.truncated
+            output.deliver(chain.index, part)
 
     def _setup(self) -> Setup:
         return Setup(self.ctx, self.window, {s.name: s.encoder() for s in self.sinks})
@@ -287,66 +301,15 @@ class ParallelReplay:
             self._local = Worker(self._setup())
         return self._local
 
-    def _deliver(self, chain: _Chain, part: Part, tracker: AckTracker, counters: Counter[str]) -> None:
-        """Link the recognised documents, encode them into their places, write the batch; with
-        several groups, a part with failures or causes waits until the other groups' results have
-        passed them (`shipper.enrich.order`), and into NDJSON each part keeps its place in the
-        merge of the groups' lines (`shipper.parallel.merge`)."""
-        if self._order is None:
-            if part.pending:
-                self.incidents.enrich([doc for _, doc in part.pending])
-            self._fill(part, tracker, counters)
-            return
-        slot = self._merge.slot(chain.index, _first_stamp(part, self.sinks[0].name)) if self._merge is not None else None
-        roles = roles_of([doc for _, doc in part.pending])
-        if not roles:
-            self._fill(part, tracker, counters, slot)
-            return
-        if slot is None:  # the rest is written now: only the recognised documents wait
-            waiting = len(part.pending)
-            self._write(part.split(), part.size - waiting, part.unparsed, tracker, counters)
-            part.size, part.unparsed = waiting, 0
-        self._order.add(Waiting(str(chain.index), roles, lambda: self._fill(part, tracker, counters, slot), 0.0))
+    @property
+    def _out(self) -> Output:
+        assert self._output is not None, "_run first"
+        return self._output
 
-    def _release(self, end: bool = False) -> None:
-        """The waiting parts no group can precede any more (every group not done has passed them),
-        or at the ``end`` all of them. Deterministic: no clock is read."""
-        if self._order:
-            open_ = [c.frontier for c in self._chains if not (c.ended and c.in_flight == 0)]
-            for waiting in self._order.release(math.inf if end else min(open_, default=math.inf), 0.0):
-                waiting.finish()
-
-    def _fill(self, part: Part, tracker: AckTracker, counters: Counter[str], slot: Slot | None = None) -> None:
-        """Encode the linked documents into their places, and write the batch (into NDJSON of
-        several groups: give its lines to the merge, in their ``slot``)."""
-        if part.pending:
-            docs = [doc for _, doc in part.pending]
-            for sink in self.sinks:
-                items = part.items[sink.name]
-                for (i, _), item in zip(part.pending, sink.encoder()(docs)):
-                    items[i] = item
-        if slot is None:
-            self._write(part.items, part.size, part.unparsed, tracker, counters)
-            return
-        assert self._merge is not None
-        counters["documents"] += part.size
-        counters["unparsed"] += part.unparsed
-        self._merge.fill(slot, part.items[self.sinks[0].name])
-
-    def _write(self, items: dict[str, list[Any]], size: int, unparsed: int, tracker: AckTracker,
-               counters: Counter[str]) -> None:
-        counters["documents"] += size
-        counters["unparsed"] += unparsed
-        batch = Batch([], encoded=items)
-        batch.seq = tracker.register(batch.source_id, batch.checkpoint)
-        for sink in self.sinks:
-            sink.write(batch)
-
-
-def _first_stamp(part: Part, name: str) -> bytes:
-    """The @timestamp of a part's first document, before the recognised ones are encoded."""
-    first = part.items[name][0]
-    return stamp_of(first) if first is not None else str(part.pending[0][1]["@timestamp"]).encode()
+    def _release(self) -> None:
+        """With several groups: the waiting parts that every group not done has passed (`Output.release`)."""
+        open_ = [c.frontier for c in self._chains if not (c.ended and c.in_flight == 0)]
+        self._out.release(min(open_, default=math.inf))
 
 
 def _direct(sinks: Sequence[Sink], workers: int) -> Direct | None:
@@ -364,12 +327,12 @@ def _direct(sinks: Sequence[Sink], workers: int) -> Direct | None:
     return Direct(replace(sink.cfg, max_held_events=held), sink.state_dir, sink.name, dict(sink.env.environ))
 
 
-def _check(job: Job, done: Done, expected: State | None) -> State | None:
-    """The state after the block if the worker read all of it (a journal segment: `read_in_full`)
-    from the state before it (``expected``; None: the start of everything), else None. Ids start
-    afresh in a worker: they hold unless twins of lines before the block come in it before their
-    second is left behind (`joined`)."""
-    if isinstance(job.block, Segment) and not read_in_full(job.block, done.read):
+def _check(job: Job, done: Done, expected: State | None, whole: bool = True) -> State | None:
+    """The state after the block if the worker read all of it (a journal segment: `read_in_full`;
+    not asked with ``whole`` False) from the state before it (``expected``; None: the start of
+    everything), else None. Ids start afresh in a worker: they hold unless twins of lines before
+    the block come in it before their second is left behind (`joined`)."""
+    if whole and isinstance(job.block, Segment) and not read_in_full(job.block, done.read):
         return None
     if expected is None:
         return done.end
@@ -378,6 +341,16 @@ def _check(job: Job, done: Done, expected: State | None) -> State | None:
         return None
     ids = joined(expected.ids, done.ids_block, done.end.ids)
     return None if ids is None else replace(done.end, ids=ids)
+
+
+def _cut(job: Job, done: Done, expected: State | None) -> State | None:
+    """The state after a journal segment that a worker read short because a file of it was cut
+    (truncated) under the replay, if its states hold (`_check`); else None. Read again here, it
+    would give fewer entries: sd_journal no longer opens the file."""
+    seg = job.block
+    if not isinstance(seg, Segment) or seg.count is None or not any(map(journal_faults.cut, seg.paths)):
+        return None
+    return _check(job, done, expected, whole=False)
 
 
 def _without_ids(state: State | None) -> State | None:

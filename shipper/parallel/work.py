@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from shipper.enrich.recognise import Recognise
-from shipper.event import TAG_UNPARSED, Doc
+from shipper.event import TAG_TRUNCATED, TAG_UNPARSED, Doc
 from shipper.ids import Block as IdBlock
 from shipper.ids import IdAssigner, IdState
 from shipper.parallel.direct import Direct
@@ -21,7 +21,7 @@ from shipper.pipeline import Window
 from shipper.sinks.base import Encode
 from shipper.sources.base import Origin, RawChunk, pieces, read_errors
 from shipper.sources.files import CHUNK_LINES, TextBlock, block_chunks
-from shipper.sources.journal import Segment, SegmentReaders, segment_chunks, segment_packs
+from shipper.sources.journal_segments import Segment, SegmentReaders, segment_chunks, segment_packs
 from shipper.sources.journal_entries import Packed
 
 
@@ -79,6 +79,7 @@ class Part:
     items: dict[str, list[Any]]
     pending: list[tuple[int, Doc]] = field(default_factory=list)
     unparsed: int = 0
+    truncated: int = 0  # documents tagged truncated (a line cut at max_line_bytes or where its input broke)
     size: int = 0  # documents
 
     def grow(self, count: int) -> None:
@@ -221,12 +222,13 @@ class Worker:
             docs = self.recognise.enrich(docs)
         if not docs:
             return part
-        pending, plain, unparsed = _sort_out(docs)
+        pending, plain, unparsed, truncated = _sort_out(docs)
         for name, encode in self.setup.encoders.items():
             encoded = encode(plain)
             part.items[name] += _spread(encoded, [i for i, _ in pending], len(docs)) if pending else encoded
         part.pending += [(part.size + i, doc) for i, doc in pending]
         part.unparsed += unparsed
+        part.truncated += truncated
         part.size += len(docs)
         return part
 
@@ -236,20 +238,21 @@ class Worker:
             done.parts.append(part)
 
 
-def _sort_out(docs: list[Doc]) -> tuple[list[tuple[int, Doc]], list[Doc], int]:
-    """The recognised documents with their places, the others, and how many are unparsed."""
+def _sort_out(docs: list[Doc]) -> tuple[list[tuple[int, Doc]], list[Doc], int, int]:
+    """The recognised documents with their places, the others, and how many are unparsed and truncated."""
     pending: list[tuple[int, Doc]] = []
     plain: list[Doc] = []
-    unparsed = 0
+    unparsed = truncated = 0
     for i, doc in enumerate(docs):
         if "rootcause" in doc:
             pending.append((i, doc))
         else:
             plain.append(doc)
         tags = doc.get("tags")
-        if tags is not None and TAG_UNPARSED in tags:
-            unparsed += 1
-    return pending, plain, unparsed
+        if tags is not None:
+            unparsed += TAG_UNPARSED in tags
+            truncated += TAG_TRUNCATED in tags
+    return pending, plain, unparsed, truncated
 
 
 def _spread(items: list[Any], holes: list[int], size: int) -> list[Any]:

@@ -12,7 +12,7 @@ from shipper.sources.base import RawChunk
 
 @dataclass(frozen=True)
 class ParseContext:
-    timezone: str  # IANA name; RFC 3164 and zone-less ISO stamps are read in this zone
+    timezone: str  # a zone `load_zone` reads; RFC 3164 and zone-less ISO stamps are read in it
     year: int | None = None  # forced year for RFC 3164 stamps (else inferred from the file's mtime)
     max_line_bytes: int = 64 * 1024
 

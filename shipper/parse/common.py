@@ -31,6 +31,9 @@ from shipper.parse.timestamps import FALLBACK_TIMESTAMP, from_epoch
 from shipper.sources.base import Origin, RawChunk
 
 # Tags the parsers add besides those in shipper.event.
+# @timestamp names a local time that does not exist (the hour a change to summer time skips): read
+# with the offset before the change (shipper/parse/localtime.py), the event is tagged so.
+TAG_TIMESTAMP_NONEXISTENT = "timestamp_nonexistent"
 
 # The most an input's undated first lines wait for a dated one (memory stays bounded).
 LEADING_DOCS = 256

@@ -4,8 +4,8 @@
     elasticsearch  -> ElasticsearchParser   (event.dataset: elasticsearch.server)
     journal        -> JournalParser         (event.dataset: journald; items are field dicts)
 
-Every parser keeps state for one stream (the year of RFC 3164 stamps, the last timestamp for
-lines without one, a multi-line record still open), so make one per input stream and call
+Every parser keeps state for one stream (the year of RFC 3164 stamps, the pass of a repeated
+hour, the last timestamp for lines without one, a multi-line record still open), so make one per input stream and call
 ``flush()`` at its end.
 """
 
@@ -19,6 +19,7 @@ from shipper.parse.eslog import ElasticsearchParser
 from shipper.parse.journal_fields import JournalParser
 from shipper.parse.syslog import SyslogParser
 from shipper.sources.base import Origin
+from shipper.timeargs import ZONE_HINT
 
 _PARSERS: dict[str, type[SyslogParser] | type[ElasticsearchParser] | type[JournalParser]] = {
     "syslog": SyslogParser,
@@ -38,5 +39,4 @@ def make_parser(origin: Origin, ctx: ParseContext) -> Parser:
     try:
         return cls(origin, ctx)
     except (ZoneInfoNotFoundError, ValueError):
-        hint = "use an IANA name such as UTC or Europe/Berlin"
-        raise UsageError(f"unknown time zone {ctx.timezone!r}", hint=hint) from None
+        raise UsageError(f"unknown time zone {ctx.timezone!r}", hint=ZONE_HINT) from None

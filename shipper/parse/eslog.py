@@ -21,6 +21,11 @@ Shapes, per line (after stripping a ``docker compose`` prefix ``es01  | `` or a 
 * SonarQube's embedded ES: ``2025.05.11 14:24:20 INFO  es[][o.e.n.Node] msg`` (``process.name``
   is SonarQube's process key, ``es`` or ``app``).
 
+Stamps without a zone (log4j's, SonarQube's, 7.x JSON's ``timestamp`` without an offset) are local
+times in ``--timezone``: a time of the hour repeated when clocks go back is in the pass the order
+of the stamps tells, a time of the hour skipped when they go forward is tagged
+``timestamp_nonexistent`` (shipper/parse/localtime.py), as in syslog.
+
 Anything else that cannot be folded is an ``unparsed`` document with the whole raw line.
 """
 
@@ -33,7 +38,7 @@ import orjson
 
 from shipper.event import TAG_TIMESTAMP_INFERRED, Doc, set_path
 from shipper.parse.base import ParseContext
-from shipper.parse.common import TextParser, add_item_tags
+from shipper.parse.common import TAG_TIMESTAMP_NONEXISTENT, TextParser, add_item_tags
 from shipper.parse.timestamps import ISO_STAMP, IsoStamps, LocalTime
 from shipper.sources.base import Origin, RawChunk
 
@@ -63,9 +68,20 @@ class ElasticsearchParser(TextParser):
 
     def __init__(self, origin: Origin, ctx: ParseContext) -> None:
         super().__init__(origin, ctx)
-        self._iso = IsoStamps(LocalTime(ctx.timezone))
+        # One local time for the stream's stamps: which pass of a repeated hour a stamp is in
+        # follows from those before it (shipper/parse/localtime.py).
+        self._local = LocalTime(ctx.timezone, infer_fold=True)
+        self._iso = IsoStamps(self._local)
         self._held_kind = ""  # kind of the held record
         self._held_container: str | None = None
+
+    def state(self) -> tuple[Any, ...]:
+        return (*super().state(), self._held_kind, self._held_container, self._local.state())
+
+    def restore(self, state: tuple[Any, ...]) -> None:
+        super().restore(state[:-3])
+        self._held_kind, self._held_container, fold = state[-3:]
+        self._local.restore(fold)
 
     def _parse_lines(self, chunk: RawChunk) -> list[Doc]:
         out, held = self._start()
@@ -115,6 +131,7 @@ class ElasticsearchParser(TextParser):
 
     def _header(self, body: str, off: int | None) -> tuple[Doc | None, str]:
         """A new record for a header line, with its kind; (None, "") for a line without header."""
+        self._local.skipped = False  # (set by the conversion of this line's stamp, read by `_doc`)
         c = body[:1]
         if c == "{":
             doc = self._json(body, off)
@@ -143,6 +160,8 @@ class ElasticsearchParser(TextParser):
             doc["log"] = log
         if ts is None:
             doc["tags"] = [TAG_TIMESTAMP_INFERRED]
+        elif self._local.skipped:
+            doc["tags"] = [TAG_TIMESTAMP_NONEXISTENT]
         return doc
 
     def _log4j(self, m: re.Match[str], off: int | None) -> Doc:

@@ -39,7 +39,7 @@ from typing import Any
 
 from shipper.event import TAG_META, TAG_TIMESTAMP_INFERRED, Doc
 from shipper.parse.base import ParseContext
-from shipper.parse.common import TextParser, add_item_tags, is_record
+from shipper.parse.common import TAG_TIMESTAMP_NONEXISTENT, TextParser, add_item_tags, is_record
 from shipper.parse.syslog_fields import ENGLISH_MONTHS, add_pri, add_verbose_pri, month_number, parse_structured_data
 from shipper.parse.timestamps import ISO_STAMP, BsdStamps, IsoStamps, LocalTime, fraction, from_epoch_micros
 from shipper.sources.base import Origin, RawChunk
@@ -80,12 +80,14 @@ class SyslogParser(TextParser):
 
     def __init__(self, origin: Origin, ctx: ParseContext) -> None:
         super().__init__(origin, ctx)
-        local = LocalTime(ctx.timezone)
+        # One local time for the stream's stamps: which pass of a repeated hour a stamp is in
+        # follows from those before it (shipper/parse/localtime.py).
+        self._local = local = LocalTime(ctx.timezone, infer_fold=True)
         self._bsd = BsdStamps(local, ctx.year, origin.mtime)
         self._iso = IsoStamps(local)
 
     def state(self) -> tuple[Any, ...]:
-        return (*super().state(), self._bsd.state())
+        return (*super().state(), self._bsd.state(), self._local.state())
 
     # -- for the express lane (shipper/parallel/_express.c), which reads lines as the hot path does
 
@@ -100,8 +102,10 @@ class SyslogParser(TextParser):
 
     def learn_minute(self, line: str) -> None:
         """Convert the stamp of a line the hot path reads, so that its minute is in `minutes`
-        (unless the date is impossible). The hot path converts it the same way on a cache miss,
-        and converting a stamp twice changes nothing."""
+        (unless the date is impossible, the zone's offset changes in its hour, or its stamps
+        change the state of a repeated hour: `BsdStamps`). The hot path converts it the same way
+        on a cache miss, and converting a stamp twice changes nothing (not the pass of a repeated
+        hour either: `LocalTime`)."""
         self._bsd_key(line[:15])
 
     def waiting(self) -> bool:
@@ -118,8 +122,9 @@ class SyslogParser(TextParser):
         self._leading = None
 
     def restore(self, state: tuple[Any, ...]) -> None:
-        super().restore(state[:-1])
-        self._bsd.restore(state[-1])
+        super().restore(state[:-2])
+        self._bsd.restore(state[-2])
+        self._local.restore(state[-1])
 
     def _parse_lines(self, chunk: RawChunk) -> list[Doc]:
         out, record = self._start()
@@ -145,6 +150,8 @@ class SyslogParser(TextParser):
                     ts: str | None = f"{prefix}{sec}.000000Z"
                 else:
                     ts = self._bsd_key(line[:15])
+                    if self._local.skipped:  # a time that does not exist: _slow tags the document
+                        ts = None
                 m = head(line, 16) if ts is not None else None
                 if m is not None:
                     fields = m.groups()
@@ -188,7 +195,9 @@ class SyslogParser(TextParser):
     # -- slow paths (rare shapes); each returns a Doc, or _FOLD for a continuation line ----------
 
     def _bsd_key(self, key: str) -> str | None:
-        """Convert an ``Mmm dd HH:MM:SS`` stamp text (the hot path's cache miss)."""
+        """Convert an ``Mmm dd HH:MM:SS`` stamp text (the hot path's cache miss); `LocalTime.skipped`
+        then says whether it names a time that does not exist."""
+        self._local.skipped = False
         month = ENGLISH_MONTHS.get(key[:3]) or month_number(key[:3])
         day, h, mi, s = key[4:6].strip(), key[7:9], key[10:12], key[13:15]
         if month is None or key[6] != " " or key[12] != ":" or not _digits(day + h + mi + s):
@@ -196,6 +205,7 @@ class SyslogParser(TextParser):
         return self._bsd.convert(key[:12], month, int(day), int(h), int(mi), int(s))
 
     def _slow(self, line: str, off: int | None) -> Doc:
+        self._local.skipped = False  # (set by the conversion of this line's stamp, read by `_doc`)
         c = line[:1]
         if c == "\t" or c == "░":
             return _FOLD
@@ -332,6 +342,8 @@ class SyslogParser(TextParser):
             doc["log"] = log
         if ts is None:
             doc["tags"] = [TAG_TIMESTAMP_INFERRED]
+        elif self._local.skipped:
+            doc["tags"] = [TAG_TIMESTAMP_NONEXISTENT]
         return doc
 
 

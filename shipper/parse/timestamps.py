@@ -1,15 +1,16 @@
 """Stamp conversion to the stored ``@timestamp`` form ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC).
 
-Pure and cached: every converter keeps its work for a stamp's text *up to the minute* (or the
+Cached: every converter keeps its work for a stamp's text *up to the minute* (or the
 second, for epochs), so a line costs one dict lookup and a string concatenation. Caches are bounded (cleared when
 they grow past `_CACHE_MAX` entries; logs are time-ordered, so the working set is tiny).
 
-Local times (RFC 3164 stamps, zone-less ISO stamps) are read in the parse context's zone: an
-IANA name, a tzfile or a POSIX TZ string, as the C library reads ``TZ`` (`load_zone`).
-The zone's UTC offset is cached per local hour. Ambiguous and non-existent local times (the hour
-a DST change repeats or skips) are read with ``fold=0``: the repeated hour is taken as its
-*first* occurrence (still summer time), a skipped time with the offset in force *before* the
-change (so ``02:30`` on a spring-forward night in New York is ``07:30Z``, i.e. 03:30 EDT).
+Local times (RFC 3164 stamps, zone-less ISO stamps) are read in the parse context's zone (an
+IANA name, a tzfile, a POSIX TZ string or a fixed offset: `load_zone`) by `LocalTime`, which also
+says how a time that a change of the zone's offset skips or repeats is read
+(shipper/parse/localtime.py). Only minutes that take one offset whatever came before them are
+cached (`LocalTime.minute`); the stamps of an hour the offset changes in are converted one by one,
+and so are those that change the state of a repeated hour (which empties the caches when a
+state begins: `LocalTime.add_cache`), so a cached minute never changes a stamp's reading.
 
 Year of RFC 3164 stamps (`BsdStamps`), which carry none:
 
@@ -17,7 +18,8 @@ Year of RFC 3164 stamps (`BsdStamps`), which carry none:
   (Dec -> Jan) starts the next year. A December line while the current month is January (a late
   line of the old year, from another host or a slow writer) is read as the old year without
   changing the state. Small backward steps (out-of-order lines at a month's end) keep the year;
-  forward jumps (a gap in a quiet log) too.
+  forward jumps (a gap in a quiet log) too. The cache is emptied whenever the month the state
+  was set from changes, so the state follows from the stamps alone, cached or not.
 * else ``mtime`` known: the latest year in which the stamp is not after the file's mtime plus one
   day of slack (a file whose mtime is in January holds both its Dec 31 and Jan 1 lines right).
 * else: as if ``year`` were 1970 (the caller should pass a year for input without an mtime).
@@ -26,27 +28,14 @@ Year of RFC 3164 stamps (`BsdStamps`), which carry none:
 from __future__ import annotations
 
 import calendar
-import io
 import re
-import struct
-import time
-from datetime import datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
+
+from shipper.parse.localtime import LocalTime, load_zone, utc_seconds  # (load_zone: for the modules that read zones)
 
 FALLBACK_TIMESTAMP = "1970-01-01T00:00:00.000000Z"
 _CACHE_MAX = 8192
 _SLACK = 86400  # the mtime slack of the year inference, in seconds
-
-
-def utc_seconds(epoch: int) -> str | None:
-    """``YYYY-MM-DDTHH:MM:SS`` for whole epoch seconds, None when out of range."""
-    try:
-        t = time.gmtime(epoch)
-    except (OverflowError, OSError, ValueError):
-        return None
-    if not 1 <= t.tm_year <= 9999:
-        return None
-    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
 
 
 def from_epoch(seconds: float) -> str:
@@ -86,87 +75,6 @@ def fraction(digits: str | None) -> str:
     return digits[:6].ljust(6, "0")
 
 
-_UTC_NAMES = frozenset(("UTC", "Etc/UTC", "GMT", "Z"))
-# A TZif file (RFC 8536) without transitions, one time type and no leap seconds: its version 1 and
-# version 2 data blocks; the footer (the POSIX TZ string) then gives the local time at every instant.
-_TZIF_EMPTY = (b"TZif2" + bytes(15) + struct.pack(">6l", 0, 0, 0, 0, 1, 1) + struct.pack(">lbB", 0, 0, 0) + b"\0") * 2
-_DEFAULT_DST_RULE = ",M3.2.0,M11.1.0"  # the C library's rule for a zone with summer time but no rule
-
-
-def load_zone(spec: str) -> tzinfo:
-    """The zone ``spec`` names, read as the C library reads ``TZ``: an IANA name (``Europe/Berlin``),
-    a tzfile's absolute path (``/etc/localtime``), either after a ':' (``:/etc/localtime``), or a
-    POSIX TZ string (``UTC0``, ``CET-1CEST,M3.5.0,M10.5.0/3``). `ValueError` when it is none of these."""
-    name = spec[1:] if spec.startswith(":") else spec
-    if name in _UTC_NAMES:
-        return timezone.utc
-    if name.startswith("/"):
-        try:
-            with open(name, "rb") as f:
-                return ZoneInfo.from_file(f, key=spec)
-        except OSError as exc:
-            raise ValueError(f"cannot read the time zone file {name}: {exc.strerror}") from None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # (OSError: a directory such as "Europe")
-        return _posix_zone(name)
-
-
-def _posix_zone(rule: str) -> tzinfo:
-    """A POSIX TZ string (``std offset [dst [offset] [,start[/time],end[/time]]]``) as a zone.
-    zoneinfo reads one only as a TZif file's footer: it gets a file without transitions."""
-    if not rule or not rule.isascii() or not rule.isprintable():
-        raise ValueError(f"{rule!r} is not a POSIX TZ string")
-    try:
-        return _footer_zone(rule, rule)
-    except ValueError:
-        if "," in rule:
-            raise
-        return _footer_zone(rule + _DEFAULT_DST_RULE, rule)  # summer time without a rule: CET-1CEST
-
-
-def _footer_zone(rule: str, key: str) -> ZoneInfo:
-    return ZoneInfo.from_file(io.BytesIO(_TZIF_EMPTY + f"\n{rule}\n".encode()), key=key)
-
-
-class LocalTime:
-    """Local wall-clock time in one zone (`load_zone`) -> UTC, with the offset cached per local hour."""
-
-    def __init__(self, zone: str) -> None:
-        self.zone_name = zone
-        self.zone: tzinfo = load_zone(zone)
-        self._hour_offsets: dict[tuple[int, int, int, int], int] = {}
-
-    def to_utc(self, y: int, mo: int, d: int, h: int, mi: int, s: int) -> str | None:
-        """``YYYY-MM-DDTHH:MM:SS`` in UTC for a local time, None if it is not a valid date."""
-        if s == 60:  # a leap second: keep it in its minute
-            s = 59
-        try:
-            datetime(y, mo, d, h, mi, s)
-        except ValueError:
-            return None
-        return utc_seconds(calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) - self._offset(y, mo, d, h, mi, s))
-
-    def _offset(self, y: int, mo: int, d: int, h: int, mi: int, s: int) -> int:
-        key = (y, mo, d, h)
-        off = self._hour_offsets.get(key)
-        if off is not None:
-            return off
-        zone = self.zone
-        first = _seconds(datetime(y, mo, d, h, 0, 0, tzinfo=zone).utcoffset())
-        last = _seconds(datetime(y, mo, d, h, 59, 59, tzinfo=zone).utcoffset())
-        if first != last:  # the offset changes inside this hour (a zone whose change is not on the hour)
-            return _seconds(datetime(y, mo, d, h, mi, s, tzinfo=zone).utcoffset())
-        if len(self._hour_offsets) >= _CACHE_MAX:
-            self._hour_offsets.clear()
-        self._hour_offsets[key] = first
-        return first
-
-
-def _seconds(delta: timedelta | None) -> int:
-    return int(delta.total_seconds()) if delta is not None else 0
-
-
 # ISO 8601 / RFC 3339 / log4j: date, time to the second, fraction (. or ,), zone.
 ISO_STAMP = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(Z|[+-]\d\d(?::?\d\d)?| ?(?:UTC|GMT)\b)?",
@@ -181,6 +89,7 @@ class IsoStamps:
     def __init__(self, local: LocalTime) -> None:
         self._local = local
         self._minutes: dict[str, str | None] = {}
+        local.add_cache(self._minutes.clear)
 
     def convert(self, text: str) -> str | None:
         """The stored form of a stamp at the start of ``text``; None if there is none or it is invalid."""
@@ -207,11 +116,13 @@ class IsoStamps:
             if len(self._minutes) >= _CACHE_MAX:
                 self._minutes.clear()
             self._minutes[key] = prefix
-        if prefix is None:  # an invalid date, or an offset that is not whole minutes
+        if prefix is None:  # an invalid date, an offset that is not whole minutes, a change of the local offset
             return self._compute(text, zone)
         return prefix + (sec if sec != "60" else "59")
 
     def _minute(self, text: str, zone: str | None) -> str | None:
+        if zone is None:  # (the local zone: `LocalTime.minute` says whether the minute may be cached)
+            return self._local.minute(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]))
         base = self._compute(text[:17] + "00", zone)
         return base[:17] if base is not None and base[17:] == "00" else None
 
@@ -251,13 +162,17 @@ class BsdStamps:
 
     The work (year, zone offset, formatting) is done once per local *minute*: `minutes` maps the
     stamp text up to the minute (``Aug 30 14:55``) to the UTC text up to the minute
-    (``2017-08-30T12:55:``), and a stamp is that plus its seconds. (With a zone offset that is not
-    a whole number of minutes, as some zones had before 1900, every stamp is computed.)
+    (``2017-08-30T12:55:``), and a stamp is that plus its seconds. (In an hour that the zone's
+    offset changes in, skips or repeats, with an offset that is not a whole number of minutes,
+    as some zones had before 1900, and in a minute whose stamps change the state of a repeated
+    hour, every stamp is computed: `LocalTime.minute`. So the express lane, which reads
+    `minutes` only, leaves such lines to the parser.)
     """
 
     def __init__(self, local: LocalTime, year: int | None, mtime: float | None) -> None:
         self._local = local
         self.minutes: dict[str, str] = {}  # read directly by the syslog parser's hot path
+        local.add_cache(self.minutes.clear)
         self._rollover = year is not None or mtime is None
         self._year = year if year is not None else 1970
         self._ref_month = 0  # the month the rollover state was last set from (0: no stamp yet)
@@ -285,17 +200,16 @@ class BsdStamps:
         return f"{prefix}{min(s, 59):02d}.{fraction(frac)}Z"
 
     def _minute(self, key: str, month: int, day: int, h: int, mi: int, s: int) -> str | None:
-        """The UTC ``YYYY-MM-DDTHH:MM:`` of a local minute, cached; or, when the offset is not
-        whole minutes, the full ``YYYY-MM-DDTHH:MM:SS`` of this stamp (not cached)."""
+        """The UTC ``YYYY-MM-DDTHH:MM:`` of a local minute, cached; or, where `LocalTime.minute`
+        gives none (the offset changes in the hour, or is not whole minutes), the full
+        ``YYYY-MM-DDTHH:MM:SS`` of this stamp (not cached); None for an impossible date."""
         year = self._year_for(month, day, h, mi, s)
-        base = self._local.to_utc(year, month, day, h, mi, 0)
-        if base is None:
-            return None
-        if base[17:] != "00":
+        prefix = self._local.minute(year, month, day, h, mi)
+        if prefix is None:
             return self._local.to_utc(year, month, day, h, mi, s)
         if len(self.minutes) >= _CACHE_MAX:
             self.minutes.clear()
-        prefix = self.minutes[key] = base[:17]
+        self.minutes[key] = prefix
         return prefix
 
     def _year_for(self, month: int, day: int, h: int, mi: int, s: int) -> int:
@@ -309,8 +223,9 @@ class BsdStamps:
             self.minutes.clear()  # cached minutes belong to the previous year
         elif month == 12 and self._ref_month == 1:
             return self._year - 1  # a late line of the old year, just after the new one began
-        else:
+        elif month != self._ref_month:
             self._ref_month = month
+            self.minutes.clear()  # (a stamp of a cached minute of another month would set it back)
         return self._year
 
     def _latest_year(self, month: int, day: int, h: int, mi: int, s: int) -> int:

@@ -1,12 +1,15 @@
 """Incidents from stored documents, as text (``shipper causes``) and as JSON (scripts, the HTML report).
 
-Pure functions of the documents: `build_incidents` groups the recognised events by
-``rootcause.incident``; `render_text` and `to_json` present the same `Incident` objects, so the
-text and the JSON (and the HTML report built on `to_json`) never disagree.
+`linked_incidents` reads them from the store: the recognised events around the asked window,
+linked anew (`shipper.enrich.relink`: events stored by separate runs link as one run of them all
+would link them), and the incidents that overlap the window, each whole. `build_incidents` groups
+documents by ``rootcause.incident``; `render_text` and `to_json` present the same `Incident`
+objects, so the text and the JSON (and the HTML report built on `to_json`) never disagree.
 
 The cause of an incident is the one its failure events carry (``rootcause.cause.signature``), else
 the cause signature with the highest rank; every other recognised error of the incident is listed
-too, with how often it repeated and over what span.
+too, with how often it repeated and over what span. The units that did not start because the
+incident's unit failed (its dependency failures) are listed after it ("consequences: ...").
 """
 
 from __future__ import annotations
@@ -15,8 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from shipper.enrich import exitcodes
+from shipper.enrich.incidents import is_consequence
+from shipper.enrich.relink import DEFAULT_WINDOW, linking_span, relink
 from shipper.event import TAG_TIMESTAMP_INFERRED, Doc, get_path, has_tag
 from shipper.recognise.rules import load_rules
+from shipper.sinks.local import LocalStore
+
+
+RESTART_LOOP = "systemd.start_limit_hit"  # the failure that ends a restart loop
 
 
 @dataclass
@@ -45,12 +54,18 @@ class Failure:
 
     @property
     def label(self) -> str:
-        """``exit 71, EX_OSERR`` / ``SIGABRT, core dumped`` / ``result 'resources'``."""
+        """``exit 71, EX_OSERR`` / ``SIGABRT, core dumped`` / ``result 'resources'``; the first
+        failure's, and ``then restarted until it hit its start limit`` after it when a restart
+        loop followed (the first failure is the one to fix)."""
         if self.exit_code is not None:
-            return exitcodes.label(self.exit_kind, self.exit_code)
-        if self.result is not None:
-            return f"result '{self.result}'"
-        return ""
+            text = exitcodes.label(self.exit_kind, self.exit_code)
+        elif self.result is not None:
+            text = f"result '{self.result}'"
+        else:
+            text = ""
+        if RESTART_LOOP in self.signatures and "start-limit" not in text:
+            return f"{text}, then restarted until it hit its start limit" if text else "restarted until it hit its start limit"
+        return text
 
 
 @dataclass
@@ -67,6 +82,7 @@ class Incident:
     hint: str = ""
     remediation: str = ""
     docs: list[str] = field(default_factory=list)
+    consequences: list[str] = field(default_factory=list)  # the titles of the dependency failures it caused
 
     @property
     def cause(self) -> CauseLine | None:
@@ -75,6 +91,22 @@ class Incident:
     @property
     def when(self) -> str:
         return self.failure.at if self.failure else self.last
+
+
+def linked_docs(store: LocalStore, *, since: str | None, until: str | None,
+                window: float = DEFAULT_WINDOW) -> list[Doc]:
+    """The recognised documents of ``[since, until)`` and of every incident that reaches into it,
+    linked anew, in @timestamp order (``window``: ``recognise.incident_window``)."""
+    start, end = linking_span(since, until, window, store.recognised_before, store.recognised_after)
+    return relink(store.iter_docs(since=start, until=end, only_recognised=True), window=window)
+
+
+def linked_incidents(store: LocalStore, *, since: str | None, until: str | None,
+                     window: float = DEFAULT_WINDOW) -> list[Incident]:
+    """The incidents that overlap ``[since, until)``, newest first, each whole (its failure and
+    all its causes, also those outside the window), linked as one replay of the store would."""
+    incidents = build_incidents(linked_docs(store, since=since, until=until, window=window))
+    return [i for i in incidents if (until is None or i.first < until) and (since is None or i.last >= since)]
 
 
 def build_incidents(docs: Iterable[Doc]) -> list[Incident]:
@@ -92,6 +124,9 @@ def build_incidents(docs: Iterable[Doc]) -> list[Incident]:
 
 def _incident(key: str, events: list[Doc], ranks: dict[str, int]) -> Incident:
     failures = [d for d in events if d["rootcause"].get("role") == "failure"]
+    own = [d for d in failures if not is_consequence(d["rootcause"])]
+    consequences = [d for d in failures if is_consequence(d["rootcause"])] if own else []
+    failures = own or failures  # what failed first is the incident's unit, failure and hint
     causes = [d for d in events if d["rootcause"].get("role") == "cause"]
     summaries = [d for d in events if d["rootcause"].get("role") == "summary"]
     unit = next((d["rootcause"]["unit"] for d in failures + causes + summaries if d["rootcause"].get("unit")), None)
@@ -107,6 +142,7 @@ def _incident(key: str, events: list[Doc], ranks: dict[str, int]) -> Incident:
         failure=_failure(failures),
         causes=lines,
         summary=summaries[0]["rootcause"].get("title") if summaries and causes else None,
+        consequences=list(dict.fromkeys(d["rootcause"].get("title", "") for d in consequences)),
     )
     source: Any = lines[0] if lines else (failures[0]["rootcause"] if failures else {})
     if isinstance(source, CauseLine):
@@ -216,12 +252,16 @@ def headline(inc: Incident) -> str:
 
 # C0 controls, DEL and C1 controls as escapes: log text (a message, a host, a process name) could
 # otherwise clear the terminal, set its title or move the cursor, and a tab or newline break a line.
+# Bidirectional controls too (Unicode's Bidi_Control): U+202E would show "evil" as "live", and
+# the rest of the line reversed.
+BIDI_CONTROLS = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {
-    ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"}
+    ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"} | {c: f"\\u{c:04x}" for c in BIDI_CONTROLS}
 
 
 def printable(text: str) -> str:
-    """``text`` with its control characters shown as ``\\x1b``, ``\\t``, ``\\n``: safe on a terminal, one line."""
+    """``text`` with its control characters shown as ``\\x1b``, ``\\t``, ``\\n``, ``\\u202e``: safe
+    on a terminal, one line, in the order it was written."""
     return text.translate(_CONTROLS)
 
 
@@ -236,6 +276,8 @@ def render_text(incidents: list[Incident], counts: dict[str, Any] | None = None)
         if inc.remediation:
             out.append(f"    remediation: {inc.remediation}")
         out.extend(_also(inc))
+        if inc.consequences:
+            out.append(f"    consequences: {'; '.join(inc.consequences)}")
         if inc.failure is not None and inc.failure.exit_explained:
             out.append(f"    exit status: {inc.failure.exit_explained}")
         if inc.docs:
@@ -323,4 +365,5 @@ def _incident_json(inc: Incident) -> dict[str, Any]:
         "hint": inc.hint,
         "remediation": inc.remediation,
         "docs": inc.docs,
+        "consequences": inc.consequences,
     }

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
-import tempfile
 from collections import Counter
 from datetime import datetime, timezone
 from importlib import resources
@@ -29,23 +27,26 @@ from typing import Any, Callable
 
 from shipper import __version__
 from shipper.errors import OutputError, UsageError
-from shipper.report.causes import build_incidents, to_json
+from shipper.enrich.relink import DEFAULT_WINDOW
+from shipper.report.causes import linked_incidents, to_json
 from shipper.report.lines import incident_lines
 from shipper.sinks.local import LocalStore
+from shipper.sinks.replace_file import Replacement, check_directory, written_in_place
 from shipper.timeargs import format_ts
 
 SEP = " — "
 MARK = "~"
 _TABLE = "~T"
 _PLACEHOLDERS = ("/*shipper:style*/", "/*shipper:script*/", "<!--shipper:data-->")
-_PROC_FD = re.compile(r"/proc/[^/]+/fd/")
 
 
-def collect(store: LocalStore, *, since: str | None, until: str | None, now: float) -> dict[str, Any]:
-    """Everything the page shows: `to_json` of the incidents, their lines, and where it came from."""
-    incidents = build_incidents(store.iter_docs(since=since, until=until, only_recognised=True))
+def collect(store: LocalStore, *, since: str | None, until: str | None, now: float,
+            window: float = DEFAULT_WINDOW) -> dict[str, Any]:
+    """Everything the page shows: `to_json` of the incidents (linked at read time, as `causes` does,
+    with the incident ``window``), their lines, and where it came from."""
+    incidents = linked_incidents(store, since=since, until=until, window=window)
     report = to_json(incidents, store.counts(since=since, until=until))
-    lines = incident_lines(store, report["incidents"])
+    lines = incident_lines(store, report["incidents"], window=window)
     meta = {"generated": format_ts(datetime.fromtimestamp(now, timezone.utc)), "store": str(store.path),
             "since": since, "until": until, "version": __version__}
     return {"meta": meta, "report": report, "lines": lines}
@@ -134,11 +135,15 @@ def render(data: dict[str, Any]) -> str:
 
 def check_output(path: Path) -> bool:
     """Whether ``-o path`` is a stream (a FIFO, a terminal, /dev/null, /dev/fd/N) rather than a file;
-    refuses, before any work, what can hold no page (a directory, a disk)."""
+    refuses, before any work, what can hold no page (a directory, a disk, a missing directory)."""
     try:
         mode = os.stat(path).st_mode  # through links: what the page would be written to
+        in_place = written_in_place(path)
     except FileNotFoundError:  # a new file (or a dangling link: its target is created)
-        return _fd_path(path)
+        if written_in_place(path):
+            return True
+        check_directory(path, "the report ")
+        return False
     except OSError as exc:
         raise _cannot_write(path, exc) from None
     if stat.S_ISDIR(mode):
@@ -147,43 +152,28 @@ def check_output(path: Path) -> bool:
     if stat.S_ISBLK(mode):
         raise UsageError(f"-o {path} is a block device: the report would overwrite the disk",
                          hint="write the report to a file, such as -o report.html")
-    return not stat.S_ISREG(mode) or _fd_path(path)
-
-
-def _fd_path(path: Path) -> bool:
-    """/dev/stdout, /dev/fd/3, /proc/self/fd/1: a descriptor a shell opened, written to as it is."""
-    name = os.path.abspath(path)
-    return name in ("/dev/stdout", "/dev/stderr") or name.startswith("/dev/fd/") or _PROC_FD.match(name) is not None
+    return in_place
 
 
 def write(path: Path, html: str) -> None:
-    """Write the page to ``path``. A file is written next to its final name, then renamed, so a reader
-    never sees half a report; through a symbolic link, that is next to the file the link names (the
-    link stays). A stream (`check_output`) is written to as it is, at its end."""
+    """Write the page to ``path``. A file is replaced whole (`shipper.sinks.replace_file`): a reader
+    never sees half a report, and the old report's mode is kept. A stream (`check_output`) is
+    written to as it is, at its end."""
     try:
         if check_output(path):
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)  # never created nor truncated
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(html)
         else:
-            _replace(Path(os.path.realpath(path)), html)
+            new = Replacement(path)
+            try:
+                new.file.write(html.encode("utf-8"))
+            except BaseException:
+                new.discard()
+                raise
+            new.commit()
     except OSError as exc:
         raise _cannot_write(path, exc) from None
-
-
-def _replace(path: Path, html: str) -> None:
-    tmp = ""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(html)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError:
-        if tmp:
-            Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _cannot_write(path: Path, exc: OSError) -> OutputError:

@@ -8,6 +8,9 @@ incident's own lines in between, and says how many lines it left out (``{"skippe
 
 One ordered sweep over the store per stretch of time the incidents cover (their windows merged),
 so a report of many incidents reads each line once, and a store of few incidents reads little.
+Which incident a line belongs to is what linking at read time says (`linked_docs`, as for the
+incidents themselves), not the ``rootcause.incident`` stored with it: events stored by separate
+runs belong to the incident they make together.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
+from shipper.enrich.relink import DEFAULT_WINDOW
 from shipper.event import TAG_UNPARSED, Doc, get_path
+from shipper.report.causes import linked_docs
 from shipper.sinks.local import LocalStore
 from shipper.timeargs import format_ts
 
@@ -77,8 +82,9 @@ class _Run:
 class _Sweep:
     """Reads documents in time order and hands each to the incidents whose context it is in."""
 
-    def __init__(self, incidents: list[dict[str, Any]]) -> None:
+    def __init__(self, incidents: list[dict[str, Any]], owners: dict[str, str]) -> None:
         self.wanted = {inc["id"]: inc for inc in incidents}
+        self.owners = owners  # event.id -> its incident
         self.out: dict[str, list[Any]] = {key: [] for key in self.wanted}
         self.recent: dict[Any, deque[tuple[str, Row]]] = {}  # per host: its last lines, for the context before
         self.active: dict[Any, list[_Run]] = {}  # per host: the incidents being collected
@@ -89,11 +95,11 @@ class _Sweep:
         runs = self.active.setdefault(host, [])
         for run in [r for r in runs if r.done(ts)]:
             self.finish(run)
-        own = get_path(doc, "rootcause.incident")
+        own = self.owners.get(get_path(doc, "event.id"))
         for run in runs:
             mine = own == run.incident["id"]
             run.add(_row(doc, own if mine else None), own=mine)
-        if own in self.wanted and not any(r.incident["id"] == own for r in runs):
+        if own is not None and own in self.wanted and not any(r.incident["id"] == own for r in runs):
             self.own_elsewhere(doc, own, host, runs)
         self.recent.setdefault(host, deque(maxlen=AROUND)).append((ts, _row(doc, None)))
 
@@ -121,10 +127,18 @@ class _Sweep:
         self.recent.clear()
 
 
-def incident_lines(store: LocalStore, incidents: list[dict[str, Any]]) -> dict[str, list[Any]]:
+def incident_lines(store: LocalStore, incidents: list[dict[str, Any]],
+                   window: float = DEFAULT_WINDOW) -> dict[str, list[Any]]:
     """``{incident id: rows}`` for ``to_json``'s incidents (an incident with no stored line gets [])."""
-    sweep = _Sweep(incidents)
-    for since, until in _windows(incidents):
+    windows = _windows(incidents)
+    owners: dict[str, str] = {}
+    if windows:
+        for doc in linked_docs(store, since=windows[0][0], until=windows[-1][1], window=window):
+            incident = get_path(doc, "rootcause.incident")
+            if incident:
+                owners[doc["event"]["id"]] = incident
+    sweep = _Sweep(incidents, owners)
+    for since, until in windows:
         for doc in store.iter_docs(since=since, until=until):
             sweep.feed(doc)
         sweep.close()

@@ -6,12 +6,14 @@ non-empty), else a pattern's ``set`` value, else the regex group; keeps a ``unit
 valid unit name; computes ``status_explained``, ``result_explained`` and ``unit_type`` (and
 ``process``, ``host`` from the document); takes the first variant whose ``when`` holds; and puts
 each value in where `hints.pieces` says: in prose with its backticks made ``'``, in a command
-quoted for the shell. The step that recognises a document leaves its tag in `STEP` and its regex
+quoted for the shell (a variable the log did not give: its default in prose, a placeholder in a
+command). The step that recognises a document leaves its tag in `STEP` and its regex
 groups in place; the script does the same as Python with the step's `step_params`:
 
 * ``read``: variable -> ``paths`` (document fields, as key lists), ``value`` (a ``set`` constant),
   ``group`` (the grok field, as a key list); ``units``: the variables that must be unit names;
-* ``hint``, ``variants`` (``when`` and ``hint``): `hints.pieces` of the templates; ``defaults``;
+* ``hint``, ``variants`` (``when`` and ``hint``): `hints.pieces` of the templates; ``defaults``
+  (put in in prose) and their ``placeholders`` (`hints.placeholder`: put in in a command);
 
 and, for every step, ``statuses`` and ``results``: the explanations of exit statuses and unit
 results, generated from `shipper.enrich.exitcodes` (the one table of them).
@@ -94,14 +96,14 @@ String put(String raw, String how) {
   if (how == @BARE@) { return madeOf(value, @BARE_CHARS@) ? value : sh(value); }
   return value;
 }
-String fill(def pieces, Map values, def defaults) {
+String fill(def pieces, Map values, def defaults, def placeholders) {
   String out = '';
   for (def piece : pieces) {
     String how = piece[0];
     String name = piece[1];
     if (how == @TEXT@) { out += name; }
     else if (values.containsKey(name)) { out += put(values.get(name), how); }
-    else if (defaults.containsKey(name)) { out += defaults.get(name); }
+    else if (defaults.containsKey(name)) { out += how == @PROSE@ ? defaults.get(name) : placeholders.get(name); }
   }
   return out;
 }
@@ -132,7 +134,7 @@ for (def variant : step.get('variants')) {
   }
   if (holds) { hint = variant.get('hint'); break; }
 }
-ctx.rootcause.hint = fill(hint, values, step.get('defaults'));
+ctx.rootcause.hint = fill(hint, values, step.get('defaults'), step.get('placeholders'));
 """
 _FILLED_IN = {
     "STEP": painless.string(STEP),
@@ -144,6 +146,7 @@ _FILLED_IN = {
     "BARE_CHARS": painless.string(hints.BARE_CHARS),
     "EXITED": painless.string(EXITED),
     "TEXT": painless.string(hints.TEXT),
+    "PROSE": painless.string(hints.PROSE),
     "BARE": painless.string(hints.BARE),
     "IN_SINGLE": painless.string(hints.IN_SINGLE),
     "IN_DOUBLE": painless.string(hints.IN_DOUBLE),
@@ -188,6 +191,7 @@ def step_params(sig: Signature, pat: Pattern | None) -> dict[str, Any]:
         "hint": _pieces(base),
         "variants": [{"when": {k: list(v) for k, v in when.items()}, "hint": _pieces(text)} for when, text in variants],
         "defaults": {k: v for k, v in sig.defaults.items() if k in used},
+        "placeholders": {k: hints.placeholder(k) for k in sorted(sig.defaults.keys() & used)},
     }
 
 

@@ -19,11 +19,11 @@ import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from shipper.config.elasticsearch import ElasticsearchOutput
 from shipper.env import Env
-from shipper.errors import ExitCode, UnavailableError, UsageError
+from shipper.errors import ConfigError, ExitCode, UnavailableError, UsageError
 
 if TYPE_CHECKING:  # the HTTP client is imported when used: `shipper --help` stays quick
     from elastic_transport import Urllib3HttpNode
@@ -80,13 +80,32 @@ def add_kibana_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kibana", metavar="URL",
                    help="also import the Kibana data view, saved searches and 'Root causes' dashboard into this Kibana "
                         "(same credentials and TLS settings as output.elasticsearch)")
-    p.add_argument("--space", default="default",
-                   help="the Kibana space to import into (default: the default space)")
+    p.add_argument("--space",
+                   help="the Kibana space to import into (default: the default space); needs --kibana or "
+                        "output.elasticsearch.kibana_url")
+
+
+def kibana_target(args: argparse.Namespace, es: ElasticsearchOutput) -> str | None:
+    """The Kibana `shipper setup` imports into (--kibana, else ``kibana_url``), checked before
+    anything is done: an error for a URL without http(s):// (Kibana gets the credentials of
+    output.elasticsearch: shipper does not guess plain http for them), and for --space without
+    a Kibana."""
+    if args.kibana:
+        _split(args.kibana, "--kibana", UsageError)
+        return str(args.kibana)
+    if es.kibana_url:
+        _split(es.kibana_url, "output.elasticsearch.kibana_url", ConfigError)
+        return es.kibana_url
+    if args.space is not None:
+        raise UsageError(f"--space {args.space} needs a Kibana URL: there is no --kibana, nor "
+                         "output.elasticsearch.kibana_url in the config",
+                         hint="add --kibana https://KIBANA:5601, or leave --space out")
+    return None
 
 
 def run_kibana_setup(args: argparse.Namespace, es: ElasticsearchOutput, env: Env) -> int:
     """What `shipper setup --kibana URL [--space ID]` does after the Elasticsearch assets."""
-    result = import_saved_objects(args.kibana, es, env, space=args.space)
+    result = import_saved_objects(args.kibana, es, env, space=args.space or "default")
     for line in result.lines():
         env.stdout.write(line + "\n")
     return ExitCode.OK if result.ok else ExitCode.OUTPUT
@@ -195,18 +214,33 @@ def _node(url: str, es: ElasticsearchOutput, env: Env) -> tuple[Urllib3HttpNode,
 
     from shipper.sinks.es_client import tls_options
 
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--kibana {url!r} is not an http(s) URL", hint="e.g. --kibana https://kibana.example:5601")
-    if parts.username or parts.password:
-        raise UsageError("--kibana: credentials may not be written in the URL",
-                         hint="they come from output.elasticsearch (api_key_file, username with password_file, ...)")
-    port = parts.port or (5601 if "://" not in url else {"http": 80, "https": 443}[parts.scheme])
+    parts = _split(url, "--kibana", UsageError)
+    assert parts.hostname is not None  # (`_split` checked it)
+    port = parts.port or {"http": 80, "https": 443}[parts.scheme]
     prefix = parts.path.rstrip("/")
     headers = {"authorization": auth} if (auth := _authorization(es, env)) else {}
     config = NodeConfig(parts.scheme, parts.hostname, port, path_prefix=prefix, headers=headers,
                         request_timeout=float(es.request_timeout), **tls_options(es, env))
     return Urllib3HttpNode(config), f"{parts.scheme}://{parts.netloc}{prefix}"
+
+
+def _split(url: str, source: str, error: type[UsageError] | type[ConfigError]) -> SplitResult:
+    """``url`` in parts: http(s), a host, no credentials; else ``error`` naming ``source``."""
+    parts = urlsplit(url)
+    if "://" not in url:
+        raise error(f"{source} {url!r} needs http:// or https:// in front: shipper sends the credentials of "
+                    "output.elasticsearch to Kibana, and does not guess whether they may go unencrypted",
+                    hint=f"e.g. https://{url} (http:// only for a Kibana without TLS)")
+    try:
+        port_ok = parts.port != 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise error(f"{source} {url!r} is not an http(s) URL", hint="e.g. https://kibana.example:5601")
+    if parts.username or parts.password:
+        raise error(f"{source}: credentials may not be written in the URL",
+                    hint="they come from output.elasticsearch (api_key_file, username with password_file, ...)")
+    return parts
 
 
 def _authorization(es: ElasticsearchOutput, env: Env) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, runtime_checkable
 
 from shipper.event import Batch, Doc
 
@@ -54,4 +54,18 @@ class Sink(Protocol):
     def files(self) -> list[Path]:
         """The files it writes. Neither a replay nor the daemon reads them as inputs: a glob or a
         directory that takes in its own output would read back what it writes, without end."""
+        ...
+
+
+@runtime_checkable
+class Abandonable(Protocol):
+    """A sink that can let go of what it holds (the Elasticsearch sink, which retries on its own:
+    it may hold batches long after a reload's ``run.stop_timeout``)."""
+
+    def abandon(self) -> None:
+        """Any thread: send and acknowledge nothing more; `write` and `flush` return at once."""
+        ...
+
+    def give_back(self) -> list[Batch]:
+        """After `abandon` and `close`: what the output did not take, as batches of items."""
         ...

@@ -124,6 +124,7 @@ class Chunk:
     seqs: list[int] = field(default_factory=list)
     nbytes: int = 0
     attempt: int = 0  # how many times these items were sent already
+    failed_at: float | None = None  # when a try of these items first failed (monotonic): a retry
 
     def body(self) -> bytes:
         return b"".join(self.items)

@@ -11,8 +11,18 @@ Per document, the caller's thread only moves item lists (`Chunker`); a request t
 into one body and reads the reply on its bytes (`read_reply`): a reply where every item was
 created or already there is settled without decoding it item by item.
 
+While documents wait for a retry the sink is `failing` (`shipper.sinks.es_outage`). Items the
+cluster cannot take now (429, 502-504: `shipper.sinks.retry`) are retried without end in the daemon,
+like a whole request; in a replay (a command that ends) after ``max_item_retries`` tries they go to
+the dead letter, and the sink says how many, after how long, and why.
+
+`abandon` (any thread) lets go at once: a reload whose ``run.stop_timeout`` ran out while the
+sink retried must not deliver what it holds to the old destination later. It sends nothing more
+and acknowledges nothing; `give_back` then returns what Elasticsearch did not take, for the disk
+buffer (`shipper.daemon.session`).
+
 Counters: ``indexed``, ``duplicates`` (409: already there, delivered), ``retried_items`` (item-level
-429/5xx re-sent), ``request_retries`` (whole requests: 429/502/503/504, connection errors),
+429/5xx re-sent), ``request_retries`` (whole requests: 429/5xx, connection errors),
 ``dead_lettered``, ``deadletter_index_failed`` (the dead letter's own copy refused; the local table
 has it), ``requests``.
 """
@@ -21,11 +31,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import os
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,10 +44,20 @@ from shipper.env import Env
 from shipper.errors import OutputError, UnavailableError
 from shipper.event import Batch
 from shipper.sinks.base import Ack, Encode, items_of, sqlite_files
-from shipper.sinks.bulk import DEADLETTER_DATASET, FILTER_PATH, Chunk, Chunker, Encoder, Reply, read_reply, split_item
+from shipper.sinks.bulk import DEADLETTER_DATASET, FILTER_PATH, Chunk, Chunker, Encoder, Reply, read_reply
 from shipper.sinks.deadletter import FILENAME, DeadLetterStore, Letter
+from shipper.sinks.es_deadletter import check_state_dir, copy_of, letter_of
 from shipper.sinks.es_errors import connection_reason, error_reason
-from shipper.sinks.retry import RETRY_REQUEST_STATUSES, STOP_REQUEST_STATUSES, Backoff, Verdict, item_verdict
+from shipper.sinks.es_giveback import Outcome, batches_of
+from shipper.sinks.es_outage import Outage, duration
+from shipper.sinks.retry import (
+    RETRY_REQUEST_STATUSES,
+    STOP_REQUEST_STATUSES,
+    TRANSIENT_ITEM_STATUSES,
+    Backoff,
+    Verdict,
+    item_verdict,
+)
 
 if TYPE_CHECKING:
     from shipper.sinks.es_client import Connection
@@ -47,26 +65,20 @@ if TYPE_CHECKING:
 INDEX_TEMPLATE = "logs-shipper"
 
 
-@dataclass(slots=True)
-class _Outcome:
-    status: int | None  # None: no HTTP answer (connection refused, timeout, TLS)
-    body: Any = None  # a 200's `Reply`; else the error JSON Elasticsearch sent (or its text)
-    error: BaseException | None = None
-
-
 class ElasticsearchSink:
     name = "elasticsearch"
 
     def __init__(self, cfg: ElasticsearchOutput, state_dir: Path, env: Env, *, check_setup: bool = True,
-                 make_state_dir: bool = True) -> None:
+                 daemon: bool = False) -> None:
         """``check_setup``: warn when `shipper setup` has not installed the index template (a
         replay's workers, which send with a sink each, leave that to the main process's).
-        ``make_state_dir``: `open` makes ``state_dir`` (where the dead letter goes) if it is not
-        there; False for `shipper run`, whose lock made it: missing, it was deleted while the
-        daemon ran, and `open` fails rather than make it again."""
+        ``daemon`` (`shipper run`): items the cluster cannot take now are retried without end,
+        never dead-lettered; and `open` does not make ``state_dir`` (where the dead letter goes),
+        which the daemon's lock made: missing, it was deleted while the daemon ran, and `open`
+        fails rather than make it again. Otherwise `open` makes it if it is not there."""
         self.cfg = cfg
         self.check_setup = check_setup
-        self.make_state_dir = make_state_dir
+        self.daemon = daemon
         self.state_dir = state_dir
         self.env = env
         self.counters: Counter[str] = Counter()
@@ -74,19 +86,20 @@ class ElasticsearchSink:
         self._chunker = Chunker(cfg.bulk_max_docs, int(cfg.bulk_max_bytes))
         self._backoff = Backoff(float(cfg.retry_initial), float(cfg.retry_max))
         self._remaining: dict[int, int] = {}  # batch seq -> its documents not yet settled
-        self._inflight: dict[Future[_Outcome], Chunk] = {}
+        self._inflight: dict[Future[Outcome], Chunk] = {}
         self._queue: list[tuple[float, int, Chunk]] = []  # requests to send: heap of (due, tie-breaker, chunk)
         self._ticket = itertools.count()
         self._held = 0  # documents accepted by write() and not yet settled
-        self._outage_since: float | None = None
+        self._outage = Outage(self._say, None if cfg.give_up_after is None else float(cfg.give_up_after))
         self._ack: Ack | None = None
         self._conn: Connection | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._deadletter: DeadLetterStore | None = None
+        self._abandoned: Future[None] = Future()  # done once `abandon` was called: it ends every wait
 
     # -- the Sink protocol ------------------------------------------------------------------------
     def open(self, ack: Ack) -> None:
-        self._check_state_dir()
+        check_state_dir(self.state_dir, make=not self.daemon)
         self._ack = ack
         # The official client is imported when the sink opens, not with this module: a replay
         # forks its worker processes before, and they start without its modules (13 MB each).
@@ -111,14 +124,14 @@ class ElasticsearchSink:
         for chunk in self._chunker.add(items, batch.seq):
             self._submit(chunk)
         self._pump(block=False)
-        while self._held > self.cfg.max_held_events:
+        while self._held > self.cfg.max_held_events and not self._abandoned.done():
             self._pump(block=True)
 
     def flush(self) -> None:
         chunk = self._chunker.take()
         if chunk is not None:
             self._submit(chunk)
-        while self._held:
+        while self._held and not self._abandoned.done():
             if not self._inflight and not self._queue:
                 raise RuntimeError(f"{self._held} documents held but none in flight or waiting: a sink bug")
             self._pump(block=True)
@@ -138,6 +151,25 @@ class ElasticsearchSink:
     def files(self) -> list[Path]:
         return sqlite_files(self.state_dir / FILENAME)
 
+    def abandon(self) -> None:
+        """Let go (any thread): send nothing more, settle and acknowledge nothing more; a `write`
+        or `flush` in progress returns at once (requests in flight are let finish by `close`)."""
+        try:
+            self._abandoned.set_result(None)
+        except InvalidStateError:
+            pass  # (abandoned already)
+
+    def give_back(self) -> list[Batch]:
+        """After `abandon` and `close`: the documents written that Elasticsearch did not take, as
+        one batch of items per batch written (its ``seq``); the dead letter's copies are left out."""
+        waiting = [chunk for _, _, chunk in self._queue] + [self._chunker.take() or Chunk()]
+        return batches_of(self.name, waiting, self._inflight)
+
+    @property
+    def failing(self) -> bool:
+        """Documents wait for a retry: Elasticsearch does not take them now (read on any thread)."""
+        return self._outage.failing
+
     # -- sending ----------------------------------------------------------------------------------
     def _submit(self, chunk: Chunk) -> None:
         """Queue a new request: it leaves as soon as a connection is free (the caller does not wait
@@ -148,7 +180,7 @@ class ElasticsearchSink:
         assert self._pool is not None
         self._inflight[self._pool.submit(self._send, chunk)] = chunk
 
-    def _send(self, chunk: Chunk) -> _Outcome:
+    def _send(self, chunk: Chunk) -> Outcome:
         """Runs on a worker thread: one bulk request, its answer read (or its failure) as data."""
         from elastic_transport import TransportError
         from elasticsearch import ApiError
@@ -157,33 +189,39 @@ class ElasticsearchSink:
         try:
             resp = self._conn.bulk.bulk(body=chunk.body(), filter_path=FILTER_PATH)  # type: ignore[arg-type]
         except ApiError as exc:
-            return _Outcome(exc.meta.status, _decoded(exc.body), exc)
+            return Outcome(exc.meta.status, _decoded(exc.body), exc)
         except TransportError as exc:
-            return _Outcome(None, None, exc)
+            return Outcome(None, None, exc)
         try:
-            return _Outcome(resp.meta.status, read_reply(resp.body, len(chunk)))
+            return Outcome(resp.meta.status, read_reply(resp.body, len(chunk)))
         except ValueError as exc:
-            return _Outcome(resp.meta.status, None, exc)
+            return Outcome(resp.meta.status, None, exc)
 
     def _pump(self, block: bool) -> None:
-        """Send the requests that are due, then settle finished ones (waiting for one if ``block``)."""
+        """Send the requests that are due, then settle finished ones (waiting for one if ``block``,
+        or for `abandon`)."""
         self._send_due()
         if not self._inflight:
             if block and self._queue:
-                time.sleep(max(0.0, self._queue[0][0] - time.monotonic()))
+                wait([self._abandoned], timeout=max(0.0, self._queue[0][0] - time.monotonic()))
                 self._send_due()
             return
         if block:
             timeout = None
             if self._queue and len(self._inflight) < self.cfg.max_in_flight:
                 timeout = max(0.0, self._queue[0][0] - time.monotonic())
-            done = wait(list(self._inflight), timeout=timeout, return_when=FIRST_COMPLETED)[0]
+            waited: list[Future[Any]] = [*self._inflight, self._abandoned]
+            done = wait(waited, timeout=timeout, return_when=FIRST_COMPLETED)[0]
         else:
             done = {f for f in self._inflight if f.done()}
+        if self._abandoned.done():
+            return  # (what finished stays in _inflight, for `give_back`)
         for fut in done:
             self._settle(self._inflight.pop(fut), fut.result())
 
     def _send_due(self) -> None:
+        if self._abandoned.done():
+            return
         now = time.monotonic()
         while self._queue and self._queue[0][0] <= now and len(self._inflight) < self.cfg.max_in_flight:
             self._start(heapq.heappop(self._queue)[2])
@@ -192,17 +230,19 @@ class ElasticsearchSink:
         heapq.heappush(self._queue, (time.monotonic() + delay, next(self._ticket), chunk))
 
     # -- answers ----------------------------------------------------------------------------------
-    def _settle(self, chunk: Chunk, outcome: _Outcome) -> None:
+    def _settle(self, chunk: Chunk, outcome: Outcome) -> None:
         self.counters["requests"] += 1
-        status = outcome.status
+        self._outage.answered(chunk)
+        status, gave_up = outcome.status, False
         if status == 200:
             if not isinstance(outcome.body, Reply):
                 raise OutputError(f"the answer of {self._where} to a bulk request is not Elasticsearch's: {outcome.error}",
                                   hint="is a proxy in between? point output.elasticsearch.hosts at Elasticsearch itself")
-            self._recovered()
-            self._settle_items(chunk, outcome.body)
+            gave_up = self._settle_items(chunk, outcome.body)
         elif status is None or status in RETRY_REQUEST_STATUSES:
-            self._failing(self._describe(outcome))
+            reason = self._describe(outcome)
+            self._outage.retry(chunk, self._where, reason, f"Elasticsearch at {self._where} is failing ({reason}); "
+                                                           f"retrying with backoff, nothing is dropped ({self._held:,} events held)")
             self.counters["request_retries"] += 1
             chunk.attempt += 1
             self._schedule(chunk, self._backoff.delay(chunk.attempt - 1))
@@ -212,27 +252,36 @@ class ElasticsearchSink:
             raise unavailable(outcome.error or OutputError(str(status)), self._where, doing="index documents")
         elif status == 413:
             self._too_large(chunk)
+        elif status >= 500:
+            raise OutputError(f"Elasticsearch at {self._where} failed a bulk request ({status}): {error_reason(outcome.body)}",
+                              hint="a server error that retrying does not fix: see the Elasticsearch logs "
+                                   "(or those of a proxy in front of it)")
         else:
             raise OutputError(f"Elasticsearch at {self._where} refused a bulk request ({status}): "
                               f"{error_reason(outcome.body)}", hint="this is likely a shipper bug: report it")
+        self._outage.settled(self._where, gave_up=gave_up)
 
-    def _settle_items(self, chunk: Chunk, reply: Reply) -> None:
-        """Settle a 200's items: all at once when every one was delivered, else item by item."""
+    def _settle_items(self, chunk: Chunk, reply: Reply) -> bool:
+        """Settle a 200's items: all at once when every one was delivered, else item by item.
+        True when items were dead-lettered because their retries ran out."""
         if reply.results is None:
             self._delivered(reply.created, reply.existing)
             self._settled(Counter(chunk.seqs))
-            return
+            return False
         done: Counter[int] = Counter()
         delivered = [0, 0]  # created, already there
-        again = Chunk(attempt=chunk.attempt + 1)
+        again = Chunk(attempt=chunk.attempt + 1, failed_at=chunk.failed_at)
         dead: list[tuple[int, dict[str, Any]]] = []
+        exhausted: list[tuple[int, dict[str, Any]]] = []  # retried as long as they may be
+        first: dict[str, Any] = {}  # the result of the first item to retry: the reason said
         for i, result in enumerate(reply.results):
             status = int(result.get("status", 0))
             verdict = item_verdict(status)
             if verdict is Verdict.DELIVERED or verdict is Verdict.DUPLICATE:
                 delivered[verdict is Verdict.DUPLICATE] += 1
                 done[chunk.seqs[i]] += 1
-            elif verdict is Verdict.RETRY and (status == 429 or chunk.attempt < self.cfg.max_item_retries):
+            elif verdict is Verdict.RETRY and (self._endless(status) or chunk.attempt < self.cfg.max_item_retries):
+                first = first or result
                 again.items.append(chunk.items[i])
                 again.seqs.append(chunk.seqs[i])
                 again.nbytes += len(chunk.items[i])
@@ -241,14 +290,48 @@ class ElasticsearchSink:
                 self._settled(done)
                 raise self._stop_item(status, result)
             else:
-                dead.append((i, result))
+                (exhausted if verdict is Verdict.RETRY else dead).append((i, result))
         self._delivered(*delivered)
-        if dead:
-            self._dead_letter(chunk, dead, done)
+        if dead or exhausted:
+            self._dead_letter(chunk, dead + exhausted, done)
+        if exhausted:
+            self._gave_up(chunk, exhausted)
         self._settled(done)
         if again.items:
-            self.counters["retried_items"] += len(again)
-            self._schedule(again, self._backoff.delay(chunk.attempt))
+            self._retry_items(chunk, again, first)
+        return bool(exhausted)
+
+    def _endless(self, status: int) -> bool:
+        """An item failure retried without end: 429, and in the daemon every transient one."""
+        return status == 429 or (self.daemon and status in TRANSIENT_ITEM_STATUSES)
+
+    def _retry_items(self, chunk: Chunk, again: Chunk, first: dict[str, Any]) -> None:
+        """Send ``again`` (items of ``chunk`` the cluster did not take now, ``first`` the result
+        of the first of them) after a backoff."""
+        status = int(first.get("status", 0))
+        reason = f"{status} {error_reason(first)}"
+        bound = ""
+        if not self._endless(status):
+            bound = (f" for up to about {duration(self._backoff.total(self.cfg.max_item_retries))} "
+                     f"({self.cfg.max_item_retries} tries), then they go to the dead letter")
+        self._outage.retry(again, self._where, reason,
+                           f"Elasticsearch at {self._where} does not take {len(again):,} of {len(chunk):,} documents "
+                           f"for now ({reason}); retrying them with backoff{bound} ({self._held:,} events held)")
+        self.counters["retried_items"] += len(again)
+        self._schedule(again, self._backoff.delay(chunk.attempt))
+
+    def _gave_up(self, chunk: Chunk, exhausted: list[tuple[int, dict[str, Any]]]) -> None:
+        """Say that items went to the dead letter because their retries ran out (not counting
+        copies for the dead letter data stream: those stay in the dead letter's table)."""
+        n = sum(1 for i, _ in exhausted if chunk.seqs[i] >= 0)
+        if not n:
+            return
+        status = int(exhausted[0][1].get("status", 0))
+        since = chunk.failed_at if chunk.failed_at is not None else time.monotonic()
+        what = "1 document" if n == 1 else f"{n:,} documents"
+        self._say(f"{what} dead-lettered after retrying for {duration(time.monotonic() - since)} "
+                  f"({chunk.attempt + 1} tries): {status} {error_reason(exhausted[0][1])}; "
+                  "`shipper deadletter retry` sends them again: run it when the cluster is healthy")
 
     def _delivered(self, created: int, existing: int) -> None:
         if created:
@@ -294,29 +377,21 @@ class ElasticsearchSink:
 
     # -- the dead letter --------------------------------------------------------------------------
     def _dead_letter(self, chunk: Chunk, dead: list[tuple[int, dict[str, Any]]], done: Counter[int]) -> None:
-        at = _iso(self.env.clock())
+        at = self.env.clock()
         letters: list[Letter] = []
-        copies: list[dict[str, Any]] = []
         for i, result in dead:
             seq = chunk.seqs[i]
             done[seq] += 1
             if seq < 0:  # the dead letter's own copy was refused: the local table has the document
                 self.counters["deadletter_index_failed"] += 1
                 continue
-            meta, source = split_item(chunk.items[i])
-            error = result.get("error") or {}
-            letter = Letter(at, str(meta.get("_index", "")), meta.get("_id"), int(result.get("status", 0)),
-                            str(error.get("type", "error")) if isinstance(error, dict) else "error",
-                            error_reason(result), source)
-            letters.append(letter)
-            if self.cfg.deadletter_index:
-                copies.append(_copy(letter))
+            letters.append(letter_of(chunk.items[i], result, at))
         if not letters:
             return
         self._store().add(letters)
         self.counters["dead_lettered"] += len(letters)
-        if copies:
-            items = self._encoder.encode(copies, dataset=DEADLETTER_DATASET)
+        if self.cfg.deadletter_index:
+            items = self._encoder.encode(map(copy_of, letters), dataset=DEADLETTER_DATASET)
             self._held += len(items)
             self._schedule(Chunk(items, [-1] * len(items), sum(map(len, items))), 0.0)
 
@@ -330,46 +405,14 @@ class ElasticsearchSink:
     def _where(self) -> str:
         return self._conn.where if self._conn else ", ".join(self.cfg.hosts)
 
-    def _describe(self, outcome: _Outcome) -> str:
+    def _describe(self, outcome: Outcome) -> str:
         if outcome.status is None:
             return connection_reason(outcome.error) if outcome.error else "no answer"
         return f"{outcome.status} {error_reason(outcome.body)}"
 
-    def _failing(self, reason: str) -> None:
-        now = time.monotonic()
-        if self._outage_since is None:
-            self._outage_since = now
-            self._say(f"Elasticsearch at {self._where} is failing ({reason}); retrying with backoff, "
-                      f"nothing is dropped ({self._held:,} events held)")
-        elif self.cfg.give_up_after is not None and now - self._outage_since > self.cfg.give_up_after:
-            raise UnavailableError(
-                f"Elasticsearch at {self._where} has been failing for {now - self._outage_since:.0f} s ({reason})",
-                hint="nothing was lost: events not acknowledged are read again on the next run")
-
-    def _recovered(self) -> None:
-        if self._outage_since is not None:
-            self._say(f"Elasticsearch at {self._where} answers again after {time.monotonic() - self._outage_since:.0f} s")
-            self._outage_since = None
-
     def _say(self, text: str) -> None:
         self.env.stderr.write(f"shipper: {text}\n")
         self.env.stderr.flush()
-
-    def _check_state_dir(self) -> None:
-        if not self.make_state_dir:
-            if not self.state_dir.is_dir():
-                raise OutputError(f"the state directory {self.state_dir} is gone; the Elasticsearch output "
-                                  "keeps its dead letter there",
-                                  hint="was it deleted while shipper was running? start shipper again: it makes the directory")
-        else:
-            try:
-                self.state_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise OutputError(f"cannot create the state directory {self.state_dir}: {exc.strerror}",
-                                  hint="set state_dir in the config to a directory shipper may write") from None
-        if not os.access(self.state_dir, os.W_OK):
-            raise OutputError(f"the state directory {self.state_dir} is not writable; the Elasticsearch output "
-                              "keeps its dead letter there", hint="set state_dir in the config, or run as its owner")
 
     def _warn_if_not_set_up(self) -> None:
         from elastic_transport import TransportError
@@ -385,20 +428,6 @@ class ElasticsearchSink:
                       "documents get Elasticsearch's default mappings. Run `shipper setup` first")
 
 
-def _copy(letter: Letter) -> dict[str, Any]:
-    """The dead letter data stream's document: the original as a string, so it can never conflict."""
-    event: dict[str, Any] = {"kind": "pipeline_error", "original": letter.source.decode("utf-8", "replace")}
-    if letter.doc_id:
-        event["id"] = letter.doc_id
-    return {
-        "@timestamp": letter.at,
-        "message": letter.reason,
-        "event": event,
-        "error": {"type": letter.error_type, "message": letter.reason},
-        "shipper": {"deadletter": {"target": letter.target, "status": letter.status}},
-    }
-
-
 def _decoded(body: Any) -> Any:
     """An error answer's JSON (or its text, when it is not JSON)."""
     if not isinstance(body, (bytes, bytearray)):
@@ -408,6 +437,3 @@ def _decoded(body: Any) -> Any:
     except orjson.JSONDecodeError:
         return body.decode("utf-8", "replace")
 
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1e6):06d}Z"

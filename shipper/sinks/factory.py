@@ -24,8 +24,8 @@ def make_sinks(
 ) -> list[Sink]:
     """``output`` (--output) wins; else the outputs the config names; else the local store.
     ``state_dir`` is where the Elasticsearch sink keeps its dead letter. ``daemon`` (`shipper run`):
-    the sink does not make it (the lock did), and an NDJSON file is synced before each
-    acknowledgement (`NdjsonSink`'s ``durable``)."""
+    the sink does not make it (the lock did), and what is acknowledged is on disk first: an NDJSON
+    file is synced, a local store's commit is durable (the sinks' ``durable``)."""
     if output is None:
         configured = cfg.output.configured()
         output = {"elasticsearch": "es"}.get(configured[0], configured[0]) if len(configured) == 1 else "local"
@@ -49,8 +49,8 @@ def make_sinks(
         es = cfg.output.elasticsearch or ElasticsearchOutput()
         if es_url:
             es = with_url(es, es_url)
-        return [ElasticsearchSink(es, state_dir, env, make_state_dir=not daemon)]
+        return [ElasticsearchSink(es, state_dir, env, daemon=daemon)]
     from shipper.sinks.local import LocalSink
 
     local = cfg.output.local
-    return [LocalSink(store or (local.path if local and local.path else None) or env.default_store)]
+    return [LocalSink(store or (local.path if local and local.path else None) or env.default_store, durable=daemon)]

@@ -31,7 +31,7 @@ import orjson
 from shipper.errors import InputError, OutputError
 from shipper.event import Batch, Doc
 from shipper.sinks.base import Ack, Encode, items_of, sqlite_files
-from shipper.sinks.local_writer import Writer
+from shipper.sinks.local_writer import Commit, Writer
 from shipper.sinks.rows import encode_rows
 
 SCHEMA_VERSION = "3"
@@ -45,10 +45,15 @@ _CACHE = "PRAGMA cache_size=-16384"
 _PRAGMAS = (
     "PRAGMA page_size=32768",
     "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
     _CACHE,
     "PRAGMA wal_autocheckpoint=1250",  # pages: checkpoint when the WAL reaches ~40 MB
 )
+# In WAL mode, NORMAL syncs the WAL only at checkpoints: a commit is consistent but may be rolled
+# back by a power loss. FULL also syncs the WAL after each commit, which SQLite documents as what
+# makes a WAL transaction durable (https://sqlite.org/pragma.html#pragma_synchronous). The daemon
+# needs that: its checkpoint counts an acknowledged batch as delivered and a restart does not
+# store it again. A replay does not (it is run again whole), and keeps the cheaper setting.
+_SYNCHRONOUS = {False: "PRAGMA synchronous=NORMAL", True: "PRAGMA synchronous=FULL"}
 
 _RECOGNISED = "(signature IS NOT NULL OR incident IS NOT NULL)"
 _SCHEMA = (
@@ -106,9 +111,10 @@ class LocalStore:
     ``create=False``: the file must exist already. ``read_only``: for a command that only reads the
     store; nothing is created, migrated or written, and what keeps it from being read is an
     `InputError` (a missing file, one this user may not read, an empty file, another database).
+    ``durable``: each commit is on disk when it returns (see `_SYNCHRONOUS`).
     """
 
-    def __init__(self, path: Path, *, create: bool = True, read_only: bool = False) -> None:
+    def __init__(self, path: Path, *, create: bool = True, read_only: bool = False, durable: bool = False) -> None:
         self.path = path
         self._indexed = 0  # the full-text index's mark as last seen; 0: not read yet (see _rollback)
         if read_only:
@@ -119,7 +125,7 @@ class LocalStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            for pragma in _PRAGMAS:
+            for pragma in (*_PRAGMAS, _SYNCHRONOUS[durable]):
                 self.db.execute(pragma)
             version = self._schema()
         except (sqlite3.Error, OSError) as exc:
@@ -226,6 +232,17 @@ class LocalStore:
             doc = loads(blob)
             doc["message"] = message
             yield doc
+
+    def recognised_before(self, ts: str) -> Iterator[str]:
+        """The @timestamps of the recognised events before ``ts``, newest first (from the partial
+        index alone: `shipper.enrich.relink.linking_span` walks them back to a gap)."""
+        for (found,) in self.db.execute(f"SELECT ts FROM events WHERE {_RECOGNISED} AND ts < ? ORDER BY ts DESC", (ts,)):
+            yield found
+
+    def recognised_after(self, ts: str) -> Iterator[str]:
+        """The @timestamps of the recognised events at or after ``ts``, oldest first."""
+        for (found,) in self.db.execute(f"SELECT ts FROM events WHERE {_RECOGNISED} AND ts >= ? ORDER BY ts", (ts,)):
+            yield found
 
     def search(self, query: str, *, limit: int = 100) -> list[Doc]:
         """Full-text search on message (SQLite FTS5 query syntax), over every stored row."""
@@ -336,12 +353,14 @@ def _not_this_store(path: Path, version: str | None) -> InputError:
 
 class LocalSink:
     """Writes batches into a `LocalStore` on its writer thread (`Writer`: SQLite's work overlaps
-    the caller's) and acknowledges each once its transaction is committed, on the caller's thread."""
+    the caller's) and acknowledges each once its transaction is committed, on the caller's thread.
+    ``durable`` (the daemon): once it is committed on disk (`LocalStore`'s ``durable``)."""
 
     name = "local"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, durable: bool = False) -> None:
         self.path = path
+        self._durable = durable
         self.counters: Counter[str] = Counter()
         self._store: LocalStore | None = None
         self._writer: Writer | None = None
@@ -349,7 +368,7 @@ class LocalSink:
 
     def open(self, ack: Ack) -> None:
         self._ack = ack
-        self._store = LocalStore(self.path)
+        self._store = LocalStore(self.path, durable=self._durable)
         self._writer = Writer(self._store)
 
     def encoder(self) -> Encode:
@@ -369,17 +388,26 @@ class LocalSink:
             self._store.update_text_index()
 
     def _acknowledge(self) -> None:
-        assert self._writer is not None and self._ack is not None
-        for commit in self._writer.committed():
-            self.counters["stored"] += commit.added
-            self.counters["duplicates"] += commit.rows - commit.added
+        assert self._ack is not None
+        for commit in self._count():
             for seq in commit.seqs:
                 self._ack(seq)
 
+    def _count(self) -> list[Commit]:
+        """The transactions committed since the last call, counted."""
+        assert self._writer is not None
+        commits = self._writer.committed()
+        for commit in commits:
+            self.counters["stored"] += commit.added
+            self.counters["duplicates"] += commit.rows - commit.added
+        return commits
+
     def close(self) -> None:
-        """Stops the writer thread (what it holds is committed, but acknowledged only by `flush`) and closes the store."""
+        """Stops the writer thread (what it holds is committed and counted, but acknowledged only by
+        `flush`: an interrupted replay can say exactly what is stored) and closes the store."""
         if self._writer is not None:
             self._writer.stop()
+            self._count()
             self._writer = None
         if self._store is not None:
             self._store.close()

@@ -14,6 +14,7 @@ import orjson
 from shipper.errors import OutputError
 from shipper.event import Batch, Doc
 from shipper.sinks.base import Ack, Encode, items_of
+from shipper.sinks.replace_file import Replacement, check_directory, written_in_place
 
 
 def encode_lines(docs: list[Doc]) -> list[bytes]:
@@ -26,7 +27,11 @@ def encode_lines(docs: list[Doc]) -> list[bytes]:
 class NdjsonSink:
     """To ``stream``, or to the file ``path``: appended to (the daemon's output, which a restart
     continues), or with ``truncate`` written afresh (``replay -o FILE``, as ``sort -o`` does: a
-    second replay into the same file gives the same file, not the lines twice).
+    second replay into the same file gives the same file, not the lines twice). A file written
+    afresh replaces the old one only when the run is complete (`shipper.sinks.replace_file`):
+    `close` renames the new file over it if `flush` came after the last write (the pipeline
+    flushes only once everything is written), and otherwise, on a failure or an interrupt,
+    deletes the new file and leaves the old one as it was (`replaced` tells which).
 
     ``durable`` (the daemon): a batch is acknowledged only once it is on disk (fsync), because the
     daemon's checkpoint then counts it as delivered and a restart does not send it again; a power
@@ -40,9 +45,12 @@ class NdjsonSink:
         self._stream = stream
         self._durable = durable
         self._path = path
-        self._mode = "wb" if truncate else "ab"
+        self._truncate = truncate
         self._owned = False
         self._regular = False
+        self._new: Replacement | None = None  # the file that replaces ``path`` when complete
+        self._complete = False  # flushed after the last write
+        self.replaced = False  # `close` put the new file in place of ``path``
         self._ack: Ack | None = None
         self.counters: Counter[str] = Counter()
 
@@ -52,11 +60,20 @@ class NdjsonSink:
             if self._path is None:
                 raise OutputError("the ndjson output needs a stream or a file path")
             try:
-                self._stream = open(self._path, self._mode)
+                self._stream = self._open_path(self._path)
             except OSError as exc:
                 raise self._cannot_write(exc) from None
             self._owned = True
             self._regular = stat.S_ISREG(os.fstat(self._stream.fileno()).st_mode)
+
+    def _open_path(self, path: Path) -> IO[bytes]:
+        if not self._truncate:
+            return open(path, "ab")
+        if written_in_place(path):  # a FIFO, /dev/null, /dev/stdout
+            return open(path, "wb")
+        check_directory(path, "")
+        self._new = Replacement(path)
+        return self._new.file
 
     def encoder(self) -> Encode:
         return encode_lines
@@ -71,17 +88,23 @@ class NdjsonSink:
             else:
                 self._stream.flush()
         self.counters["written"] += len(lines)
+        self._complete = False
         self._ack(batch.seq)
 
     def flush(self) -> None:
         if self._stream is not None:
             with self._writing():
                 self._sync(self._stream)
+            self._complete = True
 
     def close(self) -> None:
         """Flushed and closed (a file of its own), the file closed even when flushing fails."""
         stream, self._stream = self._stream, None
         if stream is None:
+            return
+        new, self._new = self._new, None
+        if new is not None:
+            self._finish(new)
             return
         with self._writing():
             try:
@@ -89,6 +112,14 @@ class NdjsonSink:
             finally:
                 if self._owned:
                     stream.close()
+
+    def _finish(self, new: Replacement) -> None:
+        if not self._complete:
+            new.discard()
+            return
+        with self._writing():
+            new.commit()
+        self.replaced = True
 
     def _sync(self, stream: IO[bytes]) -> None:
         stream.flush()

@@ -1,9 +1,16 @@
 """What to do with each answer of Elasticsearch, and how long to wait before trying again.
 
-Whole requests: 429/502/503/504 and connection errors are retried; 401/403 stop at once (a retry
-loop cannot fix credentials); 413 splits the request. Items inside a 200: 2xx is delivered, 409 is
-a document Elasticsearch already has (delivered), 429 and 5xx are re-sent (only those items),
-other 4xx go to the dead letter, since re-sending a document its mapping rejects can never succeed.
+Whole requests: 429, 500, 502, 503, 504 and connection errors are retried (a 500 on ``_bulk`` is
+a failure of the server or of a proxy before it, as a 502-504 is; ``give_up_after`` bounds them
+all); 401/403 stop at once (a retry loop cannot fix credentials); 413 splits the request.
+
+Items inside a 200: 2xx is delivered, 409 is a document Elasticsearch already has (delivered).
+429 (``es_rejected_execution_exception``: the write queue is full) and 502/503/504 (a shard not
+active, a cluster block, a node gone) are *transient*: the cluster cannot take the document now and
+will later. Other 5xx items are retried too, ``max_item_retries`` times, then dead-lettered: a 500
+on one document may be that document tripping a server bug, and must not hold the rest back for
+ever. Other 4xx go to the dead letter, since re-sending a document its mapping rejects can never
+succeed.
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ import enum
 import random
 from dataclasses import dataclass, field
 
-RETRY_REQUEST_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_REQUEST_STATUSES = frozenset({429, 500, 502, 503, 504})
 STOP_REQUEST_STATUSES = frozenset({401, 403})
+TRANSIENT_ITEM_STATUSES = frozenset({429, 502, 503, 504})
 
 
 class Verdict(enum.Enum):
@@ -48,6 +56,13 @@ class Backoff:
     cap: float
     rng: random.Random = field(default_factory=random.Random)
 
+    def ceiling(self, attempt: int) -> float:
+        return min(self.cap, self.initial * (2 ** min(attempt, 30)))
+
     def delay(self, attempt: int) -> float:
-        ceiling = min(self.cap, self.initial * (2 ** min(attempt, 30)))
+        ceiling = self.ceiling(attempt)
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+    def total(self, attempts: int) -> float:
+        """About how long ``attempts`` retries take (the mean of each wait), for messages."""
+        return sum(0.75 * self.ceiling(n) for n in range(attempts))

@@ -2,7 +2,8 @@
 
 Each line is decoded as UTF-8; a line that is not valid UTF-8 is decoded with replacement
 characters and tagged ``invalid_utf8``, a line cut to ``max_line_bytes`` is tagged ``truncated``.
-NUL bytes are kept. A damaged archive ends the input with one last item tagged ``unparsed`` and
+NUL bytes are kept, but a run of them at a line's start, which is dropped and tagged
+``nul_bytes_skipped`` (`shipper.sources.lines`). A damaged archive ends the input with one last item tagged ``unparsed`` and
 ``read_error`` that says where it broke (everything before it has been handed on).
 """
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from shipper.errors import InputError
-from shipper.event import TAG_INVALID_UTF8, TAG_READ_ERROR, TAG_TRUNCATED, TAG_UNPARSED
+from shipper.event import TAG_INVALID_UTF8, TAG_NUL_SKIPPED, TAG_READ_ERROR, TAG_TRUNCATED, TAG_UNPARSED
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.lines import BLOCK_SIZE, LineBlock, RawBlock, iter_raw_blocks, split_raw
 from shipper.sources.stream import StreamSource
@@ -106,7 +107,15 @@ def _decoded(raw: RawBlock, cap: int, broken: bool) -> tuple[LineBlock, list[str
 
 
 def decode_lines(block: LineBlock) -> tuple[list[str], Tags]:
-    """The block's lines as text, and the tags of lines that were cut or not valid UTF-8."""
+    """The block's lines as text, and the tags of lines that were cut, not valid UTF-8, or lost a
+    run of NUL bytes at their start."""
+    items, tags = _decode_lines(block)
+    for i in block.nuls:
+        _add_tag(tags, i, TAG_NUL_SKIPPED)
+    return items, tags
+
+
+def _decode_lines(block: LineBlock) -> tuple[list[str], Tags]:
     if not block.truncated:
         try:
             return list(map(bytes.decode, block.lines)), {}

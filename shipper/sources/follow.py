@@ -32,6 +32,7 @@ writer, the others starting at its time).
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -42,8 +43,8 @@ from shipper.parse.journal_fields import NATIVE
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.export import Fields
 from shipper.sources.journal_dir import JournalFiles, Listed, Pins
-from shipper.sources.journal_entries import native_reader
-from shipper.sources.journal_header import cursor_number, cursor_time
+from shipper.sources.journal_entries import damaged_tags, native_reader
+from shipper.sources.journal_header import cursor_number, cursor_time, undated_time
 from shipper.sources.journal_writer import Saved, Start, Writer, shipped_time
 from shipper.sources.live import Gap, JournalMark, Log, Polled, iso
 
@@ -171,10 +172,16 @@ class JournalFollower:
         return True
 
     def _new_writer(self, seqnum_id: str, files: list[Listed]) -> list[Polled]:
-        writer = Writer(seqnum_id, Origin(f"{self.key}/{seqnum_id}", "journal"), self.cfg, self._pins, self._where)
+        saved = self._saved.pop(seqnum_id, None)
+        # ``mtime``: the time of a read error before any entry is read: the last shipped's, else `undated_time`
+        since = shipped_time(saved.mark) if saved is not None else None
+        if since is None:
+            since = undated_time([(f.header, _mtime(f.path)) for f in files])
+        origin = Origin(f"{self.key}/{seqnum_id}", "journal", mtime=since)
+        writer = Writer(seqnum_id, origin, self.cfg, self._pins, self._where)
         self._writers[seqnum_id] = self._by_sid[writer.origin.source_id] = writer
         writer.update(files)
-        writer.place(self._saved.pop(seqnum_id, None), self._start)
+        writer.place(saved, self._start)
         return list(writer.take_gaps())
 
     def _vanished(self, seqnum_id: str, mark: JournalMark) -> Gap:
@@ -188,7 +195,7 @@ class JournalFollower:
             "in journald.conf) or keep shipper running"))
 
     def _chunk(self, writer: Writer, items: list[Fields], errors: list[str]) -> RawChunk:
-        tags: dict[int, tuple[str, ...]] = {}
+        tags = damaged_tags(items)  # (the read errors say how many: `journal_entries.incomplete_message`)
         for message in errors:
             tags[len(items)] = (TAG_UNPARSED, TAG_READ_ERROR)
             items.append({"MESSAGE": message})
@@ -216,6 +223,13 @@ def start_at(start: str) -> Start:
         return start
     at = datetime.fromisoformat(start.replace("Z", "+00:00"))
     return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
 
 
 def _to_json(saved: Saved) -> dict[str, Any]:

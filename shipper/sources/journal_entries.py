@@ -21,13 +21,48 @@ from dataclasses import dataclass
 from typing import Any, Generator
 
 from shipper.errors import InputError
-from shipper.sources.export import Fields, as_value
+from shipper.event import TAG_DAMAGED
+from shipper.sources import journal_faults
+from shipper.sources.export import Fields, Tags, as_value
 
 CHUNK_ENTRIES = 2000
+_INCOMPLETE = "read without some of their fields"
+
+
+class Entries(list[Fields]):
+    """A chunk of entries (`read_entries`), with the places (from 0) of those sd_journal gave
+    without some of their fields: data objects of a damaged file that it passed over without a
+    word (the C reader checks each entry's fields against the hash in its cursor: _journalhash.h)."""
+
+    def __init__(self, items: list[Fields], incomplete: tuple[int, ...] = ()) -> None:
+        super().__init__(items)
+        self.incomplete = incomplete
+
+
+def damaged_tags(items: list[Fields]) -> dict[int, Tags]:
+    """The tags of the entries of a chunk (`read_entries`) read without some of their fields
+    (`TAG_DAMAGED`: see `Entries`)."""
+    return dict.fromkeys(getattr(items, "incomplete", ()), (TAG_DAMAGED,))
+
+
+def incomplete_message(count: int) -> str:
+    """The read error of ``count`` entries read without some of their fields (see `Entries`)."""
+    entries = "journal entry was" if count == 1 else "journal entries were"
+    return (f"shipper: {count} {entries} {_INCOMPLETE} (data objects of a damaged journal file, which sd_journal passed "
+            f"over): they are tagged {TAG_DAMAGED}; journalctl --verify --file FILE says which file is damaged")
+
+
+def incomplete_count(message: str) -> int:
+    """How many entries an `incomplete_message` counts (0: the message is another one)."""
+    count, _, rest = message.removeprefix("shipper: ").partition(" ")
+    said = rest.removeprefix("journal entry was ").removeprefix("journal entries were ")
+    return int(count) if said.startswith(_INCOMPLETE) and count.isdigit() else 0
 
 
 def journal_module() -> Any:
-    """``systemd.journal``, imported on first use: text replay works without systemd-python."""
+    """``systemd.journal``, imported on first use: text replay works without systemd-python. Every
+    reader is opened through it, after the SIGBUS handler is installed (`journal_faults`)."""
+    journal_faults.install()
     try:
         from systemd import journal  # noqa: PLC0415 - optional dependency, needed only here
     except ImportError:
@@ -49,22 +84,26 @@ def read_entries(
 
     A field that cannot be read (no ``=``, or a name that is not UTF-8: a damaged file) is left out
     of its entry by the C reader, which goes on, and said in ``errors``; systemd-python raises
-    there, so `read_in_python` ends the reading at that entry (and says so in ``errors``)."""
+    there, so `read_in_python` ends the reading at that entry (and says so in ``errors``). The
+    entries read without some of their fields (data objects sd_journal passed over) are in each
+    chunk's `Entries.incomplete`, and counted in ``errors`` (`incomplete_message`)."""
     native = native_reader()
     if native is None:
         yield from read_in_python(reader, errors, limit, chunk)
         return
     for packed in read_packed(reader, errors, limit, chunk):
-        yield native.unpack(packed.data, 0, len(packed.data)), packed.cursor
+        yield Entries(native.unpack(packed.data, 0, len(packed.data)), packed.incomplete), packed.cursor
 
 
 @dataclass(frozen=True, slots=True)
 class Packed:
-    """Entries packed into bytes by the C reader (``_journalpack.h``): how many, and the last one's cursor."""
+    """Entries packed into bytes by the C reader (``_journalpack.h``): how many, the last one's
+    cursor, and the places of those read without some of their fields (see `Entries`)."""
 
     data: bytes
     count: int
     cursor: str | None
+    incomplete: tuple[int, ...] = ()
 
 
 def read_packed(
@@ -76,16 +115,21 @@ def read_packed(
     last: str | None = None
     while left:
         want = chunk if left < 0 else min(chunk, left)
-        data, count, cursor, err, damaged = native.pack(reader, want)
+        faults = journal_faults.count()
+        data, count, cursor, err, damaged, incomplete = native.pack(reader, want)
         if count:
             left -= count
             last = cursor
         errors += [f"shipper: a damaged field of the journal entry {at} was left out (a file is damaged)"
                    for at in damaged]
-        if err:
+        if incomplete:
+            errors.append(incomplete_message(len(incomplete)))
+        if journal_faults.count() != faults:  # (pack stopped there: err is set)
+            errors.append(journal_faults.changed_message(faults, last))
+        elif err:
             errors.append(stopped_message(last, OSError(err, os.strerror(err))))
         if count:
-            yield Packed(data, count, last)
+            yield Packed(data, count, last, tuple(incomplete))
         if err or count < want:
             return
 
@@ -104,6 +148,16 @@ def packed_upto(packed: Packed, cursor: str) -> int | None:
         if data.endswith(field, 0, end):
             return n
     return None
+
+
+@functools.cache
+def _whole() -> Any:
+    """The C reader's check that an entry's fields are all there, bound or not (None: not built)."""
+    try:
+        from shipper.sources import _journalread  # noqa: PLC0415 - an extension, built where it can be
+    except ImportError:
+        return None
+    return _journalread.whole
 
 
 @functools.cache
@@ -137,13 +191,16 @@ def read_in_python(
     """`read_entries` through systemd-python's calls: what the C reader does, in Python."""
     next_entry, get_all = reader._next, reader._get_all
     realtime, cursor, monotonic = reader._get_realtime, reader._get_cursor, reader._get_monotonic
-    items: list[Fields] = []
+    items = Entries([])
     last: str | None = None
     left = -1 if limit is None else limit
+    faults = journal_faults.count()  # (the handler is there where the C reader is built but not bound)
+    whole = _whole()
     try:
         while left and next_entry():
             left -= 1
             entry = get_all()
+            fields = _payloads(entry)
             try:  # in place: ~12% faster than building a new dict
                 for key, value in entry.items():
                     entry[key] = value.decode()
@@ -152,15 +209,39 @@ def read_in_python(
             if "_BOOT_ID" not in entry:  # an entry without fields still has its boot (as in export)
                 entry["_BOOT_ID"] = monotonic()[1].hex()
             entry["__REALTIME_TIMESTAMP"] = str(realtime())
-            entry["__CURSOR"] = last = cursor()
+            entry["__CURSOR"] = at = cursor()
+            if journal_faults.count() != faults:
+                break  # a file changed under the reader: this entry may hold zeros (said below)
+            last = at
+            if whole is not None and not whole(at, fields):
+                items.incomplete += (len(items),)
             items.append(entry)
             if len(items) == chunk:
-                yield items, last
-                items = []
+                yield _said(items, errors), last
+                items = Entries([])
     except (OSError, UnicodeDecodeError) as exc:  # a damaged field: no '=', or a name that is not UTF-8
-        errors.append(stopped_message(last, exc))
+        if journal_faults.count() == faults:
+            errors.append(stopped_message(last, exc))
+    if journal_faults.count() != faults:
+        errors.append(journal_faults.changed_message(faults, last))
     if items:
-        yield items, last
+        yield _said(items, errors), last
+
+
+def _said(items: Entries, errors: list[str]) -> Entries:
+    """``items``, once their entries read without some of their fields are said in ``errors``."""
+    if items.incomplete:
+        errors.append(incomplete_message(len(items.incomplete)))
+    return items
+
+
+def _payloads(entry: dict[str, Any]) -> list[bytes]:
+    """The fields of an entry as systemd-python's ``_get_all`` gives them, as sd_journal gave them."""
+    out: list[bytes] = []
+    for key, value in entry.items():
+        name = key.encode() + b"="
+        out += [name + v for v in value] if isinstance(value, list) else [name + value]
+    return out
 
 
 def place_after(reader: Any, cursor: str) -> bool:

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 
 _SIGNATURE = b"LPKSHHRH"
-_STATE_AT, _SEQNUM_ID_AT, _N_ENTRIES_AT, _TAIL_SEQNUM_AT, _HEAD_SEQNUM_AT = 16, 72, 152, 160, 168
-_TAIL_REALTIME_AT = 192
+_STATE_AT, _FILE_ID_AT, _SEQNUM_ID_AT, _N_ENTRIES_AT, _TAIL_SEQNUM_AT, _HEAD_SEQNUM_AT = 16, 24, 72, 152, 160, 168
+_HEAD_REALTIME_AT, _TAIL_REALTIME_AT = 184, 192
 _ARCHIVED = 2
 HEADER_BYTES = _TAIL_REALTIME_AT + 8
 
@@ -19,11 +19,13 @@ _CURSOR_REALTIME = re.compile(r"(?:^|;)t=([0-9a-f]+)")
 @dataclass(frozen=True, slots=True)
 class Header:
     archived: bool  # it will not grow
+    file_id: str  # 32 hex digits: the file's own (a copy has its original's)
     seqnum_id: str  # 32 hex digits, as in cursors: the writer that numbered its entries
     n_entries: int
     head_seqnum: int
     tail_seqnum: int
     tail_realtime: int  # µs since the epoch, of its last entry (0: none)
+    head_realtime: int = 0  # µs since the epoch, of its first entry (0: none)
 
 
 def parse_header(data: bytes) -> Header | None:
@@ -34,8 +36,22 @@ def parse_header(data: bytes) -> Header | None:
     def le64(at: int) -> int:
         return int.from_bytes(data[at : at + 8], "little")
 
-    return Header(data[_STATE_AT] == _ARCHIVED, data[_SEQNUM_ID_AT : _SEQNUM_ID_AT + 16].hex(), le64(_N_ENTRIES_AT),
-                  le64(_HEAD_SEQNUM_AT), le64(_TAIL_SEQNUM_AT), le64(_TAIL_REALTIME_AT))
+    return Header(data[_STATE_AT] == _ARCHIVED, data[_FILE_ID_AT : _FILE_ID_AT + 16].hex(),
+                  data[_SEQNUM_ID_AT : _SEQNUM_ID_AT + 16].hex(), le64(_N_ENTRIES_AT),
+                  le64(_HEAD_SEQNUM_AT), le64(_TAIL_SEQNUM_AT), le64(_TAIL_REALTIME_AT), le64(_HEAD_REALTIME_AT))
+
+
+def undated_time(files: list[tuple[Header | None, float | None]]) -> float | None:
+    """The time (epoch s) of an item of a journal input that has none of its own (a read error)
+    before any entry is read (after one, it takes that entry's: `journal_fields.JournalParser`), from
+    its files' headers and mtimes (``files``): the earliest first entry the headers give, else the
+    earliest mtime; None if neither is known. Not the time of reading, which would give the item
+    another id each time (the ids hold the time)."""
+    firsts = [h.head_realtime or h.tail_realtime for h, _ in files if h is not None]
+    first = min((t for t in firsts if t), default=0)
+    if first:
+        return first / 1e6
+    return min((m for _, m in files if m is not None), default=None)
 
 
 def read_header(path: str) -> Header | None:

@@ -9,9 +9,10 @@ journal, although the file holds entries after the damage that a new reader find
 stops there too; a replay goes on where a new reader can (`Resume`), and says where it stopped and
 where it went on (read errors of the input).
 
-Not among them: a file truncated (or a disk failing) while it is read. sd_journal maps the files,
-and reading a mapped page past the new end raises SIGBUS, which kills the process: sd_journal turns
-it into an error only in programs that install its SIGBUS handler, as journalctl does.
+A file truncated (or a disk failing) while it is read stops the reading too: sd_journal maps the
+files, and reading a mapped page past the new end raises SIGBUS, which the C reader's handler turns
+into a read error that names the file (`journal_faults`). sd_journal (252) no longer opens the cut
+file: the readers after the stop leave it out and read on in the others (`journal_open.still_open`).
 
 The same stop gives the same readers, however the entries before it were read: one process's
 replay and a parallel replay (which reads the rest of an input itself where a segment stops:
@@ -23,9 +24,11 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Generator, Iterator, TypeVar
 
+from shipper.sources import journal_faults
 from shipper.sources.journal_entries import journal_module, place_after, skip, stopped_message
 from shipper.sources.journal_header import cursor_number
 from shipper.sources.journal_numbers import Numbering, numbering
+from shipper.sources.journal_open import still_open
 
 Batch = TypeVar("Batch")
 
@@ -44,22 +47,24 @@ def read_on(paths: list[str], reader: Any, read: Callable[[Any, list[str], int |
     try:
         while current is not None:
             own: list[str] = []
-            moved = stopped = False
+            moved = stopped = changed = False
             for batch in read(current, own, None):
                 if not moved:
                     resume.reading()
                 stopped = stopped or any(map(_is_stop, own))
+                changed = changed or any(map(journal_faults.is_changed, own))
                 errors += own
                 own.clear()
                 moved, last = True, cursor(batch) or last
                 yield batch
             stopped = stopped or any(map(_is_stop, own))
+            changed = changed or any(map(journal_faults.is_changed, own))
             if moved or current is reader:
                 errors += [_placed(message, last) for message in own]
             if current is not reader:
                 current.close()
             current = None  # (closed: not again, should `after` fail)
-            current = resume.after(last, moved, stopped)
+            current = resume.after(last, moved, stopped, changed)
     finally:
         if current is not None and current is not reader:
             current.close()
@@ -93,6 +98,7 @@ class Resume:
         self._tries: Iterator[tuple[Any, str]] | None = None  # the readers to try after the stop
         self._stops: set[str | None] = set()
         self._went = ""  # what to say once the reader given last reads an entry
+        self._changed = False  # the reading stopped because a file changed under it
 
     def reading(self) -> None:
         """The reader given last reads: say how it was placed (where that is worth saying)."""
@@ -100,20 +106,23 @@ class Resume:
             self._errors.append(self._went)
             self._went = ""
 
-    def after(self, last: str | None, moved: bool, stopped: bool) -> Any | None:
+    def after(self, last: str | None, moved: bool, stopped: bool, changed: bool = False) -> Any | None:
         """A reader placed after ``last`` (None: before the first entry), the last entry read,
-        where a reading ended (``stopped``: it said it stopped at an error); if the reader given
-        before read nothing (``moved`` False), the next one to try. None when none finds more."""
+        where a reading ended (``stopped``: it said it stopped at an error; ``changed``: a file
+        changed under it, which it said: `journal_faults.changed`); if the reader given before read
+        nothing (``moved`` False), the next one to try. None when none finds more."""
         if moved or self._tries is None:
             if last in self._stops:
                 return None  # (never seen: a stop that comes back after reading on)
             self._stops.add(last)
             self._tries = self._placed(last, stopped)
+            self._changed = changed
         for reader, went in self._tries:
             self._went = went
             return reader
         self._went = ""
-        self._said_end(last)
+        if not self._changed:  # (the read error of the change says what was not read)
+            self._said_end(last)
         return None
 
     def _said_end(self, last: str | None) -> None:
@@ -168,11 +177,22 @@ class Resume:
                 gap *= 2
             number += gap
 
+    def _new(self, last: str | None) -> Any | None:
+        """A new reader over the files; a file sd_journal no longer opens (truncated under the
+        reading, say) is left out from now on, and said (`still_open`). None if none opens."""
+        try:
+            return journal_module()._Reader(0, None, self._paths)
+        except OSError:
+            left = still_open(self._paths, last, self._errors, self._changed)
+            if not left or left == self._paths:
+                return None
+            self._paths = left
+            return self._new(last)
+
     def _open(self, last: str | None) -> Any | None:
         """A new reader after the entry ``last`` (None: before the first); None if it cannot be opened."""
-        try:
-            reader = journal_module()._Reader(0, None, self._paths)
-        except OSError:
+        reader = self._new(last)
+        if reader is None:
             return None
         try:
             if last is None:
@@ -200,9 +220,8 @@ class Resume:
     def _seek(self, seqnum_id: str, number: int) -> tuple[Any, int] | None:
         """A reader placed before the first entry numbered ``number`` or more that sd_journal
         finds by that number, and its number; None if it finds none."""
-        try:
-            reader = journal_module()._Reader(0, None, self._paths)
-        except OSError:
+        reader = self._new(None)
+        if reader is None:
             return None
         try:
             reader.seek_cursor(f"s={seqnum_id};i={number:x}")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from shipper.config.model import JournalInput
+from shipper.sources import journal_faults
 from shipper.sources.base import Origin
 from shipper.sources.export import Fields
 from shipper.sources.journal_dir import Ident, Listed, Pins
@@ -66,6 +67,7 @@ class Writer:
         self.last_time = float("-inf")  # its realtime (epoch s)
         self.caught_up = False  # the last read found nothing new
         self._since_open = 0  # entries read since the reader was opened
+        self._faults = 0  # journal_faults.count() when it was opened
         self._stale = False  # a file to add to the reader, or to let go of
         self._gaps: list[Gap] = []  # to report
         self._errors: list[str] = []  # files sd_journal could not open, to report as read errors
@@ -112,6 +114,7 @@ class Writer:
         """A reader over the files reading may need (held open from now on); the others are let go.
         A file needed but deleted before it could be opened is a `Gap`."""
         self.close()
+        self._faults = journal_faults.count()
         paths: dict[str, Listed] = {}
         for f in list(self._files.values()):
             needed = self._needs(f)
@@ -285,7 +288,7 @@ class Writer:
     # -- reading ----------------------------------------------------------------------------------
     def read(self, limit: int, errors: list[str]) -> list[Fields]:
         """Up to ``limit`` entries after the position (read failures are added to ``errors``)."""
-        if (self._stale or self._since_open >= REOPEN_ENTRIES) and not self._holds_deleted():
+        if self._faulted() or ((self._stale or self._since_open >= REOPEN_ENTRIES) and not self._holds_deleted()):
             self._reopen()
         errors += self._errors
         self._errors = []
@@ -302,6 +305,12 @@ class Writer:
         if self.caught_up:
             self._let_go()
         return items
+
+    def _faulted(self) -> bool:
+        """A file changed under a reader (truncated, or an I/O error) since this one was opened, maybe
+        under this one (`journal_faults`): it reads no more (a new one, at the position, leaves out
+        a file that no longer opens). A fault in another writer's reader costs this one a reopen."""
+        return self._reader is not None and journal_faults.count() != self._faults
 
     def take_gaps(self) -> list[Gap]:
         gaps, self._gaps = self._gaps, []

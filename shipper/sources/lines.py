@@ -4,16 +4,24 @@ The hot path works on whole blocks (256 KiB): one ``split``, one pass of ``len``
 running sum per block, all in C. A line longer than the cap is cut to the cap; while such a line
 is still incomplete at most ``cap`` bytes of it are buffered, so one huge line cannot exhaust
 memory. A trailing ``\\r`` is removed; a last line without ``\\n`` is still a line.
+
+A run of NUL bytes at the start of a line is dropped from it (`TAG_NUL_SKIPPED`): a writer that
+does not open its file in append mode goes on writing at its old offset after logrotate's
+``copytruncate``, and the file gets a hole (read as NULs) before its next line. The line's offset
+is then that of its first byte after the run; the run is skipped while it is read, so a run longer
+than the cap does not push the line out of it. Only such a run's last NUL reaches the block's data
+(so the express lane, which takes lines that start with a letter, leaves the line to Python).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 from operator import add
 from typing import Callable, Iterator
 
 BLOCK_SIZE = 1 << 18  # 256 KiB: about 2,000 syslog lines, one batch; a worker's job
+NUL = b"\0"
 
 
 @dataclass(slots=True)
@@ -23,6 +31,7 @@ class LineBlock:
     end: int  # offset just after the last line (and its "\n" if it had one)
     truncated: list[int]  # indices of lines that were longer than the cap
     complete: bool  # False when the last line ended at the end of the stream without "\n"
+    nuls: dict[int, int] = field(default_factory=dict)  # index -> NUL bytes dropped from the line's start
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +42,7 @@ class RawBlock:
     base: int  # stream offset of data[0]
     dropped: int  # bytes of the first line beyond the cap, not kept
     complete: bool  # the last line had its "\n"
+    nuls: int = 0  # NUL bytes of the first line's starting run before data[0], not kept
 
 
 def iter_line_blocks(
@@ -48,40 +58,60 @@ def iter_raw_blocks(read: Callable[[int], bytes], cap: int, block_size: int = BL
     """`iter_line_blocks` before the split: each block ends at a line end."""
     pending = b""  # the start of a line whose "\n" has not been read yet (at most cap + 1 bytes)
     dropped = 0  # bytes of that line beyond those, not kept
+    nuls = 0  # NUL bytes at its start, not kept (see the module doc)
     while block := read(block_size):
+        pending, block, skipped = _skip_nuls(pending, block)
+        nuls += skipped
         last = block.rfind(b"\n")
         if last < 0:
             pending, dropped = _extend(pending, dropped, block, cap)
             continue
-        raw = RawBlock(pending + block[:last] if pending else block[:last], base, dropped, complete=True)
+        raw = RawBlock(pending + block[:last] if pending else block[:last], base + nuls, dropped, True, nuls)
         yield raw
-        base += len(raw.data) + dropped + 1
-        pending, dropped = _extend(b"", 0, block[last + 1 :], cap)
+        base += nuls + len(raw.data) + dropped + 1
+        pending, rest, nuls = _skip_nuls(b"", block[last + 1 :])
+        pending, dropped = _extend(pending, 0, rest, cap)
     if pending or dropped:
-        yield RawBlock(pending, base, dropped, complete=False)
+        yield RawBlock(pending, base + nuls, dropped, False, nuls)
 
 
 def split_raw(raw: RawBlock, cap: int) -> LineBlock:
     """The lines of a block with their offsets; lines over the cap cut (see the module doc)."""
-    return _finish(raw.data.split(b"\n"), raw.base, raw.dropped, cap, b"\r" in raw.data, complete=raw.complete)
+    data = raw.data
+    return _finish(data.split(b"\n"), raw.base, raw.dropped, cap, b"\r" in data, complete=raw.complete,
+                   nuls=raw.nuls if data[:1] == NUL or b"\n\0" in data else -1)
+
+
+def _skip_nuls(pending: bytes, data: bytes) -> tuple[bytes, bytes, int]:
+    """Where a line starts (``pending`` is empty, or the one NUL kept of a run): the NUL run at the
+    start of ``data`` is skipped but for one NUL; returns the line's start, the rest of ``data``
+    after the run, and how many NUL bytes were skipped."""
+    if data[:1] != NUL or pending not in (b"", NUL):
+        return pending, data, 0
+    rest = data.lstrip(NUL)
+    return NUL, rest, len(data) - len(rest) - 1 + len(pending)
 
 
 def _extend(pending: bytes, dropped: int, more: bytes, cap: int) -> tuple[bytes, int]:
     """Add ``more`` to the incomplete line, keeping ``cap + 1`` bytes (one more, so that a line
-    of exactly ``cap`` bytes plus "\r" is not taken for a long one)."""
-    room = cap + 1 - len(pending)
+    of exactly ``cap`` bytes plus "\r" is not taken for a long one), besides the NUL kept of a run
+    at the line's start (`_skip_nuls`)."""
+    room = cap + 1 + (pending[:1] == NUL) - len(pending)
     if len(more) <= room:
         return pending + more, dropped
     room = max(room, 0)
     return pending + more[:room], dropped + len(more) - room
 
 
-def _finish(lines: list[bytes], base: int, dropped: int, cap: int, has_cr: bool, *, complete: bool) -> LineBlock:
+def _finish(lines: list[bytes], base: int, dropped: int, cap: int, has_cr: bool, *, complete: bool,
+            nuls: int = -1) -> LineBlock:
+    """``nuls``: -1 when no line starts with a NUL, else the NUL bytes skipped before the first line's."""
     lens = list(map(len, lines))
     if dropped:
         lens[0] += dropped
     offsets = list(map(add, accumulate(lens, initial=base), range(len(lens))))
     end = offsets[-1] + lens[-1] + (1 if complete else 0)
+    skipped = _drop_nuls(lines, offsets, nuls) if nuls >= 0 else {}
     first = lines[0]
     if has_cr:
         lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
@@ -94,4 +124,16 @@ def _finish(lines: list[bytes], base: int, dropped: int, cap: int, has_cr: bool,
         lines[0] = first[:cap]
         if truncated[:1] != [0]:
             truncated.insert(0, 0)
-    return LineBlock(lines, offsets, end, truncated, complete)
+    return LineBlock(lines, offsets, end, truncated, complete, skipped)
+
+
+def _drop_nuls(lines: list[bytes], offsets: list[int], before: int) -> dict[int, int]:
+    """Drop the NUL run at the start of each line (in place, the offset moved past it); returns
+    how many NUL bytes each such line lost (the first one: ``before`` more, skipped when read)."""
+    skipped: dict[int, int] = {}
+    for i, line in enumerate(lines):
+        if line[:1] == NUL:
+            kept = line.lstrip(NUL)
+            n = len(line) - len(kept)
+            lines[i], offsets[i], skipped[i] = kept, offsets[i] + n, n + (before if i == 0 else 0)
+    return skipped

@@ -3,9 +3,12 @@
 A plain file is one group; a directory gives one group per file family in it (``maillog``,
 ``maillog.1``, ``maillog.2.gz``, ``maillog-20170830.gz`` are one family, read oldest first) and
 one group for all the binary journal files under it (one reader interleaves them by time);
-paths given separately that belong to one family are one group; ``-`` is stdin. Directories
+paths given separately that belong to one family are one group; ``-`` is stdin (once). Directories
 are walked recursively (``/var/log/journal/<machine-id>/`` works); hidden files and anything
-that is not a regular file are skipped there. Every file is opened here, to recognise its
+that is not a regular file (a FIFO, a socket, a link to a directory) are skipped there, but an
+entry that cannot be looked at (a dangling symbolic link, no permission) fails as it would if it
+were named. A tar archive (plain or compressed) is refused: its members are not read (extract
+it, then replay the directory). Every file is opened here, to recognise its
 compression and format by content (and to report a missing or unreadable path before reading
 starts), and sources read it through that descriptor (`shipper.sources.pins`): a file renamed
 before it is read (logrotate, journald's rotation) is still the file that was listed.
@@ -14,8 +17,10 @@ before it is read (logrotate, journald's rotation) is still the file that was li
 from __future__ import annotations
 
 import os
-import time
+import shlex
+import stat
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Literal, Sequence
@@ -28,11 +33,22 @@ from shipper.sources.journal import JournalFile, JournalSource
 from shipper.sources.journal_entries import journal_module
 from shipper.sources.pins import open_pinned
 from shipper.sources.rotation import family_of, order_rotated
-from shipper.sources.sniff import SNIFF_BYTES, Sniffed, sniff
+from shipper.sources.sniff import SNIFF_BYTES, Sniffed, has_year_less_stamps, is_tar, sniff
 from shipper.sources.stream import InputStream, input_error
 
 FORMATS = ("auto", "syslog", "elasticsearch", "journal-export", "journal-json")
 STDIN = "-"
+
+
+@dataclass(frozen=True)
+class YearGuess:
+    """An input with RFC 3164 stamps (no year) and no --year: the year of each stamp is the
+    latest that does not put it after ``mtimes`` (each file's modification time, or for a stream
+    its arrival: ``arrival``). ``name`` is the input as the user gave it."""
+
+    name: str
+    mtimes: tuple[float, ...]
+    arrival: bool = False
 
 
 @dataclass
@@ -42,12 +58,14 @@ class InputGroup:
 
     source_id: str
     sources: list[Source]
+    year_guess: YearGuess | None = None  # where the year of its RFC 3164 stamps comes from, if guessed
 
 
 @dataclass(frozen=True)
 class _Probe:
     path: str
     sniffed: Sniffed
+    year_less: bool  # it has RFC 3164 stamps (`has_year_less_stamps`)
     compressed: bool
     size: int
     mtime: float
@@ -63,6 +81,7 @@ class _Grouper:
     order: dict[tuple[str, str], None] = field(default_factory=dict)  # every key, as first seen
     seen: set[str] = field(default_factory=set)
     own: frozenset[str] = frozenset()  # the real paths of the files the replay writes
+    guesses: dict[tuple[str, str], YearGuess] = field(default_factory=dict)  # streams' (files': `_year_guess`)
 
     def add_path(self, path: str) -> None:
         try:
@@ -94,7 +113,7 @@ class _Grouper:
             for name in sorted(files):
                 path = os.path.join(root, name)
                 # The replay's own output in a directory it reads (a second `replay -o DIR/x DIR`) is skipped.
-                if not name.startswith(".") and os.path.isfile(path) and os.path.realpath(path) not in self.own:
+                if not name.startswith(".") and _regular(path) and os.path.realpath(path) not in self.own:
                     self._add_file(path, journal_dir=top)
         if failures:
             exc = failures[0]
@@ -113,8 +132,12 @@ class _Grouper:
         self.families.setdefault(key, []).append(probe)
         self.order[key] = None
 
-    def _add_stream(self, name: str, stream: InputStream, mtime: float | None) -> None:
-        sniffed = sniff(stream.peek(SNIFF_BYTES))
+    def _add_stream(self, name: str, stream: InputStream, mtime: float) -> None:
+        head = stream.peek(SNIFF_BYTES)
+        if is_tar(head):
+            stream.close()
+            raise tar_error("stdin" if name == STDIN else name)
+        sniffed = sniff(head)
         if sniffed == "journal-file":
             stream.close()
             raise InputError(
@@ -125,13 +148,16 @@ class _Grouper:
         source_id = "stdin" if name == STDIN else os.path.abspath(name)
         path = None if name == STDIN else name
         key = ("stream", source_id)
-        self.streams[key] = self._source(source_id, self._format(sniffed), lambda: stream, path, None, mtime)
+        fmt = self._format(sniffed)
+        self.streams[key] = self._source(source_id, fmt, lambda: stream, path, None, mtime)
         self.order[key] = None
+        if fmt == "syslog" and has_year_less_stamps(head):
+            self.guesses[key] = YearGuess("stdin" if name == STDIN else name, (mtime,), arrival=name == STDIN)
 
     def _group(self, key: tuple[str, str]) -> InputGroup:
         kind, ident = key
         if kind == "stream":
-            return InputGroup(ident, [self.streams[key]])
+            return InputGroup(ident, [self.streams[key]], self.guesses.get(key))
         probes = self.families[key]
         if kind == "journal":
             journal_module()  # fail now, with a clear message, if systemd-python is missing
@@ -141,7 +167,15 @@ class _Grouper:
         by_name = {os.path.basename(p.path): p for p in probes}
         ordered = order_rotated(by_name, {n: p.mtime for n, p in by_name.items()})
         sources = [self._file_source(ident, by_name[name]) for name in ordered]
-        return InputGroup(ident, sources)
+        return InputGroup(ident, sources, self._year_guess([by_name[name] for name in ordered]))
+
+    def _year_guess(self, probes: list[_Probe]) -> YearGuess | None:
+        year_less = [p for p in probes if p.year_less and self._format(p.sniffed) == "syslog"]
+        if not year_less:
+            return None
+        first = year_less[0].path
+        name = first if len(probes) == 1 else os.path.join(os.path.dirname(first), family_of(os.path.basename(first)))
+        return YearGuess(name, tuple(p.mtime for p in year_less))
 
     def _file_source(self, source_id: str, probe: _Probe) -> Source:
         return self._source(source_id, self._format(probe.sniffed), _opener(probe), probe.path, probe.size, probe.mtime)
@@ -189,7 +223,35 @@ def _probe(path: str) -> _Probe:
     except OSError as exc:
         os.close(fd)
         raise input_error(path, exc) from None
-    return _Probe(path, sniff(head), stream.compression is not None, stream.size or 0, mtime, fd)
+    if is_tar(head):
+        os.close(fd)
+        raise tar_error(path)
+    return _Probe(path, sniff(head), has_year_less_stamps(head), stream.compression is not None, stream.size or 0,
+                  mtime, fd)
+
+
+def _regular(path: str) -> bool:
+    """Whether a directory's entry is a regular file (through a link); an entry that cannot be
+    looked at fails (a dangling link is named with where it points)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError as exc:
+        if os.path.islink(path):
+            raise InputError(f"cannot read {path}: it is a symbolic link to {os.readlink(path)}, which does not exist",
+                             hint="remove the link (or restore its target), or name the files to read instead of "
+                                  "the directory") from None
+        raise input_error(path, exc) from None  # removed while the directory was read
+    except OSError as exc:
+        raise input_error(path, exc) from None
+
+
+def tar_error(name: str) -> InputError:
+    """A tar archive is refused: its members would be read as one text with tar headers in it."""
+    extract = "tar -xf - -C X (fed the same archive)" if name == "stdin" else f"tar -xf {shlex.quote(name)} -C X"
+    return InputError(
+        f"cannot read {name}: it is a tar archive; replay reads log files and directories, not the files in an archive",
+        hint=f"extract it first: mkdir X && {extract} && shipper replay X",
+    )
 
 
 def open_inputs(
@@ -200,11 +262,14 @@ def open_inputs(
     paths were given. ``fmt`` forces the format of text inputs (binary journal files are always
     read as journals). `InputError` for a path that is missing or unreadable, or a bad ``fmt``.
     ``own`` are the files the replay writes (`Sink.files`): never read, since each line read would
-    be written to them again (`UsageError` when one is named as an input; skipped in a directory)."""
+    be written to them again (`UsageError` when one is named as an input; skipped in a directory),
+    nor stdin twice (`UsageError`)."""
     if fmt not in FORMATS:
         raise InputError(f"unknown input format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
     if max_line_bytes < 1:
         raise InputError(f"max_line_bytes must be at least 1, not {max_line_bytes}")
+    if paths.count(STDIN) > 1:
+        raise UsageError("stdin (-) given twice: it can be read only once", hint="give - once")
     grouper = _Grouper(fmt, max_line_bytes, own=frozenset(os.path.realpath(p) for p in own))
     for path in paths:
         if path == STDIN:

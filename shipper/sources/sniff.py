@@ -46,6 +46,22 @@ _ES_CONSOLE = re.compile(
 _ES_SHARE = 5  # Elasticsearch lines must be at least 1 in 5 sampled lines (not a doc quoting one)
 
 
+_TAR_MAGIC = b"ustar"  # POSIX ("ustar\\0" "00") and GNU ("ustar  \\0") headers
+_TAR_MAGIC_AT = 257
+# An RFC 3164 stamp ("Aug 30 14:00:01 "), which carries no year, at the start of a line (after a PRI).
+_BSD_STAMP = re.compile(rb"^[ \t]*(?:<\d{1,3}>\d?[ \t]*)?[A-Z][a-z]{2}[ \t]+\d{1,2}[ \t]+\d\d:\d\d:\d\d[ \t]", re.MULTILINE)
+
+
+def is_tar(head: bytes) -> bool:
+    """Whether ``head`` (decompressed) is the start of a tar archive (its first member's header)."""
+    return head[_TAR_MAGIC_AT : _TAR_MAGIC_AT + len(_TAR_MAGIC)] == _TAR_MAGIC
+
+
+def has_year_less_stamps(head: bytes) -> bool:
+    """Whether a line of ``head`` starts with an RFC 3164 stamp (whose year is guessed)."""
+    return _BSD_STAMP.search(head) is not None
+
+
 def sniff(head: bytes) -> Sniffed:
     """The format of an input whose decompressed content starts with ``head`` (up to
     `SNIFF_BYTES`; the last line may be cut)."""

@@ -17,6 +17,8 @@ first bytes when it moves into a new inode (`shipper.sources.fileid`):
   not forgotten meanwhile), but read only once it has settled. Its lines' year (RFC 3164 stamps
   have none) comes from its mtime, as a plain file's.
 * a file that vanished while shipper was not running, not read to its end: a `Gap`.
+* a file another file input of the daemon reads too (overlapping globs, a symlink, a hard link):
+  read by one of them only (`shipper.sources.claims`); the other says so once and skips it.
 
 Lines become chunks as in `shipper.sources.files`; see `tailfile` for partial lines.
 """
@@ -28,12 +30,14 @@ import glob
 import os
 import stat
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from shipper.config.model import FileInput
 from shipper.errors import InputError
-from shipper.sources.fileid import head_matches, line_start_before, read_head, fingerprint
+from shipper.sources.claims import Claimant, Claims
+from shipper.sources.fileid import line_start_before, read_head, fingerprint
 from shipper.sources.live import End, Gap, Idle, Log, Polled, TextMark
 from shipper.sources.rotation import LIVE, parse_name
 from shipper.sources.tailfile import (
@@ -62,10 +66,11 @@ def excluded(spec: FileInput, path: str) -> bool:
 class FileFollower:
     def __init__(
         self, cfg: FileInput, key: str, *, max_line_bytes: int, log: Log, close_after: float = CLOSE_AFTER,
-        clock: Callable[[], float] = time.time, own: Sequence[Path] = (),
+        clock: Callable[[], float] = time.time, own: Sequence[Path] = (), claims: Claims | None = None,
     ) -> None:
         """``own``: the files the daemon writes (`Sink.files`), never followed even where the
-        patterns match them: every line read from them would be written to them again."""
+        patterns match them: every line read from them would be written to them again.
+        ``claims``: shared by the daemon's file inputs, so that each file is read by one of them."""
         self.cfg = cfg
         self._own = own
         self._clock = clock
@@ -78,6 +83,12 @@ class FileFollower:
         self._next_scan = 0.0
         self._first_run = False
         self._warned: set[str] = set()
+        # Named counts: files skipped because another input reads them; NUL bytes dropped before lines.
+        self.counters: Counter[str] = Counter()
+        label = f"{cfg.name} ({self.label})" if cfg.name else self.label
+        self._claimant = Claimant(claims, key, label, self.label, self.counters, self._warn) if claims else None
+        if claims is not None:
+            claims.register(key, label, lambda: self._match().keys(), self._wake)
 
     # -- the Follower protocol ----------------------------------------------------------------
     def open(self, saved: dict[str, Any] | None) -> list[Polled]:
@@ -111,6 +122,7 @@ class FileFollower:
             t.done = True
             if not t.copies and not t.present:
                 self._streams.remove(t)
+                self._hold()
 
     def state(self) -> dict[str, Any]:
         return {"files": [t.to_json() for t in self._streams]}
@@ -162,9 +174,14 @@ class FileFollower:
     def _excluded(self, path: str) -> bool:
         return excluded(self.cfg, path)
 
+    def _wake(self) -> None:
+        self._next_scan = 0.0  # another input found a file this one is to read: match at the next poll
+
     def _scan(self, now: float, out: list[Polled]) -> None:
         self._next_scan = now + float(self.cfg.scan_interval)
         found = self._match()
+        if self._claimant is not None:
+            self._streams += self._claimant.keep_out(found, now)
         by_ident = {t.ident: t for t in self._streams if t.ident is not None}
         rest: list[tuple[tuple[int, int], str, os.stat_result]] = []
         for t in self._streams:
@@ -185,13 +202,18 @@ class FileFollower:
         for t in self._streams:
             t.copies = [c for c in t.copies if (c[0], c[1]) in found]
         self._forget(now, out)
+        self._hold()
+
+    def _hold(self) -> None:
+        if self._claimant is not None:
+            self._claimant.hold(self._streams)
 
     def _still_same(self, t: Tracked, path: str, st: os.stat_result) -> bool:
         """A known inode still holds the known content (not an inode reused by a new file)."""
         if t.fd is not None or st.st_size == t.disk or t.fp_len == 0:
             return True
         try:
-            return head_matches(read_head(path).data, t.fp, t.fp_len)
+            return t.holds(read_head(path))
         except InputError:
             return True
 
@@ -203,16 +225,18 @@ class FileFollower:
         except InputError as exc:
             self._warn(path, f"shipper: {exc}; skipping it until it can be read")
             return
+        if not head.data:
+            return  # NULs only so far (a hole a writer will write after): found again once it has text
         settling = head.compressed and now - st.st_mtime < ARCHIVE_SETTLE  # maybe still being compressed
-        owner = next((t for t in self._streams if head_matches(head.data, t.fp, t.fp_len)), None)
+        owner = next((t for t in self._streams if t.holds(head)), None)
         if owner is not None:
             self._adopt(owner, ident, path, head.compressed, st.st_size, settling)
             return
         if settling:
             return  # look again at the next scan
         fp = fingerprint(head.data)
-        t = Tracked(key=f"{ident[1]:x}-{fp[:12]}", fp=fp, fp_len=len(head.data), path=path, first_path=path,
-                    dev=ident[0], ino=ident[1], updated=now, present=True, disk=st.st_size)
+        t = Tracked(key=f"{ident[1]:x}-{fp[:12]}", fp=fp, fp_len=len(head.data), fp_at=head.at, path=path,
+                    first_path=path, dev=ident[0], ino=ident[1], updated=now, present=True, disk=st.st_size)
         if head.compressed:
             t.dev = t.ino = None
             t.present = False
@@ -273,6 +297,21 @@ class FileFollower:
 
     # -- reading ----------------------------------------------------------------------------------
     def _read(self, t: Tracked, now: float, out: list[Polled]) -> None:
+        self._read_some(t, now, out)
+        if t.nul_runs:
+            self._say_nuls(t)
+
+    def _say_nuls(self, t: Tracked) -> None:
+        """NUL runs dropped before lines (`shipper.sources.lines`): counted, and said once per content."""
+        runs, t.nul_runs = t.nul_runs, []
+        self.counters["nul_bytes_skipped"] += sum(n for _, n in runs)
+        offset, n = runs[0]
+        self._warn(f"nul:{t.key}", (
+            f"shipper: {t.path}: dropped a run of {n:,} NUL bytes before the line at byte {offset:,} (the line is "
+            "tagged nul_bytes_skipped). A writer that does not open the file in append mode leaves such a run after "
+            "logrotate's copytruncate: open it with O_APPEND, or rotate with create instead of copytruncate"))
+
+    def _read_some(self, t: Tracked, now: float, out: list[Polled]) -> None:
         if t.archive is not None:
             self._read_archive(t, out)
             return
@@ -285,6 +324,7 @@ class FileFollower:
                 self._replaced(t, now, out)
                 return
             t.disk = st.st_size
+            widen_fingerprint(t, st.st_size)
             if st.st_size > t.seen:
                 self._grew(t, st, now, out)
             else:
@@ -309,7 +349,6 @@ class FileFollower:
         return True
 
     def _grew(self, t: Tracked, st: os.stat_result, now: float, out: list[Polled]) -> None:
-        widen_fingerprint(t, st.st_size)
         if t.fmt is None and not self._set_format(t, plain_format(t, self.cfg.format), st.st_mtime):
             return
         out += read_plain(t, st.st_size, final=False, cap=self._cap)
@@ -331,6 +370,7 @@ class FileFollower:
     def _end(self, t: Tracked, out: list[Polled]) -> None:
         t.close()
         t.ended = True
+        self._hold()  # (read to its end: once let go of, other inputs take it as read)
         out.append(End(self._sid(t), TextMark(t.read, t.read, done=True)))
 
     def _replaced(self, t: Tracked, now: float, out: list[Polled]) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.sources.base import Format, Origin, RawChunk
-from shipper.sources.fileid import FP_BYTES, fingerprint, pread_head
+from shipper.sources.fileid import FP_BYTES, Head, fingerprint, head_matches, head_of
 from shipper.sources.files import decode_lines, split_block
 from shipper.sources.lines import LineBlock, iter_line_blocks
 from shipper.sources.sniff import SNIFF_BYTES, sniff
@@ -32,8 +32,8 @@ SKIP_BLOCK = 1 << 20
 @dataclass
 class Tracked:
     key: str  # stable stream id (persisted)
-    fp: str
-    fp_len: int
+    fp: str  # the fingerprint of its first bytes after a leading NUL run (`shipper.sources.fileid`)
+    fp_len: int  # how many bytes it covers (0: none yet)
     path: str  # where the content is now (or was last seen)
     first_path: str  # where it was first seen: a different path now means it was rotated
     dev: int | None  # the plain file holding the content; None when there is none (archive only)
@@ -44,6 +44,7 @@ class Tracked:
     updated: float = 0.0  # wall-clock time the content last grew
     done: bool = False  # read to its end for good (a rotated file): its copies are never read
     copies: list[list[int]] = field(default_factory=list)  # [dev, ino] of copies (archives) of it
+    fp_at: int = 0  # where the fingerprinted bytes start: after the content's leading NULs (`Head.at`)
     # At run time only:
     read: int = 0  # offset of the next byte to read
     fd: int | None = None
@@ -58,10 +59,15 @@ class Tracked:
     idle_sent: bool = True
     ended: bool = False  # `End` was reported: waiting to be acknowledged, then dropped
     lost: str | None = None  # how the plain file lost the content ("truncated or rewritten")
+    nul_runs: list[tuple[int, int]] = field(default_factory=list)  # (offset, NUL bytes) dropped before lines, not said yet
 
     @property
     def ident(self) -> tuple[int, int] | None:
         return (self.dev, self.ino) if self.dev is not None and self.ino is not None else None
+
+    def holds(self, head: Head) -> bool:
+        """Whether a file whose first bytes are ``head`` holds this content."""
+        return head_matches(head.data, self.fp, self.fp_len)
 
     @property
     def busy(self) -> bool:
@@ -73,6 +79,7 @@ class Tracked:
             "key": self.key, "path": self.path, "first_path": self.first_path, "dev": self.dev, "ino": self.ino,
             "fp": self.fp, "fp_len": self.fp_len, "offset": self.committed, "shipped": self.shipped,
             "size": self.size, "updated": self.updated, "done": self.done, "copies": self.copies,
+            **({"fp_at": self.fp_at} if self.fp_at else {}),  # (a file starting with text: as before)
         }
 
     @classmethod
@@ -82,8 +89,10 @@ class Tracked:
             first_path=str(d.get("first_path", d["path"])), dev=d.get("dev"), ino=d.get("ino"),
             committed=int(d["offset"]), shipped=int(d.get("shipped", 0)), size=int(d.get("size", 0)),
             updated=float(d.get("updated", 0.0)), done=bool(d.get("done", False)),
-            copies=[list(map(int, c)) for c in d.get("copies", [])],
+            copies=[list(map(int, c)) for c in d.get("copies", [])], fp_at=int(d.get("fp_at", 0)),
         )
+        if not t.fp_at and t.fp == fingerprint(bytes(t.fp_len)):
+            t.fp, t.fp_len = fingerprint(b""), 0  # NULs saved by an earlier version: taken again (`widen_fingerprint`)
         t.read = t.seen = t.committed
         return t
 
@@ -108,10 +117,11 @@ def plain_format(t: Tracked, configured: str) -> str:
 
 
 def widen_fingerprint(t: Tracked, size: int) -> None:
-    """Fingerprint more of the content once the file has more (up to `FP_BYTES`)."""
-    if t.fd is not None and t.fp_len < FP_BYTES and size > t.fp_len:
-        head = pread_head(t.fd, FP_BYTES)
-        t.fp, t.fp_len = fingerprint(head), len(head)
+    """Fingerprint more of the content once the file has more (up to `FP_BYTES`); a content
+    without a fingerprint yet (NULs so far) is fingerprinted once it has text."""
+    if t.fd is not None and t.fp_len < FP_BYTES and size > t.fp_at + t.fp_len:
+        head = Head(os.pread(t.fd, FP_BYTES, t.fp_at), False, t.fp_at) if t.fp_len else head_of(t.fd)
+        t.fp, t.fp_len, t.fp_at = fingerprint(head.data), len(head.data), head.at
 
 
 def same_content(t: Tracked, size: int) -> bool:
@@ -120,7 +130,7 @@ def same_content(t: Tracked, size: int) -> bool:
         return False
     if t.fd is None or t.fp_len == 0:
         return True
-    return fingerprint(pread_head(t.fd, t.fp_len)) == t.fp
+    return fingerprint(os.pread(t.fd, t.fp_len, t.fp_at)) == t.fp
 
 
 def read_plain(t: Tracked, size: int, final: bool, cap: int) -> list[RawChunk]:
@@ -193,6 +203,7 @@ def _chunks(t: Tracked, block: LineBlock) -> list[RawChunk]:
     assert t.origin is not None
     items, tags = decode_lines(block)
     t.read = block.end
+    t.nul_runs += [(block.offsets[i], n) for i, n in block.nuls.items()]
     return list(split_block(t.origin, items, block, tags, t.path, block.end, POLL_LINES))
 
 

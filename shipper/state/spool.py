@@ -1,13 +1,17 @@
 """The disk buffer: a first-in first-out queue of records in ``<state_dir>/spool/``, bounded in bytes.
 
 When the output cannot keep up (Elasticsearch down), batches go here instead of piling up in
-memory; when it holds ``max_bytes``, the daemon stops reading (the journal and the files keep the
-data). Records are appended to segment files (``000000000042.seg``) as ``length, crc32, payload``;
+memory; when it is `full`, the daemon stops reading (the journal and the files keep the data). The
+files never take more than ``max_bytes``: a record that would go over waits in memory, and so does
+every record after it (first in, first out), until the reader has taken the records before it; the
+buffer is `full` meanwhile. What waits so is what the daemon read in the turn that filled the buffer
+(reading stops then), or one record larger than the whole bound, which goes through all the same. Records are appended to segment files (``000000000042.seg``) as ``length, crc32, payload``;
 a segment is deleted once it has been read. One thread appends, another reads.
 
 The buffer is a speed-up, not the source of truth: checkpoints move only when the output has
 acknowledged, so after a crash everything in the buffer is also read again from the inputs. What a
-previous run left here is still handed out (data from files deleted meanwhile is not lost); a
+previous run left here is still handed out (data from files deleted meanwhile is not lost; what
+waited in memory is read again from the inputs); a
 record torn by a crash is detected by its length and checksum and skipped with the rest of its
 segment.
 
@@ -24,6 +28,7 @@ import os
 import struct
 import threading
 import zlib
+from collections import deque
 from pathlib import Path
 
 from shipper.errors import OutputError
@@ -51,17 +56,20 @@ class Spool:
         self._rseg: int | None = None  # segment being read, and where
         self._rfd: int | None = None
         self._roff = 0
+        self._waiting: deque[bytes] = deque()  # records that did not fit under max_bytes: after those on disk
 
     # -- sizes ------------------------------------------------------------------------------------
     @property
     def size(self) -> int:
-        """Bytes the buffer takes on disk."""
+        """Bytes the buffer takes on disk (at most ``max_bytes``)."""
         with self._lock:
             return sum(self._sizes.values())
 
     @property
     def full(self) -> bool:
-        return self.size >= self.max_bytes
+        """A record waits in memory, or the files take ``max_bytes``: stop reading."""
+        with self._lock:
+            return bool(self._waiting) or sum(self._sizes.values()) >= self.max_bytes
 
     @property
     def empty(self) -> bool:
@@ -70,16 +78,20 @@ class Spool:
             unread = sum(self._sizes.values())
             if self._rseg is not None:
                 unread -= self._roff
-            return unread <= 0
+            return unread <= 0 and not self._waiting
 
     # -- writing ------------------------------------------------------------------------------------
     def put(self, payload: bytes) -> None:
-        """Append a record (not empty); an `OutputError` when the disk does not take all of it, and
-        then the buffer is as it was."""
+        """Append a record (not empty): to the files, or in memory when it would take them over
+        ``max_bytes`` or records wait there already; an `OutputError` when the disk does not take
+        all of it, and then the buffer is as it was."""
         if not payload:
             raise ValueError("a disk buffer record cannot be empty")  # zeros left by a crash read as one
-        record = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
         with self._lock:
+            if self._waiting or sum(self._sizes.values()) + _HEADER.size + len(payload) > self.max_bytes:
+                self._waiting.append(payload)
+                return
+            record = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
             if self._wfd is None or self._sizes[self._wseg or 0] + len(record) > self._segment_bytes:
                 self._new_segment()
             assert self._wfd is not None and self._wseg is not None
@@ -125,9 +137,12 @@ class Spool:
         buffer cannot be read."""
         with self._lock:
             try:
-                return self._next()
+                record = self._next()
             except OSError as exc:
                 raise self._error("cannot read the disk buffer in", exc) from None
+            if record is None and self._waiting:
+                return self._waiting.popleft()
+            return record
 
     def _next(self) -> bytes | None:
         while self._segments:

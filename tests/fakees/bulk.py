@@ -20,6 +20,7 @@ class Faults:
 
     item_429_times: int = 0  # every document is rejected with an item-level 429 this many times first
     item_503_times: int = 0  # same, with an item-level 503 (unavailable_shards_exception)
+    item_500_times: int = 0  # same, with an item-level 500 (an exception Elasticsearch has no status for)
     request_statuses: list[int] = field(default_factory=list)  # next _bulk requests fail whole with these
     item_403: bool = False  # every item fails with a 403 (the key may not write there)
     _item_attempts: dict[str, int] = field(default_factory=dict)
@@ -40,6 +41,8 @@ class Faults:
         if n < self.item_429_times + self.item_503_times:
             return 503, cause("unavailable_shards_exception",
                               f"[{index}][0] primary shard is not active Timeout: [1m]")
+        if n < self.item_429_times + self.item_503_times + self.item_500_times:
+            return 500, cause("illegal_state_exception", f"[{index}] failed to execute the write on the primary")
         return None
 
 

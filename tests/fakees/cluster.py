@@ -205,6 +205,10 @@ def _whole_request_failure(status: int) -> EsError:
                        "blocked by: [SERVICE_UNAVAILABLE/2/no master];")
     if status == 413:
         return EsError(413, "request_entity_too_large", "Request Entity Too Large")
+    if status == 500:  # an exception Elasticsearch has no status for is a 500 (ExceptionsHelper.status)
+        return EsError(500, "null_pointer_exception",
+                       'Cannot invoke "org.elasticsearch.cluster.metadata.IndexAbstraction.getWriteIndex()" '
+                       'because "indexAbstraction" is null')
     return EsError(status, "exception", f"scripted failure {status}")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -69,11 +70,13 @@ def served(wheel: Wheel) -> Iterator[str]:
     server.close()
 
 
-def deploy(root: Path, url: str, sha256: str, home: Path) -> subprocess.CompletedProcess[str]:
+def deploy(root: Path, url: str, sha256: str, home: Path, **variables: object) -> subprocess.CompletedProcess[str]:
+    """The play with this test's inventory; ``variables`` override its variables."""
     inventory = write_inventory(
-        home / "inventory.yml", root, shipper_wheel_url=url, shipper_wheel_sha256=sha256,
-        shipper_inputs=INPUTS, shipper_elasticsearch_hosts=ES_HOSTS, shipper_elasticsearch_namespace="fleet",
-        shipper_elasticsearch_api_key=API_KEY, shipper_service_running=False)
+        home / "inventory.yml", root, **{
+            "shipper_wheel_url": url, "shipper_wheel_sha256": sha256, "shipper_inputs": INPUTS,
+            "shipper_elasticsearch_hosts": ES_HOSTS, "shipper_elasticsearch_namespace": "fleet",
+            "shipper_elasticsearch_api_key": API_KEY, "shipper_service_running": False, **variables})
     return run_playbook(inventory, home)
 
 
@@ -86,6 +89,43 @@ def play(pristine: Path, served: str, wheel: Wheel, tmp_path_factory: pytest.Tem
     second = deploy(root, served, wheel.sha256, work / "home")
     yield Play(root, first, second)
     shutil.rmtree(root)  # a few hundred MB; pytest keeps its last three temp areas
+
+
+@pytest.fixture(scope="module")
+def unkeyed(play: Play, served: str, wheel: Wheel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Play]:
+    """A copy of the keyed host played again with the example inventory's defaults: no
+    Elasticsearch, no API key (events go to the local store)."""
+    work = tmp_path_factory.mktemp("unkeyed")
+    root = copy_root(play.root, work / "root")
+    first = deploy(root, served, wheel.sha256, work / "home", shipper_elasticsearch_hosts=[],
+                   shipper_elasticsearch_api_key="")
+    assert first.returncode == 0, f"the play failed:\n{first.stdout[-6000:]}\n{first.stderr[-2000:]}"
+    second = deploy(root, served, wheel.sha256, work / "home", shipper_elasticsearch_hosts=[],
+                    shipper_elasticsearch_api_key="")
+    yield Play(root, first, second)
+    shutil.rmtree(root)
+
+
+def unit_files(root: Path) -> list[str]:
+    """The files systemd (the root's own, 252 on Debian 12) reads for shipper.service: the unit and
+    its drop-ins, as `systemd-analyze verify` lists them in its debug dump of the unit."""
+    proc = subprocess.run(["chroot", str(root), "systemd-analyze", "verify", "/etc/systemd/system/shipper.service"],
+                          capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8", "SYSTEMD_LOG_LEVEL": "debug"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    files = re.findall(r"^\s*(?:Fragment|DropIn) Path: (/\S+)$", proc.stdout, re.M)
+    assert files and files[0] == "/etc/systemd/system/shipper.service", proc.stdout[-3000:]
+    return files
+
+
+def loaded_credentials(root: Path) -> dict[str, str]:
+    """{credential id: path} of every LoadCredential= in the files systemd reads for the unit."""
+    found = {}
+    for name in unit_files(root):
+        for value in re.findall(r"^\s*LoadCredential\s*=\s*(\S+)", (root / name.lstrip("/")).read_text(), re.M):
+            cred_id, _, path = value.partition(":")
+            found[cred_id] = path
+    return found
 
 
 def owner(root: Path, path: str) -> tuple[str, str, int]:
@@ -118,6 +158,9 @@ def test_files_owners_and_modes(play: Play) -> None:
     assert owner(root, "/etc/systemd/system/shipper.service") == ("root", "root", 0o644)
     unit = (root / "etc/systemd/system/shipper.service").read_text()
     assert unit == (ROOT / "deploy" / "shipper.service").read_text()
+    drop_in = "etc/systemd/system/shipper.service.d/credentials.conf"
+    assert owner(root, "/" + drop_in) == ("root", "root", 0o644)
+    assert (root / drop_in).read_text() == (ROOT / "deploy" / "shipper.service.d" / "credentials.conf").read_text()
     assert os.readlink(root / "usr/local/bin/shipper") == "/opt/shipper/bin/shipper"
     assert os.readlink(root / "etc/systemd/system/multi-user.target.wants/shipper.service") == \
         "/etc/systemd/system/shipper.service"  # enabled
@@ -187,3 +230,27 @@ def test_a_wheel_that_does_not_match_the_checksum_fails_before_anything_is_insta
     venv_pkg = in_root(root, "dpkg-query", "-W", "-f=${Status}", "python3-venv")
     assert "install ok installed" not in venv_pkg.stdout  # not even the OS packages
     shutil.rmtree(root)
+
+
+def test_with_a_key_systemd_loads_it_from_a_file_that_is_there(play: Play) -> None:
+    assert loaded_credentials(play.root) == {"es_api_key": "/etc/shipper/es_api_key"}
+    assert (play.root / "etc/shipper/es_api_key").is_file()
+
+
+def test_without_a_key_the_unit_loads_no_credential_and_the_key_is_gone(unkeyed: Play) -> None:
+    """A missing LoadCredential= file fails the start (243/CREDENTIALS): the host played first with
+    a key, then with the example inventory's defaults, has no key, no drop-in and no credential."""
+    counts = recap(unkeyed.first.stdout)
+    assert counts["failed"] == 0 and counts["changed"] >= 2, unkeyed.first.stdout[-4000:]
+    assert recap(unkeyed.second.stdout)["changed"] == 0, unkeyed.second.stdout[-4000:]
+    root = unkeyed.root
+    assert loaded_credentials(root) == {}
+    assert unit_files(root) == ["/etc/systemd/system/shipper.service"]
+    assert not (root / "etc/shipper/es_api_key").exists()
+    assert not (root / "etc/systemd/system/shipper.service.d/credentials.conf").exists()
+    import yaml
+
+    cfg = yaml.safe_load((root / "etc/shipper/shipper.yml").read_text())
+    assert "output" not in cfg  # the local store: nothing refers to the credential
+    proc = in_root(root, "shipper", "validate", "--config", "/etc/shipper/shipper.yml")
+    assert proc.returncode == 0 and "outputs: none" in proc.stdout, proc.stdout + proc.stderr

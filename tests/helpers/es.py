@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from shipper.config.elasticsearch import ElasticsearchOutput
 from shipper.env import Env
@@ -14,6 +15,7 @@ from shipper.errors import ShipperError
 from shipper.event import Batch, Doc
 from shipper.secrets import redact
 from shipper.sinks.elasticsearch import ElasticsearchSink
+from tests.fakees import FakeES
 
 FAST = dict(retry_initial=0.005, retry_max=0.02)  # backoff fit for tests
 
@@ -81,3 +83,11 @@ def out(env: Env) -> str:
 
 def err(env: Env) -> str:
     return env.stderr.getvalue()  # type: ignore[attr-defined, no-any-return]
+
+
+@contextmanager
+def set_up_es(version: str = "8.15.3") -> Iterator[FakeES]:
+    """A fake cluster with shipper's assets installed (`shipper setup`)."""
+    with FakeES(version) as fake:
+        assert run_command("setup", ["--es-url", fake.url], make_env()) == 0
+        yield fake

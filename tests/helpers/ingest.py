@@ -30,7 +30,7 @@ from shipper.setup.hint_script import EXITED, SOURCE, STEP
 
 from .painless_conditions import Ctx, Failure, condition, to_string
 
-TRANSCRIBED = "e7a820e51e60"  # sha256(SOURCE)[:12] of the script `hint_script` transcribes
+TRANSCRIBED = "dd1167d3b61b"  # sha256(SOURCE)[:12] of the script `hint_script` transcribes
 
 
 def run(body: dict[str, Any], doc: Ctx) -> Ctx:
@@ -194,7 +194,8 @@ def _put_value(raw: str, how: str) -> str:
     return value
 
 
-def _fill(pieces: list[list[str]], values: dict[str, str], defaults: dict[str, str]) -> str:
+def _fill(pieces: list[list[str]], values: dict[str, str], defaults: dict[str, str],
+          placeholders: dict[str, str]) -> str:
     out = ""
     for how, name in pieces:
         if how == hints.TEXT:
@@ -202,7 +203,7 @@ def _fill(pieces: list[list[str]], values: dict[str, str], defaults: dict[str, s
         elif name in values:
             out += _put_value(values[name], how)
         elif name in defaults:
-            out += defaults[name]
+            out += defaults[name] if how == hints.PROSE else placeholders[name]
     return out
 
 
@@ -229,7 +230,7 @@ def hint_script(ctx: Ctx, params: dict[str, Any]) -> None:
         if all(values.get(name) in allowed for name, allowed in variant["when"].items()):
             hint = variant["hint"]
             break
-    ctx["rootcause"]["hint"] = _fill(hint, values, step["defaults"])
+    ctx["rootcause"]["hint"] = _fill(hint, values, step["defaults"], step["placeholders"])
 
 
 def source_digest() -> str:

@@ -1,8 +1,9 @@
-"""Documents and checks for the local store's tests (`tests/unit/test_local_*.py`)."""
+"""Documents and checks for the local store's tests (`tests/unit/test_local_*.py`), and what a daemon stored."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from pathlib import Path
 
 from shipper.event import Batch, Doc
@@ -66,3 +67,18 @@ def store_of_schema(path: Path, version: str) -> Path:
     con.commit()
     con.close()
     return path
+
+
+def stored(tmp_path: Path) -> Counter[str]:
+    """The messages a daemon with ``state_dir`` ``tmp_path/state`` stored in its local store, counted
+    (read-only: the daemon may be writing; nothing yet: empty)."""
+    db = tmp_path / "state" / "events.db"
+    if not db.exists():
+        return Counter()
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return Counter(m for (m,) in con.execute("SELECT message FROM events"))
+    except sqlite3.OperationalError:
+        return Counter()
+    finally:
+        con.close()

@@ -58,4 +58,5 @@ def test_the_config_and_the_flags_are_each_blamed_for_their_own(env: Env, tmp_pa
                      "shipper: error: --year 1800 is out of range",
                      "shipper: give a year from 1970 to 9999, such as 2017",
                      "shipper: error: unknown time zone 'Mars/X'",
-                     "shipper: use an IANA name such as UTC or Europe/Berlin"]
+                     "shipper: use an IANA name such as UTC or Europe/Berlin, or an offset from UTC such as +02:00 "
+                     "or -05:30 (+: east of UTC)"]

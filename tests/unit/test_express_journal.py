@@ -31,7 +31,8 @@ from shipper.pipeline import Window
 from shipper.sinks.base import Encode
 from shipper.sinks.rows import encode_rows
 from shipper.sources.base import Origin
-from shipper.sources.journal import JournalFile, JournalSource, Segment
+from shipper.sources.journal import JournalFile, JournalSource
+from shipper.sources.journal_segments import Segment
 from tests.helpers.express import CORPUS, ES_AND_NDJSON, needs_lane
 from tests.helpers.journal import export_entry, make_journal
 from tests.helpers.memory import grown_after

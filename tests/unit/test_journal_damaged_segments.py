@@ -10,9 +10,11 @@ from typing import Any, Callable
 import orjson
 import pytest
 
-from shipper.sources.journal import JournalFile, JournalSource, SegmentReaders, segment_chunks, segment_packs
-from shipper.sources.journal_entries import journal_module, native_reader, read_entries
+from shipper.sources.base import RawChunk
+from shipper.sources.journal import JournalFile, JournalSource
+from shipper.sources.journal_entries import incomplete_count, journal_module, native_reader, read_entries
 from shipper.sources.journal_numbers import numbering
+from shipper.sources.journal_segments import SegmentReaders, segment_chunks, segment_packs
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
 from tests.unit.test_parallel_replay import journal_in_parallel, journal_one_process, small_segments  # noqa: F401
 
@@ -49,7 +51,9 @@ def chunk_cursors(chunks: Any) -> list[str]:
 
 
 def pack_cursors(packs: Any) -> list[str]:
-    return [str(entry["__CURSOR"]) for p in packs for entry in native_reader().unpack(p.data, 0, len(p.data))]
+    """(a batch with entries that lost a field comes unpacked, tagged: `segment_packs`)"""
+    return [str(entry["__CURSOR"]) for p in packs
+            for entry in (p.items if isinstance(p, RawChunk) else native_reader().unpack(p.data, 0, len(p.data)))]
 
 
 @pytest.mark.parametrize("damage", [1024, 16384])
@@ -78,7 +82,8 @@ def test_each_entry_is_in_one_segment(tmp_path: Path, read: Any, cursors: Callab
         readers.close()
         source.close()
     assert got == expected
-    assert errors == source.errors == []
+    # (entries that lost a field in the damage are said: `journal_entries.Entries`)
+    assert [e for e in errors if not incomplete_count(e)] == source.errors == []
 
 
 def test_a_damaged_journal_gives_in_parallel_what_one_process_gives(
@@ -90,7 +95,7 @@ def test_a_damaged_journal_gives_in_parallel_what_one_process_gives(
                                           "__REALTIME_TIMESTAMP": str(1_504_104_947_000_000 + i * 1000)}, 3000)
     expected, seq = journal_one_process(directory)
     got, par = journal_in_parallel(directory)
-    cursors = [orjson.loads(line)["journald"]["cursor"] for line in got.splitlines()]
-    assert len(set(cursors)) == len(cursors) == seq.counters["read"] < 3000
+    cursors = [doc["journald"]["cursor"] for line in got.splitlines() if "journald" in (doc := orjson.loads(line))]
+    assert len(set(cursors)) == len(cursors) == seq.counters["read"] - seq.counters["read_errors"] < 3000
     assert got == expected
     assert par.counters["reruns"] >= 1

@@ -14,7 +14,7 @@ import pytest
 import zstandard
 
 from shipper.sources.export import Fields
-from shipper.sources.journal_entries import journal_module, native_reader, read_entries, read_in_python
+from shipper.sources.journal_entries import incomplete_count, journal_module, native_reader, read_entries, read_in_python
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
 from tests.helpers.memory import grown_after
 
@@ -66,7 +66,9 @@ def test_the_corpus_journals_read_the_same(corpus: list[Path]) -> None:
     native, python, native_errors, python_errors = read_both(corpus)
     assert sum(len(items) for items, _ in native) == 10757  # SOURCES.md: 10,757 entries
     assert ordered(native) == ordered(python)
-    assert native_errors == python_errors == []
+    # (two entries of the damaged corpus files lost a field: `journal_entries.Entries`)
+    assert native_errors == python_errors and sum(map(incomplete_count, native_errors)) == 2
+    assert all(map(incomplete_count, native_errors))
 
 
 def test_odd_values_read_the_same(tmp_path: Path) -> None:
@@ -137,7 +139,7 @@ def test_the_c_reader_refuses_what_it_cannot_read(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         native.pack(object(), 10)
     assert native.bind(type("_Reader", (), {})) is False  # a layout it does not know: not bound
-    data, count, _, _, _ = native.pack(reader([tmp_path / "test.journal"]), 10)
+    data, count, _, _, _, _ = native.pack(reader([tmp_path / "test.journal"]), 10)
     assert count == 1 and native.unpack(data, 0, len(data))[0]["MESSAGE"] == "x"
     for start, stop in ((0, len(data) - 1), (1, len(data)), (-1, len(data)), (0, len(data) + 1)):
         with pytest.raises(ValueError):
@@ -153,7 +155,7 @@ def test_packing_and_unpacking_leak_nothing(tmp_path: Path) -> None:
 
     def once() -> None:
         r = reader([path])
-        data, count, _, _, _ = native.pack(r, 1000)
+        data, count, _, _, _, _ = native.pack(r, 1000)
         assert count == 300 and len(native.unpack(data, 0, len(data))) == 300
         r.close()
 
@@ -165,7 +167,7 @@ def test_packing_and_unpacking_leak_nothing(tmp_path: Path) -> None:
 _FUZZ = """
 import collections, random, sys
 from pathlib import Path
-from shipper.sources.journal_entries import journal_module, read_entries, read_in_python
+from shipper.sources.journal_entries import incomplete_count, journal_module, read_entries, read_in_python
 
 source, work, rounds = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 data = source.read_bytes()
@@ -192,7 +194,7 @@ for seed in range(rounds):
         got.append(([list(e.items()) for items, _ in read(reader, errors, chunk=7) for e in items], errors))
         reader.close()
     (c_entries, c_errors), (p_entries, p_errors) = got
-    if p_errors:  # stopped at a damaged field (no '=', a name not UTF-8): the C reader read on from there
+    if [e for e in p_errors if not incomplete_count(e)]:  # stopped at a damaged field (no '=', a name not UTF-8): the C reader read on from there
         seen["python stopped"] += 1
         assert c_entries[:len(p_entries)] == p_entries and len(c_entries) > len(p_entries) and c_errors, seed
     else:

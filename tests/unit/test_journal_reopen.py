@@ -12,6 +12,7 @@ import zstandard
 
 import shipper.sources.journal as journal_source
 import shipper.sources.journal_entries as journal_entries
+from shipper.sources import journal_open, journal_segments
 from shipper.sources.journal import JournalFile, JournalSource
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
 from tests.helpers.sources import read_all
@@ -49,15 +50,15 @@ def test_the_corpus_journals_read_the_same_with_a_new_reader_after_every_chunk(
     one_reader = read_all(JournalSource("journal:x", files))
 
     reopens = _reopens(monkeypatch)
-    monkeypatch.setattr(journal_source, "REOPEN_ENTRIES", 1)
+    monkeypatch.setattr(journal_open, "REOPEN_ENTRIES", 1)
     reopened = read_all(JournalSource("journal:x", files))
 
-    assert len(one_reader.items) == 10757
+    assert len(one_reader.items) == 10757 + 2  # and two read errors: three of the files are damaged
     assert reopened.items == one_reader.items  # cursors included: the same entries, in order
     assert [(c.checkpoint, c.progress) for c in reopened.chunks] == [
         (c.checkpoint, c.progress) for c in one_reader.chunks
     ]
-    assert reopens == [c.checkpoint for c in one_reader.chunks[:-1]]  # after every chunk but the last
+    assert reopens == [c.checkpoint for c in one_reader.chunks[:-2]]  # after every chunk but the last (and the errors)
 
 
 def _resident_bytes(path: Path) -> int:
@@ -104,9 +105,9 @@ def test_the_mapped_pages_stay_bounded(tmp_path: Path, monkeypatch: pytest.Monke
     )
     path = make_journal(tmp_path, export)
 
-    monkeypatch.setattr(journal_source, "REOPEN_ENTRIES", 10**9)
+    monkeypatch.setattr(journal_open, "REOPEN_ENTRIES", 10**9)
     unbounded, n = _peak_resident(path)
-    monkeypatch.setattr(journal_source, "REOPEN_ENTRIES", 10_000)
+    monkeypatch.setattr(journal_open, "REOPEN_ENTRIES", 10_000)
     bounded, m = _peak_resident(path)
 
     assert n == m == 40_000
@@ -114,11 +115,11 @@ def test_the_mapped_pages_stay_bounded(tmp_path: Path, monkeypatch: pytest.Monke
     assert bounded < unbounded / 2
 
 
-def _segments_read(path: Path, segments: list[Any], readers: journal_source.SegmentReaders) -> list[list[Any]]:
+def _segments_read(path: Path, segments: list[Any], readers: journal_segments.SegmentReaders) -> list[list[Any]]:
     origin = journal_source.Origin("journal:x", "journal")
     out = []
     for seg in segments:
-        before, rest = journal_source.segment_chunks(origin, seg, True, [], readers)
+        before, rest = journal_segments.segment_chunks(origin, seg, True, [], readers)
         out.append([e["__CURSOR"] for c in before for e in c.items] + [e["__CURSOR"] for c in rest for e in c.items])
     return out
 
@@ -140,21 +141,21 @@ def test_a_worker_keeps_its_reader_from_segment_to_segment(tmp_path: Path, monke
 
     fresh = []
     for seg in mine:  # a new SegmentReaders each time: a new reader each time
-        fresh += _segments_read(path, [seg], journal_source.SegmentReaders())
+        fresh += _segments_read(path, [seg], journal_segments.SegmentReaders())
     monkeypatch.setattr(journal_entries.journal_module(), "_Reader", counting_reader)
-    kept = journal_source.SegmentReaders()
+    kept = journal_segments.SegmentReaders()
     assert _segments_read(path, mine, kept) == fresh
     assert [len(c) for c in fresh[:5]] == [316] * 5  # 16 entries of warm-up, then the segment's 300
     assert len(opened) == 1  # 1,580 entries read, below REOPEN_ENTRIES
 
-    monkeypatch.setattr(journal_source, "REOPEN_ENTRIES", 600)
+    monkeypatch.setattr(journal_open, "REOPEN_ENTRIES", 600)
     opened.clear()
-    assert _segments_read(path, mine, journal_source.SegmentReaders()) == fresh
+    assert _segments_read(path, mine, journal_segments.SegmentReaders()) == fresh
     assert len(opened) == 3  # a new reader once 600 entries were read: after the 2nd and the 4th segment
 
 
 def test_a_kept_reader_is_let_go_after_a_read_error() -> None:
-    readers = journal_source.SegmentReaders()
+    readers = journal_segments.SegmentReaders()
     closed: list[bool] = []
     readers._reader = type("Reader", (), {"close": lambda self: closed.append(True)})()
     readers.done(10, failed=False)

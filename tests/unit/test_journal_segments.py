@@ -15,9 +15,10 @@ from types import SimpleNamespace
 import pytest
 import zstandard
 
-from shipper.sources import journal, journal_entries
-from shipper.sources.journal import JournalFile, JournalSource, Segment, SegmentReaders, segment_chunks
+from shipper.sources import journal_cut, journal_entries
+from shipper.sources.journal import JournalFile, JournalSource
 from shipper.sources.journal_numbers import Numbering, numbering
+from shipper.sources.journal_segments import Segment, SegmentReaders, segment_chunks
 from tests.helpers.daemon import LiveJournal
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
 
@@ -46,16 +47,16 @@ def segments(paths: list[Path], monkeypatch: pytest.MonkeyPatch,
     which it stepped: None from the first entry). ``numbers``: what `numbering` says instead of
     the headers (None: step over every entry)."""
     starts: list[str | None] = []
-    stepped = journal._stepped
+    stepped = journal_cut._stepped
 
     def watched(paths: tuple[str, ...], size: int, warm: int, after: str | None) -> Iterator[tuple[str | None, str]]:
         starts.append(after)
         return stepped(paths, size, warm, after)
 
     with monkeypatch.context() as patch:
-        patch.setattr(journal, "_stepped", watched)
+        patch.setattr(journal_cut, "_stepped", watched)
         if numbers != "headers":
-            patch.setattr(journal, "numbering", lambda _paths: numbers)
+            patch.setattr(journal_cut, "numbering", lambda _paths: numbers)
         source = JournalSource("test", [JournalFile(str(p), False) for p in paths])
         try:
             # (each source pins its files under its own private paths: compared without them)
@@ -176,7 +177,7 @@ def test_a_journal_growing_while_it_is_cut_gives_every_entry_once(tmp_path: Path
                     grow()
                 return moved > 0
 
-        real_skip = journal.skip
+        real_skip = journal_cut.skip
 
         def skip(reader: Any, n: int) -> int:
             moved = real_skip(reader, n)
@@ -184,9 +185,9 @@ def test_a_journal_growing_while_it_is_cut_gives_every_entry_once(tmp_path: Path
                 grow()
             return moved
 
-        monkeypatch.setattr(journal, "numbering", lambda _paths: None)  # stepping: what the race is in
-        monkeypatch.setattr(journal, "skip", skip)
-        monkeypatch.setattr(journal, "journal_module", lambda: SimpleNamespace(_Reader=Growing))
+        monkeypatch.setattr(journal_cut, "numbering", lambda _paths: None)  # stepping: what the race is in
+        monkeypatch.setattr(journal_cut, "skip", skip)
+        monkeypatch.setattr(journal_cut, "journal_module", lambda: SimpleNamespace(_Reader=Growing))
         source = JournalSource("live", [JournalFile(str(path), False)])
         cut = list(source.segments(SIZE, WARM))
         assert live.written == 2600  # the journal grew while it was cut

@@ -73,6 +73,9 @@ def test_the_installed_wheel_runs_outside_the_checkout(installed: Path, tmp_path
     assert sigs.returncode == 0 and "sendmail.bind_address_in_use" in sigs.stdout
     unit = shipper(installed, tmp_path, "print-unit")
     assert unit.returncode == 0 and unit.stdout == (ROOT / "deploy" / "shipper.service").read_text()
+    drop_in = shipper(installed, tmp_path, "print-unit", "--credentials")
+    assert drop_in.returncode == 0
+    assert drop_in.stdout == (ROOT / "deploy" / "shipper.service.d" / "credentials.conf").read_text()
     config = shipper(installed, tmp_path, "print-config")
     assert config.returncode == 0 and config.stdout == (ROOT / "deploy" / "shipper.yml").read_text()
 
@@ -114,6 +117,6 @@ def test_setup_and_run_find_their_assets_in_the_installed_wheel(installed: Path,
     found = json.loads(proc.stdout)
     assert found["assets"] == sorted(a.name for a in load_assets())  # same as the checkout's
     assert found["kibana"] == (ROOT / "kibana" / "shipper.ndjson").stat().st_size
-    assert found["deploy"] == ["shipper.service", "shipper.yml"]
+    assert found["deploy"] == ["shipper.service", "shipper.service.d", "shipper.yml"]
     assert found["page"] == ["report.css", "report.html", "report.js"]
     assert found["signatures"] == len(load_rules().signatures) > 0

@@ -14,7 +14,8 @@ import pytest
 
 from shipper.parallel import replay as parallel_replay
 from shipper.parallel import work
-from shipper.sources.journal import JournalFile, JournalSource, Segment, read_in_full
+from shipper.sources.journal import JournalFile, JournalSource
+from shipper.sources.journal_segments import Segment, read_in_full
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
 from tests.unit.test_journal_damaged_segments import damaged_journal
 from tests.unit.test_parallel_replay import journal_in_parallel, journal_one_process, small_segments  # noqa: F401

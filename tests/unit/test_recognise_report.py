@@ -15,9 +15,10 @@ from shipper.sinks.local import LocalStore
 
 SEED_HEADLINE = (
     "sendmail.service failed (exit 71, EX_OSERR) — cause: sendmail could not bind its daemon socket: "
-    "Address already in use (×3, 14:55:52–14:56:02) — hint: two DaemonPortOptions entries overlap — one "
-    "without Addr= binds 0.0.0.0 (INADDR_ANY), which already includes 127.0.0.1, so the second bind to "
-    "127.0.0.1 on the same port fails"
+    "Address already in use (×3, 14:55:52–14:56:02) — hint: sendmail collides with itself: daemon Daemon1 is "
+    "a second DaemonPortOptions entry (one without Name=), and an earlier entry already holds the address — one "
+    "without Addr= binds 0.0.0.0 (INADDR_ANY), which includes 127.0.0.1, so the bind of the same port to "
+    "127.0.0.1 fails"
 )
 
 
@@ -44,7 +45,7 @@ def test_causes_reads_the_seed_in_one_line(tmp_path: Path, env: Env) -> None:
     first = out.splitlines()[0]
     assert first.startswith("2017-08-30 14:56:07Z  gorp  ")
     assert SEED_HEADLINE in first
-    assert "remediation: 1. `ss -ltnp" in out
+    assert "remediation: 1. `grep -n DaemonPortOptions /etc/mail/sendmail.cf`" in out
     assert "also: sendmail daemon Daemon1 could not create its SMTP socket (×4, 14:55:47–14:56:02)" in out
     assert "exit status: EX_OSERR (71)" in out
     assert "events: 10 stored, 0 unparsed, 10 recognised" in out
@@ -101,7 +102,8 @@ def test_a_failure_without_cause_reads_so(tmp_path: Path) -> None:
     finally:
         store.close()
     text = render_text(incidents)
-    assert "docker.service failed (exit 203/EXEC) — no cause found — hint: no recognised error from docker.service" in text
+    assert ("docker.service failed (exit 203/EXEC, then restarted until it hit its start limit) — no cause found — "
+            "hint: no recognised error from docker.service") in text
     assert "systemd could not execute docker.service's binary (203/EXEC)" in text
 
 
@@ -130,7 +132,7 @@ def test_signatures_lists_every_signature(env: Env) -> None:
     assert "sendmail.bind_address_in_use  [cause]" in out
     assert "systemd.process_exited  [failure]" in out
     assert "elasticsearch.bootstrap_checks_failed  [summary]" in out
-    assert out.rstrip().endswith("19 signatures (elasticsearch.yaml, sendmail.yaml, systemd.yaml)")
+    assert out.rstrip().endswith("24 signatures (elasticsearch.yaml, kernel.yaml, sendmail.yaml, systemd.yaml)")
 
 
 def test_signatures_json(env: Env) -> None:

@@ -31,6 +31,11 @@ ISSUE_IDS = {
     "systemd.pid_file_missing",
     "systemd.start_failed",
     "systemd.start_limit_hit",
+    "systemd.oom_killed",
+    "systemd.watchdog_timeout",
+    "systemd.dependency_failed",
+    "kernel.oom_kill",
+    "elasticsearch.did_not_exit_normally",
 }
 
 GOOD = """\
@@ -84,7 +89,9 @@ def test_roles_of_the_families() -> None:
     roles = {s.id: s.role for s in load_signatures()}
     assert roles["elasticsearch.bootstrap_checks_failed"] == "summary"
     assert roles["sendmail.socket_wedged"] == "failure"
-    assert all(roles[i] == "failure" for i in ISSUE_IDS if i.startswith("systemd."))
+    systemd_causes = {"systemd.oom_killed", "systemd.watchdog_timeout"}  # the unit's lines that say why it failed
+    assert all(roles[i] == ("cause" if i in systemd_causes else "failure") for i in ISSUE_IDS if i.startswith("systemd."))
+    assert roles["kernel.oom_kill"] == "cause" and roles["elasticsearch.did_not_exit_normally"] == "failure"
     assert all(roles[i] == "cause" for i in ISSUE_IDS if i.startswith("elasticsearch.bootstrap."))
 
 

@@ -165,15 +165,17 @@ def _many_incidents(path: Path, n: int) -> Path:
     """``n`` sendmail bind failures on 997 hosts, 7 s apart: three real-shaped syslog lines each."""
     months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
     with path.open("w") as f:
+        def stamp(t: int) -> str:  # each line its own date: a failure 1 s after 23:59:59 is on the next day
+            return (f"{months[(t // (86400 * 28)) % 12]} {1 + (t // 86400) % 28:2d} "
+                    f"{t // 3600 % 24:02d}:{t // 60 % 60:02d}:{t % 60:02d}")
+
         for i in range(n):
             t = i * 7
-            stamp = f"{months[(t // (86400 * 28)) % 12]} {1 + (t // 86400) % 28:2d} "
-            hms = [f"{(t + d) // 3600 % 24:02d}:{(t + d) // 60 % 60:02d}:{(t + d) % 60:02d}" for d in (0, 1)]
             host = f"mx{i % 997:03d}"
-            f.write(f"{stamp}{hms[0]} {host} sendmail[{1000 + i % 30000}]: NOQUEUE: SYSERR(root): opendaemonsocket: "
+            f.write(f"{stamp(t)} {host} sendmail[{1000 + i % 30000}]: NOQUEUE: SYSERR(root): opendaemonsocket: "
                     "daemon MTA: cannot bind: Address already in use\n"
-                    f"{stamp}{hms[1]} {host} systemd[1]: sendmail.service: Main process exited, code=exited, status=71/n/a\n"
-                    f"{stamp}{hms[1]} {host} systemd[1]: sendmail.service: Failed with result 'exit-code'.\n")
+                    f"{stamp(t + 1)} {host} systemd[1]: sendmail.service: Main process exited, code=exited, status=71/n/a\n"
+                    f"{stamp(t + 1)} {host} systemd[1]: sendmail.service: Failed with result 'exit-code'.\n")
     return path
 
 

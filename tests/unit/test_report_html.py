@@ -165,6 +165,7 @@ def test_lines_come_from_the_incidents_host_only(tmp_path: Path, env: Env) -> No
 
 def test_command_prints_the_path_and_honours_the_time_range(demo_store: Path, env: Env, tmp_path: Path) -> None:
     out = tmp_path / "sub" / "aug.html"
+    out.parent.mkdir()  # (a missing directory is refused: test_output_refusals_replay_report)
     assert report(demo_store, out, env, "--since", "2017-08-01", "--until", "2017-08-25", "--timezone", "UTC") == 0
     assert text(env.stdout).splitlines()[-1] == str(out)
     assert "report: 1 incident from 3 events" in text(env.stderr)

@@ -44,14 +44,16 @@ CLI = {"gz": ["gzip", "-c"], "bz2": ["bzip2", "-c"], "xz": ["xz", "-c"], "zst": 
 
 
 def reference(data: bytes) -> tuple[list[bytes], list[int]]:
-    """The lines of ``data`` and their offsets, computed the slow, obvious way."""
+    """The lines of ``data`` and their offsets, computed the slow, obvious way (a run of NUL bytes
+    at a line's start is not part of it, `shipper.sources.lines`)."""
     lines, offsets, pos = [], [], 0
     while pos < len(data):
         nl = data.find(b"\n", pos)
         end = len(data) if nl < 0 else nl
         line = data[pos:end]
-        lines.append(line[:-1] if line.endswith(b"\r") else line)
-        offsets.append(pos)
+        text = line.lstrip(b"\0")
+        lines.append(text[:-1] if text.endswith(b"\r") else text)
+        offsets.append(pos + len(line) - len(text))
         pos = end + 1
     return lines, offsets
 

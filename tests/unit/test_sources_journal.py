@@ -13,9 +13,10 @@ import orjson
 import pytest
 import zstandard
 
+from shipper.sources import journal_open
 from shipper.sources.export import ExportParser, Fields
-from shipper.sources import journal
-from shipper.sources.journal import JournalFile, JournalSource, SegmentReaders, segment_chunks
+from shipper.sources.journal import JournalFile, JournalSource
+from shipper.sources.journal_segments import SegmentReaders, segment_chunks
 from shipper.sources.open import open_inputs
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
 from tests.helpers.sources import read_all
@@ -128,7 +129,8 @@ def test_corpus_zstd_journals_match_journalctl(tmp_path: Path, monkeypatch: pyte
     first = next(chunks)
     assert [p.name for p in temp.iterdir()][0].startswith("shipper-journal-")  # decompressed here
     rest = list(chunks)
-    items = first.items + [item for chunk in rest for item in chunk.items]
+    items = [item for chunk in [first, *rest] for i, item in enumerate(chunk.items)
+             if "read_error" not in chunk.tags.get(i, ())]  # (three of the files are damaged: said)
     assert rest[-1].progress == total  # the progress bar ends at 100%
     source.close()
     assert list(temp.iterdir()) == []  # and removed on close
@@ -164,7 +166,7 @@ def test_a_file_rotated_while_it_is_read_is_read_whole(tmp_path: Path, monkeypat
     for its segments) still reads the file the replay started with, not the new file under its
     name."""
     other = make_journal(tmp_path / "other", _lines(10, "other"))
-    monkeypatch.setattr(journal, "REOPEN_ENTRIES", 1)
+    monkeypatch.setattr(journal_open, "REOPEN_ENTRIES", 1)
     path = make_journal(tmp_path / "one", _lines(2500))
     source = JournalSource("journal:x", [JournalFile(str(path), compressed=False)])
     chunks = source.chunks()

@@ -55,7 +55,7 @@ def test_a_document_refused_after_the_directory_went_does_not_make_it_again(tmp_
     state, log = tmp_path / "state", tmp_path / "messages"
     log.write_text("".join(f"Aug 30 15:00:{i:02d} gorp app[{i}]: line {i}\n" for i in range(LINES)))
     with FakeES("8.15.3", security=False) as es:
-        es.faults.item_503_times = 1000  # a shard that never comes back: each document is dead-lettered
+        es.faults.item_500_times = 1000  # a server error on every try: each document is dead-lettered
         cfg = write_config(tmp_path / "shipper.yml", {
             "state_dir": str(state), "inputs": [{"type": "file", "paths": [str(log)], "flush_after": "10m"}],
             "output": {"elasticsearch": {"hosts": [es.url], "retry_initial": 0.01, "retry_max": 0.05,

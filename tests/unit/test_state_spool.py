@@ -34,7 +34,7 @@ def test_full_at_the_cap(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool", max_bytes=1 << 20)
     while not spool.full:
         spool.put(b"x" * 10_000)
-    assert spool.size >= 1 << 20
+    assert (1 << 20) - 10_008 < spool.size <= 1 << 20  # the record that did not fit waits in memory
     drain(spool)
     assert not spool.full
 

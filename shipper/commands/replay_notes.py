@@ -1,0 +1,71 @@
+"""What `shipper replay` tells the operator besides its counts: where a guessed year came from,
+and what an interrupt left in the output."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from shipper.sinks.replace_file import written_in_place
+from shipper.timeargs import zone
+
+if TYPE_CHECKING:
+    from shipper.sinks.base import Sink
+    from shipper.sources.open import YearGuess
+
+
+def year_note(guess: YearGuess, tz: str) -> str:
+    """Where the year of ``guess``'s RFC 3164 stamps came from, and what to do if that is wrong."""
+    days = sorted({_day(t, tz) for t in guess.mtimes})
+    year = int(days[-1][:4])
+    if guess.arrival:
+        whence = f"year {year} taken from {guess.name}'s arrival (now, {days[-1]}"
+    else:
+        whose = "the file's" if len(guess.mtimes) == 1 else "each file's"
+        if len(days) == 1:
+            whence = f"year {year} taken from {whose} modification time ({days[0]}"
+        else:
+            whence = f"years taken from {whose} modification time ({days[0]} to {days[-1]}"
+    return (f"replay: {guess.name}: RFC 3164 stamps carry no year: {whence}; a later day of the year is of the "
+            f"year before); give --year (the year of the first line) if the log is older"
+            f"{'' if guess.arrival else ', as a copied file is'}")
+
+
+def _day(epoch: float, tz: str) -> str:
+    return datetime.fromtimestamp(epoch, zone(tz)).strftime("%Y-%m-%d")
+
+
+def interrupted_note(sinks: Sequence[Sink]) -> str:
+    """What an interrupted replay left in its output (the pipeline has closed the sinks)."""
+    from shipper.sinks.local import LocalSink
+    from shipper.sinks.ndjson import NdjsonSink
+
+    sink = sinks[0] if len(sinks) == 1 else None
+    again = "running the same replay again adds the rest (event ids are deterministic: none is added twice)"
+    if isinstance(sink, NdjsonSink):
+        paths = sink.files()
+        written = sink.counters["written"]
+        if not paths:
+            return f"replay: interrupted: {written:,} lines were written to standard output"
+        if _in_place(paths[0]):
+            return f"replay: interrupted: {written:,} lines were written to {paths[0]}"
+        return f"replay: interrupted: {_left_as_it_was(paths[0])}; nothing written"
+    if isinstance(sink, LocalSink):
+        return (f"replay: interrupted: {sink.counters['stored']:,} new events were stored in {sink.path} before the "
+                f"interrupt; {again}")
+    if sink is not None and sink.name == "elasticsearch":
+        return (f"replay: interrupted: {sink.counters['indexed']:,} new documents were indexed in Elasticsearch "
+                f"before the interrupt (the last requests may be in too); {again}")
+    return "replay: interrupted"
+
+
+def _in_place(path: Path) -> bool:
+    try:
+        return written_in_place(path)
+    except OSError:
+        return False
+
+
+def _left_as_it_was(path: Path) -> str:
+    return f"{path} was left as it was" if path.exists() else f"{path} was not created"

@@ -1,0 +1,117 @@
+"""Linking at read time: the incidents of what a store holds, as one replay of it all links them.
+
+The link fields (``rootcause.incident``, a failure's ``rootcause.cause``, hint and remediation,
+and the unit of a failure that named none) are written at ingest by the `Incidents` of the run
+that stored the event, which saw only that run's events: a failure replayed apart from its cause
+stays "no cause found", and the store keeps that first copy (duplicates are absorbed by id).
+
+`relink` puts each stored document back as `Recognise` left it (`unlinked`) and links them all
+again, in time order, in one pass. `linking_span` widens a time window to where that gives the
+same links as linking everything: `Incidents` joins nothing to an incident whose last event is
+more than a window old, so a gap of more than a window between recognised events is a clean cut.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Callable, Iterable, Iterator
+
+from shipper.config.model import RecogniseConfig
+from shipper.enrich.incidents import Incidents, epoch, is_consequence
+from shipper.enrich.recognise import Recognise, UnitMap
+from shipper.event import Doc
+from shipper.recognise.rules import Rules, load_rules
+
+DEFAULT_WINDOW = float(RecogniseConfig().incident_window)
+
+# What `hints.no_cause_hint` puts before a failure's own hint: "no recognised error from UNIT in
+# the last WINDOW; look at WHERE. " (no WHERE holds ". ": tests/unit/test_relink_read_time.py).
+_NO_CAUSE = re.compile(r"no recognised error from .+? in the last .+?; look at .+?\. ", re.DOTALL)
+
+
+class _Unlinker:
+    """Takes stored documents back to their state before linking."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.units = UnitMap(rules)
+        self.signatures = {s.id: s for s in rules.signatures}
+        self.recognise = Recognise(rules)
+
+    def __call__(self, doc: Doc) -> Doc:
+        rc = doc.get("rootcause")
+        if not rc or "role" not in rc:
+            return doc
+        rc.pop("incident", None)
+        if rc["role"] == "failure":
+            rc["hint"], rc["remediation"] = self._own_texts(doc)
+            rc.pop("cause", None)
+            sig = self.signatures.get(rc["signature"])
+            if sig is not None and self.units.resolve(doc, sig, {}) is None:
+                rc.pop("unit", None)  # nothing on the event names one: its incident's, given by linking
+        return doc
+
+    def _own_texts(self, doc: Doc) -> tuple[str, str]:
+        """A failure's own hint and remediation (a dependency failure's are never changed).
+        Without a cause, linking put a preamble before
+        the hint (`_NO_CAUSE`). A cause replaced both: the line is recognised again, alone, else
+        as a line of its unit's ``systemctl status`` block (``Main PID: ...`` is read only there)."""
+        rc = doc["rootcause"]
+        hint, remediation = str(rc.get("hint", "")), str(rc.get("remediation", ""))
+        if is_consequence(rc):
+            return hint, remediation  # linking leaves a dependency failure's own texts alone
+        if "cause" not in rc:
+            found = _NO_CAUSE.match(hint)
+            return (hint[found.end():] if found else hint), remediation
+        bare = {k: v for k, v in doc.items() if k != "rootcause"}
+        headers: list[list[Doc]] = [[]]
+        if rc.get("unit"):
+            headers.append([{**bare, "message": f"● {rc['unit']} - "}])
+        for header in headers:
+            again = copy.deepcopy(bare)
+            self.recognise.restore(({}, 0))
+            self.recognise.enrich(copy.deepcopy(header) + [again])
+            own = again.get("rootcause") or {}
+            if own.get("signature") == rc["signature"]:
+                return str(own.get("hint", "")), str(own.get("remediation", ""))
+        return "", ""
+
+
+def relink(docs: Iterable[Doc], *, window: float = DEFAULT_WINDOW) -> list[Doc]:
+    """The stored recognised ``docs`` (in @timestamp order, changed in place) linked anew, all in
+    one pass: a failure seen before its cause learns the best cause of its incident, whatever
+    batches the run that stored them had."""
+    rules = load_rules()
+    unlink = _Unlinker(rules)
+    out = [unlink(doc) for doc in docs]
+    Incidents(window, rules).enrich(out)
+    return out
+
+
+def linking_span(since: str | None, until: str | None, window: float,
+                 before: Callable[[str], Iterator[str]], after: Callable[[str], Iterator[str]]) -> tuple[str | None, str | None]:
+    """``[since, until)`` widened to the recognised events that link as they would with all:
+    back to the last gap of more than ``window`` before ``since``, on to the first after
+    ``until``. ``before(ts)``/``after(ts)``: the recognised events' @timestamps before ``ts``
+    (newest first) and from ``ts`` on (oldest first). Returns the first included @timestamp and
+    the first excluded one (None: unbounded)."""
+    start = since
+    if since is not None:
+        edge = epoch(since)
+        for ts in before(since):
+            if edge - epoch(ts) > window:
+                break
+            start, edge = ts, epoch(ts)
+        else:
+            start = None
+    end = until
+    if until is not None:
+        edge = epoch(until)
+        for ts in after(until):
+            if epoch(ts) - edge > window:
+                end = ts
+                break
+            edge = epoch(ts)
+        else:
+            end = None
+    return start, end
