@@ -11,7 +11,7 @@
   A new output that cannot be reached or refuses shipper's credentials is refused so too while
   the old one works, and taken while the old one fails as well (`Session.connect`). An old output
   still at work after ``run.stop_timeout`` lets go: what it did not deliver goes to the disk buffer,
-  for the new one (`Session._let_go`).
+  for the new one (`shipper.daemon.switch.give_back`).
 * Between turns with nothing to read, the loop sleeps on the followers' descriptors (the journal's
   inotify) and on a self-pipe that signals write to, for at most `IDLE_WAIT` seconds (files are
   polled); once an input wakes it, `GATHER` more, so that new entries are read in full polls.

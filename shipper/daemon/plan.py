@@ -23,7 +23,8 @@ from shipper.sources.claims import Claims
 from shipper.sources.follow import JournalFollower
 from shipper.sources.journal_entries import journal_module
 from shipper.sources.live import Follower, Log
-from shipper.sources.tail import FileFollower, excluded
+from shipper.sources.tail import FileFollower
+from shipper.sources.tailmatch import excluded
 from shipper.state.checkpoints import input_key
 from shipper.timeargs import local_zone_name, zone
 

@@ -5,7 +5,8 @@ polls every follower (unless the output is behind: then the inputs keep the data
 they return into documents, and hands batches on once they are big enough (``run.batch_events``)
 or old enough (``run.batch_wait``). A batch with a failure or a cause in it is linked once no input
 can still give an earlier event (`shipper.enrich.order`). Checkpoint files are written at most once
-a second, and at the end. A SIGHUP ends one session and starts the next with the new configuration.
+a second, and at the end. A SIGHUP ends one session and starts the next with the new configuration
+(`shipper.daemon.switch`).
 
 Reading resumes before what was shipped (`shipper.daemon.streams`); what is read again before how
 far the output acknowledged (`Delivered`, kept beside each input's checkpoint) is recognised and
@@ -20,11 +21,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from shipper.daemon import switch
 from shipper.daemon.courier import Courier
 from shipper.daemon.delivered import Delivered
 from shipper.daemon.gap import gap_doc
 from shipper.daemon.ledger import Ledger
 from shipper.daemon.outbox import Outbox
+from shipper.daemon.pacing import Pacing
 from shipper.daemon.plan import Plan
 from shipper.daemon.retarget import RetargetingOutbox, retargeter
 from shipper.daemon.stats import Snapshot, Stats
@@ -33,14 +36,12 @@ from shipper.enrich.base import Enricher
 from shipper.enrich.chain import default_enrichers
 from shipper.enrich.order import Order, Waiting, roles_of, stamp
 from shipper.enrich.recognise import Recognise
-from shipper.errors import ShipperError, UnavailableError
 from shipper.event import Batch, Doc
 from shipper.parallel.express import Tail
 from shipper.parse.dispatch import make_parser
 from shipper.sinks.base import Encode, Sink
 from shipper.sinks.rows import encode_rows
 from shipper.sources.base import RawChunk
-from shipper.sources.follow import POLL_ENTRIES
 from shipper.sources.live import End, Follower, Gap, Idle, Log, Polled, TextMark
 from shipper.sources.tail import FileFollower
 from shipper.state.checkpoints import CheckpointStore
@@ -51,14 +52,10 @@ from shipper.state.spool import Spool
 SAVE_EVERY = 1.0
 BACKED_UP_WAIT = 2.0  # while batches spill to disk, let small ones grow this long (fewer, bigger records)
 # A batch with failures or causes waits for the other inputs at most this long, and so many at most
-# (`shipper.enrich.order`): a first start reads a backlog of hundreds of megabytes in that time.
+# (`shipper.enrich.order`): a first start reads a backlog of hundreds of megabytes in that time. An
+# input far ahead of another one catching up waits for it at most CAUSE_WAIT too (`Pacing`).
 CAUSE_WAIT = 30.0
 CAUSES_WAITING = 64
-# An input read this far ahead (in @timestamp) of another one catching up with a backlog is not
-# read further until the other catches up (for at most CAUSE_WAIT): its batches with failures or
-# causes would otherwise pile up waiting for the other (at a first start, a megabyte of maillog can
-# be a week). Inputs that keep up do not hold others back, whatever their clocks say.
-AHEAD = 60.0
 
 
 @dataclass
@@ -80,13 +77,10 @@ class Session:
         self._store = CheckpointStore(self.cfg.state_dir)
         self._enrichers: list[Enricher] = default_enrichers(self.cfg.recognise)
         self._order = Order(self._enrichers[1], CAUSE_WAIT, CAUSES_WAITING, window=float(self.cfg.recognise.incident_window))
-        self._frontier: dict[str, float] = {}  # source id -> @timestamp of its last document read
-        self._busy: set[str] = set()  # the source ids their follower's last poll read documents from
-        self._held: dict[str, float] = {}  # follower key -> since when it is not read (ahead of the others)
-        self._catching_up: set[str] = set()  # keys of the followers whose last poll left a backlog
         self._streams: dict[str, Stream] = {}
         self._pending: dict[str, _Pending] = {}
         self._owner: dict[str, Follower] = {}  # source id -> follower
+        self._pacing = Pacing(self._owner, self._pending, CAUSE_WAIT)
         self._dirty: set[str] = set()  # followers (by key) whose state changed since it was saved
         self._delivered = Delivered()
         self._nuls: dict[str, int] = {}  # follower key -> the NUL bytes of its count already in its figures
@@ -96,7 +90,7 @@ class Session:
         self.ledger = Ledger()
         self.outbox: Outbox | None = None
         self.courier: Courier | None = None
-        self.given_back: int | None = None  # batches put back in the disk buffer at a reload (`_let_go`)
+        self.given_back: int | None = None  # batches put back in the disk buffer at a reload (`switch.give_back`)
         self.paused = False  # reading waits for the output
         self._encode: Encode | None = plan.encode  # None: the sink's items are not bytes (documents travel)
         recognise = self._enrichers[0]
@@ -107,39 +101,13 @@ class Session:
 
     # -- life -------------------------------------------------------------------------------------
     def connect(self, replacing: Session | None = None) -> None:
-        """Open the output before the session starts (a reload checks the new one so, before the
-        old session ends): a `ShipperError` when it cannot be written to. At a start, one that
-        cannot be reached or refuses shipper now is no such error: the courier retries it,
-        meanwhile batches wait in the disk buffer. At a reload (``replacing``: the session that
-        would end) it is, while the old output works: switching would stop shipping. While the old
-        one fails too (an outage), the new one is taken: it may be the fix."""
-        sink = self.plan.make_sink()
-        try:
-            sink.open(self.ledger.ack)
-        except BaseException as exc:
-            sink.close()
-            if not isinstance(exc, UnavailableError):
-                raise
-            if replacing is not None and replacing.output_works():
-                raise UnavailableError(f"the new output cannot be used: {exc.message}",
-                                       hint=exc.hint or "check output.elasticsearch") from None
-            return
-        self._sink = sink
+        """Open the output before the session starts (`switch.open_output`); ``replacing``: at a reload,
+        the session that would end."""
+        self._sink = switch.open_output(self.plan, self.ledger.ack, None if replacing is None else replacing.output_works)
 
     def output_works(self) -> bool:
-        """Whether this session's output takes batches now: its courier opened it and did not fail,
-        and it opens again (an outage after the courier opened it shows only so)."""
-        courier = self.courier
-        if courier is None or courier.error is not None or courier.failing or not courier.connected:
-            return False
-        probe = self.plan.make_sink()
-        try:
-            probe.open(_no_ack)
-        except ShipperError:
-            return False
-        finally:
-            probe.close()
-        return True
+        """Whether this session's output takes batches now (`shipper.daemon.switch.output_works`)."""
+        return switch.output_works(self.plan, self.courier)
 
     def discard(self) -> None:
         """Let go of a session that will not start (the output `connect` opened is closed)."""
@@ -171,7 +139,7 @@ class Session:
         the checkpoints of what was acknowledged. False when not everything was delivered.
         ``save`` False (the state directory is gone): nothing is written there, neither
         checkpoints nor, when the output does not take batches, its disk buffer. ``let_go`` (a
-        reload): a courier still at work then is abandoned (`_let_go`)."""
+        reload): a courier still at work then is abandoned (`switch.give_back`)."""
         assert self.outbox is not None and self.courier is not None
         handed = save or self.courier.delivering(time.monotonic())
         if handed:
@@ -179,31 +147,13 @@ class Session:
             self._release(math.inf, {})  # (what the parsers hold is read again at the next start)
         delivered = self.courier.finish(timeout)
         if let_go and not delivered:
-            self._let_go(timeout)
+            self.given_back = switch.give_back(self.courier, self.outbox, timeout)
         if save:
             self._commit(force=True)
         for follower in self.plan.followers:
             follower.close()
         self.outbox.spool.close()
         return handed and delivered and self.ledger.in_flight == 0
-
-    def _let_go(self, timeout: float) -> None:
-        """Abandon the courier (`Courier.abandon`), which would otherwise deliver what its output
-        holds to the old configuration's destination once it answers, and read this disk buffer
-        beside the next session's: what the output did not deliver, and the batches waiting in
-        memory, go to the disk buffer, and the next session sends them where its configuration says
-        (`shipper.daemon.retarget`). Their lines are read again too (their checkpoints did not
-        move), unless gone meanwhile (a file rotated out of the input's paths, a journal file
-        vacuumed, an input removed); Elasticsearch keeps one copy of each event, by its id."""
-        assert self.outbox is not None and self.courier is not None
-        left = self.courier.abandon(timeout)
-        if left is None:
-            return
-        while self.outbox.events and (batch := self.outbox.get(0)) is not None:  # (memory comes first)
-            left.append(batch)
-        for batch in left:
-            self.outbox.put(batch)
-        self.given_back = len(left)
 
     # -- one turn -----------------------------------------------------------------------------------
     def step(self) -> bool:
@@ -220,19 +170,19 @@ class Session:
         self.paused = outbox.full or (self.courier.delivering(mono) and (outbox.memory_full or not outbox.spool.empty))
         if not self.paused:
             for follower in self.plan.followers:
-                if self._ahead(follower, mono):
+                if self._pacing.ahead(follower, mono):
                     continue
-                self._busy.difference_update([sid for sid in self._busy if self._owner.get(sid) is follower])
+                self._pacing.polling(follower)
                 read = 0
                 for item in follower.poll(wall):
                     self._handle(follower, item, mono, wall)
                     read += len(item.items) if isinstance(item, RawChunk) else 0
                     busy = True
                 self._take_counts(follower)
-                self._note_backlog(follower, read)
+                self._pacing.polled(follower, read)
         self._hand_on(mono, force=False)
         if self._order:
-            self._release(self._watermark(), self._holding())
+            self._release(self._pacing.watermark(), self._holding())
         return busy
 
     def fds(self) -> list[int]:
@@ -242,7 +192,7 @@ class Session:
         if isinstance(item, RawChunk):
             stream = self._stream(follower, item)
             docs, checkpoint = stream.take(item)
-            self._note_read(item.origin.source_id, docs)
+            self._pacing.read(item.origin.source_id, docs)
             stat = self.stats.inputs[follower.key]
             stat.read += len(item.items)
             if item.kind == "text" and item.offsets:
@@ -276,12 +226,6 @@ class Session:
                                                  again=lambda docs: self._read_again(follower, sid, docs))
         return stream
 
-    def _note_read(self, sid: str, docs: list[Doc]) -> None:
-        last = stamp(docs[-1]) if docs else None
-        if last is not None:
-            self._busy.add(sid)
-            self._frontier[sid] = last
-
     def _read_again(self, follower: Follower, sid: str, docs: list[Doc]) -> None:
         """Documents read again before what the output acknowledged: not shipped again, but
         recognised and linked as the others (in the stream's order: its pending documents first),
@@ -291,7 +235,7 @@ class Session:
         if pending is not None and pending.docs:
             self._hand_on_one(sid, mono)
         self.stats.inputs[follower.key].read_again += len(docs)
-        self._note_read(sid, docs)
+        self._pacing.read(sid, docs)
         roles = roles_of(self._enrichers[0].enrich(docs))
         if roles:
             self._order.add(Waiting(sid, roles, _shipped_already, mono))
@@ -304,8 +248,7 @@ class Session:
             docs, checkpoint = stream.flush(item.shipped if isinstance(item, Idle) else None, journal=False)
         if isinstance(item, End):
             self._streams.pop(item.source_id, None)
-            self._frontier.pop(item.source_id, None)
-            self._busy.discard(item.source_id)
+            self._pacing.ended(item.source_id)
             checkpoint = item.checkpoint
             if checkpoint is None and self._delivered.abandon(follower.key, item.source_id):
                 self._dirty.add(follower.key)
@@ -366,48 +309,11 @@ class Session:
         docs = self._enrichers[0].enrich(docs) if docs else docs
         return len(docs), docs, lambda: self._batch(docs, sid, checkpoint)
 
-    def _watermark(self) -> float:
-        """The least @timestamp an input may still give: the first pending document's of each
-        source, and the last read of each source still catching up (an input that keeps up with
-        its file gives what comes next, whatever its clock says)."""
-        bounds = [p.first for p in self._pending.values()]
-        bounds += [self._frontier[sid] for sid in self._busy if self._catching(sid)]
-        return min(bounds, default=math.inf)
-
     def _holding(self) -> dict[str, float]:
         """The @timestamp of the record each source's parser holds back: a file's last line is
         held until the next one comes or the file is idle for `flush_after` (it may continue)."""
         held = {sid: s.parser.held() for sid, s in self._streams.items()}
         return {sid: t for sid, doc in held.items() if doc is not None and (t := stamp(doc)) is not None}
-
-    def _catching(self, sid: str) -> bool:
-        owner = self._owner.get(sid)
-        return owner is not None and owner.key in self._catching_up
-
-    def _note_backlog(self, follower: Follower, read: int) -> None:
-        """Whether ``follower`` is catching up: it knows of bytes still to read, or (a journal,
-        which cannot tell) its poll was full."""
-        backlog = follower.backlog()
-        if (backlog > 0) if backlog is not None else read >= POLL_ENTRIES:
-            self._catching_up.add(follower.key)
-        else:
-            self._catching_up.discard(follower.key)
-
-    def _ahead(self, follower: Follower, mono: float) -> bool:
-        """Whether ``follower`` waits this turn: what it last read is `AHEAD` past what another
-        input catching up has reached (and it has not waited `CAUSE_WAIT` yet)."""
-        if not self._catching_up - {follower.key}:  # the usual turn: nobody else is behind
-            self._held.pop(follower.key, None)
-            return False
-        mine = [self._frontier[sid] for sid in self._busy if self._owner.get(sid) is follower]
-        behind = [sid for sid, owner in self._owner.items() if owner is not follower and self._catching(sid)]
-        others = [self._frontier[sid] for sid in behind if sid in self._busy]
-        others += [self._pending[sid].first for sid in behind if sid in self._pending]
-        if mine and others and min(mine) > min(others) + AHEAD:
-            if mono - self._held.setdefault(follower.key, mono) < CAUSE_WAIT:
-                return True
-        self._held.pop(follower.key, None)
-        return False
 
     def _release(self, watermark: float, held: dict[str, float]) -> None:
         for waiting in self._order.release(watermark, time.monotonic(), held):
@@ -469,10 +375,6 @@ class Session:
             sink=self.courier.sink_name, connected=self.courier.connected, sink_counters=dict(self.courier.counters),
             last_message=last_message,
         )
-
-
-def _no_ack(seq: int) -> None:
-    """The acknowledgements of `Session.output_works`'s probe, which writes nothing."""
 
 
 def _shipped_already() -> None:

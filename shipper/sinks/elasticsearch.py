@@ -7,9 +7,10 @@ the dead letter. Events accepted and not yet settled are bounded by ``max_held_e
 bound is reached, `write` waits (backpressure); nothing is ever dropped. Below it, full requests
 queue for one of the ``max_in_flight`` connections and `write` returns at once.
 
-Per document, the caller's thread only moves item lists (`Chunker`); a request thread joins them
-into one body and reads the reply on its bytes (`read_reply`): a reply where every item was
-created or already there is settled without decoding it item by item.
+Per document, the caller's thread only moves item lists (`Chunker`); a request thread
+(`shipper.sinks.es_requests`) joins them into one body and reads the reply on its bytes
+(`read_reply`): a reply where every item was created or already there is settled without decoding
+it item by item.
 
 While documents wait for a retry the sink is `failing` (`shipper.sinks.es_outage`). Items the
 cluster cannot take now (429, 502-504: `shipper.sinks.retry`) are retried without end in the daemon,
@@ -19,7 +20,7 @@ the dead letter, and the sink says how many, after how long, and why.
 `abandon` (any thread) lets go at once: a reload whose ``run.stop_timeout`` ran out while the
 sink retried must not deliver what it holds to the old destination later. It sends nothing more
 and acknowledges nothing; `give_back` then returns what Elasticsearch did not take, for the disk
-buffer (`shipper.daemon.session`).
+buffer (`shipper.daemon.switch`).
 
 Counters: ``indexed``, ``duplicates`` (409: already there, delivered), ``retried_items`` (item-level
 429/5xx re-sent), ``request_retries`` (whole requests: 429/5xx, connection errors),
@@ -29,27 +30,24 @@ has it), ``requests``.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, ThreadPoolExecutor, wait
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from shipper.config.elasticsearch import ElasticsearchOutput
 from shipper.env import Env
 from shipper.errors import OutputError, UnavailableError
 from shipper.event import Batch
 from shipper.sinks.base import Ack, Encode, items_of, sqlite_files
-from shipper.sinks.bulk import DEADLETTER_DATASET, FILTER_PATH, Chunk, Chunker, Encoder, Reply, read_reply
+from shipper.sinks.bulk import DEADLETTER_DATASET, Chunk, Chunker, Encoder, Reply
 from shipper.sinks.deadletter import FILENAME, DeadLetterStore, Letter
 from shipper.sinks.es_deadletter import check_state_dir, copy_of, letter_of
 from shipper.sinks.es_errors import connection_reason, error_reason
 from shipper.sinks.es_giveback import Outcome, batches_of
 from shipper.sinks.es_outage import Outage, duration
+from shipper.sinks.es_requests import Requests, send_bulk
 from shipper.sinks.retry import (
     RETRY_REQUEST_STATUSES,
     STOP_REQUEST_STATUSES,
@@ -86,16 +84,12 @@ class ElasticsearchSink:
         self._chunker = Chunker(cfg.bulk_max_docs, int(cfg.bulk_max_bytes))
         self._backoff = Backoff(float(cfg.retry_initial), float(cfg.retry_max))
         self._remaining: dict[int, int] = {}  # batch seq -> its documents not yet settled
-        self._inflight: dict[Future[Outcome], Chunk] = {}
-        self._queue: list[tuple[float, int, Chunk]] = []  # requests to send: heap of (due, tie-breaker, chunk)
-        self._ticket = itertools.count()
+        self._requests = Requests(cfg.max_in_flight)
         self._held = 0  # documents accepted by write() and not yet settled
         self._outage = Outage(self._say, None if cfg.give_up_after is None else float(cfg.give_up_after))
         self._ack: Ack | None = None
         self._conn: Connection | None = None
-        self._pool: ThreadPoolExecutor | None = None
         self._deadletter: DeadLetterStore | None = None
-        self._abandoned: Future[None] = Future()  # done once `abandon` was called: it ends every wait
 
     # -- the Sink protocol ------------------------------------------------------------------------
     def open(self, ack: Ack) -> None:
@@ -106,7 +100,7 @@ class ElasticsearchSink:
         from shipper.sinks.es_client import connect  # noqa: PLC0415
 
         self._conn = connect(self.cfg, self.env, bulk=True)
-        self._pool = ThreadPoolExecutor(max_workers=self.cfg.max_in_flight, thread_name_prefix="shipper-es")
+        self._requests.open(partial(send_bulk, self._conn))
         if self.check_setup:
             self._warn_if_not_set_up()
 
@@ -122,25 +116,23 @@ class ElasticsearchSink:
         self._remaining[batch.seq] = self._remaining.get(batch.seq, 0) + len(items)
         self._held += len(items)
         for chunk in self._chunker.add(items, batch.seq):
-            self._submit(chunk)
+            self._requests.schedule(chunk, 0.0)  # (only max_held_events makes write wait)
         self._pump(block=False)
-        while self._held > self.cfg.max_held_events and not self._abandoned.done():
+        while self._held > self.cfg.max_held_events and not self._requests.abandoned:
             self._pump(block=True)
 
     def flush(self) -> None:
         chunk = self._chunker.take()
         if chunk is not None:
-            self._submit(chunk)
-        while self._held and not self._abandoned.done():
-            if not self._inflight and not self._queue:
+            self._requests.schedule(chunk, 0.0)
+        while self._held and not self._requests.abandoned:
+            if self._requests.idle:
                 raise RuntimeError(f"{self._held} documents held but none in flight or waiting: a sink bug")
             self._pump(block=True)
 
     def close(self) -> None:
         """Release the threads, the connections and the dead letter (call `flush` first to deliver)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._requests.close()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -154,80 +146,25 @@ class ElasticsearchSink:
     def abandon(self) -> None:
         """Let go (any thread): send nothing more, settle and acknowledge nothing more; a `write`
         or `flush` in progress returns at once (requests in flight are let finish by `close`)."""
-        try:
-            self._abandoned.set_result(None)
-        except InvalidStateError:
-            pass  # (abandoned already)
+        self._requests.abandon()
 
     def give_back(self) -> list[Batch]:
         """After `abandon` and `close`: the documents written that Elasticsearch did not take, as
         one batch of items per batch written (its ``seq``); the dead letter's copies are left out."""
-        waiting = [chunk for _, _, chunk in self._queue] + [self._chunker.take() or Chunk()]
-        return batches_of(self.name, waiting, self._inflight)
+        waiting = [chunk for _, _, chunk in self._requests.queue] + [self._chunker.take() or Chunk()]
+        return batches_of(self.name, waiting, self._requests.inflight)
 
     @property
     def failing(self) -> bool:
         """Documents wait for a retry: Elasticsearch does not take them now (read on any thread)."""
         return self._outage.failing
 
-    # -- sending ----------------------------------------------------------------------------------
-    def _submit(self, chunk: Chunk) -> None:
-        """Queue a new request: it leaves as soon as a connection is free (the caller does not wait
-        for one; only ``max_held_events`` makes ``write`` wait)."""
-        self._schedule(chunk, 0.0)
-
-    def _start(self, chunk: Chunk) -> None:
-        assert self._pool is not None
-        self._inflight[self._pool.submit(self._send, chunk)] = chunk
-
-    def _send(self, chunk: Chunk) -> Outcome:
-        """Runs on a worker thread: one bulk request, its answer read (or its failure) as data."""
-        from elastic_transport import TransportError
-        from elasticsearch import ApiError
-
-        assert self._conn is not None and self._conn.bulk is not None
-        try:
-            resp = self._conn.bulk.bulk(body=chunk.body(), filter_path=FILTER_PATH)  # type: ignore[arg-type]
-        except ApiError as exc:
-            return Outcome(exc.meta.status, _decoded(exc.body), exc)
-        except TransportError as exc:
-            return Outcome(None, None, exc)
-        try:
-            return Outcome(resp.meta.status, read_reply(resp.body, len(chunk)))
-        except ValueError as exc:
-            return Outcome(resp.meta.status, None, exc)
-
+    # -- requests ---------------------------------------------------------------------------------
     def _pump(self, block: bool) -> None:
         """Send the requests that are due, then settle finished ones (waiting for one if ``block``,
         or for `abandon`)."""
-        self._send_due()
-        if not self._inflight:
-            if block and self._queue:
-                wait([self._abandoned], timeout=max(0.0, self._queue[0][0] - time.monotonic()))
-                self._send_due()
-            return
-        if block:
-            timeout = None
-            if self._queue and len(self._inflight) < self.cfg.max_in_flight:
-                timeout = max(0.0, self._queue[0][0] - time.monotonic())
-            waited: list[Future[Any]] = [*self._inflight, self._abandoned]
-            done = wait(waited, timeout=timeout, return_when=FIRST_COMPLETED)[0]
-        else:
-            done = {f for f in self._inflight if f.done()}
-        if self._abandoned.done():
-            return  # (what finished stays in _inflight, for `give_back`)
-        for fut in done:
-            self._settle(self._inflight.pop(fut), fut.result())
-
-    def _send_due(self) -> None:
-        if self._abandoned.done():
-            return
-        now = time.monotonic()
-        while self._queue and self._queue[0][0] <= now and len(self._inflight) < self.cfg.max_in_flight:
-            self._start(heapq.heappop(self._queue)[2])
-
-    def _schedule(self, chunk: Chunk, delay: float) -> None:
-        heapq.heappush(self._queue, (time.monotonic() + delay, next(self._ticket), chunk))
+        for chunk, outcome in self._requests.finished(block):
+            self._settle(chunk, outcome)
 
     # -- answers ----------------------------------------------------------------------------------
     def _settle(self, chunk: Chunk, outcome: Outcome) -> None:
@@ -245,7 +182,7 @@ class ElasticsearchSink:
                                                            f"retrying with backoff, nothing is dropped ({self._held:,} events held)")
             self.counters["request_retries"] += 1
             chunk.attempt += 1
-            self._schedule(chunk, self._backoff.delay(chunk.attempt - 1))
+            self._requests.schedule(chunk, self._backoff.delay(chunk.attempt - 1))
         elif status in STOP_REQUEST_STATUSES:
             from shipper.sinks.es_client import unavailable  # noqa: PLC0415 - loaded by open()
 
@@ -318,7 +255,7 @@ class ElasticsearchSink:
                            f"Elasticsearch at {self._where} does not take {len(again):,} of {len(chunk):,} documents "
                            f"for now ({reason}); retrying them with backoff{bound} ({self._held:,} events held)")
         self.counters["retried_items"] += len(again)
-        self._schedule(again, self._backoff.delay(chunk.attempt))
+        self._requests.schedule(again, self._backoff.delay(chunk.attempt))
 
     def _gave_up(self, chunk: Chunk, exhausted: list[tuple[int, dict[str, Any]]]) -> None:
         """Say that items went to the dead letter because their retries ran out (not counting
@@ -364,7 +301,7 @@ class ElasticsearchSink:
         half = len(chunk) // 2
         for part in (slice(0, half), slice(half, None)):
             items = chunk.items[part]
-            self._schedule(Chunk(items, chunk.seqs[part], sum(map(len, items)), chunk.attempt), 0.0)
+            self._requests.schedule(Chunk(items, chunk.seqs[part], sum(map(len, items)), chunk.attempt), 0.0)
 
     def _stop_item(self, status: int, result: dict[str, Any]) -> Exception:
         reason = error_reason(result)
@@ -393,7 +330,7 @@ class ElasticsearchSink:
         if self.cfg.deadletter_index:
             items = self._encoder.encode(map(copy_of, letters), dataset=DEADLETTER_DATASET)
             self._held += len(items)
-            self._schedule(Chunk(items, [-1] * len(items), sum(map(len, items))), 0.0)
+            self._requests.schedule(Chunk(items, [-1] * len(items), sum(map(len, items))), 0.0)
 
     def _store(self) -> DeadLetterStore:
         if self._deadletter is None:
@@ -426,14 +363,4 @@ class ElasticsearchSink:
         if not exists:
             self._say(f"warning: the index template {INDEX_TEMPLATE} is not installed in {self._where}; "
                       "documents get Elasticsearch's default mappings. Run `shipper setup` first")
-
-
-def _decoded(body: Any) -> Any:
-    """An error answer's JSON (or its text, when it is not JSON)."""
-    if not isinstance(body, (bytes, bytearray)):
-        return body
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return body.decode("utf-8", "replace")
 

@@ -1,7 +1,7 @@
 """What an abandoned Elasticsearch sink gives back: the documents Elasticsearch did not take.
 
 `ElasticsearchSink.give_back` hands them to the daemon, which puts them in the disk buffer for the
-next session's output (`shipper.daemon.session`). A request that was in flight when the sink was
+next session's output (`shipper.daemon.switch`). A request that was in flight when the sink was
 abandoned finished before (`close` waits for it): what its answer says Elasticsearch took (created,
 or there already) is not given back, so that it is not sent again to another destination.
 """

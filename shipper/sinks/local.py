@@ -24,13 +24,14 @@ import sqlite3
 from collections import Counter
 from itertools import groupby
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import orjson
 
 from shipper.errors import InputError, OutputError
 from shipper.event import Batch, Doc
 from shipper.sinks.base import Ack, Encode, items_of, sqlite_files
+from shipper.sinks.local_read import RECOGNISED, StoreQueries
 from shipper.sinks.local_writer import Commit, Writer
 from shipper.sinks.rows import encode_rows
 
@@ -55,7 +56,6 @@ _PRAGMAS = (
 # store it again. A replay does not (it is run again whole), and keeps the cheaper setting.
 _SYNCHRONOUS = {False: "PRAGMA synchronous=NORMAL", True: "PRAGMA synchronous=FULL"}
 
-_RECOGNISED = "(signature IS NOT NULL OR incident IS NOT NULL)"
 _SCHEMA = (
     """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     """CREATE TABLE events (
@@ -73,7 +73,7 @@ _SCHEMA = (
     # edge of the index instead of at random places (3x faster inserts); it also serves time ranges.
     "CREATE UNIQUE INDEX events_second_id ON events (substr(ts, 1, 19), id)",
     # What `causes` and `report` read (only_recognised), in @timestamp order: ~1% of the rows.
-    f"CREATE INDEX events_recognised ON events (ts) WHERE {_RECOGNISED}",
+    f"CREATE INDEX events_recognised ON events (ts) WHERE {RECOGNISED}",
     # columnsize=0: no per-row size record (only bm25 ranking needs it; search orders by time).
     "CREATE VIRTUAL TABLE events_fts USING fts5 (message, content='events', content_rowid='rowid', columnsize=0)",
     # Fewer, larger segments, merged less often: terms held in memory before FTS5 writes a segment
@@ -105,8 +105,8 @@ _NO_STORE = "replay some logs first (shipper replay FILE...) or pass --store PAT
 _WHICH_STORE = "pass --store the file that `shipper replay --store` (or `shipper run`) wrote"
 
 
-class LocalStore:
-    """The SQLite store, for writing (the sink) and for reading (causes, report).
+class LocalStore(StoreQueries):
+    """The SQLite store, for writing (the sink) and for reading (causes, report: `StoreQueries`).
 
     ``create=False``: the file must exist already. ``read_only``: for a command that only reads the
     store; nothing is created, migrated or written, and what keeps it from being read is an
@@ -209,41 +209,6 @@ class LocalStore:
             self.db.execute("ROLLBACK")
         self._indexed = 0  # unknown: the next insert reads the recorded mark (a step may come early)
 
-    def iter_docs(
-        self,
-        *,
-        since: str | None = None,
-        until: str | None = None,
-        only_recognised: bool = False,
-        incidents: list[str] | None = None,
-    ) -> Iterator[Doc]:
-        """Documents ordered by @timestamp (then by the order they were stored)."""
-        where, args = self._window(since, until)
-        if only_recognised:
-            where.append(_RECOGNISED)
-        if incidents is not None:
-            where.append(f"incident IN ({','.join('?' * len(incidents))})")
-            args.extend(incidents)
-        sql = "SELECT message, doc FROM events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        loads = orjson.loads
-        for message, blob in self.db.execute(sql + " ORDER BY ts, rowid", args):
-            doc = loads(blob)
-            doc["message"] = message
-            yield doc
-
-    def recognised_before(self, ts: str) -> Iterator[str]:
-        """The @timestamps of the recognised events before ``ts``, newest first (from the partial
-        index alone: `shipper.enrich.relink.linking_span` walks them back to a gap)."""
-        for (found,) in self.db.execute(f"SELECT ts FROM events WHERE {_RECOGNISED} AND ts < ? ORDER BY ts DESC", (ts,)):
-            yield found
-
-    def recognised_after(self, ts: str) -> Iterator[str]:
-        """The @timestamps of the recognised events at or after ``ts``, oldest first."""
-        for (found,) in self.db.execute(f"SELECT ts FROM events WHERE {_RECOGNISED} AND ts >= ? ORDER BY ts", (ts,)):
-            yield found
-
     def search(self, query: str, *, limit: int = 100) -> list[Doc]:
         """Full-text search on message (SQLite FTS5 query syntax), over every stored row."""
         self.update_text_index()
@@ -258,39 +223,6 @@ class LocalStore:
             doc["message"] = message
             out.append(doc)
         return out
-
-    def counts(self, *, since: str | None = None, until: str | None = None) -> dict[str, Any]:
-        where, args = self._window(since, until)
-        cond = (" WHERE " + " AND ".join(where)) if where else ""
-        total, unparsed, recognised = self.db.execute(
-            f"SELECT count(*), coalesce(sum(unparsed), 0), count(signature) FROM events{cond}", args
-        ).fetchone()
-
-        def top(column: str) -> dict[str, int]:
-            rows = self.db.execute(
-                f"SELECT coalesce({column}, '-'), count(*) FROM events{cond} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20", args
-            )
-            return {str(k): int(n) for k, n in rows}
-
-        return {
-            "total": int(total),
-            "unparsed": int(unparsed),
-            "recognised": int(recognised),
-            "by_host": top("host"),
-            "by_process": top("process"),
-        }
-
-    @staticmethod
-    def _window(since: str | None, until: str | None) -> tuple[list[str], list[Any]]:
-        where: list[str] = []
-        args: list[Any] = []
-        if since:  # the first condition lets SQLite range-scan the (second, id) index
-            where.append("substr(ts, 1, 19) >= substr(?, 1, 19) AND ts >= ?")
-            args.extend((since, since))
-        if until:
-            where.append("substr(ts, 1, 19) <= substr(?, 1, 19) AND ts < ?")
-            args.extend((until, until))
-        return where, args
 
     def close(self) -> None:
         self.db.close()

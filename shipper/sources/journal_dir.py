@@ -131,8 +131,8 @@ class Pins:
         """The path to give sd_journal for ``f``, held open from now on; None if it was deleted
         while held (sd_journal opens no deleted file; one it has open, it reads on). OSError when
         it cannot be opened now: FileNotFoundError when its name is gone or holds another file (a
-        rotation renamed it since it was listed), others when too many files are open (the limit is
-        not raised: the service's system-call filter forbids setrlimit)."""
+        rotation renamed it since it was listed), others when too many files are open (the daemon
+        does not raise its limit: the unit sets it, LimitNOFILE=)."""
         held = self._held.get(f.ident)
         if held is not None:
             return None if self.deleted(f.ident) else held[1]

@@ -1,8 +1,8 @@
 """Following log files matched by glob patterns, through rotation, truncation and compression.
 
-Every ``scan_interval`` the patterns are matched again. Each file's *content* is a stream
-(`Tracked`), recognised by device+inode while it stays in place and by the fingerprint of its
-first bytes when it moves into a new inode (`shipper.sources.fileid`):
+Every ``scan_interval`` the patterns are matched again (`shipper.sources.tailmatch`). Each file's
+*content* is a stream (`Tracked`), recognised by device+inode while it stays in place and by the
+fingerprint of its first bytes when it moves into a new inode (`shipper.sources.fileid`):
 
 * rotation by rename (``maillog`` -> ``maillog.1``, new ``maillog``): the old inode is read to its
   end through the descriptor already open, then closed after ``close_after`` seconds idle; the new
@@ -25,10 +25,7 @@ Lines become chunks as in `shipper.sources.files`; see `tailfile` for partial li
 
 from __future__ import annotations
 
-import fnmatch
-import glob
 import os
-import stat
 import time
 from collections import Counter
 from pathlib import Path
@@ -52,15 +49,10 @@ from shipper.sources.tailfile import (
     sniff_format,
     widen_fingerprint,
 )
+from shipper.sources.tailmatch import Found, matched
 
 ARCHIVE_SETTLE = 5.0  # an archive modified more recently may still be being written
 CLOSE_AFTER = 30.0  # a rotated file idle this long is finished
-
-
-def excluded(spec: FileInput, path: str) -> bool:
-    """Whether an ``exclude`` pattern of ``spec`` matches the file's name or its whole path."""
-    name = os.path.basename(path)
-    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in spec.exclude)
 
 
 class FileFollower:
@@ -142,37 +134,8 @@ class FileFollower:
         key = source_id.rpartition("/")[2]
         return next((t for t in self._streams if t.key == key), None)
 
-    def _match(self) -> dict[tuple[int, int], tuple[str, os.stat_result]]:
-        found: dict[tuple[int, int], tuple[str, os.stat_result]] = {}
-        own = self._own_files()  # (they may appear at any time: the local store's -wal file)
-        for pattern in self.cfg.paths:
-            for path in sorted(glob.glob(os.path.expanduser(pattern))):
-                if self._excluded(path):
-                    continue
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    continue
-                ident = (st.st_dev, st.st_ino)
-                if ident in own:
-                    self._warn(path, f"shipper: {path} matches {self.label} but is shipper's own output; "
-                                          "it is not read (add it to the input's exclude: to silence this)")
-                elif stat.S_ISREG(st.st_mode):
-                    found.setdefault(ident, (path, st))
-        return found
-
-    def _own_files(self) -> set[tuple[int, int]]:
-        idents: set[tuple[int, int]] = set()
-        for path in self._own:
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            idents.add((st.st_dev, st.st_ino))
-        return idents
-
-    def _excluded(self, path: str) -> bool:
-        return excluded(self.cfg, path)
+    def _match(self) -> Found:
+        return matched(self.cfg, self._own, self.label, self._warn)
 
     def _wake(self) -> None:
         self._next_scan = 0.0  # another input found a file this one is to read: match at the next poll

@@ -47,4 +47,6 @@ def test_the_disk_buffer_stays_under_its_bound_while_the_output_is_down(tmp_path
         sizes.append(on_disk(state / "spool"))
         assert daemon.stop() == 0, daemon.output()
     assert max(sizes) <= BOUND, (max(sizes), daemon.output())
-    assert max(sizes) > BOUND * 0.9  # it did fill (the records are far smaller than the bound)
+    # it did fill: below the bound by at most the record the output holds for its retry, and the
+    # unused ends of the segments (a record does not straddle two: SEGMENT_BYTES is bound // 8)
+    assert max(sizes) > BOUND * 3 // 4
