@@ -36,7 +36,7 @@ COMMANDS = (
 
 EPILOG = """\
 examples:
-  shipper replay /var/log/maillog* /var/log/messages     replay archives into the local store
+  shipper replay /var/log/maillog* /var/log/messages     replay log files into the local store
   shipper causes                                         what went wrong, newest first, with hints
   shipper replay --output ndjson -o events.ndjson x.gz    write documents as NDJSON
   shipper replay --output es --config shipper.yml /var/log/journal/

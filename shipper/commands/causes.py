@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     if args.format == "json":
         env.stdout.write(json.dumps(to_json(incidents, counts), indent=2, ensure_ascii=False) + "\n")
     else:
-        env.stdout.write(render_text(incidents, counts))
+        env.stdout.write(render_text(incidents, counts, windowed=since is not None or until is not None))
     return ExitCode.OK
 
 

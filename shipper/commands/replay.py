@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from shipper.sinks.base import Sink
     from shipper.sources.open import InputGroup
 
-HELP = "replay archived logs (files, rotated sets, archives, journal files, dumps) into an output"
+HELP = ("replay archived logs into an output: files, rotated sets, compressed files (.gz .bz2 .xz .zst; not tar), "
+        "journal files, dumps")
 EXAMPLES = """\
 examples:
   shipper replay /var/log/maillog*                       rotated set, oldest first, into the local store
@@ -44,7 +45,9 @@ MAX_WORKERS = 64
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help="files, directories, archives, journal files, or - for stdin")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="files (plain or compressed: .gz .bz2 .xz .zst; not tar), directories, journal files, or - "
+                        "for stdin")
     p.add_argument("--output", choices=("local", "ndjson", "es"), help="where documents go (default: the local store)")
     p.add_argument("--store", type=Path, help="the local store (default: ~/.local/share/shipper/events.db)")
     p.add_argument("-o", "--out", type=Path,
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     own = [path for sink in sinks for path in sink.files()]  # (the sinks open their files later)
     try:
         groups = open_inputs(list(args.paths), fmt=args.format, max_line_bytes=ctx.max_line_bytes, stdin=stdin,
-                             own=own)
+                             own=own, note=None if args.quiet else lambda line: env.stderr.write(line + "\n"))
         from shipper.progress import progress_bar
 
         total = sum(s.total() or 0 for g in groups for s in g.sources)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from shipper.env import Env
 from shipper.errors import ExitCode
@@ -21,9 +21,23 @@ examples:
 """
 
 
+class _Families:
+    """The families of the signature files, as ``--family``'s choices: read when argparse shows or
+    checks them (not when the parser is built, as for every command), so that the help and the
+    usage error of an unknown family name every family the files have."""
+
+    def __iter__(self) -> Iterator[str]:
+        from shipper.recognise.rules import load_rules
+
+        return iter([f.name for f in load_rules().families])
+
+    def __contains__(self, name: object) -> bool:
+        return name in list(self)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
-    p.add_argument("--family", help="only this family (sendmail, elasticsearch, systemd)")
+    p.add_argument("--family", choices=_Families(), metavar="FAMILY", help="only this family: %(choices)s")
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
@@ -38,7 +52,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
         env.stdout.write(f"{sig.id}  [{sig.role}]\n")
         env.stdout.write(f"    recognises: {sig.recognises}\n")
         env.stdout.write(f"    hint: {_brief(sig.hint)}\n")
-    env.stdout.write(f"{len(sigs)} signatures ({', '.join(f.path.rsplit('/', 1)[-1] for f in rules.families)})\n")
+    files = ", ".join(f.path.rsplit("/", 1)[-1] for f in rules.families)
+    env.stdout.write(f"{len(sigs)} signature{'' if len(sigs) == 1 else 's'} ({files})\n")
     return ExitCode.OK
 
 

@@ -265,9 +265,10 @@ def printable(text: str) -> str:
     return text.translate(_CONTROLS)
 
 
-def render_text(incidents: list[Incident], counts: dict[str, Any] | None = None) -> str:
-    """The text of ``shipper causes``: one block per incident, newest first, then the counts. Every
-    line is `printable`: whatever came from the logs, the output holds no control character."""
+def render_text(incidents: list[Incident], counts: dict[str, Any] | None = None, *, windowed: bool = False) -> str:
+    """The text of ``shipper causes``: one block per incident, newest first, then the counts (of the
+    events in the time window, when ``windowed``). Every line is `printable`: whatever came from the
+    logs, the output holds no control character."""
     out: list[str] = []
     if not incidents:
         out.append("no incidents: no recognised failure or cause in this time range")
@@ -285,7 +286,7 @@ def render_text(incidents: list[Incident], counts: dict[str, Any] | None = None)
         out.append(f"    incident {inc.id}: {inc.events} events, {_span(inc.first, inc.last)}")
         out.append("")
     if counts:
-        out.extend(_counts_text(counts))
+        out.extend(_counts_text(counts, windowed))
     return "\n".join(map(printable, out)).rstrip("\n") + "\n"
 
 
@@ -304,13 +305,14 @@ def _also(inc: Incident) -> list[str]:
     return out
 
 
-def _counts_text(counts: dict[str, Any]) -> list[str]:
+def _counts_text(counts: dict[str, Any], windowed: bool) -> list[str]:
     def top(name: str) -> str:
         items = counts.get(name) or {}
         return ", ".join(f"{k} {v}" for k, v in items.items()) or "-"
 
+    total = f"events in this window: {counts.get('total', 0)}" if windowed else f"events: {counts.get('total', 0)} stored"
     return [
-        f"events: {counts.get('total', 0)} stored, {counts.get('unparsed', 0)} unparsed, "
+        f"{total}, {counts.get('unparsed', 0)} unparsed, "
         f"{counts.get('recognised', 0)} recognised",
         f"  by host: {top('by_host')}",
         f"  by process: {top('by_process')}",

@@ -14,8 +14,9 @@ it item by item.
 
 While documents wait for a retry the sink is `failing` (`shipper.sinks.es_outage`). Items the
 cluster cannot take now (429, 502-504: `shipper.sinks.retry`) are retried without end in the daemon,
-like a whole request; in a replay (a command that ends) after ``max_item_retries`` tries they go to
-the dead letter, and the sink says how many, after how long, and why.
+like a whole request; in a replay (a command that ends) so are 429s (the write queue is full: the
+cluster is there, and drains it), while 502/503/504 items go to the dead letter after
+``max_item_retries`` tries, and the sink says how many, after how long, and why (`_endless`).
 
 `abandon` (any thread) lets go at once: a reload whose ``run.stop_timeout`` ran out while the
 sink retried must not deliver what it holds to the old destination later. It sends nothing more

@@ -21,7 +21,6 @@ replay and a parallel replay (which reads the rest of an input itself where a se
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable, Generator, Iterator, TypeVar
 
 from shipper.sources import journal_faults
@@ -88,9 +87,14 @@ def _placed(message: str, last: str | None) -> str:
 class Resume:
     """Readers placed after the place where a reading ended (`after`), one after the other while
     each fails at once: a new reader (sd_journal's own search finds the next entry it can read);
-    readers stepped 1 … `SKIPS` entries further (the entries after the stop cannot be read); and,
-    where the files are numbered by one writer (`journal_numbers`) and their headers number entries
-    after the last one read, readers sought to those numbers (`_numbers_after`)."""
+    readers stepped 1 … `SKIPS` entries further, while the one before stopped at an error (the
+    entry after the stop cannot be read); and, where the files are numbered by one writer
+    (`journal_numbers`) and their headers number entries after the last one read, readers sought
+    to those numbers (`_numbers_after`).
+
+    A reader that finds no entry, without an error, is not followed by a stepped one: the files may
+    be written meanwhile (a live journal), and a step would pass over the first entry written since,
+    unread. A reader sought by number passes over none."""
 
     def __init__(self, paths: list[str], errors: list[str]) -> None:
         self._paths = paths
@@ -99,6 +103,11 @@ class Resume:
         self._stops: set[str | None] = set()
         self._went = ""  # what to say once the reader given last reads an entry
         self._changed = False  # the reading stopped because a file changed under it
+        self._failed = False  # the reader given last stopped at an error (not: found no entry)
+        # How the files' headers number their entries, read again at each stop where the readers
+        # tried come to seek by number (`_numbers_after`), which `_said_end` compares with: the
+        # files may have grown since the stop before (a live journal).
+        self._numbers: Numbering | None = None
 
     def reading(self) -> None:
         """The reader given last reads: say how it was placed (where that is worth saying)."""
@@ -117,6 +126,8 @@ class Resume:
             self._stops.add(last)
             self._tries = self._placed(last, stopped)
             self._changed = changed
+        else:
+            self._failed = stopped or changed
         for reader, went in self._tries:
             self._went = went
             return reader
@@ -148,6 +159,8 @@ class Resume:
             yield reader, (f"shipper: reading the journal went on after cursor {last}, at the next entry sd_journal "
                            "could read" if stopped else "")
         for step in range(1, SKIPS + 1):
+            if not self._failed:
+                break  # the reader before found no entry after ``last`` to step over (see the class doc)
             reader = self._stepped(last, step)
             if reader is None:
                 break  # nothing more that sd_journal can reach
@@ -160,7 +173,7 @@ class Resume:
         """Readers placed at the entries numbered after ``last``, where the files are numbered
         and their headers number entries after it: the next `LINEAR` numbers, then numbers twice
         as far apart each time, up to the last number; each that lands on an entry is given."""
-        numbers = self._numbers
+        numbers = self._numbers = numbering(self._paths)
         start = self._number(last, numbers)
         if numbers is None or start is None:
             return
@@ -170,9 +183,10 @@ class Resume:
             placed = self._seek(numbers.seqnum_id, number)
             if placed is not None:
                 reader, number = placed
-                yield reader, (f"shipper: reading the journal stopped after cursor {last} (a damaged file) and went on "
-                               f"at the entry numbered {number}: the {number - start - 1} entries numbered between "
-                               "them could not be read; journalctl --verify --file FILE says which file is damaged")
+                yield reader, "" if number == start + 1 else (  # (none passed over: the next entry, written since)
+                    f"shipper: reading the journal stopped after cursor {last} (a damaged file) and went on at the "
+                    f"entry numbered {number}: the {number - start - 1} entries numbered between them could not be "
+                    "read; journalctl --verify --file FILE says which file is damaged")
             if number - start >= LINEAR:
                 gap *= 2
             number += gap
@@ -235,11 +249,6 @@ class Resume:
             pass
         reader.close()
         return None
-
-    @functools.cached_property
-    def _numbers(self) -> Numbering | None:
-        """How the files' headers number their entries (read when first needed: after a stop)."""
-        return numbering(self._paths)
 
     @staticmethod
     def _number(last: str | None, numbers: Numbering | None) -> int | None:

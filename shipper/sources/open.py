@@ -8,10 +8,12 @@ are walked recursively (``/var/log/journal/<machine-id>/`` works); hidden files 
 that is not a regular file (a FIFO, a socket, a link to a directory) are skipped there, but an
 entry that cannot be looked at (a dangling symbolic link, no permission) fails as it would if it
 were named. A tar archive (plain or compressed) is refused: its members are not read (extract
-it, then replay the directory). Every file is opened here, to recognise its
-compression and format by content (and to report a missing or unreadable path before reading
-starts), and sources read it through that descriptor (`shipper.sources.pins`): a file renamed
-before it is read (logrotate, journald's rotation) is still the file that was listed.
+it, then replay the directory). An SQLite database (a shipper store: `replay --store DIR/s.db`
+before) is no log: named, it is refused; in a directory it is left out with its ``-wal`` and
+``-shm`` files, and the replay is told which were (``note``). Every file is opened here, to
+recognise its compression and format by content (and to report a missing or unreadable path
+before reading starts), and sources read it through that descriptor (`shipper.sources.pins`): a
+file renamed before it is read (logrotate, journald's rotation) is still the file that was listed.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from shipper.sources.journal import JournalFile, JournalSource
 from shipper.sources.journal_entries import journal_module
 from shipper.sources.pins import open_pinned
 from shipper.sources.rotation import family_of, order_rotated
-from shipper.sources.sniff import SNIFF_BYTES, Sniffed, has_year_less_stamps, is_tar, sniff
+from shipper.sources.sniff import SNIFF_BYTES, Sniffed, has_year_less_stamps, is_sqlite, is_tar, sniff
 from shipper.sources.stream import InputStream, input_error
 
 FORMATS = ("auto", "syslog", "elasticsearch", "journal-export", "journal-json")
@@ -82,6 +84,7 @@ class _Grouper:
     seen: set[str] = field(default_factory=set)
     own: frozenset[str] = frozenset()  # the real paths of the files the replay writes
     guesses: dict[tuple[str, str], YearGuess] = field(default_factory=dict)  # streams' (files': `_year_guess`)
+    databases: list[str] = field(default_factory=list)  # SQLite files found in directories, left out
 
     def add_path(self, path: str) -> None:
         try:
@@ -94,7 +97,7 @@ class _Grouper:
             if os.path.realpath(path) in self.own:
                 raise UsageError(f"{path} is where this replay writes its output, so it cannot be an input too",
                                  hint="write the output to another file, or leave this one out of the inputs")
-            self._add_file(path, journal_dir=os.path.dirname(path) or ".")
+            self._add_file(path, journal_dir=os.path.dirname(path) or ".", named=True)
         else:  # a FIFO or device (e.g. process substitution): read once, as a stream
             self._add_stream(path, InputStream.open_path(path), st.st_mtime)
 
@@ -114,17 +117,23 @@ class _Grouper:
                 path = os.path.join(root, name)
                 # The replay's own output in a directory it reads (a second `replay -o DIR/x DIR`) is skipped.
                 if not name.startswith(".") and _regular(path) and os.path.realpath(path) not in self.own:
-                    self._add_file(path, journal_dir=top)
+                    self._add_file(path, journal_dir=top, named=False)
         if failures:
             exc = failures[0]
             raise input_error(exc.filename or top, exc)
 
-    def _add_file(self, path: str, journal_dir: str) -> None:
+    def _add_file(self, path: str, journal_dir: str, named: bool) -> None:
         real = os.path.realpath(path)
         if real in self.seen:
             return
         self.seen.add(real)
         probe = _probe(path)
+        if probe is None:  # an SQLite database
+            if named:
+                raise sqlite_error(path)
+            self.databases.append(path)
+            self.seen.update((real + "-wal", real + "-shm"))  # its journal files are no logs either
+            return
         if probe.sniffed == "journal-file":
             key = ("journal", os.path.abspath(journal_dir))
         else:
@@ -137,6 +146,9 @@ class _Grouper:
         if is_tar(head):
             stream.close()
             raise tar_error("stdin" if name == STDIN else name)
+        if is_sqlite(head):
+            stream.close()
+            raise sqlite_error("stdin" if name == STDIN else name)
         sniffed = sniff(head)
         if sniffed == "journal-file":
             stream.close()
@@ -208,7 +220,8 @@ def _opener(probe: _Probe) -> Callable[[], InputStream]:
     return open_stream
 
 
-def _probe(path: str) -> _Probe:
+def _probe(path: str) -> _Probe | None:
+    """The file opened and recognised; None for an SQLite database (a shipper store), which is no log."""
     try:
         fd = open_pinned(path)
     except OSError as exc:
@@ -226,6 +239,9 @@ def _probe(path: str) -> _Probe:
     if is_tar(head):
         os.close(fd)
         raise tar_error(path)
+    if is_sqlite(head):
+        os.close(fd)
+        return None
     return _Probe(path, sniff(head), has_year_less_stamps(head), stream.compression is not None, stream.size or 0,
                   mtime, fd)
 
@@ -254,16 +270,32 @@ def tar_error(name: str) -> InputError:
     )
 
 
+def sqlite_error(name: str) -> InputError:
+    """An SQLite file named as an input is refused: read as text, its pages would be unparsed lines."""
+    where = "FILE" if name == "stdin" else shlex.quote(name)
+    return InputError(f"cannot read {name}: it is an SQLite database, not a log",
+                      hint=f"this is a shipper store or another SQLite database: use `shipper causes --store {where}` "
+                           "to read a store")
+
+
+def _skipped_note(databases: Sequence[str]) -> str:
+    """The line that names the SQLite databases left out of the directories replayed."""
+    what = "an SQLite database" if len(databases) == 1 else f"{len(databases)} SQLite databases"
+    return (f"replay: left out {what} found in the directories replayed (not logs: a shipper store, or another "
+            f"program's database): {', '.join(databases)}; `shipper causes --store FILE` reads a shipper store")
+
+
 def open_inputs(
     paths: list[str], *, fmt: str = "auto", max_line_bytes: int = 65536, stdin: IO[bytes] | None = None,
-    own: Sequence[Path] = (),
+    own: Sequence[Path] = (), note: Callable[[str], object] | None = None,
 ) -> list[InputGroup]:
     """The groups to read for ``paths`` (files, directories, ``-`` for stdin), in the order the
     paths were given. ``fmt`` forces the format of text inputs (binary journal files are always
     read as journals). `InputError` for a path that is missing or unreadable, or a bad ``fmt``.
     ``own`` are the files the replay writes (`Sink.files`): never read, since each line read would
     be written to them again (`UsageError` when one is named as an input; skipped in a directory),
-    nor stdin twice (`UsageError`)."""
+    nor stdin twice (`UsageError`). ``note`` is given one line naming the SQLite databases (shipper
+    stores) that directories held, which are not read (named, one is an `InputError`)."""
     if fmt not in FORMATS:
         raise InputError(f"unknown input format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
     if max_line_bytes < 1:
@@ -276,4 +308,6 @@ def open_inputs(
             grouper.add_stdin(stdin if stdin is not None else sys.stdin.buffer)
         else:
             grouper.add_path(path)
+    if grouper.databases and note is not None:
+        note(_skipped_note(grouper.databases))
     return grouper.groups()

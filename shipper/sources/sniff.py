@@ -4,6 +4,8 @@ Formats: ``journal-file`` (a binary systemd journal), ``journal-export`` (``jour
 export``), ``journal-json`` (``journalctl -o json``), ``elasticsearch`` (log4j lines
 ``[2019-01-01T12:00:00,123][``, JSON server/ECS lines, console output of a failed start), and
 ``syslog`` for everything else (the syslog parser turns what it cannot read into ``unparsed``).
+`is_tar` and `is_sqlite` tell the files that are no log at all (an archive, a shipper store), which
+`shipper.sources.open` does not read.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ _ES_CONSOLE = re.compile(
 _ES_SHARE = 5  # Elasticsearch lines must be at least 1 in 5 sampled lines (not a doc quoting one)
 
 
+_SQLITE_MAGIC = b"SQLite format 3\0"  # the first 16 bytes of every SQLite 3 database (a shipper store)
 _TAR_MAGIC = b"ustar"  # POSIX ("ustar\\0" "00") and GNU ("ustar  \\0") headers
 _TAR_MAGIC_AT = 257
 # An RFC 3164 stamp ("Aug 30 14:00:01 "), which carries no year, at the start of a line (after a PRI).
@@ -55,6 +58,11 @@ _BSD_STAMP = re.compile(rb"^[ \t]*(?:<\d{1,3}>\d?[ \t]*)?[A-Z][a-z]{2}[ \t]+\d{1
 def is_tar(head: bytes) -> bool:
     """Whether ``head`` (decompressed) is the start of a tar archive (its first member's header)."""
     return head[_TAR_MAGIC_AT : _TAR_MAGIC_AT + len(_TAR_MAGIC)] == _TAR_MAGIC
+
+
+def is_sqlite(head: bytes) -> bool:
+    """Whether ``head`` (decompressed) is the start of an SQLite database, such as a shipper store."""
+    return head.startswith(_SQLITE_MAGIC)
 
 
 def has_year_less_stamps(head: bytes) -> bool:
