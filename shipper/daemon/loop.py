@@ -27,6 +27,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import select
 import signal
@@ -245,11 +246,13 @@ class Daemon:
 
     def _wait(self, fds: list[int], timeout: float) -> None:
         """Until an input or a signal wakes the loop, or ``timeout``; after an input, `GATHER` more
-        (a signal still ends the wait at once)."""
+        (a signal still ends the wait at once). poll, not select: a journal follower's descriptors
+        can be above 1023 (the unit allows 65536 open files: one reader per host of a journal-remote
+        directory), which select cannot watch."""
         try:
-            readable, _, _ = select.select([self._wake_r, *fds], [], [], timeout)
+            readable = _ready([self._wake_r, *fds], timeout)
             if readable and self._wake_r not in readable:
-                readable, _, _ = select.select([self._wake_r], [], [], GATHER)
+                readable = _ready([self._wake_r], GATHER)
         except InterruptedError:
             return
         if self._wake_r in readable:
@@ -325,3 +328,11 @@ def _undelivered(session: Session, timeout: float) -> str:
                 f"in {session.outbox.spool.dir} for the next start, and their inputs' checkpoints did not move "
                 "(nothing is lost)")
     return f"the output stopped before it acknowledged everything; {again}"
+
+
+def _ready(fds: list[int], timeout: float) -> set[int]:
+    """Which of ``fds`` can be read within ``timeout`` seconds (or have hung up, or failed)."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return {fd for fd, _ in poller.poll(max(0, math.ceil(timeout * 1000)))}
