@@ -28,6 +28,7 @@ COMMANDS = (
     "status",
     "setup",
     "check",
+    "relink",
     "deadletter",
     "validate",
     "print-config",

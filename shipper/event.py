@@ -9,6 +9,9 @@ Invariants every stage keeps (tests check them):
 * ``@timestamp`` is UTC, formatted ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (fixed width, so comparing the
   strings orders events by time; the k-way merge relies on this).
 * ``message`` is a ``str`` (never bytes); the raw text of an unparsed line is kept there.
+* Text read from bytes that are not UTF-8 (the document is tagged ``invalid_utf8``) keeps those
+  bytes as surrogateescape does until `shipper.ids.IdAssigner` has made the id of them; it then
+  replaces them with U+FFFD (`shipper.ids.settle`). No stage before the ids encodes such text.
 * ``event.id`` is set by `shipper.ids.IdAssigner` before a batch reaches the sinks.
 * An entry that could not be parsed carries the tag ``unparsed``; it is never dropped.
 """

@@ -13,15 +13,21 @@ taken for the first. The rule looks only at the lines themselves, so where readi
 matters little: the daemon resumes at the first line of the oldest second still counted
 (`shipper.daemon.streams`), and a parallel replay counts each block afresh and joins it to the
 state before it (`joined`).
+
+The key is hashed as UTF-8. Text read from bytes that are not UTF-8 (a line, a journal MESSAGE;
+tagged ``invalid_utf8``) reaches `IdAssigner.assign` with each such byte kept as surrogateescape
+does (0xE9 as U+DCE9), which the key's UTF-8 encodes as such (surrogatepass): lines that differ
+only in those bytes get different ids. Once its id is given, such a document's text has them
+replaced with U+FFFD, as stored and sent (`settle`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from hashlib import blake2b
-from typing import Iterable
+from typing import Any, Iterable
 
-from shipper.event import Doc
+from shipper.event import TAG_INVALID_UTF8, Doc
 
 KEEP_SECONDS = 16  # a busy log (1,000 lines a second) keeps about 1.5 MB of counts
 
@@ -38,9 +44,49 @@ def _digest(text: str) -> str:
     """128-bit BLAKE2b of ``text`` as 32 hex digits (hexdigest is the cheapest text form in C)."""
     try:
         data = text.encode()
-    except UnicodeEncodeError:  # a lone surrogate (undecodable bytes kept by surrogateescape)
+    except UnicodeEncodeError:  # undecodable bytes kept by surrogateescape (see the module)
         data = text.encode("utf-8", "surrogatepass")
     return blake2b(data, digest_size=16).hexdigest()
+
+
+def raw_bytes(text: str) -> bytes:
+    """The bytes ``text`` was read from: its UTF-8, with undecodable bytes kept by surrogateescape
+    given back as they were (a lone surrogate of another kind is encoded as such)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def settle(doc: Doc) -> None:
+    """Replace, in every text of a document tagged ``invalid_utf8``, the undecodable bytes kept for
+    its id by U+FFFD, as decoding them with replacement does (the form stored and sent)."""
+    if TAG_INVALID_UTF8 in doc.get("tags", ()):
+        _settled(doc)
+
+
+def settled(docs: list[Doc]) -> list[Doc]:
+    """``docs``, each settled (`settle`): for what reads documents that get no id (a parallel
+    replay's warm-up, which must see them as the stages after `IdAssigner.assign` do)."""
+    for doc in docs:
+        if "tags" in doc:
+            settle(doc)
+    return docs
+
+
+def _settled(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return raw_bytes(value).decode("utf-8", "replace")
+    elif isinstance(value, dict):  # keys too (a structured-data name), in their order
+        items = [(_settled(key), _settled(item)) for key, item in value.items()]
+        value.clear()
+        value.update(items)
+    elif isinstance(value, list):
+        value[:] = [_settled(item) for item in value]
+    return value
 
 
 def content_key(doc: Doc, second: str) -> str:
@@ -97,6 +143,8 @@ class IdAssigner:
             else:
                 seen[first] = n + 1
                 event["id"] = _digest(f"{key}\x1f{n}")
+            if "tags" in doc:  # (undecodable bytes are tagged)
+                settle(doc)
 
     def _turn(self, second: str) -> Counts:
         """Move to ``second``: the most recently seen now; its counts."""

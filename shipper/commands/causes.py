@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from shipper.commands.common import add_store_arguments, store_path
 from shipper.env import Env
 from shipper.timeargs import add_window_arguments
 from shipper.errors import ExitCode
+
+if TYPE_CHECKING:
+    from shipper.sinks.local import LocalStore
 
 HELP = "show what failed, why, and what to do: incidents from the local store, newest first"
 EXAMPLES = """\
@@ -34,7 +38,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     since, until = window_from_args(args, env)
     store = LocalStore(store_path(args, env), read_only=True)
     try:
-        incidents = linked_incidents(store, since=since, until=until, window=incident_window(args))
+        incidents = linked_incidents(store, since=since, until=until, window=incident_window(args, store, env))
         counts = store.counts(since=since, until=until)
     finally:
         store.close()
@@ -45,12 +49,23 @@ def run(args: argparse.Namespace, env: Env) -> int:
     return ExitCode.OK
 
 
-def incident_window(args: argparse.Namespace) -> float:
-    """``recognise.incident_window`` of ``--config``, else the default: how incidents are linked."""
-    if args.config is None:
+def incident_window(args: argparse.Namespace, store: LocalStore, env: Env) -> float:
+    """``recognise.incident_window`` of ``--config``; else the window the runs that wrote the store
+    linked with (the last run's, said on stderr if runs used different ones); else the default."""
+    if args.config is not None:
+        from shipper.config import load_config
+
+        return float(load_config(args.config).recognise.incident_window)
+    windows = store.incident_windows()
+    if not windows:
         from shipper.enrich.relink import DEFAULT_WINDOW
 
         return DEFAULT_WINDOW
-    from shipper.config import load_config
+    if len(windows) > 1:
+        from shipper.enrich.hints import window_text
 
-    return float(load_config(args.config).recognise.incident_window)
+        used = ", ".join(window_text(w) for w in windows)
+        env.stderr.write(f"{args.command}: the runs that wrote {store.path} linked incidents with different windows "
+                         f"({used}); linking with the last run's, {window_text(windows[-1])} (--config with "
+                         "recognise.incident_window chooses another)\n")
+    return windows[-1]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shipper.env import Env
 from shipper.errors import ExitCode
 from shipper.setup.options import add_es_arguments
+from shipper.sinks.es_privileges import ROLE_HINT, ask, data_streams
+from shipper.sinks.es_privileges import WRITE_PRIVILEGES as INDEX_PRIVILEGES  # (tests/unit/test_es_assets.py reads it here)
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -25,7 +27,6 @@ exit status: 0 all good; 6 unreachable, credentials refused or privileges missin
                installed by shipper (`shipper setup --force` replaces them)
 """
 
-INDEX_PRIVILEGES = ("create_doc", "auto_configure")
 CLUSTER_PRIVILEGES = ("monitor",)
 
 
@@ -89,29 +90,19 @@ def _credentials(es: "ElasticsearchOutput", out: _Report) -> None:
 def _privileges(client: "Elasticsearch", es: "ElasticsearchOutput", out: _Report) -> ExitCode:
     from elasticsearch import ApiError
 
-    from shipper.sinks.bulk import INDEX_PATTERN
     from shipper.sinks.es_errors import error_reason
 
-    names = INDEX_PATTERN.replace("-*", f"-{es.namespace}")
     try:
-        body: dict[str, Any] = client.security.has_privileges(
-            cluster=list(CLUSTER_PRIVILEGES),
-            index=[{"names": [names], "privileges": list(INDEX_PRIVILEGES)}],
-        ).body
+        held = ask(client, es.namespace, cluster=CLUSTER_PRIVILEGES)
     except ApiError as exc:
-        reason = error_reason(exc.body)
-        if "Security must be explicitly enabled" in reason or "no handler found" in reason:
-            out.line("warn", "privileges: security is off on this cluster, so anyone may write (not checked)")
-            return ExitCode.OK
-        out.line("warn", f"privileges: cannot be checked ({exc.meta.status}: {reason})")
+        out.line("warn", f"privileges: cannot be checked ({exc.meta.status}: {error_reason(exc.body)})")
         return ExitCode.OK
-    missing = [p for p, ok in body.get("cluster", {}).items() if not ok]
-    missing += [f"{p} on {names}" for p, ok in body.get("index", {}).get(names, {}).items() if not ok]
-    user = body.get("username", "?")
-    if missing:
-        out.line("FAIL", f"privileges of {user!r}: missing {', '.join(missing)} "
-                         "(grant the role in deploy/elasticsearch-role.json)")
+    if held.user is None:
+        out.line("warn", "privileges: security is off on this cluster, so anyone may write (not checked)")
+        return ExitCode.OK
+    if held.missing:
+        out.line("FAIL", f"privileges of {held.user!r}: missing {', '.join(held.missing)} ({ROLE_HINT})")
         return ExitCode.UNAVAILABLE
-    out.line("ok", f"privileges of {user!r}: {', '.join(INDEX_PRIVILEGES)} on {names}; "
+    out.line("ok", f"privileges of {held.user!r}: {', '.join(INDEX_PRIVILEGES)} on {data_streams(es.namespace)}; "
                    f"{', '.join(CLUSTER_PRIVILEGES)}")
     return ExitCode.OK

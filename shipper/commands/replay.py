@@ -72,7 +72,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from shipper.commands.replay_notes import interrupted_note, year_note
+    from shipper.commands.replay_notes import RecognisedSpan, interrupted_note, relink_note, year_note
     from shipper.enrich.chain import default_enrichers
     from shipper.parse.dispatch import make_parser
     from shipper.sinks.factory import make_sinks
@@ -107,10 +107,12 @@ def run(args: argparse.Namespace, env: Env) -> int:
 
                 from shipper.enrich.chain import linker
 
-                incidents = linker(cfg.recognise)  # workers recognise; linking stays here
-                summary = ParallelReplay(groups, ctx, incidents, sinks, workers, window, bar).run()
+                span = RecognisedSpan.like(linker(cfg.recognise))  # workers recognise; linking stays here
+                summary = ParallelReplay(groups, ctx, span, sinks, workers, window, bar).run()
             else:
-                summary = Pipeline(groups, ctx, make_parser, default_enrichers(cfg.recognise), sinks, window, bar).run()
+                *recognise, linking = default_enrichers(cfg.recognise)
+                span = RecognisedSpan.like(linking)
+                summary = Pipeline(groups, ctx, make_parser, [*recognise, span], sinks, window, bar).run()
     except KeyboardInterrupt:
         env.stderr.write(interrupted_note(sinks) + "\n")
         raise
@@ -121,6 +123,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
                 env.stderr.write(year_note(group.year_guess, ctx.timezone) + "\n")
     if summary.counters["read_errors"]:  # also with --quiet: something was not read
         env.stderr.write(read_errors_warning(summary.counters["read_errors"]) + "\n")
+    note = relink_note(span, _es_options(args))
+    if note and summary.sinks.get("elasticsearch", Counter())["indexed"] and not args.quiet:
+        env.stderr.write(note + "\n")
     refused = summary.sinks.get("elasticsearch", Counter())["dead_lettered"]
     if refused:  # also with --quiet: something is not in Elasticsearch
         env.stderr.write(dead_letter_warning(refused, _dead_letter_options(args, state_dir)) + "\n")
@@ -183,6 +188,11 @@ def _dead_letter_options(args: argparse.Namespace, state_dir: Path) -> str:
     """The options of `shipper deadletter` that find this replay's dead letter and Elasticsearch."""
     options = ["--config", str(args.config)] if args.config else ["--state-dir", str(state_dir)]
     return shlex.join(options + (["--es-url", args.es_url] if args.es_url else []))
+
+
+def _es_options(args: argparse.Namespace) -> list[str]:
+    """--config and --es-url as given: the Elasticsearch this replay wrote to."""
+    return (["--config", str(args.config)] if args.config else []) + (["--es-url", args.es_url] if args.es_url else [])
 
 
 def format_summary(summary: Summary, inputs: int) -> str:

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     store = LocalStore(path, read_only=True)
     gc.disable()  # millions of small objects, none of them garbage: collecting would double the time
     try:
-        data = collect(store, since=since, until=until, now=env.clock(), window=incident_window(args))
+        data = collect(store, since=since, until=until, now=env.clock(), window=incident_window(args, store, env))
         page = render(data)
     finally:
         gc.enable()

@@ -8,7 +8,7 @@ The sink acknowledges on this thread, into the `Ledger`. A failure that retrying
 (credentials refused, a bug) stops the courier; the loop then stops the daemon with that error.
 
 An output that is open but does not take documents now (the Elasticsearch sink retrying requests or
-items: its ``failing``) counts as unreachable: not `connected`, not `delivering`, so what is read
+items: `Sink.failing`) counts as unreachable: not `connected`, not `delivering`, so what is read
 meanwhile goes to the disk buffer, and reading pauses when that is full.
 
 At a reload whose ``run.stop_timeout`` ran out, the courier is `abandon`ed: it takes no more batches,
@@ -92,14 +92,14 @@ class Courier:
         """The output takes batches (maybe slower than they are read: then reading waits, rather
         than filling the disk buffer, which is for when it does not take them at all)."""
         busy_since, sink = self._busy_since, self._sink
-        return (not self.failing and not (sink is not None and _failing(sink))
+        return (not self.failing and not (sink is not None and sink.failing)
                 and (busy_since is None or now - busy_since < STALLED_AFTER))
 
     @property
     def connected(self) -> bool:
         """The output is open and takes documents (read on the loop's thread)."""
         sink = self._sink
-        return sink is not None and not _failing(sink)
+        return sink is not None and not sink.failing
 
     def _run(self) -> None:
         try:
@@ -179,12 +179,6 @@ class Courier:
     def _publish(self, sink: Sink) -> None:
         self._busy_since = None
         self.counters = dict(sink.counters)
-
-
-def _failing(sink: Sink) -> bool:
-    """An open sink that does not take documents now: only sinks that retry on their own (the
-    Elasticsearch sink) can be so, and say it with a ``failing`` attribute."""
-    return bool(getattr(sink, "failing", False))
 
 
 def describe(error: BaseException) -> str:

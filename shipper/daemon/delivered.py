@@ -50,10 +50,16 @@ class Delivered:
             if sid not in self._abandoned:
                 positions[sid] = checkpoint.shipped
 
-    def abandon(self, key: str, sid: str) -> bool:
-        """``sid``'s data is gone: forget it (True if a position was kept)."""
+    def abandon(self, key: str, sid: str) -> None:
+        """``sid`` ended without a checkpoint (its data is gone, or its journal writer's files are,
+        read and acknowledged): forget it, and the acknowledgements of it still to come."""
         self._abandoned.add(sid)
-        return self._inputs[key].pop(sid, None) is not None
+        self._inputs[key].pop(sid, None)
+
+    def started(self, sid: str) -> None:
+        """A stream of ``sid`` starts again (a journal writer whose files are back): its
+        acknowledgements count again."""
+        self._abandoned.discard(sid)
 
     def saved(self, key: str, state: dict[str, Any]) -> dict[str, Any]:
         """The checkpoint to save: the follower's ``state`` and the positions of the streams it holds

@@ -152,7 +152,7 @@ class Daemon:
                               "the next start reads the inputs afresh")
             return
         if not delivered:
-            self._console.log(f"shipper: {_undelivered(session, timeout)}")
+            self._console.log(f"shipper: {_undelivered(session, timeout, reloading=state == 'reloading')}")
         elif state == "stopped":
             self._console.log("shipper: stopped; everything read was acknowledged by the output")
         self._write_status(session, state)
@@ -308,11 +308,12 @@ class Daemon:
             pass
 
 
-def _undelivered(session: Session, timeout: float) -> str:
+def _undelivered(session: Session, timeout: float, reloading: bool = False) -> str:
     """Why the output did not acknowledge everything read when the session stopped, and what becomes of it."""
     courier, left = session.courier, session.ledger.in_flight
     assert courier is not None and session.outbox is not None  # (a session that was opened)
-    again = f"{left} batches not acknowledged will be read again at the next start (nothing is lost)"
+    when = "now, for the new configuration's output" if reloading else "at the next start"
+    again = f"{left} batches not acknowledged will be read again {when} (nothing is lost)"
     if courier.error is not None:
         return f"the output failed; {again}"
     if session.given_back is not None:
@@ -321,6 +322,9 @@ def _undelivered(session: Session, timeout: float) -> str:
         return (f"the output did not take everything within {timeout:.0f} s (run.stop_timeout): it let go, and the "
                 f"{kept} in the disk buffer for the new configuration's output; their inputs' checkpoints did not "
                 "move (nothing is lost)")
+    if courier.running and reloading:  # (an output that cannot let go: it ends once its write returns)
+        return (f"the output did not take everything within {timeout:.0f} s (run.stop_timeout); {again}; it is "
+                "left to finish the write it is stuck in, and gets nothing more")
     if courier.running:
         return f"the output did not take everything within {timeout:.0f} s (run.stop_timeout); {again}"
     if courier.failing:  # it never could be opened: there was nothing to wait for

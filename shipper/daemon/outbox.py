@@ -104,6 +104,17 @@ class Outbox:
         raw = self.spool.get()
         return decode_record(raw, self._run) if raw is not None else None
 
+    def keep(self) -> None:
+        """At a stop whose output did not take everything (unreachable: queued before it was found
+        so; or stuck past ``run.stop_timeout``): the batches waiting in memory go to the disk
+        buffer, for the next start or the next configuration's output, rather than be left to the
+        inputs, which may no longer hold their lines then."""
+        with self._cond:
+            while self._queue:
+                batch = self._queue.popleft()
+                self._events -= batch.count
+                self.spool.put(encode_record(batch, self._run))
+
     def close(self) -> None:
         """No more batches will be put: wake the courier so it can finish."""
         with self._cond:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import socket
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -125,10 +126,13 @@ class Session:
                                opened=self._sink)
         self._sink = None
         self.stats.begin((f.key, f.label) for f in self.plan.followers)
+        saved = {f.key: self._store.load(f.key) for f in self.plan.followers}
         for follower in self.plan.followers:
-            saved = self._store.load(follower.key)
-            self._delivered.load(follower.key, saved)
-            for item in follower.open(saved):
+            self._delivered.load(follower.key, saved[follower.key])
+            if isinstance(follower, FileFollower):
+                follower.claim(saved[follower.key])  # (every file input's, before any matches its patterns)
+        for follower in self.plan.followers:
+            for item in follower.open(saved[follower.key]):
                 self._handle(follower, item, time.monotonic(), time.time())
             self._take_counts(follower)
             self._save(follower)
@@ -139,20 +143,25 @@ class Session:
         the checkpoints of what was acknowledged. False when not everything was delivered.
         ``save`` False (the state directory is gone): nothing is written there, neither
         checkpoints nor, when the output does not take batches, its disk buffer. ``let_go`` (a
-        reload): a courier still at work then is abandoned (`switch.give_back`)."""
+        reload): a courier still at work then is abandoned (`switch.give_back`). The followers and
+        the disk buffer are closed whatever raises on the way (a hand-over to a full disk): the
+        error goes on, and a reload that fails so leaves no input open behind it."""
         assert self.outbox is not None and self.courier is not None
-        handed = save or self.courier.delivering(time.monotonic())
-        if handed:
-            self._hand_on(time.monotonic(), force=True)
-            self._release(math.inf, {})  # (what the parsers hold is read again at the next start)
-        delivered = self.courier.finish(timeout)
-        if let_go and not delivered:
-            self.given_back = switch.give_back(self.courier, self.outbox, timeout)
-        if save:
-            self._commit(force=True)
-        for follower in self.plan.followers:
-            follower.close()
-        self.outbox.spool.close()
+        with ExitStack() as closing:
+            closing.callback(self.outbox.spool.close, keep=save)
+            for follower in self.plan.followers:
+                closing.callback(follower.close)
+            handed = save or self.courier.delivering(time.monotonic())
+            if handed:
+                self._hand_on(time.monotonic(), force=True)
+                self._release(math.inf, {})  # (what the parsers hold is read again at the next start)
+            delivered = self.courier.finish(timeout)
+            if let_go and not delivered:
+                self.given_back = switch.give_back(self.courier, self.outbox, timeout)
+            if save:
+                if not delivered or not self.courier.delivering(time.monotonic()):
+                    self.outbox.keep()  # to the disk buffer, as what waits in its own memory (`Spool.close`)
+                self._commit(force=True)
         return handed and delivered and self.ledger.in_flight == 0
 
     # -- one turn -----------------------------------------------------------------------------------
@@ -221,6 +230,7 @@ class Session:
         sid = chunk.origin.source_id
         stream = self._streams.get(sid)
         if stream is None:
+            self._delivered.started(sid)
             stream = self._streams[sid] = Stream(make_parser(chunk.origin, self.plan.ctx),
                                                  delivered=self._delivered.of(follower.key, sid),
                                                  again=lambda docs: self._read_again(follower, sid, docs))
@@ -250,10 +260,16 @@ class Session:
             self._streams.pop(item.source_id, None)
             self._pacing.ended(item.source_id)
             checkpoint = item.checkpoint
-            if checkpoint is None and self._delivered.abandon(follower.key, item.source_id):
+            if checkpoint is None:
+                self._delivered.abandon(follower.key, item.source_id)
+                # The follower's state no longer holds the stream: saved now, not at the next
+                # acknowledgement (a stop before it would report a gap for it at the next start).
                 self._dirty.add(follower.key)
         self._add(follower, item.source_id, docs, checkpoint, mono)
         self._hand_on_one(item.source_id, mono)
+        if isinstance(item, End) and item.checkpoint is None:
+            self.ledger.forget(item.source_id)  # (nothing of it is committed any more)
+            self._owner.pop(item.source_id, None)
 
     # -- batches ------------------------------------------------------------------------------------
     def _add(self, follower: Follower, sid: str, docs: list[Doc], checkpoint: object | None, mono: float) -> None:

@@ -14,7 +14,7 @@ from shipper.daemon.courier import Courier
 from shipper.daemon.outbox import Outbox
 from shipper.daemon.plan import Plan
 from shipper.errors import ShipperError, UnavailableError
-from shipper.sinks.base import Ack, Sink
+from shipper.sinks.base import Ack, Probed, Sink
 
 
 def open_output(plan: Plan, ack: Ack, old_works: Callable[[], bool] | None) -> Sink | None:
@@ -23,7 +23,9 @@ def open_output(plan: Plan, ack: Ack, old_works: Callable[[], bool] | None) -> S
     no such error: the courier retries it, meanwhile batches wait in the disk buffer. At a reload
     (``old_works``: whether the output of the session that would end works) it is, while the old
     output works: switching would stop shipping. While the old one fails too (an outage), the new
-    one is taken: it may be the fix."""
+    one is taken: it may be the fix. One that opens but says it would refuse what it is sent
+    (`Probed`: credentials without the privileges to write) is refused at a reload, the old one
+    working or not: it cannot be the fix, and each of its requests would fail."""
     sink = plan.make_sink()
     try:
         sink.open(ack)
@@ -32,10 +34,22 @@ def open_output(plan: Plan, ack: Ack, old_works: Callable[[], bool] | None) -> S
         if not isinstance(exc, UnavailableError):
             raise
         if old_works is not None and old_works():
-            raise UnavailableError(f"the new output cannot be used: {exc.message}",
-                                   hint=exc.hint or "check output.elasticsearch") from None
+            raise _cannot_be_used(exc, "check output.elasticsearch") from None
         return None
+    if old_works is not None and isinstance(sink, Probed):
+        try:
+            sink.check_writable()
+        except BaseException as exc:
+            sink.close()
+            if not isinstance(exc, ShipperError):
+                raise
+            raise _cannot_be_used(exc, None) from None
     return sink
+
+
+def _cannot_be_used(exc: ShipperError, hint: str | None) -> UnavailableError:
+    """Why a reload does not take the new output (``hint`` when ``exc`` has none)."""
+    return UnavailableError(f"the new output cannot be used: {exc.message}", hint=exc.hint or hint)
 
 
 def output_works(plan: Plan, courier: Courier | None) -> bool:

@@ -177,7 +177,7 @@ def window_text(seconds: float) -> str:
     if seconds % 60 == 0 and seconds >= 60:
         minutes = int(seconds // 60)
         return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    return f"{seconds:g} seconds"
+    return f"{seconds:g} second{'' if seconds == 1 else 's'}"
 
 
 def no_cause_hint(unit: str | None, window: float, look_at: str | None, own_hint: str, *, user: bool = False,

@@ -16,12 +16,18 @@ An incident is the events of one failure of one unit on one host; they all carry
   status=71)`` of a status block <-> ``sendmail[24097]``), else the incident of the failure logged
   just before it on the same host (``Failed to start Sendmail Mail Transport Agent.`` follows the
   exit line: systemd writes them together).
-* A dependency failure (``Dependency failed for Local File Systems.``) is a consequence: it joins
+* A dependency failure (``Dependency failed for Local File Systems.``; a signature with
+  ``consequence: true`` in the signature files: `is_consequence`) is a consequence: it joins
   the incident of the unit whose failure it follows (``rootcause.dependency``, found by
   `shipper.enrich.nearby`), whatever its own invocation; without one, the incident of its own unit
   (a ``Dependency failed for DESCRIPTION.`` line names none: the job line systemd logs with it gives
   their incident its unit). It keeps its own hint (which names what to fix first), never "no
   recognised error", and its own unit.
+* A kernel OOM kill whose unit no line told (systemd's line about it came in a later batch, after
+  the kill's was written) opens an incident of no unit; the first line of a unit on the host that
+  says its process was killed so, a moment later (`nearby.killed`, `nearby.OOM_WINDOW`), makes it
+  that unit's incident, unless the unit has one open: the kill and the unit's failure are one
+  incident whatever the batches, in one process and with workers (linking runs in time order).
 * Among an incident's causes the highest ``rank`` is "the cause"; repeats of it are counted
   (the same SYSERR every 5 seconds stays one incident: ×N, first-last).
 
@@ -36,6 +42,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from shipper.enrich import hints
+from shipper.enrich.nearby import OOM_KILL, OOM_WINDOW, killed_doc
 from shipper.enrich.recognise import UnitMap
 from shipper.event import Doc, get_path
 from shipper.ids import derived_id
@@ -43,8 +50,6 @@ from shipper.recognise.rules import Rules, load_rules
 
 # A failure without a unit joins the host's previous failure when it is at most this much later.
 UNNAMED_FAILURE_GAP = 5.0
-# The failure that is a consequence of another unit's (`is_consequence`).
-DEPENDENCY_FAILED = "systemd.dependency_failed"
 # systemd logs "Dependency failed for DESCRIPTION." and the job's "UNIT: Job ... 'dependency'." together.
 _SAME_MOMENT = 1.0
 
@@ -90,9 +95,11 @@ class Incidents:
         self.rules = rules or load_rules()
         self.units = UnitMap(self.rules)
         self._rank = {s.id: s.rank for s in self.rules.signatures}
+        self._consequences = self.rules.consequences
         self._open: dict[tuple[str, str | None], _Incident] = {}
         self._by_pid: dict[int, _Incident] = {}  # pid of a cause, or named by a failure -> its incident
         self._last_failure: dict[str, tuple[float, _Incident]] = {}
+        self._kills: dict[str, tuple[float, _Incident]] = {}  # host -> an OOM kill of no unit yet (`_adopt_kill`)
         self._newest = 0.0
 
     def enrich(self, docs: list[Doc]) -> list[Doc]:
@@ -103,6 +110,8 @@ class Incidents:
                 continue
             ts = epoch(doc["@timestamp"])
             self._newest = max(self._newest, ts)
+            if rc.get("unit") and killed_doc(doc):
+                self._adopt_kill(host_of(doc), rc["unit"], ts)
             inc = self._failure(doc, rc, ts) if rc["role"] == "failure" else self._cause(doc, rc, ts)
             touched.append(inc)
         for inc in touched:
@@ -114,13 +123,15 @@ class Incidents:
         return []
 
     def _cause(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident:
-        key = (_host(doc), rc.get("unit"))
+        key = (host_of(doc), rc.get("unit"))
         inc = self._live(self._open.get(key), ts)
         if inc is None:  # a failure seen first may have named this process
             inc = self._pid_incident(key[0], _pid(doc), ts)
         if inc is None or inc.closed or not self._joins(inc, doc, ts):
             inc = self._new(doc, key, ts)
         self._open[key] = inc  # (a stale one for this key, held until `_expire`, is replaced)
+        if rc["signature"] == OOM_KILL and key[1] is None:
+            self._kills[key[0]] = (ts, inc)
         self._index_pid(inc, _pid(doc))
         self._join(inc, doc, ts)
         rc["incident"] = inc.id
@@ -145,11 +156,11 @@ class Incidents:
         return inc
 
     def _failure(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident:
-        host = _host(doc)
+        host = host_of(doc)
         unit = rc.get("unit")
         named = _named_pid(doc)
         key = (host, unit)
-        if is_consequence(rc):
+        if self._is_consequence(rc):
             inc = self._consequence_incident(doc, rc, ts)
             key = (host, rc.get("dependency") or unit)
         else:
@@ -168,7 +179,7 @@ class Incidents:
     def _failure_incident(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident | None:
         """The open incident a failure joins: by the PID it names, its unit, else the host's
         previous failure; a failure that names no unit takes the incident's."""
-        host, unit = _host(doc), rc.get("unit")
+        host, unit = host_of(doc), rc.get("unit")
         inc = self._pid_incident(host, _named_pid(doc), ts)
         if inc is None and unit is not None:
             inc = self._open.get((host, unit))
@@ -184,7 +195,7 @@ class Incidents:
         """The open incident a dependency failure joins: its dependency's; else, naming no unit,
         the host's previous failure; else its unit's, or (no incident of its unit yet) that of the
         unit-less dependency failure logged with it, which takes its unit."""
-        host, unit, dependency = _host(doc), rc.get("unit"), rc.get("dependency")
+        host, unit, dependency = host_of(doc), rc.get("unit"), rc.get("dependency")
         if dependency:
             return self._live(self._open.get((host, dependency)), ts)
         if unit is None:
@@ -199,6 +210,20 @@ class Incidents:
         self._open[(host, unit)] = along
         return along
 
+    def _adopt_kill(self, host: str, unit: str, ts: float) -> None:
+        """A line of ``unit`` that says its process was killed as the OOM killer kills: the
+        incident of the host's OOM kill of no unit, a moment before, becomes the unit's (unless the
+        unit has one open), as if the kernel's line had named the unit."""
+        kill = self._kills.get(host)
+        if kill is None or ts < kill[0]:
+            return
+        del self._kills[host]
+        at, inc = kill
+        if ts - at > OOM_WINDOW or inc.unit is not None or self._live(self._open.get((host, unit)), ts) is not None:
+            return
+        inc.unit = unit
+        self._open[(host, unit)] = inc
+
     def _previous(self, host: str, ts: float, gap: float) -> _Incident | None:
         """The incident of the host's previous failure if it was at most ``gap`` seconds before ``ts``."""
         prev = self._last_failure.get(host)
@@ -207,7 +232,7 @@ class Incidents:
     def _link(self, doc: Doc, inc: _Incident) -> None:
         rc = doc["rootcause"]
         cause = inc.cause
-        if cause is None and is_consequence(rc):
+        if cause is None and self._is_consequence(rc):
             return  # its own hint says that another unit failed first
         if cause is None:
             look_at = self.units.look_at.get(inc.unit or "")
@@ -224,14 +249,16 @@ class Incidents:
             "first": cause.first,
             "last": cause.last,
         }
-        if not is_consequence(rc):
+        if not self._is_consequence(rc):
             rc["hint"] = cause.hint
             rc["remediation"] = cause.remediation
 
-    @staticmethod
-    def _join(inc: _Incident, doc: Doc, ts: float) -> None:
+    def _is_consequence(self, rc: dict[str, Any]) -> bool:
+        return rc.get("signature") in self._consequences
+
+    def _join(self, inc: _Incident, doc: Doc, ts: float) -> None:
         inc.last = max(inc.last, ts)
-        if is_consequence(doc["rootcause"]):
+        if self._is_consequence(doc["rootcause"]):
             return  # its invocation is its own unit's run, not the incident's
         inc.consequences_only = False
         invocation = get_path(doc, "systemd.invocation_id")
@@ -278,12 +305,15 @@ class Incidents:
             del self._by_pid[pkey]
         for host in [h for h, (t, _) in self._last_failure.items() if t < horizon]:
             del self._last_failure[host]
+        for host in [h for h, (t, _) in self._kills.items() if t < horizon]:
+            del self._kills[host]
 
 
-def is_consequence(rc: dict[str, Any]) -> bool:
+def is_consequence(rc: dict[str, Any], rules: Rules | None = None) -> bool:
     """Whether a recognised event's ``rootcause`` is a dependency failure: another unit's failure
-    explains it, and its own hint says so."""
-    return rc.get("signature") == DEPENDENCY_FAILED
+    explains it, and its own hint says so (its signature has ``consequence: true`` in ``rules``,
+    the shipped signature files by default)."""
+    return rc.get("signature") in (rules or load_rules()).consequences
 
 
 def _pid(doc: Doc) -> int | None:
@@ -297,6 +327,7 @@ def _named_pid(doc: Doc) -> int | None:
     return _pid(doc) if proc and "name" not in proc else None
 
 
-def _host(doc: Doc) -> str:
+def host_of(doc: Doc) -> str:
+    """The host an event is from (``""``: none, as in a pasted status block)."""
     host = doc.get("host")
     return str(host.get("name", "")) if host else ""

@@ -5,10 +5,11 @@ Two facts no single line holds:
 
 * **Whose process the OOM killer killed.** The kernel's ``Out of memory: Killed process 4242 (java)``
   names the process, systemd's ``elasticsearch.service: A process of this unit has been killed by
-  the OOM killer.`` (or the unit's ``status=9/KILL`` exit, its result ``'oom-kill'``) names the unit,
-  within a moment of each other. The systemd line gets the victim (``victim``: ``java (pid 4242)``),
-  and the kernel line, while it is still in the batch being enriched, gets the unit
-  (``rootcause.unit``), so that both are one incident.
+  the OOM killer.`` (or the unit's ``status=9/KILL`` exit, its result ``'oom-kill'``: `killed`) names
+  the unit, within a moment of each other. The systemd line gets the victim (``victim``: ``java
+  (pid 4242)``), and the kernel line, while it is still in the batch being enriched, gets the unit
+  (``rootcause.unit``). Linking joins them in one incident also when the kernel line was in an
+  earlier batch (`shipper.enrich.incidents`: the unit's line adopts the kill's incident).
 * **Which dependency failed.** ``Dependency failed for Local File Systems.`` does not say which
   unit failed; systemd logs that unit's failure (``data.mount: Mount process exited ...``) on the
   same host at the same moment — before, or in a pasted or reordered log just after. The dependency
@@ -34,6 +35,7 @@ OOM_WINDOW = 5.0
 DEPENDENCY_WINDOW = 1.0
 # The unit lines that say the unit's process was killed (a kernel OOM kill just before explains them).
 _OOM_SIGNATURE = "systemd.oom_killed"
+OOM_KILL = "kernel.oom_kill"  # the kernel's line, which names the process killed but not its unit
 _KILL_RESULTS = ("oom-kill", "signal")
 # The variable (no template uses it) that carries the failed dependency to ``rootcause.dependency``.
 DEPENDENCY_UNIT = "dependency_unit"
@@ -75,12 +77,23 @@ def _name_dependency(hit: Hit, unit: str) -> None:
 def _killed(hit: Hit) -> bool:
     """Whether a systemd hit says the unit's process was killed as the OOM killer kills (SIGKILL)."""
     values = hit.vars
-    sig = hit.signature.id
-    if sig == _OOM_SIGNATURE:
+    return killed(hit.signature.id, values.get("code"), values.get("status"), values.get("result"))
+
+
+def killed(signature: str, code: object, status: object, result: object) -> bool:
+    """Whether a systemd line of ``signature`` with these values (exit ``code`` and ``status``,
+    the unit's ``result``) says the unit's process was killed as the OOM killer kills (SIGKILL)."""
+    if signature == _OOM_SIGNATURE:
         return True
-    if sig == "systemd.process_exited":
-        return values.get("code") == "killed" and values.get("status") == "9"
-    return sig == "systemd.unit_failed" and values.get("result") in _KILL_RESULTS
+    if signature == "systemd.process_exited":
+        return code == "killed" and str(status) == "9"
+    return signature == "systemd.unit_failed" and result in _KILL_RESULTS
+
+
+def killed_doc(doc: Doc) -> bool:
+    """`killed` for a recognised document: its values as the signature's fields stored them."""
+    return killed(str(get_path(doc, "rootcause.signature")), get_path(doc, "systemd.exit_code"),
+                  get_path(doc, "process.exit_code"), get_path(doc, "systemd.result"))
 
 
 class Nearby:
@@ -92,7 +105,7 @@ class Nearby:
     def before(self, doc: Doc, hit: Hit) -> None:
         """Add what the lines before tell to ``hit``'s variables (before its texts are rendered)."""
         sig = hit.signature.id
-        if sig not in (_OOM_SIGNATURE, "systemd.dependency_failed"):
+        if sig != _OOM_SIGNATURE and not hit.signature.consequence:
             return
         at, host = _seconds(doc), _host(doc)
         if at is None:
@@ -115,7 +128,7 @@ class Nearby:
         sig = hit.signature
         if at is None:
             return []
-        if sig.id == "kernel.oom_kill":
+        if sig.id == OOM_KILL:
             victim = f"{hit.vars.get('victim', '?')} (pid {hit.vars.get('pid', '?')})"
             self._kills[host] = _Kill(at, victim, doc)
             return []
@@ -128,7 +141,7 @@ class Nearby:
         if kill is not None and kill.doc is not None and _killed(hit) and 0 <= at - kill.at <= OOM_WINDOW:
             kill.doc["rootcause"]["unit"] = unit
             kill.doc = None
-        if sig.role != "failure" or sig.id == "systemd.dependency_failed" or unit.endswith(".scope"):
+        if sig.role != "failure" or sig.consequence or unit.endswith(".scope"):
             return []
         self._failed[host] = (at, unit)
         named = [w for w in self._waiting

@@ -6,7 +6,10 @@ that stored the event, which saw only that run's events: a failure replayed apar
 stays "no cause found", and the store keeps that first copy (duplicates are absorbed by id).
 
 `relink` puts each stored document back as `Recognise` left it (`unlinked`) and links them all
-again, in time order, in one pass. `linking_span` widens a time window to where that gives the
+again, in time order, in one pass. First, a dependency failure stored without the unit whose
+failure it follows (``Dependency failed for Local File Systems.`` replayed apart from ``data.mount``'s
+failure) is recognised again with the failures around it (`name_dependencies`), as
+`shipper.enrich.nearby` names that unit when both are read by one run. `linking_span` widens a time window to where that gives the
 same links as linking everything: `Incidents` joins nothing to an incident whose last event is
 more than a window old, so a gap of more than a window between recognised events is a clean cut.
 """
@@ -15,10 +18,12 @@ from __future__ import annotations
 
 import copy
 import re
+from bisect import bisect_left
 from typing import Callable, Iterable, Iterator
 
 from shipper.config.model import RecogniseConfig
-from shipper.enrich.incidents import Incidents, epoch, is_consequence
+from shipper.enrich.incidents import Incidents, epoch, host_of, is_consequence
+from shipper.enrich.nearby import DEPENDENCY_WINDOW
 from shipper.enrich.recognise import Recognise, UnitMap
 from shipper.event import Doc
 from shipper.recognise.rules import Rules, load_rules
@@ -37,6 +42,7 @@ class _Unlinker:
         self.units = UnitMap(rules)
         self.signatures = {s.id: s for s in rules.signatures}
         self.recognise = Recognise(rules)
+        self.rules = rules
 
     def __call__(self, doc: Doc) -> Doc:
         rc = doc.get("rootcause")
@@ -58,7 +64,7 @@ class _Unlinker:
         as a line of its unit's ``systemctl status`` block (``Main PID: ...`` is read only there)."""
         rc = doc["rootcause"]
         hint, remediation = str(rc.get("hint", "")), str(rc.get("remediation", ""))
-        if is_consequence(rc):
+        if is_consequence(rc, self.rules):
             return hint, remediation  # linking leaves a dependency failure's own texts alone
         if "cause" not in rc:
             found = _NO_CAUSE.match(hint)
@@ -83,9 +89,50 @@ def relink(docs: Iterable[Doc], *, window: float = DEFAULT_WINDOW) -> list[Doc]:
     batches the run that stored them had."""
     rules = load_rules()
     unlink = _Unlinker(rules)
-    out = [unlink(doc) for doc in docs]
+    stored = list(docs)
+    name_dependencies(stored, rules)
+    out = [unlink(doc) for doc in stored]
     Incidents(window, rules).enrich(out)
     return out
+
+
+def name_dependencies(docs: list[Doc], rules: Rules | None = None) -> int:
+    """The dependency failures of ``docs`` (recognised, in @timestamp order; changed in place) that
+    name no failed unit (``rootcause.dependency``), recognised again in one batch with the failures
+    on their host within `DEPENDENCY_WINDOW` of them, as one run of them all would: those that then
+    name one take it, with their texts. Returns how many did."""
+    rules = rules or load_rules()
+    lacking = [d for d in docs if _role(d) == "failure" and is_consequence(d["rootcause"], rules)
+               and not d["rootcause"].get("dependency")]
+    if not lacking:
+        return 0
+    moments: dict[str, list[float]] = {}
+    for doc in lacking:
+        moments.setdefault(host_of(doc), []).append(epoch(doc["@timestamp"]))
+    around = [d for d in docs if _role(d) == "failure" and _near(d, moments)]
+    again = [copy.deepcopy({k: v for k, v in d.items() if k != "rootcause"}) for d in around]
+    Recognise(rules).enrich(again)
+    wanted = {id(d) for d in lacking}
+    named = 0
+    for doc, bare in zip(around, again):
+        rc, own = doc["rootcause"], bare.get("rootcause") or {}
+        if id(doc) in wanted and own.get("signature") == rc["signature"] and own.get("dependency"):
+            rc.update({k: own[k] for k in ("dependency", "title", "hint", "remediation") if k in own})
+            named += 1
+    return named
+
+
+def _role(doc: Doc) -> str | None:
+    rc = doc.get("rootcause")
+    return rc.get("role") if rc else None
+
+
+def _near(doc: Doc, moments: dict[str, list[float]]) -> bool:
+    """Whether ``doc`` is on a host of ``moments`` within `DEPENDENCY_WINDOW` of one of its times
+    (in order)."""
+    at, times = epoch(doc["@timestamp"]), moments.get(host_of(doc), [])
+    i = bisect_left(times, at - DEPENDENCY_WINDOW)
+    return i < len(times) and times[i] <= at + DEPENDENCY_WINDOW
 
 
 def linking_span(since: str | None, until: str | None, window: float,

@@ -34,7 +34,7 @@ from shipper.enrich import sendmail
 from shipper.enrich.base import Enricher
 from shipper.enrich.recognise import Recognise
 from shipper.event import Doc
-from shipper.ids import IdAssigner
+from shipper.ids import IdAssigner, settled
 from shipper.parse.journal_fields import JournalParser
 from shipper.parse.syslog import SyslogParser
 from shipper.parse.syslog_fields import FACILITIES, SEVERITIES
@@ -247,7 +247,7 @@ class Express:
         state it leaves; its items and ids are not kept (see `_aside`)."""
         with _aside(self):
             for begin, end, _ in regions(block, CHUNK_LINES):
-                self.lines(origin, block, cap, begin, end, [[] for _ in range(sinks)], self._recognise.enrich, _uncounted)
+                self.lines(origin, block, cap, begin, end, [[] for _ in range(sinks)], _recognised(self._recognise), _uncounted)
 
 
 class JournalLane:
@@ -301,7 +301,7 @@ class JournalLane:
         leave; their items and ids are not kept (see `_aside`)."""
         with _aside(self):
             for packed in packs:
-                self.entries(origin, packed.data, [[] for _ in range(sinks)], self._recognise.enrich, _uncounted)
+                self.entries(origin, packed.data, [[] for _ in range(sinks)], _recognised(self._recognise), _uncounted)
 
 
 @contextmanager
@@ -314,6 +314,12 @@ def _aside(lane: Express | JournalLane) -> Iterator[None]:
         yield
     finally:
         lane._ids = ids
+
+
+def _recognised(recognise: Recognise) -> Callable[[list[Doc]], object]:
+    """What a warm-up does with the documents the Python stages parse: recognise them, without
+    ids, as the stages after the ids see them (`shipper.ids.settled`)."""
+    return lambda docs: recognise.enrich(settled(docs))
 
 
 def _uncounted(count: int) -> None:

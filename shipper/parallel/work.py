@@ -12,7 +12,7 @@ from typing import Any, Iterable, Sequence
 from shipper.enrich.recognise import Recognise
 from shipper.event import TAG_TRUNCATED, TAG_UNPARSED, Doc
 from shipper.ids import Block as IdBlock
-from shipper.ids import IdAssigner, IdState
+from shipper.ids import IdAssigner, IdState, settled
 from shipper.parallel.direct import Direct
 from shipper.parallel.express import Express, JournalLane, Tail, regions
 from shipper.parse.base import ParseContext, Parser
@@ -177,7 +177,7 @@ class Worker:
         else:
             for chunk in warm:
                 assert isinstance(chunk, RawChunk)
-                self.recognise.enrich(parser.parse(chunk))
+                self.recognise.enrich(settled(parser.parse(chunk)))
 
     def _lane(self, job: Job, parser: Parser, ids: IdAssigner) -> Express | JournalLane | None:
         """The express lane for this job, where it can serve (`shipper.parallel.express`)."""

@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 
 from shipper.event import TAG_TIMESTAMP_INFERRED, Doc, set_path
+from shipper.ids import raw_bytes
 from shipper.parse.base import ParseContext
 from shipper.parse.common import TAG_TIMESTAMP_NONEXISTENT, TextParser, add_item_tags
 from shipper.parse.timestamps import ISO_STAMP, IsoStamps, LocalTime
@@ -192,7 +193,10 @@ class ElasticsearchParser(TextParser):
         try:
             obj = orjson.loads(body)
         except orjson.JSONDecodeError:
-            return None
+            try:  # bytes that are not UTF-8 (kept for the id, `shipper.ids`): read with U+FFFD
+                obj = orjson.loads(raw_bytes(body).decode("utf-8", "replace"))
+            except orjson.JSONDecodeError:
+                return None
         if not isinstance(obj, dict):
             return None
         stamp = obj.get("@timestamp") or obj.get("timestamp")

@@ -17,7 +17,8 @@ values); ``None`` (an oversized field in ``journalctl -o json``) is skipped. Map
 * ``journald.*`` per docs/fields.md; every other field into ``journald.custom`` under its own
   name, including a fallback field that was not used (``_COMM`` when ``SYSLOG_IDENTIFIER`` named
   the process). A binary value that is not UTF-8 goes there base64-encoded as ``<NAME>_base64``.
-* A ``MESSAGE`` that is not UTF-8 is decoded with replacement characters and tagged ``invalid_utf8``.
+* A ``MESSAGE`` that is not UTF-8 is tagged ``invalid_utf8``; its bytes are kept as surrogateescape
+  does until the id is made of them, then replaced with U+FFFD (`shipper.ids.settle`).
   A mapped field with several values (rare: journald keeps them all) gives its first value.
 
 `journal_doc` is the mapping. A C extension (``_journaldoc.c``) builds the same documents for the
@@ -288,8 +289,8 @@ def _pop_int(c: dict[str, Any], key: str) -> int | None:
 
 def _normalise(c: dict[str, Any]) -> list[str] | None:
     """Make every value of an entry that has non-str values usable, in place: keyword fields
-    become text (first value, invalid UTF-8 replaced: ``MESSAGE`` then tags the entry
-    ``invalid_utf8``); other fields keep their text, or base64 under ``<NAME>_base64``."""
+    become text (first value, invalid UTF-8 replaced; ``MESSAGE`` keeps it for the id and tags the
+    entry ``invalid_utf8``); other fields keep their text, or base64 under ``<NAME>_base64``."""
     tags = None
     for key, value in list(c.items()):
         if value.__class__ is str:
@@ -297,7 +298,8 @@ def _normalise(c: dict[str, Any]) -> list[str] | None:
         if value is None:
             del c[key]
         elif key in _KEYWORD_FIELDS:
-            c[key], bad = _text(value)
+            # MESSAGE keeps the bytes that are not UTF-8 for the id (`shipper.ids.settle`).
+            c[key], bad = _text(value, "surrogateescape" if key == "MESSAGE" else "replace")
             if bad and key == "MESSAGE":
                 tags = [TAG_INVALID_UTF8]
         else:
@@ -319,8 +321,9 @@ def _custom_value(custom: dict[str, Any], key: str, value: Any) -> None:
     custom[key] = texts if isinstance(value, list) else (texts[0] if texts else "")
 
 
-def _text(value: Any) -> tuple[str, bool]:
-    """(text, whether it was not valid UTF-8) for a non-str value (bytes, a number, a list: the first)."""
+def _text(value: Any, errors: str = "replace") -> tuple[str, bool]:
+    """(text, whether it was not valid UTF-8) for a non-str value (bytes, a number, a list: the
+    first); bytes that are not UTF-8 decoded with ``errors``."""
     if isinstance(value, list):
         value = value[0] if value else ""
         if value.__class__ is str:
@@ -329,7 +332,7 @@ def _text(value: Any) -> tuple[str, bool]:
         try:
             return value.decode("utf-8"), False
         except UnicodeDecodeError:
-            return value.decode("utf-8", "replace"), True
+            return value.decode("utf-8", errors), True
     return ("" if value is None else str(value)), False
 
 

@@ -87,6 +87,7 @@ class Signature:
     fields: tuple[FieldRule, ...] = ()
     variants: tuple[Variant, ...] = ()
     where: str = ""
+    consequence: bool = False  # a failure another unit's failure explains (``Dependency failed for ...``)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,11 @@ class Rules:
     @functools.cached_property
     def by_id(self) -> dict[str, Signature]:
         return {s.id: s for s in self.signatures}
+
+    @functools.cached_property
+    def consequences(self) -> frozenset[str]:
+        """The ids of the signatures that are consequences of another unit's failure."""
+        return frozenset(s.id for s in self.signatures if s.consequence)
 
     @functools.cached_property
     def contexts(self) -> tuple[ContextRule, ...]:

@@ -67,6 +67,9 @@ A signature::
     variants:                         # texts chosen by variable values; the first that holds wins
       - when: {status: ["203"]}
         hint: "..."                   # (also title, remediation, docs)
+    consequence: true                 # a failure that another unit's failure explains ("Dependency
+                                      # failed for ..."): it joins that unit's incident, keeps its own
+                                      # hint and is listed as a consequence (only role: failure)
 
 Templates use ``{var}``: a named group, a ``doc_vars``/``set``/``defaults`` name, or one computed by
 the recogniser (`COMPUTED_VARS`); those in `LOWER_CASE_VARS` are put in lower case (``which``:

@@ -42,7 +42,7 @@ _UNIT_KEYS = {"processes", "datasets", "look_at"}
 _CONTEXT_KEYS = {"id", "prefilter", "regex", "lines"}
 _SIG_KEYS = {
     "id", "role", "rank", "recognises", "title", "hint", "remediation", "docs", "prefilter",
-    "processes", "patterns", "journal", "doc_vars", "when", "unless", "defaults", "fields", "variants",
+    "processes", "patterns", "journal", "doc_vars", "when", "unless", "defaults", "fields", "variants", "consequence",
 }
 _PATTERN_KEYS = {"regex", "prefilter", "processes", "context", "set", "title", "hint", "remediation", "docs"}
 _FIELD_KEYS = {"var", "value", "type", "default"}
@@ -185,9 +185,20 @@ class FileLoader:
             fields=tuple(self.field_rule(f, v, f"{key}.fields.{f}") for f, v in (data.get("fields") or {}).items()),
             variants=tuple(self.variant(v, f"{key}.variants[{i}]") for i, v in enumerate(data.get("variants") or [])),
             where=self.at(key),
+            consequence=self.consequence(data.get("consequence", False), f"{key}.consequence", role),
         )
         self.check_vars(sig, key)
         return sig
+
+    def consequence(self, data: Any, key: str, role: str) -> bool:
+        """``consequence: true``: a failure that another unit's failure explains (it joins that
+        unit's incident and keeps its own hint)."""
+        if not isinstance(data, bool):
+            raise self.fail(key, f"expected true or false, not {data!r}")
+        if data and role != "failure":
+            raise self.fail(key, f"only a failure can be a consequence of another unit's failure, not a {role}",
+                            "remove the key, or make the signature's role failure")
+        return data
 
     def pattern(self, data: Any, key: str, prefilter: tuple[str, ...], processes: tuple[str, ...]) -> Pattern:
         if isinstance(data, str):

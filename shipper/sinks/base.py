@@ -41,6 +41,13 @@ class Sink(Protocol):
     name: str
     counters: Counter[str]  # e.g. stored, duplicates, dead_lettered, retries
 
+    @property
+    def failing(self) -> bool:
+        """Open, but not taking documents now (read on any thread): only a sink that retries on
+        its own (the Elasticsearch sink) can be so; the daemon then counts its output as
+        unreachable (`shipper.daemon.courier`)."""
+        ...
+
     def open(self, ack: Ack) -> None: ...
 
     def encoder(self) -> Encode: ...
@@ -54,6 +61,16 @@ class Sink(Protocol):
     def files(self) -> list[Path]:
         """The files it writes. Neither a replay nor the daemon reads them as inputs: a glob or a
         directory that takes in its own output would read back what it writes, without end."""
+        ...
+
+
+@runtime_checkable
+class Probed(Protocol):
+    """A sink whose destination can say, once it is open, whether what it will be sent will be
+    refused (the Elasticsearch sink: the credentials' privileges)."""
+
+    def check_writable(self) -> None:
+        """Raises a `shipper.errors.ShipperError` saying why the destination would refuse what it is sent."""
         ...
 
 

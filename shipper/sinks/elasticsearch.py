@@ -16,7 +16,7 @@ While documents wait for a retry the sink is `failing` (`shipper.sinks.es_outage
 cluster cannot take now (429, 502-504: `shipper.sinks.retry`) are retried without end in the daemon,
 like a whole request; in a replay (a command that ends) so are 429s (the write queue is full: the
 cluster is there, and drains it), while 502/503/504 items go to the dead letter after
-``max_item_retries`` tries, and the sink says how many, after how long, and why (`_endless`).
+``max_item_retries`` retries, and the sink says how many, after how long, and why (`_endless`).
 
 `abandon` (any thread) lets go at once: a reload whose ``run.stop_timeout`` ran out while the
 sink retried must not deliver what it holds to the old destination later. It sends nothing more
@@ -41,6 +41,7 @@ from shipper.config.elasticsearch import ElasticsearchOutput
 from shipper.env import Env
 from shipper.errors import OutputError, UnavailableError
 from shipper.event import Batch
+from shipper.sinks import es_privileges
 from shipper.sinks.base import Ack, Encode, items_of, sqlite_files
 from shipper.sinks.bulk import DEADLETTER_DATASET, Chunk, Chunker, Encoder, Reply
 from shipper.sinks.deadletter import FILENAME, DeadLetterStore, Letter
@@ -160,6 +161,12 @@ class ElasticsearchSink:
         """Documents wait for a retry: Elasticsearch does not take them now (read on any thread)."""
         return self._outage.failing
 
+    def check_writable(self) -> None:
+        """After `open`: an `UnavailableError` when Elasticsearch says the credentials may not write
+        to the data streams (`shipper.sinks.es_privileges`); a reload's probe of a new output."""
+        assert self._conn is not None, "open() first"
+        es_privileges.check_writable(self._conn, self.cfg.namespace, self._say)
+
     # -- requests ---------------------------------------------------------------------------------
     def _pump(self, block: bool) -> None:
         """Send the requests that are due, then settle finished ones (waiting for one if ``block``,
@@ -251,7 +258,7 @@ class ElasticsearchSink:
         bound = ""
         if not self._endless(status):
             bound = (f" for up to about {duration(self._backoff.total(self.cfg.max_item_retries))} "
-                     f"({self.cfg.max_item_retries} tries), then they go to the dead letter")
+                     f"({_tries(self.cfg.max_item_retries + 1)}), then they go to the dead letter")
         self._outage.retry(again, self._where, reason,
                            f"Elasticsearch at {self._where} does not take {len(again):,} of {len(chunk):,} documents "
                            f"for now ({reason}); retrying them with backoff{bound} ({self._held:,} events held)")
@@ -268,7 +275,7 @@ class ElasticsearchSink:
         since = chunk.failed_at if chunk.failed_at is not None else time.monotonic()
         what = "1 document" if n == 1 else f"{n:,} documents"
         self._say(f"{what} dead-lettered after retrying for {duration(time.monotonic() - since)} "
-                  f"({chunk.attempt + 1} tries): {status} {error_reason(exhausted[0][1])}; "
+                  f"({_tries(chunk.attempt + 1)}): {status} {error_reason(exhausted[0][1])}; "
                   "`shipper deadletter retry` sends them again: run it when the cluster is healthy")
 
     def _delivered(self, created: int, existing: int) -> None:
@@ -365,3 +372,7 @@ class ElasticsearchSink:
             self._say(f"warning: the index template {INDEX_TEMPLATE} is not installed in {self._where}; "
                       "documents get Elasticsearch's default mappings. Run `shipper setup` first")
 
+
+def _tries(sends: int) -> str:
+    """How many times documents were sent, for a message: the first send is try 1."""
+    return "1 try" if sends == 1 else f"{sends:,} tries"

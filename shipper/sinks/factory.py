@@ -53,4 +53,5 @@ def make_sinks(
     from shipper.sinks.local import LocalSink
 
     local = cfg.output.local
-    return [LocalSink(store or (local.path if local and local.path else None) or env.default_store, durable=daemon)]
+    return [LocalSink(store or (local.path if local and local.path else None) or env.default_store, durable=daemon,
+                      incident_window=float(cfg.recognise.incident_window))]

@@ -16,6 +16,11 @@ together.
 
 Each index costs every insert (a cursor opened per row), so there are two: the unique one and
 one over the rare recognised events. ``bench/local.py`` prints the costs.
+
+A run that stores events records the incident window it linked them with in ``meta``
+(``incident_windows``: the windows runs used, each once, the last run's last), so that ``causes``
+and ``report`` link them again as they were linked (`StoreQueries.incident_windows`). A store
+written before has no such record: it reads as it did (the default window).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import orjson
 from shipper.errors import InputError, OutputError
 from shipper.event import Batch, Doc
 from shipper.sinks.base import Ack, Encode, items_of, sqlite_files
-from shipper.sinks.local_read import RECOGNISED, StoreQueries
+from shipper.sinks.local_read import RECOGNISED, WINDOWS_KEY, StoreQueries
 from shipper.sinks.local_writer import Commit, Writer
 from shipper.sinks.rows import encode_rows
 
@@ -111,12 +116,15 @@ class LocalStore(StoreQueries):
     ``create=False``: the file must exist already. ``read_only``: for a command that only reads the
     store; nothing is created, migrated or written, and what keeps it from being read is an
     `InputError` (a missing file, one this user may not read, an empty file, another database).
-    ``durable``: each commit is on disk when it returns (see `_SYNCHRONOUS`).
+    ``durable``: each commit is on disk when it returns (see `_SYNCHRONOUS`). ``incident_window``:
+    the window the events written are linked with, recorded with the first of them.
     """
 
-    def __init__(self, path: Path, *, create: bool = True, read_only: bool = False, durable: bool = False) -> None:
+    def __init__(self, path: Path, *, create: bool = True, read_only: bool = False, durable: bool = False,
+                 incident_window: float | None = None) -> None:
         self.path = path
         self._indexed = 0  # the full-text index's mark as last seen; 0: not read yet (see _rollback)
+        self._linked_with = incident_window  # recorded with the first rows stored (`_record_window`), then None
         if read_only:
             self.db = _open_read_only(path)
             return
@@ -169,15 +177,26 @@ class LocalStore(StoreQueries):
             db.execute("BEGIN IMMEDIATE")  # waits for another writer (a read that turns into a write would fail at once)
             (last,) = db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()
             added = 0
+            stored = False
             for width, run in groupby(rows, len):  # runs of one kind, in order (rowids keep the order)
                 added += db.executemany(_INSERTS[width], run).rowcount
+                stored = True
+            if stored and self._linked_with is not None:
+                self._record_window(self._linked_with)
             if last + added - self._indexed >= FTS_STEP:
                 self._index_text()
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
             raise OutputError(f"cannot write to the local store {self.path}: {exc}") from None
+        if stored:
+            self._linked_with = None
         return added
+
+    def _record_window(self, window: float) -> None:
+        """Within a write transaction: ``window`` becomes the last of the incident windows recorded."""
+        used = [w for w in self.incident_windows() if w != window] + [window]
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (WINDOWS_KEY, orjson.dumps(used).decode()))
 
     def update_text_index(self) -> None:
         """Adds the rows stored since the last step to the full-text index (a no-op when none are)."""
@@ -286,13 +305,16 @@ def _not_this_store(path: Path, version: str | None) -> InputError:
 class LocalSink:
     """Writes batches into a `LocalStore` on its writer thread (`Writer`: SQLite's work overlaps
     the caller's) and acknowledges each once its transaction is committed, on the caller's thread.
-    ``durable`` (the daemon): once it is committed on disk (`LocalStore`'s ``durable``)."""
+    ``durable`` (the daemon): once it is committed on disk (`LocalStore`'s ``durable``).
+    ``incident_window``: the window the run links incidents with, recorded in the store."""
 
     name = "local"
+    failing = False  # (`Sink.failing`: it does not retry on its own)
 
-    def __init__(self, path: Path, *, durable: bool = False) -> None:
+    def __init__(self, path: Path, *, durable: bool = False, incident_window: float | None = None) -> None:
         self.path = path
         self._durable = durable
+        self._window = incident_window
         self.counters: Counter[str] = Counter()
         self._store: LocalStore | None = None
         self._writer: Writer | None = None
@@ -300,7 +322,7 @@ class LocalSink:
 
     def open(self, ack: Ack) -> None:
         self._ack = ack
-        self._store = LocalStore(self.path, durable=self._durable)
+        self._store = LocalStore(self.path, durable=self._durable, incident_window=self._window)
         self._writer = Writer(self._store)
 
     def encoder(self) -> Encode:

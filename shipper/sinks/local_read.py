@@ -17,6 +17,8 @@ from shipper.event import Doc
 # The recognised events. The schema's partial index (``events_recognised``) has this condition:
 # SQLite uses it for a query that has the same one.
 RECOGNISED = "(signature IS NOT NULL OR incident IS NOT NULL)"
+# The ``meta`` key of the incident windows the runs that wrote the store linked with (`incident_windows`).
+WINDOWS_KEY = "incident_windows"
 
 
 class StoreQueries:
@@ -47,6 +49,12 @@ class StoreQueries:
             doc = loads(blob)
             doc["message"] = message
             yield doc
+
+    def incident_windows(self) -> list[float]:
+        """The incident windows (seconds) the runs that stored events linked them with, each once,
+        the last run's last; empty for a store written before they were recorded."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (WINDOWS_KEY,)).fetchone()
+        return [float(w) for w in orjson.loads(row[0])] if row is not None else []
 
     def recognised_before(self, ts: str) -> Iterator[str]:
         """The @timestamps of the recognised events before ``ts``, newest first (from the partial

@@ -39,6 +39,7 @@ class NdjsonSink:
     written, and syncs at the end."""
 
     name = "ndjson"
+    failing = False  # (`Sink.failing`: it does not retry on its own)
 
     def __init__(self, stream: IO[bytes] | None = None, path: Path | None = None, truncate: bool = False,
                  durable: bool = False) -> None:

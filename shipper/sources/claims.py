@@ -15,6 +15,12 @@ input lets go of a file once it no longer tracks it; a file it read to its end t
 (renamed to a name only another input matches) is remembered as *finished* (`FINISHED`), so that
 the other input takes it as read rather than reading it again, as long as it holds the same
 content (its first bytes: not an inode reused by a new file).
+
+The claims outlive a restart: before any input matches its patterns, each input `restore`s what its
+checkpoint holds (the files of its content streams, and those it finished and let go: saved with its
+state, `finished_by`), so that the restart gives each file to the input that had it; found afresh, it
+could go to another input (the first in the configuration that matches it: one added since), which
+would read it again, and the input that read it would report it removed before it was read to its end.
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ class Claims:
         self._inputs: list[_Input] = []  # in configuration order
         self._owner: dict[Ident, str] = {}  # file -> input key
         self._held: dict[str, dict[Ident, Held | None]] = {}  # input key -> its files (None: claimed, not read yet)
-        self._finished: OrderedDict[Ident, tuple[str, Held]] = OrderedDict()  # file -> (label, content)
+        self._finished: OrderedDict[Ident, tuple[str, Held]] = OrderedDict()  # file -> (input key, content)
 
     def register(self, key: str, label: str, match: Callable[[], Iterable[Ident]], wake: Callable[[], None]) -> None:
         """An input, in configuration order."""
@@ -75,7 +81,7 @@ class Claims:
         for ident in found:
             owner = self._owner.get(ident)
             if owner is None and ident in self._finished:
-                refused[ident] = Refusal(self._finished[ident][0], True)
+                refused[ident] = Refusal(self._label(self._finished[ident][0]), True)
                 continue
             if owner is None:
                 if earlier is None:
@@ -110,13 +116,28 @@ class Claims:
             if self._owner.get(ident) == key:
                 del self._owner[ident]
             if before is not None and before.done:
-                self._finished[ident] = (self._label(key), before)
-                self._finished.move_to_end(ident)
-                while len(self._finished) > FINISHED:
-                    self._finished.popitem(last=False)
+                self._finish(key, ident, before)
         for ident, held in files.items():
             if self._owner.setdefault(ident, key) == key:
                 mine[ident] = held
+
+    def restore(self, key: str, files: Mapping[Ident, Held], finished: Mapping[Ident, Held]) -> None:
+        """What input ``key``'s checkpoint holds, before any input matches its patterns (inputs in
+        configuration order: a file two checkpoints hold goes to the first)."""
+        for ident, content in finished.items():
+            if ident not in files:
+                self._finish(key, ident, content)
+        self.hold(key, files)
+
+    def finished_by(self, key: str) -> dict[Ident, Held]:
+        """The files input ``key`` read to their end and let go of, as remembered (for its checkpoint)."""
+        return {ident: held for ident, (owner, held) in self._finished.items() if owner == key}
+
+    def _finish(self, key: str, ident: Ident, content: Held) -> None:
+        self._finished[ident] = (key, content)
+        self._finished.move_to_end(ident)
+        while len(self._finished) > FINISHED:
+            self._finished.popitem(last=False)
 
     def _index(self, key: str) -> int:
         return next(n for n, i in enumerate(self._inputs) if i.key == key)
@@ -163,12 +184,23 @@ class Claimant:
 
     def hold(self, streams: Iterable[Tracked]) -> None:
         """The files the input's content streams are in (plain file and copies), after each change."""
-        held: dict[Ident, Held] = {}
-        for t in streams:
-            content = Held(t.fp, t.fp_len, t.done or t.ended)  # (ended: read to its end, acknowledged soon)
-            for ident in ([t.ident] if t.ident is not None else []) + [(c[0], c[1]) for c in t.copies]:
-                held[ident] = content
-        self._claims.hold(self._key, held)
+        self._claims.hold(self._key, _held(streams))
+
+    def restore(self, streams: Iterable[Tracked], finished: object) -> None:
+        """What the input's checkpoint holds, before any input's first scan: its content streams,
+        and ``finished`` (`finished_json`, as saved) the files it read to their end and let go of."""
+        let_go: dict[Ident, Held] = {}
+        for entry in finished if isinstance(finished, list) else []:
+            try:
+                dev, ino, fp, fp_len = entry
+                let_go[(int(dev), int(ino))] = Held(str(fp), int(fp_len), True)
+            except (TypeError, ValueError):
+                continue  # (a hand edit: that file is claimed afresh)
+        self._claims.restore(self._key, _held(streams), let_go)
+
+    def finished_json(self) -> list[list[object]]:
+        """The files the input read to their end and let go of, for its checkpoint (`restore`)."""
+        return [[dev, ino, held.fp, held.fp_len] for (dev, ino), held in self._claims.finished_by(self._key).items()]
 
     @staticmethod
     def _head(path: str) -> bytes | None:
@@ -187,6 +219,16 @@ class Claimant:
             self._warn(f"claimed:{path}", f"shipper: {self._where}: {path} is read by the input {refusal.owner} "
                        "(the first input in the configuration that matched it); this input skips it, so that its "
                        "lines are not shipped twice (add it to this input's exclude: to silence this)")
+
+
+def _held(streams: Iterable[Tracked]) -> dict[Ident, Held]:
+    """The files content streams are in (plain file and copies), and what each holds."""
+    held: dict[Ident, Held] = {}
+    for t in streams:
+        content = Held(t.fp, t.fp_len, t.done or t.ended)  # (ended: read to its end, acknowledged soon)
+        for ident in ([t.ident] if t.ident is not None else []) + [(c[0], c[1]) for c in t.copies]:
+            held[ident] = content
+    return held
 
 
 def _done(ident: Ident, path: str, st: os.stat_result, head: bytes, now: float) -> Tracked:

@@ -136,13 +136,14 @@ def _decode_lines(block: LineBlock) -> tuple[list[str], Tags]:
 
 def decode_line(line: bytes, cut: bool = False) -> tuple[str, bool]:
     """``(text, valid)``; for a ``cut`` line a character split by the cut is dropped, not
-    counted as invalid."""
+    counted as invalid. Bytes that are not UTF-8 are kept as surrogateescape does, for the id
+    (`shipper.ids`, which then replaces them with U+FFFD)."""
     try:
         return line.decode(), True
     except UnicodeDecodeError as exc:
         if cut and exc.end == len(line) and exc.start >= len(line) - 3 and "unexpected end" in exc.reason:
             return decode_line(line[: exc.start])
-        return line.decode("utf-8", "replace"), False
+        return line.decode("utf-8", "surrogateescape"), False
 
 
 def _add_tag(tags: Tags, index: int, tag: str) -> None:

@@ -8,7 +8,8 @@ files end, the new one is not read yet): files are added by rotation and by new 
 by vacuuming. The readers have no descriptor to wake the daemon: it polls (every 0.1 s when idle).
 Each writer of entries (journald, one host's systemd-journal-remote: a
 sequence-number id) is read by its own reader, from its own position (`shipper.sources.journal_writer`
-says why), as its own stream: source id ``<input key>/<seqnum_id>``.
+says why), as its own stream: source id ``<input key>/<seqnum_id>``. A writer whose files are all
+gone, read to their end and acknowledged, is forgotten, with an `End` of its stream.
 
 Filters: ``units`` match ``_SYSTEMD_UNIT=`` (the unit's own processes) and also ``UNIT=``,
 ``OBJECT_SYSTEMD_UNIT=`` and ``COREDUMP_UNIT=`` (what PID 1, and others, write *about* the unit:
@@ -46,7 +47,7 @@ from shipper.sources.journal_dir import JournalFiles, Listed, Pins
 from shipper.sources.journal_entries import damaged_tags, native_reader
 from shipper.sources.journal_header import cursor_number, cursor_time, undated_time
 from shipper.sources.journal_writer import Saved, Start, Writer, shipped_time
-from shipper.sources.live import Gap, JournalMark, Log, Polled, iso
+from shipper.sources.live import End, Gap, JournalMark, Log, Polled, iso
 
 # Entries read per poll. The daemon takes what one poll returns through every stage (parsing, ids,
 # recognition, encoding) before the next poll, so a small chunk keeps its documents in the CPU's
@@ -161,9 +162,10 @@ class JournalFollower:
         for seqnum_id, writer in list(self._writers.items()):
             writer.update(groups.pop(seqnum_id, []))
             out += writer.take_gaps()
-            if writer.gone():
+            if writer.gone():  # (read and acknowledged: the daemon forgets it too, and saves that)
                 writer.release()
                 del self._writers[seqnum_id], self._by_sid[writer.origin.source_id]
+                out.append(End(writer.origin.source_id, None))
         for seqnum_id, files in groups.items():
             out += self._new_writer(seqnum_id, files)
         out += [self._vanished(i, saved.mark) for i, saved in self._saved.items() if not saved.settled]

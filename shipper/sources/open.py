@@ -8,9 +8,12 @@ are walked recursively (``/var/log/journal/<machine-id>/`` works); hidden files 
 that is not a regular file (a FIFO, a socket, a link to a directory) are skipped there, but an
 entry that cannot be looked at (a dangling symbolic link, no permission) fails as it would if it
 were named. A tar archive (plain or compressed) is refused: its members are not read (extract
-it, then replay the directory). An SQLite database (a shipper store: `replay --store DIR/s.db`
-before) is no log: named, it is refused; in a directory it is left out with its ``-wal`` and
-``-shm`` files, and the replay is told which were (``note``). Every file is opened here, to
+it, then replay the directory). Files that are no log (`sniff.not_a_log`: an SQLite database such
+as a shipper store of `replay --store DIR/s.db` before; a file named like a binary journal,
+``*.journal``, that is none and whose format is not forced; a journal file that is empty or shorter
+than its header) are refused when named; in a directory they are left out (a database with its
+``-wal`` and ``-shm`` files), and the replay is told which were (``note``, one line for each kind).
+Every file is opened here, to
 recognise its compression and format by content (and to report a missing or unreadable path
 before reading starts), and sources read it through that descriptor (`shipper.sources.pins`): a
 file renamed before it is read (logrotate, journald's rotation) is still the file that was listed.
@@ -35,7 +38,7 @@ from shipper.sources.journal import JournalFile, JournalSource
 from shipper.sources.journal_entries import journal_module
 from shipper.sources.pins import open_pinned
 from shipper.sources.rotation import family_of, order_rotated
-from shipper.sources.sniff import SNIFF_BYTES, Sniffed, has_year_less_stamps, is_sqlite, is_tar, sniff
+from shipper.sources.sniff import SNIFF_BYTES, NotALog, Sniffed, has_year_less_stamps, is_sqlite, is_tar, not_a_log, sniff
 from shipper.sources.stream import InputStream, input_error
 
 FORMATS = ("auto", "syslog", "elasticsearch", "journal-export", "journal-json")
@@ -84,7 +87,7 @@ class _Grouper:
     seen: set[str] = field(default_factory=set)
     own: frozenset[str] = frozenset()  # the real paths of the files the replay writes
     guesses: dict[tuple[str, str], YearGuess] = field(default_factory=dict)  # streams' (files': `_year_guess`)
-    databases: list[str] = field(default_factory=list)  # SQLite files found in directories, left out
+    left_out: dict[NotALog, list[str]] = field(default_factory=dict)  # files found in directories that are no log
 
     def add_path(self, path: str) -> None:
         try:
@@ -127,12 +130,13 @@ class _Grouper:
         if real in self.seen:
             return
         self.seen.add(real)
-        probe = _probe(path)
-        if probe is None:  # an SQLite database
+        probe = _probe(path, self.fmt)
+        if not isinstance(probe, _Probe):  # no log
             if named:
-                raise sqlite_error(path)
-            self.databases.append(path)
-            self.seen.update((real + "-wal", real + "-shm"))  # its journal files are no logs either
+                raise not_a_log_error(probe, path)
+            self.left_out.setdefault(probe, []).append(path)
+            if probe == "sqlite":
+                self.seen.update((real + "-wal", real + "-shm"))  # its journal files are no logs either
             return
         if probe.sniffed == "journal-file":
             key = ("journal", os.path.abspath(journal_dir))
@@ -220,8 +224,9 @@ def _opener(probe: _Probe) -> Callable[[], InputStream]:
     return open_stream
 
 
-def _probe(path: str) -> _Probe | None:
-    """The file opened and recognised; None for an SQLite database (a shipper store), which is no log."""
+def _probe(path: str, fmt: str) -> _Probe | NotALog:
+    """The file opened and recognised; what it is if it is no log (`not_a_log`: a file named like a
+    journal is read as the format ``fmt`` forces, though)."""
     try:
         fd = open_pinned(path)
     except OSError as exc:
@@ -239,10 +244,12 @@ def _probe(path: str) -> _Probe | None:
     if is_tar(head):
         os.close(fd)
         raise tar_error(path)
-    if is_sqlite(head):
+    sniffed = sniff(head)
+    kind = not_a_log(os.path.basename(path), head, sniffed)
+    if kind is not None and (kind != "not-journal" or fmt == "auto"):
         os.close(fd)
-        return None
-    return _Probe(path, sniff(head), has_year_less_stamps(head), stream.compression is not None, stream.size or 0,
+        return kind
+    return _Probe(path, sniffed, has_year_less_stamps(head), stream.compression is not None, stream.size or 0,
                   mtime, fd)
 
 
@@ -278,11 +285,46 @@ def sqlite_error(name: str) -> InputError:
                            "to read a store")
 
 
-def _skipped_note(databases: Sequence[str]) -> str:
-    """The line that names the SQLite databases left out of the directories replayed."""
-    what = "an SQLite database" if len(databases) == 1 else f"{len(databases)} SQLite databases"
-    return (f"replay: left out {what} found in the directories replayed (not logs: a shipper store, or another "
-            f"program's database): {', '.join(databases)}; `shipper causes --store FILE` reads a shipper store")
+def not_a_log_error(kind: NotALog, path: str) -> InputError:
+    """The error for a file named as an input that is no log (`not_a_log`)."""
+    if kind == "sqlite":
+        return sqlite_error(path)
+    quoted = shlex.quote(path)
+    if kind == "not-journal":
+        return InputError(
+            f"cannot read {path}: it is named like a binary journal file, but it is not one (it does not start "
+            "with the journal signature LPKSHHRH), nor a journal export or JSON dump",
+            hint=f"if it is a text log, give its format (shipper replay --format syslog {quoted}) or rename it; "
+                 f"if it was a journal file, it is damaged: `journalctl --file {quoted}` says what it holds")
+    return InputError(
+        f"cannot read {path}: it is a journal file with no header yet (empty, or shorter than a journal file's "
+        "header): a writer (journald, systemd-journal-remote) has just created it, or it was cut",
+        hint="replay it once it has been written to; `journalctl --file "
+             f"{quoted}` says whether it reads")
+
+
+# Per kind of file left out (`not_a_log`): what one is, what several are, why they are no logs, what to do.
+_LEFT_OUT: dict[NotALog, tuple[str, str, str, str]] = {
+    "sqlite": ("an SQLite database", "SQLite databases", "not logs: a shipper store, or another program's database",
+               "`shipper causes --store FILE` reads a shipper store"),
+    "not-journal": ("a file named like a binary journal file", "files named like binary journal files",
+                    "not journal files: no journal signature at the start, nor a journal export or JSON dump",
+                    "give a text log's path with --format syslog to read it as text"),
+    "unwritten-journal": ("a journal file with no header yet", "journal files with no header yet",
+                          "empty or shorter than a journal file's header: just created by a writer, or cut",
+                          "replay again once they are written to"),
+}
+
+
+def _skipped_notes(left_out: dict[NotALog, list[str]]) -> list[str]:
+    """One line per kind of file left out of the directories replayed, naming them."""
+    notes = []
+    for kind, paths in left_out.items():
+        one, several, why, what_to_do = _LEFT_OUT[kind]
+        what = one if len(paths) == 1 else f"{len(paths)} {several}"
+        notes.append(f"replay: left out {what} found in the directories replayed ({why}): {', '.join(paths)}; "
+                     f"{what_to_do}")
+    return notes
 
 
 def open_inputs(
@@ -294,8 +336,9 @@ def open_inputs(
     read as journals). `InputError` for a path that is missing or unreadable, or a bad ``fmt``.
     ``own`` are the files the replay writes (`Sink.files`): never read, since each line read would
     be written to them again (`UsageError` when one is named as an input; skipped in a directory),
-    nor stdin twice (`UsageError`). ``note`` is given one line naming the SQLite databases (shipper
-    stores) that directories held, which are not read (named, one is an `InputError`)."""
+    nor stdin twice (`UsageError`). ``note`` is given a line for each kind of file that is no log
+    (`not_a_log`: SQLite databases such as shipper stores, ...) naming those that directories held,
+    which are not read (named, one is an `InputError`)."""
     if fmt not in FORMATS:
         raise InputError(f"unknown input format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
     if max_line_bytes < 1:
@@ -308,6 +351,7 @@ def open_inputs(
             grouper.add_stdin(stdin if stdin is not None else sys.stdin.buffer)
         else:
             grouper.add_path(path)
-    if grouper.databases and note is not None:
-        note(_skipped_note(grouper.databases))
+    if note is not None:
+        for line in _skipped_notes(grouper.left_out):
+            note(line)
     return grouper.groups()

@@ -4,7 +4,8 @@ Formats: ``journal-file`` (a binary systemd journal), ``journal-export`` (``jour
 export``), ``journal-json`` (``journalctl -o json``), ``elasticsearch`` (log4j lines
 ``[2019-01-01T12:00:00,123][``, JSON server/ECS lines, console output of a failed start), and
 ``syslog`` for everything else (the syslog parser turns what it cannot read into ``unparsed``).
-`is_tar` and `is_sqlite` tell the files that are no log at all (an archive, a shipper store), which
+`is_tar` tells an archive, and `not_a_log` the files that are no log at all (a shipper store, a
+file named like a binary journal that is none, a journal file with no header yet), which
 `shipper.sources.open` does not read.
 """
 
@@ -18,6 +19,8 @@ import orjson
 from shipper.sources.export import BROKEN, DONE, MORE, read_entry
 
 Sniffed = Literal["journal-file", "journal-export", "journal-json", "elasticsearch", "syslog"]
+# What a file that is no log is (`not_a_log`).
+NotALog = Literal["sqlite", "not-journal", "unwritten-journal"]
 
 SNIFF_BYTES = 64 * 1024
 JOURNAL_FILE_MAGIC = b"LPKSHHRH"
@@ -48,6 +51,14 @@ _ES_CONSOLE = re.compile(
 _ES_SHARE = 5  # Elasticsearch lines must be at least 1 in 5 sampled lines (not a doc quoting one)
 
 
+# A journal file's header: at least the fields up to ``header_size`` (systemd's journal-def.h),
+# then as many bytes as that field gives.
+_JOURNAL_HEADER_SIZE_AT = 88
+_JOURNAL_HEADER_MIN = _JOURNAL_HEADER_SIZE_AT + 8
+_JOURNAL_HEADER_MAX = 4096  # systemd's headers have 208 to 272 bytes; a larger size is a damaged header's
+# The names journald and systemd-journal-remote give journal files (``system.journal``,
+# ``user-1000@….journal~``), also compressed (the content is what is decompressed).
+_JOURNAL_NAME = re.compile(r"\.journal~?(?:\.(?:zst|xz|gz|bz2|lz4))?$")
 _SQLITE_MAGIC = b"SQLite format 3\0"  # the first 16 bytes of every SQLite 3 database (a shipper store)
 _TAR_MAGIC = b"ustar"  # POSIX ("ustar\\0" "00") and GNU ("ustar  \\0") headers
 _TAR_MAGIC_AT = 257
@@ -63,6 +74,32 @@ def is_tar(head: bytes) -> bool:
 def is_sqlite(head: bytes) -> bool:
     """Whether ``head`` (decompressed) is the start of an SQLite database, such as a shipper store."""
     return head.startswith(_SQLITE_MAGIC)
+
+
+def not_a_log(name: str, head: bytes, sniffed: Sniffed) -> NotALog | None:
+    """What the file called ``name``, whose (decompressed) content starts with ``head`` (all of it
+    if shorter than `SNIFF_BYTES`) and reads as ``sniffed``, is if it is no log: an SQLite
+    database (a shipper store); a journal file that is empty or shorter than its header (a writer
+    has just created it, nothing is in it yet); a file named like a binary journal (``*.journal``)
+    whose text is no journal export or JSON dump (read as text, its bytes would be unparsed lines).
+    None for a log."""
+    if is_sqlite(head):
+        return "sqlite"
+    named = _JOURNAL_NAME.search(name) is not None
+    if head.startswith(JOURNAL_FILE_MAGIC) or (named and JOURNAL_FILE_MAGIC.startswith(head)):
+        return "unwritten-journal" if len(head) < _journal_header_size(head) else None
+    if named and sniffed not in ("journal-export", "journal-json"):
+        return "not-journal"
+    return None
+
+
+def _journal_header_size(head: bytes) -> int:
+    """The bytes of the journal header that starts ``head``: its ``header_size``, once it is there;
+    0 if that is no header's size (a damaged file, which the journal reader reports)."""
+    if len(head) < _JOURNAL_HEADER_MIN:
+        return _JOURNAL_HEADER_MIN
+    size = int.from_bytes(head[_JOURNAL_HEADER_SIZE_AT:_JOURNAL_HEADER_MIN], "little")
+    return size if _JOURNAL_HEADER_MIN <= size <= _JOURNAL_HEADER_MAX else 0
 
 
 def has_year_less_stamps(head: bytes) -> bool:

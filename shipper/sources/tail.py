@@ -74,6 +74,7 @@ class FileFollower:
         self._streams: list[Tracked] = []  # oldest first
         self._next_scan = 0.0
         self._first_run = False
+        self._claimed = False  # the files its checkpoint holds are claimed (`claim`)
         self._warned: set[str] = set()
         # Named counts: files skipped because another input reads them; NUL bytes dropped before lines.
         self.counters: Counter[str] = Counter()
@@ -82,12 +83,19 @@ class FileFollower:
         if claims is not None:
             claims.register(key, label, lambda: self._match().keys(), self._wake)
 
+    def claim(self, saved: dict[str, Any] | None) -> None:
+        """The files the checkpoint ``saved`` holds are this input's again, before any input's
+        `open` matches its patterns (`shipper.sources.claims`); `open` does it if not done before."""
+        if self._claimant is not None:
+            self._claimant.restore(_saved_streams(saved), (saved or {}).get("finished"))
+        self._claimed = True
+
     # -- the Follower protocol ----------------------------------------------------------------
     def open(self, saved: dict[str, Any] | None) -> list[Polled]:
+        if not self._claimed:
+            self.claim(saved)
         self._first_run = saved is None
-        self._streams = [Tracked.from_json(d) for d in (saved or {}).get("files", [])]
-        for t in self._streams:
-            t.copies = [] if not t.done else t.copies  # copies of unfinished content are looked at again
+        self._streams = _saved_streams(saved)
         out: list[Polled] = []
         self._scan(self._clock(), out)
         self._first_run = False
@@ -117,7 +125,8 @@ class FileFollower:
                 self._hold()
 
     def state(self) -> dict[str, Any]:
-        return {"files": [t.to_json() for t in self._streams]}
+        finished = self._claimant.finished_json() if self._claimant is not None else []
+        return {"files": [t.to_json() for t in self._streams], **({"finished": finished} if finished else {})}
 
     def backlog(self) -> int | None:
         return sum(max(0, t.disk - t.read) for t in self._streams if t.fd is not None)
@@ -380,3 +389,10 @@ class FileFollower:
             self._warned.add(path)
             self._log(message)
 
+
+def _saved_streams(saved: dict[str, Any] | None) -> list[Tracked]:
+    """The content streams of a saved checkpoint."""
+    streams = [Tracked.from_json(d) for d in (saved or {}).get("files", [])]
+    for t in streams:
+        t.copies = [] if not t.done else t.copies  # copies of unfinished content are looked at again
+    return streams

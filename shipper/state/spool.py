@@ -5,13 +5,14 @@ memory; when it is `full`, the daemon stops reading (the journal and the files k
 files never take more than ``max_bytes``: a record that would go over waits in memory, and so does
 every record after it (first in, first out), until the reader has taken the records before it; the
 buffer is `full` meanwhile. What waits so is what the daemon read in the turn that filled the buffer
-(reading stops then), or one record larger than the whole bound, which goes through all the same. Records are appended to segment files (``000000000042.seg``) as ``length, crc32, payload``;
+(reading stops then), or one record larger than the whole bound, which goes through all the same.
+At `close`, what waits in memory is written to the files past the bound (it says why). Records are
+appended to segment files (``000000000042.seg``) as ``length, crc32, payload``;
 a segment is deleted once it has been read. One thread appends, another reads.
 
 The buffer is a speed-up, not the source of truth: checkpoints move only when the output has
 acknowledged, so after a crash everything in the buffer is also read again from the inputs. What a
-previous run left here is still handed out (data from files deleted meanwhile is not lost; what
-waited in memory is read again from the inputs); a
+previous run left here is still handed out (data from files deleted meanwhile is not lost); a
 record torn by a crash is detected by its length and checksum and skipped with the rest of its
 segment.
 
@@ -57,6 +58,7 @@ class Spool:
         self._rfd: int | None = None
         self._roff = 0
         self._waiting: deque[bytes] = deque()  # records that did not fit under max_bytes: after those on disk
+        self._closed = False
 
     # -- sizes ------------------------------------------------------------------------------------
     @property
@@ -73,8 +75,10 @@ class Spool:
 
     @property
     def empty(self) -> bool:
-        """Nothing is waiting to be read."""
+        """Nothing is waiting to be read (a closed buffer hands out nothing more: `close`)."""
         with self._lock:
+            if self._closed:
+                return True
             unread = sum(self._sizes.values())
             if self._rseg is not None:
                 unread -= self._roff
@@ -91,16 +95,20 @@ class Spool:
             if self._waiting or sum(self._sizes.values()) + _HEADER.size + len(payload) > self.max_bytes:
                 self._waiting.append(payload)
                 return
-            record = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
-            if self._wfd is None or self._sizes[self._wseg or 0] + len(record) > self._segment_bytes:
-                self._new_segment()
-            assert self._wfd is not None and self._wseg is not None
-            try:
-                _write_all(self._wfd, record)
-            except OSError as exc:
-                self._cut_back(self._sizes[self._wseg])
-                raise self._error("cannot write to the disk buffer in", exc) from None
-            self._sizes[self._wseg] += len(record)
+            self._append(payload)
+
+    def _append(self, payload: bytes) -> None:
+        """Write one record to the files (the lock held), whatever ``max_bytes`` says."""
+        record = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+        if self._wfd is None or self._sizes[self._wseg or 0] + len(record) > self._segment_bytes:
+            self._new_segment()
+        assert self._wfd is not None and self._wseg is not None
+        try:
+            _write_all(self._wfd, record)
+        except OSError as exc:
+            self._cut_back(self._sizes[self._wseg])
+            raise self._error("cannot write to the disk buffer in", exc) from None
+        self._sizes[self._wseg] += len(record)
 
     def _cut_back(self, end: int) -> None:
         """Remove what a failed write left after ``end`` in the writer's segment. When even that
@@ -136,6 +144,8 @@ class Spool:
         """The oldest record not handed out yet, None when there is none; an `OutputError` when the
         buffer cannot be read."""
         with self._lock:
+            if self._closed:
+                return None
             try:
                 record = self._next()
             except OSError as exc:
@@ -219,13 +229,34 @@ class Spool:
         del self._sizes[number]
         self._path(number).unlink(missing_ok=True)
 
-    def close(self) -> None:
+    def close(self, keep: bool = True) -> None:
+        """Close the files; ``keep``: first write the records waiting in memory to them, past
+        ``max_bytes`` (an `OutputError` when the disk does not take them; the files are closed
+        all the same). False: the state directory is gone, nothing is written there.
+
+        Why past the bound rather than leave them to the inputs (their checkpoints did not move, so
+        a restart reads their lines again): the inputs may no longer hold them then (a file rotated
+        out of the input's paths, a journal vacuumed while shipper was stopped), and they would be
+        lost, where what is on disk is not. What goes over is a few MiB (what the turn that filled
+        the buffer read, the batches handed on at the stop, the daemon's memory queue: at most
+        ``run.queue_events``), next to a bound of a GiB by default, and the next start reads nothing
+        more until the buffer is under its bound again (`full`).
+
+        Once closed, it hands out nothing more: a courier still at work after a reload (an output
+        that cannot let go, `shipper.daemon.switch.give_back`) ends once its sink returns, rather
+        than read the files the next session's buffer reads."""
         with self._lock:
-            for fd in {self._wfd, self._rfd} - {None}:
-                assert fd is not None
-                os.close(fd)
-            self._wfd = self._rfd = None
-            self._wseg = self._rseg = None
+            self._closed = True
+            try:
+                while keep and self._waiting:
+                    self._append(self._waiting[0])
+                    self._waiting.popleft()
+            finally:
+                for fd in {self._wfd, self._rfd} - {None}:
+                    assert fd is not None
+                    os.close(fd)
+                self._wfd = self._rfd = None
+                self._wseg = self._rseg = None
 
     def _path(self, number: int) -> Path:
         return self.dir / f"{number:012d}{_SUFFIX}"

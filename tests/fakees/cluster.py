@@ -46,12 +46,31 @@ class Grant:
 
 
 @dataclass
+class Meta:
+    """What Elasticsearch keeps of a document besides its source (one shard per index here)."""
+
+    seq_no: int
+    primary_term: int = 1
+    version: int = 1
+
+
+@dataclass
 class Stream:
     name: str
     backing: str
     is_data_stream: bool
     validator: Validator
     docs: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Meta] = field(default_factory=dict)  # by _id, as docs
+    next_seq_no: int = 0
+
+    def store(self, doc_id: str, doc: Any) -> Meta:
+        """Index ``doc``: a new sequence number, the version one more than before."""
+        old = self.meta.get(doc_id)
+        self.docs[doc_id] = doc
+        self.meta[doc_id] = Meta(self.next_seq_no, version=old.version + 1 if old else 1)
+        self.next_seq_no += 1
+        return self.meta[doc_id]
 
 
 class Cluster:
@@ -69,6 +88,7 @@ class Cluster:
         self.component_templates: dict[str, dict[str, Any]] = {}
         self.ilm_policies: dict[str, dict[str, Any]] = {}
         self.pipelines: dict[str, dict[str, Any]] = {}
+        self.pits: dict[str, Any] = {}  # point in time id -> tests.fakees.search.Pit
         self.counters: Counter[str] = Counter()
         self.log: list[tuple[str, str, dict[str, str]]] = []  # method, path, headers of every request
         self._ids = itertools.count()
@@ -151,7 +171,9 @@ class Cluster:
         return f"auto{next(self._ids):016d}"
 
     def target(self, name: str) -> Stream:
-        stream = self.streams.get(name)
+        """The data stream or index ``name``, made as a write would make it; a data stream's
+        backing index names its data stream."""
+        stream = self.streams.get(name) or next((s for s in self.streams.values() if s.backing == name), None)
         if stream is None:
             found = matching_template(self.index_templates, name)
             mapping: dict[str, Any] = {"properties": {}}
@@ -170,9 +192,7 @@ class Cluster:
         if self.faults.request_statuses:
             status = self.faults.request_statuses.pop(0)
             raise _whole_request_failure(status)
-        grant = self.grant(req)
-        forbidden = not grant.index & {"all", "write", "index", "create", "create_doc"}
-        return 200, run_bulk(self, req.body, index, forbidden)
+        return 200, run_bulk(self, req.body, index, self.grant(req).index)
 
     def docs(self, name: str) -> dict[str, Any]:
         """The documents stored in data stream (or index) ``name``, by ``_id``."""

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from tests.fakees import search
 from tests.fakees.cluster import Cluster, Handler, Request
 from tests.fakees.errors import EsError
 
@@ -123,17 +124,26 @@ def get_pipeline(c: Cluster, req: Request, p: dict[str, str]) -> tuple[int, Any]
 
 
 def has_privileges(c: Cluster, req: Request, _: dict[str, str]) -> tuple[int, Any]:
+    """Whether the caller holds each privilege asked for, as Elasticsearch answers: a privilege is
+    held through a greater one too (IndexPrivilege/ClusterPrivilegeResolver: ``create_doc`` through
+    ``create``, ``index`` or ``write``; ``auto_configure`` and ``monitor`` through ``manage``). With
+    security off, 8.x and 9.x register no security endpoint: 400, the body RestController's
+    handleBadRequest writes (an ``error`` string, no ``status``; elastic/elasticsearch#53761)."""
     if not c.security:
-        raise EsError(500, "exception", "Security must be explicitly enabled when using a [basic] license. "
-                      "Enable security by setting [xpack.security.enabled] to [true] in the elasticsearch.yml file "
-                      "and restart the node.")
+        return 400, {"error": f"no handler found for uri [{req.path}] and method [{req.method}]"}
+    through = {"create_doc": {"create", "index", "write"}, "create": {"index", "write"}, "index": {"write"},
+               "auto_configure": {"manage"}, "monitor": {"manage"}}  # (privilege: the greater ones that hold it)
+
+    def held(granted: set[str], priv: str) -> bool:
+        return bool(granted & ({"all", priv} | through.get(priv, set())))
+
     grant = c.grant(req)
     body = _json(req)
-    cluster = {priv: "all" in grant.cluster or priv in grant.cluster for priv in body.get("cluster", [])}
+    cluster = {priv: held(grant.cluster, priv) for priv in body.get("cluster", [])}
     index: dict[str, dict[str, bool]] = {}
     for entry in body.get("index", []):
         for name in entry.get("names", []):
-            index[name] = {priv: "all" in grant.index or priv in grant.index for priv in entry.get("privileges", [])}
+            index[name] = {priv: held(grant.index, priv) for priv in entry.get("privileges", [])}
     every = all(cluster.values()) and all(v for d in index.values() for v in d.values())
     return 200, {"username": grant.user, "has_all_requested": every, "cluster": cluster, "index": index,
                  "application": {}}
@@ -179,4 +189,9 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("PUT", re.compile(r"/_ingest/pipeline/(?P<id>[^/_][^/]*)"), put_pipeline),
     ("GET", re.compile(r"/_ingest/pipeline/(?P<id>[^/_][^/]*)"), get_pipeline),
     ("GET|POST", re.compile(r"/_security/user/_has_privileges"), has_privileges),
+    ("POST", re.compile(r"/(?P<index>[^/_][^/]*)/_pit"), search.open_pit),
+    ("DELETE", re.compile(r"/_pit"), search.close_pit),
+    ("GET|POST", re.compile(r"/_search"), search.search),
+    ("GET|POST", re.compile(r"/(?P<index>[^/_][^/]*)/_search"), search.search),
+    ("GET", re.compile(r"/(?P<index>[^/_][^/]*)/_doc/(?P<id>[^/]+)"), search.get_doc),
 ]

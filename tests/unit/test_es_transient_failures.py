@@ -67,7 +67,7 @@ def test_items_retried_in_a_replay_are_said_then_dead_lettered_with_how_long_and
     said = err(env)
     assert ("does not take 26 of 26 documents for now (503 unavailable_shards_exception: "
             "[logs-shipper.syslog-default][0] primary shard is not active") in said, said
-    assert "(3 tries), then they go to the dead letter" in said, said
+    assert "(4 tries), then they go to the dead letter" in said, said
     assert "26 documents dead-lettered after retrying for 0 s (4 tries): 503 unavailable_shards_exception" in said, said
     assert "`shipper deadletter retry` sends them again: run it when the cluster is healthy" in said, said
     assert "answers again" not in said, said  # it did not: the documents were given up on

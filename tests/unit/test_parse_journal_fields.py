@@ -184,7 +184,7 @@ def test_binary_values_invalid_utf8_and_odd_values() -> None:
             "PRIORITY": "nine",
         }
     )
-    assert doc["message"] == "caf\ufffd au lait" and doc["tags"] == [TAG_INVALID_UTF8]
+    assert doc["message"] == "caf\udce9 au lait" and doc["tags"] == [TAG_INVALID_UTF8]  # U+FFFD once it has its id
     assert doc["host"] == {"name": "gorp"}
     assert doc["process"] == {"name": "sendmail", "pid": 24097}
     assert doc["journald"]["custom"] == {

@@ -73,7 +73,7 @@ def assert_same_lines(result: ReadResult, data: bytes) -> None:
         try:
             text = line.decode()
         except UnicodeDecodeError:
-            text = line.decode("utf-8", "replace")
+            text = line.decode("utf-8", "surrogateescape")  # kept for the id (shipper.ids), then U+FFFD
             invalid.append(i)
         assert result.items[i] == text, f"line {i}"
     assert result.tagged("invalid_utf8") == invalid
@@ -210,7 +210,7 @@ def test_invalid_utf8_nul_crlf_and_missing_final_newline(tmp_path: Path) -> None
     path = tmp_path / "mixed.log"
     path.write_bytes(data)
     result = read_path(path)
-    assert result.items == ["ok line", "bad \ufffd\ufffd byte", "nul \x00 inside", "été", "last without newline"]
+    assert result.items == ["ok line", "bad \udcff\udcfe byte", "nul \x00 inside", "été", "last without newline"]
     assert result.tags == {1: ("invalid_utf8",)}
     assert result.offsets == [0, 9, 21, 34, 40]
 
