@@ -6,7 +6,7 @@ import argparse
 import os
 import re
 from datetime import datetime, timezone, tzinfo
-from typing import Mapping
+from typing import Callable, Mapping
 
 from shipper.env import Env
 from shipper.errors import UsageError
@@ -27,8 +27,10 @@ def format_ts(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def parse_time_arg(text: str, *, now: float, tz: str, option: str) -> str:
-    """``2017-08-30``, ``2017-08-30T14:55``, ``2017-08-30 14:55:00+02:00`` or ``2h`` (ago)."""
+def parse_time_arg(text: str, *, now: float, tz: str | Callable[[], str], option: str) -> str:
+    """``2017-08-30``, ``2017-08-30T14:55``, ``2017-08-30 14:55:00+02:00`` or ``2h`` (ago). ``tz``:
+    the zone of a time given without one, or what finds it (asked only for such a time: an age or
+    a time with its offset needs none, so a ``TZ`` that names no zone is then no error)."""
     try:
         moment = _moment(text.strip(), now, tz)
     except (ValueError, OverflowError, OSError):  # before year 1 or after 9999 (here or in UTC)
@@ -38,7 +40,7 @@ def parse_time_arg(text: str, *, now: float, tz: str, option: str) -> str:
     return moment
 
 
-def _moment(value: str, now: float, tz: str) -> str | None:
+def _moment(value: str, now: float, tz: str | Callable[[], str]) -> str | None:
     """``value`` in the stored form; None when it is neither a date/time nor an age. A time out of
     ``datetime``'s range raises ValueError, OverflowError or OSError."""
     rel = _RELATIVE.match(value)
@@ -48,7 +50,9 @@ def _moment(value: str, now: float, tz: str) -> str | None:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return format_ts(dt if dt.tzinfo is not None else dt.replace(tzinfo=zone(tz)))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=zone(tz if isinstance(tz, str) else tz()))
+    return format_ts(dt)
 
 
 def known_zone(name: str) -> tzinfo | None:
@@ -117,10 +121,14 @@ def window_from_args(args: argparse.Namespace, env: Env, tz: str | None = None) 
         return None, None  # (no zone needed: here a TZ that names none is no error)
     if not tz:
         check_zone_option(args.timezone)
-    tz = tz or args.timezone or local_zone_name(env.environ)
+    given = tz or args.timezone
+
+    def zone_name() -> str:  # (TZ is read only for a time given without a zone)
+        return given or local_zone_name(env.environ)
+
     now = env.clock()
-    since = parse_time_arg(args.since, now=now, tz=tz, option="--since") if args.since else None
-    until = parse_time_arg(args.until, now=now, tz=tz, option="--until") if args.until else None
+    since = parse_time_arg(args.since, now=now, tz=zone_name, option="--since") if args.since else None
+    until = parse_time_arg(args.until, now=now, tz=zone_name, option="--until") if args.until else None
     if since is not None and until is not None and since >= until:
         order = "after" if since > until else "the same time as"
         raise UsageError(f"--since {args.since!r} is {order} --until {args.until!r}: no event can be in between",

@@ -13,26 +13,31 @@ from __future__ import annotations
 import argparse
 import copy
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
+from shipper.commands.relink_write import Outcome, Writer, describe
 from shipper.env import Env
-from shipper.errors import ExitCode, OutputError, UnavailableError
+from shipper.errors import ExitCode, OutputError, UnavailableError, UsageError
 from shipper.setup.options import add_es_arguments
 from shipper.timeargs import add_window_arguments
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
-    from shipper.event import Doc
-    from shipper.sinks.es_search import Hit
+    from shipper.config.elasticsearch import ElasticsearchOutput
+    from shipper.config.model import Config
+    from shipper.sinks.es_search import Hit, PointInTime
+    from shipper.sinks.retry import Backoff
+
+Span = tuple[str | None, str | None]  # [since, until): None where unbounded
 
 HELP = "link failures to their causes again in what Elasticsearch holds, across the runs that sent them"
 EXAMPLES = """\
 examples:
-  shipper relink --config shipper.yml --since 2017-08-30 --until 2017-08-31
-  shipper relink --config shipper.yml --since 7d --dry-run     only say what would change
+  shipper relink --config operator.yml --since 2017-08-30 --until 2017-08-31
+  shipper relink --config operator.yml --since 7d --dry-run     only say what would change
   shipper relink --es-url https://es1.example:9200 --config operator.yml
+  shipper relink --config operator.yml --since 7d --incident-window 30m   as runs with that window linked
 
 A failure and its cause sent by different runs (two replays, or an archive replayed after the
 daemon shipped the failure) are linked as one run of both would link them. The window is widened
@@ -40,57 +45,120 @@ to whole incidents. Only documents whose rootcause.* changes are written, each o
 changed it since it was read. It needs the index privileges read and index on logs-shipper.*-*
 (the shipper's own key, create_doc, cannot change a document): use an operator's credentials.
 
-exit status: 0 done (or nothing to change); 5 some documents could not be written (listed);
+Links are made with an incident window: --incident-window, else recognise.incident_window of
+--config, else 10 minutes. Give the window the runs that sent the documents used: with another,
+relink would change their links.
+
+exit status: 0 done (or nothing to change); 5 some documents could not be written (counted, with why);
              6 unreachable, credentials refused, privileges missing, or the search failed
 """
 
 PRIVILEGE_HINT = ("grant the index privileges read and index on logs-shipper.*-* to the credentials of the "
                   "config given (an operator's, not the shipper's API key, whose create_doc cannot change a "
                   "document); --dry-run needs read only")
+MONITOR_HINT = ("relink needs the cluster privilege monitor (to read the server version) and the index privileges "
+                "read and index on logs-shipper.*-* (read only for --dry-run): use an operator's credentials that hold "
+                "them (the shipper's role, deploy/elasticsearch-role.json, has monitor but neither read nor index)")
 _SHOWN_FAILURES = 20
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_es_arguments(p)
     add_window_arguments(p)
+    p.add_argument("--incident-window", metavar="DURATION",
+                   help="the recognise.incident_window the runs that sent the documents linked with (30s, 10m, "
+                        "2h; default: the one --config sets, else 10m)")
     p.add_argument("--dry-run", action="store_true", help="say which documents would change; write nothing")
-
-
-@dataclass
-class Outcome:
-    read: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    conflicts: int = 0  # 409s: read again and retried
-    failed: list[str] = field(default_factory=list)  # a line per document not written
-    forbidden: bool = False  # some were refused for want of a privilege
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.config import load_config
-    from shipper.setup.options import es_settings
-    from shipper.sinks.es_client import connect
     from shipper.sinks.es_privileges import data_streams
+    from shipper.sinks.retry import Backoff
     from shipper.timeargs import window_from_args
 
     since, until = window_from_args(args, env)
-    es, _ = es_settings(args)
-    window = float(load_config(args.config).recognise.incident_window)  # (linked as the runs that sent them)
+    cfg = load_config(args.config)
+    es = _es_output(args, cfg)
+    window, whence = incident_window(args, cfg, env)
     target = data_streams(es.namespace)
-    conn = connect(es, env)
+    backoff = Backoff(float(es.retry_initial), float(es.retry_max))
+    conn = _connect(es, env)
     try:
         _check_privileges(conn.client, es.namespace, ("read",) if args.dry_run else ("read", "index"))
-        (start, end), hits = _read(conn.client, conn.where, target, (since, until), window, env)
+        (start, end), hits, matched = _read(conn.client, conn.where, target, (since, until), window, backoff, env)
         changed, outcome = _relinked(hits, window)
         if args.dry_run:
             for hit, old in changed:
-                env.stdout.write(f"  would update {_describe(hit)}: {_changes(old, hit.source.get('rootcause'))}\n")
+                env.stdout.write(f"  would update {describe(hit)}: {_changes(old, hit.source.get('rootcause'))}\n")
         else:
-            _write(conn.client, conn.where, [hit for hit, _ in changed], outcome)
+            Writer(conn.client, conn.where, backoff, outcome).write([hit for hit, _ in changed])
     finally:
         conn.close()
-    _summary(env, (since, until), (start, end), outcome, args.dry_run)
+    if not matched:
+        env.stdout.write(f"relink: nothing matched {target}: Elasticsearch holds no data stream of shipper in "
+                         f"namespace {es.namespace!r} (is output.elasticsearch.namespace of --config right?)\n")
+    _summary(env, (since, until), (start, end), [h.source["@timestamp"] for h in hits], outcome, args.dry_run)
+    env.stdout.write(f"relink: linked with an incident window of {_window_text(window)} ({whence})\n")
     return _verdict(outcome, env)
+
+
+def _es_output(args: argparse.Namespace, cfg: Config) -> ElasticsearchOutput:
+    """The cluster to relink: --es-url, with the credentials of --config's output.elasticsearch.
+    Naming none is an error (not a guess at localhost: relink writes)."""
+    from shipper.config.elasticsearch import ElasticsearchOutput, with_url
+
+    es = cfg.output.elasticsearch
+    if es is None and not args.es_url:
+        where = f"{args.config} has no output.elasticsearch section" if args.config else "no --config given"
+        raise UsageError(f"relink needs to know which Elasticsearch to relink: {where}, and no --es-url",
+                         hint="give --config with an output.elasticsearch section (hosts and an operator's "
+                              "credentials), or --es-url")
+    return with_url(es or ElasticsearchOutput(), args.es_url) if args.es_url else es or ElasticsearchOutput()
+
+
+def incident_window(args: argparse.Namespace, cfg: Config, env: Env) -> tuple[float, str]:
+    """The incident window to link with, and where it came from: --incident-window, else the one
+    the config file sets, else the default (said on stderr: runs with another window would have
+    their links changed)."""
+    from shipper.config.loader import parse_duration
+    from shipper.enrich.relink import DEFAULT_WINDOW
+
+    if args.incident_window is not None:
+        try:
+            window = float(parse_duration(args.incident_window))
+        except ValueError as exc:
+            raise UsageError(f"--incident-window: {exc}") from None
+        if window <= 0:
+            raise UsageError(f"--incident-window {args.incident_window!r} is no time: give the window the runs "
+                             "that sent the documents linked with, such as 10m or 30m")
+        return window, "--incident-window"
+    key = "recognise.incident_window"
+    if key in cfg.where.marks:
+        return float(cfg.recognise.incident_window), f"{key} in {cfg.where.at(key)}"
+    whose = f"{args.config} sets no {key}" if args.config else "no --config"
+    env.stderr.write(f"relink: linking with the default incident window, {_window_text(DEFAULT_WINDOW)} (no "
+                     f"--incident-window, {whose}): the links made by runs with another recognise.incident_window "
+                     "would change; give theirs with --incident-window (e.g. --incident-window 30m)\n")
+    return DEFAULT_WINDOW, f"the default: no --incident-window, {whose}"
+
+
+def _window_text(seconds: float) -> str:
+    from shipper.enrich.hints import window_text
+
+    return window_text(seconds)
+
+
+def _connect(es: ElasticsearchOutput, env: Env) -> Any:
+    """The connection; a 403 reading the server version is the cluster privilege monitor missing."""
+    from shipper.sinks.es_client import connect
+
+    try:
+        return connect(es, env)
+    except UnavailableError as exc:
+        if " (403): " in exc.message:
+            raise UnavailableError(exc.message, hint=MONITOR_HINT) from None
+        raise
 
 
 def _check_privileges(client: Elasticsearch, namespace: str, needed: tuple[str, ...]) -> None:
@@ -134,20 +202,23 @@ def _refused(where: str, doing: str, privilege: str) -> Iterator[None]:
         raise unavailable(exc, where, doing=doing) from None
 
 
-def _read(client: Elasticsearch, where: str, target: str, asked: tuple[str | None, str | None], window: float,
-          env: Env) -> tuple[tuple[str | None, str | None], list[Hit]]:
-    """The window widened to whole incidents, and the recognised events in it, in time order."""
+def _read(client: Elasticsearch, where: str, target: str, asked: Span, window: float, backoff: Backoff,
+          env: Env) -> tuple[Span, list[Hit], bool]:
+    """The window widened to whole incidents, the recognised events in it (in time order), and
+    whether ``target`` matched any data stream."""
     from shipper.enrich.relink import linking_span
     from shipper.sinks.es_search import PointInTime
 
     hits: list[Hit] = []
-    with _refused(where, f"read the recognised events of {target}", "read"), PointInTime(client, target) as pit:
+    pit: PointInTime
+    with _refused(where, f"read the recognised events of {target}", "read"), \
+            PointInTime(client, target, backoff=backoff) as pit:
         start, end = linking_span(*asked, window, pit.recognised_before, pit.recognised_after)
         for page in pit.recognised(start, end):
             hits += page
             _progress(env, f"relink: {len(hits):,} recognised events read")
     _progress(env, "")
-    return (start, end), hits
+    return (start, end), hits, pit.shards != 0
 
 
 def _progress(env: Env, text: str) -> None:
@@ -168,75 +239,6 @@ def _relinked(hits: list[Hit], window: float) -> tuple[list[tuple[Hit, Any]], Ou
     return changed, Outcome(read=len(hits), unchanged=len(hits) - len(changed))
 
 
-def _write(client: Elasticsearch, where: str, hits: list[Hit], outcome: Outcome) -> None:
-    """Index the relinked documents back, a page at a time; a 409 (changed since read) is read again
-    and retried once."""
-    from shipper.sinks.es_search import PAGE
-
-    for first in range(0, len(hits), PAGE):
-        conflicts: list[Hit] = []
-        chunk = hits[first:first + PAGE]
-        for hit, item in zip(chunk, _bulk(client, where, [(hit, hit.source) for hit in chunk])):
-            if item.get("status") == 409:
-                conflicts.append(hit)
-            else:
-                _count(outcome, hit, item)
-        for hit in conflicts:
-            outcome.conflicts += 1
-            _retry(client, where, hit, outcome)
-
-
-def _retry(client: Elasticsearch, where: str, hit: Hit, outcome: Outcome) -> None:
-    """``hit`` changed since it was read: its new ``rootcause`` on the document as it is now."""
-    from shipper.sinks.es_search import read_again
-
-    with _refused(where, f"read {hit.index}/{hit.id} again", "read"):
-        now = read_again(client, hit)
-    if now is None:
-        outcome.failed.append(f"{_describe(hit)}: deleted since it was read")
-    elif now.source.get("rootcause") == hit.source.get("rootcause"):
-        outcome.unchanged += 1  # (another relink wrote the same links meanwhile)
-    else:
-        (item,) = _bulk(client, where, [(now, {**now.source, "rootcause": hit.source.get("rootcause")})])
-        if item.get("status") == 409:
-            outcome.failed.append(f"{_describe(hit)}: changed again while relink wrote it (409); run relink again")
-        else:
-            _count(outcome, hit, item)
-
-
-def _bulk(client: Elasticsearch, where: str, docs: list[tuple[Hit, Doc]]) -> list[dict[str, Any]]:
-    """Each document's bulk item result (``{"status": …, "error": …}``), in order."""
-    from shipper.sinks.es_search import index_actions
-
-    with _refused(where, "write the relinked documents back", "index"):
-        # pipeline=_none: the source read back went through the data stream's default pipeline
-        # (pipelines/logs-shipper-default.json) when it was first indexed. That pipeline is
-        # idempotent on it (event.kind is set only if missing, host.name is lower case already,
-        # process.pid a number or renamed already, log.level trimmed) but for one processor:
-        # event.ingested would become the time of the relink. Skipping it keeps the document as it
-        # was but for rootcause.* (a final_pipeline, which shipper's template sets none of, would
-        # still run).
-        body = client.bulk(operations=index_actions(docs), pipeline="_none",
-                           filter_path="items.*.status,items.*.error").body
-    return [next(iter(item.values())) for item in body["items"]]
-
-
-def _count(outcome: Outcome, hit: Hit, item: dict[str, Any]) -> None:
-    from shipper.sinks.es_errors import error_reason
-
-    status = int(item.get("status", 0))
-    if 200 <= status < 300:
-        outcome.updated += 1
-        return
-    outcome.forbidden |= status == 403
-    outcome.failed.append(f"{_describe(hit)}: {status} {error_reason(item)}")
-
-
-def _describe(hit: Hit) -> str:
-    rc = hit.source.get("rootcause") or {}
-    return f"{hit.index}/{hit.id} ({hit.source.get('@timestamp')} {rc.get('signature', '?')})"
-
-
 def _changes(old: Any, new: Any) -> str:
     """What linking changes in a ``rootcause``: its cause and incident, and which other fields."""
     old, new = old or {}, new or {}
@@ -251,13 +253,24 @@ def _changes(old: Any, new: Any) -> str:
     return "; ".join(parts + ([f"{', '.join(others)} changed"] if others else [])) or "cause details changed"
 
 
-def _summary(env: Env, asked: tuple[str | None, str | None], read: tuple[str | None, str | None],
-             outcome: Outcome, dry_run: bool) -> None:
-    def span(since: str | None, until: str | None) -> str:
-        return f"{since or 'the first event'} to {until or 'the last event'}"
+def span_text(since: str | None, until: str | None) -> str:
+    """``[since, until)`` in words: the end is not included."""
+    if since is None and until is None:
+        return "all of them"
+    if until is None:
+        return f"from {since} on"
+    return f"{f'from {since} ' if since else ''}until {until} (not included)"
 
-    widened = f" (widened from {span(*asked)} to whole incidents)" if read != asked else ""
-    env.stdout.write(f"relink: window read: {span(*read)}{widened}\n")
+
+def _summary(env: Env, asked: Span, read: Span, stamps: list[str], outcome: Outcome, dry_run: bool) -> None:
+    if not stamps:
+        env.stdout.write(f"relink: no recognised events {'at all' if asked == (None, None) else span_text(*asked)}\n")
+    else:
+        got = f"{stamps[0]} to {stamps[-1]} (both included)"
+        if read != asked:
+            env.stdout.write(f"relink: asked: {span_text(*asked)}; read, widened to whole incidents: {got}\n")
+        else:
+            env.stdout.write(f"relink: read: {got}\n")
     if dry_run:
         would = outcome.read - outcome.unchanged
         env.stdout.write(f"relink: {outcome.read:,} recognised events read; {would:,} documents would be updated, "
@@ -265,22 +278,31 @@ def _summary(env: Env, asked: tuple[str | None, str | None], read: tuple[str | N
         return
     retried = f" ({outcome.conflicts:,} changed meanwhile: read again and retried)" if outcome.conflicts else ""
     env.stdout.write(f"relink: {outcome.read:,} recognised events read; {outcome.updated:,} documents updated, "
-                     f"{outcome.unchanged:,} unchanged, {len(outcome.failed):,} failed{retried}\n")
+                     f"{outcome.unchanged:,} unchanged, {outcome.not_written:,} not written{retried}\n")
+    if outcome.stopped:
+        env.stdout.write(f"relink: stopped writing: {outcome.stopped}; {outcome.unwritten:,} documents were not "
+                         "written\n")
 
 
 def _verdict(outcome: Outcome, env: Env) -> int:
     """The documents not written, on stderr, and the exit code."""
-    if not outcome.failed:
+    if not outcome.not_written:
         return ExitCode.OK
     for line in outcome.failed[:_SHOWN_FAILURES]:
         env.stderr.write(f"relink: not written: {line}\n")
     if len(outcome.failed) > _SHOWN_FAILURES:
         env.stderr.write(f"relink: ... and {len(outcome.failed) - _SHOWN_FAILURES:,} more\n")
-    n = len(outcome.failed)
+    n = outcome.not_written
     what = f"{n:,} document{'s' if n != 1 else ''}"
     if outcome.forbidden:
         raise UnavailableError(f"Elasticsearch refused to let shipper write {what} back (403: the index privilege "
                                "index is missing)", hint=PRIVILEGE_HINT)
-    raise OutputError(f"{what} could not be written back (listed above); the others were",
-                      hint="fix what the reasons say, then run the same relink again: it writes only what still "
-                           "differs")
+    if outcome.unreachable and not outcome.updated:
+        raise UnavailableError(f"{outcome.stopped}: nothing was written ({what} to write)",
+                               hint="is Elasticsearch running, and is the URL right? Then run the same relink again")
+    raise OutputError(f"{what} could not be written back ({outcome.updated:,} were){_why(outcome)}",
+                      hint="run the same relink again once the cause is fixed: it writes only what still differs")
+
+
+def _why(outcome: Outcome) -> str:
+    return f": {outcome.stopped}" if outcome.stopped else " (listed above)"

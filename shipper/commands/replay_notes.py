@@ -99,10 +99,27 @@ class RecognisedSpan(Incidents):
 
 def relink_note(span: RecognisedSpan, options: list[str]) -> str | None:
     """After a replay that indexed recognised events in Elasticsearch: the `shipper relink` that
-    links them with those other runs sent (a failure there whose cause is here, or the reverse)."""
+    links them with those other runs sent (a failure there whose cause is here, or the reverse),
+    with the replay's incident window when it is not the default. ``options``: the replay's
+    --config and --es-url; its config is not named (its key, create_doc, cannot change a
+    document: relink needs an operator's credentials)."""
+    from shipper.enrich.relink import DEFAULT_WINDOW
+
     if span.first is None or span.last is None:
         return None
     until = datetime.fromisoformat(span.last[:19]) + timedelta(seconds=1)  # (--until is not included)
-    window = ["--since", span.first[:19] + "Z", "--until", until.isoformat() + "Z"]
-    return ("replay: to link these events with causes or failures other runs sent to Elasticsearch: "
-            f"shipper relink {shlex.join(options + window)}")
+    url = options[options.index("--es-url"):][:2] if "--es-url" in options else []
+    argv = ["--config", "OPERATOR.yml", *url, "--since", span.first[:19] + "Z", "--until", until.isoformat() + "Z"]
+    if span.window != DEFAULT_WINDOW:
+        argv += ["--incident-window", duration_text(span.window)]
+    return ("replay: to link these events with causes or failures other runs sent to Elasticsearch, run with an "
+            "operator's credentials (the index privileges read and index on logs-shipper.*-*; the shipper's own "
+            f"key, create_doc, cannot change a document): shipper relink {shlex.join(argv)}")
+
+
+def duration_text(seconds: float) -> str:
+    """``seconds`` as a duration the configuration and --incident-window read: 30m, 2h, 90s."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

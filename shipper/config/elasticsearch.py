@@ -85,7 +85,8 @@ class ElasticsearchOutput:
     retry_max: Duration = Duration(30)
     max_item_retries: int = field(
         default=20, metadata={"help": "item-level 5xx retries before the item goes to the dead letter "
-                                   "(429s retry forever; in `shipper run`, 502/503/504 too)"}
+                                   "(429s retry forever; in `shipper run`, 502/503/504 too); retries of "
+                                   "whole requests (a 5xx or 429 for all, no answer) do not count"}
     )
     max_held_events: int = field(
         default=6_000, metadata={"help": "events in flight or waiting for a retry; when full, reading pauses"}
@@ -126,6 +127,9 @@ class ElasticsearchOutput:
             raise ValueError("max_held_events must be at least bulk_max_docs")
         if self.retry_initial <= 0 or self.retry_max < self.retry_initial:
             raise ValueError("retry_initial must be positive and retry_max at least retry_initial")
+        if self.max_item_retries < 0:
+            raise ValueError(f"max_item_retries must be 0 or more, not {self.max_item_retries}: it is how many times "
+                             "a document whose item failed with a 5xx is sent again (0: to the dead letter at once)")
         if self.retention < 86400:
             raise ValueError("retention must be at least 1d")
 

@@ -6,6 +6,9 @@ and flushes when no batch came for `QUIET` seconds or the oldest unflushed one h
 ``linger`` seconds (so a trickle of live events is not held back until a bulk request is full).
 The sink acknowledges on this thread, into the `Ledger`. A failure that retrying cannot fix
 (credentials refused, a bug) stops the courier; the loop then stops the daemon with that error.
+So do credentials that Elasticsearch says may not write (`check_writable`), asked as soon as the
+courier opened the output: an output unreachable at the start (or at a reload while the old one
+failed too) is checked so once it answers.
 
 An output that is open but does not take documents now (the Elasticsearch sink retrying requests or
 items: `Sink.failing`) counts as unreachable: not `connected`, not `delivering`, so what is read
@@ -25,7 +28,7 @@ from shipper.daemon.ledger import Ledger
 from shipper.daemon.outbox import ORPHAN, Outbox
 from shipper.errors import ShipperError, UnavailableError
 from shipper.event import Batch
-from shipper.sinks.base import Abandonable, Sink
+from shipper.sinks.base import Abandonable, Probed, Sink
 from shipper.sources.live import Log
 
 RETRY_OPEN_MAX = 30.0
@@ -128,14 +131,20 @@ class Courier:
             self.sink_name = sink.name
             try:
                 sink.open(self._ledger.ack)
-                self.failing = False
-                return sink
             except UnavailableError as exc:
                 self.failing = True
                 sink.close()
                 if time.monotonic() - said > 60:
                     said = time.monotonic()
                     self._log(f"shipper: {exc}; retrying in the background, events wait in the buffer")
+            else:
+                try:
+                    check_writable(sink)  # (not retried: credentials that may not write stop the daemon)
+                except BaseException:
+                    sink.close()
+                    raise
+                self.failing = False
+                return sink
             if self._finish.wait(delay):
                 return None
             delay = min(delay * 2, RETRY_OPEN_MAX)
@@ -179,6 +188,13 @@ class Courier:
     def _publish(self, sink: Sink) -> None:
         self._busy_since = None
         self.counters = dict(sink.counters)
+
+
+def check_writable(sink: Sink) -> None:
+    """After ``sink`` opened: a `ShipperError` when its output says that it would refuse what it is
+    sent (`Probed`: Elasticsearch credentials without the privileges to write)."""
+    if isinstance(sink, Probed):
+        sink.check_writable()
 
 
 def describe(error: BaseException) -> str:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from shipper.daemon.courier import Courier
+from shipper.daemon.courier import Courier, check_writable
 from shipper.daemon.outbox import Outbox
 from shipper.daemon.plan import Plan
 from shipper.errors import ShipperError, UnavailableError
-from shipper.sinks.base import Ack, Probed, Sink
+from shipper.sinks.base import Ack, Sink
 
 
 def open_output(plan: Plan, ack: Ack, old_works: Callable[[], bool] | None) -> Sink | None:
@@ -24,7 +24,8 @@ def open_output(plan: Plan, ack: Ack, old_works: Callable[[], bool] | None) -> S
     (``old_works``: whether the output of the session that would end works) it is, while the old
     output works: switching would stop shipping. While the old one fails too (an outage), the new
     one is taken: it may be the fix. One that opens but says it would refuse what it is sent
-    (`Probed`: credentials without the privileges to write) is refused at a reload, the old one
+    (`courier.check_writable`: credentials without the privileges to write) is that error at a
+    start (the daemon stops before it reads anything), and is refused at a reload, the old one
     working or not: it cannot be the fix, and each of its requests would fail."""
     sink = plan.make_sink()
     try:
@@ -36,14 +37,13 @@ def open_output(plan: Plan, ack: Ack, old_works: Callable[[], bool] | None) -> S
         if old_works is not None and old_works():
             raise _cannot_be_used(exc, "check output.elasticsearch") from None
         return None
-    if old_works is not None and isinstance(sink, Probed):
-        try:
-            sink.check_writable()
-        except BaseException as exc:
-            sink.close()
-            if not isinstance(exc, ShipperError):
-                raise
-            raise _cannot_be_used(exc, None) from None
+    try:
+        check_writable(sink)
+    except BaseException as exc:
+        sink.close()
+        if old_works is None or not isinstance(exc, ShipperError):
+            raise
+        raise _cannot_be_used(exc, None) from None
     return sink
 
 

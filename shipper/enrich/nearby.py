@@ -20,11 +20,19 @@ Two facts no single line holds:
 time has whole seconds). A scope is never taken for the dependency (a transient application's
 scope is nothing's requirement). Facts from an earlier batch are kept (host -> the last one); a line
 of an earlier batch is never changed again (it may be written already).
+
+A parallel replay's worker starts a block from the facts of a state the main process knew and a
+warm-up of the lines before the block, which may not reach back to a kill a busy log logged a
+moment before. So the facts are part of the recogniser's state (`Nearby.facts`, `restore`), and a
+worker notes what the block's lines asked of the facts it started from (`Nearby.watch`): the main
+process accepts the block if the facts the block really started from answer them alike, and
+carries those facts on where the block wrote none (`continued`). No time window prunes them: a
+host's clock, or a pasted log, can go back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +47,30 @@ OOM_KILL = "kernel.oom_kill"  # the kernel's line, which names the process kille
 _KILL_RESULTS = ("oom-kill", "signal")
 # The variable (no template uses it) that carries the failed dependency to ``rootcause.dependency``.
 DEPENDENCY_UNIT = "dependency_unit"
+KILLS, FAILED = "kill", "failed"  # the two kinds of facts: a host's last OOM kill, its last unit failure
+
+Fact = tuple[float, str]  # (seconds since the epoch, the victim killed or the unit that failed)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What `Nearby` carries from one batch to the next, per host (picklable, comparable)."""
+
+    kills: dict[str, Fact]
+    failed: dict[str, Fact]
+
+    def get(self, kind: str, host: str) -> Fact | None:
+        return (self.kills if kind == KILLS else self.failed).get(host)
+
+
+@dataclass(slots=True)
+class Reads:
+    """What the lines since `Nearby.watch` asked of the facts from before it: (kind, host, the
+    asking line's time, its unit) for each question not answered by a fact written since; and the
+    (kind, host) of the facts written since."""
+
+    asked: list[tuple[str, str, float, str | None]] = field(default_factory=list)
+    written: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass
@@ -67,6 +99,32 @@ def _seconds(doc: Doc) -> float | None:
 
 def _host(doc: Doc) -> str:
     return str(get_path(doc, "host.name") or "")
+
+
+def _answer(kind: str, fact: Fact | None, at: float, unit: str | None) -> str | None:
+    """What a line at ``at`` (of ``unit``) learns from its host's last fact of ``kind``: the
+    victim of a kill a moment before it, or another unit that failed at the same moment."""
+    if fact is None:
+        return None
+    if kind == KILLS:
+        return fact[1] if 0 <= at - fact[0] <= OOM_WINDOW else None
+    return fact[1] if 0 <= at - fact[0] <= DEPENDENCY_WINDOW and fact[1] != unit else None
+
+
+def continued(expected: Facts, start: Facts, end: Facts, reads: Reads) -> Facts | None:
+    """The facts after a block read from ``start`` (``end`` then, ``reads`` what it asked), were it
+    read from ``expected``: None if a question of the block has another answer there; else
+    ``expected``'s, but those the block wrote (``end``'s)."""
+    for kind, host, at, unit in reads.asked:
+        if _answer(kind, expected.get(kind, host), at, unit) != _answer(kind, start.get(kind, host), at, unit):
+            return None
+    kills, failed = dict(expected.kills), dict(expected.failed)
+    for kind, host in reads.written:
+        if kind == KILLS:
+            kills[host] = end.kills[host]
+        else:
+            failed[host] = end.failed[host]
+    return Facts(kills, failed)
 
 
 def _name_dependency(hit: Hit, unit: str) -> None:
@@ -101,6 +159,43 @@ class Nearby:
         self._kills: dict[str, _Kill] = {}  # host -> the last OOM kill
         self._failed: dict[str, tuple[float, str]] = {}  # host -> the last unit failure (time, unit)
         self._waiting: list[_Waiting] = []  # this batch's dependency failures that name no unit yet
+        self._reads: Reads | None = None  # what the lines ask and write, while watched
+
+    def facts(self) -> Facts:
+        """The facts the lines after tell from (a copy, without this batch's documents)."""
+        return Facts({host: (kill.at, kill.victim) for host, kill in self._kills.items()}, dict(self._failed))
+
+    def restore(self, facts: Facts) -> None:
+        """Start from ``facts`` (between batches), unwatched."""
+        self._kills = {host: _Kill(at, victim, None) for host, (at, victim) in facts.kills.items()}
+        self._failed = dict(facts.failed)
+        self._waiting.clear()
+        self._reads = None
+
+    def watch(self) -> None:
+        """From now on, note what the lines ask of the facts from before, and the facts they write."""
+        self._reads = Reads()
+
+    def watched(self) -> Reads:
+        """What was noted since `watch` (and stop noting)."""
+        reads, self._reads = self._reads or Reads(), None
+        return reads
+
+    def _ask(self, kind: str, host: str, at: float, unit: str | None) -> str | None:
+        """`_answer` from ``host``'s last fact of ``kind``, noted if watched."""
+        if kind == KILLS:
+            kill = self._kills.get(host)
+            fact = None if kill is None else (kill.at, kill.victim)
+        else:
+            fact = self._failed.get(host)
+        reads = self._reads
+        if reads is not None and (kind, host) not in reads.written:
+            reads.asked.append((kind, host, at, unit))
+        return _answer(kind, fact, at, unit)
+
+    def _wrote(self, kind: str, host: str) -> None:
+        if self._reads is not None:
+            self._reads.written.add((kind, host))
 
     def before(self, doc: Doc, hit: Hit) -> None:
         """Add what the lines before tell to ``hit``'s variables (before its texts are rendered)."""
@@ -111,13 +206,13 @@ class Nearby:
         if at is None:
             return
         if sig == _OOM_SIGNATURE:
-            kill = self._kills.get(host)
-            if kill is not None and 0 <= at - kill.at <= OOM_WINDOW:
-                hit.vars["victim"] = kill.victim
+            victim = self._ask(KILLS, host, at, None)
+            if victim is not None:
+                hit.vars["victim"] = victim
             return
-        failed = self._failed.get(host)
-        if failed is not None and 0 <= at - failed[0] <= DEPENDENCY_WINDOW and failed[1] != hit.vars.get("unit"):
-            _name_dependency(hit, failed[1])
+        failed = self._ask(FAILED, host, at, hit.vars.get("unit"))
+        if failed is not None:
+            _name_dependency(hit, failed)
         elif "failed_dependency" not in hit.vars:
             self._waiting.append(_Waiting(at, doc, hit))
 
@@ -131,6 +226,7 @@ class Nearby:
         if sig.id == OOM_KILL:
             victim = f"{hit.vars.get('victim', '?')} (pid {hit.vars.get('pid', '?')})"
             self._kills[host] = _Kill(at, victim, doc)
+            self._wrote(KILLS, host)
             return []
         if DEPENDENCY_UNIT in hit.vars:
             rootcause["dependency"] = hit.vars[DEPENDENCY_UNIT]
@@ -144,6 +240,7 @@ class Nearby:
         if sig.role != "failure" or sig.consequence or unit.endswith(".scope"):
             return []
         self._failed[host] = (at, unit)
+        self._wrote(FAILED, host)
         named = [w for w in self._waiting
                  if _host(w.doc) == host and abs(at - w.at) <= DEPENDENCY_WINDOW and w.hit.vars.get("unit") != unit]
         self._waiting = [w for w in self._waiting if w not in named]

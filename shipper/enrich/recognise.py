@@ -24,8 +24,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from shipper.enrich import hints, sendmail
-from shipper.enrich.nearby import Nearby
+from shipper.enrich import hints, nearby, sendmail
+from shipper.enrich.nearby import Facts, Nearby, Reads
 from shipper.event import Doc, get_path, set_path
 from shipper.ids import derived_id
 from shipper.recognise.matcher import Context, Hit, Matcher
@@ -37,6 +37,8 @@ _CONTEXT_IDLE_DOCS = 4096
 _RENDERED_MAX = 1024  # rendered texts kept (`Recognise._texts`)
 
 _StreamKey = tuple[Any, Any, Any, Any]
+# What decides how the next lines are read: the open contexts and their clock, `Nearby`'s facts.
+State = tuple[dict[_StreamKey, tuple[Context, int]], int, Facts]
 
 
 def _stream_key(doc: Doc) -> _StreamKey:
@@ -196,12 +198,18 @@ class Recognise:
         if not self._contexts:
             self._seen = 0  # the clock only ages open contexts: with none, it starts again
 
-    def state(self) -> tuple[dict[_StreamKey, tuple[Context, int]], int]:
-        """The open contexts and their clock (a copy): what decides how the next lines are read."""
-        return copy.deepcopy(self._contexts), self._seen
+    def state(self) -> State:
+        """The open contexts, their clock and what lines told of their host (`Nearby.facts`), a
+        copy: what decides how the next lines are read (between batches)."""
+        return copy.deepcopy(self._contexts), self._seen, self.nearby.facts()
 
-    def restore(self, state: tuple[dict[_StreamKey, tuple[Context, int]], int]) -> None:
+    def restore(self, state: State) -> None:
         self._contexts, self._seen = copy.deepcopy(state[0]), state[1]
+        self.nearby.restore(state[2])
+
+    def reset(self) -> None:
+        """Forget what earlier lines told: the next line is read as if it were the first."""
+        self.restore(({}, 0, Facts({}, {})))
 
     def _record(self, doc: Doc, text: str, pname: str | None, active: Context | None, derived: list[Doc]) -> Context | None:
         """A multi-line record: one event per recognised line; the summary (or first hit) is the record."""
@@ -286,6 +294,18 @@ class Recognise:
                 self._rendered.clear()
             self._rendered[key] = texts
         return texts
+
+
+def continued(expected: State, start: State, end: State, reads: Reads) -> State | None:
+    """The state after a block read from ``start`` (a worker's restored state and warm-up; ``end``
+    after it, ``reads`` what its lines asked of `Nearby`'s facts) were it read from ``expected``
+    (the exact state before it): None where it may read otherwise (a context differs, a question
+    has another answer: `nearby.continued`); else ``end`` with the facts it did not write from
+    ``expected``."""
+    if start[:2] != expected[:2]:
+        return None
+    facts = nearby.continued(expected[2], start[2], end[2], reads)
+    return None if facts is None else (end[0], end[1], facts)
 
 
 def _child(parent: Doc, line: str, event_id: str) -> Doc:

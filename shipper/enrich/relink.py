@@ -6,7 +6,9 @@ that stored the event, which saw only that run's events: a failure replayed apar
 stays "no cause found", and the store keeps that first copy (duplicates are absorbed by id).
 
 `relink` puts each stored document back as `Recognise` left it (`unlinked`) and links them all
-again, in time order, in one pass. First, a dependency failure stored without the unit whose
+again, in time order, in one pass. Documents of one @timestamp are taken in an order of their own
+(`linking_order`: each input's as read, causes before failures across inputs), whatever order the store or
+Elasticsearch returns them in. First, a dependency failure stored without the unit whose
 failure it follows (``Dependency failed for Local File Systems.`` replayed apart from ``data.mount``'s
 failure) is recognised again with the failures around it (`name_dependencies`), as
 `shipper.enrich.nearby` names that unit when both are read by one run. `linking_span` widens a time window to where that gives the
@@ -19,13 +21,15 @@ from __future__ import annotations
 import copy
 import re
 from bisect import bisect_left
+from collections import deque
+from itertools import groupby
 from typing import Callable, Iterable, Iterator
 
 from shipper.config.model import RecogniseConfig
 from shipper.enrich.incidents import Incidents, epoch, host_of, is_consequence
 from shipper.enrich.nearby import DEPENDENCY_WINDOW
 from shipper.enrich.recognise import Recognise, UnitMap
-from shipper.event import Doc
+from shipper.event import Doc, get_path
 from shipper.recognise.rules import Rules, load_rules
 
 DEFAULT_WINDOW = float(RecogniseConfig().incident_window)
@@ -75,7 +79,7 @@ class _Unlinker:
             headers.append([{**bare, "message": f"● {rc['unit']} - "}])
         for header in headers:
             again = copy.deepcopy(bare)
-            self.recognise.restore(({}, 0))
+            self.recognise.reset()
             self.recognise.enrich(copy.deepcopy(header) + [again])
             own = again.get("rootcause") or {}
             if own.get("signature") == rc["signature"]:
@@ -83,13 +87,68 @@ class _Unlinker:
         return "", ""
 
 
+def linking_order(docs: Iterable[Doc]) -> list[Doc]:
+    """``docs`` in the order `relink` links them, which no store or search decides: by @timestamp
+    (stored fixed-width: compared as text); within one @timestamp, each input's in the order it
+    was read (`_place`, `_record_order`), and across inputs causes (and summaries) before failures
+    (a process logs its error before systemd logs that it failed), else by input."""
+    out: list[Doc] = []
+    for _, moment in groupby(sorted(docs, key=_stamp), key=_stamp):
+        inputs: dict[str, deque[Doc]] = {}
+        for (name, _), record in groupby(sorted(moment, key=_place), key=_place):
+            inputs.setdefault(name, deque()).extend(_record_order(list(record)))
+        queues = [inputs[name] for name in sorted(inputs)]
+        while queues:
+            head = min(queues, key=lambda q: _role(q[0]) == "failure")  # (the first input of the least)
+            out.append(head.popleft())
+            queues = [q for q in queues if q]
+    return out
+
+
+def _stamp(doc: Doc) -> str:
+    return str(doc.get("@timestamp", ""))
+
+
+_SEQNUM = re.compile(r"(?:^|;)s=([0-9a-f]+);i=([0-9a-f]+)")
+
+
+def _place(doc: Doc) -> tuple[str, int]:
+    """Where ``doc`` was read: its input (the file; the journal's sequence number id) and its
+    position in it (the offset; the journal's sequence number; else -1)."""
+    offset = get_path(doc, "log.offset")
+    if not isinstance(offset, int):
+        seqnum = _SEQNUM.search(str(get_path(doc, "journald.cursor") or ""))
+        if seqnum:
+            return f"journal {seqnum.group(1)}", int(seqnum.group(2), 16)
+    return str(get_path(doc, "log.file.path") or ""), offset if isinstance(offset, int) else -1
+
+
+def _record_order(docs: list[Doc]) -> list[Doc]:
+    """The events read at one place, in the order `Recognise` gives them: a multi-line record (its
+    whole text) first, then the events of its other recognised lines in the record's order."""
+    if len(docs) == 1:
+        return docs
+
+    def text(doc: Doc) -> str:
+        return str(doc.get("message", ""))
+
+    def event_id(doc: Doc) -> str:
+        return str(get_path(doc, "event.id") or "")
+
+    whole = max(docs, key=lambda d: (len(text(d)), event_id(d)))
+    at = {id(d): text(whole).find(text(d)) for d in docs}
+    rest = sorted((d for d in docs if d is not whole),
+                  key=lambda d: (at[id(d)] if at[id(d)] >= 0 else len(text(whole)), event_id(d)))
+    return [whole, *rest]
+
+
 def relink(docs: Iterable[Doc], *, window: float = DEFAULT_WINDOW) -> list[Doc]:
-    """The stored recognised ``docs`` (in @timestamp order, changed in place) linked anew, all in
-    one pass: a failure seen before its cause learns the best cause of its incident, whatever
-    batches the run that stored them had."""
+    """The stored recognised ``docs`` (changed in place) linked anew, all in one pass, in
+    `linking_order` (returned so): a failure seen before its cause learns the best cause of its
+    incident, whatever batches the run that stored them had, and whatever order they are given in."""
     rules = load_rules()
     unlink = _Unlinker(rules)
-    stored = list(docs)
+    stored = linking_order(docs)
     name_dependencies(stored, rules)
     out = [unlink(doc) for doc in stored]
     Incidents(window, rules).enrich(out)

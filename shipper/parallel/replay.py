@@ -29,6 +29,7 @@ from typing import Callable, Iterator, Sequence
 from shipper.acks import AckTracker
 from shipper.enrich.base import Enricher
 from shipper.enrich.incidents import epoch
+from shipper.enrich.recognise import continued
 from shipper.ids import FRESH, joined
 from shipper.parallel.direct import Commit, Direct, Finish
 from shipper.parallel.output import Output
@@ -329,18 +330,22 @@ def _direct(sinks: Sequence[Sink], workers: int) -> Direct | None:
 
 def _check(job: Job, done: Done, expected: State | None, whole: bool = True) -> State | None:
     """The state after the block if the worker read all of it (a journal segment: `read_in_full`;
-    not asked with ``whole`` False) from the state before it (``expected``; None: the start of
+    not asked with ``whole`` False) as from the state before it (``expected``; None: the start of
     everything), else None. Ids start afresh in a worker: they hold unless twins of lines before
-    the block come in it before their second is left behind (`joined`)."""
+    the block come in it before their second is left behind (`joined`). What lines told of their
+    host need not have been rebuilt: only the answers the block's lines got (`continued`)."""
     if whole and isinstance(job.block, Segment) and not read_in_full(job.block, done.read):
         return None
     if expected is None:
         return done.end
     start = done.start
-    if start.recognise != expected.recognise or (not job.first and start.parser != expected.parser):
+    if not job.first and start.parser != expected.parser:
+        return None
+    recognise = continued(expected.recognise, start.recognise, done.end.recognise, done.reads)
+    if recognise is None:
         return None
     ids = joined(expected.ids, done.ids_block, done.end.ids)
-    return None if ids is None else replace(done.end, ids=ids)
+    return None if ids is None else replace(done.end, ids=ids, recognise=recognise)
 
 
 def _cut(job: Job, done: Done, expected: State | None) -> State | None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from shipper.enrich.nearby import Reads
 from shipper.enrich.recognise import Recognise
+from shipper.enrich.recognise import State as RecogniseState
 from shipper.event import TAG_TRUNCATED, TAG_UNPARSED, Doc
 from shipper.ids import Block as IdBlock
 from shipper.ids import IdAssigner, IdState, settled
@@ -42,7 +44,7 @@ class State:
     source: int  # index of the input in its group
     parser: tuple[Any, ...] | None
     ids: IdState
-    recognise: tuple[Any, ...]
+    recognise: RecogniseState
 
 
 # Documents go through the stages a piece of a chunk at a time, so that a piece's documents are
@@ -110,6 +112,7 @@ class Done:
     read: int = 0  # input items (lines, entries)
     read_errors: int = 0  # items that report a read error (`sources.base.read_errors`)
     errors: list[str] = field(default_factory=list)  # journal read errors (reported at the end)
+    reads: Reads = field(default_factory=Reads)  # what the block asked of the facts it started from (`Nearby.watch`)
 
 
 class Worker:
@@ -137,6 +140,7 @@ class Worker:
         self._warm_up(job, parser, lane, warm)
         start = State(job.source, None if job.first else parser.state(), ids.state(), self.recognise.state())
         done = Done(job.number, start, start, errors=errors)
+        self.recognise.nearby.watch()
         if isinstance(lane, Express) and isinstance(job.block, TextBlock):
             for begin, end, count in regions(job.block, CHUNK_LINES):  # the chunks of `block_chunks`
                 done.read += count
@@ -164,6 +168,7 @@ class Worker:
             self._keep(self._add(self._part(), self.recognise.flush(), None), done)
         done.end = State(job.source, parser.state(), ids.state(copy=False), self.recognise.state())
         done.ids_block = ids.block()
+        done.reads = self.recognise.nearby.watched()
         return done
 
     def _warm_up(self, job: Job, parser: Parser, lane: Express | JournalLane | None, warm: Sequence[RawChunk | Packed]) -> None:

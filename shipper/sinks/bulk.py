@@ -123,7 +123,8 @@ class Chunk:
     items: list[bytes] = field(default_factory=list)
     seqs: list[int] = field(default_factory=list)
     nbytes: int = 0
-    attempt: int = 0  # how many times these items were sent already
+    attempt: int = 0  # how many times these items were sent already (the backoff's exponent)
+    item_retries: int = 0  # how many of those sends came of their items failing (`max_item_retries`)
     failed_at: float | None = None  # when a try of these items first failed (monotonic): a retry
 
     def body(self) -> bytes:

@@ -17,6 +17,9 @@ cluster cannot take now (429, 502-504: `shipper.sinks.retry`) are retried withou
 like a whole request; in a replay (a command that ends) so are 429s (the write queue is full: the
 cluster is there, and drains it), while 502/503/504 items go to the dead letter after
 ``max_item_retries`` retries, and the sink says how many, after how long, and why (`_endless`).
+That bound counts the sends that came of items failing (`Chunk.item_retries`), not the retries of
+a whole request that failed before (those are bounded by ``give_up_after``); the messages count
+every send (`Chunk.attempt`, also the backoff's exponent).
 
 `abandon` (any thread) lets go at once: a reload whose ``run.stop_timeout`` ran out while the
 sink retried must not deliver what it holds to the old destination later. It sends nothing more
@@ -215,7 +218,7 @@ class ElasticsearchSink:
             return False
         done: Counter[int] = Counter()
         delivered = [0, 0]  # created, already there
-        again = Chunk(attempt=chunk.attempt + 1, failed_at=chunk.failed_at)
+        again = Chunk(attempt=chunk.attempt + 1, item_retries=chunk.item_retries + 1, failed_at=chunk.failed_at)
         dead: list[tuple[int, dict[str, Any]]] = []
         exhausted: list[tuple[int, dict[str, Any]]] = []  # retried as long as they may be
         first: dict[str, Any] = {}  # the result of the first item to retry: the reason said
@@ -225,7 +228,7 @@ class ElasticsearchSink:
             if verdict is Verdict.DELIVERED or verdict is Verdict.DUPLICATE:
                 delivered[verdict is Verdict.DUPLICATE] += 1
                 done[chunk.seqs[i]] += 1
-            elif verdict is Verdict.RETRY and (self._endless(status) or chunk.attempt < self.cfg.max_item_retries):
+            elif verdict is Verdict.RETRY and (self._endless(status) or chunk.item_retries < self.cfg.max_item_retries):
                 first = first or result
                 again.items.append(chunk.items[i])
                 again.seqs.append(chunk.seqs[i])
@@ -257,8 +260,9 @@ class ElasticsearchSink:
         reason = f"{status} {error_reason(first)}"
         bound = ""
         if not self._endless(status):
-            bound = (f" for up to about {duration(self._backoff.total(self.cfg.max_item_retries))} "
-                     f"({_tries(self.cfg.max_item_retries + 1)}), then they go to the dead letter")
+            left = self.cfg.max_item_retries - chunk.item_retries
+            bound = (f" for up to about {duration(self._backoff.total(left, first=chunk.attempt))} "
+                     f"({_tries(chunk.attempt + 1 + left)}), then they go to the dead letter")
         self._outage.retry(again, self._where, reason,
                            f"Elasticsearch at {self._where} does not take {len(again):,} of {len(chunk):,} documents "
                            f"for now ({reason}); retrying them with backoff{bound} ({self._held:,} events held)")
@@ -309,7 +313,8 @@ class ElasticsearchSink:
         half = len(chunk) // 2
         for part in (slice(0, half), slice(half, None)):
             items = chunk.items[part]
-            self._requests.schedule(Chunk(items, chunk.seqs[part], sum(map(len, items)), chunk.attempt), 0.0)
+            self._requests.schedule(Chunk(items, chunk.seqs[part], sum(map(len, items)), chunk.attempt,
+                                          chunk.item_retries), 0.0)
 
     def _stop_item(self, status: int, result: dict[str, Any]) -> Exception:
         reason = error_reason(result)

@@ -6,14 +6,19 @@ meanwhile), page by page with ``search_after``, sorted by ``@timestamp`` then ``
 and ``_primary_term``: a data stream takes only ``create``, so a document is changed with an
 ``index`` to its backing index conditioned on them (Elasticsearch's "update or delete documents in
 a backing index"), which fails with a 409 when the document changed since it was read.
+
+A request Elasticsearch cannot take now (429, 502, 503, 504: `shipper.sinks.retry`'s transient
+statuses) is tried again a few times, with `Backoff` between (`retried`).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from shipper.event import Doc
+from shipper.sinks.retry import TRANSIENT_ITEM_STATUSES, Backoff
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -22,6 +27,28 @@ PAGE = 1000
 KEEP_ALIVE = "5m"  # how long the point in time lives between two pages (each page renews it)
 RECOGNISED = {"exists": {"field": "rootcause.role"}}
 _STAMP = {"includes": ["@timestamp"]}  # (of the source: what `linking_span` needs)
+TRIES = 5  # of a request the cluster cannot take now (a 429, 502, 503 or 504), in all
+T = TypeVar("T")
+
+
+def transient(status: int) -> bool:
+    """Whether a request (or a bulk item) answered ``status`` may succeed if tried again soon."""
+    return status in TRANSIENT_ITEM_STATUSES
+
+
+def retried(call: Callable[[], T], backoff: Backoff, tries: int = TRIES) -> T:
+    """``call``'s result, tried again after a transient status (`transient`) up to ``tries`` times
+    in all, waiting ``backoff`` between; the last error, or any other, is raised."""
+    from elasticsearch import ApiError
+
+    for attempt in range(tries - 1):
+        try:
+            return call()
+        except ApiError as exc:
+            if not transient(exc.meta.status):
+                raise
+        time.sleep(backoff.delay(attempt))
+    return call()
 
 
 @dataclass
@@ -44,16 +71,24 @@ def _query(since: str | None, until: str | None) -> dict[str, Any]:
 
 
 class PointInTime:
-    """A point in time on ``target`` (``with``: opened, and closed at the end, also on error)."""
+    """A point in time on ``target`` (``with``: opened, and closed at the end, also on error). Each
+    request is `retried` with ``backoff``. ``shards``: how many shards ``target`` matched (0: no
+    index or data stream; None: Elasticsearch did not say)."""
 
-    def __init__(self, client: Elasticsearch, target: str, page: int = PAGE) -> None:
+    def __init__(self, client: Elasticsearch, target: str, page: int = PAGE, backoff: Backoff | None = None) -> None:
         self.client = client
         self.target = target
         self.page = page
+        self.backoff = backoff or Backoff(0.5, 30)
         self.id: str | None = None
+        self.shards: int | None = None
 
     def __enter__(self) -> PointInTime:
-        self.id = str(self.client.open_point_in_time(index=self.target, keep_alive=KEEP_ALIVE).body["id"])
+        body = retried(lambda: self.client.open_point_in_time(index=self.target, keep_alive=KEEP_ALIVE).body,
+                       self.backoff)
+        self.id = str(body["id"])
+        shards = body.get("_shards", {}).get("total")
+        self.shards = shards if isinstance(shards, int) else None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -68,11 +103,11 @@ class PointInTime:
         after: list[Any] | None = None
         while True:
             assert self.id is not None, "use PointInTime in a with statement"
-            body = self.client.search(
+            body = retried(lambda: self.client.search(
                 pit={"id": self.id, "keep_alive": KEEP_ALIVE}, query=query, size=self.page,
                 sort=[{"@timestamp": order}, {"_shard_doc": order}], search_after=after, source=source,
                 seq_no_primary_term=source is True, track_total_hits=False,
-            ).body
+            ).body, self.backoff)
             self.id = str(body.get("pit_id", self.id))  # (the id may change: use the latest)
             hits = body["hits"]["hits"]
             if hits:
@@ -109,12 +144,12 @@ def index_actions(docs: list[tuple[Hit, Doc]]) -> list[dict[str, Any]]:
     return ops
 
 
-def read_again(client: Elasticsearch, hit: Hit) -> Hit | None:
+def read_again(client: Elasticsearch, hit: Hit, backoff: Backoff) -> Hit | None:
     """The document of ``hit`` as it is now (None: deleted meanwhile)."""
     from elasticsearch import NotFoundError
 
     try:
-        body = client.get(index=hit.index, id=hit.id).body
+        body = retried(lambda: client.get(index=hit.index, id=hit.id).body, backoff)
     except NotFoundError:
         return None
     return Hit(hit.index, hit.id, body["_seq_no"], body["_primary_term"], body["_source"])

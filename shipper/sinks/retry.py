@@ -7,10 +7,10 @@ all); 401/403 stop at once (a retry loop cannot fix credentials); 413 splits the
 Items inside a 200: 2xx is delivered, 409 is a document Elasticsearch already has (delivered).
 429 (``es_rejected_execution_exception``: the write queue is full) and 502/503/504 (a shard not
 active, a cluster block, a node gone) are *transient*: the cluster cannot take the document now and
-will later. Other 5xx items are retried too, ``max_item_retries`` times, then dead-lettered: a 500
-on one document may be that document tripping a server bug, and must not hold the rest back for
-ever. Other 4xx go to the dead letter, since re-sending a document its mapping rejects can never
-succeed.
+will later. Other 5xx items are retried too, ``max_item_retries`` times (the retries of whole
+requests before do not count), then dead-lettered: a 500 on one document may be that document
+tripping a server bug, and must not hold the rest back for ever. Other 4xx go to the dead letter,
+since re-sending a document its mapping rejects can never succeed.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class Backoff:
         ceiling = self.ceiling(attempt)
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
-    def total(self, attempts: int) -> float:
-        """About how long ``attempts`` retries take (the mean of each wait), for messages."""
-        return sum(0.75 * self.ceiling(n) for n in range(attempts))
+    def total(self, attempts: int, first: int = 0) -> float:
+        """About how long ``attempts`` retries take (the mean of each wait), the first of them
+        attempt ``first``, for messages."""
+        return sum(0.75 * self.ceiling(n) for n in range(first, first + attempts))

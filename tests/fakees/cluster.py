@@ -206,12 +206,15 @@ class Cluster:
 
 
 class _NoHandler(EsError):
+    """400 for a path no endpoint serves: Elasticsearch 8 and 9 (RestController.handleBadRequest)
+    write only an ``error`` string, with no ``status`` beside it as other errors have."""
+
     def __init__(self, method: str, path: str) -> None:
         super().__init__(400, "illegal_argument_exception", "")
         self.text = f"no handler found for uri [{path}] and method [{method}]"
 
     def body(self) -> dict[str, Any]:
-        return {"error": self.text, "status": 400}
+        return {"error": self.text}
 
 
 def _whole_request_failure(status: int) -> EsError:

@@ -48,7 +48,8 @@ def replay(fake: FakeES, tmp: Path, *files: Path, workers: int = 0) -> str:
 
 def config(tmp: Path) -> Path:
     path = tmp / "shipper.yml"
-    path.write_text(f"state_dir: {tmp / 'state'}\n")
+    path.write_text(f"state_dir: {tmp / 'state'}\noutput:\n  elasticsearch:\n    retry_initial: 5ms\n"
+                    "    retry_max: 20ms\n")
     return path
 
 
@@ -90,11 +91,11 @@ def test_a_failure_and_its_cause_replayed_apart_are_linked_as_one_replay_links_t
     said, _ = relink(es, tmp_path)
     assert rootcauses(es) == expected
     assert failure(es)["cause"]["signature"] == "sendmail.bind_address_in_use"
-    assert "relink: 10 recognised events read; 3 documents updated, 7 unchanged, 0 failed" in said, said
+    assert "relink: 10 recognised events read; 3 documents updated, 7 unchanged, 0 not written" in said, said
     assert es.cluster.pits == {}  # the point in time was closed
 
     again, _ = relink(es, tmp_path)
-    assert "10 recognised events read; 0 documents updated, 10 unchanged, 0 failed" in again, again
+    assert "10 recognised events read; 0 documents updated, 10 unchanged, 0 not written" in again, again
     assert rootcauses(es) == expected
 
 
@@ -102,7 +103,9 @@ def test_a_failure_and_its_cause_replayed_apart_are_linked_as_one_replay_links_t
 def test_a_replay_into_elasticsearch_suggests_the_relink_of_its_span(es: FakeES, tmp_path: Path, workers: int) -> None:
     causes, failed = split_seed(tmp_path)
     said = replay(es, tmp_path, causes, failed, workers=workers)
-    hint = f"shipper relink --config {config(tmp_path)} --es-url {es.url} --since 2017-08-30T14:55:47Z --until 2017-08-30T14:56:08Z"
+    hint = (f"run with an operator's credentials (the index privileges read and index on logs-shipper.*-*; the "
+            f"shipper's own key, create_doc, cannot change a document): shipper relink --config OPERATOR.yml "
+            f"--es-url {es.url} --since 2017-08-30T14:55:47Z --until 2017-08-30T14:56:08Z\n")
     assert said.count("shipper relink") == 1 and hint in said, said
     assert "shipper relink" not in replay(es, tmp_path, causes, failed)  # nothing new indexed
 
@@ -138,8 +141,9 @@ def test_since_and_until_take_whole_incidents(es: FakeES, tmp_path: Path) -> Non
     said, _ = relink(es, tmp_path, "--since", "2017-08-30T14:56:05Z", "--until", "2017-08-30T14:56:06Z",
                      "--timezone", "UTC")
     assert rootcauses(es) == expected  # the causes before --since were read, and linked with the failure
-    assert ("window read: the first event to the last event (widened from 2017-08-30T14:56:05.000000Z to "
-            "2017-08-30T14:56:06.000000Z to whole incidents)") in said, said
+    assert ("relink: asked: from 2017-08-30T14:56:05.000000Z until 2017-08-30T14:56:06.000000Z (not included); "
+            "read, widened to whole incidents: 2017-08-30T14:55:47.000000Z to 2017-08-30T14:56:07.000000Z (both "
+            "included)\n") in said, said
 
 
 def test_pages_of_a_point_in_time_give_every_event_once_in_time_order(es: FakeES, tmp_path: Path) -> None:
@@ -172,10 +176,10 @@ def test_a_document_changed_between_read_and_write_is_read_again_and_retried_onc
     said, warned = relink(es, tmp_path, code=code)
     if code == 0:
         assert rootcauses(es) == expected
-        assert "3 documents updated, 7 unchanged, 0 failed (1 changed meanwhile: read again and retried)" in said, said
+        assert "3 documents updated, 7 unchanged, 0 not written (1 changed meanwhile: read again and retried)" in said, said
     else:
         assert "cause" not in failure(es)
-        assert "2 documents updated, 7 unchanged, 1 failed (1 changed meanwhile: read again and retried)" in said, said
+        assert "2 documents updated, 7 unchanged, 1 not written (1 changed meanwhile: read again and retried)" in said, said
         assert (f"relink: not written: .ds-logs-shipper.syslog-default-2024.01.01-000001/{raced} "
                 "(2017-08-30T14:56:07.000000Z systemd.process_exited): changed again while relink wrote it (409); "
                 "run relink again") in warned, warned
@@ -185,7 +189,7 @@ def test_a_document_changed_between_read_and_write_is_read_again_and_retried_onc
 def test_a_search_that_fails_is_said_with_elasticsearch_s_reason(es: FakeES, tmp_path: Path) -> None:
     replayed_apart(es, tmp_path)
     before = rootcauses(es)
-    es.faults.search_statuses = [503]
+    es.faults.search_statuses = [503] * 5  # (relink tries a search 5 times)
     _, said = relink(es, tmp_path, code=6)
     assert (f"shipper: error: Elasticsearch at {es.url} answered 503 when shipper tried to read the recognised "
             "events of logs-shipper.*-default: search_phase_execution_exception: all shards failed (caused by "
@@ -226,7 +230,7 @@ def test_credentials_that_may_not_read_or_index_are_told_which_privilege_is_miss
         assert code == 0 and "3 documents would be updated" in dry, said
         fake.faults.item_403 = True  # allowed by has_privileges, refused by the writes (a stricter role, a proxy)
         code, stdout, said = as_(ADMIN, "relink")
-        assert code == 6 and "0 documents updated, 7 unchanged, 3 failed" in stdout, stdout
+        assert code == 6 and "0 documents updated, 7 unchanged, 3 not written" in stdout, stdout
         assert "403 security_exception: action [indices:data/write/bulk[s]] is unauthorized" in said, said
         assert "shipper: error: Elasticsearch refused to let shipper write 3 documents back (403: the index " \
                "privilege index is missing)" in said, said
