@@ -14,6 +14,11 @@ matters little: the daemon resumes at the first line of the oldest second still 
 (`shipper.daemon.streams`), and a parallel replay counts each block afresh and joins it to the
 state before it (`joined`).
 
+Journal entries of a host's boots that share a second (a machine without a real-time clock
+starts each boot at the same time; the daemon counts each journal writer apart) would be twins
+counted apart, and share ids: the daemon marks those of the boot that did not take the second
+first (`shipper.sources.journal_boots`), and `IdAssigner.assign` adds their ``_BOOT_ID`` to their key.
+
 The key is hashed as UTF-8. Text read from bytes that are not UTF-8 (a line, a journal MESSAGE;
 tagged ``invalid_utf8``) reaches `IdAssigner.assign` with each such byte kept as surrogateescape
 does (0xE9 as U+DCE9), which the key's UTF-8 encodes as such (surrogatepass): lines that differ
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from hashlib import blake2b
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 from shipper.event import TAG_INVALID_UTF8, Doc
 
@@ -122,10 +127,12 @@ class IdAssigner:
     _seconds: dict[str, Counts] = field(default_factory=dict)  # the seconds counted, see `IdState`
     _first: dict[str, Counts] = field(default_factory=dict)  # with `track`, see `Block`
 
-    def assign(self, docs: list[Doc]) -> None:
+    def assign(self, docs: list[Doc], apart: Collection[int] = ()) -> None:
+        """``apart``: the places of journal entries whose key also holds their boot (a second
+        another boot of their host took: `shipper.sources.journal_boots`)."""
         seen = self._seen
         current = self._second
-        for doc in docs:
+        for i, doc in enumerate(docs):
             event = doc.get("event")
             if event is None:
                 event = doc["event"] = {}
@@ -135,6 +142,8 @@ class IdAssigner:
             if second != current:
                 current, seen = second, self._turn(second)
             key = content_key(doc, second)
+            if apart and i in apart:
+                key = f"{key}\x1e{(doc.get('journald') or {}).get('boot_id', '')}"
             first = _digest(key)
             n = seen.get(first)
             if n is None:

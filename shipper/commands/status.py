@@ -86,6 +86,9 @@ def _report(status: dict[str, Any], running: bool) -> str:
     head = (f"shipper is running (pid {status.get('pid')}, since {status.get('started')})" if running
             else f"shipper is not running (last status {status.get('updated')}, state {status.get('state')})")
     lines = [head, f"  {status.get('line', '')}"]
+    if "shipped" in status:  # (a status file of an earlier version has not these figures)
+        name = status.get("output", {}).get("name") or "output"
+        lines.append(f"  output {name}: " + ", ".join(_output_figures(status)))
     if status.get("last_message"):
         # A daemon that is gone said nothing since: its last message is from before it stopped (often the
         # start-up line `shipper: running; ...`), not how it is now.
@@ -96,12 +99,27 @@ def _report(status: dict[str, Any], running: bool) -> str:
     return "\n".join(lines)
 
 
+def _output_figures(status: dict[str, Any]) -> list[str]:
+    """What the output acknowledged: of it, what it had already (Elasticsearch kept one copy of
+    each, by its id), and what an earlier run or session left in the disk buffer (no input's figures
+    have it)."""
+    counters = status.get("output", {}).get("counters", {})
+    parts = [f"{status['shipped']:,} shipped"]
+    if counters.get("duplicates"):
+        parts.append(f"{counters['duplicates']:,} of them already there (duplicates: sent before, kept once)")
+    if status.get("shipped_from_previous_run"):
+        parts.append(f"{status['shipped_from_previous_run']:,} of them left in the disk buffer by an earlier run or "
+                     "before a reload")
+    return parts
+
+
 def _figures(figures: dict[str, Any]) -> list[str]:
-    """One input's figures, those that are 0 left out (but read, shipped and lag)."""
+    """One input's figures, those that are 0 left out (but read, shipped and lag). What is read
+    again after a restart or reload counts in "read" each time it is read."""
     parts = [f"{figures.get('read', 0):,} read", f"{figures.get('shipped', 0):,} shipped",
              f"lag {figures.get('lag_seconds', 0):.1f} s"]
     optional = (
-        ("read_again", "{:,} read again after a restart or reload (not shipped again)"),
+        ("read_again", "{:,} of those read were shipped before a restart or reload (read again, not shipped again)"),
         ("backlog_bytes", "{:,} bytes not read yet"),
         ("gaps", "{:,} gaps reported"),
         ("nul_bytes_skipped", "{:,} NUL bytes dropped before lines (a writer not in append mode: see the log)"),

@@ -25,7 +25,7 @@ import time
 from typing import Callable
 
 from shipper.daemon.ledger import Ledger
-from shipper.daemon.outbox import ORPHAN, Outbox
+from shipper.daemon.outbox import Outbox
 from shipper.errors import ShipperError, UnavailableError
 from shipper.event import Batch
 from shipper.sinks.base import Abandonable, Probed, Sink
@@ -61,7 +61,6 @@ class Courier:
         self.sink_name = ""
         self.counters: dict[str, int] = {}  # the sink's counters, copied after each call
         self._busy_since: float | None = None  # when the sink call in progress began
-        self._skipped = False  # said that the disk buffer holds batches for another output
 
     def start(self) -> None:
         self._thread.start()
@@ -157,8 +156,6 @@ class Courier:
             else:  # None after a quiet moment, or once the oldest unflushed batch waited ``linger``
                 batch = outbox.get(min(self._quiet, max(0.0, pending_since + self._linger - time.monotonic())))
             now = time.monotonic()
-            if batch is not None and batch.seq == ORPHAN:
-                batch = self._adopt(batch, sink, now)
             if batch is not None:
                 self._busy_since = now
                 sink.write(batch)
@@ -171,19 +168,6 @@ class Courier:
                 self._publish(sink)
             if self._finish.is_set() and pending_since is None and outbox.empty:
                 return
-
-    def _adopt(self, batch: Batch, sink: Sink, now: float) -> Batch | None:
-        """A batch a previous run left in the disk buffer; None when it was encoded for another
-        output (the configuration changed): its data is read again from the inputs."""
-        if batch.encoded is not None and sink.name not in batch.encoded:
-            if not self._skipped:
-                self._skipped = True
-                self._log(f"shipper: the disk buffer holds events encoded for the {', '.join(batch.encoded)} output of a "
-                          f"previous run, not for {sink.name}; they are left out (their inputs' checkpoints did not move: "
-                          "what the inputs still hold is read again)")
-            return None
-        batch.seq = self._ledger.register(batch.source_id, None, ORPHAN_INPUT, batch.count, now)
-        return batch
 
     def _publish(self, sink: Sink) -> None:
         self._busy_since = None

@@ -1,4 +1,5 @@
-"""How far the output acknowledged each stream, kept beside each input's checkpoint.
+"""How far the output acknowledged each stream, kept beside each input's checkpoint (a batch in the
+disk buffer's files counts as acknowledged: `shipper.daemon.ledger`).
 
 A checkpoint resumes reading before what was shipped (`shipper.daemon.streams`: the lines read
 again rebuild the ids' counts); the acknowledged position (``shipped`` of the `TextMark` or

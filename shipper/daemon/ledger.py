@@ -2,8 +2,11 @@
 
 A thread-safe front of `AckTracker`: the loop registers batches, the courier thread acknowledges
 them (the sink calls back on that thread), and the loop collects the checkpoints released since
-it last looked. Per-input figures (events shipped, the age of the oldest batch in flight) are kept
-here too, since only the ledger sees both ends.
+it last looked. A batch written to the disk buffer's files releases its checkpoint as one
+acknowledged does (`kept`: the buffer delivers it, even after a crash, and its lines are not read
+again from the inputs; the session syncs the buffer before it saves the checkpoints). Per-input
+figures (events shipped, the age of the oldest batch in flight) are kept here too, since only the
+ledger sees both ends.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 
 from shipper.acks import AckTracker
 
@@ -26,8 +30,10 @@ class _InFlight:
 class Ledger:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tracker = AckTracker(sinks=1)
-        self._flight: dict[int, _InFlight] = {}  # by seq, oldest first
+        self._tracker = AckTracker(sinks=1)  # (a batch in the disk buffer's files counts as acknowledged)
+        self._flight: dict[int, _InFlight] = {}  # by seq, oldest first: not acknowledged by the output
+        self._kept: set[int] = set()  # ... of them, those in the disk buffer's files
+        self.acked: Callable[[int], None] = _nothing  # told each acknowledgement (`Outbox.acked`)
         self._seen: dict[str, object] = {}  # source id -> the checkpoint last handed out
         self.shipped: Counter[str] = Counter()  # events acknowledged, by input key
 
@@ -42,9 +48,21 @@ class Ledger:
     def ack(self, seq: int) -> None:
         """The sink's callback (any thread)."""
         with self._lock:
-            self._tracker.ack(seq)
+            if seq in self._kept:
+                self._kept.discard(seq)
+            else:
+                self._tracker.ack(seq)
             flight = self._flight.pop(seq)
             self.shipped[flight.input_key] += flight.docs
+        self.acked(seq)
+
+    def kept(self, seq: int) -> None:
+        """Batch ``seq`` is in the disk buffer's files: its checkpoint is released as if it was
+        acknowledged (`Outbox.kept`)."""
+        with self._lock:
+            if seq in self._flight and seq not in self._kept:
+                self._kept.add(seq)
+                self._tracker.ack(seq)
 
     def released(self) -> dict[str, object]:
         """Checkpoints committed since the last call, by source id."""
@@ -63,8 +81,15 @@ class Ledger:
 
     @property
     def in_flight(self) -> int:
+        """Batches the output did not acknowledge."""
         with self._lock:
-            return self._tracker.in_flight
+            return len(self._flight)
+
+    @property
+    def in_buffer(self) -> int:
+        """Batches the output did not acknowledge that are in the disk buffer's files."""
+        with self._lock:
+            return len(self._kept)
 
     def oldest(self, input_key: str | None = None) -> float | None:
         """When the oldest batch still in flight (of one input) was read, None if none is."""
@@ -77,3 +102,7 @@ class Ledger:
     def snapshot(self) -> Counter[str]:
         with self._lock:
             return Counter(self.shipped)
+
+
+def _nothing(seq: int) -> None:
+    """`Ledger.acked` until the session gives it its outbox's."""

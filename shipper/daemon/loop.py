@@ -16,6 +16,8 @@
   inotify) and on a self-pipe that signals write to, for at most `IDLE_WAIT` seconds (files are
   polled); once an input wakes it, `GATHER` more, so that new entries are read in full polls.
 * Python's garbage collector runs from the loop, once a second (`Collector`).
+* Once a turn the loop watches the output (`shipper.daemon.watch`): an output that could not be
+  opened and is open now is said in the log; one stuck in a write shows so in the status.
 * Once a second, and before it writes its status, the loop checks that the state directory's lock
   is still its own (`StateLock.lost`): if the directory was deleted (or its lock file deleted or
   replaced), it says so, stops reading, lets the output take what is queued (up to
@@ -45,7 +47,8 @@ from shipper.daemon.metrics import MetricsEndpoint
 from shipper.daemon.notify import Notifier
 from shipper.daemon.plan import Plan, same_state_dir
 from shipper.daemon.session import Session
-from shipper.daemon.stats import Stats
+from shipper.daemon.stats import Stats, human_bytes
+from shipper.daemon.watch import OutputWatch
 from shipper.errors import ConfigError, ExitCode, ShipperError
 from shipper.sources.live import iso
 from shipper.state.lock import StateLock
@@ -74,6 +77,7 @@ class Daemon:
         self._notify = notifier
         self._stats = Stats()
         self._collector = Collector()
+        self._watch = OutputWatch()
         self._stop = False
         self._reload = False
         self._started = time.time()
@@ -230,6 +234,7 @@ class Daemon:
         now = time.monotonic()
         self._notify.watchdog(now)
         self._collector.tick(now)
+        self._output_back(session, now)
         if now < self._next_tick:
             return
         self._next_tick = now + TICK
@@ -243,6 +248,17 @@ class Daemon:
             self._next_status = now + float(session.cfg.run.status_interval)
             self._write(session, status)
             self._notify.status(status["line"])
+
+    def _output_back(self, session: Session, now: float) -> None:
+        """Say once that an output seen unreachable takes events again (`OutputWatch`): the log
+        has its recovery, and `shipper status` no longer shows "cannot reach" as the last message."""
+        courier, outbox = session.courier, session.outbox
+        if courier is None or outbox is None or not self._watch.back(courier, now):
+            return
+        waiting = outbox.spool.size
+        first = f"; the {human_bytes(waiting)} in the disk buffer go first" if waiting else ""
+        name = courier.sink_name or "output"
+        self._console.log(f"shipper: the {name} output is reachable again: shipping resumes{first}")
 
     def _wait(self, fds: list[int], timeout: float) -> None:
         """Until an input or a signal wakes the loop, or ``timeout``; after an input, `GATHER` more
@@ -267,7 +283,9 @@ class Daemon:
         base = {"pid": os.getpid(), "state": state, "started": iso(self._started), "updated": iso(time.time()),
                 "config": str(self._config_path) if self._config_path else None,
                 "state_dir": str(session.cfg.state_dir)}
-        self.status = self._stats.status(session.snapshot(self._console.last_message), base)
+        snap = session.snapshot(self._console.last_message)
+        snap.stalled_seconds = self._watch.stalled_for(snap.now)
+        self.status = self._stats.status(snap, base)
         return self.status
 
     def _write_status(self, session: Session, state: str) -> None:
@@ -312,26 +330,22 @@ def _undelivered(session: Session, timeout: float, reloading: bool = False) -> s
     """Why the output did not acknowledge everything read when the session stopped, and what becomes of it."""
     courier, left = session.courier, session.ledger.in_flight
     assert courier is not None and session.outbox is not None  # (a session that was opened)
-    when = "now, for the new configuration's output" if reloading else "at the next start"
-    again = f"{left} batches not acknowledged will be read again {when} (nothing is lost)"
+    where = "the new configuration's output" if reloading else "the next start"
+    again = left - session.ledger.in_buffer  # (not written to the buffer: a full disk, a lost state directory)
+    kept = (f"the {left} batches it did not acknowledge wait in the disk buffer in {session.outbox.spool.dir} for "
+            f"{where}" + (f", but {again}, whose lines will be read again" if again else "") + " (nothing is lost)")
     if courier.error is not None:
-        return f"the output failed; {again}"
+        return f"the output failed; {kept}"
     if session.given_back is not None:
-        kept = "1 batch it had not delivered waits" if session.given_back == 1 else \
-            f"{session.given_back} batches it had not delivered wait"
-        return (f"the output did not take everything within {timeout:.0f} s (run.stop_timeout): it let go, and the "
-                f"{kept} in the disk buffer for the new configuration's output; their inputs' checkpoints did not "
-                "move (nothing is lost)")
+        return f"the output did not take everything within {timeout:.0f} s (run.stop_timeout): it let go; {kept}"
     if courier.running and reloading:  # (an output that cannot let go: it ends once its write returns)
-        return (f"the output did not take everything within {timeout:.0f} s (run.stop_timeout); {again}; it is "
-                "left to finish the write it is stuck in, and gets nothing more")
+        return (f"the output did not take everything within {timeout:.0f} s (run.stop_timeout); {kept}; it is left "
+                "to finish the write it is stuck in (should it end, its lines reach both outputs), and gets nothing more")
     if courier.running:
-        return f"the output did not take everything within {timeout:.0f} s (run.stop_timeout); {again}"
+        return f"the output did not take everything within {timeout:.0f} s (run.stop_timeout); {kept}"
     if courier.failing:  # it never could be opened: there was nothing to wait for
-        return (f"the output is unreachable: the {left} batches it did not acknowledge are kept in the disk buffer "
-                f"in {session.outbox.spool.dir} for the next start, and their inputs' checkpoints did not move "
-                "(nothing is lost)")
-    return f"the output stopped before it acknowledged everything; {again}"
+        return f"the output is unreachable: {kept}"
+    return f"the output stopped before it acknowledged everything; {kept}"
 
 
 def _ready(fds: list[int], timeout: float) -> set[int]:

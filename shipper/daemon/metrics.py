@@ -16,7 +16,8 @@ from shipper.errors import ConfigError
 StatusSource = Callable[[], dict[str, Any]]
 
 _PER_INPUT = (
-    ("shipper_events_read", "counter", "read", "Entries read (lines, journal entries)"),
+    ("shipper_events_read", "counter", "read",
+     "Entries read (lines, journal entries), each time they are read (again after a restart or reload)"),
     ("shipper_events_shipped", "counter", "shipped", "Events the output acknowledged"),
     ("shipper_events_read_again", "counter", "read_again",
      "Events read again after a restart or reload to give the next ones their ids (not shipped again)"),
@@ -30,6 +31,8 @@ _PER_INPUT = (
 )
 _OUTPUT_COUNTERS = (
     ("shipper_events_dead_lettered", "dead_lettered", "Events the output refused for good (in the dead letter)"),
+    ("shipper_events_duplicates", "duplicates",
+     "Events the output acknowledged that it had already (Elasticsearch 409s, the local store): kept once"),
     ("shipper_output_retries", "request_retries", "Requests to the output that were retried"),
     ("shipper_output_item_retries", "retried_items", "Documents re-sent after an item-level failure"),
 )
@@ -54,6 +57,9 @@ class _Collector:
         counters = status.get("output", {}).get("counters", {})
         for name, field, text in _OUTPUT_COUNTERS:
             yield CounterMetricFamily(name, text, value=float(counters.get(field, 0)))
+        yield CounterMetricFamily("shipper_events_shipped_from_previous_run",
+                                  "Events an earlier run or session left in the disk buffer that the output acknowledged",
+                                  value=float(status.get("shipped_from_previous_run", 0)))
         yield GaugeMetricFamily("shipper_queue_events", "Events waiting in memory for the output",
                                 value=float(status.get("queue_events", 0)))
         yield GaugeMetricFamily("shipper_disk_buffer_bytes", "Bytes waiting in the disk buffer",

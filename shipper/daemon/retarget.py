@@ -1,17 +1,13 @@
 """Batches an earlier session left in the disk buffer, sent where the configuration says now.
 
 A batch is encoded for its output when it is read (`Session._batch`): each Elasticsearch bulk item
-names its data stream, ``logs-<dataset>-<namespace>``. The checkpoints of its lines move only once
-the output acknowledges it, so after a reload or a restart those lines are read again and encoded
-anew. Had ``output.elasticsearch.namespace`` changed meanwhile, the batch delivered as it waited
-would put each of its events in two data streams, where their ``event.id`` cannot make them one.
-
-Such a batch is encoded again for the new namespace, as its lines are: the copy read again then has
-its ids and its data stream, and Elasticsearch keeps one (409). It is not dropped instead, as its
-lines are not always read again: a file rotated out of its input's paths or deleted, a journal file
-vacuumed, an input removed from the configuration. Nothing else in the configuration is in the
-items (the ingest pipeline is the data stream's default, hosts and credentials are the
-connection's), and the other outputs' items name no destination.
+names its data stream, ``logs-<dataset>-<namespace>``. A batch in the disk buffer counts as
+delivered (its checkpoints moved: `shipper.daemon.ledger`), and after a reload or a restart it is
+delivered from there (`shipper.daemon.adopt`). Had ``output.elasticsearch.namespace`` changed
+meanwhile, it would go to the old data stream; it is encoded again for the new namespace instead.
+Nothing else in the configuration is in the items (the ingest pipeline is the data stream's
+default, hosts and credentials are the connection's), and the other outputs' items name no
+destination.
 """
 
 from __future__ import annotations
@@ -20,24 +16,9 @@ from typing import Callable
 
 import orjson
 
-from shipper.daemon.outbox import ORPHAN, Outbox
 from shipper.event import Batch, Doc
 from shipper.sinks.base import Encode
 from shipper.sinks.bulk import Encoder, split_item
-from shipper.state.spool import Spool
-
-
-class RetargetingOutbox(Outbox):
-    """An `Outbox` whose batches of earlier runs (``seq`` `ORPHAN`) are encoded for the output now
-    configured (`retarget`)."""
-
-    def __init__(self, spool: Spool, max_events: int, retarget: Callable[[Batch], Batch]) -> None:
-        super().__init__(spool, max_events)
-        self._retarget = retarget
-
-    def get(self, timeout: float) -> Batch | None:
-        batch = super().get(timeout)
-        return self._retarget(batch) if batch is not None and batch.seq == ORPHAN else batch
 
 
 def retargeter(sink_name: str, encode: Encode) -> Callable[[Batch], Batch] | None:

@@ -10,7 +10,7 @@ a second, and at the end. A SIGHUP ends one session and starts the next with the
 
 Reading resumes before what was shipped (`shipper.daemon.streams`); what is read again before how
 far the output acknowledged (`Delivered`, kept beside each input's checkpoint) is recognised and
-linked, not shipped again.
+linked, not shipped again; nor is what the disk buffer holds, which counts as acknowledged (`Ledger.kept`).
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from shipper.daemon import switch
+from shipper.daemon.adopt import adopter
 from shipper.daemon.courier import Courier
 from shipper.daemon.delivered import Delivered
 from shipper.daemon.gap import gap_doc
 from shipper.daemon.ledger import Ledger
 from shipper.daemon.outbox import Outbox
-from shipper.daemon.pacing import Pacing
+from shipper.daemon.pacing import Pacing, output_behind
 from shipper.daemon.plan import Plan
-from shipper.daemon.retarget import RetargetingOutbox, retargeter
 from shipper.daemon.stats import Snapshot, Stats
 from shipper.daemon.streams import Stream
 from shipper.enrich.base import Enricher
@@ -119,9 +119,8 @@ class Session:
     def open(self) -> None:
         run = self.cfg.run
         spool = Spool(self.cfg.state_dir / SPOOL_DIR, int(run.spool_max_bytes))
-        retarget = retargeter(self.plan.sink_name, self.plan.encode)
-        self.outbox = (Outbox(spool, run.queue_events) if retarget is None
-                       else RetargetingOutbox(spool, run.queue_events, retarget))  # (a destination changed: `retarget`)
+        self.outbox = Outbox(spool, run.queue_events, adopter(self.plan.sink_name, self.plan.encode, self.ledger))
+        self.outbox.kept, self.ledger.acked = self.ledger.kept, self.outbox.acked  # (what is in the buffer's files)
         self.courier = Courier(self.plan.make_sink, self.outbox, self.ledger, linger=float(run.batch_wait), log=self._log,
                                opened=self._sink)
         self._sink = None
@@ -159,9 +158,12 @@ class Session:
             if let_go and not delivered:
                 self.given_back = switch.give_back(self.courier, self.outbox, timeout)
             if save:
-                if not delivered or not self.courier.delivering(time.monotonic()):
-                    self.outbox.keep()  # to the disk buffer, as what waits in its own memory (`Spool.close`)
-                self._commit(force=True)
+                try:
+                    if not delivered or not self.courier.delivering(time.monotonic()):
+                        self.outbox.keep()  # to the disk buffer, as what waits in its own memory
+                    self.outbox.store()  # (in its files, synced: the checkpoints count it)
+                finally:
+                    self._commit(force=True)  # (what went there before a full disk, say, counts)
         return handed and delivered and self.ledger.in_flight == 0
 
     # -- one turn -----------------------------------------------------------------------------------
@@ -169,29 +171,34 @@ class Session:
         """One turn; True when there was something to read (call again at once)."""
         assert self.outbox is not None and self.courier is not None
         self._commit(force=False)
-        busy = False
         mono, wall = time.monotonic(), time.time()
-        outbox = self.outbox
-        # Reading waits while the disk buffer is full; and while the output takes batches, if it
-        # takes them more slowly than they come (the memory queue is full) or the disk buffer is
-        # being drained (events read now would only be written to disk and read back): the inputs
-        # keep the data, and memory holds one flow of events, not two.
-        self.paused = outbox.full or (self.courier.delivering(mono) and (outbox.memory_full or not outbox.spool.empty))
-        if not self.paused:
-            for follower in self.plan.followers:
-                if self._pacing.ahead(follower, mono):
-                    continue
-                self._pacing.polling(follower)
-                read = 0
-                for item in follower.poll(wall):
-                    self._handle(follower, item, mono, wall)
-                    read += len(item.items) if isinstance(item, RawChunk) else 0
-                    busy = True
-                self._take_counts(follower)
-                self._pacing.polled(follower, read)
+        busy = self._read(mono, wall)
         self._hand_on(mono, force=False)
         if self._order:
             self._release(self._pacing.watermark(), self._holding())
+        return busy
+
+    def _read(self, mono: float, wall: float) -> bool:
+        """Poll the inputs while reading need not wait for the output (`output_behind`, asked
+        before each input: what goes past the bounds is one input's poll, not one per input);
+        True when something was read."""
+        assert self.outbox is not None and self.courier is not None
+        busy = False
+        for follower in self._pacing.in_turn(self.plan.followers):
+            self.paused = output_behind(self.outbox, self.courier, mono)
+            if self.paused:
+                self._pacing.stopped_before(follower)
+                break
+            if self._pacing.ahead(follower, mono):
+                continue
+            self._pacing.polling(follower)
+            read = 0
+            for item in follower.poll(wall):
+                self._handle(follower, item, mono, wall)
+                read += len(item.items) if isinstance(item, RawChunk) else 0
+                busy = True
+            self._take_counts(follower)
+            self._pacing.polled(follower, read)
         return busy
 
     def fds(self) -> list[int]:
@@ -370,6 +377,8 @@ class Session:
         if self._dirty and (force or now - self._saved_at >= SAVE_EVERY):
             if self._lock is not None and self._lock.lost() is not None:
                 return  # saving would make the state directory again (the loop stops at its next check)
+            assert self.outbox is not None
+            self.outbox.spool.sync()  # (the batches in it that the checkpoints count are durable first)
             for follower in self.plan.followers:
                 if follower.key in self._dirty:
                     self._save(follower)

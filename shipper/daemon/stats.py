@@ -16,6 +16,8 @@ from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping
 
+from shipper.daemon.courier import ORPHAN_INPUT
+
 WINDOW = 10.0
 RETRY_COUNTERS = ("request_retries", "retried_items")
 
@@ -23,7 +25,10 @@ RETRY_COUNTERS = ("request_retries", "retried_items")
 @dataclass
 class InputStats:
     label: str
-    read: int = 0  # entries (lines, journal entries) read, also those read again (`read_again`)
+    # Entries (lines, journal entries) read, each time they are read: after a restart or reload,
+    # those the output had not acknowledged are read, and shipped, again; so are those in
+    # `read_again` (which are not shipped again).
+    read: int = 0
     docs: int = 0  # documents made from them (and handed on)
     bytes: int = 0  # bytes of text read (files)
     gaps: int = 0  # shipper.gap events reported
@@ -53,6 +58,7 @@ class Snapshot:
     connected: bool
     sink_counters: dict[str, int]
     last_message: str | None
+    stalled_seconds: float | None = None  # the output is open but has taken no batch for so long (`OutputWatch`)
 
 
 class Stats:
@@ -94,6 +100,7 @@ class Stats:
             inputs[key] = {**asdict(s), "shipped": shipped[key], "lag_seconds": round(lag, 3),
                            "backlog_bytes": snap.backlog.get(key)}
         counters = dict(self._counters + Counter(snap.sink_counters))
+        stalled = None if snap.stalled_seconds is None else round(snap.stalled_seconds, 1)
         status = {
             **base,
             "rates": {"read_per_second": round(rate_in, 1), "shipped_per_second": round(rate_out, 1)},
@@ -101,7 +108,12 @@ class Stats:
             "queue_events": snap.queue_events,
             "spool_bytes": snap.spool_bytes,
             "in_flight_batches": snap.in_flight,
-            "output": {"name": snap.sink, "connected": snap.connected, "counters": counters},
+            # Events the output acknowledged: every input's (also inputs a reload removed), and those an
+            # earlier run or session left in the disk buffer (no input's: `ORPHAN_INPUT`)
+            "shipped": self._removed_shipped + sum(shipped.values()),
+            "shipped_from_previous_run": shipped[ORPHAN_INPUT],
+            "output": {"name": snap.sink, "connected": snap.connected, "stalled_seconds": stalled,
+                       "counters": counters},
             "retries": sum(counters.get(k, 0) for k in RETRY_COUNTERS),
             "dead_lettered": counters.get("dead_lettered", 0),
             "last_message": snap.last_message,
@@ -125,6 +137,8 @@ def status_line(status: dict[str, Any]) -> str:
     out = status["output"]
     rates = status["rates"]
     state = "connected" if out["connected"] else "not connected"
+    if out.get("stalled_seconds") is not None:  # (open, but stuck in a write)
+        state += f" but has not taken a batch for {out['stalled_seconds']:,.0f} s"
     line = (
         f"read {rates['read_per_second']:,.0f}/s, shipped {rates['shipped_per_second']:,.0f}/s, "
         f"lag {status['lag_seconds']:.1f} s, queue {status['queue_events']:,} events, "

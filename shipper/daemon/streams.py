@@ -17,17 +17,22 @@ a restart still meets its failure after it), not with the documents to ship. A j
 before the position when it has the position's ``seqnum_id`` and a number not above its
 (sd_journal reads one writer's entries in that order); an entry of another writer is shipped again
 rather than risk leaving out one never shipped.
+
+A journal writer's stream counts only its own entries' twins: the entries the follower marked
+`TAG_APART` (a second another boot of their host took: `shipper.sources.journal_boots`) get their
+boot in their id's key. The mark is taken off the chunk before parsing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Collection
 
 from shipper.event import Doc
 from shipper.ids import IdAssigner
 from shipper.parse.base import Parser
 from shipper.sources.base import RawChunk
+from shipper.sources.journal_boots import TAG_APART
 from shipper.sources.journal_header import cursor_number
 from shipper.sources.live import JournalMark, TextMark
 
@@ -62,11 +67,13 @@ class Stream:
 
     def take(self, chunk: RawChunk) -> tuple[list[Doc], object | None]:
         """The chunk's documents to ship (with ids) and the checkpoint to register with them."""
-        docs = self.parser.parse(chunk)
         if chunk.kind == "fields":
+            apart = _apart(chunk)
+            docs = self.parser.parse(chunk)
             if self._before is None and isinstance(chunk.checkpoint, JournalMark):
                 self._before = chunk.checkpoint
-            return self._journal(docs)
+            return self._journal(docs, apart)
+        docs = self.parser.parse(chunk)
         return self._text(docs, self._emitted(chunk, docs))
 
     def flush(self, shipped: int | None, journal: bool) -> tuple[list[Doc], object | None]:
@@ -118,8 +125,8 @@ class Stream:
             self.again(docs[:n])
         return docs[n:]
 
-    def _journal(self, docs: list[Doc]) -> tuple[list[Doc], JournalMark | None]:
-        self.ids.assign(docs)
+    def _journal(self, docs: list[Doc], apart: Collection[int] = ()) -> tuple[list[Doc], JournalMark | None]:
+        self.ids.assign(docs, apart)
         firsts, before = self._firsts, self._before
         for doc in docs:
             self._entries += 1
@@ -170,6 +177,20 @@ class Stream:
         for second in [s for s in firsts if s not in kept]:
             del firsts[second]
         return min(firsts.values(), default=(0, None), key=lambda first: first[0])[1]
+
+
+def _apart(chunk: RawChunk) -> set[int]:
+    """The entries the follower marked `TAG_APART` (the mark taken off: it is no document's tag)."""
+    apart = set()
+    for i, tags in list(chunk.tags.items()) if chunk.tags else ():
+        if TAG_APART in tags:
+            apart.add(i)
+            rest = tuple(t for t in tags if t != TAG_APART)
+            if rest:
+                chunk.tags[i] = rest
+            else:
+                del chunk.tags[i]
+    return apart
 
 
 def _after(doc: Doc) -> JournalMark:

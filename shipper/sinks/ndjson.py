@@ -130,11 +130,17 @@ class NdjsonSink:
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """A write that fails (a full disk, a quota, an I/O error) is an OutputError that names the
-        output; a closed pipe (`| head`) stays a BrokenPipeError, which ends a command quietly."""
+        output; a closed pipe (`| head`) stays a BrokenPipeError, which ends a command quietly, but
+        for the daemon (``durable``), for which it is an output like the others: a FIFO whose reader
+        went away."""
         try:
             yield
-        except BrokenPipeError:
-            raise
+        except BrokenPipeError as exc:
+            if not self._durable:
+                raise
+            raise self._cannot_write(exc, hint=(
+                "the program reading it closed it: start it again, then shipper (what it did not take "
+                "is sent again)")) from None
         except OSError as exc:
             raise self._cannot_write(exc, hint="make room there, or write elsewhere, and run again") from None
 

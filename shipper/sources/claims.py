@@ -4,8 +4,8 @@ The daemon's plan refuses what it can tell from the configuration (`shipper.daem
 globs that overlap only in the files there are (``/var/log/mail*``, ``/var/log/*.log``), a symlink
 (``maillog -> mail.log``) or a hard link are only seen when the patterns are matched. Every file
 (device and inode, as the followers identify files: `shipper.sources.fileid`) is claimed by one
-input, and another input that finds it skips it (`FileFollower` says so once). All file inputs of
-one daemon share one `Claims`.
+input, and another input that finds it skips it (`FileFollower` says so once, through its
+`shipper.sources.claimant.Claimant`). All file inputs of one daemon share one `Claims`.
 
 Which input: a file found for the first time goes to the first input, in configuration order,
 whose patterns match it (asked at once, so it does not depend on whose scan came first; that input
@@ -16,6 +16,14 @@ input lets go of a file once it no longer tracks it; a file it read to its end t
 the other input takes it as read rather than reading it again, as long as it holds the same
 content (its first bytes: not an inode reused by a new file).
 
+A file the input reading it no longer matches (renamed, or the link it read it through removed)
+stays that input's while another input matches it: `locate` tells it where the file is now, and it
+goes on reading it there (`shipper.sources.tail`); the other input skips it. An archive made of
+content an input reads or read (``a.log.1`` -> ``a.log.1.gz``), found by another input whose
+patterns match archives, is taken by that one as read (`copy_of`: by the fingerprint of its first
+bytes, as one input recognises its own compressed rotations). Finished files are forgotten once no
+input has matched them for a while (`gone_after`): the claims hold only files that are there.
+
 The claims outlive a restart: before any input matches its patterns, each input `restore`s what its
 checkpoint holds (the files of its content streams, and those it finished and let go: saved with its
 state, `finished_by`), so that the restart gives each file to the input that had it; found afresh, it
@@ -25,17 +33,21 @@ would read it again, and the input that read it would report it removed before i
 
 from __future__ import annotations
 
-import os
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from shipper.errors import InputError
-from shipper.sources.fileid import fingerprint, head_matches, read_head
-from shipper.sources.tailfile import Tracked
+from shipper.sources.fileid import head_matches
 
 Ident = tuple[int, int]  # (st_dev, st_ino)
+Matched = Mapping[Ident, tuple[str, Any]]  # the files an input's patterns match: path (and stat)
 FINISHED = 4096  # finished files remembered at most (the oldest are forgotten first)
+GONE_AFTER = 60.0  # a finished file no input matched for this long (at least) is forgotten
+ARCHIVE_SETTLE = 5.0  # an archive modified more recently may still be being written
+# Why a file is another input's (`Refusal.how`): that input comes first in the configuration; it
+# comes later but was reading the file before; its patterns no longer match the file (it reads it
+# under this input's name); the file is an archive of content that input reads or read.
+FIRST, KEPT, OUTSIDE, COPY = "first", "kept", "outside", "copy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +62,25 @@ class Held:
 @dataclass(frozen=True, slots=True)
 class Refusal:
     owner: str  # the label of the input that reads the file
-    finished: bool  # that input read it to its end and no longer follows it
+    finished: bool  # that input read it to its end and no longer follows it (or it is an archive of it)
+    how: str = FIRST  # why it is that input's (FIRST, KEPT, OUTSIDE, COPY)
+
+
+@dataclass(slots=True)
+class _Finished:
+    key: str  # the input that read it
+    content: Held
+    copy: bool  # an archive of that content, found by another input
+    seen: float | None = None  # when an input last matched it (None: not since it was restored)
 
 
 @dataclass
 class _Input:
     key: str
     label: str
-    match: Callable[[], Iterable[Ident]]  # the files its patterns match now
+    match: Callable[[], Matched]  # the files its patterns match now
     wake: Callable[[], None]  # match again at its next poll
+    scan_interval: float
 
 
 class Claims:
@@ -66,26 +88,72 @@ class Claims:
         self._inputs: list[_Input] = []  # in configuration order
         self._owner: dict[Ident, str] = {}  # file -> input key
         self._held: dict[str, dict[Ident, Held | None]] = {}  # input key -> its files (None: claimed, not read yet)
-        self._finished: OrderedDict[Ident, tuple[str, Held]] = OrderedDict()  # file -> (input key, content)
+        self._finished: OrderedDict[Ident, _Finished] = OrderedDict()
+        self._matched: dict[str, Matched] = {}  # input key -> what its patterns matched last
 
-    def register(self, key: str, label: str, match: Callable[[], Iterable[Ident]], wake: Callable[[], None]) -> None:
+    def register(self, key: str, label: str, match: Callable[[], Matched], wake: Callable[[], None],
+                 scan_interval: float = 0.0) -> None:
         """An input, in configuration order."""
-        self._inputs.append(_Input(key, label, match, wake))
+        self._inputs.append(_Input(key, label, match, wake, scan_interval))
         self._held[key] = {}
+
+    @property
+    def gone_after(self) -> float:
+        """How long a finished file no input matches is remembered: long enough for every input to
+        have matched its patterns twice (an archive made of it may be found only then)."""
+        return max([GONE_AFTER] + [2 * i.scan_interval + ARCHIVE_SETTLE for i in self._inputs])
+
+    def matched(self, key: str, found: Matched, now: float) -> None:
+        """What input ``key``'s patterns match now (at each of its scans, before `take`)."""
+        self._matched[key] = dict(found)
+        for ident in found:
+            if (entry := self._finished.get(ident)) is not None:
+                entry.seen = now
+        gone_after = self.gone_after
+        for ident, entry in list(self._finished.items()):
+            if entry.seen is None:
+                entry.seen = now
+            elif now - entry.seen > gone_after:
+                del self._finished[ident]
+
+    def known(self, ident: Ident) -> bool:
+        """Whether the file is claimed, or remembered as finished."""
+        return ident in self._owner or ident in self._finished
+
+    def copy_of(self, key: str, ident: Ident, head: bytes) -> bool:
+        """Whether a file no input claimed yet, an archive whose first (decompressed) bytes are
+        ``head``, holds content an input reads or read. If so it is that input's: claimed for it
+        when it is ``key`` or its patterns match the archive too (it knows its own copies), else
+        finished (`take` refuses it, and ``key`` takes it as read)."""
+        contents = [(k, h) for k, files in self._held.items() for h in files.values() if h is not None]
+        contents += [(e.key, e.content) for e in self._finished.values() if not e.copy]
+        match = next(((k, h) for k, h in contents if head_matches(head, h.fp, h.fp_len)), None)
+        if match is None:
+            return False
+        owner, content = self._input(match[0]), match[1]
+        if owner.key == key or ident in self._matches(owner):
+            self._owner[ident] = owner.key
+            self._held[owner.key].setdefault(ident, None)
+            if owner.key != key:
+                owner.wake()
+        else:
+            self._finish(owner.key, ident, Held(content.fp, content.fp_len, True), copy=True)
+        return True
 
     def take(self, key: str, found: Iterable[Ident]) -> dict[Ident, Refusal]:
         """Claim for input ``key`` the files it found that no input holds; returns those it must
         skip: held by another input, or finished (`finished` tells whether it is the same content)."""
         refused: dict[Ident, Refusal] = {}
-        earlier: list[tuple[_Input, set[Ident]]] | None = None  # matched once per call, when needed
+        earlier: list[tuple[_Input, Matched]] | None = None  # matched once per call, when needed
         for ident in found:
             owner = self._owner.get(ident)
             if owner is None and ident in self._finished:
-                refused[ident] = Refusal(self._label(self._finished[ident][0]), True)
+                entry = self._finished[ident]
+                refused[ident] = Refusal(self._label(entry.key), True, COPY if entry.copy else FIRST)
                 continue
             if owner is None:
                 if earlier is None:
-                    earlier = [(i, set(i.match())) for i in self._inputs[: self._index(key)]]
+                    earlier = [(i, self._match(i)) for i in self._inputs[: self._index(key)]]
                 first = next((i for i, matched in earlier if ident in matched), None)
                 owner = first.key if first is not None else key
                 self._owner[ident] = owner
@@ -93,14 +161,23 @@ class Claims:
                 if first is not None:
                     first.wake()
             if owner != key:
-                refused[ident] = Refusal(self._label(owner), False)
+                refused[ident] = Refusal(self._label(owner), False, self._how(key, owner, ident))
         return refused
+
+    def locate(self, key: str, ident: Ident) -> tuple[str, str] | None:
+        """Where another input's patterns match a file of input ``key`` that its own no longer
+        match (renamed, a link removed): the path, and the label of that input."""
+        for i in self._inputs:
+            matched = self._matches(i) if i.key != key else {}
+            if ident in matched:
+                return str(matched[ident][0]), i.label
+        return None
 
     def finished(self, ident: Ident, head: bytes) -> bool:
         """Whether a file refused as finished still holds the content that was read (``head``: its
         first bytes); if not (an inode reused by a new file), it is forgotten as finished."""
         entry = self._finished.get(ident)
-        if entry is not None and head_matches(head, entry[1].fp, entry[1].fp_len):
+        if entry is not None and head_matches(head, entry.content.fp, entry.content.fp_len):
             return True
         self._finished.pop(ident, None)
         return False
@@ -131,108 +208,35 @@ class Claims:
 
     def finished_by(self, key: str) -> dict[Ident, Held]:
         """The files input ``key`` read to their end and let go of, as remembered (for its checkpoint)."""
-        return {ident: held for ident, (owner, held) in self._finished.items() if owner == key}
+        return {ident: e.content for ident, e in self._finished.items() if e.key == key}
 
-    def _finish(self, key: str, ident: Ident, content: Held) -> None:
-        self._finished[ident] = (key, content)
+    def _finish(self, key: str, ident: Ident, content: Held, copy: bool = False) -> None:
+        self._finished[ident] = _Finished(key, content, copy)
         self._finished.move_to_end(ident)
         while len(self._finished) > FINISHED:
             self._finished.popitem(last=False)
 
+    def _match(self, i: _Input) -> Matched:
+        """What input ``i``'s patterns match now."""
+        matched = self._matched[i.key] = dict(i.match())
+        return matched
+
+    def _matches(self, i: _Input) -> Matched:
+        """What input ``i``'s patterns matched at its last scan (now, if it has not scanned yet)."""
+        matched = self._matched.get(i.key)
+        return matched if matched is not None else self._match(i)
+
+    def _how(self, key: str, owner: str, ident: Ident) -> str:
+        """Why a file ``owner`` holds is not ``key``'s (`Refusal.how`)."""
+        if ident not in self._matches(self._input(owner)):
+            return OUTSIDE
+        return FIRST if self._index(owner) < self._index(key) else KEPT
+
     def _index(self, key: str) -> int:
         return next(n for n, i in enumerate(self._inputs) if i.key == key)
 
+    def _input(self, key: str) -> _Input:
+        return self._inputs[self._index(key)]
+
     def _label(self, key: str) -> str:
-        return next(i.label for i in self._inputs if i.key == key)
-
-
-Found = dict[Ident, tuple[str, os.stat_result]]  # the files an input's patterns match: path and stat
-
-
-class Claimant:
-    """One input's side (`shipper.sources.tail.FileFollower`): which files it found are its own."""
-
-    def __init__(self, claims: Claims, key: str, label: str, where: str, counters: Counter[str],
-                 warn: Callable[[str, str], None]) -> None:
-        """``label`` names the input to the others, ``where`` starts its own messages; ``warn``
-        says a message once per key; ``counters`` counts the files skipped."""
-        self._claims, self._key, self._label, self._where = claims, key, label, where
-        self._counters, self._warn = counters, warn
-        self._refused: set[Ident] = set()  # files another input reads (at the last scan)
-
-    def keep_out(self, found: Found, now: float) -> list[Tracked]:
-        """Leave out of ``found`` the files another input reads (said once each); returns the
-        files another input read to its end, as content to track as done (never read here)."""
-        refused = self._claims.take(self._key, found)
-        done: list[Tracked] = []
-        for ident, refusal in refused.items():
-            path, st = found[ident]
-            if refusal.finished:  # tracked as done (it stays in ``found``): unless an inode reused by a new file
-                head = self._head(path)
-                if head is None:
-                    del found[ident]  # looked at again at the next scan
-                elif self._claims.finished(ident, head):
-                    done.append(_done(ident, path, st, head, now))
-                    self._say(path, refusal)
-                continue
-            del found[ident]
-            if ident not in self._refused:
-                self._counters["files_read_by_another_input"] += 1
-            self._say(path, refusal)
-        self._refused = {i for i, r in refused.items() if not r.finished}
-        return done
-
-    def hold(self, streams: Iterable[Tracked]) -> None:
-        """The files the input's content streams are in (plain file and copies), after each change."""
-        self._claims.hold(self._key, _held(streams))
-
-    def restore(self, streams: Iterable[Tracked], finished: object) -> None:
-        """What the input's checkpoint holds, before any input's first scan: its content streams,
-        and ``finished`` (`finished_json`, as saved) the files it read to their end and let go of."""
-        let_go: dict[Ident, Held] = {}
-        for entry in finished if isinstance(finished, list) else []:
-            try:
-                dev, ino, fp, fp_len = entry
-                let_go[(int(dev), int(ino))] = Held(str(fp), int(fp_len), True)
-            except (TypeError, ValueError):
-                continue  # (a hand edit: that file is claimed afresh)
-        self._claims.restore(self._key, _held(streams), let_go)
-
-    def finished_json(self) -> list[list[object]]:
-        """The files the input read to their end and let go of, for its checkpoint (`restore`)."""
-        return [[dev, ino, held.fp, held.fp_len] for (dev, ino), held in self._claims.finished_by(self._key).items()]
-
-    @staticmethod
-    def _head(path: str) -> bytes | None:
-        try:
-            return read_head(path).data
-        except InputError:
-            return None
-
-    def _say(self, path: str, refusal: Refusal) -> None:
-        if refusal.owner == self._label:
-            return  # (a file this input read to its end, found again under a name it matches)
-        if refusal.finished:
-            self._warn(f"finished:{path}", f"shipper: {self._where}: {path} was read to its end by the input "
-                       f"{refusal.owner}, which matched it before; this input does not read it again")
-        else:
-            self._warn(f"claimed:{path}", f"shipper: {self._where}: {path} is read by the input {refusal.owner} "
-                       "(the first input in the configuration that matched it); this input skips it, so that its "
-                       "lines are not shipped twice (add it to this input's exclude: to silence this)")
-
-
-def _held(streams: Iterable[Tracked]) -> dict[Ident, Held]:
-    """The files content streams are in (plain file and copies), and what each holds."""
-    held: dict[Ident, Held] = {}
-    for t in streams:
-        content = Held(t.fp, t.fp_len, t.done or t.ended)  # (ended: read to its end, acknowledged soon)
-        for ident in ([t.ident] if t.ident is not None else []) + [(c[0], c[1]) for c in t.copies]:
-            held[ident] = content
-    return held
-
-
-def _done(ident: Ident, path: str, st: os.stat_result, head: bytes, now: float) -> Tracked:
-    """The content of a file another input read to its end, as this input tracks it: read."""
-    fp = fingerprint(head)
-    return Tracked(key=f"{ident[1]:x}-{fp[:12]}", fp=fp, fp_len=len(head), path=path, first_path=path, dev=ident[0],
-                   ino=ident[1], updated=now, disk=st.st_size, size=st.st_size, done=True)
+        return self._input(key).label

@@ -25,7 +25,12 @@ all that comes. A journal directory that is not there (yet, or any more) is wait
 input waits for its files; files deleted while they are read (vacuumed, or the whole directory
 removed) are read to their end first, and a file deleted before it could be read is a `Gap`.
 
-Checkpoint: ``{"writers": {seqnum_id: {cursor, time, shipped, settled}}, "mark": {...}}``; ``mark``
+Ids: in a second that two boots of one host both wrote (a machine without a real-time clock), the
+entries of the boot that did not take it first are marked to have their boot in their id's key
+(`shipper.sources.journal_boots`): each writer's stream counts only its own twins.
+
+Checkpoint: ``{"writers": {seqnum_id: {cursor, time, shipped, settled}}, "mark": {...}, "boots":
+{host: [[first second, last second, boot id], ...]}}`` (``boots``: `BootClaims.state`); ``mark``
 is the position of the writer read least far (for `shipper status`, and for earlier versions of
 shipper, which kept that one cursor: such a checkpoint is read as the position of that cursor's
 writer, the others starting at its time).
@@ -43,6 +48,7 @@ from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.parse.journal_fields import NATIVE
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.export import Fields
+from shipper.sources.journal_boots import BootClaims
 from shipper.sources.journal_dir import JournalFiles, Listed, Pins
 from shipper.sources.journal_entries import damaged_tags, native_reader
 from shipper.sources.journal_header import cursor_number, cursor_time, undated_time
@@ -70,6 +76,7 @@ class JournalFollower:
         self._writers: dict[str, Writer] = {}  # seqnum_id -> writer
         self._by_sid: dict[str, Writer] = {}
         self._saved: dict[str, Saved] = {}  # positions of writers not listed yet in this run
+        self._boots = BootClaims()  # which boot took each second of a host (for the ids)
         self._start: Start = "head"  # where a writer listed for the first time starts
         # ... once the first start is past: its files appeared since (a time start still applies)
         first = start_at(cfg.start)
@@ -88,6 +95,7 @@ class JournalFollower:
             self._log("shipper: journal entries become documents in Python, about a quarter slower in all: shipper's "
                       "C builder was not built (installing shipper needs gcc and the Python headers for it)")
         self._saved, self._start = positions(saved, self.cfg.start)
+        self._boots = BootClaims(saved.get("boots") if saved else None)
         out: list[Polled] = []
         if not self._list(out):
             self._start = self._later  # what the journal holds once it is there came after the start
@@ -126,7 +134,7 @@ class JournalFollower:
         marks = [s.mark for s in saved.values() if s.mark.cursor]
         least = min(marks, key=lambda m: m.time or "", default=JournalMark(None))
         return {"writers": {i: _to_json(s) for i, s in saved.items()},
-                "mark": {"cursor": least.cursor, "time": least.time}}
+                "mark": {"cursor": least.cursor, "time": least.time}, "boots": self._boots.state()}
 
     def backlog(self) -> int | None:
         return None
@@ -198,6 +206,7 @@ class JournalFollower:
 
     def _chunk(self, writer: Writer, items: list[Fields], errors: list[str]) -> RawChunk:
         tags = damaged_tags(items)  # (the read errors say how many: `journal_entries.incomplete_message`)
+        self._boots.apart(items, tags)
         for message in errors:
             tags[len(items)] = (TAG_UNPARSED, TAG_READ_ERROR)
             items.append({"MESSAGE": message})

@@ -18,7 +18,15 @@ fingerprint of its first bytes when it moves into a new inode (`shipper.sources.
   have none) comes from its mtime, as a plain file's.
 * a file that vanished while shipper was not running, not read to its end: a `Gap`.
 * a file another file input of the daemon reads too (overlapping globs, a symlink, a hard link):
-  read by one of them only (`shipper.sources.claims`); the other says so once and skips it.
+  read by one of them only (`shipper.sources.claims`); the other says so once and skips it. A file
+  of this input's that its patterns no longer match (renamed, the link it was read through removed)
+  but another input's do is read on under that name (`Tracked.elsewhere`): followed while its name
+  is a live file's, else read to its end as a rotated file; the other input then takes it as read.
+
+A poll reads `READ_BYTES` of each file, and stops after the file that made it read `READ_BYTES` in
+all: with many files, one poll is one read's worth, not one per file (the daemon decides between
+polls whether to read on: its memory queue and disk buffer are bounded, `shipper.daemon.pacing`).
+The next poll begins with the file after the one it stopped at, so every file gets its turn.
 
 Lines become chunks as in `shipper.sources.files`; see `tailfile` for partial lines.
 """
@@ -33,12 +41,13 @@ from typing import Any, Callable, Sequence
 
 from shipper.config.model import FileInput
 from shipper.errors import InputError
-from shipper.sources.claims import Claimant, Claims
+from shipper.sources.claimant import Claimant, rotated_name
+from shipper.sources.claims import ARCHIVE_SETTLE, Claims
 from shipper.sources.fileid import line_start_before, read_head, fingerprint
 from shipper.sources.live import End, Gap, Idle, Log, Polled, TextMark
-from shipper.sources.rotation import LIVE, parse_name
 from shipper.sources.tailfile import (
     FOLLOWED_FORMATS,
+    READ_BYTES,
     Tracked,
     open_archive,
     origin_of,
@@ -51,7 +60,6 @@ from shipper.sources.tailfile import (
 )
 from shipper.sources.tailmatch import Found, matched
 
-ARCHIVE_SETTLE = 5.0  # an archive modified more recently may still be being written
 CLOSE_AFTER = 30.0  # a rotated file idle this long is finished
 
 
@@ -73,6 +81,7 @@ class FileFollower:
         self._close_after = close_after
         self._streams: list[Tracked] = []  # oldest first
         self._next_scan = 0.0
+        self._turn = 0  # the stream (by its place among those not finished) the next poll begins with
         self._first_run = False
         self._claimed = False  # the files its checkpoint holds are claimed (`claim`)
         self._warned: set[str] = set()
@@ -81,7 +90,7 @@ class FileFollower:
         label = f"{cfg.name} ({self.label})" if cfg.name else self.label
         self._claimant = Claimant(claims, key, label, self.label, self.counters, self._warn) if claims else None
         if claims is not None:
-            claims.register(key, label, lambda: self._match().keys(), self._wake)
+            claims.register(key, label, self._match, self._wake, float(cfg.scan_interval))
 
     def claim(self, saved: dict[str, Any] | None) -> None:
         """The files the checkpoint ``saved`` holds are this input's again, before any input's
@@ -105,9 +114,15 @@ class FileFollower:
         out: list[Polled] = []
         if now >= self._next_scan:
             self._scan(now, out)
-        for t in list(self._streams):
-            if not (t.done or t.ended):
-                self._read(t, now, out)
+        streams = [t for t in self._streams if not (t.done or t.ended)]
+        first, self._turn, read = self._turn % max(1, len(streams)), 0, 0
+        for i, t in enumerate(streams[first:] + streams[:first]):
+            before = t.read
+            self._read(t, now, out)
+            read += max(0, t.read - before)
+            if read >= READ_BYTES:  # one read's worth: the rest wait for the next poll
+                self._turn = first + i + 1
+                break
         return out
 
     def fds(self) -> list[int]:
@@ -173,6 +188,8 @@ class FileFollower:
                 self._discover(ident, path, st, now, out)
         for t in self._streams:
             t.copies = [c for c in t.copies if (c[0], c[1]) in found]
+        if self._claimant is not None:
+            self._claimant.relocate(self._streams)
         self._forget(now, out)
         self._hold()
 
@@ -240,7 +257,7 @@ class FileFollower:
     def _forget(self, now: float, out: list[Polled]) -> None:
         """Drop what is gone for good; report content that vanished before it was read."""
         for t in list(self._streams):
-            if t.present or t.fd is not None or t.archive is not None or t.ended or t.copies:
+            if t.present or t.fd is not None or t.archive is not None or t.ended or t.copies or t.elsewhere:
                 continue
             self._streams.remove(t)
             if t.done:
@@ -305,7 +322,7 @@ class FileFollower:
             self._warn(t.path, f"shipper: cannot read {t.path}: {exc.strerror}; trying again")
 
     def _open_plain(self, t: Tracked) -> bool:
-        if not t.present or t.ident is None:
+        if not (t.present or t.elsewhere) or t.ident is None:
             return False
         try:
             fd = os.open(t.path, os.O_RDONLY | os.O_CLOEXEC)
@@ -328,14 +345,19 @@ class FileFollower:
 
     def _idle(self, t: Tracked, st: os.stat_result, now: float, out: list[Polled]) -> None:
         idle_for = now - t.updated
-        if idle_for < float(self.cfg.flush_after) or t.fmt is None:
+        if idle_for < float(self.cfg.flush_after):
             return
+        if t.fmt is None and not self._set_format(t, plain_format(t, self.cfg.format), st.st_mtime):
+            return  # (content read to its end before a restart: it has no format yet)
         if t.read < st.st_size:  # a last line that never got its newline
             out += read_plain(t, st.st_size, final=True, cap=self._cap)
         if not t.idle_sent:
             out.append(Idle(self._sid(t), t.read))
             t.idle_sent = True
-        rotated = not t.present or t.path != t.first_path or parse_name(os.path.basename(t.path)).kind != LIVE
+        if t.elsewhere is not None:  # under a name only another input matches: followed while it is a live name
+            rotated = rotated_name(t.path)
+        else:
+            rotated = not t.present or t.path != t.first_path or rotated_name(t.path)
         if rotated and idle_for >= self._close_after:
             self._end(t, out)
 

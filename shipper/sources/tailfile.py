@@ -54,6 +54,7 @@ class Tracked:
     fmt: str | None = None
     origin: Origin | None = None
     present: bool = False  # the plain file was matched by the last scan
+    elsewhere: str | None = None  # not matched, but another input's patterns match it: that input (read on here)
     seen: int = 0  # how far the file was looked at (read, or held back as an incomplete line)
     disk: int = 0  # the plain file's size at the last look
     idle_sent: bool = True
@@ -104,6 +105,18 @@ class Tracked:
             self.stream.close()
             self.stream = None
         self.blocks = None
+
+
+def open_path(t: Tracked) -> str | None:
+    """Where the plain file open for ``t`` is now (renamed since), as the kernel tells; None when
+    it is not open, or deleted."""
+    if t.fd is None:
+        return None
+    try:
+        path = os.readlink(f"/proc/self/fd/{t.fd}")
+    except OSError:
+        return None
+    return path if path.startswith("/") and not path.endswith(" (deleted)") else None
 
 
 def sniff_format(head: bytes, configured: str) -> str:

@@ -8,11 +8,15 @@ buffer is `full` meanwhile. What waits so is what the daemon read in the turn th
 (reading stops then), or one record larger than the whole bound, which goes through all the same.
 At `close`, what waits in memory is written to the files past the bound (it says why). Records are
 appended to segment files (``000000000042.seg``) as ``length, crc32, payload``;
-a segment is deleted once it has been read. One thread appends, another reads.
+a segment is deleted once it has been read and its records released. One thread appends, another
+reads.
 
-The buffer is a speed-up, not the source of truth: checkpoints move only when the output has
-acknowledged, so after a crash everything in the buffer is also read again from the inputs. What a
-previous run left here is still handed out (data from files deleted meanwhile is not lost); a
+A record stays in the files until the reader `release`s it (`take`: the daemon's output acknowledged
+its batch), so a crash loses none handed out but not delivered; where the next start begins reading
+(after the records released in order) is kept in ``read.json`` there (`sync`, `close`). The
+daemon counts a batch in the files as safe as one acknowledged (its checkpoint moves, its lines are
+not read again from the inputs: `shipper.daemon.ledger`), once `sync` made it durable. What a
+previous run left here is handed out again (data from files deleted meanwhile is not lost); a
 record torn by a crash is detected by its length and checksum and skipped with the rest of its
 segment.
 
@@ -32,12 +36,16 @@ import zlib
 from collections import deque
 from pathlib import Path
 
+import orjson
+
 from shipper.errors import OutputError
+from shipper.state.atomic import write_atomic
 
 DIRNAME = "spool"
 SEGMENT_BYTES = 16 << 20
 _HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
 _SUFFIX = ".seg"
+READ_FILE = "read.json"  # where the next start begins reading (`_resume`)
 
 
 class Spool:
@@ -46,19 +54,43 @@ class Spool:
         self.max_bytes = max_bytes
         self._segment_bytes = max(64 * 1024, min(segment_bytes, max_bytes // 8))
         self._lock = threading.Lock()
+        self._wseg: int | None = None  # segment being appended to
+        self._wfd: int | None = None
+        self._rseg: int | None = None  # segment being read (or read last), and where
+        self._rfd: int | None = None
+        self._roff = 0
+        self._waiting: deque[bytes] = deque()  # records that did not fit under max_bytes: after those on disk
+        self._handed: deque[list[int]] = deque()  # [ticket, segment, end, released] of records taken, in order
+        self._tickets = 0
+        self._read: tuple[int, int] | None = None  # after the records released in order (segment, offset)
+        self._saved_read: tuple[int, int] | None = None  # ... as ``read.json`` says
+        self._unsynced: set[int] = set()  # segments appended to since the last `sync`
+        self._closed = False
         try:
             directory.mkdir(exist_ok=True)  # in the state directory, which is not made here (`shipper.state.atomic`)
             self._segments = sorted(int(p.stem) for p in directory.glob(f"*{_SUFFIX}") if p.stem.isdigit())
             self._sizes = {n: self._path(n).stat().st_size for n in self._segments}
+            self._resume()
         except OSError as exc:
             raise self._error("cannot use the disk buffer in", exc) from None
-        self._wseg: int | None = None  # segment being appended to
-        self._wfd: int | None = None
-        self._rseg: int | None = None  # segment being read, and where
-        self._rfd: int | None = None
-        self._roff = 0
-        self._waiting: deque[bytes] = deque()  # records that did not fit under max_bytes: after those on disk
-        self._closed = False
+        # (numbers are not used again: ``read.json`` may name one deleted since)
+        self._last = max(self._segments + [self._saved_read[0] if self._saved_read else 0])
+
+    def _resume(self) -> None:
+        """Start reading where the previous run's reader had released everything before (``read.json``);
+        the segments before it are deleted. Without it, or when it names no segment left, from the first."""
+        try:
+            saved = orjson.loads((self.dir / READ_FILE).read_bytes())
+            segment, offset = int(saved["segment"]), int(saved["offset"])
+        except (FileNotFoundError, ValueError, TypeError, KeyError):
+            return
+        self._saved_read = self._read = (segment, offset)  # (kept until the buffer is empty: `_sync`)
+        if segment not in self._sizes or not 0 <= offset <= self._sizes[segment]:
+            return
+        for number in [n for n in self._segments if n < segment]:
+            self._forget(number)
+        self._rfd = os.open(self._path(segment), os.O_RDONLY | os.O_CLOEXEC)
+        self._rseg, self._roff = segment, offset
 
     # -- sizes ------------------------------------------------------------------------------------
     @property
@@ -79,23 +111,25 @@ class Spool:
         with self._lock:
             if self._closed:
                 return True
-            unread = sum(self._sizes.values())
-            if self._rseg is not None:
+            rseg = self._rseg if self._rseg is not None else -1
+            unread = sum(size for n, size in self._sizes.items() if n >= rseg)
+            if rseg in self._sizes:
                 unread -= self._roff
             return unread <= 0 and not self._waiting
 
     # -- writing ------------------------------------------------------------------------------------
-    def put(self, payload: bytes) -> None:
-        """Append a record (not empty): to the files, or in memory when it would take them over
-        ``max_bytes`` or records wait there already; an `OutputError` when the disk does not take
-        all of it, and then the buffer is as it was."""
+    def put(self, payload: bytes) -> bool:
+        """Append a record (not empty): to the files (True), or in memory (False) when it would take
+        them over ``max_bytes`` or records wait there already; an `OutputError` when the disk does
+        not take all of it, and then the buffer is as it was."""
         if not payload:
             raise ValueError("a disk buffer record cannot be empty")  # zeros left by a crash read as one
         with self._lock:
             if self._waiting or sum(self._sizes.values()) + _HEADER.size + len(payload) > self.max_bytes:
                 self._waiting.append(payload)
-                return
+                return False
             self._append(payload)
+            return True
 
     def _append(self, payload: bytes) -> None:
         """Write one record to the files (the lock held), whatever ``max_bytes`` says."""
@@ -109,6 +143,7 @@ class Spool:
             self._cut_back(self._sizes[self._wseg])
             raise self._error("cannot write to the disk buffer in", exc) from None
         self._sizes[self._wseg] += len(record)
+        self._unsynced.add(self._wseg)
 
     def _cut_back(self, end: int) -> None:
         """Remove what a failed write left after ``end`` in the writer's segment. When even that
@@ -127,7 +162,7 @@ class Spool:
 
     def _new_segment(self) -> None:
         """Start the next segment file; when it cannot be made, the buffer stays as it was."""
-        number = (self._segments[-1] + 1) if self._segments else 1
+        number = self._last + 1
         try:
             fd = os.open(self._path(number), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         except OSError as exc:
@@ -135,14 +170,24 @@ class Spool:
         if self._wfd is not None:
             os.close(self._wfd)
         self._wfd = fd
-        self._wseg = number
+        self._wseg = self._last = number
         self._segments.append(number)
         self._sizes[number] = 0
 
     # -- reading ------------------------------------------------------------------------------------
     def get(self) -> bytes | None:
-        """The oldest record not handed out yet, None when there is none; an `OutputError` when the
-        buffer cannot be read."""
+        """The oldest record not handed out yet, released at once (`take`); None when there is none."""
+        taken = self.take()
+        if taken is None:
+            return None
+        if taken[1] is not None:
+            self.release(taken[1])
+        return taken[0]
+
+    def take(self) -> tuple[bytes, int | None] | None:
+        """The oldest record not handed out yet, and its ticket for `release` (None: a record that
+        waited in memory, which is not in the files); None when there is none; an `OutputError` when
+        the buffer cannot be read. A record taken stays in the files until it is released."""
         with self._lock:
             if self._closed:
                 return None
@@ -150,30 +195,56 @@ class Spool:
                 record = self._next()
             except OSError as exc:
                 raise self._error("cannot read the disk buffer in", exc) from None
-            if record is None and self._waiting:
-                return self._waiting.popleft()
-            return record
+            if record is None:
+                return (self._waiting.popleft(), None) if self._waiting else None
+            assert self._rseg is not None
+            self._tickets += 1
+            self._handed.append([self._tickets, self._rseg, self._roff, 0])
+            return record, self._tickets
+
+    def release(self, ticket: int) -> None:
+        """The record taken with ``ticket`` is delivered: once those before it are too, it leaves the
+        files (its segment is deleted once every record of it is), and the next start reads after it."""
+        with self._lock:
+            if self._closed:
+                return  # (a courier let go of at a reload: the next session's buffer reads these files)
+            for entry in self._handed:
+                if entry[0] == ticket:
+                    entry[3] = 1
+                    break
+            while self._handed and self._handed[0][3]:
+                _, segment, end, _ = self._handed.popleft()
+                self._read = (segment, end)
+            self._trim()
 
     def _next(self) -> bytes | None:
-        while self._segments:
-            if self._rseg != self._segments[0]:
-                self._open_reader(self._segments[0])
+        while True:
+            if self._rfd is None:
+                following = [n for n in self._segments if self._rseg is None or n > self._rseg]
+                if not following:
+                    return None
+                self._open_reader(following[0])
             record = self._read_record()
             if record is not None:
                 return record
             if self._rseg == self._wseg:
-                self._restart_if_read()
+                self._trim()
                 return None  # caught up with the writer
-            self._drop_read_segment()
-        return None
+            self._close_reader()
+            self._trim()
 
-    def _restart_if_read(self) -> None:
-        """The writer's segment is read to its end: remove it (the next record starts a new one),
-        so that an empty buffer takes no disk."""
-        assert self._rseg is not None
-        if self._roff >= self._sizes[self._rseg] and self._wfd is not None:
+    def _trim(self) -> None:
+        """Delete the segments read to their end whose records are all released (the writer's, read
+        to its end, too: the next record starts a new one, so that an empty buffer takes no disk)."""
+        held = self._handed[0][1] if self._handed else None
+        rseg = self._rseg
+        if rseg is not None and rseg == self._wseg and held != rseg and self._roff >= self._sizes[rseg]:
             self._seal()
-            self._drop_read_segment()
+            self._close_reader()
+        for number in list(self._segments):
+            if rseg is None or number > rseg or number == held or (number == rseg and self._rfd is not None):
+                break
+            self._forget(number)
 
     def _open_reader(self, number: int) -> None:
         self._close_reader()
@@ -181,9 +252,10 @@ class Spool:
         self._rseg, self._roff = number, 0
 
     def _close_reader(self) -> None:
+        """Close the segment read (``_rseg`` still says which it was: the next is after it)."""
         if self._rfd is not None:
             os.close(self._rfd)
-        self._rfd = self._rseg = None
+        self._rfd = None
 
     def _read_record(self) -> bytes | None:
         """The record at the read offset; None at the end of the segment or at a torn record."""
@@ -220,37 +292,74 @@ class Spool:
             self._seal()
         self._roff = self._sizes[self._rseg]
 
-    def _drop_read_segment(self) -> None:
-        """Forget the segment read to its end, then delete its file."""
-        assert self._rseg is not None
-        number = self._rseg
-        self._close_reader()
+    def _forget(self, number: int) -> None:
+        """Forget a segment, then delete its file."""
         self._segments.remove(number)
         del self._sizes[number]
+        self._unsynced.discard(number)
         self._path(number).unlink(missing_ok=True)
+
+    # -- durability ---------------------------------------------------------------------------------
+    def sync(self) -> None:
+        """Make the records appended so far durable (before a checkpoint counts them), and say where
+        the next start begins reading; an `OutputError` when the disk refuses."""
+        with self._lock:
+            if not self._closed:
+                self._sync()
+
+    def _sync(self) -> None:
+        try:
+            for number in sorted(self._unsynced):
+                try:
+                    fd = os.open(self._path(number), os.O_RDONLY | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    continue  # (lost: the reader says so when it gets there)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            if self._unsynced:  # (new segments' names too)
+                dir_fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+        except OSError as exc:
+            raise self._error("cannot sync the disk buffer in", exc) from None
+        self._unsynced.clear()
+        if not self._segments and self._saved_read is not None:  # (no segment left for it to name)
+            (self.dir / READ_FILE).unlink(missing_ok=True)
+            self._read = self._saved_read = None
+        elif self._segments and self._read is not None and self._read != self._saved_read:
+            segment, offset = self._read
+            write_atomic(self.dir / READ_FILE, orjson.dumps({"segment": segment, "offset": offset}))
+            self._saved_read = self._read
 
     def close(self, keep: bool = True) -> None:
         """Close the files; ``keep``: first write the records waiting in memory to them, past
-        ``max_bytes`` (an `OutputError` when the disk does not take them; the files are closed
-        all the same). False: the state directory is gone, nothing is written there.
+        ``max_bytes``, and `sync` (an `OutputError` when the disk does not take them; the files are
+        closed all the same). False: the state directory is gone, nothing is written there.
 
-        Why past the bound rather than leave them to the inputs (their checkpoints did not move, so
-        a restart reads their lines again): the inputs may no longer hold them then (a file rotated
-        out of the input's paths, a journal vacuumed while shipper was stopped), and they would be
-        lost, where what is on disk is not. What goes over is a few MiB (what the turn that filled
-        the buffer read, the batches handed on at the stop, the daemon's memory queue: at most
-        ``run.queue_events``), next to a bound of a GiB by default, and the next start reads nothing
-        more until the buffer is under its bound again (`full`).
+        Why past the bound rather than leave them to the inputs: the inputs may no longer hold them
+        at the next start (a file rotated out of the input's paths, a journal vacuumed while shipper
+        was stopped), and they would be lost, where what is on disk is not. What goes over is a few
+        MiB (what the turn that filled the buffer read, the batches handed on at the stop, the
+        daemon's memory queue: at most ``run.queue_events``), next to a bound of a GiB by default,
+        and the next start reads nothing more until the buffer is under its bound again (`full`).
 
-        Once closed, it hands out nothing more: a courier still at work after a reload (an output
-        that cannot let go, `shipper.daemon.switch.give_back`) ends once its sink returns, rather
-        than read the files the next session's buffer reads."""
+        Once closed, it hands out nothing more, and releases nothing: a courier still at work after a
+        reload (an output that cannot let go, `shipper.daemon.switch.give_back`) ends once its sink
+        returns, and what it had taken is read again by the next session's buffer."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             try:
                 while keep and self._waiting:
                     self._append(self._waiting[0])
                     self._waiting.popleft()
+                if keep:
+                    self._sync()
             finally:
                 for fd in {self._wfd, self._rfd} - {None}:
                     assert fd is not None

@@ -11,6 +11,7 @@ from typing import Callable
 
 import orjson
 
+from shipper.daemon.adopt import adopter
 from shipper.daemon.courier import Courier
 from shipper.daemon.ledger import Ledger
 from shipper.daemon.outbox import ORPHAN, Outbox, decode_record, encode_record
@@ -80,28 +81,29 @@ def test_outbox_spills_encoded_batches_and_hands_them_back_in_order(tmp_path: Pa
     got = []
     while (batch := outbox.get(0.01)) is not None:
         got.append(batch)
+        outbox.acked(batch.seq)  # (the output's acknowledgement: it leaves the disk buffer)
     assert [b.seq for b in got] == list(range(40))
     assert all(b.encoded == batches[0].encoded for b in got)
     assert outbox.empty and outbox.events == 0 and spool.size == 0
 
 
-def test_a_previous_runs_batches_for_another_output_are_left_out_and_said(tmp_path: Path) -> None:
-    """Encoded for Elasticsearch by the run before; the output is now the local store: the courier
-    does not hand it bytes it cannot store (the inputs' checkpoints did not move for them)."""
+def test_a_previous_runs_batches_for_another_output_are_delivered_as_documents(tmp_path: Path) -> None:
+    """Encoded for Elasticsearch by the run before; the output is now the local store: the batch is
+    delivered as its documents (its lines are not read again: its checkpoints moved when it was
+    written to the disk buffer), as is a batch of documents."""
     spool = Spool(tmp_path / "spool", max_bytes=1 << 20)
     spool.put(encode_record(encoded_batch(0), "previous"))
     spool.put(encode_record(Batch(docs(), source_id="file-a", seq=1), "previous"))  # documents: any output takes them
     spool.close()
-    said: list[str] = []
-    outbox = Outbox(Spool(tmp_path / "spool", max_bytes=1 << 20), max_events=100)
     ledger = Ledger()
-    courier = Courier(lambda: LocalSink(tmp_path / "events.db"), outbox, ledger, linger=0.05, log=said.append)
+    sink = LocalSink(tmp_path / "events.db")
+    outbox = Outbox(Spool(tmp_path / "spool", max_bytes=1 << 20), max_events=100, adopt=adopter(sink.name, sink.encoder(), ledger))
+    courier = Courier(lambda: sink, outbox, ledger, linger=0.05, log=lambda _: None)
     courier.start()
     assert courier.finish(30) and courier.error is None
-    assert ledger.in_flight == 0 and ledger.snapshot()["(disk buffer of a previous run)"] == len(LINES)
-    assert len(said) == 1 and "encoded for the elasticsearch output of a previous run, not for local" in said[0]
+    assert ledger.in_flight == 0 and ledger.snapshot()["(disk buffer of a previous run)"] == 2 * len(LINES)
     store = LocalStore(tmp_path / "events.db", create=False)
-    assert store.db.execute("SELECT count(*) FROM events").fetchone() == (len(LINES),)  # the documents' batch only
+    assert store.db.execute("SELECT count(*) FROM events").fetchone() == (len(LINES),)  # the same events: stored once
 
 
 class RecordingSink:

@@ -201,7 +201,7 @@ def test_a_new_namespace_after_an_outage_began_while_connected_stores_each_event
         config(tmp_path, log, [es.url], namespace="moved")
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: "shipper: reloaded" in daemon.output(), 60, "the reload")
-        assert "it let go, and the" in daemon.output(), daemon.output()
+        assert "(run.stop_timeout): it let go; the" in daemon.output(), daemon.output()
         es.start()
         wait_for(lambda: len(es.docs(stream("moved"))) == 20, 60, "the 20 documents in the new data stream")
         wait_for(lambda: status(tmp_path).get("in_flight_batches") == 0 and status(tmp_path).get("spool_bytes") == 0,

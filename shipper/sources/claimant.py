@@ -1,0 +1,160 @@
+"""One file input's side of the claims (`shipper.sources.claims`): which of the files its patterns
+match are its own, what it says of those another input reads, and where a file of its own is now
+when its patterns no longer match it (`relocate`)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Callable, Iterable
+
+from shipper.errors import InputError
+from shipper.sources.claims import ARCHIVE_SETTLE, COPY, FIRST, OUTSIDE, Claims, Held, Ident, Refusal
+from shipper.sources.fileid import fingerprint, read_head
+from shipper.sources.rotation import LIVE, parse_name
+from shipper.sources.tailfile import Tracked, open_path
+
+Found = dict[Ident, tuple[str, os.stat_result]]  # the files an input's patterns match: path and stat
+
+
+class Claimant:
+    """One input's side (`shipper.sources.tail.FileFollower`): which files it found are its own."""
+
+    def __init__(self, claims: Claims, key: str, label: str, where: str, counters: Counter[str],
+                 warn: Callable[[str, str], None]) -> None:
+        """``label`` names the input to the others, ``where`` starts its own messages; ``warn``
+        says a message once per key; ``counters`` counts the files skipped."""
+        self._claims, self._key, self._label, self._where = claims, key, label, where
+        self._counters, self._warn = counters, warn
+        self._refused: set[Ident] = set()  # files another input reads (at the last scan)
+
+    def keep_out(self, found: Found, now: float) -> list[Tracked]:
+        """Leave out of ``found`` the files another input reads (said once each); returns the
+        files another input read to its end, as content to track as done (never read here)."""
+        self._claims.matched(self._key, found, now)
+        self._archives(found, now)
+        refused = self._claims.take(self._key, found)
+        done: list[Tracked] = []
+        for ident, refusal in refused.items():
+            path, st = found[ident]
+            if refusal.finished:  # tracked as done (it stays in ``found``): unless an inode reused by a new file
+                head = self._head(path)
+                if head is None:
+                    del found[ident]  # looked at again at the next scan
+                elif self._claims.finished(ident, head):
+                    done.append(_done(ident, path, st, head, now))
+                    self._say(path, refusal)
+                continue
+            del found[ident]
+            if ident not in self._refused:
+                self._counters["files_read_by_another_input"] += 1
+            self._say(path, refusal)
+        self._refused = {i for i, r in refused.items() if not r.finished}
+        return done
+
+    def relocate(self, streams: Iterable[Tracked]) -> None:
+        """Content not read to its end whose file the input's patterns no longer match (renamed, a
+        link removed) but another input's do: it is still this input's (`Claims.locate`), read on
+        under that name (`Tracked.elsewhere`; also after a restart, when it is not open); said once a name."""
+        for t in streams:
+            t.elsewhere = None
+            if t.present or t.ident is None or t.done or t.ended or t.archive is not None:
+                continue
+            where = self._claims.locate(self._key, t.ident)
+            if where is None:
+                t.path = open_path(t) or t.path  # (renamed where no input looks: read on through its descriptor)
+                continue
+            path, other = where
+            if path != t.path:
+                rest = ("this input reads it there to its end, as a rotated file, and the input {} then takes it as read"
+                        if rotated_name(path) else "this input goes on reading it there, and the input {} skips it")
+                self._warn(f"moved:{t.key}:{path}", f"shipper: {self._where}: {t.path} is now {path} (renamed, or the "
+                           "link this input read it through removed), which this input's patterns do not match; "
+                           + rest.format(other))
+            t.path, t.elsewhere = path, other
+
+    def hold(self, streams: Iterable[Tracked]) -> None:
+        """The files the input's content streams are in (plain file and copies), after each change."""
+        self._claims.hold(self._key, _held(streams))
+
+    def restore(self, streams: Iterable[Tracked], finished: object) -> None:
+        """What the input's checkpoint holds, before any input's first scan: its content streams,
+        and ``finished`` (`finished_json`, as saved) the files it read to their end and let go of."""
+        let_go: dict[Ident, Held] = {}
+        for entry in finished if isinstance(finished, list) else []:
+            try:
+                dev, ino, fp, fp_len = entry
+                let_go[(int(dev), int(ino))] = Held(str(fp), int(fp_len), True)
+            except (TypeError, ValueError):
+                continue  # (a hand edit: that file is claimed afresh)
+        self._claims.restore(self._key, _held(streams), let_go)
+
+    def finished_json(self) -> list[list[object]]:
+        """The files the input read to their end and let go of, for its checkpoint (`restore`)."""
+        return [[dev, ino, held.fp, held.fp_len] for (dev, ino), held in self._claims.finished_by(self._key).items()]
+
+    def _archives(self, found: Found, now: float) -> None:
+        """Archives in ``found`` that no input claimed yet: one of content an input reads or read is
+        that input's (`Claims.copy_of`); one of no known content modified in the last `ARCHIVE_SETTLE`
+        seconds is left out until it settles (it may still be being written: its first bytes too)."""
+        for ident, (path, st) in list(found.items()):
+            if self._claims.known(ident):
+                continue
+            try:
+                head = read_head(path)
+            except InputError:
+                continue
+            if head.compressed and not self._claims.copy_of(self._key, ident, head.data):
+                if now - st.st_mtime < ARCHIVE_SETTLE:
+                    del found[ident]
+
+    @staticmethod
+    def _head(path: str) -> bytes | None:
+        try:
+            return read_head(path).data
+        except InputError:
+            return None
+
+    def _say(self, path: str, refusal: Refusal) -> None:
+        if refusal.owner == self._label:
+            return  # (a file this input read to its end, found again under a name it matches)
+        skips = "this input skips it, so that its lines are not shipped twice"
+        if refusal.how == COPY:
+            self._warn(f"copy:{path}", f"shipper: {self._where}: {path} holds the content of a file the input "
+                       f"{refusal.owner} reads or read (an archive of it, made by rotation); this input takes it as "
+                       "read and does not read it")
+        elif refusal.finished:
+            self._warn(f"finished:{path}", f"shipper: {self._where}: {path} was read to its end by the input "
+                       f"{refusal.owner}, which matched it before; this input does not read it again")
+        elif refusal.how == OUTSIDE:
+            self._warn(f"outside:{path}", f"shipper: {self._where}: {path} is read by the input {refusal.owner}, "
+                       "which started reading it under a name its patterns match (before a rename, or through a link "
+                       f"since removed) and goes on reading it here; {skips}")
+        else:
+            why = (" (the first input in the configuration that matched it)" if refusal.how == FIRST else
+                   ", which was reading it first (a file stays with the input that started reading it, also across "
+                   "restarts and configuration changes)")
+            self._warn(f"claimed:{path}", f"shipper: {self._where}: {path} is read by the input {refusal.owner}{why}; "
+                       f"{skips} (add it to this input's exclude: to silence this)")
+
+
+def _held(streams: Iterable[Tracked]) -> dict[Ident, Held]:
+    """The files content streams are in (plain file and copies), and what each holds."""
+    held: dict[Ident, Held] = {}
+    for t in streams:
+        content = Held(t.fp, t.fp_len, t.done or t.ended)  # (ended: read to its end, acknowledged soon)
+        for ident in ([t.ident] if t.ident is not None else []) + [(c[0], c[1]) for c in t.copies]:
+            held[ident] = content
+    return held
+
+
+def _done(ident: Ident, path: str, st: os.stat_result, head: bytes, now: float) -> Tracked:
+    """The content of a file another input read to its end, as this input tracks it: read."""
+    fp = fingerprint(head)
+    return Tracked(key=f"{ident[1]:x}-{fp[:12]}", fp=fp, fp_len=len(head), path=path, first_path=path, dev=ident[0],
+                   ino=ident[1], updated=now, disk=st.st_size, size=st.st_size, done=True)
+
+
+def rotated_name(path: str) -> bool:
+    """Whether a file's name is a rotated file's (``maillog.1``, ``maillog-20170830``), not a live one's."""
+    return parse_name(os.path.basename(path)).kind != LIVE
