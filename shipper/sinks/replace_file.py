@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from shipper.errors import OutputError
+from shipper.state.atomic import fsync_path
 
 _PROC_FD = re.compile(r"/proc/[^/]+/fd/")
 
@@ -81,15 +82,9 @@ class Replacement:
 def _sync_directory(directory: Path) -> None:
     """The rename survives a power cut (a directory that cannot be synced is left as it is)."""
     try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
+        fsync_path(directory, directory=True)
     except OSError:
         pass
-    finally:
-        os.close(fd)
 
 
 def _take_mode(fd: int, path: Path) -> None:

@@ -17,6 +17,15 @@ from pathlib import Path
 from shipper.errors import OutputError
 
 
+def fsync_path(path: Path, *, directory: bool = False) -> None:
+    """fsync a file, or a directory (its entries: a rename or a new file in it), by name."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     tmp = ""
     try:
@@ -27,11 +36,7 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_path(path.parent, directory=True)
     except OSError as exc:
         if tmp:
             Path(tmp).unlink(missing_ok=True)

@@ -39,7 +39,7 @@ from pathlib import Path
 import orjson
 
 from shipper.errors import OutputError
-from shipper.state.atomic import write_atomic
+from shipper.state.atomic import fsync_path, write_atomic
 
 DIRNAME = "spool"
 SEGMENT_BYTES = 16 << 20
@@ -311,19 +311,11 @@ class Spool:
         try:
             for number in sorted(self._unsynced):
                 try:
-                    fd = os.open(self._path(number), os.O_RDONLY | os.O_CLOEXEC)
+                    fsync_path(self._path(number))
                 except FileNotFoundError:
-                    continue  # (lost: the reader says so when it gets there)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                    pass  # (lost: the reader says so when it gets there)
             if self._unsynced:  # (new segments' names too)
-                dir_fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
+                fsync_path(self.dir, directory=True)
         except OSError as exc:
             raise self._error("cannot sync the disk buffer in", exc) from None
         self._unsynced.clear()

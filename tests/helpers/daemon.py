@@ -8,6 +8,7 @@ fixed sleeps alone (the CI box is slow and noisy).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -32,6 +33,15 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, what: str = "con
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def read_status(state: Path) -> dict[str, Any]:
+    """The daemon's status file in the state directory ``state`` ({} while there is none, or while
+    it is being replaced)."""
+    try:
+        return dict(json.loads((state / "status.json").read_bytes()))
+    except (OSError, ValueError):
+        return {}
 
 
 def write_config(path: Path, cfg: dict[str, Any]) -> Path:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from tests.helpers.daemon import DaemonProcess, wait_for, write_config
+from tests.helpers.daemon import DaemonProcess, read_status, wait_for, write_config
 
 LINES = 4000
 BATCH = 256  # run.batch_events
@@ -34,10 +34,7 @@ def config(tmp_path: Path, log: Path, out: Path, **run: Any) -> Path:
 
 
 def status(tmp_path: Path) -> dict[str, Any]:
-    try:
-        return dict(orjson.loads((tmp_path / "state" / "status.json").read_bytes()))
-    except (OSError, orjson.JSONDecodeError):
-        return {}
+    return read_status(tmp_path / "state")
 
 
 def read(tmp_path: Path) -> int:

@@ -5,26 +5,18 @@ vacuumed or deleted while shipper was not running" and that entries "may be miss
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.fakees import FakeES
-from tests.helpers.daemon import DaemonProcess, wait_for, write_config
+from tests.helpers.daemon import DaemonProcess, read_status, wait_for, write_config
 from tests.helpers.journal import make_journal
 from tests.unit.test_run_delivered_kept import host, needs_journal
 
 ENTRIES = 20  # per host
 
-
-def status(state: Path) -> dict[str, Any]:
-    try:
-        return dict(json.loads((state / "status.json").read_text()))
-    except (FileNotFoundError, ValueError):
-        return {}
 
 
 @needs_journal
@@ -40,7 +32,7 @@ def test_files_deleted_while_running_are_no_gap_after_a_stop_in_an_outage(tmp_pa
             "output": {"elasticsearch": {"hosts": [es.url], "retry_initial": 0.05, "retry_max": 0.5}},
             "run": {"batch_wait": "50ms", "status_interval": "100ms", "stop_timeout": "1s"}})
         with DaemonProcess(cfg, tmp_path / "stderr1.txt") as daemon:
-            wait_for(lambda: status(state).get("inputs", {}).get("journal-remote", {}).get("read") == 2 * ENTRIES,
+            wait_for(lambda: read_status(state).get("inputs", {}).get("journal-remote", {}).get("read") == 2 * ENTRIES,
                      60, "every entry read")
             for f in files:
                 f.unlink()
@@ -48,8 +40,8 @@ def test_files_deleted_while_running_are_no_gap_after_a_stop_in_an_outage(tmp_pa
             assert daemon.stop() == 0, daemon.output()
         es.start()
         with DaemonProcess(cfg, tmp_path / "stderr2.txt") as again:
-            wait_for(lambda: status(state).get("spool_bytes") == 0 and status(state).get("in_flight_batches") == 0
-                     and status(state).get("state") == "running", 60, "the disk buffer delivered")
+            wait_for(lambda: read_status(state).get("spool_bytes") == 0 and read_status(state).get("in_flight_batches") == 0
+                     and read_status(state).get("state") == "running", 60, "the disk buffer delivered")
             assert again.stop() == 0, again.output()
         docs = [d for docs in es.cluster.all_docs().values() for d in docs.values()]
     said = again.output()

@@ -11,10 +11,9 @@ import os
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from tests.fakees import FakeES
-from tests.helpers.daemon import DaemonProcess, wait_for, write_config
+from tests.helpers.daemon import DaemonProcess, read_status, wait_for, write_config
 from tests.unit.test_daemon_h10_buffer_not_read_again import Pipe
 
 LINES = 3000
@@ -23,12 +22,6 @@ LINES = 3000
 def line(i: int) -> str:
     return f"Aug 30 15:{i // 60 % 60:02d}:{i % 60:02d} gorp app[{i}]: outage line {i}"
 
-
-def status(state: Path) -> dict[str, Any]:
-    try:
-        return dict(json.loads((state / "status.json").read_text()))
-    except (FileNotFoundError, ValueError):
-        return {}
 
 
 def config(tmp_path: Path, url: str, fifo: Path | None = None) -> Path:
@@ -44,12 +37,12 @@ def config(tmp_path: Path, url: str, fifo: Path | None = None) -> Path:
 
 def read(state: Path) -> bool:
     """Every line read (the output unreachable: in memory, or in the disk buffer)."""
-    return bool(status(state).get("inputs", {}).get("file-messages", {}).get("read") == LINES)
+    return bool(read_status(state).get("inputs", {}).get("file-messages", {}).get("read") == LINES)
 
 
 def fresh(state: Path) -> int:
     """Lines this run read, but those read again (before where the checkpoint counts them delivered)."""
-    counts = status(state).get("inputs", {}).get("file-messages", {})
+    counts = read_status(state).get("inputs", {}).get("file-messages", {})
     return int(counts.get("read", 0)) - int(counts.get("read_again", 0))
 
 
@@ -69,10 +62,10 @@ def test_the_disk_buffer_is_delivered_from_there_not_read_again(tmp_path: Path) 
         es.start()
         with DaemonProcess(cfg, tmp_path / "stderr2.txt") as again:
             wait_for(lambda: len(stored(es)) == LINES, 60, "every line delivered")
-            wait_for(lambda: status(state).get("spool_bytes") == 0 and status(state).get("in_flight_batches") == 0,
+            wait_for(lambda: read_status(state).get("spool_bytes") == 0 and read_status(state).get("in_flight_batches") == 0,
                      30, "the buffer drained")
             assert again.stop() == 0, again.output()
-        counters = status(state)["output"]["counters"]
+        counters = read_status(state)["output"]["counters"]
     assert counters.get("duplicates", 0) == 0, counters
     assert max(stored(es).values()) == 1
 
@@ -96,8 +89,8 @@ def test_kill_9_while_the_buffer_is_delivered_loses_nothing(tmp_path: Path) -> N
         pipe = Pipe(tmp_path / "stuck.ndjson")
         try:
             with DaemonProcess(config(tmp_path, es.url, pipe.path), tmp_path / "stderr2.txt") as daemon:
-                wait_for(lambda: status(state).get("output", {}).get("name") == "ndjson"
-                         and status(state).get("in_flight_batches", 0) > 0, 60, "records taken from the buffer")
+                wait_for(lambda: read_status(state).get("output", {}).get("name") == "ndjson"
+                         and read_status(state).get("in_flight_batches", 0) > 0, 60, "records taken from the buffer")
                 with log.open("a") as f:
                     f.write("".join(line(i) + "\n" for i in range(LINES, 2 * LINES)))
                 wait_for(lambda: fresh(state) >= LINES - 1, 60, "the new lines read, the output stalled")
@@ -108,8 +101,8 @@ def test_kill_9_while_the_buffer_is_delivered_loses_nothing(tmp_path: Path) -> N
             os.close(pipe.fd)
         es.start()
         with DaemonProcess(config(tmp_path, es.url), tmp_path / "stderr3.txt") as again:
-            wait_for(lambda: status(state).get("spool_bytes") == 0 and status(state).get("in_flight_batches") == 0
-                     and status(state).get("state") == "running", 60, "the buffer drained")
+            wait_for(lambda: read_status(state).get("spool_bytes") == 0 and read_status(state).get("in_flight_batches") == 0
+                     and read_status(state).get("state") == "running", 60, "the buffer drained")
             assert again.stop() == 0, again.output()
         got = set(stored(es)) | set(took)
     # (the last line was held by its parser, in case it continued, when the daemon was killed: it

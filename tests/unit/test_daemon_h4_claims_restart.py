@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from tests.helpers.daemon import DaemonProcess, wait_for, write_config
+from tests.helpers.daemon import DaemonProcess, read_status, wait_for, write_config
 
 
 def lines(first: int, n: int, tag: str = "app") -> str:
@@ -38,10 +38,7 @@ def shipped(tmp_path: Path) -> Counter[str]:
 
 
 def status(tmp_path: Path) -> dict[str, Any]:
-    try:
-        return dict(orjson.loads((tmp_path / "state" / "status.json").read_bytes()))
-    except (OSError, orjson.JSONDecodeError):
-        return {}
+    return read_status(tmp_path / "state")
 
 
 def settled(tmp_path: Path, count: int) -> bool:

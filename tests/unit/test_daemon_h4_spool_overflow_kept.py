@@ -6,12 +6,10 @@ are the batches queued in memory before the output was found unreachable (they s
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from tests.fakees import FakeES
-from tests.helpers.daemon import DaemonProcess, wait_for, write_config
+from tests.helpers.daemon import DaemonProcess, read_status, wait_for, write_config
 from tests.unit.test_run_spool_bound import on_disk
 
 LINES = 60_000
@@ -21,12 +19,6 @@ BOUND = 1 << 20
 def line(i: int) -> str:
     return f"Aug 30 15:{i // 60 % 60:02d}:{i % 60:02d} gorp app[{i}]: overflow line {i} {'x' * 40}"
 
-
-def status(state: Path) -> dict[str, Any]:
-    try:
-        return dict(json.loads((state / "status.json").read_text()))
-    except (FileNotFoundError, ValueError):
-        return {}
 
 
 def test_what_waits_in_memory_when_the_buffer_is_full_survives_a_stop_and_a_rotation(tmp_path: Path) -> None:
@@ -51,7 +43,7 @@ def test_what_waits_in_memory_when_the_buffer_is_full_survives_a_stop_and_a_rota
         with DaemonProcess(cfg, tmp_path / "stderr1.txt") as daemon:
             wait_for(paused, 60, "the disk buffer to fill and reading to pause")
             assert daemon.stop() == 0, daemon.output()
-        read = status(state)["inputs"]["file-messages"]["read"]
+        read = read_status(state)["inputs"]["file-messages"]["read"]
         assert 0 < read < LINES, read  # (reading paused before the end of the file)
         assert max(sizes) <= BOUND  # the bound held while running
         log.rename(tmp_path / "messages-rotated")  # out of the input's paths: its lines cannot be read again
@@ -61,8 +53,8 @@ def test_what_waits_in_memory_when_the_buffer_is_full_survives_a_stop_and_a_rota
             return {d["message"] for docs in es.cluster.all_docs().values() for d in docs.values()}
 
         with DaemonProcess(cfg, tmp_path / "stderr2.txt") as again:
-            wait_for(lambda: status(state).get("spool_bytes") == 0 and status(state).get("in_flight_batches") == 0
-                     and status(state).get("state") == "running" and len(delivered()) > 0, 120,
+            wait_for(lambda: read_status(state).get("spool_bytes") == 0 and read_status(state).get("in_flight_batches") == 0
+                     and read_status(state).get("state") == "running" and len(delivered()) > 0, 120,
                      "the disk buffer delivered")
             assert again.stop() == 0, again.output()
     got = delivered()

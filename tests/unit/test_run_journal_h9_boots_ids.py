@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from shipper.sources.journal_boots import BootClaims
-from tests.helpers.daemon import DaemonProcess, wait_for, write_config
+from tests.helpers.daemon import DaemonProcess, read_status, wait_for, write_config
 from tests.helpers.journal import JOURNAL_REMOTE, export_entry, make_journal
 
 needs_journal = pytest.mark.skipif(not JOURNAL_REMOTE.exists(), reason="systemd-journal-remote is not installed")
@@ -60,10 +60,7 @@ def entries(path: Path) -> set[str]:
 
 
 def status(tmp_path: Path) -> dict[str, Any]:
-    try:
-        return dict(orjson.loads((tmp_path / "state" / "status.json").read_bytes()))
-    except (OSError, orjson.JSONDecodeError):
-        return {}
+    return read_status(tmp_path / "state")
 
 
 def settled(tmp_path: Path, count: int) -> bool:
