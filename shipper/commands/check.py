@@ -37,10 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.setup.assets import load_assets
     from shipper.setup.install import inspect, remedy
-    from shipper.setup.options import es_settings
+    from shipper.setup.options import Purpose, es_settings
     from shipper.sinks.es_client import CLIENT_MAJOR, connect
 
-    es, _ = es_settings(args)
+    es, _ = es_settings(args, Purpose("check", "check", "the shipper's"))
     out = _Report(env)
     conn = connect(es, env)  # unreachable, refused credentials: one clear error (exit 6)
     try:

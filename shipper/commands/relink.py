@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from shipper.commands.relink_write import Outcome, Writer, describe
 from shipper.env import Env
 from shipper.errors import ExitCode, OutputError, UnavailableError, UsageError
-from shipper.setup.options import add_es_arguments
+from shipper.setup.options import Purpose, add_es_arguments, named_cluster
 from shipper.timeargs import add_window_arguments
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
 
     since, until = window_from_args(args, env)
     cfg = load_config(args.config)
-    es = _es_output(args, cfg)
+    es = named_cluster(args, cfg.output.elasticsearch, Purpose("relink", "relink"))
     window, whence = incident_window(args, cfg, env)
     target = data_streams(es.namespace)
     backoff = Backoff(float(es.retry_initial), float(es.retry_max))
@@ -101,20 +101,6 @@ def run(args: argparse.Namespace, env: Env) -> int:
     _summary(env, (since, until), (start, end), [h.source["@timestamp"] for h in hits], outcome, args.dry_run)
     env.stdout.write(f"relink: linked with an incident window of {_window_text(window)} ({whence})\n")
     return _verdict(outcome, env)
-
-
-def _es_output(args: argparse.Namespace, cfg: Config) -> ElasticsearchOutput:
-    """The cluster to relink: --es-url, with the credentials of --config's output.elasticsearch.
-    Naming none is an error (not a guess at localhost: relink writes)."""
-    from shipper.config.elasticsearch import ElasticsearchOutput, with_url
-
-    es = cfg.output.elasticsearch
-    if es is None and not args.es_url:
-        where = f"{args.config} has no output.elasticsearch section" if args.config else "no --config given"
-        raise UsageError(f"relink needs to know which Elasticsearch to relink: {where}, and no --es-url",
-                         hint="give --config with an output.elasticsearch section (hosts and an operator's "
-                              "credentials), or --es-url")
-    return with_url(es or ElasticsearchOutput(), args.es_url) if args.es_url else es or ElasticsearchOutput()
 
 
 def incident_window(args: argparse.Namespace, cfg: Config, env: Env) -> tuple[float, str]:

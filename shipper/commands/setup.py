@@ -18,7 +18,7 @@ EXAMPLES = """\
 examples:
   shipper setup --config /etc/shipper/shipper.yml      install what is missing, upgrade what is older
   shipper setup --es-url https://localhost:9200 --config admin.yml
-  shipper setup --dry-run                               only say what would change
+  shipper setup --config admin.yml --dry-run            only say what would change
   shipper setup --config shipper.yml --kibana https://kibana.example:5601 --space ops
 
 Run it with credentials that may manage templates, ILM and pipelines (not the shipper's own
@@ -37,10 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.setup.assets import load_assets
     from shipper.setup.install import apply, inspect, install_error, plan
-    from shipper.setup.options import es_settings
+    from shipper.setup.options import Purpose, es_settings
     from shipper.sinks.es_client import connect
 
-    es, _ = es_settings(args)
+    es, _ = es_settings(args, Purpose("setup", "set up"))
     kibana = kibana_target(args, es)
     conn = connect(es, env)
     try:

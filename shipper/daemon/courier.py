@@ -98,6 +98,12 @@ class Courier:
                 and (busy_since is None or now - busy_since < STALLED_AFTER))
 
     @property
+    def busy_since(self) -> float | None:
+        """When the sink call in progress (a write or a flush) began (monotonic), None between calls:
+        the output has taken no batch since then."""
+        return self._busy_since
+
+    @property
     def connected(self) -> bool:
         """The output is open and takes documents (read on the loop's thread)."""
         sink = self._sink

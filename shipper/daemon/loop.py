@@ -234,7 +234,7 @@ class Daemon:
         now = time.monotonic()
         self._notify.watchdog(now)
         self._collector.tick(now)
-        self._output_back(session, now)
+        self._output_back(session)
         if now < self._next_tick:
             return
         self._next_tick = now + TICK
@@ -249,11 +249,11 @@ class Daemon:
             self._write(session, status)
             self._notify.status(status["line"])
 
-    def _output_back(self, session: Session, now: float) -> None:
+    def _output_back(self, session: Session) -> None:
         """Say once that an output seen unreachable takes events again (`OutputWatch`): the log
         has its recovery, and `shipper status` no longer shows "cannot reach" as the last message."""
         courier, outbox = session.courier, session.outbox
-        if courier is None or outbox is None or not self._watch.back(courier, now):
+        if courier is None or outbox is None or not self._watch.back(courier):
             return
         waiting = outbox.spool.size
         first = f"; the {human_bytes(waiting)} in the disk buffer go first" if waiting else ""

@@ -16,7 +16,9 @@ rebuilds the counts), then go to ``again`` (recognition and linking read them: a
 a restart still meets its failure after it), not with the documents to ship. A journal entry is
 before the position when it has the position's ``seqnum_id`` and a number not above its
 (sd_journal reads one writer's entries in that order); an entry of another writer is shipped again
-rather than risk leaving out one never shipped.
+rather than risk leaving out one never shipped. A read error about the entries of its chunk (some
+read without some of their fields: a damaged file) comes after them, and is not shipped again
+either while no entry after the position has come.
 
 A journal writer's stream counts only its own entries' twins: the entries the follower marked
 `TAG_APART` (a second another boot of their host took: `shipper.sources.journal_boots`) get their
@@ -28,11 +30,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Collection
 
-from shipper.event import Doc
+from shipper.event import TAG_READ_ERROR, Doc
 from shipper.ids import IdAssigner
 from shipper.parse.base import Parser
 from shipper.sources.base import RawChunk
 from shipper.sources.journal_boots import TAG_APART
+from shipper.sources.journal_entries import about_entries_read
 from shipper.sources.journal_header import cursor_number
 from shipper.sources.live import JournalMark, TextMark
 
@@ -163,6 +166,8 @@ class Stream:
                     fresh += docs[i:]
                     break
                 again.append(doc)
+            elif _about_entries_read(doc):  # (of the entries before it, read again: shipped with them)
+                again.append(doc)
             else:
                 fresh.append(doc)
         if again and self.again is not None:
@@ -191,6 +196,11 @@ def _apart(chunk: RawChunk) -> set[int]:
             else:
                 del chunk.tags[i]
     return apart
+
+
+def _about_entries_read(doc: Doc) -> bool:
+    """A read error about entries of its chunk (`journal_entries.about_entries_read`)."""
+    return TAG_READ_ERROR in doc.get("tags", ()) and about_entries_read(str(doc.get("message", "")))
 
 
 def _after(doc: Doc) -> JournalMark:

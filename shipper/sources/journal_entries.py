@@ -27,6 +27,7 @@ from shipper.sources.export import Fields, Tags, as_value
 
 CHUNK_ENTRIES = 2000
 _INCOMPLETE = "read without some of their fields"
+_FIELD_LEFT_OUT = "shipper: a damaged field of the journal entry "
 
 
 class Entries(list[Fields]):
@@ -57,6 +58,12 @@ def incomplete_count(message: str) -> int:
     count, _, rest = message.removeprefix("shipper: ").partition(" ")
     said = rest.removeprefix("journal entry was ").removeprefix("journal entries were ")
     return int(count) if said.startswith(_INCOMPLETE) and count.isdigit() else 0
+
+
+def about_entries_read(message: str) -> bool:
+    """Whether a read error speaks of entries of its own chunk (some read without some of their
+    fields, a field left out): read again before what the output acknowledged, it was shipped with them."""
+    return message.startswith(_FIELD_LEFT_OUT) or incomplete_count(message) > 0
 
 
 def journal_module() -> Any:
@@ -120,7 +127,7 @@ def read_packed(
         if count:
             left -= count
             last = cursor
-        errors += [f"shipper: a damaged field of the journal entry {at} was left out (a file is damaged)"
+        errors += [f"{_FIELD_LEFT_OUT}{at} was left out (a file is damaged)"
                    for at in damaged]
         if incomplete:
             errors.append(incomplete_message(len(incomplete)))
