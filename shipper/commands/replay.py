@@ -72,8 +72,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from shipper.commands.replay_notes import RecognisedSpan, interrupted_note, relink_note, year_note
+    from shipper.commands.replay_notes import interrupted_note, relink_note, year_note
     from shipper.enrich.chain import default_enrichers
+    from shipper.enrich.incidents import Incidents
     from shipper.parse.dispatch import make_parser
     from shipper.sinks.factory import make_sinks
     from shipper.sources.open import open_inputs
@@ -107,12 +108,14 @@ def run(args: argparse.Namespace, env: Env) -> int:
 
                 from shipper.enrich.chain import linker
 
-                span = RecognisedSpan.like(linker(cfg.recognise))  # workers recognise; linking stays here
+                span = linker(cfg.recognise)  # workers recognise; linking stays here
                 summary = ParallelReplay(groups, ctx, span, sinks, workers, window, bar).run()
             else:
-                *recognise, linking = default_enrichers(cfg.recognise)
-                span = RecognisedSpan.like(linking)
-                summary = Pipeline(groups, ctx, make_parser, [*recognise, span], sinks, window, bar).run()
+                enrichers = default_enrichers(cfg.recognise)
+                linking = enrichers[-1]
+                assert isinstance(linking, Incidents)  # (the last of them)
+                span = linking
+                summary = Pipeline(groups, ctx, make_parser, enrichers, sinks, window, bar).run()
     except KeyboardInterrupt:
         env.stderr.write(interrupted_note(sinks) + "\n")
         raise

@@ -9,9 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from shipper.enrich.base import Enricher
 from shipper.enrich.incidents import Incidents
-from shipper.event import Doc
 from shipper.sinks.replace_file import written_in_place
 from shipper.timeargs import zone
 
@@ -76,29 +74,9 @@ def _left_as_it_was(path: Path) -> str:
     return f"{path} was left as it was" if path.exists() else f"{path} was not created"
 
 
-class RecognisedSpan(Incidents):
-    """`Incidents` that also notes the first and last @timestamp of the recognised events it links
-    (all of a replay's pass through it): the span `relink_note` gives."""
-
-    first: str | None = None
-    last: str | None = None
-
-    @classmethod
-    def like(cls, linking: Enricher) -> RecognisedSpan:
-        """One that links as ``linking`` (an `Incidents`: the last of the default enrichers) does."""
-        assert isinstance(linking, Incidents)
-        return cls(linking.window, linking.rules)
-
-    def enrich(self, docs: list[Doc]) -> list[Doc]:
-        stamps = [doc["@timestamp"] for doc in docs if "role" in (doc.get("rootcause") or ())]
-        if stamps:
-            self.first = min(stamps) if self.first is None else min(self.first, *stamps)
-            self.last = max(stamps) if self.last is None else max(self.last, *stamps)
-        return super().enrich(docs)
-
-
-def relink_note(span: RecognisedSpan, options: list[str]) -> str | None:
-    """After a replay that indexed recognised events in Elasticsearch: the `shipper relink` that
+def relink_note(span: Incidents, options: list[str]) -> str | None:
+    """After a replay that indexed recognised events in Elasticsearch (``span``: the replay's linking,
+    which noted the first and last of them): the `shipper relink` that
     links them with those other runs sent (a failure there whose cause is here, or the reverse),
     with the replay's incident window when it is not the default. ``options``: the replay's
     --config and --es-url; its config is not named (its key, create_doc, cannot change a

@@ -101,6 +101,8 @@ class Incidents:
         self._last_failure: dict[str, tuple[float, _Incident]] = {}
         self._kills: dict[str, tuple[float, _Incident]] = {}  # host -> an OOM kill of no unit yet (`_adopt_kill`)
         self._newest = 0.0
+        self.first: str | None = None  # the @timestamps of the first and last recognised events linked
+        self.last: str | None = None  # (`shipper.commands.replay_notes.relink_note`)
 
     def enrich(self, docs: list[Doc]) -> list[Doc]:
         touched: list[_Incident] = []
@@ -108,8 +110,13 @@ class Incidents:
             rc = doc.get("rootcause")
             if rc is None or "role" not in rc:
                 continue
-            ts = epoch(doc["@timestamp"])
+            stamp = doc["@timestamp"]
+            ts = epoch(stamp)
             self._newest = max(self._newest, ts)
+            if self.first is None or stamp < self.first:
+                self.first = stamp
+            if self.last is None or stamp > self.last:
+                self.last = stamp
             if rc.get("unit") and killed_doc(doc):
                 self._adopt_kill(host_of(doc), rc["unit"], ts)
             inc = self._failure(doc, rc, ts) if rc["role"] == "failure" else self._cause(doc, rc, ts)
