@@ -41,10 +41,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from shipper.setup.options import es_settings
+    from shipper.setup.options import Purpose, es_settings
     from shipper.sinks.deadletter import FILENAME, DeadLetterStore
 
-    es, state_dir = es_settings(args)
+    # (retry sends to a cluster: told none, an error, not a guess at localhost; list reads only)
+    es, state_dir = es_settings(args, Purpose("deadletter retry", "send the documents to", "the shipper's")
+                                if args.action == "retry" else None)
     state_dir = args.state_dir or state_dir
     path = state_dir / FILENAME
     if not path.exists() or path.stat().st_size == 0:  # (an empty file is an empty SQLite database)

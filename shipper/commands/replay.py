@@ -85,6 +85,10 @@ def run(args: argparse.Namespace, env: Env) -> int:
     # Without a config file, replay keeps the Elasticsearch dead letter in the user's data
     # directory (the daemon's /var/lib/shipper is not for a user replaying on a laptop).
     state_dir = cfg.state_dir if args.config else env.data_dir
+    if args.output == "es":  # (told no cluster: an error, not a guess at localhost)
+        from shipper.setup.options import Purpose, named_cluster
+
+        named_cluster(args, cfg.output.elasticsearch, Purpose("replay --output es", "send the events to", "the shipper's"))
     sinks = make_sinks(
         cfg, env, state_dir=state_dir, output=args.output, store=args.store, out=args.out, es_url=args.es_url
     )
