@@ -1,13 +1,18 @@
-"""Shared fixtures: where the test data lives, and an `Env` with in-memory streams."""
+"""Shared fixtures: where the test data lives, an `Env` with in-memory streams, and a fake
+Elasticsearch with shipper's assets set up."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
 from shipper.env import Env
+
+if TYPE_CHECKING:
+    from tests.fakees import FakeES
 
 DATA = Path(__file__).parent / "data"
 CORPUS = DATA / "corpus"
@@ -44,3 +49,12 @@ def corpus() -> Path:
 @pytest.fixture
 def seed() -> Path:
     return SEED
+
+
+@pytest.fixture
+def es() -> Iterator[FakeES]:
+    """A fake Elasticsearch on which `shipper setup` installed shipper's assets (`set_up_es`)."""
+    from tests.helpers.es import set_up_es
+
+    with set_up_es() as fake:
+        yield fake

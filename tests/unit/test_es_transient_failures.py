@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -17,15 +16,9 @@ from shipper.event import Batch
 from shipper.sinks.elasticsearch import ElasticsearchSink
 from shipper.sinks.retry import Backoff
 from tests.fakees import FakeES
-from tests.helpers.es import Acks, err, FAST, make_env, run_command, run_sink, set_up_es, syslog_docs
+from tests.helpers.es import Acks, err, FAST, make_env, run_command, run_sink, syslog_docs
 
 SYSLOG = "logs-shipper.syslog-default"
-
-
-@pytest.fixture
-def es() -> Iterator[FakeES]:
-    with set_up_es() as fake:
-        yield fake
 
 
 def test_a_whole_request_500_is_retried_and_nothing_is_lost(es: FakeES, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ sent, with a sequence number per document, and answers points in time and search
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -20,12 +20,6 @@ from tests.helpers.es import err, make_env, out, run_command, set_up_es
 
 SYSLOG = "logs-shipper.syslog-default"
 FAILURE = "sendmail.service: Main process exited, code=exited, status=71/n/a"
-
-
-@pytest.fixture
-def es() -> Iterator[FakeES]:
-    with set_up_es() as fake:
-        yield fake
 
 
 def split_seed(tmp: Path) -> tuple[Path, Path]:

@@ -5,21 +5,14 @@ cluster, and credentials without the cluster privilege monitor."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from tests.fakees import FakeES, Grant
-from tests.helpers.es import err, make_env, out, run_command, set_up_es
+from tests.helpers.es import err, make_env, out, run_command
 from tests.helpers.samples import SEED
 
 BOGUS = {"TZ": "Bogus/Zone"}
-
-
-@pytest.fixture
-def es() -> Iterator[FakeES]:
-    with set_up_es() as fake:
-        yield fake
 
 
 def operator(tmp: Path, extra: str = "") -> Path:

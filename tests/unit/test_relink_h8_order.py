@@ -9,14 +9,14 @@ from __future__ import annotations
 import copy
 import random
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from shipper.enrich.relink import linking_order, relink
 from shipper.sinks.local import LocalStore
 from tests.fakees import FakeES
-from tests.helpers.es import err, make_env, run_command, set_up_es
+from tests.helpers.es import err, make_env, run_command
 from tests.helpers.samples import SEED
 
 SYSLOG = "logs-shipper.syslog-default"
@@ -76,12 +76,6 @@ def test_within_a_second_causes_come_before_failures_and_each_input_keeps_its_or
     for path in (str(causes), str(failure)):
         offsets = [offset for _, p, offset in moment if p == path]
         assert offsets == sorted(offsets), moment
-
-
-@pytest.fixture
-def es() -> Iterator[FakeES]:
-    with set_up_es() as fake:
-        yield fake
 
 
 @pytest.mark.parametrize("failure_first", [True, False])

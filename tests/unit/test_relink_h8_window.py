@@ -7,22 +7,16 @@ replay into Elasticsearch names its window in the relink it suggests, and no con
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from tests.fakees import FakeES
-from tests.helpers.es import err, make_env, out, run_command, set_up_es
+from tests.helpers.es import err, make_env, out, run_command
 from tests.helpers.samples import SEED
 
 SYSLOG = "logs-shipper.syslog-default"
 FAST = "output:\n  elasticsearch:\n    retry_initial: 5ms\n    retry_max: 20ms\n"
-
-
-@pytest.fixture
-def es() -> Iterator[FakeES]:
-    with set_up_es() as fake:
-        yield fake
 
 
 def late_failure(tmp: Path) -> tuple[Path, Path]:

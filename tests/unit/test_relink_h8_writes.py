@@ -6,21 +6,15 @@ was written is exit 6. Replays apart of the seed's sendmail case leave 3 documen
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from tests.fakees import FakeES
-from tests.helpers.es import err, make_env, out, run_command, set_up_es
+from tests.helpers.es import err, make_env, out, run_command
 from tests.helpers.samples import SEED
 
 SYSLOG = "logs-shipper.syslog-default"
-
-
-@pytest.fixture
-def es() -> Iterator[FakeES]:
-    with set_up_es() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -7,21 +7,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
 
 from tests.fakees import FakeES
 from tests.helpers.daemon import DaemonProcess, wait_for, write_config
-from tests.helpers.es import set_up_es
 
 SYSLOG = "logs-shipper.syslog-default"
-
-
-@pytest.fixture
-def es() -> Iterator[FakeES]:
-    with set_up_es() as fake:
-        yield fake
 
 
 def status(state: Path) -> dict[str, Any]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import signal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from tests.fakees import FakeES, Grant
 from tests.helpers.daemon import DaemonProcess, wait_for, write_config
-from tests.helpers.es import make_env, run_command, set_up_es
+from tests.helpers.es import make_env, run_command
 
 GOOD, WRONG = "Z29vZDprZXk=", "d3Jvbmc6a2V5"  # base64 of good:key, wrong:key
 
@@ -63,12 +63,6 @@ def spooled(daemon: DaemonProcess, tmp_path: Path, log: Path) -> None:
     append(log, 0, 30)
     wait_for(lambda: status(tmp_path).get("spool_bytes", 0) > 0 and status(tmp_path)["inputs"]["file-messages"]["read"] == 30,
              60, "the 30 lines in the disk buffer")
-
-
-@pytest.fixture
-def es() -> Iterator[FakeES]:
-    with set_up_es() as fake:
-        yield fake
 
 
 def test_a_new_output_that_cannot_be_reached_is_refused_while_the_old_one_works(tmp_path: Path, es: FakeES) -> None:

@@ -9,24 +9,16 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
 
-import pytest
 
 from shipper.state.status import write_status
 from tests.fakees import FakeES
 from tests.helpers.daemon import DaemonProcess, wait_for, write_config
-from tests.helpers.es import make_env, out, run_command, set_up_es
+from tests.helpers.es import make_env, out, run_command
 from tests.unit.test_run_es_outage import SYSLOG, append, status
 from tests.unit.test_run_stop_output_down import closed_port
 
 LINES = 300
-
-
-@pytest.fixture
-def es() -> Iterator[FakeES]:
-    with set_up_es() as fake:
-        yield fake
 
 
 def status_text(state: Path) -> str:
