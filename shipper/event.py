@@ -31,6 +31,8 @@ TAG_META = "meta"  # a line about the dump, not a log entry (journalctl's "-- Bo
 TAG_READ_ERROR = "read_error"  # an input broke here (truncated archive, I/O error); the item says where
 TAG_DAMAGED = "damaged"  # a journal entry read without some of its fields (a damaged file: `sources.journal_entries.Entries`)
 TAG_NUL_SKIPPED = "nul_bytes_skipped"  # a run of NUL bytes before the line was dropped (copytruncate: `sources.lines`)
+TAG_BLOB_NOT_SHOWN = "blob_not_shown"  # a value a `journalctl -o verbose` dump did not show (`sources.verbose`)
+TAG_TIMESTAMP_ZONE_IGNORED = "timestamp_zone_ignored"  # a zone word not of the configured zone: read in that zone (`parse.syslog_journalctl`)
 
 
 @dataclass(slots=True)

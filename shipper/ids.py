@@ -18,6 +18,8 @@ Journal entries of a host's boots that share a second (a machine without a real-
 starts each boot at the same time; the daemon counts each journal writer apart) would be twins
 counted apart, and share ids: the daemon marks those of the boot that did not take the second
 first (`shipper.sources.journal_boots`), and `IdAssigner.assign` adds their ``_BOOT_ID`` to their key.
+`shipper replay` marks them as it reads (the same rule in its read order): the mark reaches
+`IdAssigner.assign` as a tag of the document (`TAG_APART`), which it takes off.
 
 The key is hashed as UTF-8. Text read from bytes that are not UTF-8 (a line, a journal MESSAGE;
 tagged ``invalid_utf8``) reaches `IdAssigner.assign` with each such byte kept as surrogateescape
@@ -35,6 +37,9 @@ from typing import Any, Collection, Iterable
 from shipper.event import TAG_INVALID_UTF8, Doc
 
 KEEP_SECONDS = 16  # a busy log (1,000 lines a second) keeps about 1.5 MB of counts
+# A journal entry's mark (`shipper.sources.journal_boots`) that its key also holds its boot: taken
+# off by `IdAssigner.assign` (and `settled`), never in a document written.
+TAG_APART = "id_apart"
 
 Counts = dict[str, int]  # the first occurrence's id -> occurrences
 # The current second, and the seconds counted with their counts, the least recently seen first.
@@ -71,12 +76,23 @@ def settle(doc: Doc) -> None:
 
 
 def settled(docs: list[Doc]) -> list[Doc]:
-    """``docs``, each settled (`settle`): for what reads documents that get no id (a parallel
-    replay's warm-up, which must see them as the stages after `IdAssigner.assign` do)."""
+    """``docs``, each settled (`settle`) and without `TAG_APART`: for what reads documents that get
+    no id (a parallel replay's warm-up, which must see them as the stages after `IdAssigner.assign` do)."""
     for doc in docs:
         if "tags" in doc:
+            _unmark(doc, doc["tags"])
             settle(doc)
     return docs
+
+
+def _unmark(doc: Doc, tags: list[str]) -> bool:
+    """Take `TAG_APART` off the document (True: it had it)."""
+    if TAG_APART not in tags:
+        return False
+    tags.remove(TAG_APART)
+    if not tags:
+        del doc["tags"]
+    return True
 
 
 def _settled(value: Any) -> Any:
@@ -129,7 +145,8 @@ class IdAssigner:
 
     def assign(self, docs: list[Doc], apart: Collection[int] = ()) -> None:
         """``apart``: the places of journal entries whose key also holds their boot (a second
-        another boot of their host took: `shipper.sources.journal_boots`)."""
+        another boot of their host took: `shipper.sources.journal_boots`); so does that of a
+        document tagged `TAG_APART` (the tag is taken off)."""
         seen = self._seen
         current = self._second
         for i, doc in enumerate(docs):
@@ -142,7 +159,8 @@ class IdAssigner:
             if second != current:
                 current, seen = second, self._turn(second)
             key = content_key(doc, second)
-            if apart and i in apart:
+            tagged = "tags" in doc  # (undecodable bytes are tagged; so is a journal entry marked apart)
+            if (apart and i in apart) or (tagged and _unmark(doc, doc["tags"])):
                 key = f"{key}\x1e{(doc.get('journald') or {}).get('boot_id', '')}"
             first = _digest(key)
             n = seen.get(first)
@@ -152,7 +170,7 @@ class IdAssigner:
             else:
                 seen[first] = n + 1
                 event["id"] = _digest(f"{key}\x1f{n}")
-            if "tags" in doc:  # (undecodable bytes are tagged)
+            if tagged:
                 settle(doc)
 
     def _turn(self, second: str) -> Counts:

@@ -31,6 +31,9 @@ from shipper.sinks.base import Sink
 from shipper.sources.base import Origin, Source, read_errors
 
 BATCH_SIZE = 2000
+# How many documents of one @timestamp a batch of several inputs takes past `BATCH_SIZE` to end
+# with the whole of it; past that (a burst, lines whose stamps were inferred) it is cut there.
+MOMENT_MAX = 8 * BATCH_SIZE
 
 T = TypeVar("T")
 
@@ -100,17 +103,28 @@ def read_group(
 
 
 def merged(streams: Sequence[Iterator[list[Doc]]], size: int = BATCH_SIZE) -> Iterator[list[Doc]]:
-    """K-way merge of several time-ordered streams by ``@timestamp``, re-batched (stable on ties)."""
+    """K-way merge of several time-ordered streams by ``@timestamp``, re-batched (stable on ties).
+    A batch ends with a whole @timestamp (up to `MOMENT_MAX` documents more): `Incidents` links the
+    events of one @timestamp of several inputs causes first (`shipper.enrich.moment`), as parallel
+    workers and `relink` do, which it can only do with all of them in one batch."""
     if len(streams) == 1:
         yield from streams[0]
         return
     flat = [itertools.chain.from_iterable(s) for s in streams]
     it = heapq.merge(*flat, key=_ts)
-    while True:
-        batch = list(itertools.islice(it, size))
-        if not batch:
+    batch = list(itertools.islice(it, size))
+    while batch:
+        last, more = batch[-1]["@timestamp"], 0
+        for doc in it:
+            if doc["@timestamp"] != last or more == MOMENT_MAX:
+                yield batch
+                batch = [doc, *itertools.islice(it, size - 1)]
+                break
+            batch.append(doc)
+            more += 1
+        else:
+            yield batch
             return
-        yield batch
 
 
 def _ts(doc: Doc) -> str:

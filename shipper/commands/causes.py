@@ -32,13 +32,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from shipper.report.causes import linked_incidents, render_text, to_json
+    from shipper.report.lines import quote_last_lines
     from shipper.sinks.local import LocalStore
     from shipper.timeargs import window_from_args
 
     since, until = window_from_args(args, env)
     store = LocalStore(store_path(args, env), read_only=True)
     try:
-        incidents = linked_incidents(store, since=since, until=until, window=incident_window(args, store, env))
+        window = incident_window(args, store, env)
+        incidents = linked_incidents(store, since=since, until=until, window=window)
+        quote_last_lines(store, incidents, window)
         counts = store.counts(since=since, until=until)
     finally:
         store.close()

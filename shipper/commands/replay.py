@@ -14,6 +14,7 @@ from shipper.env import Env
 from shipper.errors import ExitCode, UsageError
 from shipper.parse.base import ParseContext
 from shipper.pipeline import Pipeline, Summary, Window
+from shipper.sources.base import INPUT_FORMATS
 from shipper.timeargs import check_zone_option, local_zone_name, window_from_args
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ examples:
   shipper replay --output es --config shipper.yml /var/log/messages
 """
 
-FORMATS = ("auto", "syslog", "elasticsearch", "journal-export", "journal-json")
 # The most worker processes a replay starts (a larger --workers is refused; one per CPU stops
 # there). The main process alone reads the inputs and merges and writes the output, so beyond some
 # dozens the workers would wait on it rather than add speed; each costs the main process two pipe
@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "old file only once the replay is complete")
     p.add_argument("--es-url", help="with --output es: the Elasticsearch URL (credentials come from the config)")
     p.add_argument("--config", type=Path, help="a shipper.yml (parse, recognise and output settings)")
-    p.add_argument("--format", choices=FORMATS, default="auto", help="force the input format (default: detect)")
+    p.add_argument("--format", choices=INPUT_FORMATS, default="auto", help="force the input format (default: detect)")
     p.add_argument("--since", help="only events at or after this time (2017-08-30T14:00Z, or an age: 2h, 7d)")
     p.add_argument("--until", help="only events before this time")
     p.add_argument("--timezone", help="zone of timestamps that carry none: Europe/Berlin, +02:00, ... (default: the machine's)")

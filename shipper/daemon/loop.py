@@ -5,8 +5,9 @@
   again at the next start (its checkpoints did not move). An output that could not be opened is
   not waited for: what was read is in the disk buffer already. Stopping on an error, an error
   while stopping is logged as secondary, never in its place.
-* SIGHUP: read the configuration file again and check it, open its output and move the metrics
-  endpoint if ``run.metrics`` changed; if all that works, the running session ends as on SIGTERM
+* SIGHUP: read the configuration file again and check it, read its inputs' checkpoints (one
+  damaged or unreadable refuses the reload), open its output and move the metrics endpoint if
+  ``run.metrics`` changed; if all that works, the running session ends as on SIGTERM
   (without exiting) and a new one starts; if not, the old one goes on and the reason is logged.
   A new output that cannot be reached or refuses shipper's credentials is refused so too while
   the old one works, and taken while the old one fails as well (`Session.connect`). An old output
@@ -101,14 +102,15 @@ class Daemon:
     def _serve(self) -> int:
         tune_malloc()
         old = self._install_signals()
-        session = self._open(self._plan)
-        self._collector.start(time.monotonic())
-        self._notify.ready(f"shipping from {len(self._plan.followers)} inputs")
-        self._console.log(f"shipper: running; inputs: {', '.join(f.label for f in self._plan.followers)}; "
-                          f"state in {self._plan.cfg.state_dir}")
+        session: Session | None = None  # (a session that failed to open closed what it opened)
         code = int(ExitCode.OK)
         raised = False
         try:
+            session = self._open(self._plan)
+            self._collector.start(time.monotonic())
+            self._notify.ready(f"shipping from {len(self._plan.followers)} inputs")
+            self._console.log(f"shipper: running; inputs: {', '.join(f.label for f in self._plan.followers)}; "
+                              f"state in {self._plan.cfg.state_dir}")
             while not self._stop:
                 if self._reload:
                     session = self._reloaded(session)
@@ -130,7 +132,8 @@ class Daemon:
             raise
         finally:
             self._notify.send("STOPPING=1")
-            self._stopped(session, failed=raised or code != ExitCode.OK)
+            if session is not None:
+                self._stopped(session, failed=raised or code != ExitCode.OK)
             self._collector.stop()
             self._notify.close()
             self._console.end()
@@ -164,8 +167,12 @@ class Daemon:
         self._stats.end(session.ledger.snapshot(), courier.counters if courier is not None else {})
 
     def _stopped(self, session: Session, failed: bool) -> None:
-        """`_close` at the end. When the daemon stops on an error, an error while stopping (on a full
-        disk, the checkpoints fail too) is logged as secondary: the first one stays the one reported."""
+        """`_close` at the end, unless a reload closed it already (the next session then failed
+        to open: `Session.open` closed what it opened). When the daemon stops on an error, an error
+        while stopping (on a full disk, the checkpoints fail too) is logged as secondary: the first
+        one stays the one reported."""
+        if session.closed:
+            return
         try:
             self._close(session, "stopped")
         except Exception as exc:
@@ -196,13 +203,14 @@ class Daemon:
         return new
 
     def _prepared(self, old: Session) -> Session:
-        """The session of the configuration file as it is now, its output open (`Session.connect`)
-        and the metrics endpoint where it says; a `ShipperError` (and nothing changed) when any of
-        that fails."""
+        """The session of the configuration file as it is now, its inputs' checkpoints readable
+        (`Session.check_checkpoints`), its output open (`Session.connect`) and the metrics endpoint
+        where it says; a `ShipperError` (and nothing changed) when any of that fails."""
         cfg = load_config(self._config_path)
         if not same_state_dir(old.cfg, cfg):
             raise ConfigError(f"state_dir changed to {cfg.state_dir}", hint="restart shipper to move its state")
         new = Session(self._make_plan(cfg), self._console.log, self._stats, self._lock)
+        new.check_checkpoints()
         new.connect(replacing=old)
         try:
             self._metrics.switch(cfg.run.metrics)

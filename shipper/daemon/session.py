@@ -3,9 +3,9 @@
 `step` is one turn of the loop, and never blocks: it commits the checkpoints the output released,
 polls every follower (unless the output is behind: then the inputs keep the data), turns what
 they return into documents, and hands batches on once they are big enough (``run.batch_events``)
-or old enough (``run.batch_wait``). A batch with a failure or a cause in it is linked once no input
-can still give an earlier event (`shipper.enrich.order`). Checkpoint files are written at most once
-a second, and at the end. A SIGHUP ends one session and starts the next with the new configuration
+or old enough (``run.batch_wait``; `shipper.daemon.batches`). A batch with a failure or a cause in
+it is linked once no input can still give an earlier event (`shipper.enrich.order`). Checkpoint
+files are written at most once a second, and at the end; a stop ships what the parsers hold. A SIGHUP ends one session and starts the next with the new configuration
 (`shipper.daemon.switch`).
 
 Reading resumes before what was shipped (`shipper.daemon.streams`); what is read again before how
@@ -19,11 +19,10 @@ import math
 import socket
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from typing import Callable
 
 from shipper.daemon import switch
 from shipper.daemon.adopt import adopter
+from shipper.daemon.batches import Batches
 from shipper.daemon.courier import Courier
 from shipper.daemon.delivered import Delivered
 from shipper.daemon.gap import gap_doc
@@ -36,12 +35,9 @@ from shipper.daemon.streams import Stream
 from shipper.enrich.base import Enricher
 from shipper.enrich.chain import default_enrichers
 from shipper.enrich.order import Order, Waiting, roles_of, stamp
-from shipper.enrich.recognise import Recognise
 from shipper.event import Batch, Doc
-from shipper.parallel.express import Tail
 from shipper.parse.dispatch import make_parser
-from shipper.sinks.base import Encode, Sink
-from shipper.sinks.rows import encode_rows
+from shipper.sinks.base import Sink
 from shipper.sources.base import RawChunk
 from shipper.sources.live import End, Follower, Gap, Idle, Log, Polled, TextMark
 from shipper.sources.tail import FileFollower
@@ -51,21 +47,11 @@ from shipper.state.spool import DIRNAME as SPOOL_DIR
 from shipper.state.spool import Spool
 
 SAVE_EVERY = 1.0
-BACKED_UP_WAIT = 2.0  # while batches spill to disk, let small ones grow this long (fewer, bigger records)
 # A batch with failures or causes waits for the other inputs at most this long, and so many at most
 # (`shipper.enrich.order`): a first start reads a backlog of hundreds of megabytes in that time. An
 # input far ahead of another one catching up waits for it at most CAUSE_WAIT too (`Pacing`).
 CAUSE_WAIT = 30.0
 CAUSES_WAITING = 64
-
-
-@dataclass
-class _Pending:
-    follower: Follower
-    docs: list[Doc] = field(default_factory=list)
-    checkpoint: object | None = None
-    since: float = 0.0  # monotonic time of the first document
-    first: float = math.inf  # the first document's @timestamp (seconds)
 
 
 class Session:
@@ -77,34 +63,37 @@ class Session:
         self.stats = stats
         self._store = CheckpointStore(self.cfg.state_dir)
         self._enrichers: list[Enricher] = default_enrichers(self.cfg.recognise)
-        self._order = Order(self._enrichers[1], CAUSE_WAIT, CAUSES_WAITING, window=float(self.cfg.recognise.incident_window))
+        self.ledger = Ledger()
+        order = Order(self._enrichers[1], CAUSE_WAIT, CAUSES_WAITING, window=float(self.cfg.recognise.incident_window))
+        self._batches = Batches(plan, self._enrichers, order, self.ledger, stats)
         self._streams: dict[str, Stream] = {}
-        self._pending: dict[str, _Pending] = {}
-        self._owner: dict[str, Follower] = {}  # source id -> follower
-        self._pacing = Pacing(self._owner, self._pending, CAUSE_WAIT)
+        self._owner = self._batches.owner  # source id -> follower
+        self._pacing = Pacing(self._owner, self._batches.pending, CAUSE_WAIT)
         self._dirty: set[str] = set()  # followers (by key) whose state changed since it was saved
         self._delivered = Delivered()
         self._nuls: dict[str, int] = {}  # follower key -> the NUL bytes of its count already in its figures
         self._sink: Sink | None = None  # opened by `connect`, for the courier
         self._saved_at = 0.0
         self._host = socket.gethostname()
-        self.ledger = Ledger()
         self.outbox: Outbox | None = None
         self.courier: Courier | None = None
         self.given_back: int | None = None  # batches put back in the disk buffer at a reload (`switch.give_back`)
         self.paused = False  # reading waits for the output
-        self._encode: Encode | None = plan.encode  # None: the sink's items are not bytes (documents travel)
-        recognise = self._enrichers[0]
-        # The stages after parsing in C where it can (shipper.parallel.express); None: in Python.
-        # Not for the local store: its batches carry documents (`_batch`), as the disk buffer keeps them.
-        rows = plan.encode is encode_rows
-        self._tail = Tail.make(recognise, {plan.sink_name: plan.encode}) if isinstance(recognise, Recognise) and not rows else None
+        self.closed = False  # `close` was called (whether or not it raised)
 
     # -- life -------------------------------------------------------------------------------------
     def connect(self, replacing: Session | None = None) -> None:
         """Open the output before the session starts (`switch.open_output`); ``replacing``: at a reload,
         the session that would end."""
         self._sink = switch.open_output(self.plan, self.ledger.ack, None if replacing is None else replacing.output_works)
+
+    def check_checkpoints(self) -> None:
+        """Read the checkpoint of each of the session's inputs, as `open` will: a `ConfigError`
+        naming one that is damaged or cannot be read. A reload asks before the running session
+        ends, so that it can be refused while that session goes on (`open` reads them again then:
+        the running session saves its own at its end)."""
+        for follower in self.plan.followers:
+            self._store.load(follower.key)
 
     def output_works(self) -> bool:
         """Whether this session's output takes batches now (`shipper.daemon.switch.output_works`)."""
@@ -117,19 +106,36 @@ class Session:
             sink.close()
 
     def open(self) -> None:
+        """Start the session: the disk buffer, the courier (with the output `connect` opened), the
+        inputs from their checkpoints. Whatever raises on the way (a damaged checkpoint, an input
+        that cannot be opened), what was opened is closed again, the output too: the error goes
+        on, and a reload that fails so leaves nothing open behind it."""
+        with ExitStack() as undo:
+            undo.callback(self.discard)
+            self._start(undo)
+            undo.pop_all()
+        self._sink = None  # (the courier's now)
+
+    def _start(self, undo: ExitStack) -> None:
         run = self.cfg.run
         spool = Spool(self.cfg.state_dir / SPOOL_DIR, int(run.spool_max_bytes))
+        undo.callback(spool.close, keep=False)  # (nothing was put in it yet)
         self.outbox = Outbox(spool, run.queue_events, adopter(self.plan.sink_name, self.plan.encode, self.ledger))
         self.outbox.kept, self.ledger.acked = self.ledger.kept, self.outbox.acked  # (what is in the buffer's files)
         self.courier = Courier(self.plan.make_sink, self.outbox, self.ledger, linger=float(run.batch_wait), log=self._log,
                                opened=self._sink)
-        self._sink = None
+        self._batches.outbox, self._batches.courier = self.outbox, self.courier
         self.stats.begin((f.key, f.label) for f in self.plan.followers)
+        for follower in self.plan.followers:
+            undo.callback(follower.close)
         saved = {f.key: self._store.load(f.key) for f in self.plan.followers}
+        files = [f for f in self.plan.followers if isinstance(f, FileFollower)]
         for follower in self.plan.followers:
             self._delivered.load(follower.key, saved[follower.key])
-            if isinstance(follower, FileFollower):
-                follower.claim(saved[follower.key])  # (every file input's, before any matches its patterns)
+        for file_follower in files:
+            file_follower.claim(saved[file_follower.key])  # (every file input's, before any matches its patterns)
+        if files:  # (then the files of the inputs removed from the configuration: `FileFollower.inherit`)
+            files[0].inherit([s for key, s in self._store.all().items() if key not in saved])
         for follower in self.plan.followers:
             for item in follower.open(saved[follower.key]):
                 self._handle(follower, item, time.monotonic(), time.time())
@@ -138,22 +144,25 @@ class Session:
         self.courier.start()
 
     def close(self, timeout: float, save: bool = True, let_go: bool = False) -> bool:
-        """Hand on what is pending, let the courier deliver for up to ``timeout`` seconds, save
-        the checkpoints of what was acknowledged. False when not everything was delivered.
-        ``save`` False (the state directory is gone): nothing is written there, neither
-        checkpoints nor, when the output does not take batches, its disk buffer. ``let_go`` (a
-        reload): a courier still at work then is abandoned (`switch.give_back`). The followers and
-        the disk buffer are closed whatever raises on the way (a hand-over to a full disk): the
-        error goes on, and a reload that fails so leaves no input open behind it."""
+        """Hand on what is pending (what the parsers hold too: `_flush_held`), let the courier
+        deliver for up to ``timeout`` seconds, save the checkpoints of what was acknowledged.
+        False when not everything was delivered. ``save`` False (the state directory is gone):
+        nothing is written there, neither checkpoints nor, when the output does not take batches,
+        its disk buffer. ``let_go`` (a reload): a courier still at work then is abandoned
+        (`switch.give_back`). The followers and the disk buffer are closed whatever raises on the
+        way (a hand-over to a full disk): the error goes on, and a reload that fails so leaves no
+        input open behind it."""
         assert self.outbox is not None and self.courier is not None
+        self.closed = True
         with ExitStack() as closing:
             closing.callback(self.outbox.spool.close, keep=save)
             for follower in self.plan.followers:
                 closing.callback(follower.close)
             handed = save or self.courier.delivering(time.monotonic())
             if handed:
-                self._hand_on(time.monotonic(), force=True)
-                self._release(math.inf, {})  # (what the parsers hold is read again at the next start)
+                self._flush_held(time.monotonic())
+                self._batches.hand_on(time.monotonic(), force=True)
+                self._batches.release(math.inf, {})
             delivered = self.courier.finish(timeout)
             if let_go and not delivered:
                 self.given_back = switch.give_back(self.courier, self.outbox, timeout)
@@ -173,9 +182,9 @@ class Session:
         self._commit(force=False)
         mono, wall = time.monotonic(), time.time()
         busy = self._read(mono, wall)
-        self._hand_on(mono, force=False)
-        if self._order:
-            self._release(self._pacing.watermark(), self._holding())
+        self._batches.hand_on(mono, force=False)
+        if self._batches.order:
+            self._batches.release(self._pacing.watermark(), self._holding())
         return busy
 
     def _read(self, mono: float, wall: float) -> bool:
@@ -213,12 +222,12 @@ class Session:
             stat.read += len(item.items)
             if item.kind == "text" and item.offsets:
                 stat.bytes += item.offsets[-1] - item.offsets[0] + len(item.items[-1]) + 1
-            self._add(follower, item.origin.source_id, docs, checkpoint, mono)
+            self._batches.add(follower, item.origin.source_id, docs, checkpoint, mono)
         elif isinstance(item, Gap):
             self.stats.inputs[follower.key].gaps += 1
             self._log(f"shipper: {follower.label}: {item.message}")
             doc = gap_doc(item, follower.key, follower.label, self._host, wall)
-            self._send(Batch([doc], source_id=f"{follower.key}#gap"), follower.key, mono)
+            self._batches.send(Batch([doc], source_id=f"{follower.key}#gap"), follower.key, mono)
         elif isinstance(item, (Idle, End)):
             self._finish_stream(follower, item, mono)
 
@@ -248,14 +257,14 @@ class Session:
         recognised and linked as the others (in the stream's order: its pending documents first),
         so that a failure after them still meets its cause among them."""
         mono = time.monotonic()
-        pending = self._pending.get(sid)
+        pending = self._batches.pending.get(sid)
         if pending is not None and pending.docs:
-            self._hand_on_one(sid, mono)
+            self._batches.hand_on_one(sid, mono)
         self.stats.inputs[follower.key].read_again += len(docs)
         self._pacing.read(sid, docs)
         roles = roles_of(self._enrichers[0].enrich(docs))
         if roles:
-            self._order.add(Waiting(sid, roles, _shipped_already, mono))
+            self._batches.order.add(Waiting(sid, roles, _shipped_already, mono))
 
     def _finish_stream(self, follower: Follower, item: Idle | End, mono: float) -> None:
         stream = self._streams.get(item.source_id)
@@ -272,94 +281,27 @@ class Session:
                 # The follower's state no longer holds the stream: saved now, not at the next
                 # acknowledgement (a stop before it would report a gap for it at the next start).
                 self._dirty.add(follower.key)
-        self._add(follower, item.source_id, docs, checkpoint, mono)
-        self._hand_on_one(item.source_id, mono)
+        self._batches.add(follower, item.source_id, docs, checkpoint, mono)
+        self._batches.hand_on_one(item.source_id, mono)
         if isinstance(item, End) and item.checkpoint is None:
             self.ledger.forget(item.source_id)  # (nothing of it is committed any more)
             self._owner.pop(item.source_id, None)
 
-    # -- batches ------------------------------------------------------------------------------------
-    def _add(self, follower: Follower, sid: str, docs: list[Doc], checkpoint: object | None, mono: float) -> None:
-        pending = self._pending.get(sid)
-        if pending is None:
-            pending = self._pending[sid] = _Pending(follower, since=mono)
-            self._owner[sid] = follower
-        if not pending.docs:
-            pending.since = mono
-            first = stamp(docs[0]) if docs else None
-            pending.first = math.inf if first is None else first
-        pending.docs += docs
-        if checkpoint is not None:
-            pending.checkpoint = checkpoint
-        if len(pending.docs) >= self.cfg.run.batch_events:
-            self._hand_on_one(sid, mono)
-
-    def _hand_on(self, mono: float, force: bool) -> None:
-        assert self.outbox is not None
-        wait = float(self.cfg.run.batch_wait)
-        if not self.outbox.spool.empty:
-            wait = max(wait, BACKED_UP_WAIT)
-        for sid, pending in list(self._pending.items()):
-            if pending.docs or pending.checkpoint is not None:
-                if force or mono - pending.since >= wait:
-                    self._hand_on_one(sid, mono)
-
-    def _hand_on_one(self, sid: str, mono: float) -> None:
-        """Recognise a source's pending batch and register it (its checkpoint keeps its place);
-        it goes to the outbox now, or once linked if it has failures or causes (`Order`)."""
-        pending = self._pending.pop(sid, None)
-        if pending is None or (not pending.docs and pending.checkpoint is None):
-            return
-        key = pending.follower.key
-        count, read, finish = self._recognised(pending.docs, sid, pending.checkpoint)
-        self.stats.inputs[key].docs += count
-        seq = self.ledger.register(sid, pending.checkpoint, key, count, pending.since)
-        roles = roles_of(read)
-        if roles:
-            self._order.add(Waiting(sid, roles, lambda: self._put(finish(), seq), mono))
-        else:
-            self._put(finish(), seq)
-
-    def _recognised(self, docs: list[Doc], sid: str, checkpoint: object | None) -> tuple[int, list[Doc], Callable[[], Batch]]:
-        """A batch through `Recognise`, the C tail taking what it can (`Tail.recognised`): its
-        size, the documents recognition read, and what makes the batch, once they are linked."""
-        if self._tail is not None and docs:
-            assert self._encode is not None
-            unfilled = self._tail.recognised(docs, self._enrichers[0], 1)
-            encoders, name = [self._encode], self.plan.sink_name
-            return len(unfilled.outs[0]), unfilled.read, lambda: Batch(
-                [], source_id=sid, checkpoint=checkpoint, encoded={name: unfilled.fill(encoders)[0]})
-        docs = self._enrichers[0].enrich(docs) if docs else docs
-        return len(docs), docs, lambda: self._batch(docs, sid, checkpoint)
+    def _flush_held(self, mono: float) -> None:
+        """At the end, the records the parsers hold (a file's last line: the next one could continue
+        it) go with the rest (`Stream.flush_held`): everything read is delivered, and the
+        checkpoints pass it; otherwise a file gone by the next start (rotated away) takes them along."""
+        for sid, stream in self._streams.items():
+            follower = self._owner.get(sid)
+            if follower is not None and stream.parser.held() is not None:
+                docs, checkpoint = stream.flush_held()
+                self._batches.add(follower, sid, docs, checkpoint, mono)
 
     def _holding(self) -> dict[str, float]:
         """The @timestamp of the record each source's parser holds back: a file's last line is
         held until the next one comes or the file is idle for `flush_after` (it may continue)."""
         held = {sid: s.parser.held() for sid, s in self._streams.items()}
         return {sid: t for sid, doc in held.items() if doc is not None and (t := stamp(doc)) is not None}
-
-    def _release(self, watermark: float, held: dict[str, float]) -> None:
-        for waiting in self._order.release(watermark, time.monotonic(), held):
-            waiting.finish()
-
-    def _batch(self, docs: list[Doc], sid: str, checkpoint: object | None) -> Batch:
-        """The documents encoded for the sink now, when its items are bytes: while they wait they
-        take a fraction of the documents' memory, and they go to the disk buffer as they are."""
-        if self._encode is not None and docs:
-            items = self._encode(docs)
-            if type(items[0]) is bytes:
-                return Batch([], source_id=sid, checkpoint=checkpoint, encoded={self.plan.sink_name: items})
-            self._encode = None  # rows of the local store: documents travel, the sink encodes them
-        return Batch(docs, source_id=sid, checkpoint=checkpoint)
-
-    def _send(self, batch: Batch, input_key: str, read_at: float) -> None:
-        self._put(batch, self.ledger.register(batch.source_id, batch.checkpoint, input_key, batch.count, read_at))
-
-    def _put(self, batch: Batch, seq: int) -> None:
-        assert self.outbox is not None
-        assert self.courier is not None
-        batch.seq = seq
-        self.outbox.put(batch, spill=not self.courier.delivering(time.monotonic()))
 
     # -- checkpoints --------------------------------------------------------------------------------
     def _commit(self, force: bool) -> None:

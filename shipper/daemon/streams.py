@@ -27,13 +27,14 @@ boot in their id's key. The mark is taken off the chunk before parsing.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Callable, Collection
 
 from shipper.event import TAG_READ_ERROR, Doc
 from shipper.ids import IdAssigner
 from shipper.parse.base import Parser
-from shipper.sources.base import RawChunk
+from shipper.sources.base import RawChunk, part_of
 from shipper.sources.journal_boots import TAG_APART
 from shipper.sources.journal_entries import about_entries_read
 from shipper.sources.journal_header import cursor_number
@@ -56,6 +57,8 @@ class Stream:
     _before: JournalMark | None = None  # journal: position after the last event seen
     _entries: int = 0  # journal: events seen
     _shipped: int = 0  # text: the offset all the documents handed on end at
+    _taken: int | None = None  # text: the offset after the last chunk taken (its lines are the parser's)
+    _split_at: int | None = None  # text: ``delivered``, where the parser ends the record it holds (`_parse_text`)
     _shipped_cursor: str | None = None  # journal: the last entry handed on
     # Until documents after ``delivered`` come: the text offset, the journal's (seqnum_id, seqnum).
     _until_offset: int | None = None
@@ -63,7 +66,7 @@ class Stream:
 
     def __post_init__(self) -> None:
         if isinstance(self.delivered, int):
-            self._shipped = self._until_offset = self.delivered
+            self._shipped = self._until_offset = self._split_at = self.delivered
         elif isinstance(self.delivered, str):
             self._shipped_cursor = self.delivered
             self._until_entry = cursor_number(self.delivered)
@@ -76,13 +79,33 @@ class Stream:
             if self._before is None and isinstance(chunk.checkpoint, JournalMark):
                 self._before = chunk.checkpoint
             return self._journal(docs, apart)
-        docs = self.parser.parse(chunk)
+        docs = self._parse_text(chunk)
+        if isinstance(chunk.checkpoint, tuple):  # (path, the offset after the chunk)
+            self._taken = chunk.checkpoint[1]
         return self._text(docs, self._emitted(chunk, docs))
 
     def flush(self, shipped: int | None, journal: bool) -> tuple[list[Doc], object | None]:
         """What the parser still holds (the stream is idle or finished)."""
         docs = self.parser.flush()
         return self._journal(docs) if journal else self._text(docs, shipped)
+
+    def flush_held(self) -> tuple[list[Doc], object | None]:
+        """At a stop: the record the parser holds (a file's last line, which a next line could
+        continue), shipped as it is; what was taken is then all shipped. A line that continues
+        it, read after the next start, is a record of its own (`_parse_text`)."""
+        return self.flush(self._taken, journal=False)
+
+    def _parse_text(self, chunk: RawChunk) -> list[Doc]:
+        """The chunk's documents. No record spans ``delivered``: the run that shipped up to there
+        ended its records there (`flush_held`), so the parser ends the one it holds before the
+        line at ``delivered`` (as then; the ids come out the same) and that line begins anew."""
+        at, offsets = self._split_at, chunk.offsets
+        if at is None or not offsets or offsets[-1] < at:
+            return self.parser.parse(chunk)
+        self._split_at = None
+        i = bisect_left(offsets, at)
+        before = self.parser.parse(part_of(chunk, 0, i)) if i else []
+        return before + self.parser.flush() + self.parser.parse(part_of(chunk, i, len(offsets)))
 
     def _emitted(self, chunk: RawChunk, docs: list[Doc]) -> int | None:
         """Where the lines of the documents made of ``chunk`` end: where the record the parser

@@ -51,6 +51,16 @@ Piece = tuple[str, str]  # (TEXT, the text) or (how the variable is put in, its 
 _QUOTE_MODE = {"": BARE, "'": IN_SINGLE, '"': IN_DOUBLE}
 # The computed variables that are a field of the document (`computed_vars`).
 DOC_FIELDS = {"process": ("process", "name"), "host": ("host", "name")}
+# Set ("user") for a unit of a user's service manager (`is_user_manager`): `render` then gives its
+# commands --user (`for_user_manager`). Not a template variable (COMPUTED_VARS): no text names it.
+MANAGER = "manager"
+# A template's commands as a user manager's unit needs them: `systemctl --user ...`,
+# `journalctl --user-unit UNIT` (not -u), `coredumpctl ... COREDUMP_USER_UNIT=`.
+_USER_COMMANDS = (
+    (re.compile(r"\bsystemctl (?!--user\b)"), "systemctl --user "),
+    (re.compile(r"(\bjournalctl\b[^|;&]*?) -u\b"), r"\1 --user-unit"),
+    (re.compile(r"\bCOREDUMP_UNIT="), "COREDUMP_USER_UNIT="),
+)
 
 
 def render(template: str, values: dict[str, str], defaults: dict[str, str] | None = None) -> str:
@@ -58,7 +68,30 @@ def render(template: str, values: dict[str, str], defaults: dict[str, str] | Non
     see the module doc), else from ``defaults`` (the signature's own text in prose, a `placeholder`
     in a command), else empty."""
     fixed = defaults or {}
+    if values.get(MANAGER) == "user":
+        template = for_user_manager(template)
     return "".join(_filled(how, text, values, fixed) for how, text in pieces(template))
+
+
+@functools.lru_cache(maxsize=256)
+def for_user_manager(template: str) -> str:
+    """``template`` with its commands (between backticks) for a unit of a user manager."""
+    parts = template.split("`")
+    for i in range(1, len(parts) - 1, 2):
+        for pattern, replacement in _USER_COMMANDS:
+            parts[i] = pattern.sub(replacement, parts[i])
+    return "`".join(parts)
+
+
+def is_user_manager(doc: Doc) -> bool:
+    """Whether ``doc`` is about a unit of a user's service manager (``systemd --user``): the journal
+    names the unit in USER_UNIT= (``systemd.user_unit``); a text log has only the sender, a
+    ``systemd`` whose PID is not 1 (PID 1 is the system manager, a user manager is its child)."""
+    sd = doc.get("systemd")
+    if sd and sd.get("user_unit"):
+        return True
+    proc = doc.get("process")
+    return proc is not None and proc.get("name") == SERVICE_MANAGER and proc.get("pid") not in (None, 1, "1")
 
 
 def _filled(how: str, text: str, values: dict[str, str], defaults: dict[str, str]) -> str:
@@ -150,7 +183,7 @@ def _command_pieces(text: str) -> list[Piece]:
 
 def computed_vars(values: dict[str, str], doc: Doc) -> None:
     """Add ``status_name`` (when the text lacks it), ``status_explained``, ``result_explained``,
-    ``unit_type``, ``process`` and ``host`` to a hit's variables."""
+    ``unit_type``, ``process``, ``host`` and ``manager`` to a hit's variables."""
     status = values.get("status")
     if status is not None and status.isdigit():
         code = values.get("code")
@@ -171,6 +204,8 @@ def computed_vars(values: dict[str, str], doc: Doc) -> None:
         part = doc.get(obj)
         if part and part.get(key) is not None:
             values[var] = str(part[key])
+    if is_user_manager(doc):
+        values[MANAGER] = "user"
 
 
 def window_text(seconds: float) -> str:
@@ -181,30 +216,53 @@ def window_text(seconds: float) -> str:
 
 
 def no_cause_hint(unit: str | None, window: float, look_at: str | None, own_hint: str, *, user: bool = False,
-                  at: str | None = None, process: str | None = None) -> str:
-    """The hint of a failure that no recognised error preceded (``user``: a user manager's unit).
-    Its unit unknown, it points at the journal of the minute before ``at`` (the failure's
-    @timestamp), of ``process`` where it names one."""
+                  at: str | None = None, process: str | None = None, since: str | None = None) -> str:
+    """The hint of a failure that no recognised error preceded (``user``: a user manager's unit;
+    ``since``: the @timestamp the unit started again, less than ``window`` before, after which the
+    linking looked). Its unit unknown, it points at the journal of the minute before ``at`` (the
+    failure's @timestamp), of ``process`` where it names one."""
     if unit is not None and not is_unit_name(unit):
         unit = None  # (rootcause.unit is one already: see UnitMap.resolve)
+    if look_at is not None and user:
+        look_at = for_user_manager(look_at)
     if unit is not None:
         option = "--user-unit" if user else "-u"
         where = look_at or f"`journalctl -b {option} {command_word(unit)}` and the program's own log files"
     else:
         where = look_at or f"{_journal_before(at, process)} and the program's own log files"
-    return f"no recognised error from {unit or 'the unit'} in the last {window_text(window)}; look at {where}. {own_hint}"
+    return f"no recognised error from {unit or 'the unit'} {_looked(window, at, since)}; look at {where}. {own_hint}"
+
+
+def _looked(window: float, at: str | None, since: str | None) -> str:
+    """Over what time linking looked for a cause of a failure at ``at``: the window, or the time
+    since the unit started again at ``since``. (Always "in the last ...": `shipper.enrich.relink`
+    finds this preamble by it.)"""
+    try:
+        elapsed = (_moment(at) - _moment(since)).total_seconds() if since else None
+    except ValueError:
+        elapsed = None
+    if since is None or elapsed is None or elapsed < 0:
+        return f"in the last {window_text(window)}"
+    minutes, seconds = divmod(int(elapsed), 60)
+    parts = [f"{n} {name}{'s' if n != 1 else ''}" for n, name in ((minutes, "minute"), (seconds, "second")) if n]
+    return f"in the last {' '.join(parts) or '0 seconds'}, since it started again at {since[11:19]} UTC"
+
+
+def _moment(ts: str | None) -> datetime:
+    """A stored @timestamp (UTC) to the second."""
+    return datetime.fromisoformat(ts[:19] if ts else "").replace(tzinfo=timezone.utc)
 
 
 # Lines of the service manager itself: the failing program's own lines are under another name.
-_MANAGER = "systemd"
+SERVICE_MANAGER = "systemd"
 
 
 def _journal_before(at: str | None, process: str | None) -> str:
     """The journal (of ``process``) in the minute up to the failure at ``at`` (a stored @timestamp, UTC)."""
-    named = process is not None and process != _MANAGER and _BARE.fullmatch(process) is not None
+    named = process is not None and process != SERVICE_MANAGER and _BARE.fullmatch(process) is not None
     ident, of = (f" -t {process}", f" of {process}") if named else ("", "")
     try:
-        moment = datetime.fromisoformat(at[:19] if at else "").replace(tzinfo=timezone.utc)
+        moment = _moment(at)
     except ValueError:
         return f"the journal{of} just before it (`journalctl -b{ident}`)"
     since, until = (f"'{t:%Y-%m-%d %H:%M:%S} UTC'" for t in (moment - timedelta(minutes=1), moment + timedelta(seconds=1)))

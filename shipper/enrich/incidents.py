@@ -11,7 +11,20 @@ An incident is the events of one failure of one unit on one host; they all carry
   ``rootcause.cause.*`` (signature, title, message, hint, count, first, last); its hint and
   remediation become the cause's. With no cause, its hint says so and where to look.
 * Journal invocation ids are an exact join: an event whose ``systemd.invocation_id`` differs from
-  the incident's belongs to another run of the unit (a new incident).
+  the incident's belongs to another run of the unit (a new incident). So are boots: an event whose
+  ``journald.boot_id`` differs from the incident's joins nothing of it (a host's clock without an
+  RTC starts each boot at the same time).
+* A start of the unit after its failure or errors (a ``recovery``: ``Started Sendmail Mail Transport
+  Agent.``, kept by `shipper.enrich.nearby` only then) joins the unit's incident and ends it: a
+  later cause or failure of the unit is a new incident, never linked to what came before the start.
+  A restart loop that never starts (start-limit-hit) stays one incident. A failure of the unit
+  with no cause less than a window after that start says "no recognised error since it started
+  again at HH:MM:SS UTC" (`_Incident.restarted`), not "in the last 10 minutes".
+* A cause that tells no host (a pasted excerpt: ``sendmail[82759]: ... SYSERR``) joins the open
+  incident of its unit only if that incident's causes of no host are of its program (process
+  name; "" for none, as an Elasticsearch console's lines): three errors of three programs pasted
+  together are three incidents, not one of host "-". (Its input file does not separate it: the
+  lines of a program's own log and systemd's lines in another file are one failure.)
 * A failure that names no unit joins by the PID it names (``Main PID: 24097 (code=exited,
   status=71)`` of a status block <-> ``sendmail[24097]``), else the incident of the failure logged
   just before it on the same host (``Failed to start Sendmail Mail Transport Agent.`` follows the
@@ -28,8 +41,16 @@ An incident is the events of one failure of one unit on one host; they all carry
   says its process was killed so, a moment later (`nearby.killed`, `nearby.OOM_WINDOW`), makes it
   that unit's incident, unless the unit has one open: the kill and the unit's failure are one
   incident whatever the batches, in one process and with workers (linking runs in time order).
+* A summary (``[2] bootstrap checks failed``) logged a moment after the failure that closed the
+  incident of the checks it sums up joins that incident (`_sums_up`): Elasticsearch 7 prints it
+  last, below the checks and ``did not exit normally``.
 * Among an incident's causes the highest ``rank`` is "the cause"; repeats of it are counted
   (the same SYSERR every 5 seconds stays one incident: ×N, first-last).
+* Events of one @timestamp from several inputs are linked causes first, each input's in its
+  order (`shipper.enrich.moment`): a SYSERR in maillog and systemd's failure in messages in one
+  second make one incident whatever order the inputs were given in, as `relink` links them. The
+  callers keep each @timestamp's events in one call (`shipper.pipeline.merged`,
+  `shipper.enrich.order`).
 
 Incident ids derive from the first event's id, so a replay gives the same ids. Open incidents
 are dropped once the newest event is a window past their last one (bounded memory).
@@ -38,10 +59,11 @@ are dropped once the newest event is a window past their last one (bounded memor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from shipper.enrich import hints
+from shipper.enrich.incident_fields import boot_of, epoch, host_of, named_pid, pid_of, program_of
+from shipper.enrich.moment import linking
 from shipper.enrich.nearby import OOM_KILL, OOM_WINDOW, killed_doc
 from shipper.enrich.recognise import UnitMap
 from shipper.event import Doc, get_path
@@ -77,14 +99,10 @@ class _Incident:
     cause: Cause | None = None
     consequences_only: bool = True  # only dependency failures joined it so far
     closed: bool = False  # a failure followed a known cause: the next cause starts a new incident
+    boot: str | None = None  # the journal's boot id of its first event
+    restarted: str | None = None  # @timestamp of the unit's start (a recovery) less than a window before it
+    programs: set[str] = field(default_factory=set)  # the process names of its causes that tell no host
     pending: list[Doc] = field(default_factory=list)  # this batch's failures, relinked if a cause joins late
-
-
-def epoch(ts: str) -> float:
-    """Seconds since the epoch of a stored ``@timestamp`` (``2017-08-30T14:56:07.000000Z``)."""
-    base = datetime.fromisoformat(ts[:19]).replace(tzinfo=timezone.utc).timestamp()
-    frac = ts[20:26] if len(ts) > 20 and ts[19] == "." else ""
-    return base + (int(frac) / 10 ** len(frac) if frac.isdigit() else 0.0)
 
 
 class Incidents:
@@ -100,16 +118,15 @@ class Incidents:
         self._by_pid: dict[int, _Incident] = {}  # pid of a cause, or named by a failure -> its incident
         self._last_failure: dict[str, tuple[float, _Incident]] = {}
         self._kills: dict[str, tuple[float, _Incident]] = {}  # host -> an OOM kill of no unit yet (`_adopt_kill`)
+        self._starts: dict[tuple[str, str | None], tuple[float, Doc]] = {}  # (host, unit) -> its last recovery
         self._newest = 0.0
         self.first: str | None = None  # the @timestamps of the first and last recognised events linked
         self.last: str | None = None  # (`shipper.commands.replay_notes.relink_note`)
 
     def enrich(self, docs: list[Doc]) -> list[Doc]:
         touched: list[_Incident] = []
-        for doc in docs:
-            rc = doc.get("rootcause")
-            if rc is None or "role" not in rc:
-                continue
+        for doc in linking(docs):  # (the list is given back in its order)
+            rc = doc["rootcause"]
             stamp = doc["@timestamp"]
             ts = epoch(stamp)
             self._newest = max(self._newest, ts)
@@ -119,7 +136,11 @@ class Incidents:
                 self.last = stamp
             if rc.get("unit") and killed_doc(doc):
                 self._adopt_kill(host_of(doc), rc["unit"], ts)
-            inc = self._failure(doc, rc, ts) if rc["role"] == "failure" else self._cause(doc, rc, ts)
+            role = rc["role"]
+            if role == "recovery":
+                self._recovery(doc, rc, ts)
+                continue
+            inc = self._failure(doc, rc, ts) if role == "failure" else self._cause(doc, rc, ts)
             touched.append(inc)
         for inc in touched:
             inc.pending.clear()
@@ -132,15 +153,19 @@ class Incidents:
     def _cause(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident:
         key = (host_of(doc), rc.get("unit"))
         inc = self._live(self._open.get(key), ts)
+        if inc is not None and not key[0] and inc.programs and program_of(doc) not in inc.programs:
+            inc = None  # another program's line with no host: nothing says it is of this failure
         if inc is None:  # a failure seen first may have named this process
-            inc = self._pid_incident(key[0], _pid(doc), ts)
-        if inc is None or inc.closed or not self._joins(inc, doc, ts):
+            inc = self._pid_incident(key[0], pid_of(doc), ts)
+        if inc is None or (inc.closed and not _sums_up(inc, rc, ts)) or not self._joins(inc, doc, ts):
             inc = self._new(doc, key, ts)
         self._open[key] = inc  # (a stale one for this key, held until `_expire`, is replaced)
         if rc["signature"] == OOM_KILL and key[1] is None:
             self._kills[key[0]] = (ts, inc)
-        self._index_pid(inc, _pid(doc))
+        self._index_pid(inc, pid_of(doc))
         self._join(inc, doc, ts)
+        if not key[0]:
+            inc.programs.add(program_of(doc))
         rc["incident"] = inc.id
         cause = inc.cause
         rank = self._rank.get(rc["signature"], 0)
@@ -162,10 +187,25 @@ class Incidents:
                 self._link(failure, inc)
         return inc
 
+    def _recovery(self, doc: Doc, rc: dict[str, Any], ts: float) -> None:
+        """A start of the unit: it joins and ends the unit's open incident."""
+        host = host_of(doc)
+        self._starts[(host, rc.get("unit"))] = (ts, doc)
+        inc = self._live(self._open.get((host, rc.get("unit"))), ts)
+        if inc is None or not _same_boot(inc, doc):
+            return
+        rc["incident"] = inc.id
+        for key in [k for k, i in self._open.items() if i is inc]:
+            del self._open[key]
+        for pid in [p for p, i in self._by_pid.items() if i is inc]:
+            del self._by_pid[pid]
+        if self._last_failure.get(host, (0.0, None))[1] is inc:
+            del self._last_failure[host]
+
     def _failure(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident:
         host = host_of(doc)
         unit = rc.get("unit")
-        named = _named_pid(doc)
+        named = named_pid(doc)
         key = (host, unit)
         if self._is_consequence(rc):
             inc = self._consequence_incident(doc, rc, ts)
@@ -187,7 +227,7 @@ class Incidents:
         """The open incident a failure joins: by the PID it names, its unit, else the host's
         previous failure; a failure that names no unit takes the incident's."""
         host, unit = host_of(doc), rc.get("unit")
-        inc = self._pid_incident(host, _named_pid(doc), ts)
+        inc = self._pid_incident(host, named_pid(doc), ts)
         if inc is None and unit is not None:
             inc = self._open.get((host, unit))
         if inc is None and unit is None:
@@ -201,20 +241,24 @@ class Incidents:
     def _consequence_incident(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident | None:
         """The open incident a dependency failure joins: its dependency's; else, naming no unit,
         the host's previous failure; else its unit's, or (no incident of its unit yet) that of the
-        unit-less dependency failure logged with it, which takes its unit."""
+        dependency failures logged with it: a unit-less one takes its unit; another unit's is a job
+        of the same transaction that failed for the same reason (``XSettings.service/start`` and
+        ``gnome-session-x11-services-ready.target/verify-active``, when the target both need is
+        inactive), one incident of the unit that failed first."""
         host, unit, dependency = host_of(doc), rc.get("unit"), rc.get("dependency")
         if dependency:
-            return self._live(self._open.get((host, dependency)), ts)
+            return _of_boot(self._live(self._open.get((host, dependency)), ts), doc)
         if unit is None:
-            return self._previous(host, ts, UNNAMED_FAILURE_GAP)
+            return _of_boot(self._previous(host, ts, UNNAMED_FAILURE_GAP), doc)
         inc = self._open.get((host, unit))
         if inc is not None and self._joins(inc, doc, ts):
             return inc
-        along = self._previous(host, ts, _SAME_MOMENT)
-        if along is None or along.unit is not None or not along.consequences_only:
+        along = _of_boot(self._previous(host, ts, _SAME_MOMENT), doc)
+        if along is None or not along.consequences_only:
             return None
-        along.unit = unit
-        self._open[(host, unit)] = along
+        if along.unit is None:
+            along.unit = unit
+            self._open[(host, unit)] = along
         return along
 
     def _adopt_kill(self, host: str, unit: str, ts: float) -> None:
@@ -243,9 +287,10 @@ class Incidents:
             return  # its own hint says that another unit failed first
         if cause is None:
             look_at = self.units.look_at.get(inc.unit or "")
-            user = inc.unit is not None and get_path(doc, "systemd.user_unit") == inc.unit
+            user = inc.unit is not None and hints.is_user_manager(doc)
             rc["hint"] = hints.no_cause_hint(inc.unit, self.window, look_at, rc.get("hint", ""), user=user,
-                                             at=doc.get("@timestamp"), process=get_path(doc, "process.name"))
+                                             at=doc.get("@timestamp"), process=get_path(doc, "process.name"),
+                                             since=inc.restarted)
             return
         rc["cause"] = {
             "signature": cause.signature,
@@ -273,14 +318,17 @@ class Incidents:
             inc.invocations.add(str(invocation))
 
     def _joins(self, inc: _Incident, doc: Doc, ts: float) -> bool:
-        if ts - inc.last > self.window:
+        if ts - inc.last > self.window or not _same_boot(inc, doc):
             return False
         invocation = get_path(doc, "systemd.invocation_id")
         return invocation is None or not inc.invocations or invocation in inc.invocations
 
     def _new(self, doc: Doc, key: tuple[str, str | None], ts: float) -> _Incident:
         first_id = get_path(doc, "event.id") or f"{doc.get('@timestamp')}|{key[0]}|{key[1]}"
-        inc = _Incident(id=derived_id(first_id, "incident"), host=key[0], unit=key[1], last=ts)
+        inc = _Incident(id=derived_id(first_id, "incident"), host=key[0], unit=key[1], last=ts, boot=boot_of(doc))
+        start = self._starts.get(key)
+        if start is not None and 0 <= ts - start[0] <= self.window and _same_boot(inc, start[1]):
+            inc.restarted = start[1]["@timestamp"]
         self._open[key] = inc
         return inc
 
@@ -314,6 +362,8 @@ class Incidents:
             del self._last_failure[host]
         for host in [h for h, (t, _) in self._kills.items() if t < horizon]:
             del self._kills[host]
+        for skey in [k for k, (t, _) in self._starts.items() if t < horizon]:
+            del self._starts[skey]
 
 
 def is_consequence(rc: dict[str, Any], rules: Rules | None = None) -> bool:
@@ -323,18 +373,19 @@ def is_consequence(rc: dict[str, Any], rules: Rules | None = None) -> bool:
     return rc.get("signature") in (rules or load_rules()).consequences
 
 
-def _pid(doc: Doc) -> int | None:
-    pid = get_path(doc, "process.pid")
-    return pid if isinstance(pid, int) and pid > 1 else None
+def _sums_up(inc: _Incident, rc: dict[str, Any], ts: float) -> bool:
+    """Whether a summary printed after the failure (Elasticsearch 7's ``[2] bootstrap checks
+    failed`` below the checks and ``did not exit normally``) sums up ``inc``, closed by that failure:
+    it comes with it, a moment after its last event. (A summary that opens a later run's output
+    comes before that run's causes and failure, so it still starts a new incident.)"""
+    return rc["role"] == "summary" and 0 <= ts - inc.last <= _SAME_MOMENT
 
 
-def _named_pid(doc: Doc) -> int | None:
-    """The PID a failure names: a status block's ``Main PID: N`` (such a line has no process name)."""
-    proc = doc.get("process")
-    return _pid(doc) if proc and "name" not in proc else None
+def _same_boot(inc: _Incident, doc: Doc) -> bool:
+    """Whether ``doc`` may be of ``inc``'s boot (a syslog line tells none)."""
+    boot = boot_of(doc)
+    return boot is None or inc.boot is None or boot == inc.boot
 
 
-def host_of(doc: Doc) -> str:
-    """The host an event is from (``""``: none, as in a pasted status block)."""
-    host = doc.get("host")
-    return str(host.get("name", "")) if host else ""
+def _of_boot(inc: _Incident | None, doc: Doc) -> _Incident | None:
+    return inc if inc is not None and _same_boot(inc, doc) else None

@@ -10,6 +10,15 @@ Two facts no single line holds:
   (pid 4242)``), and the kernel line, while it is still in the batch being enriched, gets the unit
   (``rootcause.unit``). Linking joins them in one incident also when the kernel line was in an
   earlier batch (`shipper.enrich.incidents`: the unit's line adopts the kill's incident).
+* **Whether a start ends a failure.** ``Started Sendmail Mail Transport Agent.`` (or ``Started
+  UNIT - DESCRIPTION.``, the journal's ``UNIT=``) of a unit that failed, or logged a recognised
+  error, on the host within `RECOVERY_WINDOW` before is kept (the unit runs again: its incident is
+  over); every other start is dropped (`Nearby.before` says so), so the many starts of a boot are
+  not events. A start
+  that names only the description is taken for the failed unit whose name (without its type and
+  instance, its "stem") is the description's first word (``sendmail.service``: ``Sendmail Mail
+  ...``). A host's troubled units are kept by stem (`stem_key`: of two units of one stem, the last),
+  so that each fact is written whole, as the others. Each failure (or error) is ended by one start.
 * **Which dependency failed.** ``Dependency failed for Local File Systems.`` does not say which
   unit failed; systemd logs that unit's failure (``data.mount: Mount process exited ...``) on the
   same host at the same moment — before, or in a pasted or reordered log just after. The dependency
@@ -38,16 +47,20 @@ from typing import Any
 
 from shipper.event import Doc, get_path
 from shipper.recognise.matcher import Hit
+from shipper.recognise.units import is_unit_name
 
 OOM_WINDOW = 5.0
 DEPENDENCY_WINDOW = 1.0
+RECOVERY_WINDOW = 3600.0
 # The unit lines that say the unit's process was killed (a kernel OOM kill just before explains them).
 _OOM_SIGNATURE = "systemd.oom_killed"
 OOM_KILL = "kernel.oom_kill"  # the kernel's line, which names the process killed but not its unit
 _KILL_RESULTS = ("oom-kill", "signal")
 # The variable (no template uses it) that carries the failed dependency to ``rootcause.dependency``.
 DEPENDENCY_UNIT = "dependency_unit"
-KILLS, FAILED = "kill", "failed"  # the two kinds of facts: a host's last OOM kill, its last unit failure
+# The kinds of facts: a host's last OOM kill, its last unit failure, its last unit of a stem that failed or
+# logged an error and did not start since (`stem_key`).
+KILLS, FAILED, UNITS = "kill", "failed", "units"
 
 Fact = tuple[float, str]  # (seconds since the epoch, the victim killed or the unit that failed)
 
@@ -58,9 +71,10 @@ class Facts:
 
     kills: dict[str, Fact]
     failed: dict[str, Fact]
+    units: dict[str, Fact] = field(default_factory=dict)  # by `stem_key`
 
     def get(self, kind: str, host: str) -> Fact | None:
-        return (self.kills if kind == KILLS else self.failed).get(host)
+        return (self.kills if kind == KILLS else self.failed if kind == FAILED else self.units).get(host)
 
 
 @dataclass(slots=True)
@@ -103,9 +117,13 @@ def _host(doc: Doc) -> str:
 
 def _answer(kind: str, fact: Fact | None, at: float, unit: str | None) -> str | None:
     """What a line at ``at`` (of ``unit``) learns from its host's last fact of ``kind``: the
-    victim of a kill a moment before it, or another unit that failed at the same moment."""
+    victim of a kill a moment before it, or another unit that failed at the same moment; or, from
+    the troubled unit of its stem, the unit a start (of ``unit``: a unit name or a description) ends."""
     if fact is None:
         return None
+    if kind == UNITS:
+        recent = 0 <= at - fact[0] <= RECOVERY_WINDOW
+        return fact[1] if recent and (unit == fact[1] or not is_unit_name(unit or "")) else None
     if kind == KILLS:
         return fact[1] if 0 <= at - fact[0] <= OOM_WINDOW else None
     return fact[1] if 0 <= at - fact[0] <= DEPENDENCY_WINDOW and fact[1] != unit else None
@@ -118,13 +136,25 @@ def continued(expected: Facts, start: Facts, end: Facts, reads: Reads) -> Facts 
     for kind, host, at, unit in reads.asked:
         if _answer(kind, expected.get(kind, host), at, unit) != _answer(kind, start.get(kind, host), at, unit):
             return None
-    kills, failed = dict(expected.kills), dict(expected.failed)
+    kills, failed, units = dict(expected.kills), dict(expected.failed), dict(expected.units)
     for kind, host in reads.written:
         if kind == KILLS:
             kills[host] = end.kills[host]
-        else:
+        elif kind == FAILED:
             failed[host] = end.failed[host]
-    return Facts(kills, failed)
+        elif host in end.units:
+            units[host] = end.units[host]
+        else:
+            units.pop(host, None)
+    return Facts(kills, failed, units)
+
+
+def stem_key(host: str, started: str) -> str:
+    """Where a host's troubled unit, or the unit a start names, is kept: the host and the unit's
+    name without its type and instance (``sendmail.service`` -> ``sendmail``), or a description's
+    first word (``Sendmail Mail Transport Agent`` -> ``sendmail``)."""
+    name = started.rsplit(".", 1)[0].split("@", 1)[0] if is_unit_name(started) else started.split(" ", 1)[0]
+    return f"{host}\n{name.lower()}"
 
 
 def _name_dependency(hit: Hit, unit: str) -> None:
@@ -158,17 +188,20 @@ class Nearby:
     def __init__(self) -> None:
         self._kills: dict[str, _Kill] = {}  # host -> the last OOM kill
         self._failed: dict[str, tuple[float, str]] = {}  # host -> the last unit failure (time, unit)
+        self._units: dict[str, Fact] = {}  # `stem_key` -> the unit that failed or logged an error, not started since
         self._waiting: list[_Waiting] = []  # this batch's dependency failures that name no unit yet
         self._reads: Reads | None = None  # what the lines ask and write, while watched
 
     def facts(self) -> Facts:
         """The facts the lines after tell from (a copy, without this batch's documents)."""
-        return Facts({host: (kill.at, kill.victim) for host, kill in self._kills.items()}, dict(self._failed))
+        return Facts({host: (kill.at, kill.victim) for host, kill in self._kills.items()}, dict(self._failed),
+                     dict(self._units))
 
     def restore(self, facts: Facts) -> None:
         """Start from ``facts`` (between batches), unwatched."""
         self._kills = {host: _Kill(at, victim, None) for host, (at, victim) in facts.kills.items()}
         self._failed = dict(facts.failed)
+        self._units = dict(facts.units)
         self._waiting.clear()
         self._reads = None
 
@@ -183,11 +216,12 @@ class Nearby:
 
     def _ask(self, kind: str, host: str, at: float, unit: str | None) -> str | None:
         """`_answer` from ``host``'s last fact of ``kind``, noted if watched."""
+        fact: Fact | None
         if kind == KILLS:
             kill = self._kills.get(host)
             fact = None if kill is None else (kill.at, kill.victim)
         else:
-            fact = self._failed.get(host)
+            fact = (self._units if kind == UNITS else self._failed).get(host)
         reads = self._reads
         if reads is not None and (kind, host) not in reads.written:
             reads.asked.append((kind, host, at, unit))
@@ -197,24 +231,50 @@ class Nearby:
         if self._reads is not None:
             self._reads.written.add((kind, host))
 
-    def before(self, doc: Doc, hit: Hit) -> None:
-        """Add what the lines before tell to ``hit``'s variables (before its texts are rendered)."""
+    def before(self, doc: Doc, hit: Hit) -> bool:
+        """Add what the lines before tell to ``hit``'s variables (before its texts are rendered);
+        False if the hit is to be dropped (a start of a unit that did not fail just before)."""
         sig = hit.signature.id
+        if hit.signature.role == "recovery":
+            return self._recovery(doc, hit)
         if sig != _OOM_SIGNATURE and not hit.signature.consequence:
-            return
+            return True
         at, host = _seconds(doc), _host(doc)
         if at is None:
-            return
+            return True
         if sig == _OOM_SIGNATURE:
             victim = self._ask(KILLS, host, at, None)
             if victim is not None:
                 hit.vars["victim"] = victim
-            return
+            return True
         failed = self._ask(FAILED, host, at, hit.vars.get("unit"))
         if failed is not None:
             _name_dependency(hit, failed)
         elif "failed_dependency" not in hit.vars:
             self._waiting.append(_Waiting(at, doc, hit))
+        return True
+
+    def _troubled(self, host: str, unit: str, at: float) -> None:
+        """``unit`` failed, or logged an error, on ``host`` at ``at``: its next start ends that."""
+        key = stem_key(host, unit)
+        self._units[key] = (at, unit)
+        self._wrote(UNITS, key)
+
+    def _recovery(self, doc: Doc, hit: Hit) -> bool:
+        """Whether a start ends a failure or errors of its unit on the host (`_answer`): then the
+        start names that unit, which no longer counts as troubled."""
+        at = _seconds(doc)
+        started = hit.vars.get("unit") or hit.vars.get("description") or ""
+        key = stem_key(_host(doc), started)
+        if at is None or key not in self._units and self._reads is None:
+            return False
+        unit = self._ask(UNITS, key, at, started)
+        if unit is None:
+            return False
+        hit.vars["unit"] = unit
+        del self._units[key]
+        self._wrote(UNITS, key)
+        return True
 
     def after(self, doc: Doc, hit: Hit, rootcause: dict[str, Any]) -> list[tuple[Doc, Hit]]:
         """Remember what ``doc`` tells the lines after it; the earlier hits of this batch it
@@ -231,6 +291,8 @@ class Nearby:
         if DEPENDENCY_UNIT in hit.vars:
             rootcause["dependency"] = hit.vars[DEPENDENCY_UNIT]
         unit = rootcause.get("unit")
+        if unit and sig.role in ("cause", "summary", "failure") and not sig.consequence and not unit.endswith(".scope"):
+            self._troubled(host, unit, at)
         if sig.family != "systemd" or not unit:
             return []
         kill = self._kills.get(host)

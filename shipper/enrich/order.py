@@ -7,8 +7,10 @@ they come, a failure in messages could come before the SYSERR in maillog that ca
 shipped as "no recognised error".
 
 So the documents `Incidents` reads (failures, causes: ``rootcause.role``) wait here, and go to
-it in @timestamp order across inputs, each input's in its own order, up to the watermark: the
-least @timestamp an input may still deliver, given by the caller. A batch leaves once its own
+it in @timestamp order across inputs, each input's in its own order, up to the watermark (the
+least @timestamp an input may still deliver, given by the caller). So the documents of one
+@timestamp go together, and `Incidents` links those of several inputs causes first
+(`shipper.enrich.moment`), whatever the order of the inputs. A batch leaves once its own
 such documents are linked; batches without any have nothing to link and need not wait. A batch
 waits at most ``max_wait`` seconds, and at most ``max_waiting`` batches wait: an input whose clock
 is off must not hold the others back for good (the oldest batch is then linked with everything

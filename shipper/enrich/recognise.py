@@ -248,7 +248,8 @@ class Recognise:
         """Write the root-cause fields and the signature's typed fields onto ``doc`` (and again onto
         the earlier documents of the batch that ``doc`` completes: `Nearby`)."""
         sig = hit.signature
-        self.nearby.before(doc, hit)
+        if not self.nearby.before(doc, hit):
+            return  # a start of a unit that did not fail just before: nothing to tell
         title, hint, remediation, docs = self._texts(hit)
         rootcause: dict[str, Any] = {
             "signature": sig.id,

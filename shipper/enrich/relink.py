@@ -7,13 +7,14 @@ stays "no cause found", and the store keeps that first copy (duplicates are abso
 
 `relink` puts each stored document back as `Recognise` left it (`unlinked`) and links them all
 again, in time order, in one pass. Documents of one @timestamp are taken in an order of their own
-(`linking_order`: each input's as read, causes before failures across inputs), whatever order the store or
-Elasticsearch returns them in. First, a dependency failure stored without the unit whose
-failure it follows (``Dependency failed for Local File Systems.`` replayed apart from ``data.mount``'s
-failure) is recognised again with the failures around it (`name_dependencies`), as
-`shipper.enrich.nearby` names that unit when both are read by one run. `linking_span` widens a time window to where that gives the
-same links as linking everything: `Incidents` joins nothing to an incident whose last event is
-more than a window old, so a gap of more than a window between recognised events is a clean cut.
+(`linking_order`: each input's as read, causes before failures across inputs, as a replay links
+them: `shipper.enrich.moment`), whatever order the store or Elasticsearch returns them in.
+First, a dependency failure stored without the unit whose failure it follows (``Dependency failed
+for Local File Systems.`` replayed apart from ``data.mount``'s failure) is recognised again with
+the failures around it (`name_dependencies`), as `shipper.enrich.nearby` names that unit when both
+are read by one run. `linking_span` widens a time window to where that gives the same links as
+linking everything: `Incidents` joins nothing to an incident whose last event is more than a
+window old, so a gap of more than a window between recognised events is a clean cut.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from __future__ import annotations
 import copy
 import re
 from bisect import bisect_left
-from collections import deque
 from itertools import groupby
 from typing import Callable, Iterable, Iterator
 
 from shipper.config.model import RecogniseConfig
 from shipper.enrich.incidents import Incidents, epoch, host_of, is_consequence
+from shipper.enrich.moment import causes_first, place, role
 from shipper.enrich.nearby import DEPENDENCY_WINDOW
 from shipper.enrich.recognise import Recognise, UnitMap
 from shipper.event import Doc, get_path
@@ -90,37 +91,17 @@ class _Unlinker:
 def linking_order(docs: Iterable[Doc]) -> list[Doc]:
     """``docs`` in the order `relink` links them, which no store or search decides: by @timestamp
     (stored fixed-width: compared as text); within one @timestamp, each input's in the order it
-    was read (`_place`, `_record_order`), and across inputs causes (and summaries) before failures
-    (a process logs its error before systemd logs that it failed), else by input."""
+    was read (`place`, `_record_order`), and across inputs causes (and summaries) before failures,
+    else by input (`shipper.enrich.moment.causes_first`, as a replay links them)."""
     out: list[Doc] = []
     for _, moment in groupby(sorted(docs, key=_stamp), key=_stamp):
-        inputs: dict[str, deque[Doc]] = {}
-        for (name, _), record in groupby(sorted(moment, key=_place), key=_place):
-            inputs.setdefault(name, deque()).extend(_record_order(list(record)))
-        queues = [inputs[name] for name in sorted(inputs)]
-        while queues:
-            head = min(queues, key=lambda q: _role(q[0]) == "failure")  # (the first input of the least)
-            out.append(head.popleft())
-            queues = [q for q in queues if q]
+        out += causes_first([doc for _, record in groupby(sorted(moment, key=place), key=place)
+                             for doc in _record_order(list(record))])
     return out
 
 
 def _stamp(doc: Doc) -> str:
     return str(doc.get("@timestamp", ""))
-
-
-_SEQNUM = re.compile(r"(?:^|;)s=([0-9a-f]+);i=([0-9a-f]+)")
-
-
-def _place(doc: Doc) -> tuple[str, int]:
-    """Where ``doc`` was read: its input (the file; the journal's sequence number id) and its
-    position in it (the offset; the journal's sequence number; else -1)."""
-    offset = get_path(doc, "log.offset")
-    if not isinstance(offset, int):
-        seqnum = _SEQNUM.search(str(get_path(doc, "journald.cursor") or ""))
-        if seqnum:
-            return f"journal {seqnum.group(1)}", int(seqnum.group(2), 16)
-    return str(get_path(doc, "log.file.path") or ""), offset if isinstance(offset, int) else -1
 
 
 def _record_order(docs: list[Doc]) -> list[Doc]:
@@ -161,14 +142,14 @@ def name_dependencies(docs: list[Doc], rules: Rules | None = None) -> int:
     on their host within `DEPENDENCY_WINDOW` of them, as one run of them all would: those that then
     name one take it, with their texts. Returns how many did."""
     rules = rules or load_rules()
-    lacking = [d for d in docs if _role(d) == "failure" and is_consequence(d["rootcause"], rules)
+    lacking = [d for d in docs if role(d) == "failure" and is_consequence(d["rootcause"], rules)
                and not d["rootcause"].get("dependency")]
     if not lacking:
         return 0
     moments: dict[str, list[float]] = {}
     for doc in lacking:
         moments.setdefault(host_of(doc), []).append(epoch(doc["@timestamp"]))
-    around = [d for d in docs if _role(d) == "failure" and _near(d, moments)]
+    around = [d for d in docs if role(d) == "failure" and _near(d, moments)]
     again = [copy.deepcopy({k: v for k, v in d.items() if k != "rootcause"}) for d in around]
     Recognise(rules).enrich(again)
     wanted = {id(d) for d in lacking}
@@ -179,11 +160,6 @@ def name_dependencies(docs: list[Doc], rules: Rules | None = None) -> int:
             rc.update({k: own[k] for k in ("dependency", "title", "hint", "remediation") if k in own})
             named += 1
     return named
-
-
-def _role(doc: Doc) -> str | None:
-    rc = doc.get("rootcause")
-    return rc.get("role") if rc else None
 
 
 def _near(doc: Doc, moments: dict[str, list[float]]) -> bool:

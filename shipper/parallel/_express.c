@@ -58,6 +58,21 @@ static int take_journal(Plan *self, PyObject *journal) {
     return 0;
 }
 
+/* The pairs of `set`'s texts (`Needles`). */
+static void index_needles(Needles *set) {
+    memset(set->pairs, 0, sizeof set->pairs);
+    set->by_pairs = 1;
+    for (int i = 0; i < set->n; i++) {
+        const unsigned char *s = (const unsigned char *)set->texts[i].p;
+        if (set->texts[i].n < 2) {
+            set->by_pairs = 0;
+            return;
+        }
+        set->first[i] = (uint16_t)(s[0] << 8 | s[1]);
+        set->pairs[set->first[i] >> 3] |= (uint8_t)(1u << (set->first[i] & 7));
+    }
+}
+
 static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
     PyObject *gates, *filters, *mail_names, *mail_keys, *forms, *log_head, *journal = NULL;
     if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!|O!:Plan", &PyTuple_Type, &gates, &PyTuple_Type, &filters, &PyTuple_Type,
@@ -65,7 +80,7 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
                           &PyTuple_Type, &journal))
         return -1;
     Py_XSETREF(self->keep, Py_NewRef(args));
-    if (take_texts(gates, self->gates, MAX_GATES, &self->n_gates, "gates") < 0 ||
+    if (take_texts(gates, self->gates.texts, MAX_GATES, &self->gates.n, "gates") < 0 ||
         take_texts(mail_names, self->mail_names, MAX_NAMES, &self->n_mail_names, "sendmail idents") < 0 ||
         take_texts(mail_keys, self->mail_keys, MAX_KEYS, &self->n_mail_keys, "sendmail keys") < 0)
         return -1;
@@ -73,14 +88,20 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_ValueError, "too many process prefilters or forms");
         return -1;
     }
+    index_needles(&self->gates);
     self->n_filters = (int)PyTuple_GET_SIZE(filters);
     for (int i = 0; i < self->n_filters; i++) {
         PyObject *name, *texts;
         if (!PyArg_ParseTuple(PyTuple_GET_ITEM(filters, i), "SO!:filter", &name, &PyTuple_Type, &texts))
             return -1;
         self->filter_names[i] = (Text){PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name)};
-        if (take_texts(texts, self->filter_texts[i], MAX_FILTER_TEXTS, &self->n_filter_texts[i], "prefilters") < 0)
+        Needles *set = &self->filtered[i];
+        int n_texts;
+        memcpy(set->texts, self->gates.texts, (size_t)self->gates.n * sizeof(Text));
+        if (take_texts(texts, set->texts + self->gates.n, MAX_FILTER_TEXTS, &n_texts, "prefilters") < 0)
             return -1;
+        set->n = self->gates.n + n_texts;
+        index_needles(set);
     }
     self->n_forms = (int)PyTuple_GET_SIZE(forms);
     for (int i = 0; i < self->n_forms; i++) {
@@ -106,17 +127,6 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
     self->journal = 0;
     if (journal != NULL && take_journal(self, journal) < 0)
         return -1;
-    memset(self->gate_pairs, 0, sizeof self->gate_pairs);
-    self->by_pairs = 1;
-    for (int g = 0; g < self->n_gates; g++) {
-        const unsigned char *s = (const unsigned char *)self->gates[g].p;
-        if (self->gates[g].n < 2) {
-            self->by_pairs = 0;
-            break;
-        }
-        unsigned pair = (unsigned)s[0] << 8 | s[1];
-        self->gate_pairs[pair >> 3] |= (uint8_t)(1u << (pair & 7));
-    }
     return 0;
 }
 
@@ -135,22 +145,22 @@ static int contains(Text hay, Text needle) {
     return hay.n >= needle.n && memmem(hay.p, hay.n, needle.p, needle.n) != NULL;
 }
 
-/* Whether a gate is in the message: one pass over it, comparing only where the first two bytes of
- * some gate are (one memmem per gate otherwise). */
-static int any_gate(const Plan *plan, Text msg) {
-    if (!plan->by_pairs) {
-        for (int g = 0; g < plan->n_gates; g++)
-            if (contains(msg, plan->gates[g]))
+/* Whether one of the texts of `set` is in the message: one pass over it, comparing a text only
+ * where its first two bytes are (one memmem per text where a text is shorter). */
+static int any_in(const Needles *set, Text msg) {
+    if (!set->by_pairs) {
+        for (int i = 0; i < set->n; i++)
+            if (contains(msg, set->texts[i]))
                 return 1;
         return 0;
     }
     const unsigned char *p = (const unsigned char *)msg.p, *end = p + msg.n;
     for (; p + 1 < end; p++) {
         unsigned pair = (unsigned)p[0] << 8 | p[1];
-        if (!(plan->gate_pairs[pair >> 3] & (1u << (pair & 7))))
+        if (!(set->pairs[pair >> 3] & (1u << (pair & 7))))
             continue;
-        for (int g = 0; g < plan->n_gates; g++)
-            if (plan->gates[g].n <= end - p && memcmp(p, plan->gates[g].p, plan->gates[g].n) == 0)
+        for (int i = 0; i < set->n; i++)
+            if (set->first[i] == pair && set->texts[i].n <= end - p && memcmp(p, set->texts[i].p, set->texts[i].n) == 0)
                 return 1;
     }
     return 0;
@@ -261,13 +271,14 @@ int quiet_event(const Plan *plan, Text tag, Text msg, Fields *fields) {
     fields->n = 0;
     if (msg.n == 0)
         return 1; /* `Recognise.enrich` skips an event without text */
-    if (any_gate(plan, msg))
-        return 0;
+    const Needles *set = &plan->gates; /* or, for a process with prefilters, the gates and those */
     for (int f = 0; f < plan->n_filters; f++)
-        if (text_eq(plan->filter_names[f], tag.p, tag.n))
-            for (int k = 0; k < plan->n_filter_texts[f]; k++)
-                if (contains(msg, plan->filter_texts[f][k]))
-                    return 0;
+        if (text_eq(plan->filter_names[f], tag.p, tag.n)) {
+            set = &plan->filtered[f]; /* (the names are a dict's keys: one at most) */
+            break;
+        }
+    if (any_in(set, msg))
+        return 0;
     for (int m = 0; m < plan->n_mail_names; m++)
         if (text_eq(plan->mail_names[m], tag.p, tag.n)) {
             fields->mail = 1;

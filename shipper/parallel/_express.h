@@ -34,16 +34,23 @@ typedef struct {
 #define NO_ID -1 /* a form's head: the item is the document alone (NDJSON) */
 #define ROW -2   /* a form's head: the item is the local store's row (`shipper.sinks.rows`) */
 
+/* Texts looked for in a message in one pass over it (`any_in`): a text is compared only where its
+ * first two bytes are (`pairs`: those of every text, as a set). With a text shorter than two
+ * bytes, `by_pairs` is 0: one memmem per text. */
+typedef struct {
+    Text texts[MAX_GATES + MAX_FILTER_TEXTS];
+    uint16_t first[MAX_GATES + MAX_FILTER_TEXTS]; /* each text's first two bytes */
+    int n;
+    int by_pairs;
+    uint8_t pairs[8192];
+} Needles;
+
 typedef struct {
     PyObject_HEAD
     PyObject *keep; /* the plan's arguments: they own the bytes the arrays point into */
-    Text gates[MAX_GATES];
-    int n_gates;
-    uint8_t gate_pairs[8192]; /* the first two bytes of each gate, as a set (all gates >= 2 bytes) */
-    int by_pairs;
+    Needles gates; /* recognition's gates: a message with one of them is recognised in Python */
     Text filter_names[MAX_FILTERS];
-    Text filter_texts[MAX_FILTERS][MAX_FILTER_TEXTS];
-    int n_filter_texts[MAX_FILTERS];
+    Needles filtered[MAX_FILTERS]; /* the gates and the prefilters of the process of that name */
     int n_filters;
     Text mail_names[MAX_NAMES];
     int n_mail_names;

@@ -34,7 +34,8 @@ class Plan:
     def journal_scan(self, data: bytes, start: int, most: int, routes: list[dict[str, tuple[bytes | None, bytes]] | None | str], /) -> int: ...
     def journal(
         self, data: bytes, start: int, ids: Live, outs: list[list[Any]],
-        routes: list[dict[str, tuple[bytes | None, bytes]] | None | str], /,
+        routes: list[dict[str, tuple[bytes | None, bytes]] | None | str],
+        fast: list[list[Any]] | None = None, decided: int = -1, /,
     ) -> tuple[int, int, str | None, Moved]: ...
 
 def digest(data: bytes, /) -> str: ...

@@ -9,7 +9,10 @@
  *     SYSLOG_FACILITY absent or codes journald writes;
  *   - the tail would take that document: no MESSAGE_ID a signature matches by fields, no gate or
  *     process prefilter passed (`quiet_event`, which also gives sendmail's fields);
- *   - it has at most MAX_ENTRY_FIELDS fields.
+ *   - it has at most MAX_ENTRY_FIELDS fields;
+ *   - with the boots' claims given (`BootClaims.fast`, shipper/sources/journal_boots.py), it is of
+ *     the boot of its host's highest range, at or above that range's first second: its id is the
+ *     plain one, and nothing is decided (the claims learn the lowest and highest second taken).
  * It then writes the document's JSON from the fields, key for key in journal_doc's order, as
  * orjson writes it. shipper/parallel/express.py (`JournalLane`) hands every other entry to the
  * Python path, in order; tests/unit/test_express_journal.py compares both, byte for byte.
@@ -167,6 +170,124 @@ static int examine_entry(const Plan *plan, const char *data, Py_ssize_t at, Py_s
     return quiet_event(plan, t->key.tag, message, &t->mail);
 }
 
+/* -- the boots' claims (`BootClaims.fast`) ---------------------------------------------------------- */
+
+/* One host's: [host, boot, first second, lowest, highest] (bytes, bytes, int, int, int). */
+typedef struct {
+    PyObject *list;
+    Text host, boot;
+    long long first, lo, hi;
+    int moved;
+} Claim;
+
+typedef struct {
+    Claim *c;
+    Py_ssize_t n, last; /* last: the claim found last */
+} Claims;
+
+/* The claims of `fast` (None: none checked, n < 0); -1 on error. */
+static int claims_open(Claims *cl, PyObject *fast) {
+    cl->c = NULL;
+    cl->n = -1;
+    cl->last = 0;
+    if (fast == NULL || fast == Py_None)
+        return 0;
+    if (!PyList_Check(fast)) {
+        PyErr_SetString(PyExc_TypeError, "journal: the boots' claims must be a list");
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(fast);
+    cl->c = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(Claim));
+    if (cl->c == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *item = PyList_GET_ITEM(fast, k);
+        Claim *c = &cl->c[k];
+        if (!PyList_Check(item) || PyList_GET_SIZE(item) < 5 || !PyBytes_Check(PyList_GET_ITEM(item, 0)) ||
+            !PyBytes_Check(PyList_GET_ITEM(item, 1))) {
+            PyErr_SetString(PyExc_TypeError, "journal: a boots' claim must be [host, boot, first, lowest, highest]");
+            goto error;
+        }
+        c->list = item;
+        c->host = (Text){PyBytes_AS_STRING(PyList_GET_ITEM(item, 0)), PyBytes_GET_SIZE(PyList_GET_ITEM(item, 0))};
+        c->boot = (Text){PyBytes_AS_STRING(PyList_GET_ITEM(item, 1)), PyBytes_GET_SIZE(PyList_GET_ITEM(item, 1))};
+        c->first = PyLong_AsLongLong(PyList_GET_ITEM(item, 2));
+        c->lo = PyLong_AsLongLong(PyList_GET_ITEM(item, 3));
+        c->hi = PyLong_AsLongLong(PyList_GET_ITEM(item, 4));
+        if (PyErr_Occurred())
+            goto error;
+    }
+    cl->n = n;
+    return 0;
+error:
+    PyMem_Free(cl->c);
+    cl->c = NULL;
+    return -1;
+}
+
+/* Whether the claims let the lane take the entry (see the module comment): 1, its second noted; 0. */
+static int claimed(Claims *cl, const Entry *e, const Taken *t) {
+    if (cl->n < 0)
+        return 1;
+    Py_ssize_t k = cl->last;
+    if (k >= cl->n || !text_eq(cl->c[k].host, t->host.p, t->host.n)) {
+        for (k = 0; k < cl->n && !text_eq(cl->c[k].host, t->host.p, t->host.n); k++)
+            ;
+        if (k == cl->n)
+            return 0;
+        cl->last = k;
+    }
+    Claim *c = &cl->c[k];
+    int b = e->at[JF_BOOT_ID], s = e->at[e->at[JF_SOURCE_TS] >= 0 ? JF_SOURCE_TS : JF_REALTIME_TS];
+    if (b < 0 || s < 0 || !text_eq(c->boot, e->value[b].p, e->value[b].n))
+        return 0;
+    long long second = 0; /* (the stamp is 7-18 digits: `journal_stamp`) */
+    for (Py_ssize_t i = 0; i < e->value[s].n - 6; i++)
+        second = second * 10 + (e->value[s].p[i] - '0');
+    if (second < c->first)
+        return 0;
+    if (second < c->lo)
+        c->lo = second;
+    if (second > c->hi)
+        c->hi = second;
+    c->moved = 1;
+    return 1;
+}
+
+/* The lowest and highest seconds taken, back into the claims' lists; then freed. -1 on error. */
+static int claims_close(Claims *cl) {
+    int r = 0;
+    for (Py_ssize_t k = 0; k < cl->n && r == 0; k++) {
+        Claim *c = &cl->c[k];
+        if (!c->moved)
+            continue;
+        PyObject *lo = PyLong_FromLongLong(c->lo), *hi = PyLong_FromLongLong(c->hi);
+        if (lo == NULL || hi == NULL || PyList_SetItem(c->list, 3, lo) < 0 || PyList_SetItem(c->list, 4, hi) < 0)
+            r = -1;
+        else
+            lo = hi = NULL;
+        Py_XDECREF(lo);
+        Py_XDECREF(hi);
+    }
+    PyMem_Free(cl->c);
+    cl->c = NULL;
+    return r;
+}
+
+/* The key of an entry whose second another boot of its host took: its message + "\x1e" + its boot
+ * (`IdAssigner.assign`: the whole key then ends so; the lane takes no entry with a container). */
+static int apart_key(Buf *b, const Entry *e, Key *key) {
+    int i = e->at[JF_BOOT_ID];
+    Text boot = i >= 0 ? e->value[i] : (Text){"", 0};
+    b->n = 0;
+    if (put(b, key->msg.p, key->msg.n) < 0 || put(b, "\x1e", 1) < 0 || put(b, boot.p, boot.n) < 0)
+        return -1;
+    key->msg = (Text){b->p, b->n};
+    return 0;
+}
+
 /* The journal's arguments: the packed entries, where to start. */
 static int entries_args(PyObject *data, Py_ssize_t start, const char **p, Py_ssize_t *size) {
     *p = PyBytes_AS_STRING(data);
@@ -211,22 +332,26 @@ PyObject *plan_journal_scan(Plan *self, PyObject *args) {
 }
 
 PyObject *plan_journal(Plan *self, PyObject *args) {
-    PyObject *data, *live, *outs, *routes;
+    PyObject *data, *live, *outs, *routes, *fast = NULL;
+    int decided = -1; /* the first entry's: -1 checked against the claims, 0 decided plain, 1 apart */
     Py_ssize_t start, size;
     const char *p;
     Ids ids;
-    if (!PyArg_ParseTuple(args, "O!nO!O!O!:journal", &PyBytes_Type, &data, &start, &PyTuple_Type, &live, &PyList_Type,
-                          &outs, &PyList_Type, &routes) ||
+    Claims claims;
+    if (!PyArg_ParseTuple(args, "O!nO!O!O!|Oi:journal", &PyBytes_Type, &data, &start, &PyTuple_Type, &live,
+                          &PyList_Type, &outs, &PyList_Type, &routes, &fast, &decided) ||
         check_outs(outs, routes) < 0 || !journal_ready(self) || entries_args(data, start, &p, &size) < 0)
         return NULL;
     Py_ssize_t forms = PyList_GET_SIZE(outs);
     Text heads[MAX_FORMS], mids[MAX_FORMS];
     int r = routes_for(routes, JOURNALD, heads, mids);
-    if (r < 0)
+    if (r < 0 || claims_open(&claims, fast) < 0)
         return NULL;
-    if (ids_open(&ids, live) < 0)
+    if (ids_open(&ids, live) < 0) {
+        PyMem_Free(claims.c);
         return NULL;
-    Buf body = {NULL, 0, 0}, quoted = {NULL, 0, 0}, rest = {NULL, 0, 0};
+    }
+    Buf body = {NULL, 0, 0}, quoted = {NULL, 0, 0}, rest = {NULL, 0, 0}, apart = {NULL, 0, 0};
     PyObject *last_ts = Py_NewRef(Py_None);
     Py_ssize_t pos = start, count = 0;
     char last[28] = "";
@@ -237,13 +362,17 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
         char id[32];
         if (!pack_next_entry(p, size, &next, &at, &end) || (r = examine_entry(self, p, at, end, &e, &t)) < 0)
             goto error;
-        if (r == 0)
+        int first = pos == start && decided >= 0;
+        if (r == 0 || (!first && !claimed(&claims, &e, &t)))
             break;
+        Key key = t.key;
+        if (first && decided && apart_key(&apart, &e, &key) < 0)
+            goto error;
         Py_ssize_t id_at;
         Row row = {{id, 32}, {t.ts, 27}, t.host, t.name, t.key.msg, {0, 0}, &rest};
         quoted.n = 0;
         if (put_entry(&body, self, &e, &t, &id_at, row.message) < 0 || next_second(&ids, t.ts) < 0 ||
-            event_id(ids.seen, &t.key, id) < 0 || put_str(&quoted, id, 32) < 0)
+            event_id(ids.seen, &key, id) < 0 || put_str(&quoted, id, 32) < 0)
             goto error;
         memcpy(body.p + id_at, id, 32);
         if (add_items((int)forms, heads, mids, outs, &body, (Text){quoted.p, quoted.n}, &row) < 0)
@@ -260,11 +389,19 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
     PyMem_Free(body.p);
     PyMem_Free(quoted.p);
     PyMem_Free(rest.p);
+    PyMem_Free(apart.p);
+    if (claims_close(&claims) < 0) {
+        ids_clear(&ids);
+        Py_DECREF(last_ts);
+        return NULL;
+    }
     return Py_BuildValue("nnNN", pos, count, last_ts, ids_close(&ids));
 error:
+    PyMem_Free(claims.c);
     PyMem_Free(body.p);
     PyMem_Free(quoted.p);
     PyMem_Free(rest.p);
+    PyMem_Free(apart.p);
     ids_clear(&ids);
     Py_XDECREF(last_ts);
     return NULL;

@@ -13,6 +13,8 @@
  *   - "Mmm dd HH:MM:SS host tag[pid]: message" as the hot path reads it: ASCII up to the host, the
  *     minute found in the parser's cache (`BsdStamps.minutes`), seconds 00-59, the host not ending
  *     in ':', an ASCII tag of 1-48 characters, a pid of 1-10 digits;
+ *   - the tag does not end in a systemd unit suffix (`UNIT_SUFFIXES`, shipper/parse/syslog_journalctl.py:
+ *     the hot path leaves such a tag, `journalctl -o with-unit`'s, to `_slow`);
  *   - no recognition gate is in the message, nor a prefilter of its process (`Matcher.gates`,
  *     `.proc_filters`): the line is not recognised;
  *   - for a sendmail ident: no "starting daemon (" and no non-ASCII queue id (`parse_line`'s
@@ -59,6 +61,23 @@ static Py_ssize_t line_at(const Block *b, Py_ssize_t pos, Py_ssize_t *next) {
     Py_ssize_t end = nl != NULL ? nl - b->data : b->len;
     *next = end + 1;
     return end - pos;
+}
+
+/* Whether a tag ends in ".service", ".scope", ... (`UNIT_TYPES`, shipper/recognise/units.py). */
+static int unit_suffix(Text tag) {
+    static const char *const types[] = {"service", "socket", "target", "device", "mount", "automount",
+                                        "swap",    "timer",  "path",   "slice",  "scope"};
+    const char *dot = NULL;
+    for (const char *c = tag.p; c < tag.p + tag.n; c++)
+        if (*c == '.')
+            dot = c;
+    if (dot == NULL)
+        return 0;
+    Py_ssize_t len = tag.p + tag.n - dot - 1;
+    for (size_t k = 0; k < sizeof types / sizeof *types; k++)
+        if ((Py_ssize_t)strlen(types[k]) == len && memcmp(dot + 1, types[k], (size_t)len) == 0)
+            return 1;
+    return 0;
 }
 
 static int examine(Plan *plan, const Block *b, Py_ssize_t pos, PyObject *minutes, Line *ln, Minute *last) {
@@ -123,6 +142,8 @@ static int examine(Plan *plan, const Block *b, Py_ssize_t pos, PyObject *minutes
     if (t == p || t - p > 48 || t >= end)
         return 0;
     ln->tag = (Text){p, t - p};
+    if (unit_suffix(ln->tag))
+        return 0;
     ln->has_pid = 0;
     if (*t == '[') {
         const char *d = ++t;

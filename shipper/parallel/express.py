@@ -15,7 +15,8 @@ Journal entries have a lane of their own (`JournalLane`): the C reader packs a b
 into one bytes object (`journal_entries.read_packed`), and `_express.Plan.journal` writes the
 items of the common entry from its fields, without the entry's dict or its document's; the others
 are unpacked into dicts and go through `journal_doc` and the Python stages, in order
-(tests/unit/test_express_journal.py).
+(tests/unit/test_express_journal.py). The lane keeps the boots' claims of the input
+(`shipper.sources.journal_boots`) as the Python path does (tests/unit/test_replay_boots_ids.py).
 
 The lanes and the tail serve the sinks whose items they know how to write: Elasticsearch bulk
 items, NDJSON lines and the local store's rows. With another sink, a time window, or without the C
@@ -34,7 +35,7 @@ from shipper.enrich import sendmail
 from shipper.enrich.base import Enricher
 from shipper.enrich.recognise import Recognise
 from shipper.event import Doc
-from shipper.ids import IdAssigner, settled
+from shipper.ids import TAG_APART, IdAssigner, settled
 from shipper.parse.journal_fields import JournalParser
 from shipper.parse.syslog import SyslogParser
 from shipper.parse.syslog_fields import FACILITIES, SEVERITIES
@@ -44,6 +45,7 @@ from shipper.sinks.ndjson import encode_lines
 from shipper.sinks.rows import encode_rows
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.files import CHUNK_LINES, TextBlock, lines_chunk
+from shipper.sources.journal_boots import BootClaims
 from shipper.sources.journal_entries import Packed, native_reader
 
 try:
@@ -254,47 +256,64 @@ class JournalLane:
     """The lane for a journal input of a worker: entries packed by the C reader
     (`journal_entries.read_packed`) go to items in C (`_express.Plan.journal`) without a dict; the
     others (a field twice, a value that is not UTF-8, an odd stamp or PRIORITY, a known MESSAGE_ID,
-    a gate or prefilter passed, see _express_journal.c), and every entry while a recognition
-    context is open, are unpacked and go through the parser and the Python stages, in order."""
+    a gate or prefilter passed: see _express_journal.c), and every entry while a recognition
+    context is open, are unpacked and go through the boots' claims, the parser and the Python
+    stages, in order. An entry the boots' claims must decide (`BootClaims.fast`: a new boot, a
+    second another boot took) is decided here, then taken by the lane (its id's key with its boot
+    if it is apart)."""
 
     def __init__(self, plan: _express.Plan, routes: list[Route], parser: JournalParser, ids: IdAssigner,
-                 recognise: Recognise, piece: int) -> None:
+                 boots: BootClaims, recognise: Recognise, piece: int) -> None:
         self._plan, self._routes, self._parser, self._ids, self._recognise = plan, routes, parser, ids, recognise
-        self._piece = piece
+        self._boots, self._piece = boots, piece
 
     @classmethod
-    def make(cls, parser: Any, ids: IdAssigner, recognise: Recognise, encoders: Mapping[str, Encode],
-             piece: int) -> JournalLane | None:
-        """The lane for a journal parser's input, or None where it cannot serve (see the module)."""
+    def make(cls, parser: Any, ids: IdAssigner, recognise: Recognise, encoders: Mapping[str, Encode], piece: int,
+             boots: BootClaims | None = None) -> JournalLane | None:
+        """The lane for a journal parser's input, or None where it cannot serve (see the module).
+        ``boots``: the input's claims (by default, claims of its own over what it reads)."""
         shapes = routes(encoders)
         if _express is None or shapes is None or not isinstance(parser, JournalParser) or native_reader() is None:
             return None
-        return cls(_plan(recognise, (), b""), shapes, parser, ids, recognise, piece)
+        return cls(_plan(recognise, (), b""), shapes, parser, ids, boots or BootClaims(), recognise, piece)
 
     def entries(self, origin: Origin, packed: bytes, outs: list[list[Any]], add: Callable[[list[Doc]], object],
                 taken: Callable[[int], None]) -> None:
         """Read the packed entries: those the lane takes are appended to ``outs`` (one list per
         sink, in the encoders' order) and counted with ``taken``; the others go, in pieces of at
-        most ``piece`` entries, through the parser and then ``add`` (the Python stages after parsing)."""
+        most ``piece`` entries, through the boots' claims, the parser and then ``add`` (the Python
+        stages after parsing). An entry the claims must decide is decided here, then taken."""
         plan, shapes, parser, ids, piece = self._plan, self._routes, self._parser, self._ids, self._piece
+        boots = self._boots
         unpack = native_reader().unpack
         pos, size = 0, len(packed)
+        decided: tuple[int, ...] = ()  # the claims' decision on the entry at pos, once made (1: apart)
         while pos < size:
             if self._recognise.quiet():
                 k = plan.journal_scan(packed, pos, piece, shapes)
             else:
                 k = _express.cut_entries(packed, pos, piece)
             if k == pos:
-                k, count, last_ts, moved = plan.journal(packed, pos, ids.live(), outs, shapes)
+                k, count, last_ts, moved = plan.journal(packed, pos, ids.live(), outs, shapes, boots.fast, *decided)
                 ids.moved_to(moved)
                 if last_ts is not None:  # at least one entry taken
                     parser.passed(last_ts)
                     taken(count)
-                    pos = k
+                    pos, decided = k, ()
                     continue
-                k = _express.cut_entries(packed, pos, 1)  # not taken after all: the Python path's
-            add(parser.parse(RawChunk(origin, "fields", unpack(packed, pos, k))))
-            pos = k
+                k = _express.cut_entries(packed, pos, 1)  # not taken after all: the claims decide, or the Python path's
+                if not decided:
+                    marks: dict[int, tuple[str, ...]] = {}
+                    boots.apart(unpack(packed, pos, k), marks)
+                    decided = (1 if marks else 0,)
+                    continue
+            items, tags = unpack(packed, pos, k), dict[int, tuple[str, ...]]()
+            if decided:  # (the one entry, decided already: an entry is decided once)
+                tags = {0: (TAG_APART,)} if decided[0] else {}
+            else:
+                boots.apart(items, tags)
+            add(parser.parse(RawChunk(origin, "fields", items, tags=tags)))
+            pos, decided = k, ()
 
     def warm_up(self, origin: Origin, packs: Iterable[Packed], sinks: int) -> None:
         """Read the entries before a segment for the parser's and the recogniser's state they

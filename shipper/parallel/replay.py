@@ -42,6 +42,7 @@ from shipper.sinks.base import Sink
 from shipper.sources.files import TextBlock, TextSource
 from shipper.sources import journal_faults
 from shipper.sources.journal import JournalSource, error_chunk
+from shipper.sources.journal_boots import NO_CLAIMS, replayed
 from shipper.sources.journal_segments import Segment, read_in_full
 from shipper.sources.lines import RawBlock
 
@@ -333,7 +334,8 @@ def _check(job: Job, done: Done, expected: State | None, whole: bool = True) -> 
     not asked with ``whole`` False) as from the state before it (``expected``; None: the start of
     everything), else None. Ids start afresh in a worker: they hold unless twins of lines before
     the block come in it before their second is left behind (`joined`). What lines told of their
-    host need not have been rebuilt: only the answers the block's lines got (`continued`)."""
+    host need not have been rebuilt: only the answers the block's lines got (`continued`); nor
+    the boots' claims of a journal input: only the block's decisions (`replayed`)."""
     if whole and isinstance(job.block, Segment) and not read_in_full(job.block, done.read):
         return None
     if expected is None:
@@ -344,8 +346,11 @@ def _check(job: Job, done: Done, expected: State | None, whole: bool = True) -> 
     recognise = continued(expected.recognise, start.recognise, done.end.recognise, done.reads)
     if recognise is None:
         return None
+    boots = replayed(NO_CLAIMS if job.first else expected.boots, done.boots)
+    if boots is None:
+        return None
     ids = joined(expected.ids, done.ids_block, done.end.ids)
-    return None if ids is None else replace(done.end, ids=ids, recognise=recognise)
+    return None if ids is None else replace(done.end, ids=ids, recognise=recognise, boots=boots)
 
 
 def _cut(job: Job, done: Done, expected: State | None) -> State | None:

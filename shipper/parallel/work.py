@@ -23,6 +23,7 @@ from shipper.pipeline import Window
 from shipper.sinks.base import Encode
 from shipper.sources.base import Origin, RawChunk, pieces, read_errors
 from shipper.sources.files import CHUNK_LINES, TextBlock, block_chunks
+from shipper.sources.journal_boots import NO_CLAIMS, BootClaims, Log, Snapshot
 from shipper.sources.journal_segments import Segment, SegmentReaders, segment_chunks, segment_packs
 from shipper.sources.journal_entries import Packed
 
@@ -45,6 +46,7 @@ class State:
     parser: tuple[Any, ...] | None
     ids: IdState
     recognise: RecogniseState
+    boots: Snapshot = NO_CLAIMS  # a journal input's `BootClaims` (not in a start state: `Done.boots` is checked)
 
 
 # Documents go through the stages a piece of a chunk at a time, so that a piece's documents are
@@ -113,6 +115,7 @@ class Done:
     read_errors: int = 0  # items that report a read error (`sources.base.read_errors`)
     errors: list[str] = field(default_factory=list)  # journal read errors (reported at the end)
     reads: Reads = field(default_factory=Reads)  # what the block asked of the facts it started from (`Nearby.watch`)
+    boots: Log = field(default_factory=dict)  # what the block decided of its host's boots (`BootClaims.watch`)
 
 
 class Worker:
@@ -135,12 +138,14 @@ class Worker:
         if init is not None and job.exact:
             ids.restore(init.ids)
         errors: list[str] = []
-        lane = self._lane(job, parser, ids)
+        boots = _claims(job)
+        lane = self._lane(job, parser, ids, boots)
         warm, chunks = self._chunks(job, errors, lane)
-        self._warm_up(job, parser, lane, warm)
+        self._warm_up(job, parser, lane, warm, boots)
         start = State(job.source, None if job.first else parser.state(), ids.state(), self.recognise.state())
         done = Done(job.number, start, start, errors=errors)
         self.recognise.nearby.watch()
+        boots.watch()
         if isinstance(lane, Express) and isinstance(job.block, TextBlock):
             for begin, end, count in regions(job.block, CHUNK_LINES):  # the chunks of `block_chunks`
                 done.read += count
@@ -159,6 +164,8 @@ class Worker:
                 else:
                     done.read += len(batch.items)
                     done.read_errors += read_errors(batch)
+                    if batch.kind == "fields":
+                        boots.apart(batch.items, batch.tags)
                     for piece in pieces(batch, PIECE):
                         self._add(part, parser.parse(piece), ids)
                 self._keep(part, done)
@@ -166,12 +173,14 @@ class Worker:
             self._keep(self._add(self._part(), parser.flush(), ids), done)
         if job.final:
             self._keep(self._add(self._part(), self.recognise.flush(), None), done)
-        done.end = State(job.source, parser.state(), ids.state(copy=False), self.recognise.state())
+        done.boots = boots.log()
+        done.end = State(job.source, parser.state(), ids.state(copy=False), self.recognise.state(), boots.snapshot())
         done.ids_block = ids.block()
         done.reads = self.recognise.nearby.watched()
         return done
 
-    def _warm_up(self, job: Job, parser: Parser, lane: Express | JournalLane | None, warm: Sequence[RawChunk | Packed]) -> None:
+    def _warm_up(self, job: Job, parser: Parser, lane: Express | JournalLane | None, warm: Sequence[RawChunk | Packed],
+                 boots: BootClaims) -> None:
         """Rebuild the parser's and the recogniser's state from what precedes the block (``warm``,
         or for a text block the end of the previous one); ids start afresh. The lanes read it too."""
         if isinstance(lane, Express):
@@ -182,16 +191,20 @@ class Worker:
         else:
             for chunk in warm:
                 assert isinstance(chunk, RawChunk)
+                if chunk.kind == "fields":
+                    boots.apart(chunk.items, chunk.tags)
                 self.recognise.enrich(settled(parser.parse(chunk)))
 
-    def _lane(self, job: Job, parser: Parser, ids: IdAssigner) -> Express | JournalLane | None:
-        """The express lane for this job, where it can serve (`shipper.parallel.express`)."""
+    def _lane(self, job: Job, parser: Parser, ids: IdAssigner, boots: BootClaims | None = None
+              ) -> Express | JournalLane | None:
+        """The express lane for this job, where it can serve (`shipper.parallel.express`);
+        ``boots``: the job's claims, which a journal lane keeps up to date."""
         if self.setup.window != Window():
             return None
         if isinstance(job.block, TextBlock):
             return Express.make(parser, ids, self.recognise, self.setup.encoders, PIECE)
         if isinstance(job.block, Segment):
-            return JournalLane.make(parser, ids, self.recognise, self.setup.encoders, PIECE)
+            return JournalLane.make(parser, ids, self.recognise, self.setup.encoders, PIECE, boots)
         return None
 
     def _chunks(self, job: Job, errors: list[str], lane: Express | JournalLane | None
@@ -241,6 +254,14 @@ class Worker:
     def _keep(part: Part, done: Done) -> None:
         if part.size:
             done.parts.append(part)
+
+
+def _claims(job: Job) -> BootClaims:
+    """The boots' claims a job starts from: those its input had after the block before, fresh
+    where the input starts (a syslog input's decide nothing)."""
+    init = job.init
+    same = init is not None and not job.first and init.source == job.source
+    return BootClaims(snapshot=init.boots if same and init is not None else NO_CLAIMS)
 
 
 def _sort_out(docs: list[Doc]) -> tuple[list[tuple[int, Doc]], list[Doc], int, int]:

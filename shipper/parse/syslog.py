@@ -11,7 +11,8 @@ file lines and ISO stamps with a zone. Every other shape is chosen by the line's
 * ``<PRI>`` before any of these; ``<PRI>1 ...`` is RFC 5424 (SD parsed, ``-`` = nil, BOM stripped).
 * ISO stamps: rsyslog's high-precision format, journalctl ``short-iso``, zone ``Z``/``+02:00``/
   ``+0200``/`` UTC`` or none (-> the context's zone); journalctl ``short-full``
-  (``Mon 2022-10-24 00:00:05 UTC``) and ``short-unix`` (``1666569605.123456``).
+  (``Mon 2022-10-24 00:00:05 UTC``, also ``EDT``, ``+03``: shipper/parse/syslog_journalctl.py) and
+  ``short-unix`` (``1666569605.123456``).
 * loghub's Thunderbird prefix (``- 1131566490 2005.11.09 node Nov 9 12:01:30 src@node tag: ...``):
   ``@timestamp`` from its epoch seconds, ``host.name`` = the node.
 * ``tag[pid]: msg`` or ``host tag[pid]: msg`` without a stamp (journal views without time):
@@ -20,7 +21,9 @@ file lines and ISO stamps with a zone. Every other shape is chosen by the line's
 
 Tags: ``tag[pid]:``, ``tag:``, ``tag[pid]`` without colon (macOS ``launchd[1] (...)``), tags with
 odd characters (``postfix/smtpd``, ``sshd(pam_unix)``, ``gdm-password]``, ``Microsoft Word``).
-A line with no tag keeps everything after the host in ``message`` (``process`` absent).
+A line with no tag keeps everything after the host in ``message`` (``process`` absent). A tag that
+is a systemd unit (``journalctl -o with-unit``: ``sendmail.service[123]``) sets ``systemd.unit``
+instead (shipper/parse/syslog_journalctl.py).
 
 Continuation lines (starting with a tab or a space, ``journalctl -x`` catalog text ``░░ ...`` and
 ``-- ...``) are folded into the previous record. journalctl's own lines (``-- Logs begin at ...``,
@@ -35,11 +38,13 @@ parts go to ``host.name`` and ``process.*`` only.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
-from shipper.event import TAG_META, TAG_TIMESTAMP_INFERRED, Doc
+from shipper.event import TAG_META, TAG_TIMESTAMP_INFERRED, TAG_TIMESTAMP_ZONE_IGNORED, Doc, add_tag
 from shipper.parse.base import ParseContext
 from shipper.parse.common import TAG_TIMESTAMP_NONEXISTENT, TextParser, add_item_tags, is_record
+from shipper.parse.syslog_journalctl import UNIT_SUFFIXES, add_unit, unit_ident, zone_word_offset
 from shipper.parse.syslog_fields import ENGLISH_MONTHS, add_pri, add_verbose_pri, month_number, parse_structured_data
 from shipper.parse.timestamps import ISO_STAMP, BsdStamps, IsoStamps, LocalTime, fraction, from_epoch_micros
 from shipper.sources.base import Origin, RawChunk
@@ -59,7 +64,7 @@ _TAG_ONLY = re.compile(r"(?:" + _TAG + r")(.*)", re.S | re.A)
 _ISO_HEAD = re.compile(ISO_STAMP.pattern + " ", re.A)
 _BSD_HEAD = re.compile(r" ?(\S{1,12}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))? ", re.A)
 _FULL_HEAD = re.compile(
-    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d{1,9})? ([A-Za-z]{1,6}|[+-]\d\d:?\d\d) ",
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d{1,9})? ([A-Za-z]{1,6}|[+-]\d\d(?::?\d\d)?) ",
     re.A,
 )
 _UNIX_HEAD = re.compile(r"(\d{9,11})\.(\d{6}) ", re.A)
@@ -163,7 +168,7 @@ class SyslogParser(TextParser):
                     fields = m.group(4, 5, 6, 7)
             if fields is not None and ts is not None:
                 host, tag, pid, msg = fields
-                if host[-1] != ":":
+                if host[-1] != ":" and not ("." in tag and tag.endswith(UNIT_SUFFIXES)):  # (a unit: _slow)
                     doc = {
                         "@timestamp": ts,
                         "message": msg,
@@ -256,9 +261,7 @@ class SyslogParser(TextParser):
                 return self._record(self._bsd_match(b, month), text, b.end(), off)
         f = _FULL_HEAD.match(text)
         if f is not None:
-            zone = f.group(4) if f.group(4)[0] in "+-" or f.group(4) in ("UTC", "GMT") else ""
-            ts = self._iso.convert(f"{f.group(1)}T{f.group(2)}{f.group(3) or ''}{zone}")
-            return self._record(ts, text, f.end(), off)
+            return self._full(f, text, off)
         t = _THUNDERBIRD.match(text)
         if t is not None:
             doc = self._record(from_epoch_micros(t.group(1) + "000000"), text, t.end(), off)
@@ -269,6 +272,21 @@ class SyslogParser(TextParser):
         if s is not None:
             return self._stampless(s, off)
         return None
+
+    def _full(self, f: re.Match[str], text: str, off: int | None) -> Doc | None:
+        """journalctl ``short-full``: the zone is an offset, UTC, or an abbreviation that counts
+        only if it is the context's zone's (`zone_word_offset`); else the event is tagged."""
+        date, time, frac, zone = f.groups()
+        ignored = False
+        if zone[0] not in "+-" and zone not in ("UTC", "GMT"):
+            y, mo, d, h, mi = int(date[:4]), int(date[5:7]), int(date[8:]), int(time[:2]), int(time[3:5])
+            offset = zone_word_offset(self._local.zone, zone, y, mo, d, h, mi)
+            ignored = offset is None
+            zone = "" if offset is None else _iso_offset(offset)
+        doc = self._record(self._iso.convert(f"{date}T{time}{frac or ''}{zone}"), text, f.end(), off)
+        if doc is not None and ignored:
+            add_tag(doc, TAG_TIMESTAMP_ZONE_IGNORED)
+        return doc
 
     def _bsd_match(self, m: re.Match[str], month: int) -> str | None:
         day, h, mi, s, frac = int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)), m.group(6)
@@ -335,7 +353,10 @@ class SyslogParser(TextParser):
         doc: Doc = {"@timestamp": ts or self._last_ts, "message": msg, "event": {"dataset": "syslog", "kind": "event"}}
         if host:
             doc["host"] = {"name": host}
-        if tag:
+        unit = unit_ident(tag) if tag else None
+        if unit is not None:
+            add_unit(doc, *unit, pid)
+        elif tag:
             doc["process"] = {"name": tag, "pid": int(pid)} if pid else {"name": tag}
         log = self._log(off)
         if log:
@@ -349,6 +370,13 @@ class SyslogParser(TextParser):
 
 def _digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
+
+
+def _iso_offset(offset: timedelta) -> str:
+    """``+HH:MM`` for a whole-minute offset (abbreviated zones have no seconds since 1972)."""
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _nil(value: str) -> str | None:

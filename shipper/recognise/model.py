@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-Role = Literal["cause", "failure", "summary"]
-ROLES: tuple[Role, ...] = ("cause", "failure", "summary")
+# recovery: a unit that failed started again (`shipper.enrich.nearby` keeps only those after a failure).
+Role = Literal["cause", "failure", "summary", "recovery"]
+ROLES: tuple[Role, ...] = ("cause", "failure", "summary", "recovery")
 
 # Variables the recogniser computes itself and offers to templates and fields.
 COMPUTED_VARS = frozenset(

@@ -22,6 +22,8 @@ from shipper.enrich.incidents import is_consequence
 from shipper.enrich.relink import DEFAULT_WINDOW, linking_span, relink
 from shipper.event import TAG_TIMESTAMP_INFERRED, Doc, get_path, has_tag
 from shipper.recognise.rules import load_rules
+from shipper.report.printable import printable
+from shipper.report.subject import subject
 from shipper.sinks.local import LocalStore
 
 
@@ -79,10 +81,20 @@ class Incident:
     failure: Failure | None
     causes: list[CauseLine] = field(default_factory=list)  # the cause first
     summary: str | None = None  # a summary event's title (Elasticsearch: "[n] bootstrap checks failed")
+    # The summary's own hint and remediation, told once after the errors it sums up (why the
+    # Elasticsearch checks are enforced at all); empty when the summary is the incident's cause.
+    summary_hint: str = ""
+    summary_remediation: str = ""
     hint: str = ""
     remediation: str = ""
     docs: list[str] = field(default_factory=list)
     consequences: list[str] = field(default_factory=list)  # the titles of the dependency failures it caused
+    subject: str = ""  # what failed, as the headline says it: the unit, or the program (`subject`)
+    # A failure with no recognised cause: the program's last lines before it (`shipper.report.lines.last_lines`).
+    last_lines: list[dict[str, Any]] = field(default_factory=list)
+    # The unit's start that ended it (role ``recovery``: "running again at ..."), and its last event before.
+    recovered: str | None = None
+    last_error: str = ""
 
     @property
     def cause(self) -> CauseLine | None:
@@ -90,7 +102,7 @@ class Incident:
 
     @property
     def when(self) -> str:
-        return self.failure.at if self.failure else self.last
+        return self.failure.at if self.failure else (self.last_error or self.last)
 
 
 def linked_docs(store: LocalStore, *, since: str | None, until: str | None,
@@ -129,6 +141,7 @@ def _incident(key: str, events: list[Doc], ranks: dict[str, int]) -> Incident:
     failures = own or failures  # what failed first is the incident's unit, failure and hint
     causes = [d for d in events if d["rootcause"].get("role") == "cause"]
     summaries = [d for d in events if d["rootcause"].get("role") == "summary"]
+    recoveries = [d for d in events if d["rootcause"].get("role") == "recovery"]
     unit = next((d["rootcause"]["unit"] for d in failures + causes + summaries if d["rootcause"].get("unit")), None)
     host = next((get_path(d, "host.name") for d in events if get_path(d, "host.name")), None)
     lines = _cause_lines(causes or summaries, failures, ranks)
@@ -142,7 +155,12 @@ def _incident(key: str, events: list[Doc], ranks: dict[str, int]) -> Incident:
         failure=_failure(failures),
         causes=lines,
         summary=summaries[0]["rootcause"].get("title") if summaries and causes else None,
+        summary_hint=summaries[0]["rootcause"].get("hint", "") if summaries and causes else "",
+        summary_remediation=summaries[0]["rootcause"].get("remediation", "") if summaries and causes else "",
         consequences=list(dict.fromkeys(d["rootcause"].get("title", "") for d in consequences)),
+        subject=subject(unit, events),
+        recovered=recoveries[-1]["@timestamp"] if recoveries else None,
+        last_error=next((d["@timestamp"] for d in reversed(events) if d not in recoveries), ""),
     )
     source: Any = lines[0] if lines else (failures[0]["rootcause"] if failures else {})
     if isinstance(source, CauseLine):
@@ -236,7 +254,7 @@ def _span(first: str, last: str) -> str:
 
 def headline(inc: Incident) -> str:
     """``sendmail.service failed (exit 71, EX_OSERR) — cause: ... (×3, 14:55:52–14:56:02) — hint: ...``"""
-    unit = inc.unit or "a unit"
+    unit = inc.subject or inc.unit or "a unit"
     if inc.failure is not None:
         label = inc.failure.label
         what = f"{unit} failed ({label})" if label else f"{unit} failed"
@@ -250,21 +268,6 @@ def headline(inc: Incident) -> str:
     return f"{what} — cause: {cause.title} (×{cause.count}, {_span(cause.first, cause.last)}) — hint: {inc.hint}"
 
 
-# C0 controls, DEL and C1 controls as escapes: log text (a message, a host, a process name) could
-# otherwise clear the terminal, set its title or move the cursor, and a tab or newline break a line.
-# Bidirectional controls too (Unicode's Bidi_Control): U+202E would show "evil" as "live", and
-# the rest of the line reversed.
-BIDI_CONTROLS = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {
-    ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"} | {c: f"\\u{c:04x}" for c in BIDI_CONTROLS}
-
-
-def printable(text: str) -> str:
-    """``text`` with its control characters shown as ``\\x1b``, ``\\t``, ``\\n``, ``\\u202e``: safe
-    on a terminal, one line, in the order it was written."""
-    return text.translate(_CONTROLS)
-
-
 def render_text(incidents: list[Incident], counts: dict[str, Any] | None = None, *, windowed: bool = False) -> str:
     """The text of ``shipper causes``: one block per incident, newest first, then the counts (of the
     events in the time window, when ``windowed``). Every line is `printable`: whatever came from the
@@ -274,9 +277,19 @@ def render_text(incidents: list[Incident], counts: dict[str, Any] | None = None,
         out.append("no incidents: no recognised failure or cause in this time range")
     for inc in incidents:
         out.append(f"{_when(inc.when)}  {inc.host or '-'}  {headline(inc)}")
+        if inc.recovered:
+            at = _clock(inc.recovered) if inc.recovered[:10] == inc.when[:10] else _when(inc.recovered)
+            out.append(f"    running again at {at}")
         if inc.remediation:
             out.append(f"    remediation: {inc.remediation}")
         out.extend(_also(inc))
+        if inc.last_lines:
+            out.append("    its last lines before the failure:")
+            out.extend(f"      {_clock(r['at'])} {_who(r)}: {r['message']}" for r in inc.last_lines)
+        if inc.summary_hint:
+            out.append(f"    overall: {inc.summary_hint}")
+        if inc.summary_remediation:
+            out.append(f"      remediation: {inc.summary_remediation}")
         if inc.consequences:
             out.append(f"    consequences: {'; '.join(inc.consequences)}")
         if inc.failure is not None and inc.failure.exit_explained:
@@ -288,6 +301,12 @@ def render_text(incidents: list[Incident], counts: dict[str, Any] | None = None,
     if counts:
         out.extend(_counts_text(counts, windowed))
     return "\n".join(map(printable, out)).rstrip("\n") + "\n"
+
+
+def _who(row: dict[str, Any]) -> str:
+    """``nginx[4171]``, as syslog writes a line's sender."""
+    pid = row.get("pid")
+    return f"{row.get('process') or '-'}{'' if pid is None else f'[{pid}]'}"
 
 
 def _also(inc: Incident) -> list[str]:
@@ -333,6 +352,7 @@ def _incident_json(inc: Incident) -> dict[str, Any]:
         "id": inc.id,
         "host": inc.host,
         "unit": inc.unit,
+        "subject": inc.subject,
         "when": inc.when,
         "first": inc.first,
         "last": inc.last,
@@ -351,6 +371,8 @@ def _incident_json(inc: Incident) -> dict[str, Any]:
             "result": failure.result,
         },
         "summary": inc.summary,
+        "summary_hint": inc.summary_hint,
+        "summary_remediation": inc.summary_remediation,
         "causes": [
             {
                 "signature": c.signature,
@@ -368,4 +390,6 @@ def _incident_json(inc: Incident) -> dict[str, Any]:
         "remediation": inc.remediation,
         "docs": inc.docs,
         "consequences": inc.consequences,
+        "last_lines": inc.last_lines,
+        "recovered": inc.recovered,
     }

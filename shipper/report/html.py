@@ -29,7 +29,7 @@ from shipper import __version__
 from shipper.errors import OutputError, UsageError
 from shipper.enrich.relink import DEFAULT_WINDOW
 from shipper.report.causes import linked_incidents, to_json
-from shipper.report.lines import incident_lines
+from shipper.report.lines import add_last_lines, incident_lines, span_of
 from shipper.sinks.local import LocalStore
 from shipper.sinks.replace_file import Replacement, check_directory, written_in_place
 from shipper.timeargs import format_ts
@@ -45,8 +45,9 @@ def collect(store: LocalStore, *, since: str | None, until: str | None, now: flo
     """Everything the page shows: `to_json` of the incidents (linked at read time, as `causes` does,
     with the incident ``window``), their lines, and where it came from."""
     incidents = linked_incidents(store, since=since, until=until, window=window)
+    lines = incident_lines(store, [span_of(i) for i in incidents], window=window)
+    add_last_lines(incidents, lines)
     report = to_json(incidents, store.counts(since=since, until=until))
-    lines = incident_lines(store, report["incidents"], window=window)
     meta = {"generated": format_ts(datetime.fromtimestamp(now, timezone.utc)), "store": str(store.path),
             "since": since, "until": until, "version": __version__}
     return {"meta": meta, "report": report, "lines": lines}

@@ -2,7 +2,7 @@
 
 For an incident: the lines of its host from a few lines before its first event to a few lines after
 its last, everything in between included, each as ``[ts, host, process, pid, message, mark]``.
-``mark`` is the role the line plays in this incident (``cause``, ``failure``, ``summary``),
+``mark`` is the role the line plays in this incident (``cause``, ``failure``, ``summary``, ``recovery``),
 ``unparsed`` for a line kept unparsed, else empty. A long run keeps its head, its tail and the
 incident's own lines in between, and says how many lines it left out (``{"skipped": n}``).
 
@@ -15,6 +15,7 @@ runs belong to the incident they make together.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from typing import Any, Iterable
 
 from shipper.enrich.relink import DEFAULT_WINDOW
 from shipper.event import TAG_UNPARSED, Doc, get_path
-from shipper.report.causes import linked_docs
+from shipper.report.causes import Incident, linked_docs
 from shipper.sinks.local import LocalStore
 from shipper.timeargs import format_ts
 
@@ -31,7 +32,13 @@ AROUND = 5  # lines shown before the incident's first line and after its last
 MAX_LINES = 60  # per incident: the first and last 30 when there are more
 
 Row = list[Any]
-_OWN = frozenset({"cause", "failure", "summary"})  # marks of an incident's own lines
+_OWN = frozenset({"cause", "failure", "summary", "recovery"})  # marks of an incident's own lines
+QUOTED = 3  # at most this many of a program's last lines quoted for a failure with no recognised cause
+_LOOKED_AT = 10  # among the host's last lines (not the service manager's) before the failure
+_MANAGER = "systemd"  # the service manager: its lines about the unit are the incident's own
+# What an error line looks like in any program's words (nginx "[emerg]", haproxy "[ALERT]", "cannot bind").
+_ERRORISH = re.compile(r"(?i)\b(?:emerg|alert|crit(?:ical)?|errors?|fatal|fail(?:ed|ure)?|denied|cannot|can't"
+                       r"|unable|refused|invalid|not found|no such|panic|abort(?:ed)?)\b")
 
 
 @dataclass
@@ -143,6 +150,46 @@ def incident_lines(store: LocalStore, incidents: list[dict[str, Any]],
             sweep.feed(doc)
         sweep.close()
     return sweep.out
+
+
+def span_of(inc: Incident) -> dict[str, Any]:
+    """What `incident_lines` needs of an incident."""
+    return {"id": inc.id, "first": inc.first, "last": inc.last}
+
+
+def quote_last_lines(store: LocalStore, incidents: list[Incident], window: float = DEFAULT_WINDOW) -> None:
+    """`add_last_lines` for ``shipper causes``: reads the lines of the incidents that need them only."""
+    wanted = [i for i in incidents if i.failure is not None and i.cause is None]
+    if wanted:
+        add_last_lines(wanted, incident_lines(store, [span_of(i) for i in wanted], window=window))
+
+
+def add_last_lines(incidents: list[Incident], lines: dict[str, list[Any]]) -> None:
+    """Set `Incident.last_lines` of each failure no recognised error explains, from its rows
+    (`incident_lines`): the failing program's own words are then the best clue there is."""
+    for inc in incidents:
+        if inc.failure is not None and inc.cause is None:
+            inc.last_lines = last_lines(lines.get(inc.id, []), inc.unit)
+
+
+def last_lines(rows: list[Any], unit: str | None) -> list[dict[str, Any]]:
+    """The program's last lines before the incident's last failure line, at most `QUOTED`, the
+    error-looking ones first: among the host's last `_LOOKED_AT` lines before it that are not the
+    service manager's, those of the unit's program (``nginx`` for nginx.service) or that look like
+    an error. Nothing when none is either: another program's ordinary line would mislead."""
+    failure = max((i for i, r in enumerate(rows) if isinstance(r, list) and r[5] == "failure"), default=None)
+    if failure is None:
+        return []
+    host = rows[failure][1]
+    before = [r for r in rows[:failure] if isinstance(r, list) and r[1] == host and r[5] not in _OWN
+              and r[2] != _MANAGER][-_LOOKED_AT:]
+    stem = unit.rsplit(".", 1)[0] if unit else None
+    errors = [r for r in before if _ERRORISH.search(str(r[4]))]
+    own = [r for r in before if stem is not None and r[2] == stem and r not in errors]
+    chosen = errors[-QUOTED:]
+    if len(chosen) < QUOTED:
+        chosen += own[-(QUOTED - len(chosen)):]
+    return [{"at": r[0], "process": r[2], "pid": r[3], "message": r[4]} for r in chosen]
 
 
 def _row(doc: Doc, incident: str | None) -> Row:

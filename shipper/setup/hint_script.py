@@ -12,8 +12,10 @@ groups in place; the script does the same as Python with the step's `step_params
 
 * ``read``: variable -> ``paths`` (document fields, as key lists), ``value`` (a ``set`` constant),
   ``group`` (the grok field, as a key list); ``units``: the variables that must be unit names;
-* ``hint``, ``variants`` (``when`` and ``hint``): `hints.pieces` of the templates; ``defaults``
-  (put in in prose) and their ``placeholders`` (`hints.placeholder`: put in in a command);
+* ``hint``, ``variants`` (``when`` and ``hint``): `hints.pieces` of the templates, and
+  ``user_hint`` where a template's commands differ for a unit of a user's service manager (the
+  script tells one as `hints.is_user_manager` does, and takes it); ``defaults`` (put in in prose)
+  and their ``placeholders`` (`hints.placeholder`: put in in a command);
 
 and, for every step, ``statuses`` and ``results``: the explanations of exit statuses and unit
 results, generated from `shipper.enrich.exitcodes` (the one table of them).
@@ -96,6 +98,16 @@ String put(String raw, String how) {
   if (how == @BARE@) { return madeOf(value, @BARE_CHARS@) ? value : sh(value); }
   return value;
 }
+boolean userManager(def doc) {
+  def sd = doc.get('systemd');
+  if (sd instanceof Map && sd.get('user_unit') != null && sd.get('user_unit').toString() != '') { return true; }
+  def proc = doc.get('process');
+  if (!(proc instanceof Map) || proc.get('name') == null || proc.get('name').toString() != @SERVICE_MANAGER@) { return false; }
+  return proc.get('pid') != null && proc.get('pid').toString() != '1';
+}
+def pick(def texts, boolean user) {
+  return user && texts.get('user_hint') != null ? texts.get('user_hint') : texts.get('hint');
+}
 String fill(def pieces, Map values, def defaults, def placeholders) {
   String out = '';
   for (def piece : pieces) {
@@ -126,13 +138,14 @@ String unit = values.get('unit');
 if (unit != null && unit.contains('.')) {
   values.put('unit_type', unit.substring(unit.lastIndexOf('.') + 1));
 }
-def hint = step.get('hint');
+boolean user = userManager(ctx);
+def hint = pick(step, user);
 for (def variant : step.get('variants')) {
   boolean holds = true;
   for (def condition : variant.get('when').entrySet()) {
     if (!condition.getValue().contains(values.get(condition.getKey()))) { holds = false; }
   }
-  if (holds) { hint = variant.get('hint'); break; }
+  if (holds) { hint = pick(variant, user); break; }
 }
 ctx.rootcause.hint = fill(hint, values, step.get('defaults'), step.get('placeholders'));
 """
@@ -144,6 +157,7 @@ _FILLED_IN = {
     "UNIT_CHARS": painless.string(UNIT_CHARS),
     "SPECIAL_IN_DOUBLE": painless.string(hints.SPECIAL_IN_DOUBLE),
     "BARE_CHARS": painless.string(hints.BARE_CHARS),
+    "SERVICE_MANAGER": painless.string(hints.SERVICE_MANAGER),
     "EXITED": painless.string(EXITED),
     "TEXT": painless.string(hints.TEXT),
     "PROSE": painless.string(hints.PROSE),
@@ -188,8 +202,8 @@ def step_params(sig: Signature, pat: Pattern | None) -> dict[str, Any]:
     return {
         "read": read,
         "units": sorted(UNIT_VARS & read.keys()),
-        "hint": _pieces(base),
-        "variants": [{"when": {k: list(v) for k, v in when.items()}, "hint": _pieces(text)} for when, text in variants],
+        **_texts(base),
+        "variants": [{"when": {k: list(v) for k, v in when.items()}, **_texts(text)} for when, text in variants],
         "defaults": {k: v for k, v in sig.defaults.items() if k in used},
         "placeholders": {k: hints.placeholder(k) for k in sorted(sig.defaults.keys() & used)},
     }
@@ -210,6 +224,13 @@ def _reading(sig: Signature, pat: Pattern | None, name: str) -> dict[str, Any]:
         value = value.lower()
     group = [f"rc_{name}"] if any(name in p.groups for p in patterns) else None
     return {"paths": paths, "value": value, "group": group}
+
+
+def _texts(template: str) -> dict[str, list[list[str]]]:
+    """A template's ``hint`` pieces, and its ``user_hint`` where its commands differ for a unit of a
+    user manager (`hints.for_user_manager`: ``systemctl --user``, ``journalctl --user-unit``)."""
+    user = hints.for_user_manager(template)
+    return {"hint": _pieces(template), **({"user_hint": _pieces(user)} if user != template else {})}
 
 
 def _pieces(template: str) -> list[list[str]]:

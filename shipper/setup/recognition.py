@@ -141,23 +141,25 @@ def _message_id_steps(sig: Signature, tag: str) -> list[dict[str, Any]]:
 def build_pipeline(rules: Rules, version: int) -> dict[str, Any]:
     processors: list[dict[str, Any]] = []
     steps: dict[str, dict[str, Any]] = {}  # tag -> what the hint script needs of the step
-    skipped: list[str] = []
+    # A recovery is kept only after a failure of its unit, which one document does not tell.
+    kept = [s for s in rules.signatures if s.role != "recovery"]
+    skipped: list[str] = [f"{s.id} (kept only after a failure of its unit)" for s in rules.signatures if s.role == "recovery"]
     for family in rules.families:
         for sig in family.signatures:
-            if sig.message_ids:
+            if sig.message_ids and sig.role != "recovery":
                 tag = f"{sig.id}#journal"
                 processors += _message_id_steps(sig, tag)
                 steps[tag] = step_params(sig, None)
     for family in rules.families:
         family_procs = {p for s in family.signatures for pat in s.patterns for p in pat.processes}
-        for sig in family.signatures:
+        for sig in (s for s in family.signatures if s.role != "recovery"):
             for i, pat in enumerate(sig.patterns):
                 if pat.context is not None:
                     skipped.append(f"{sig.id}#{i} (needs the context {pat.context})")
                     continue
                 processors += _pattern_steps(family, sig, pat, f"{sig.id}#{i}", family_procs)
                 steps[f"{sig.id}#{i}"] = step_params(sig, pat)
-    every = [p for s in rules.signatures for p in s.patterns if p.context is None]
+    every = [p for s in kept for p in s.patterns if p.context is None]
     processors += [hint_script(steps), _cleanup(every, "rootcause.hint", f"ctx.{STEP} != null", [STEP])]
     return {
         "description": "shipper: the root causes of shipper's signatures for documents that arrive unparsed "

@@ -147,17 +147,17 @@ class Chunker:
         """Add one batch's items; returns the chunks that became full. Items are taken in slices
         (no per-item Python work unless the byte limit cuts the batch)."""
         full: list[Chunk] = []
-        sizes = list(map(len, items))
         start, n = 0, len(items)
         while start < n:
             chunk = self._open
             end = min(n, start + self.max_docs - len(chunk.items))
-            size = sum(sizes[start:end])
+            part = items if start == 0 and end == n else items[start:end]  # (a whole batch is not copied)
+            size = sum(map(len, part))
             if chunk.nbytes + size > self.max_bytes:  # cut where the next item no longer fits
-                sums = list(accumulate(sizes[start:end]))
+                sums = list(accumulate(map(len, part)))
                 taken = bisect_right(sums, self.max_bytes - chunk.nbytes) or (0 if chunk.items else 1)
-                end, size = start + taken, sums[taken - 1] if taken else 0
-            chunk.items += items[start:end]
+                end, size, part = start + taken, sums[taken - 1] if taken else 0, part[:taken]
+            chunk.items += part
             chunk.seqs += [seq] * (end - start)
             chunk.nbytes += size
             if end < n or len(chunk.items) >= self.max_docs or chunk.nbytes >= self.max_bytes:

@@ -15,6 +15,8 @@ ChunkKind = Literal["text", "fields"]
 
 # Formats a parser is chosen for. "auto" is resolved by sniffing before parsing starts.
 Format = Literal["syslog", "elasticsearch", "journal"]
+# What `replay --format` (and `open_inputs`) accept: "auto" detects (`shipper.sources.sniff`).
+INPUT_FORMATS = ("auto", "syslog", "elasticsearch", "journal-export", "journal-json", "journal-verbose")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from shipper.errors import InputError
-from shipper.sources.claims import ARCHIVE_SETTLE, COPY, FIRST, OUTSIDE, Claims, Held, Ident, Refusal
+from shipper.sources.claims import ARCHIVE_SETTLE, COPY, FIRST, OUTSIDE, Claims, Held, Ident, Left, Refusal
 from shipper.sources.fileid import fingerprint, read_head
 from shipper.sources.rotation import LIVE, parse_name
 from shipper.sources.tailfile import Tracked, open_path
@@ -28,11 +28,17 @@ class Claimant:
         self._counters, self._warn = counters, warn
         self._refused: set[Ident] = set()  # files another input reads (at the last scan)
 
-    def keep_out(self, found: Found, now: float) -> list[Tracked]:
-        """Leave out of ``found`` the files another input reads (said once each); returns the
-        files another input read to its end, as content to track as done (never read here)."""
+    def keep_out(self, found: Found, now: float, lost: bool = False) -> list[Tracked]:
+        """Leave out of ``found`` the files another input reads (said once each), and add the
+        copies of this input's content that only other inputs match (`Claims.copies`: where it
+        reads the rest of content its own file lost); returns the files another input read to its
+        end, as content to track as done (never read here). ``lost``: a file of the input lost its
+        content (copytruncate): the other inputs' new files are looked at now for a copy of it."""
         self._claims.matched(self._key, found, now)
-        self._archives(found, now)
+        self._copies(found, now)
+        if lost:
+            for ident, path in self._claims.unknown_elsewhere(self._key).items():
+                self._copy(ident, path)
         refused = self._claims.take(self._key, found)
         done: list[Tracked] = []
         for ident, refusal in refused.items():
@@ -50,6 +56,10 @@ class Claimant:
                 self._counters["files_read_by_another_input"] += 1
             self._say(path, refusal)
         self._refused = {i for i, r in refused.items() if not r.finished}
+        for ident, path in self._claims.copies(self._key).items():
+            now_st = _stat(path)
+            if now_st is not None and (now_st.st_dev, now_st.st_ino) == ident:
+                found[ident] = (path, now_st)
         return done
 
     def relocate(self, streams: Iterable[Tracked]) -> None:
@@ -80,33 +90,50 @@ class Claimant:
     def restore(self, streams: Iterable[Tracked], finished: object) -> None:
         """What the input's checkpoint holds, before any input's first scan: its content streams,
         and ``finished`` (`finished_json`, as saved) the files it read to their end and let go of."""
-        let_go: dict[Ident, Held] = {}
-        for entry in finished if isinstance(finished, list) else []:
-            try:
-                dev, ino, fp, fp_len = entry
-                let_go[(int(dev), int(ino))] = Held(str(fp), int(fp_len), True)
-            except (TypeError, ValueError):
-                continue  # (a hand edit: that file is claimed afresh)
-        self._claims.restore(self._key, _held(streams), let_go)
+        self._claims.restore(self._key, _held(streams), _finished_of(finished))
+
+    def leave(self, states: Iterable[Mapping[str, Any]]) -> None:
+        """The checkpoints of file inputs no longer configured (their saved states), after every
+        input's `restore`: their files are read on from where the output had acknowledged them by
+        the input that takes them, not from their start (`Claims.leave`; `left`)."""
+        files: dict[Ident, Left] = {}
+        for state in states:
+            for t in _streams_of(state.get("files")):
+                content = Left(t.fp, t.fp_len, max(t.committed, t.shipped), t.done)
+                for ident in ([t.ident] if t.ident is not None else []) + [(c[0], c[1]) for c in t.copies]:
+                    files.setdefault(ident, content)
+            for ident, held in _finished_of(state.get("finished")).items():
+                files.setdefault(ident, Left(held.fp, held.fp_len, 0, True))
+        self._claims.leave(files)
+
+    def left(self, ident: Ident, head: bytes) -> Left | None:
+        """Where a file this input found for the first time was left by an input no longer configured."""
+        return self._claims.left(ident, head)
 
     def finished_json(self) -> list[list[object]]:
         """The files the input read to their end and let go of, for its checkpoint (`restore`)."""
         return [[dev, ino, held.fp, held.fp_len] for (dev, ino), held in self._claims.finished_by(self._key).items()]
 
-    def _archives(self, found: Found, now: float) -> None:
-        """Archives in ``found`` that no input claimed yet: one of content an input reads or read is
-        that input's (`Claims.copy_of`); one of no known content modified in the last `ARCHIVE_SETTLE`
-        seconds is left out until it settles (it may still be being written: its first bytes too)."""
+    def _copies(self, found: Found, now: float) -> None:
+        """Files in ``found`` that no input claimed yet: a copy of content an input reads or read
+        (an archive, or copytruncate's copy) is that input's (`Claims.copy_of`); an archive of no
+        known content modified in the last `ARCHIVE_SETTLE` seconds is left out until it settles
+        (it may still be being written: its first bytes too)."""
         for ident, (path, st) in list(found.items()):
             if self._claims.known(ident):
                 continue
-            try:
-                head = read_head(path)
-            except InputError:
-                continue
-            if head.compressed and not self._claims.copy_of(self._key, ident, head.data):
-                if now - st.st_mtime < ARCHIVE_SETTLE:
-                    del found[ident]
+            compressed = self._copy(ident, path)
+            if compressed and now - st.st_mtime < ARCHIVE_SETTLE:
+                del found[ident]
+
+    def _copy(self, ident: Ident, path: str) -> bool:
+        """Claim the file for the input whose content it copies (`Claims.copy_of`); True when it
+        is an archive of no known content."""
+        try:
+            head = read_head(path)
+        except InputError:
+            return False
+        return not self._claims.copy_of(self._key, ident, head.data, path, head.compressed) and head.compressed
 
     @staticmethod
     def _head(path: str) -> bytes | None:
@@ -121,8 +148,8 @@ class Claimant:
         skips = "this input skips it, so that its lines are not shipped twice"
         if refusal.how == COPY:
             self._warn(f"copy:{path}", f"shipper: {self._where}: {path} holds the content of a file the input "
-                       f"{refusal.owner} reads or read (an archive of it, made by rotation); this input takes it as "
-                       "read and does not read it")
+                       f"{refusal.owner} reads or read (a copy or an archive of it, made by rotation); this input "
+                       "takes it as read and does not read it")
         elif refusal.finished:
             self._warn(f"finished:{path}", f"shipper: {self._where}: {path} was read to its end by the input "
                        f"{refusal.owner}, which matched it before; this input does not read it again")
@@ -136,6 +163,36 @@ class Claimant:
                    "restarts and configuration changes)")
             self._warn(f"claimed:{path}", f"shipper: {self._where}: {path} is read by the input {refusal.owner}{why}; "
                        f"{skips} (add it to this input's exclude: to silence this)")
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def _finished_of(finished: object) -> dict[Ident, Held]:
+    """The files a checkpoint says its input read to their end and let go of (`finished_json`)."""
+    let_go: dict[Ident, Held] = {}
+    for entry in finished if isinstance(finished, list) else []:
+        try:
+            dev, ino, fp, fp_len = entry
+            let_go[(int(dev), int(ino))] = Held(str(fp), int(fp_len), True)
+        except (TypeError, ValueError):
+            continue  # (a hand edit: that file is claimed afresh)
+    return let_go
+
+
+def _streams_of(files: object) -> list[Tracked]:
+    """The content streams of a checkpoint's ``files`` (those a hand edit spoiled left out)."""
+    streams: list[Tracked] = []
+    for entry in files if isinstance(files, list) else []:
+        try:
+            streams.append(Tracked.from_json(entry))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return streams
 
 
 def _held(streams: Iterable[Tracked]) -> dict[Ident, Held]:

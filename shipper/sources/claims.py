@@ -21,7 +21,10 @@ stays that input's while another input matches it: `locate` tells it where the f
 goes on reading it there (`shipper.sources.tail`); the other input skips it. An archive made of
 content an input reads or read (``a.log.1`` -> ``a.log.1.gz``), found by another input whose
 patterns match archives, is taken by that one as read (`copy_of`: by the fingerprint of its first
-bytes, as one input recognises its own compressed rotations). Finished files are forgotten once no
+bytes, as one input recognises its own compressed rotations). A plain copy of content an input has
+not read to its end (copytruncate's ``a.log.1``) that only another input matches is the first input's: it goes on reading there if its own file
+loses the content (`copies`; the file truncated, it looks for one at once: `unknown_elsewhere`), and
+the other input skips it, rather than reading again what the first one shipped. Finished files are forgotten once no
 input has matched them for a while (`gone_after`): the claims hold only files that are there.
 
 The claims outlive a restart: before any input matches its patterns, each input `restore`s what its
@@ -29,15 +32,20 @@ checkpoint holds (the files of its content streams, and those it finished and le
 state, `finished_by`), so that the restart gives each file to the input that had it; found afresh, it
 could go to another input (the first in the configuration that matches it: one added since), which
 would read it again, and the input that read it would report it removed before it was read to its end.
+The checkpoints of inputs no longer in the configuration (removed, or renamed) are read too (`leave`):
+a file one of them held that another input takes is read by that one from where the output had
+acknowledged it (`left`), or taken as read when it was read to its end, not read again from its start.
 """
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from shipper.sources.fileid import head_matches
+from shipper.sources.rotation import LIVE, family_of, parse_name
 
 Ident = tuple[int, int]  # (st_dev, st_ino)
 Matched = Mapping[Ident, tuple[str, Any]]  # the files an input's patterns match: path (and stat)
@@ -46,7 +54,7 @@ GONE_AFTER = 60.0  # a finished file no input matched for this long (at least) i
 ARCHIVE_SETTLE = 5.0  # an archive modified more recently may still be being written
 # Why a file is another input's (`Refusal.how`): that input comes first in the configuration; it
 # comes later but was reading the file before; its patterns no longer match the file (it reads it
-# under this input's name); the file is an archive of content that input reads or read.
+# under this input's name); the file is a copy (an archive) of content that input reads or read.
 FIRST, KEPT, OUTSIDE, COPY = "first", "kept", "outside", "copy"
 
 
@@ -64,6 +72,18 @@ class Refusal:
     owner: str  # the label of the input that reads the file
     finished: bool  # that input read it to its end and no longer follows it (or it is an archive of it)
     how: str = FIRST  # why it is that input's (FIRST, KEPT, OUTSIDE, COPY)
+
+
+@dataclass(frozen=True, slots=True)
+class Left:
+    """A file of an input no longer configured, as its checkpoint left it (`Claims.leave`): the
+    input that takes it reads on from ``offset`` (what the output had acknowledged), or takes it
+    as read (``done``)."""
+
+    fp: str
+    fp_len: int
+    offset: int
+    done: bool
 
 
 @dataclass(slots=True)
@@ -90,6 +110,8 @@ class Claims:
         self._held: dict[str, dict[Ident, Held | None]] = {}  # input key -> its files (None: claimed, not read yet)
         self._finished: OrderedDict[Ident, _Finished] = OrderedDict()
         self._matched: dict[str, Matched] = {}  # input key -> what its patterns matched last
+        self._left: dict[Ident, Left] = {}  # files of inputs no longer configured, not taken yet
+        self._copies: dict[Ident, str] = {}  # copies claimed for an input whose patterns do not match them
 
     def register(self, key: str, label: str, match: Callable[[], Matched], wake: Callable[[], None],
                  scan_interval: float = 0.0) -> None:
@@ -120,25 +142,64 @@ class Claims:
         """Whether the file is claimed, or remembered as finished."""
         return ident in self._owner or ident in self._finished
 
-    def copy_of(self, key: str, ident: Ident, head: bytes) -> bool:
-        """Whether a file no input claimed yet, an archive whose first (decompressed) bytes are
-        ``head``, holds content an input reads or read. If so it is that input's: claimed for it
-        when it is ``key`` or its patterns match the archive too (it knows its own copies), else
-        finished (`take` refuses it, and ``key`` takes it as read)."""
-        contents = [(k, h) for k, files in self._held.items() for h in files.values() if h is not None]
-        contents += [(e.key, e.content) for e in self._finished.values() if not e.copy]
-        match = next(((k, h) for k, h in contents if head_matches(head, h.fp, h.fp_len)), None)
+    def copy_of(self, key: str, ident: Ident, head: bytes, path: str, compressed: bool = True) -> bool:
+        """Whether a file no input claimed yet, an archive (``compressed``) or a plain copy
+        (copytruncate's) whose first (decompressed) bytes are ``head``, holds content an input reads
+        or read. If so it is that input's: claimed for it when it is ``key`` or its patterns match
+        the file too (it knows its own copies), or when it is a plain copy of content it has not
+        read to its end (where it reads the rest from if its own file loses it: `copies`); else
+        finished (`take` refuses it, and ``key`` takes it as read). A plain copy must be named as a
+        rotation of the file whose content it holds (`_rotation_of`): two live files that begin alike
+        (a header line) are two files."""
+        match = self._content(head, None if compressed else path)
         if match is None:
             return False
         owner, content = self._input(match[0]), match[1]
-        if owner.key == key or ident in self._matches(owner):
+        if owner.key == key or ident in self._matches(owner) or not (compressed or content.done):
             self._owner[ident] = owner.key
             self._held[owner.key].setdefault(ident, None)
+            if ident not in self._matches(owner):
+                self._copies[ident] = owner.key
             if owner.key != key:
                 owner.wake()
         else:
             self._finish(owner.key, ident, Held(content.fp, content.fp_len, True), copy=True)
         return True
+
+    def _content(self, head: bytes, plain: str | None) -> tuple[str, Held] | None:
+        """The input and the content that a file beginning with ``head`` copies: any held or
+        finished content for an archive; for a plain file (at path ``plain``), held content only,
+        of a file ``plain`` is a rotated name of."""
+        for k, files in self._held.items():
+            for held_ident, h in files.items():
+                if h is not None and head_matches(head, h.fp, h.fp_len) and (
+                        plain is None or self._rotation_of(plain, k, held_ident)):
+                    return k, h
+        if plain is not None:
+            return None
+        return next(((e.key, e.content) for e in self._finished.values()
+                     if not e.copy and head_matches(head, e.content.fp, e.content.fp_len)), None)
+
+    def _rotation_of(self, path: str, key: str, ident: Ident) -> bool:
+        """Whether ``path`` is a rotated name (``a.log.1``, ``a.log-20240101``) of the family of
+        the file ``ident`` as input ``key`` last matched it (``a.log``)."""
+        where = self._matched.get(key, {}).get(ident)
+        copy = parse_name(os.path.basename(path))
+        return where is not None and copy.kind != LIVE and copy.family == family_of(os.path.basename(where[0]))
+
+    def unknown_elsewhere(self, key: str) -> dict[Ident, str]:
+        """The files the other inputs' patterns match now that no input claimed yet (their paths):
+        where input ``key`` looks for a copy of content its own file lost (`copy_of`)."""
+        return {ident: str(where[0]) for i in self._inputs if i.key != key
+                for ident, where in self._match(i).items() if not self.known(ident)}
+
+    def copies(self, key: str) -> dict[Ident, str]:
+        """The copies of input ``key``'s content claimed for it that only other inputs' patterns
+        match (`copy_of`), where those last matched them: files it matches too, for what it reads."""
+        matched = [self._matches(i) for i in self._inputs if i.key != key]
+        found = {ident: next((str(m[ident][0]) for m in matched if ident in m), None)
+                 for ident, owner in self._copies.items() if owner == key}
+        return {ident: path for ident, path in found.items() if path is not None}
 
     def take(self, key: str, found: Iterable[Ident]) -> dict[Ident, Refusal]:
         """Claim for input ``key`` the files it found that no input holds; returns those it must
@@ -192,6 +253,7 @@ class Claims:
             del mine[ident]
             if self._owner.get(ident) == key:
                 del self._owner[ident]
+                self._copies.pop(ident, None)
             if before is not None and before.done:
                 self._finish(key, ident, before)
         for ident, held in files.items():
@@ -205,6 +267,19 @@ class Claims:
             if ident not in files:
                 self._finish(key, ident, content)
         self.hold(key, files)
+
+    def leave(self, files: Mapping[Ident, Left]) -> None:
+        """The files the checkpoints of inputs no longer configured hold (after every input's
+        `restore`: a file a configured input holds stays its own)."""
+        for ident, left in files.items():
+            if not self.known(ident):
+                self._left.setdefault(ident, left)
+
+    def left(self, ident: Ident, head: bytes) -> Left | None:
+        """Where to read a file found for the first time from, when an input no longer configured
+        read it (`leave`) and it still holds that content (``head``: its first bytes): once."""
+        left = self._left.pop(ident, None)
+        return left if left is not None and head_matches(head, left.fp, left.fp_len) else None
 
     def finished_by(self, key: str) -> dict[Ident, Held]:
         """The files input ``key`` read to their end and let go of, as remembered (for its checkpoint)."""
@@ -228,6 +303,8 @@ class Claims:
 
     def _how(self, key: str, owner: str, ident: Ident) -> str:
         """Why a file ``owner`` holds is not ``key``'s (`Refusal.how`)."""
+        if self._copies.get(ident) == owner:
+            return COPY
         if ident not in self._matches(self._input(owner)):
             return OUTSIDE
         return FIRST if self._index(owner) < self._index(key) else KEPT

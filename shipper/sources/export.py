@@ -219,8 +219,8 @@ def _json_bytes(numbers: list[int]) -> str | bytes:
         return orjson.dumps(numbers).decode()
 
 
-class _FieldSource(StreamSource):
-    """What both dump sources share: opening, chunking, the read-error item."""
+class FieldSource(StreamSource):
+    """What the dump sources share: opening, chunking, the read-error item."""
 
     def __init__(
         self, source_id: str, open_stream: Callable[[], InputStream], *, path: str | None, size: int | None,
@@ -259,7 +259,7 @@ class _FieldSource(StreamSource):
         raise NotImplementedError
 
 
-class ExportSource(_FieldSource):
+class ExportSource(FieldSource):
     """A ``journalctl -o export`` dump."""
 
     def _entries(self, stream: InputStream) -> Iterator[tuple[Fields, Tags | None, int]]:
@@ -273,10 +273,11 @@ class ExportSource(_FieldSource):
 
 # How journalctl ends every entry of a dump of each format (a dump that ends otherwise is cut).
 _ENTRY_ENDS = {"export": "journalctl -o export ends every entry with a blank line",
-               "JSON": "journalctl -o json ends every entry with a line end"}
+               "JSON": "journalctl -o json ends every entry with a line end",
+               "verbose": "journalctl -o verbose ends every line with a line end"}
 
 
-def cut_item(stream: InputStream, start: int, dump: Literal["export", "JSON"]) -> tuple[Fields, Tags, int]:
+def cut_item(stream: InputStream, start: int, dump: Literal["export", "JSON", "verbose"]) -> tuple[Fields, Tags, int]:
     """The item tagged ``read_error`` that says ``stream`` ends inside the ``dump`` entry that
     starts at byte ``start`` (its text is the item before, tagged unparsed and truncated)."""
     failure = ReadFailure(
@@ -292,7 +293,7 @@ def cut_item(stream: InputStream, start: int, dump: Literal["export", "JSON"]) -
     return {"MESSAGE": failure.message()}, (TAG_UNPARSED, TAG_READ_ERROR), stream.offset
 
 
-class JsonSource(_FieldSource):
+class JsonSource(FieldSource):
     """A ``journalctl -o json`` dump: one object per line. A last line without its line end that is
     not complete JSON (``head -c`` cut the dump inside it) is kept as an unparsed item tagged
     ``truncated``, followed by an item tagged ``read_error`` that says where it was cut."""

@@ -7,6 +7,9 @@ Every field is read (the document keeps them all, in ``journald.custom``), by `j
 with a new reader every `journal_open.REOPEN_ENTRIES` entries (memory: see `journal_open`). A
 parallel replay reads the input in segments (`journal_cut`, `journal_segments`). Once it is read,
 its read errors are reported (`finish`: `journal_checks`).
+
+Entries of a second another boot of their host took first (a machine without a real-time clock)
+are marked as they are read, to have their boot in their id (`shipper.sources.journal_boots`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.sources import journal_open
 from shipper.sources.base import Origin, RawChunk
 from shipper.sources.export import Fields, Tags
+from shipper.sources.journal_boots import BootClaims
 from shipper.sources.journal_checks import Counted, counted, finished
 from shipper.sources.journal_cut import boundaries
 from shipper.sources.journal_entries import CHUNK_ENTRIES, damaged_tags, journal_module, read_entries
@@ -71,12 +75,14 @@ class JournalSource:
         done = 0
         cursor: str | None = None
         held: RawChunk | None = None  # each chunk is held back until the next: the last is adjusted
+        boots = BootClaims()
         for items, cursor in self._read(good, errors):
             done += len(items)
             if held is not None:
                 yield held
-            held = RawChunk(self.origin, "fields", items, tags=damaged_tags(items), checkpoint=cursor,
-                            progress=self._progress(done))
+            tags = damaged_tags(items)
+            boots.apart(items, tags)
+            held = RawChunk(self.origin, "fields", items, tags=tags, checkpoint=cursor, progress=self._progress(done))
         errors = self.finish(errors, done)
         if errors:
             if held is not None:

@@ -28,9 +28,21 @@ an entry gets the decision it had. A ``kill -9`` loses what was decided since th
 last saved (at most a second): read again, such a second goes to the first boot read in it then,
 the same one unless several boots were being read in that very second.
 
-`shipper replay` reads the writers merged in time and counts twins across them (no marks), so in a
-second that several boots wrote, the daemon's ids and replay's differ: the marked boots' entries
-always, the first boot's where replay counted another boot's twin before it. Elsewhere they agree.
+`shipper replay` applies the same rule in its own read order (`shipper.sources.journal`; each
+input has claims of its own). A parallel replay's workers carry the claims from block to block in
+its state (`snapshot`); the main process makes each block's decisions again from the claims before
+it (`watch`, `replayed`), and does the block again where one comes out otherwise. A journal of one
+writer (a persistent journal that went on over the boots) is read in the daemon's order: replay
+gives the daemon's ids. Several writers are read merged in time and their twins counted together:
+in a second that several boots wrote, the boot replay reads first there need not be the one the
+daemon read first (each writer on its own), and the ids differ; elsewhere they agree. The daemon
+also forgets ranges (past `MAX_RANGES` of a host) in another order after a restart: the checkpoint
+keeps no order of use.
+
+The common entry decides nothing: it is of the boot of its host's highest range, at or above that
+range's first second (`BootClaims.fast`, which the C lane of a replay worker checks too). Only the
+others (a new boot, an entry before its boot's range, a second another boot took) are decided
+against the ranges, and count as a use of them.
 """
 
 from __future__ import annotations
@@ -38,11 +50,24 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any, Sequence
 
+from shipper.ids import TAG_APART
 from shipper.parse.timestamps import from_epoch_micros
 from shipper.sources.export import Fields
 
-TAG_APART = "id_apart"  # (taken off by the stream before parsing: never in a document)
+__all__ = ["MAX_RANGES", "NO_CLAIMS", "TAG_APART", "BootClaims", "Log", "Snapshot", "replayed"]
+
 MAX_RANGES = 256  # per host; a host whose boots keep their clock uses one a boot
+_NONE = 1 << 62  # a host's run (`BootClaims.fast`) holds no second yet
+
+# What a block decided (`BootClaims.watch`), per host, in order: ``(boot, first second, last
+# second, apart)``; ``apart`` None for a run of entries of the boot of the host's highest range,
+# at or above its first second (the common case: not apart, and nothing but that range's end moves).
+Event = tuple[str, int, int, "bool | None"]
+Log = dict[str, list[Event]]
+# The claims between two blocks of a parallel replay: the decisions made, and per host its ranges
+# ``[first, last, boot, used]``.
+Snapshot = tuple[int, dict[str, list[list[Any]]]]
+NO_CLAIMS: Snapshot = (0, {})  # (never changed: `BootClaims` copies what it starts from)
 
 
 class _Ranges:
@@ -73,60 +98,152 @@ class _Ranges:
         return boot
 
     def _forget_one(self) -> None:
-        """Forget the range least recently used."""
-        i = min(range(len(self.ranges)), key=lambda n: self.ranges[n][3])
+        """Forget the range least recently used, but the highest (see `BootClaims.fast`)."""
+        i = min(range(len(self.ranges) - 1), key=lambda n: self.ranges[n][3])
         del self.ranges[i], self.firsts[i]
 
 
 class BootClaims:
-    """The seconds each host's boots took (see the module), for one journal input."""
+    """The seconds each host's boots took (see the module), for one journal input.
 
-    def __init__(self, saved: Any = None) -> None:
+    ``saved``: `state` of before (the daemon's checkpoint); ``snapshot``: `snapshot` of before (a
+    parallel replay's state between blocks, with the order the ranges were last used in)."""
+
+    def __init__(self, saved: Any = None, snapshot: Snapshot | None = None) -> None:
         self._hosts: dict[str, _Ranges] = {}
         self._tick = 0
-        if isinstance(saved, dict):
+        if snapshot is not None:
+            self._tick = snapshot[0]
+            self._hosts = {host: _Ranges([list(r) for r in ranges]) for host, ranges in snapshot[1].items()}
+        elif isinstance(saved, dict):
             for host, ranges in saved.items():
                 kept = [[r[0], r[1], r[2], 0] for r in ranges if _saved_range(r)] if isinstance(ranges, list) else []
                 if kept:
                     self._hosts[str(host)] = _Ranges(kept)
-        self._last: tuple[Any, Any, Any, bool] | None = None  # (host, boot, the stamps' seconds): apart?
+        # Per host, its highest range as the C lane reads it: [host (UTF-8), boot (UTF-8), first
+        # second, and the run since (`Event`): lowest and highest second], then the boot as text.
+        self._top: dict[str, list[Any]] = {}
+        self.fast: list[list[Any]] = []  # the same lists (shipper/parallel/_express_journal.c)
+        for host, ranges in self._hosts.items():
+            self._retop(host, ranges)
+        self._log: Log | None = None
+        self._seen: tuple[str | None, int | None] = (None, None)  # the last stamp's first digits, and its second
 
     def apart(self, items: Sequence[Fields], tags: dict[int, tuple[str, ...]]) -> None:
-        """Mark in ``tags`` the entries of ``items`` (one writer's, in order) whose second another
-        boot of their host took."""
-        self._tick += 1
-        last = self._last
+        """Mark in ``tags`` the entries of ``items`` (in the order read) whose second another boot
+        of their host took."""
+        top_of = self._top
+        seen, second_seen = self._seen  # (the seconds of consecutive entries: mostly the same)
         for i, fields in enumerate(items):
-            host, boot = fields.get("_HOSTNAME", ""), fields.get("_BOOT_ID")
-            src, rt = fields.get("_SOURCE_REALTIME_TIMESTAMP"), fields.get("__REALTIME_TIMESTAMP")
-            raw = (src[:-6] if isinstance(src, str) and src.isdigit() else None,  # (the stamps' seconds)
-                   rt[:-6] if isinstance(rt, str) and rt.isdigit() else None)
-            if last is None or last[0] != host or last[1] != boot or last[2] != raw:
-                last = (host, boot, raw, self._decide(host, boot, fields))
-            if last[3]:
+            get = fields.get
+            src = get("_SOURCE_REALTIME_TIMESTAMP")
+            stamp = get("__REALTIME_TIMESTAMP") if src is None else src
+            if stamp.__class__ is str and stamp.isascii() and stamp.isdigit():
+                if stamp[:-6] != seen:
+                    seen, second_seen = stamp[:-6], _second(stamp)
+                second = second_seen
+                if second is None and src is not None:  # (a source stamp past the year 9999)
+                    second = _second(get("__REALTIME_TIMESTAMP"))
+            else:  # (an odd stamp: the other one, if any)
+                second = _second(get("__REALTIME_TIMESTAMP") if src is not None else None)
+            host, boot = get("_HOSTNAME", ""), get("_BOOT_ID")
+            top = top_of.get(host) if host.__class__ is str else None
+            if top is not None and top[5] == boot and second is not None and second >= top[2]:
+                if second < top[3]:
+                    top[3] = second
+                if second > top[4]:
+                    top[4] = second
+            elif self._decide(host, boot, second):
                 tags[i] = (*tags.get(i, ()), TAG_APART)
-        self._last = last
+        self._seen = seen, second_seen
 
-    def _decide(self, host: Any, boot: Any, fields: Fields) -> bool:
-        second = _second(fields)
+    def _decide(self, host: Any, boot: Any, second: int | None) -> bool:
         if second is None or not isinstance(host, str) or not isinstance(boot, str) or not boot:
             return False  # (no second or no boot: the plain id, as before)
         ranges = self._hosts.get(host)
         if ranges is None:
             ranges = self._hosts[host] = _Ranges([])
-        return ranges.owner(second, boot, self._tick) != boot
+        else:
+            self._settle(host, ranges)
+        self._tick += 1
+        apart = ranges.owner(second, boot, self._tick) != boot
+        self._retop(host, ranges)
+        if self._log is not None:
+            self._log.setdefault(host, []).append((boot, second, second, apart))
+        return apart
+
+    def _settle(self, host: str, ranges: _Ranges) -> None:
+        """The host's run (see `fast`) into its highest range (and the log)."""
+        top = self._top[host]
+        if top[4] < 0:
+            return
+        highest = ranges.ranges[-1]
+        highest[1] = max(highest[1], top[4])
+        if self._log is not None:
+            self._log.setdefault(host, []).append((top[5], top[3], top[4], None))
+        top[3], top[4] = _NONE, -1
+
+    def _retop(self, host: str, ranges: _Ranges) -> None:
+        first, _, boot, _ = ranges.ranges[-1]
+        top = self._top.get(host)
+        if top is None:
+            top = self._top[host] = [host.encode("utf-8", "surrogatepass"), b"", 0, _NONE, -1, ""]
+            self.fast.append(top)
+        if top[5] != boot:
+            top[1], top[5] = boot.encode("utf-8", "surrogatepass"), boot
+        top[2] = first
+
+    def watch(self) -> None:
+        """Log the decisions from now on (`log`): what a parallel replay's block decided."""
+        self._settle_all()
+        self._log = {}
+
+    def log(self) -> Log:
+        """The decisions since `watch`."""
+        self._settle_all()
+        return self._log or {}
+
+    def replay(self, log: Log) -> bool:
+        """Make the decisions of ``log`` (a block's, see `watch`) from this state; False when one
+        of them comes out otherwise (the block read other claims)."""
+        for host, events in log.items():
+            for boot, first, last, apart in events:
+                top = self._top.get(host)
+                if top is not None and top[5] == boot and first >= top[2]:  # as `apart` takes it
+                    if apart:
+                        return False
+                    top[3], top[4] = min(top[3], first), max(top[4], last)
+                elif apart is None or self._decide(host, boot, first) != apart:
+                    return False
+        return True
 
     def state(self) -> dict[str, list[list[Any]]]:
+        self._settle_all()
         return {host: [r[:3] for r in ranges.ranges] for host, ranges in self._hosts.items()}
 
+    def snapshot(self) -> Snapshot:
+        self._settle_all()
+        return self._tick, {host: [list(r) for r in ranges.ranges] for host, ranges in self._hosts.items()}
 
-def _second(fields: Fields) -> int | None:
-    """The second of the entry's @timestamp, as `shipper.parse.journal_fields` makes it."""
-    for name in ("_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP"):
-        value = fields.get(name)
-        if isinstance(value, str):
-            if from_epoch_micros(value) is not None:
-                return int(value[:-6] or 0)
+    def _settle_all(self) -> None:
+        for host, ranges in self._hosts.items():
+            self._settle(host, ranges)
+
+
+def replayed(before: Snapshot, log: Log) -> Snapshot | None:
+    """The claims after a block that decided ``log`` (`BootClaims.watch`) from other claims than
+    ``before``, had it started from ``before``; None when a decision would differ."""
+    if not log:
+        return before
+    claims = BootClaims(snapshot=before)
+    return claims.snapshot() if claims.replay(log) else None
+
+
+def _second(stamp: Any) -> int | None:
+    """The second of a journal stamp (µs since the epoch), as `shipper.parse.journal_fields` makes
+    the @timestamp of it; None if it makes none."""
+    if isinstance(stamp, str) and from_epoch_micros(stamp) is not None:
+        return int(stamp[:-6] or 0)
     return None
 
 

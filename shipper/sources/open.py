@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Callable, Literal, Sequence
 
 from shipper.errors import InputError, UsageError
-from shipper.sources.base import Source
+from shipper.sources.base import INPUT_FORMATS, Source
 from shipper.sources.export import ExportSource, JsonSource
 from shipper.sources.files import TextSource
 from shipper.sources.journal import JournalFile, JournalSource
@@ -40,8 +40,8 @@ from shipper.sources.pins import open_pinned
 from shipper.sources.rotation import family_of, order_rotated
 from shipper.sources.sniff import SNIFF_BYTES, NotALog, Sniffed, has_year_less_stamps, is_sqlite, is_tar, not_a_log, sniff
 from shipper.sources.stream import InputStream, input_error
+from shipper.sources.verbose import VerboseSource
 
-FORMATS = ("auto", "syslog", "elasticsearch", "journal-export", "journal-json")
 STDIN = "-"
 
 
@@ -207,6 +207,8 @@ class _Grouper:
             return ExportSource(source_id, opener, path=path, size=size, mtime=mtime, max_line_bytes=self.max_line_bytes)
         if fmt == "journal-json":
             return JsonSource(source_id, opener, path=path, size=size, mtime=mtime, max_line_bytes=self.max_line_bytes)
+        if fmt == "journal-verbose":
+            return VerboseSource(source_id, opener, path=path, size=size, mtime=mtime, max_line_bytes=self.max_line_bytes)
         text_fmt: Literal["syslog", "elasticsearch"] = "elasticsearch" if fmt == "elasticsearch" else "syslog"
         return TextSource(
             source_id, text_fmt, opener, path=path, size=size, mtime=mtime, max_line_bytes=self.max_line_bytes
@@ -339,8 +341,8 @@ def open_inputs(
     nor stdin twice (`UsageError`). ``note`` is given a line for each kind of file that is no log
     (`not_a_log`: SQLite databases such as shipper stores, ...) naming those that directories held,
     which are not read (named, one is an `InputError`)."""
-    if fmt not in FORMATS:
-        raise InputError(f"unknown input format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
+    if fmt not in INPUT_FORMATS:
+        raise InputError(f"unknown input format {fmt!r}", hint=f"use one of: {', '.join(INPUT_FORMATS)}")
     if max_line_bytes < 1:
         raise InputError(f"max_line_bytes must be at least 1, not {max_line_bytes}")
     if paths.count(STDIN) > 1:

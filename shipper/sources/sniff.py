@@ -1,7 +1,8 @@
 """Recognising an input's format from the first bytes of its (decompressed) content. Pure.
 
 Formats: ``journal-file`` (a binary systemd journal), ``journal-export`` (``journalctl -o
-export``), ``journal-json`` (``journalctl -o json``), ``elasticsearch`` (log4j lines
+export``), ``journal-json`` (``journalctl -o json``), ``journal-verbose`` (``journalctl -o
+verbose``), ``elasticsearch`` (log4j lines
 ``[2019-01-01T12:00:00,123][``, JSON server/ECS lines, console output of a failed start), and
 ``syslog`` for everything else (the syslog parser turns what it cannot read into ``unparsed``).
 `is_tar` tells an archive, and `not_a_log` the files that are no log at all (a shipper store, a
@@ -17,8 +18,11 @@ from typing import Literal
 import orjson
 
 from shipper.sources.export import BROKEN, DONE, MORE, read_entry
+from shipper.sources.verbose import FIELD, HEADER, is_catalog, is_meta
 
-Sniffed = Literal["journal-file", "journal-export", "journal-json", "elasticsearch", "syslog"]
+Sniffed = Literal["journal-file", "journal-export", "journal-json", "journal-verbose", "elasticsearch", "syslog"]
+# The dumps of journalctl (text a file named like a binary journal may hold).
+DUMPS = ("journal-export", "journal-json", "journal-verbose")
 # What a file that is no log is (`not_a_log`).
 NotALog = Literal["sqlite", "not-journal", "unwritten-journal"]
 
@@ -49,6 +53,7 @@ _ES_CONSOLE = re.compile(
     r"^\s+at [\w$.<>]+\(|^(?:Caused by: )?[a-z]\w*(?:\.[\w$]+)+(?:Exception|Error)\b"  # Java stack traces
 )
 _ES_SHARE = 5  # Elasticsearch lines must be at least 1 in 5 sampled lines (not a doc quoting one)
+_VERBOSE_SHARE = 2  # verbose: at least 2 in 3 sampled lines are verbose output (not 1 entry quoted in text)
 
 
 # A journal file's header: at least the fields up to ``header_size`` (systemd's journal-def.h),
@@ -88,7 +93,7 @@ def not_a_log(name: str, head: bytes, sniffed: Sniffed) -> NotALog | None:
     named = _JOURNAL_NAME.search(name) is not None
     if head.startswith(JOURNAL_FILE_MAGIC) or (named and JOURNAL_FILE_MAGIC.startswith(head)):
         return "unwritten-journal" if len(head) < _journal_header_size(head) else None
-    if named and sniffed not in ("journal-export", "journal-json"):
+    if named and sniffed not in DUMPS:
         return "not-journal"
     return None
 
@@ -119,6 +124,8 @@ def sniff(head: bytes) -> Sniffed:
         line = first.split(b"\n", 1)[0]
         if _is_journal_json(line):
             return "journal-json"
+    if _is_verbose(head):
+        return "journal-verbose"
     return _text_format(head)
 
 
@@ -161,6 +168,22 @@ def _is_journal_json(line: bytes) -> bool:
         # journal field name (upper case) as the first key.
         return bool(_JSON_JOURNAL_KEY.search(line))
     return isinstance(obj, dict) and any(k in obj for k in ("__REALTIME_TIMESTAMP", "__CURSOR", "MESSAGE"))
+
+
+def _is_verbose(head: bytes) -> bool:
+    """The sample has an entry header of ``journalctl -o verbose`` (``<time> [<cursor>]``), and
+    most of its lines are verbose output: headers, indented field lines and their continuations,
+    journalctl's ``-- Boot … --`` lines, the catalog text of ``-x``. The last line may be cut by
+    the end of the sample."""
+    headers = verbose = other = 0
+    for line in head.split(b"\n")[:_SAMPLE_LINES]:
+        if HEADER.match(line):
+            headers += 1
+        elif FIELD.match(line) or line.startswith(b"      ") or is_meta(line) or is_catalog(line):
+            verbose += 1
+        elif line.strip():
+            other += 1
+    return headers > 0 and headers + verbose >= _VERBOSE_SHARE * other
 
 
 def _text_format(head: bytes) -> Sniffed:

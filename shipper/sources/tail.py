@@ -8,8 +8,9 @@ fingerprint of its first bytes when it moves into a new inode (`shipper.sources.
   end through the descriptor already open, then closed after ``close_after`` seconds idle; the new
   file is a new stream. In each poll older streams are read first.
 * copytruncate: the file shrinks (or its first bytes change). If a copy of the content (same
-  fingerprint) is among the matched files, reading goes on in the copy from where it was; the file
-  itself is a new stream from offset 0. Without a copy, a `Gap` says what may be lost.
+  fingerprint) is among the matched files (or among another input's: `shipper.sources.claims`),
+  reading goes on in the copy from where it was; the file itself is a new stream from offset 0.
+  Without a copy, a `Gap` says what may be lost.
 * compression afterwards (``maillog.1`` -> ``maillog.1.gz``): recognised by fingerprint and never
   read again, unless the plain file vanished before it was read to its end: then the rest is read
   from the archive, at the same (decompressed) offset. An archive modified in the last
@@ -28,7 +29,9 @@ all: with many files, one poll is one read's worth, not one per file (the daemon
 polls whether to read on: its memory queue and disk buffer are bounded, `shipper.daemon.pacing`).
 The next poll begins with the file after the one it stopped at, so every file gets its turn.
 
-Lines become chunks as in `shipper.sources.files`; see `tailfile` for partial lines.
+Reading one file's content on (a plain file as it grows, an archive, an idle or finished file) is
+`shipper.sources.tailread`'s. Lines become chunks as in `shipper.sources.files`; see `tailfile`
+for partial lines.
 """
 
 from __future__ import annotations
@@ -40,25 +43,14 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from shipper.config.model import FileInput
-from shipper.errors import InputError
-from shipper.sources.claimant import Claimant, rotated_name
+from shipper.errors import ConfigError, InputError
+from shipper.sources.claimant import Claimant
 from shipper.sources.claims import ARCHIVE_SETTLE, Claims
 from shipper.sources.fileid import line_start_before, read_head, fingerprint
-from shipper.sources.live import End, Gap, Idle, Log, Polled, TextMark
-from shipper.sources.tailfile import (
-    FOLLOWED_FORMATS,
-    READ_BYTES,
-    Tracked,
-    open_archive,
-    origin_of,
-    plain_format,
-    read_archive,
-    read_plain,
-    same_content,
-    sniff_format,
-    widen_fingerprint,
-)
+from shipper.sources.live import End, Gap, Log, Polled, TextMark
+from shipper.sources.tailfile import READ_BYTES, Tracked
 from shipper.sources.tailmatch import Found, matched
+from shipper.sources.tailread import TailReader
 
 CLOSE_AFTER = 30.0  # a rotated file idle this long is finished
 
@@ -76,9 +68,7 @@ class FileFollower:
         self._clock = clock
         self.key = key
         self.label = ", ".join(cfg.paths)
-        self._cap = max_line_bytes
         self._log = log
-        self._close_after = close_after
         self._streams: list[Tracked] = []  # oldest first
         self._next_scan = 0.0
         self._turn = 0  # the stream (by its place among those not finished) the next poll begins with
@@ -91,20 +81,29 @@ class FileFollower:
         self._claimant = Claimant(claims, key, label, self.label, self.counters, self._warn) if claims else None
         if claims is not None:
             claims.register(key, label, self._match, self._wake, float(cfg.scan_interval))
+        self._reader = TailReader(cfg, key, cap=max_line_bytes, close_after=close_after, log=log, warn=self._warn,
+                                  counters=self.counters, hold=self._hold, rescan=self._scan)
 
     def claim(self, saved: dict[str, Any] | None) -> None:
         """The files the checkpoint ``saved`` holds are this input's again, before any input's
         `open` matches its patterns (`shipper.sources.claims`); `open` does it if not done before."""
         if self._claimant is not None:
-            self._claimant.restore(_saved_streams(saved), (saved or {}).get("finished"))
+            self._claimant.restore(_saved_streams(saved, self.label), (saved or {}).get("finished"))
         self._claimed = True
+
+    def inherit(self, states: Sequence[dict[str, Any]]) -> None:
+        """The checkpoints of file inputs no longer configured, after every file input's `claim`
+        (the claims are shared: once for all): a file of theirs that this input or another takes
+        is read on from where they left it (`Claimant.leave`)."""
+        if self._claimant is not None:
+            self._claimant.leave(states)
 
     # -- the Follower protocol ----------------------------------------------------------------
     def open(self, saved: dict[str, Any] | None) -> list[Polled]:
         if not self._claimed:
             self.claim(saved)
         self._first_run = saved is None
-        self._streams = _saved_streams(saved)
+        self._streams = _saved_streams(saved, self.label)
         out: list[Polled] = []
         self._scan(self._clock(), out)
         self._first_run = False
@@ -118,7 +117,7 @@ class FileFollower:
         first, self._turn, read = self._turn % max(1, len(streams)), 0, 0
         for i, t in enumerate(streams[first:] + streams[:first]):
             before = t.read
-            self._read(t, now, out)
+            self._reader.read(t, now, out)
             read += max(0, t.read - before)
             if read >= READ_BYTES:  # one read's worth: the rest wait for the next poll
                 self._turn = first + i + 1
@@ -151,9 +150,6 @@ class FileFollower:
             t.close()
 
     # -- matching files -------------------------------------------------------------------------
-    def _sid(self, t: Tracked) -> str:
-        return f"{self.key}/{t.key}"
-
     def _by_sid(self, source_id: str) -> Tracked | None:
         key = source_id.rpartition("/")[2]
         return next((t for t in self._streams if t.key == key), None)
@@ -168,7 +164,8 @@ class FileFollower:
         self._next_scan = now + float(self.cfg.scan_interval)
         found = self._match()
         if self._claimant is not None:
-            self._streams += self._claimant.keep_out(found, now)
+            lost = any(t.lost is not None and not t.busy for t in self._streams)
+            self._streams += self._claimant.keep_out(found, now, lost)
         by_ident = {t.ident: t for t in self._streams if t.ident is not None}
         rest: list[tuple[tuple[int, int], str, os.stat_result]] = []
         for t in self._streams:
@@ -226,16 +223,18 @@ class FileFollower:
         fp = fingerprint(head.data)
         t = Tracked(key=f"{ident[1]:x}-{fp[:12]}", fp=fp, fp_len=len(head.data), fp_at=head.at, path=path,
                     first_path=path, dev=ident[0], ino=ident[1], updated=now, present=True, disk=st.st_size)
+        left = self._claimant.left(ident, head.data) if self._claimant is not None else None
+        if left is not None:  # read by an input no longer configured: on from where it was acknowledged
+            t.read = t.seen = t.committed = t.shipped = left.offset
+            t.done = left.done
+        elif self._first_run and self.cfg.start == "tail":
+            t.done = head.compressed  # history: not read when starting at the end
+            t.read = t.seen = t.committed = t.shipped = 0 if t.done else self._tail_offset(path, st.st_size)
         if head.compressed:
             t.dev = t.ino = None
             t.present = False
             t.copies = [list(ident)]
-            if self._first_run and self.cfg.start == "tail":
-                t.done = True  # history: not read when starting at the end
-            else:
-                t.archive = path
-        elif self._first_run and self.cfg.start == "tail":
-            t.read = t.seen = t.committed = t.shipped = self._tail_offset(path, st.st_size)
+            t.archive = None if t.done else path
         self._streams.append(t)
 
     def _adopt(
@@ -262,17 +261,14 @@ class FileFollower:
             self._streams.remove(t)
             if t.done:
                 continue
-            out.append(End(self._sid(t), None))  # (also when not read in this run: the daemon forgets it too)
+            out.append(End(self._reader.sid(t), None))  # (also when not read in this run: the daemon forgets it too)
             if t.lost is not None:
                 out.append(Gap(t.updated or None, now, (
                     f"{t.path} was {t.lost} (copytruncate?) after shipper had read {t.read:,} bytes of it; lines "
                     "written to it after that and before the truncation may be missing: no copy of the old content "
                     f"is among the input's files. Match the rotated copies too (e.g. {t.first_path}*) to read them")))
-            elif t.shipped < t.size:
-                out.append(Gap(t.updated or None, now, (
-                    f"{t.path} was removed or replaced before shipper read it to its end (shipped up to byte "
-                    f"{t.shipped:,} of {t.size:,} read); lines written after that may be missing. Keep rotated files "
-                    f"matched by the input's paths (e.g. {t.first_path}*) so that they can be read")))
+            elif t.shipped < t.held:
+                out.append(Gap(t.updated or None, now, _vanished(t)))
 
     def _tail_offset(self, path: str, size: int) -> int:
         try:
@@ -284,137 +280,30 @@ class FileFollower:
         finally:
             os.close(fd)
 
-    # -- reading ----------------------------------------------------------------------------------
-    def _read(self, t: Tracked, now: float, out: list[Polled]) -> None:
-        self._read_some(t, now, out)
-        if t.nul_runs:
-            self._say_nuls(t)
-
-    def _say_nuls(self, t: Tracked) -> None:
-        """NUL runs dropped before lines (`shipper.sources.lines`): counted, and said once per content."""
-        runs, t.nul_runs = t.nul_runs, []
-        self.counters["nul_bytes_skipped"] += sum(n for _, n in runs)
-        offset, n = runs[0]
-        self._warn(f"nul:{t.key}", (
-            f"shipper: {t.path}: dropped a run of {n:,} NUL bytes before the line at byte {offset:,} (the line is "
-            "tagged nul_bytes_skipped). A writer that does not open the file in append mode leaves such a run after "
-            "logrotate's copytruncate: open it with O_APPEND, or rotate with create instead of copytruncate"))
-
-    def _read_some(self, t: Tracked, now: float, out: list[Polled]) -> None:
-        if t.archive is not None:
-            self._read_archive(t, out)
-            return
-        if t.fd is None and not self._open_plain(t):
-            return
-        assert t.fd is not None
-        try:
-            st = os.fstat(t.fd)
-            if not same_content(t, st.st_size):
-                self._replaced(t, now, out)
-                return
-            t.disk = st.st_size
-            widen_fingerprint(t, st.st_size)
-            if st.st_size > t.seen:
-                self._grew(t, st, now, out)
-            else:
-                self._idle(t, st, now, out)
-        except OSError as exc:
-            self._warn(t.path, f"shipper: cannot read {t.path}: {exc.strerror}; trying again")
-
-    def _open_plain(self, t: Tracked) -> bool:
-        if not (t.present or t.elsewhere) or t.ident is None:
-            return False
-        try:
-            fd = os.open(t.path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as exc:
-            self._warn(t.path, f"shipper: cannot open {t.path}: {exc.strerror}; "
-                       "run shipper as a member of the group that may read it (e.g. adm)")
-            return False
-        st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != t.ident:  # replaced between the scan and now
-            os.close(fd)
-            return False
-        t.fd = fd
-        return True
-
-    def _grew(self, t: Tracked, st: os.stat_result, now: float, out: list[Polled]) -> None:
-        if t.fmt is None and not self._set_format(t, plain_format(t, self.cfg.format), st.st_mtime):
-            return
-        out += read_plain(t, st.st_size, final=False, cap=self._cap)
-        t.size, t.updated, t.idle_sent = max(t.size, t.seen), now, False
-
-    def _idle(self, t: Tracked, st: os.stat_result, now: float, out: list[Polled]) -> None:
-        idle_for = now - t.updated
-        if idle_for < float(self.cfg.flush_after):
-            return
-        if t.fmt is None and not self._set_format(t, plain_format(t, self.cfg.format), st.st_mtime):
-            return  # (content read to its end before a restart: it has no format yet)
-        if t.read < st.st_size:  # a last line that never got its newline
-            out += read_plain(t, st.st_size, final=True, cap=self._cap)
-        if not t.idle_sent:
-            out.append(Idle(self._sid(t), t.read))
-            t.idle_sent = True
-        if t.elsewhere is not None:  # under a name only another input matches: followed while it is a live name
-            rotated = rotated_name(t.path)
-        else:
-            rotated = not t.present or t.path != t.first_path or rotated_name(t.path)
-        if rotated and idle_for >= self._close_after:
-            self._end(t, out)
-
-    def _end(self, t: Tracked, out: list[Polled]) -> None:
-        t.close()
-        t.ended = True
-        self._hold()  # (read to its end: once let go of, other inputs take it as read)
-        out.append(End(self._sid(t), TextMark(t.read, t.read, done=True)))
-
-    def _replaced(self, t: Tracked, now: float, out: list[Polled]) -> None:
-        """The plain file lost the content read so far (copytruncate, or rewritten in place):
-        go on in a copy if one is matched; the file itself becomes a new stream at the next scan."""
-        path = t.path
-        t.close()
-        t.dev = t.ino = None
-        t.present = False
-        t.lost = "truncated or rewritten"
-        self._scan(now, out)
-        if t in self._streams and (t.busy or t.archive is not None):
-            t.lost = None
-            self._log(f"shipper: {path} was truncated; reading the rest of its old content from {t.path}")
-
-    def _read_archive(self, t: Tracked, out: list[Polled]) -> None:
-        try:
-            if t.stream is None:
-                mtime = open_archive(t, self.cfg.format, self._cap)
-                if not self._set_format(t, t.fmt or "syslog", mtime):
-                    return
-            chunks, finished = read_archive(t)
-        except InputError as exc:
-            self._warn(t.path, f"shipper: {exc}")
-            chunks, finished = [], True
-        out += chunks
-        t.size = max(t.size, t.read)
-        if finished:
-            self._end(t, out)
-
-    def _set_format(self, t: Tracked, fmt: str, mtime: float | None) -> bool:
-        if fmt not in FOLLOWED_FORMATS:
-            self._warn(t.path, f"shipper: {t.path} looks like {fmt}, which a file input cannot follow; skipping it "
-                       "(use a journal input with path: for journal files, `shipper replay` for dumps)")
-            t.close()
-            t.done = True
-            return False
-        t.fmt = fmt
-        t.origin = origin_of(t, self._sid(t), mtime)
-        return True
-
     def _warn(self, path: str, message: str) -> None:
         if path not in self._warned:
             self._warned.add(path)
             self._log(message)
 
 
-def _saved_streams(saved: dict[str, Any] | None) -> list[Tracked]:
-    """The content streams of a saved checkpoint."""
-    streams = [Tracked.from_json(d) for d in (saved or {}).get("files", [])]
+def _saved_streams(saved: dict[str, Any] | None, label: str) -> list[Tracked]:
+    """The content streams of a saved checkpoint (of the input reading ``label``)."""
+    try:
+        streams = [Tracked.from_json(d) for d in (saved or {}).get("files", [])]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ConfigError(f"the checkpoint of the input reading {label} is damaged (a file entry lacks a field or "
+                          "holds a wrong value: edited by hand?)",
+                          hint="move that input's file in STATE_DIR/checkpoints/ away to start it afresh (already "
+                               "shipped events are recognised by id and not stored twice)") from None
     for t in streams:
         t.copies = [] if not t.done else t.copies  # copies of unfinished content are looked at again
     return streams
+
+
+def _vanished(t: Tracked) -> str:
+    """What was lost with a file removed or replaced before all of it was shipped: from how far the
+    output acknowledged (or the disk buffer took) to the file's end at the last look, read or not."""
+    held = t.held
+    return (f"{t.path} was removed or replaced before shipper shipped all of it: the {held - t.shipped:,} bytes "
+            f"after byte {t.shipped:,} (of {held:,}) were not shipped and are lost. Keep rotated files matched by the "
+            f"input's paths (e.g. {t.first_path}*) so that they can be read")

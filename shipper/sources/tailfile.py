@@ -45,6 +45,7 @@ class Tracked:
     done: bool = False  # read to its end for good (a rotated file): its copies are never read
     copies: list[list[int]] = field(default_factory=list)  # [dev, ino] of copies (archives) of it
     fp_at: int = 0  # where the fingerprinted bytes start: after the content's leading NULs (`Head.at`)
+    disk_before: int = 0  # the plain file's size at the last look of an earlier run (saved as "disk")
     # At run time only:
     read: int = 0  # offset of the next byte to read
     fd: int | None = None
@@ -56,7 +57,7 @@ class Tracked:
     present: bool = False  # the plain file was matched by the last scan
     elsewhere: str | None = None  # not matched, but another input's patterns match it: that input (read on here)
     seen: int = 0  # how far the file was looked at (read, or held back as an incomplete line)
-    disk: int = 0  # the plain file's size at the last look
+    disk: int = 0  # the plain file's size at the last look (in this run: `disk_before` is an earlier one's)
     idle_sent: bool = True
     ended: bool = False  # `End` was reported: waiting to be acknowledged, then dropped
     lost: str | None = None  # how the plain file lost the content ("truncated or rewritten")
@@ -71,6 +72,12 @@ class Tracked:
         return head_matches(head.data, self.fp, self.fp_len)
 
     @property
+    def held(self) -> int:
+        """How big the content was at the last look, in this run or an earlier one: what vanishes
+        with the file, read or not."""
+        return max(self.size, self.disk, self.disk_before)
+
+    @property
     def busy(self) -> bool:
         """The content is being read from somewhere (or needs no more reading)."""
         return self.done or self.ended or self.fd is not None or self.archive is not None or self.present
@@ -79,7 +86,8 @@ class Tracked:
         return {
             "key": self.key, "path": self.path, "first_path": self.first_path, "dev": self.dev, "ino": self.ino,
             "fp": self.fp, "fp_len": self.fp_len, "offset": self.committed, "shipped": self.shipped,
-            "size": self.size, "updated": self.updated, "done": self.done, "copies": self.copies,
+            "size": self.size, "disk": max(self.disk, self.disk_before), "updated": self.updated, "done": self.done,
+            "copies": self.copies,
             **({"fp_at": self.fp_at} if self.fp_at else {}),  # (a file starting with text: as before)
         }
 
@@ -89,6 +97,7 @@ class Tracked:
             key=str(d["key"]), fp=str(d["fp"]), fp_len=int(d["fp_len"]), path=str(d["path"]),
             first_path=str(d.get("first_path", d["path"])), dev=d.get("dev"), ino=d.get("ino"),
             committed=int(d["offset"]), shipped=int(d.get("shipped", 0)), size=int(d.get("size", 0)),
+            disk_before=int(d.get("disk", 0)),
             updated=float(d.get("updated", 0.0)), done=bool(d.get("done", False)),
             copies=[list(map(int, c)) for c in d.get("copies", [])], fp_at=int(d.get("fp_at", 0)),
         )

@@ -78,11 +78,11 @@ def run_command(name: str, argv: list[str], env: Env) -> int:
 
 
 def out(env: Env) -> str:
-    return env.stdout.getvalue()  # type: ignore[attr-defined, no-any-return]
+    return env.stdout.getvalue()  # type: ignore[attr-defined]
 
 
 def err(env: Env) -> str:
-    return env.stderr.getvalue()  # type: ignore[attr-defined, no-any-return]
+    return env.stderr.getvalue()  # type: ignore[attr-defined]
 
 
 @contextmanager

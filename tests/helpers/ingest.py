@@ -30,7 +30,7 @@ from shipper.setup.hint_script import EXITED, SOURCE, STEP
 
 from .painless_conditions import Ctx, Failure, condition, to_string
 
-TRANSCRIBED = "dd1167d3b61b"  # sha256(SOURCE)[:12] of the script `hint_script` transcribes
+TRANSCRIBED = "b513799ccc13"  # sha256(SOURCE)[:12] of the script `hint_script` transcribes
 
 
 def run(body: dict[str, Any], doc: Ctx) -> Ctx:
@@ -194,6 +194,20 @@ def _put_value(raw: str, how: str) -> str:
     return value
 
 
+def _user_manager(doc: Ctx) -> bool:
+    sd = doc.get("systemd")
+    if isinstance(sd, dict) and sd.get("user_unit") is not None and to_string(sd["user_unit"]) != "":
+        return True
+    proc = doc.get("process")
+    if not isinstance(proc, dict) or proc.get("name") is None or to_string(proc["name"]) != hints.SERVICE_MANAGER:
+        return False
+    return proc.get("pid") is not None and to_string(proc["pid"]) != "1"
+
+
+def _pick(texts: dict[str, Any], user: bool) -> Any:
+    return texts["user_hint"] if user and texts.get("user_hint") is not None else texts["hint"]
+
+
 def _fill(pieces: list[list[str]], values: dict[str, str], defaults: dict[str, str],
           placeholders: dict[str, str]) -> str:
     out = ""
@@ -225,10 +239,11 @@ def hint_script(ctx: Ctx, params: dict[str, Any]) -> None:
     unit = values.get("unit")
     if unit is not None and "." in unit:
         values["unit_type"] = unit[unit.rfind(".") + 1 :]
-    hint = step["hint"]
+    user = _user_manager(ctx)
+    hint = _pick(step, user)
     for variant in step["variants"]:
         if all(values.get(name) in allowed for name, allowed in variant["when"].items()):
-            hint = variant["hint"]
+            hint = _pick(variant, user)
             break
     ctx["rootcause"]["hint"] = _fill(hint, values, step["defaults"], step["placeholders"])
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Mapping
 
 JOURNAL_REMOTE = Path("/lib/systemd/systemd-journal-remote")
 
@@ -20,7 +21,7 @@ DEFAULT_HOSTNAME = "gorp"
 _BASE_REALTIME = 1_504_104_947_000_000  # 2017-08-30T14:55:47Z, the seed incident
 
 
-def export_entry(fields: dict[str, str | bytes], *, seq: int = 0) -> bytes:
+def export_entry(fields: Mapping[str, str | bytes], *, seq: int = 0) -> bytes:
     """One entry in ``journalctl -o export`` form (ends with the blank separator line).
 
     ``__REALTIME_TIMESTAMP`` (µs) and ``__MONOTONIC_TIMESTAMP`` default to values that grow with

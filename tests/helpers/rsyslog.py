@@ -15,7 +15,8 @@ def maillog_and_messages(tmp_path: Path, incidents: int) -> list[Path]:
     moved so that both files run in time order (a second per filler line)."""
     seed = (DATA / "seed" / "messages-sendmail.log").read_text().splitlines()
     filler = (CORPUS / "real" / "loghub" / "Linux_2k.log").read_text().splitlines()
-    maillog, messages = [], []
+    maillog: list[str] = []
+    messages: list[str] = []
     second = 0
     for n in range(incidents):
         for line in filler[(n * 97) % 1800 :][:150]:

@@ -108,8 +108,8 @@ def _session(tmp_path: Path, tail: bool, output: str = "elasticsearch") -> Any:
     env = Env()
     session = Session(make_plan(load_config(config), env, print, env), print, Stats())
     if not tail:
-        session._tail = None
-    assert (session._tail is not None) is (tail and express.NATIVE and output == "elasticsearch")
+        session._batches._tail = None
+    assert (session._batches._tail is not None) is (tail and express.NATIVE and output == "elasticsearch")
     return session
 
 
@@ -151,7 +151,7 @@ def test_the_daemon_encodes_its_batches_with_the_tail_as_without(tmp_path: Path)
             batch = copy.deepcopy(docs[start : start + 256])
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(Tail, "add", counted)
-                _, read, finish = session._recognised(batch, "s", None)
+                _, read, finish = session._batches._recognised(batch, "s", None)
             session._enrichers[1].enrich(roles_of(read))  # what `Order` does, for one input
             out += finish().encoded[session.plan.sink_name]
     assert got == expected

@@ -120,7 +120,9 @@ def test_the_corpus_journals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         path.write_bytes(zstandard.ZstdDecompressor().decompress(f.read_bytes(), max_output_size=1 << 28))
     paths = sorted(directory.iterdir())
     taken = same_with_and_without(monkeypatch, paths, (501, 20000))
-    assert taken > 10757 * 0.8, f"the lane took {taken} of 10,757 entries"
+    # (the service manager's "Started ..." entries, about 1,200 here, go to Python since session 16:
+    # a start of a unit that failed before is kept, `systemd.unit_started`, which the lane cannot tell)
+    assert taken > 10757 * 0.75, f"the lane took {taken} of 10,757 entries"
     assert same_with_and_without(monkeypatch, paths, (20000,), {"store": encode_rows}) == taken  # the store's rows
 
 

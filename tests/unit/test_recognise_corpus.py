@@ -24,8 +24,8 @@ NOT_FAILURES = re.compile(
     r"enforcing bootstrap checks"  # INFO: the node runs in production mode
     r"|status=0/SUCCESS"  # a successful exit in a status block
 )
-# Files that are not log input: provenance tables, `journalctl -o verbose` (not a format shipper reads).
-SKIP = {"SOURCES.md", "README", "failures.verbose.txt"}
+# Files that are not log input: provenance tables.
+SKIP = {"SOURCES.md", "README"}
 
 
 def _files() -> list[Path]:

@@ -15,10 +15,12 @@ from shipper.sinks.local import LocalStore
 
 SEED_HEADLINE = (
     "sendmail.service failed (exit 71, EX_OSERR) — cause: sendmail could not bind its daemon socket: "
-    "Address already in use (×3, 14:55:52–14:56:02) — hint: sendmail collides with itself: daemon Daemon1 is "
-    "a second DaemonPortOptions entry (one without Name=), and an earlier entry already holds the address — one "
-    "without Addr= binds 0.0.0.0 (INADDR_ANY), which includes 127.0.0.1, so the bind of the same port to "
-    "127.0.0.1 fails"
+    "Address already in use (×3, 14:55:52–14:56:02) — hint: daemon Daemon1 is a second DaemonPortOptions entry "
+    "(one without Name=) and an earlier one opened its socket, so two causes are likely, in this order. 1) Another "
+    "process holds the port (a second MTA such as postfix or exim, a stale sendmail, a container publishing port "
+    "25): check `ss -ltnp '( sport = :25 or sport = :587 )'` first. 2) If nothing else listens, sendmail collides "
+    "with itself — typically sendmail could not bind 127.0.0.1:25: an INADDR_ANY listener from another "
+    "DaemonPortOptions line already holds it"
 )
 
 
@@ -45,7 +47,7 @@ def test_causes_reads_the_seed_in_one_line(tmp_path: Path, env: Env) -> None:
     first = out.splitlines()[0]
     assert first.startswith("2017-08-30 14:56:07Z  gorp  ")
     assert SEED_HEADLINE in first
-    assert "remediation: 1. `grep -n DaemonPortOptions /etc/mail/sendmail.cf`" in out
+    assert "remediation: 1. `ss -ltnp '( sport = :25 or sport = :587 )'`" in out  # another listener first (s16)
     assert "also: sendmail daemon Daemon1 could not create its SMTP socket (×4, 14:55:47–14:56:02)" in out
     assert "exit status: EX_OSERR (71)" in out
     assert "events: 10 stored, 0 unparsed, 10 recognised" in out
@@ -132,7 +134,7 @@ def test_signatures_lists_every_signature(env: Env) -> None:
     assert "sendmail.bind_address_in_use  [cause]" in out
     assert "systemd.process_exited  [failure]" in out
     assert "elasticsearch.bootstrap_checks_failed  [summary]" in out
-    assert out.rstrip().endswith("24 signatures (elasticsearch.yaml, kernel.yaml, sendmail.yaml, systemd.yaml)")
+    assert out.rstrip().endswith("26 signatures (elasticsearch.yaml, kernel.yaml, sendmail.yaml, systemd.yaml)")
 
 
 def test_signatures_json(env: Env) -> None:

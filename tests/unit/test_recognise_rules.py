@@ -12,6 +12,7 @@ from shipper.errors import ConfigError
 from shipper.recognise.rules import load_files, load_rules, load_signatures
 
 ISSUE_IDS = {
+    "elasticsearch.container_exited_config",  # docker compose "NAME exited with code 78" (s16)
     "sendmail.bind_address_in_use",
     "sendmail.bind_failed",
     "sendmail.socket_failed",
@@ -34,6 +35,7 @@ ISSUE_IDS = {
     "systemd.oom_killed",
     "systemd.watchdog_timeout",
     "systemd.dependency_failed",
+    "systemd.unit_started",
     "kernel.oom_kill",
     "elasticsearch.did_not_exit_normally",
 }
@@ -79,7 +81,7 @@ def test_shipped_signatures_have_exactly_the_issue_ids() -> None:
 
 def test_shipped_signatures_are_complete() -> None:
     for sig in load_signatures():
-        assert sig.role in ("cause", "failure", "summary")
+        assert sig.role in ("cause", "failure", "summary", "recovery")
         assert sig.hint and sig.remediation and sig.docs and sig.title and sig.recognises
         assert all(p.prefilter for p in sig.patterns)
         assert all(d.startswith(("https://", "man:")) for d in sig.docs)
@@ -90,7 +92,9 @@ def test_roles_of_the_families() -> None:
     assert roles["elasticsearch.bootstrap_checks_failed"] == "summary"
     assert roles["sendmail.socket_wedged"] == "failure"
     systemd_causes = {"systemd.oom_killed", "systemd.watchdog_timeout"}  # the unit's lines that say why it failed
-    assert all(roles[i] == ("cause" if i in systemd_causes else "failure") for i in ISSUE_IDS if i.startswith("systemd."))
+    systemd_recoveries = {"systemd.unit_started"}  # a start after a failure: ends the incident
+    assert all(roles[i] == ("cause" if i in systemd_causes else "recovery" if i in systemd_recoveries else "failure")
+               for i in ISSUE_IDS if i.startswith("systemd."))
     assert roles["kernel.oom_kill"] == "cause" and roles["elasticsearch.did_not_exit_normally"] == "failure"
     assert all(roles[i] == "cause" for i in ISSUE_IDS if i.startswith("elasticsearch.bootstrap."))
 

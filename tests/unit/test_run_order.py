@@ -62,12 +62,12 @@ def test_a_stream_that_ends_in_the_poll_that_read_it_holds_nothing_back(tmp_path
                   _chunk("maillog", [line for line in lines if "sendmail" in line])]]
         monkeypatch.setattr(follower, "poll", lambda now: polls.pop() if polls else [])
         session.step()
-        assert len(session._order) == 1  # the failures wait: maillog's lines are pending, earlier
-        session._hand_on(time.monotonic() + 10, force=True)
+        assert len(session._batches.order) == 1  # the failures wait: maillog's lines are pending, earlier
+        session._batches.hand_on(time.monotonic() + 10, force=True)
         session.step()  # (maillog's idle: its held line is flushed)
-        session._hand_on(time.monotonic() + 10, force=True)
+        session._batches.hand_on(time.monotonic() + 10, force=True)
         session.step()
-        assert len(session._order) == 0
+        assert len(session._batches.order) == 0
     finally:
         assert session.close(30)
     assert [cause for _, cause, _ in _failures(tmp_path)] == ["sendmail.bind_address_in_use"] * 3
@@ -127,7 +127,7 @@ def test_an_input_that_keeps_up_holds_no_other_back_whatever_its_clock(tmp_path:
             monkeypatch.setattr(follower, "backlog", lambda: 0)
         for _ in range(30):
             session.step()
-            assert len(session._order) <= 2  # the turn's own batches, linked at the next
+            assert len(session._batches.order) <= 2  # the turn's own batches, linked at the next
     finally:
         assert session.close(30)
     assert polled == {"messages": 30, "maillog": 30}

@@ -24,7 +24,7 @@ EXPECTED: dict[str, str] = {
     "corpus/SOURCES.md": SYSLOG,  # a document quoting a few ES lines is not an ES log
     "corpus/derived/fedora37-no-rtc/failures.export": EXPORT,
     "corpus/derived/fedora37-no-rtc/failures.json": JSON,
-    "corpus/derived/fedora37-no-rtc/failures.verbose.txt": SYSLOG,
+    "corpus/derived/fedora37-no-rtc/failures.verbose.txt": "journal-verbose",
     "corpus/derived/fedora37-no-rtc/journal.short-iso.log": SYSLOG,
     "corpus/derived/fedora37-no-rtc/unit-lifecycle.short-iso.log": SYSLOG,
     "corpus/excerpts/elasticsearch/es-k8s-logging-ek.log": ES,

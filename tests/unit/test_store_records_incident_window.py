@@ -51,7 +51,7 @@ def test_causes_links_with_the_window_the_store_was_written_with(tmp_path: Path)
     assert err == ""
     assert _causes(store) == (as_written, "")  # no config: the store's window, not the default
     by_default, _ = _causes(default)
-    assert len(as_written["incidents"]) == 21 and len(by_default["incidents"]) == 13
+    assert len(as_written["incidents"]) == 17 and len(by_default["incidents"]) == 14
     hints = [i["hint"] for i in as_written["incidents"] if "no recognised error" in i["hint"]]
     assert hints and all("in the last 1 second;" in h for h in hints)
     ten_minutes = _window_config(tmp_path, "10m")

@@ -91,7 +91,7 @@
   function consequences(inc) { return inc.consequences || []; }  // the dependency failures it caused (causes.py)
   function searchable(inc) {
     if (inc._text === undefined) {
-      inc._text = [inc.headline, inc.hint, inc.remediation, inc.failure ? inc.failure.title : '']
+      inc._text = [inc.headline, inc.hint, inc.remediation, inc.summary_hint || '', inc.failure ? inc.failure.title : '']
         .concat(inc.causes.map(function (c) { return c.title + ' ' + c.message; }), consequences(inc)).join(' ').toLowerCase();
     }
     return inc._text;
@@ -219,7 +219,7 @@
   }
   function row(label, content) { return content ? [el('dt', '', [label]), el('dd', '', [content])] : []; }
   function title(inc) {
-    var unit = inc.unit || 'a unit';
+    var unit = inc.subject || inc.unit || 'a unit';
     if (inc.failure) return unit + ' failed' + (inc.failure.label ? ' (' + inc.failure.label + ')' : '');
     if (inc.summary) return unit + ': ' + inc.summary;
     return unit + ': errors, no failure seen';
@@ -231,6 +231,10 @@
   function consequenceList(inc) {  // as `shipper causes` prints them ("consequences: ..."), one a line
     var list = consequences(inc);
     return list.length ? el('ul', 'also consequences', list.map(function (t) { return el('li', '', [t]); })) : null;
+  }
+  function runningAgain(inc) {  // as `shipper causes` says it: the unit's start that ended the incident
+    if (!inc.recovered) return null;
+    return 'at ' + (inc.recovered.slice(0, 10) === inc.when.slice(0, 10) ? clock(inc.recovered) : when(inc.recovered));
   }
   function exitStatus(f) {
     if (!f) return null;
@@ -277,8 +281,11 @@
       row('Cause', cause ? causeBlock(cause) : 'no cause found among the recognised lines'),
       row('Also seen', also.length ? el('ul', 'also', also) : null),
       row('Consequences', consequenceList(inc)),
+      row('Running again', runningAgain(inc)),
       row('Hint', inc.hint ? el('div', 'hint', [rich(inc.hint)]) : null),
       row('Remediation', inc.remediation ? el('div', '', [rich(inc.remediation)]) : null),
+      row('Overall', inc.summary_hint ? el('div', 'hint', [rich(inc.summary_hint)].concat(
+        inc.summary_remediation ? [el('div', '', [rich(inc.summary_remediation)])] : [])) : null),
       row('Docs', docs(inc.docs)),
       row('Lines', lines(inc))));
     var node = el('article', 'incident' + kind, [
