@@ -39,12 +39,13 @@ setup(
             "shipper.parallel._express",
             sources=[
                 f"shipper/parallel/_express{part}.c"
-                for part in ("", "_codec", "_lines", "_docs", "_journal", "_journal_doc")
+                for part in ("", "_codec", "_lines", "_docs", "_starts", "_journal", "_journal_claims", "_journal_doc")
             ],
             depends=[
                 "shipper/_cbytes.h",
                 "shipper/parallel/_express.h",
                 "shipper/parallel/_express_journal.h",
+                "shipper/parallel/_express_journal_claims.h",
                 "shipper/sources/_journalpack.h",
             ],
             optional=True,

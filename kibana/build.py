@@ -11,6 +11,7 @@ The dashboard's charts are Lens panels stored by value; its table of hints is th
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `python kibana/build.py` from a checkout: the signatures come from shipper
 
+from shipper.enrich.hints import TEXT, pieces  # noqa: E402
 from shipper.enrich.sendmail import sendmail_idents  # noqa: E402
 from shipper.recognise.rules import load_rules  # noqa: E402
 
@@ -29,6 +31,7 @@ PANEL_VERSION = "8.9.0"  # the Lens state below is the 8.9+ form (formBased data
 TYPE_VERSIONS = {"index-pattern": "8.0.0", "search": "8.0.0", "dashboard": "8.9.0"}
 
 Obj = dict[str, Any]
+RULES = load_rules()
 
 
 def saved_object(kind: str, oid: str, attributes: Obj, references: list[Obj]) -> Obj:
@@ -49,13 +52,31 @@ def dumps(value: Any) -> str:
 
 # ---------------------------------------------------------------- data view
 
-HINT_FORMAT = {
-    "id": "color",
-    "params": {
-        "fieldType": "string",
-        "colors": [{"range": "-Infinity:Infinity", "regex": ".", "text": "#3f2a00", "background": "#fdf1cf"}],
-    },
-}
+AMBER = {"text": "#3f2a00", "background": "#fdf1cf"}  # a problem: a failure, its cause, a summary
+GREEN = {"text": "#0b3d20", "background": "#d9f2e3"}  # no problem: the unit runs again, the host booted (roles recovery, boot)
+
+
+def js_regex(text: str) -> str:
+    """``text`` as a regular expression that JavaScript (Kibana's color format) and Python read alike."""
+    return re.sub(r"[\\^$.*+?()\[\]{}|/]", r"\\\g<0>", text)
+
+
+def recovery_hint_regexes() -> list[str]:
+    """For each recovery (or boot) signature, the longest text of its hint that no log value fills
+    in: a hint that has it says the unit runs again (or the host booted), not what went wrong."""
+    return sorted({js_regex(max((t for how, t in pieces(s.hint) if how == TEXT), key=len))
+                   for s in RULES.signatures if s.role in ("recovery", "boot")})
+
+
+def color_format(rules: list[tuple[str, dict[str, str]]]) -> Obj:
+    """Kibana's color format for a string field: the LAST rule whose regex matches a value colors it."""
+    return {"id": "color", "params": {"fieldType": "string", "colors": [
+        {"range": "-Infinity:Infinity", "regex": regex, **colors} for regex, colors in rules]}}
+
+
+CAUSE_HINT_FORMAT = color_format([(".", AMBER)])
+HINT_FORMAT = color_format([(".", AMBER), *((r, GREEN) for r in recovery_hint_regexes())])
+ROLE_FORMAT = color_format([("^(cause|failure|summary)$", AMBER), ("^(recovery|boot)$", GREEN)])
 DOCS_FORMAT = {
     "id": "url",
     "params": {"type": "a", "urlTemplate": "{{value}}", "labelTemplate": "{{value}}", "openLinkInNewTab": True},
@@ -84,7 +105,8 @@ def data_view() -> Obj:
         "fieldAttrs": dumps({field: {"customLabel": label} for field, label in LABELS.items()}),
         "fieldFormatMap": dumps({
             "rootcause.hint": HINT_FORMAT,
-            "rootcause.cause.hint": HINT_FORMAT,
+            "rootcause.cause.hint": CAUSE_HINT_FORMAT,
+            "rootcause.role": ROLE_FORMAT,
             "rootcause.docs": DOCS_FORMAT,
         }),
         "fields": "[]",
@@ -101,12 +123,25 @@ def data_view() -> Obj:
 # ---------------------------------------------------------------- saved searches
 
 INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
-# The process names sendmail logs under (sendmail, Debian's sm-mta, ...): the signatures' list.
-SENDMAIL_NAMES = sorted(sendmail_idents(load_rules()))
+# The process names sendmail logs under (sendmail, Debian's sm-mta, ...) and its units (what a
+# `journalctl -o with-unit` line names instead: it has no process.name): the signatures' lists.
+SENDMAIL_NAMES = sorted(sendmail_idents(RULES))
+SENDMAIL_UNITS = sorted(u.unit for f in RULES.families if f.name == "sendmail" for u in f.units)
+
+
+def sendmail_query() -> str:
+    names = " or ".join(map(json.dumps, SENDMAIL_NAMES))
+    units = "".join(f" or systemd.unit: {json.dumps(u)}" for u in SENDMAIL_UNITS)
+    return f'(process.name: ({names}){units} or rootcause.signature: sendmail.*) and message: "SYSERR"'
+
+
 SEARCHES: list[tuple[str, str, str, str, list[str]]] = [
     (
         "shipper-root-causes", "Root causes",
-        "Every recognised event: the failures, the errors that caused them, and the hint attached to each.",
+        "Every recognised line, with its role and hint: the failures (failure), the errors that caused them "
+        "(cause), the lines that sum several up (summary), and the starts of a unit that had failed, which "
+        "end its incident (recovery: running again), and in text logs the kernel's banner at boot, which ends "
+        "the host's incidents (boot).",
         "rootcause.signature: *",
         ["host.name", "rootcause.unit", "rootcause.role", "rootcause.signature", "message", "rootcause.hint"],
     ),
@@ -119,9 +154,10 @@ SEARCHES: list[tuple[str, str, str, str, list[str]]] = [
     ),
     (
         "shipper-sendmail-syserr", "sendmail SYSERR",
-        f"Every sendmail SYSERR line (logged as {', '.join(SENDMAIL_NAMES[:-1])} or {SENDMAIL_NAMES[-1]}), "
+        f"Every sendmail SYSERR line (logged as {', '.join(SENDMAIL_NAMES[:-1])} or {SENDMAIL_NAMES[-1]}, "
+        f"or by {' or '.join(SENDMAIL_UNITS)} in a `journalctl -o with-unit` dump), "
         "recognised or not, with the daemon and the hint when there is one.",
-        f"process.name: ({' or '.join(map(json.dumps, SENDMAIL_NAMES))}) and message: \"SYSERR\"",
+        sendmail_query(),
         ["host.name", "sendmail.daemon", "rootcause.signature", "error.message", "message", "rootcause.hint"],
     ),
     (
@@ -179,9 +215,11 @@ def latest(field: str, label: str, data_type: str = "string") -> Obj:
             "params": {"sortField": "@timestamp", "showArrayValues": False}}
 
 
-def last_seen() -> Obj:
-    return {"customLabel": True, "dataType": "date", "isBucketed": False, "label": "Last event",
-            "operationType": "max", "scale": "ratio", "sourceField": "@timestamp", "params": {"emptyAsNull": True}}
+def last_seen(label: str, query: str) -> Obj:
+    """The time of the last event that ``query`` selects (a column filter: empty when none does)."""
+    return {"customLabel": True, "dataType": "date", "isBucketed": False, "label": label,
+            "operationType": "max", "scale": "ratio", "sourceField": "@timestamp", "params": {"emptyAsNull": True},
+            "filter": {"language": "kuery", "query": query}}
 
 
 # ---------------------------------------------------------------- dashboard panels
@@ -241,20 +279,27 @@ def xy(series: str, x_accessor: str, accessor: str, split: str | None = None, le
             "layers": [layer]}
 
 
+RECOVERY = 'rootcause.role: "recovery"'
 HOW_TO_READ = """\
 ### How to read this dashboard
 
 shipper tags each failure it recognises (`rootcause.role: failure`: a unit that failed, a daemon that \
-gave up) and the errors that caused it (`role: cause`), and groups them into one **incident** \
+gave up), the errors that caused it (`role: cause`) and lines that sum several up (`role: summary`: \
+Elasticsearch's "bootstrap checks failed"), and groups them into one **incident** \
 (`rootcause.incident`). The failure carries its cause (`rootcause.cause.*`: the line, how often it \
-repeated, from when to when) and a **hint**: the likely cause in order, how to tell, and the fix.
+repeated, from when to when) and a **hint**: the likely cause in order, how to tell, and the fix. \
+When the unit starts again (`role: recovery`: systemd's `Started ...` line of a unit that failed, or \
+logged errors, in the hour before) its incident ends, and carries the start; a later failure is a new incident. \
+In a text log the kernel's banner at boot (`role: boot`) ends the host's incidents.
 
 * **Incidents over time** - each bar counts incidents; an incident counts once under every signature \
-it involves (its cause and its failure).
+of its causes and failures (not under its start again).
 * **Top failing units / hosts** - where it happens most.
-* **Latest incidents** - one row per incident: the failure, the cause shipper linked to it, how often \
-the cause repeated, the exit status explained.
-* **Recognised lines and their hints** - every failure and cause line with its hint (open a row for the remediation and docs).
+* **Latest incidents** - one row per incident: its last event (its start again aside), when the unit was running \
+again (empty: no start seen), the failure, the cause shipper linked to it, how often the cause \
+repeated, the exit status explained.
+* **Recognised lines and their hints** - every recognised line with its role and hint: failures, causes \
+and summaries in amber, starts again and boots in green (open a row for the remediation and docs).
 
 Looking at an old archive? Widen the time range: the default is the last 7 days.
 Discover has the saved searches *Root causes*, *Unit failures*, *sendmail SYSERR* and \
@@ -295,7 +340,7 @@ def panels() -> list[Obj]:
     return [
         markdown_panel("how-to-read", (0, 0, 16, 16), HOW_TO_READ),
         lens_panel("incidents-over-time", (16, 0, 32, 16), "Incidents over time, by signature", "lnsXY",
-                   "rootcause.incident: *",
+                   f"rootcause.incident: * and not {RECOVERY}",
                    {"time": over_time(), "signature": top_values("rootcause.signature", "Signature", "incidents", 10),
                     "incidents": count_incidents()},
                    xy("bar_stacked", "time", "incidents", split="signature")),
@@ -307,7 +352,8 @@ def panels() -> list[Obj]:
                    xy("bar_horizontal", "host", "incidents", legend=False)),
         lens_panel("latest-incidents", (0, 28, 48, 16), "Latest incidents", "lnsDatatable", "rootcause.incident: *",
                    {"incident": top_values("rootcause.incident", "Incident", "last", 20),
-                    "last": last_seen(),
+                    "last": last_seen("Last event", f"not {RECOVERY}"),
+                    "running": last_seen("Running again", RECOVERY),
                     "host": latest("host.name", "Host"),
                     "unit": latest("rootcause.unit", "Unit"),
                     "failure": {**latest("rootcause.signature", "Failure"),
@@ -318,7 +364,8 @@ def panels() -> list[Obj]:
                    {"layerType": "data", "rowHeight": "auto", "headerRowHeight": "auto",
                     "sorting": {"columnId": "last", "direction": "desc"},
                     "columns": [{"columnId": c, "isTransposed": False} for c in
-                                ("incident", "last", "host", "unit", "failure", "cause", "repeated", "exit")]}),
+                                ("incident", "last", "running", "host", "unit", "failure", "cause", "repeated",
+                                 "exit")]}),
         search_panel("lines-with-hints", (0, 44, 48, 18), "Recognised lines and their hints"),
     ]
 

@@ -21,8 +21,9 @@ first (`shipper.sources.journal_boots`), and `IdAssigner.assign` adds their ``_B
 `shipper replay` marks them as it reads (the same rule in its read order): the mark reaches
 `IdAssigner.assign` as a tag of the document (`TAG_APART`), which it takes off.
 
-The key is hashed as UTF-8. Text read from bytes that are not UTF-8 (a line, a journal MESSAGE;
-tagged ``invalid_utf8``) reaches `IdAssigner.assign` with each such byte kept as surrogateescape
+The key is hashed as UTF-8. Text read from bytes that are not UTF-8 (a line; a journal entry's
+MESSAGE, host or process name; the message of an Elasticsearch JSON log line; tagged
+``invalid_utf8``) reaches `IdAssigner.assign` with each such byte kept as surrogateescape
 does (0xE9 as U+DCE9), which the key's UTF-8 encodes as such (surrogatepass): lines that differ
 only in those bytes get different ids. Once its id is given, such a document's text has them
 replaced with U+FFFD, as stored and sent (`settle`).

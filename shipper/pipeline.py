@@ -22,7 +22,7 @@ from shipper.acks import AckTracker
 from shipper.enrich.base import Enricher
 from shipper.enrich.incidents import Incidents
 from shipper.enrich.recognise import Recognise
-from shipper.event import TAG_TRUNCATED, TAG_UNPARSED, Batch, Doc
+from shipper.event import TAG_TIMESTAMP_ZONE_IGNORED, TAG_TRUNCATED, TAG_UNPARSED, Batch, Doc
 from shipper.ids import IdAssigner
 from shipper.parallel.express import Tail
 from shipper.parse.base import ParseContext, Parser
@@ -212,14 +212,17 @@ class Pipeline:
 
     @staticmethod
     def _count(items: list[T], docs: list[Doc], counters: Counter[str]) -> list[T]:
-        """Count ``items`` (one per document), and the unparsed and the truncated among ``docs``."""
+        """Count ``items`` (one per document), and the unparsed, the truncated and those whose zone
+        word was ignored among ``docs``."""
         counters["documents"] += len(items)
-        unparsed = truncated = 0
+        unparsed = truncated = zone_ignored = 0
         for doc in docs:
             tags = doc.get("tags")
             if tags is not None:
                 unparsed += TAG_UNPARSED in tags
                 truncated += TAG_TRUNCATED in tags
+                zone_ignored += TAG_TIMESTAMP_ZONE_IGNORED in tags
         counters["unparsed"] += unparsed
         counters["truncated"] += truncated
+        counters[TAG_TIMESTAMP_ZONE_IGNORED] += zone_ignored
         return items

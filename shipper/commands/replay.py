@@ -12,6 +12,7 @@ from shipper.config import load_config
 from shipper.config.model import YEARS, Config
 from shipper.env import Env
 from shipper.errors import ExitCode, UsageError
+from shipper.event import TAG_TIMESTAMP_ZONE_IGNORED
 from shipper.parse.base import ParseContext
 from shipper.pipeline import Pipeline, Summary, Window
 from shipper.sources.base import INPUT_FORMATS
@@ -72,7 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from shipper.commands.replay_notes import interrupted_note, relink_note, year_note
+    from shipper.commands.replay_notes import interrupted_note, relink_note, year_note, zone_note
     from shipper.enrich.chain import default_enrichers
     from shipper.enrich.incidents import Incidents
     from shipper.parse.dispatch import make_parser
@@ -128,6 +129,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
         for group in groups:
             if group.year_guess is not None and ctx.year is None:
                 env.stderr.write(year_note(group.year_guess, ctx.timezone) + "\n")
+        zone_ignored = summary.counters[TAG_TIMESTAMP_ZONE_IGNORED]
+        if zone_ignored:
+            env.stderr.write(zone_note(zone_ignored, ctx.timezone, _zone_whence(args, cfg)) + "\n")
     if summary.counters["read_errors"]:  # also with --quiet: something was not read
         env.stderr.write(read_errors_warning(summary.counters["read_errors"]) + "\n")
     note = relink_note(span, _es_options(args))
@@ -175,6 +179,15 @@ def _context(args: argparse.Namespace, cfg: Config, env: Env) -> ParseContext:
                          hint=f"give a year from {YEARS.start} to {YEARS.stop - 1}, such as 2017")
     year = args.year if args.year is not None else cfg.parse.year
     return ParseContext(timezone=tz, year=year, max_line_bytes=int(cfg.parse.max_line_bytes))
+
+
+def _zone_whence(args: argparse.Namespace, cfg: Config) -> str:
+    """Where the replay's zone came from (as `_context` chose it)."""
+    if args.timezone:
+        return "--timezone"
+    if cfg.parse.timezone:
+        return f"parse.timezone of {args.config}"
+    return "the machine's zone"
 
 
 def read_errors_warning(count: int) -> str:

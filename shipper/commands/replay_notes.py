@@ -1,6 +1,6 @@
 """What `shipper replay` tells the operator besides its counts: where a guessed year came from,
-what an interrupt left in the output, and, after a replay into Elasticsearch, how to link its
-events with those other runs sent there."""
+which stamps named a zone that is not the replay's, what an interrupt left in the output, and,
+after a replay into Elasticsearch, how to link its events with those other runs sent there."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from shipper.enrich.incidents import Incidents
+from shipper.event import TAG_TIMESTAMP_ZONE_IGNORED
 from shipper.sinks.replace_file import written_in_place
 from shipper.timeargs import zone
 
@@ -33,6 +34,16 @@ def year_note(guess: YearGuess, tz: str) -> str:
     return (f"replay: {guess.name}: RFC 3164 stamps carry no year: {whence}; a later day of the year is of the "
             f"year before); give --year (the year of the first line) if the log is older"
             f"{'' if guess.arrival else ', as a copied file is'}")
+
+
+def zone_note(count: int, tz: str, whence: str) -> str:
+    """``count`` events' stamps ended in a zone abbreviation that is not one of ``tz``'s (given by
+    ``whence``): they were read in ``tz`` (`shipper.parse.syslog_journalctl`)."""
+    what = "1 event's stamp ends" if count == 1 else f"{count:,} events' stamps end"
+    return (f"replay: {what} in a time zone abbreviation that is not one of {tz}'s (journalctl -o short-full "
+            f"writes the zone of the machine that wrote the logs, such as EDT for America/New_York); "
+            f"{'it was' if count == 1 else 'they were'} read in {tz} ({whence}) and tagged "
+            f"{TAG_TIMESTAMP_ZONE_IGNORED}: give --timezone (or parse.timezone) the zone the logs were written in")
 
 
 def _day(epoch: float, tz: str) -> str:

@@ -1,4 +1,4 @@
-"""What linking (`shipper.enrich.incidents`) reads of an event: its time, host, boot, program
+"""What linking (`shipper.enrich.incidents`) reads of an event: its time, host, boot, manager, program
 and PIDs."""
 
 from __future__ import annotations
@@ -40,3 +40,10 @@ def host_of(doc: Doc) -> str:
     """The host an event is from (``""``: none, as in a pasted status block)."""
     host = doc.get("host")
     return str(host.get("name", "")) if host else ""
+
+
+def manager_of(doc: Doc) -> int | None:
+    """The PID of the user manager that logged ``doc`` (``systemd[1562]: ...``), None for any other
+    process and for PID 1 (the system manager: one per boot, which a text log does not tell)."""
+    proc = doc.get("process")
+    return pid_of(doc) if proc and proc.get("name") == "systemd" else None

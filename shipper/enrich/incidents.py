@@ -13,7 +13,12 @@ An incident is the events of one failure of one unit on one host; they all carry
 * Journal invocation ids are an exact join: an event whose ``systemd.invocation_id`` differs from
   the incident's belongs to another run of the unit (a new incident). So are boots: an event whose
   ``journald.boot_id`` differs from the incident's joins nothing of it (a host's clock without an
-  RTC starts each boot at the same time).
+  RTC starts each boot at the same time). A text log tells no boot id: there the kernel's banner at
+  boot (``kernel: Linux version 6.0.7-301.fc37.aarch64 (...)``, role ``boot``: `_boot`) ends the
+  host's open incidents, and what follows it is never linked to what came before.
+* A user manager (``systemd[1562]``: process ``systemd``, not PID 1) runs one user's units for one
+  session: an event it logged joins no incident of another manager of the host (each login, each
+  boot has its own; a text log names no invocation or boot, but the manager's PID).
 * A start of the unit after its failure or errors (a ``recovery``: ``Started Sendmail Mail Transport
   Agent.``, kept by `shipper.enrich.nearby` only then) joins the unit's incident and ends it: a
   later cause or failure of the unit is a new incident, never linked to what came before the start.
@@ -59,10 +64,10 @@ are dropped once the newest event is a window past their last one (bounded memor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from shipper.enrich import hints
-from shipper.enrich.incident_fields import boot_of, epoch, host_of, named_pid, pid_of, program_of
+from shipper.enrich.incident_fields import boot_of, epoch, host_of, manager_of, named_pid, pid_of, program_of
 from shipper.enrich.moment import linking
 from shipper.enrich.nearby import OOM_KILL, OOM_WINDOW, killed_doc
 from shipper.enrich.recognise import UnitMap
@@ -100,6 +105,7 @@ class _Incident:
     consequences_only: bool = True  # only dependency failures joined it so far
     closed: bool = False  # a failure followed a known cause: the next cause starts a new incident
     boot: str | None = None  # the journal's boot id of its first event
+    manager: int | None = None  # the PID of the user manager that logged its events (`manager_of`)
     restarted: str | None = None  # @timestamp of the unit's start (a recovery) less than a window before it
     programs: set[str] = field(default_factory=set)  # the process names of its causes that tell no host
     pending: list[Doc] = field(default_factory=list)  # this batch's failures, relinked if a cause joins late
@@ -127,6 +133,9 @@ class Incidents:
         touched: list[_Incident] = []
         for doc in linking(docs):  # (the list is given back in its order)
             rc = doc["rootcause"]
+            if rc["role"] == "boot":  # (it joins nothing: it moves no window)
+                self._boot(doc)
+                continue
             stamp = doc["@timestamp"]
             ts = epoch(stamp)
             self._newest = max(self._newest, ts)
@@ -192,15 +201,25 @@ class Incidents:
         host = host_of(doc)
         self._starts[(host, rc.get("unit"))] = (ts, doc)
         inc = self._live(self._open.get((host, rc.get("unit"))), ts)
-        if inc is None or not _same_boot(inc, doc):
+        if inc is None or not _same_run(inc, doc):
             return
         rc["incident"] = inc.id
-        for key in [k for k, i in self._open.items() if i is inc]:
-            del self._open[key]
-        for pid in [p for p, i in self._by_pid.items() if i is inc]:
-            del self._by_pid[pid]
-        if self._last_failure.get(host, (0.0, None))[1] is inc:
-            del self._last_failure[host]
+        self._end(lambda i: i is inc)
+
+    def _boot(self, doc: Doc) -> None:
+        """The kernel's banner in a text log: the host started again, so its open incidents end
+        (in a journal the boot ids tell already, and its files' boots may come interleaved)."""
+        host = host_of(doc)
+        if host and boot_of(doc) is None:
+            self._end(lambda i: i.host == host)
+            self._kills.pop(host, None)
+            self._starts = {k: v for k, v in self._starts.items() if k[0] != host}
+
+    def _end(self, ended: Callable[[_Incident], bool]) -> None:
+        """Forget the open incidents for which ``ended`` holds: nothing joins them any more."""
+        self._open = {k: i for k, i in self._open.items() if not ended(i)}
+        self._by_pid = {p: i for p, i in self._by_pid.items() if not ended(i)}
+        self._last_failure = {h: f for h, f in self._last_failure.items() if not ended(f[1])}
 
     def _failure(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident:
         host = host_of(doc)
@@ -247,13 +266,13 @@ class Incidents:
         inactive), one incident of the unit that failed first."""
         host, unit, dependency = host_of(doc), rc.get("unit"), rc.get("dependency")
         if dependency:
-            return _of_boot(self._live(self._open.get((host, dependency)), ts), doc)
+            return _of_run(self._live(self._open.get((host, dependency)), ts), doc)
         if unit is None:
-            return _of_boot(self._previous(host, ts, UNNAMED_FAILURE_GAP), doc)
+            return _of_run(self._previous(host, ts, UNNAMED_FAILURE_GAP), doc)
         inc = self._open.get((host, unit))
         if inc is not None and self._joins(inc, doc, ts):
             return inc
-        along = _of_boot(self._previous(host, ts, _SAME_MOMENT), doc)
+        along = _of_run(self._previous(host, ts, _SAME_MOMENT), doc)
         if along is None or not along.consequences_only:
             return None
         if along.unit is None:
@@ -310,6 +329,8 @@ class Incidents:
 
     def _join(self, inc: _Incident, doc: Doc, ts: float) -> None:
         inc.last = max(inc.last, ts)
+        if inc.manager is None:
+            inc.manager = manager_of(doc)
         if self._is_consequence(doc["rootcause"]):
             return  # its invocation is its own unit's run, not the incident's
         inc.consequences_only = False
@@ -318,16 +339,17 @@ class Incidents:
             inc.invocations.add(str(invocation))
 
     def _joins(self, inc: _Incident, doc: Doc, ts: float) -> bool:
-        if ts - inc.last > self.window or not _same_boot(inc, doc):
+        if ts - inc.last > self.window or not _same_run(inc, doc):
             return False
         invocation = get_path(doc, "systemd.invocation_id")
         return invocation is None or not inc.invocations or invocation in inc.invocations
 
     def _new(self, doc: Doc, key: tuple[str, str | None], ts: float) -> _Incident:
         first_id = get_path(doc, "event.id") or f"{doc.get('@timestamp')}|{key[0]}|{key[1]}"
-        inc = _Incident(id=derived_id(first_id, "incident"), host=key[0], unit=key[1], last=ts, boot=boot_of(doc))
+        inc = _Incident(id=derived_id(first_id, "incident"), host=key[0], unit=key[1], last=ts, boot=boot_of(doc),
+                        manager=manager_of(doc))
         start = self._starts.get(key)
-        if start is not None and 0 <= ts - start[0] <= self.window and _same_boot(inc, start[1]):
+        if start is not None and 0 <= ts - start[0] <= self.window and _same_run(inc, start[1]):
             inc.restarted = start[1]["@timestamp"]
         self._open[key] = inc
         return inc
@@ -381,11 +403,12 @@ def _sums_up(inc: _Incident, rc: dict[str, Any], ts: float) -> bool:
     return rc["role"] == "summary" and 0 <= ts - inc.last <= _SAME_MOMENT
 
 
-def _same_boot(inc: _Incident, doc: Doc) -> bool:
-    """Whether ``doc`` may be of ``inc``'s boot (a syslog line tells none)."""
-    boot = boot_of(doc)
-    return boot is None or inc.boot is None or boot == inc.boot
+def _same_run(inc: _Incident, doc: Doc) -> bool:
+    """Whether ``doc`` may be of ``inc``'s boot (a syslog line tells none) and user manager."""
+    boot, manager = boot_of(doc), manager_of(doc)
+    return ((boot is None or inc.boot is None or boot == inc.boot)
+            and (manager is None or inc.manager is None or manager == inc.manager))
 
 
-def _of_boot(inc: _Incident | None, doc: Doc) -> _Incident | None:
-    return inc if inc is not None and _same_boot(inc, doc) else None
+def _of_run(inc: _Incident | None, doc: Doc) -> _Incident | None:
+    return inc if inc is not None and _same_run(inc, doc) else None

@@ -80,11 +80,14 @@ class Facts:
 @dataclass(slots=True)
 class Reads:
     """What the lines since `Nearby.watch` asked of the facts from before it: (kind, host, the
-    asking line's time, its unit) for each question not answered by a fact written since; and the
-    (kind, host) of the facts written since."""
+    asking line's time, its unit) for each question not answered by a fact written since; the
+    (kind, host) of the facts written since; and, per `stem_key`, the lowest and highest second of
+    the starts a lane took as dropped for certain (`Nearby.lane`), which asked whether a unit of
+    that stem was troubled then."""
 
     asked: list[tuple[str, str, float, str | None]] = field(default_factory=list)
     written: set[tuple[str, str]] = field(default_factory=set)
+    starts: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -129,12 +132,21 @@ def _answer(kind: str, fact: Fact | None, at: float, unit: str | None) -> str | 
     return fact[1] if 0 <= at - fact[0] <= DEPENDENCY_WINDOW and fact[1] != unit else None
 
 
+def _recent(fact: Fact | None, lowest: int, highest: int) -> Fact | None:
+    """``fact`` if a start in the seconds ``lowest`` to ``highest`` may end it, else None."""
+    return fact if fact is not None and lowest - RECOVERY_WINDOW - 1 <= fact[0] <= highest + 1 else None
+
+
 def continued(expected: Facts, start: Facts, end: Facts, reads: Reads) -> Facts | None:
     """The facts after a block read from ``start`` (``end`` then, ``reads`` what it asked), were it
-    read from ``expected``: None if a question of the block has another answer there; else
+    read from ``expected``: None if a question of the block has another answer there (for the
+    starts a lane took: if a troubled unit of their stem that recent differs); else
     ``expected``'s, but those the block wrote (``end``'s)."""
     for kind, host, at, unit in reads.asked:
         if _answer(kind, expected.get(kind, host), at, unit) != _answer(kind, start.get(kind, host), at, unit):
+            return None
+    for key, (lowest, highest) in reads.starts.items():
+        if _recent(expected.units.get(key), lowest, highest) != _recent(start.units.get(key), lowest, highest):
             return None
     kills, failed, units = dict(expected.kills), dict(expected.failed), dict(expected.units)
     for kind, host in reads.written:
@@ -213,6 +225,13 @@ class Nearby:
         """What was noted since `watch` (and stop noting)."""
         reads, self._reads = self._reads or Reads(), None
         return reads
+
+    def lane(self) -> tuple[dict[str, Fact], int, dict[str, list[int]] | None]:
+        """What the express lanes need to take a start that is dropped for certain, as a plain line
+        (shipper/parallel/_express_starts.c): the troubled units by `stem_key`, `RECOVERY_WINDOW`,
+        and where they note the starts they took (`Reads.starts`; None: not watched). The units
+        change as lines are read."""
+        return self._units, int(RECOVERY_WINDOW), None if self._reads is None else self._reads.starts
 
     def _ask(self, kind: str, host: str, at: float, unit: str | None) -> str | None:
         """`_answer` from ``host``'s last fact of ``kind``, noted if watched."""

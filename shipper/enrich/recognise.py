@@ -17,6 +17,9 @@ where the parser left them absent: structured journal values win).
   failure a "Dependency failed" line follows) is added by `shipper.enrich.nearby`.
 * Ordinary sendmail lines get their ``sendmail.*`` fields (`shipper.enrich.sendmail`) in the same
   pass: one loop over the batch touches each document once.
+* A document that names no process but a unit (``journalctl -o with-unit``: ``sendmail.service[123]``)
+  is matched as the process the signature files' ``units`` table gives that unit first
+  (`UnitMap.process`), as its lines in any other form are.
 """
 
 from __future__ import annotations
@@ -58,9 +61,22 @@ class UnitMap:
 
     def __init__(self, rules: Rules) -> None:
         self.by_process = {p: u.unit for u in rules.units for p in u.processes}
+        # unit -> the process its lines are matched as when they name none (the first listed; of a
+        # unit two files list, the first file's)
+        self.process_of = {u.unit: u.processes[0] for u in reversed(rules.units) if u.processes}
         self.by_dataset = {d: u.unit for u in rules.units for d in u.datasets}
         self.look_at = {u.unit: u.look_at for u in rules.units if u.look_at}
         self.defaults = {f.name: f.default_unit for f in rules.families}
+
+    def process(self, doc: Doc) -> str | None:
+        """The process a document that names none is matched as: the one the ``units`` table
+        gives its unit (``journalctl -o with-unit`` writes ``sendmail.service[123]``, not the
+        ident: sendmail); the user unit, where there is one, is the sender's. The document's
+        ``process.name`` stays unset (a unit may run another program: `parse.syslog_journalctl`)."""
+        sd = doc.get("systemd")
+        if not sd:
+            return None
+        return self.process_of.get(sd.get("user_unit") or sd.get("unit"))
 
     def resolve(self, doc: Doc, sig: Signature, values: dict[str, str]) -> str | None:
         """The text's unit, else the journal's, else by process name, dataset, family default.
@@ -102,7 +118,7 @@ class Recognise:
         # The hot loop: for most lines a few `in` checks and dict lookups, no call.
         matcher = self.matcher
         gates, proc_filters, message_ids = matcher.gates, matcher.proc_filters, matcher.message_ids
-        sendmail_idents = self.sendmail_idents
+        sendmail_idents, units = self.sendmail_idents, self.units
         contexts = self._contexts
         extra: list[tuple[int, list[Doc]]] = []
         for i, doc in enumerate(docs):
@@ -115,6 +131,8 @@ class Recognise:
                     bits |= bit
             proc = doc.get("process")
             pname = proc.get("name") if proc is not None else None
+            if pname is None and "systemd" in doc:
+                pname = units.process(doc)
             if pname in sendmail_idents:
                 sendmail.add_fields(doc, text)
             if pname in proc_filters:  # systemd's lines: only those with one of its prefilters

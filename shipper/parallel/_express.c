@@ -4,9 +4,10 @@
  *
  * Files: _express.c (this: the Plan, recognition's prefilters, the module), _express_lines.c
  * (syslog lines: `Plan.scan`, `Plan.run`; which lines it takes is described there),
- * _express_docs.c (documents any parser built: `Plan.docs_scan`, `Plan.docs`), _express_journal.c
- * and _express_journal_doc.c (packed journal entries: `Plan.journal_scan`, `Plan.journal`), _express_codec.c
- * (JSON as orjson writes it, BLAKE2b-128 from RFC 7693, ids, items), _express.h.
+ * _express_docs.c (documents any parser built: `Plan.docs_scan`, `Plan.docs`), _express_journal.c,
+ * _express_journal_claims.c and _express_journal_doc.c (packed journal entries: `Plan.journal_scan`,
+ * `Plan.journal`), _express_starts.c (the starts both lanes take), _express_codec.c (JSON as orjson
+ * writes it, BLAKE2b-128 from RFC 7693, ids, items), _express.h.
  *
  * The Plan holds recognition's data (gates, process prefilters, sendmail idents and keys) and the
  * encoders' constant bytes, all given by the Python objects: nothing of them is written here.
@@ -40,15 +41,18 @@ static int take_texts(PyObject *seq, Text *out, int max, int *count, const char 
     return 0;
 }
 
-/* The journal lane's data: (severity names, facility names, MESSAGE_IDs), all bytes. */
+/* The journal lane's data: (severity names, facility names, MESSAGE_IDs[, those of starts only]), all bytes. */
 static int take_journal(Plan *self, PyObject *journal) {
-    PyObject *severities, *facilities, *message_ids;
+    PyObject *severities, *facilities, *message_ids, *start_ids = NULL;
     int n_sev, n_fac;
-    if (!PyArg_ParseTuple(journal, "O!O!O!:journal", &PyTuple_Type, &severities, &PyTuple_Type, &facilities,
-                          &PyTuple_Type, &message_ids) ||
+    self->n_start_ids = 0;
+    if (!PyArg_ParseTuple(journal, "O!O!O!|O!:journal", &PyTuple_Type, &severities, &PyTuple_Type, &facilities,
+                          &PyTuple_Type, &message_ids, &PyTuple_Type, &start_ids) ||
         take_texts(severities, self->severities, 8, &n_sev, "severities") < 0 ||
         take_texts(facilities, self->facilities, 24, &n_fac, "facilities") < 0 ||
-        take_texts(message_ids, self->message_ids, MAX_MESSAGE_IDS, &self->n_message_ids, "MESSAGE_IDs") < 0)
+        take_texts(message_ids, self->message_ids, MAX_MESSAGE_IDS, &self->n_message_ids, "MESSAGE_IDs") < 0 ||
+        (start_ids != NULL &&
+         take_texts(start_ids, self->start_ids, MAX_MESSAGE_IDS, &self->n_start_ids, "starts' MESSAGE_IDs") < 0))
         return -1;
     if (n_sev != 8 || n_fac != 24) {
         PyErr_SetString(PyExc_ValueError, "journal: 8 severity names and 24 facility names");
@@ -73,6 +77,17 @@ static void index_needles(Needles *set) {
     }
 }
 
+/* `set`: the plan's gates and `texts`, indexed. */
+static int with_gates(const Plan *self, PyObject *texts, Needles *set) {
+    int n_texts;
+    memcpy(set->texts, self->gates.texts, (size_t)self->gates.n * sizeof(Text));
+    if (take_texts(texts, set->texts + self->gates.n, MAX_FILTER_TEXTS, &n_texts, "prefilters") < 0)
+        return -1;
+    set->n = self->gates.n + n_texts;
+    index_needles(set);
+    return 0;
+}
+
 static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
     PyObject *gates, *filters, *mail_names, *mail_keys, *forms, *log_head, *journal = NULL;
     if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!|O!:Plan", &PyTuple_Type, &gates, &PyTuple_Type, &filters, &PyTuple_Type,
@@ -91,17 +106,14 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
     index_needles(&self->gates);
     self->n_filters = (int)PyTuple_GET_SIZE(filters);
     for (int i = 0; i < self->n_filters; i++) {
-        PyObject *name, *texts;
-        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(filters, i), "SO!:filter", &name, &PyTuple_Type, &texts))
+        PyObject *name, *texts, *strict = NULL;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(filters, i), "SO!|O!:filter", &name, &PyTuple_Type, &texts,
+                              &PyTuple_Type, &strict))
             return -1;
         self->filter_names[i] = (Text){PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name)};
-        Needles *set = &self->filtered[i];
-        int n_texts;
-        memcpy(set->texts, self->gates.texts, (size_t)self->gates.n * sizeof(Text));
-        if (take_texts(texts, set->texts + self->gates.n, MAX_FILTER_TEXTS, &n_texts, "prefilters") < 0)
+        self->has_strict[i] = strict != NULL;
+        if (with_gates(self, texts, &self->filtered[i]) < 0 || (strict != NULL && with_gates(self, strict, &self->strict[i]) < 0))
             return -1;
-        set->n = self->gates.n + n_texts;
-        index_needles(set);
     }
     self->n_forms = (int)PyTuple_GET_SIZE(forms);
     for (int i = 0; i < self->n_forms; i++) {
@@ -259,33 +271,39 @@ static int mail_fields(const Plan *plan, Text msg, Fields *out) {
     }
 }
 
-/* 1 if the express lane takes line i of `lines` (`ln` is filled), 0 if not, UNKNOWN_MINUTE if its
- * minute is not in the parser's cache yet (the Python stages read that line, and fill the cache);
- * -1 with an exception set on an error that is not the line's. */
-
 /* Recognition's prefilters (`Recognise.enrich`) for a message of process `tag`: 0 when one passes
  * (the Python stages recognise the event), else 1, with the sendmail.* fields of a sendmail ident
- * in `fields` (0 when `sendmail.parse_line` takes a branch left to Python). */
-int quiet_event(const Plan *plan, Text tag, Text msg, Fields *fields) {
+ * in `fields` (0 when `sendmail.parse_line` takes a branch left to Python). STARTS when only a
+ * start's texts pass (the process's strict set passes none) and it has no "\\n" (Python would read
+ * it line by line; a "\n": `start_stems`): only `systemd.unit_started` may keep it. */
+int event_quiet(const Plan *plan, Text tag, Text msg, Fields *fields) {
     fields->mail = 0;
     fields->n = 0;
     if (msg.n == 0)
         return 1; /* `Recognise.enrich` skips an event without text */
     const Needles *set = &plan->gates; /* or, for a process with prefilters, the gates and those */
-    for (int f = 0; f < plan->n_filters; f++)
+    int f = 0;
+    for (; f < plan->n_filters; f++)
         if (text_eq(plan->filter_names[f], tag.p, tag.n)) {
             set = &plan->filtered[f]; /* (the names are a dict's keys: one at most) */
             break;
         }
-    if (any_in(set, msg))
-        return 0;
+    int r = 1;
+    if (any_in(set, msg)) {
+        if (f == plan->n_filters || !plan->has_strict[f] || any_in(&plan->strict[f], msg) || memmem(msg.p, msg.n, "\\n", 2))
+            return 0;
+        r = STARTS;
+    }
     for (int m = 0; m < plan->n_mail_names; m++)
         if (text_eq(plan->mail_names[m], tag.p, tag.n)) {
             fields->mail = 1;
-            return mail_fields(plan, msg, fields);
+            return mail_fields(plan, msg, fields) ? r : 0;
         }
-    return 1;
+    return r;
 }
+
+/* `event_quiet`, a start not told apart (1: quiet, 0: Python's). */
+int quiet_event(const Plan *plan, Text tag, Text msg, Fields *fields) { return event_quiet(plan, tag, msg, fields) == 1; }
 
 static PyMethodDef plan_methods[] = {
     {"scan", (PyCFunction)plan_scan, METH_VARARGS,

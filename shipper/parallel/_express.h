@@ -51,6 +51,8 @@ typedef struct {
     Needles gates; /* recognition's gates: a message with one of them is recognised in Python */
     Text filter_names[MAX_FILTERS];
     Needles filtered[MAX_FILTERS]; /* the gates and the prefilters of the process of that name */
+    Needles strict[MAX_FILTERS];   /* the texts but a start's that make Python look at a line of it (`STARTS`) */
+    int has_strict[MAX_FILTERS];   /* the process's starts are told apart (strict is given) */
     int n_filters;
     Text mail_names[MAX_NAMES];
     int n_mail_names;
@@ -62,7 +64,8 @@ typedef struct {
     Text log_head; /* '"log":{"file":{"path":...},"offset":' or '"log":{"offset":' */
     Text severities[8], facilities[24]; /* their names (journal entries' PRIORITY, SYSLOG_FACILITY) */
     Text message_ids[MAX_MESSAGE_IDS];  /* journald MESSAGE_IDs that signatures match by fields */
-    int n_message_ids, journal;         /* journal: the three above are given */
+    Text start_ids[MAX_MESSAGE_IDS];    /* those that only starts' signatures match (`STARTS`) */
+    int n_message_ids, n_start_ids, journal; /* journal: the four above are given */
 } Plan;
 
 #define MAX_FIELDS 17 /* sendmail.*: queue_id and the wanted keys */
@@ -116,6 +119,24 @@ int add_items(int forms, const Text *heads, const Text *mids, PyObject *outs, co
 /* _express.c: recognition's prefilters */
 int text_eq(Text a, const char *p, Py_ssize_t n);
 int quiet_event(const Plan *plan, Text tag, Text msg, Fields *fields);
+#define STARTS 2 /* what `event_quiet` says of a start a recovery signature may keep (see _express_starts.c) */
+int event_quiet(const Plan *plan, Text tag, Text msg, Fields *fields);
+
+/* _express_starts.c: the starts a lane may take (`Nearby.lane`, shipper/enrich/nearby.py) */
+typedef struct {
+    PyObject *units;  /* stem key -> (seconds, unit): the troubled units (dict; NULL: no start is taken) */
+    long long window; /* RECOVERY_WINDOW */
+    PyObject *asked;  /* stem key -> [lowest, highest] second of the starts taken (dict; NULL: not watched) */
+} Starts;
+typedef struct {
+    Text host;
+    Text stem[6]; /* a description's first word and a unit's (or ""), those of the entry's four unit fields */
+    int n;
+} Stems;
+int starts_open(Starts *s, PyObject *arg);
+int start_stems(Text host, Text msg, const Text *units, int n_units, int by_id, Stems *s);
+int start_free(const Starts *st, const Stems *s, const char *ts);
+int start_note(const Starts *st, const Stems *s, const char *ts);
 
 /* _express_lines.c, _express_docs.c and _express_journal.c: the Plan's methods, and what they share */
 int check_routes(PyObject *routes);

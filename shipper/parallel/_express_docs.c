@@ -7,10 +7,11 @@
  * while each needs none of their rarer branches (`examine_doc`): a dict with an event dict (no id
  * yet) of a dataset the routes know, a stamp of 19 ASCII characters or more, host, process,
  * container and message fields of the types the parsers write; no data_stream, rootcause, tags,
- * error or sendmail fields; no known MESSAGE_ID, no gate or prefilter passed; values orjson writes
- * as this file does (str, int within 64 bits, bool, None, dict with str keys, list, tuple; no
- * float, no subclass). shipper/parallel/express.py (`Tail`) hands every other document to the
- * Python stages, in order. tests/unit/test_express.py compares both.
+ * error or sendmail fields; a process name, or no systemd field (`UnitMap.process`); no known
+ * MESSAGE_ID, no gate or prefilter passed; values orjson writes as this file does (str, int within
+ * 64 bits, bool, None, dict with str keys, list, tuple; no float, no subclass).
+ * shipper/parallel/express.py (`Tail`) hands every other document to the Python stages, in order.
+ * tests/unit/test_express.py compares both.
  */
 #include "_express.h"
 
@@ -96,8 +97,8 @@ static int put_dict(Buf *b, PyObject *dict, int depth, Py_ssize_t *id_at) {
 }
 
 /* The keys the tail reads, made once (their hashes cached) by `docs_init`. */
-enum { K_DATASTREAM, K_ROOTCAUSE, K_TAGS, K_ERROR, K_SENDMAIL, K_EVENT, K_ID, K_DATASET, K_TIMESTAMP, K_HOST, K_PROCESS, K_CONTAINER, K_PID, K_NAME, K_MESSAGE, K_JOURNALD, K_MESSAGEID, N_KEYS };
-static const char *const key_names[N_KEYS] = {"data_stream", "rootcause", "tags", "error", "sendmail", "event", "id", "dataset", "@timestamp", "host", "process", "container", "pid", "name", "message", "journald", "message_id"};
+enum { K_DATASTREAM, K_ROOTCAUSE, K_TAGS, K_ERROR, K_SENDMAIL, K_EVENT, K_ID, K_DATASET, K_TIMESTAMP, K_HOST, K_PROCESS, K_CONTAINER, K_PID, K_NAME, K_MESSAGE, K_JOURNALD, K_MESSAGEID, K_SYSTEMD, N_KEYS };
+static const char *const key_names[N_KEYS] = {"data_stream", "rootcause", "tags", "error", "sendmail", "event", "id", "dataset", "@timestamp", "host", "process", "container", "pid", "name", "message", "journald", "message_id", "systemd"};
 static PyObject *KEYS[N_KEYS];
 
 /* dict[key] (borrowed), NULL when absent (str keys: no error). */
@@ -176,8 +177,11 @@ static int examine_doc(Plan *plan, PyObject *doc, PyObject *message_ids, int giv
     int present = truth(host);
     if (present < 0 || (present && (!PyDict_CheckExact(host) || !text_in(host, K_NAME, &d->key.host))))
         return 0;
+    PyObject *name = NULL;
     if (proc != NULL && proc != Py_None) {
-        if (!PyDict_CheckExact(proc) || !text_in(proc, K_NAME, &tag))
+        if (!PyDict_CheckExact(proc))
+            return 0;
+        if ((name = item(proc, K_NAME)) != NULL && !text_of(name, &tag))
             return 0;
         PyObject *p = item(proc, K_PID);
         if (p != NULL && PyLong_CheckExact(p)) {
@@ -190,6 +194,10 @@ static int examine_doc(Plan *plan, PyObject *doc, PyObject *message_ids, int giv
         } else if (p != NULL && !text_of(p, &pid))
             return 0;
     }
+    /* No process name but a unit (journalctl -o with-unit: "sendmail.service[123]"): `Recognise`
+     * matches it as the process the signature files' units table gives the unit (`UnitMap.process`). */
+    if (name == NULL && item(doc, K_SYSTEMD) != NULL)
+        return 0;
     d->key.tag = tag;
     d->key.pid = pid;
     d->key.container = (Text){NULL, -1};

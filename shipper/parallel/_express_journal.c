@@ -8,16 +8,15 @@
  *     (`_SOURCE_REALTIME_TIMESTAMP` when present, else `__REALTIME_TIMESTAMP`), PRIORITY and
  *     SYSLOG_FACILITY absent or codes journald writes;
  *   - the tail would take that document: no MESSAGE_ID a signature matches by fields, no gate or
- *     process prefilter passed (`quiet_event`, which also gives sendmail's fields);
+ *     process prefilter passed (`event_quiet`, which also gives sendmail's fields); or only a
+ *     start's (its MESSAGE_ID or texts: STARTS) that ends no troubled unit (_express_starts.c);
  *   - it has at most MAX_ENTRY_FIELDS fields;
- *   - with the boots' claims given (`BootClaims.fast`, shipper/sources/journal_boots.py), it is of
- *     the boot of its host's highest range, at or above that range's first second: its id is the
- *     plain one, and nothing is decided (the claims learn the lowest and highest second taken).
+ *   - with the boots' claims given, the claims let it be taken (_express_journal_claims.c).
  * It then writes the document's JSON from the fields, key for key in journal_doc's order, as
  * orjson writes it. shipper/parallel/express.py (`JournalLane`) hands every other entry to the
  * Python path, in order; tests/unit/test_express_journal.py compares both, byte for byte.
  */
-#include "_express_journal.h"
+#include "_express_journal_claims.h"
 
 /* journal_doc's field names by length, to find a field's number: -1 when it reads no such field. */
 #define LONGEST_NAME 27
@@ -136,15 +135,16 @@ static int code_of(const Entry *e, int f, int limit) {
     return code < limit ? code : -2;
 }
 
-static int is_message_id(const Plan *plan, Text mid) {
-    for (int m = 0; m < plan->n_message_ids; m++)
-        if (text_eq(plan->message_ids[m], mid.p, mid.n))
+static int is_one_of(const Text *ids, int n, Text mid) {
+    for (int m = 0; m < n; m++)
+        if (text_eq(ids[m], mid.p, mid.n))
             return 1;
     return 0;
 }
 
 /* Whether the lane takes the entry (see the module comment): 1, with the document's head fields
- * taken out of it into t; 0; -1 on error. */
+ * taken out of it into t; 0; STARTS for a start the lane takes if no unit it may end is troubled
+ * (_express_starts.c); -1 on error. */
 static int examine_entry(const Plan *plan, const char *data, Py_ssize_t at, Py_ssize_t end, Entry *e, Taken *t) {
     int r = read_entry(data, at, end, e);
     if (r <= 0)
@@ -161,131 +161,31 @@ static int examine_entry(const Plan *plan, const char *data, Py_ssize_t at, Py_s
     t->host = take_one(e, JF_HOSTNAME, &t->host) ? t->host : (Text){"", 0};
     static const int name_fields[] = {JF_SYSLOG_IDENTIFIER, JF_COMM};
     t->name = take_first(e, name_fields, 2, &t->name) ? t->name : (Text){NULL, -1};
+    /* No process name but a unit: `Recognise` matches it as the unit's process (`UnitMap.process`). */
+    if (t->name.n < 0 && (e->at[JF_UNIT] >= 0 || e->at[JF_SYSTEMD_UNIT] >= 0 || e->at[JF_USER_UNIT] >= 0 ||
+                          e->at[JF_SYSTEMD_USER_UNIT] >= 0))
+        return 0;
     t->has_pid = take_int(e, JF_SYSLOG_PID, &t->pid_value) || take_int(e, JF_PID, &t->pid_value);
     const char *digits = t->has_pid ? digits_of(t->pid_value, t->pid) : t->pid + 24;
     t->key = (Key){t->host, t->name.n >= 0 ? t->name : (Text){"", 0}, {digits, t->pid + 24 - digits}, message,
                    {NULL, -1}, t->ts};
-    if (message.n > 0 && take_one(e, JF_MESSAGE_ID, &mid) && is_message_id(plan, mid))
-        return 0;
-    return quiet_event(plan, t->key.tag, message, &t->mail);
-}
-
-/* -- the boots' claims (`BootClaims.fast`) ---------------------------------------------------------- */
-
-/* One host's: [host, boot, first second, lowest, highest] (bytes, bytes, int, int, int). */
-typedef struct {
-    PyObject *list;
-    Text host, boot;
-    long long first, lo, hi;
-    int moved;
-} Claim;
-
-typedef struct {
-    Claim *c;
-    Py_ssize_t n, last; /* last: the claim found last */
-} Claims;
-
-/* The claims of `fast` (None: none checked, n < 0); -1 on error. */
-static int claims_open(Claims *cl, PyObject *fast) {
-    cl->c = NULL;
-    cl->n = -1;
-    cl->last = 0;
-    if (fast == NULL || fast == Py_None)
-        return 0;
-    if (!PyList_Check(fast)) {
-        PyErr_SetString(PyExc_TypeError, "journal: the boots' claims must be a list");
-        return -1;
-    }
-    Py_ssize_t n = PyList_GET_SIZE(fast);
-    cl->c = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(Claim));
-    if (cl->c == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *item = PyList_GET_ITEM(fast, k);
-        Claim *c = &cl->c[k];
-        if (!PyList_Check(item) || PyList_GET_SIZE(item) < 5 || !PyBytes_Check(PyList_GET_ITEM(item, 0)) ||
-            !PyBytes_Check(PyList_GET_ITEM(item, 1))) {
-            PyErr_SetString(PyExc_TypeError, "journal: a boots' claim must be [host, boot, first, lowest, highest]");
-            goto error;
-        }
-        c->list = item;
-        c->host = (Text){PyBytes_AS_STRING(PyList_GET_ITEM(item, 0)), PyBytes_GET_SIZE(PyList_GET_ITEM(item, 0))};
-        c->boot = (Text){PyBytes_AS_STRING(PyList_GET_ITEM(item, 1)), PyBytes_GET_SIZE(PyList_GET_ITEM(item, 1))};
-        c->first = PyLong_AsLongLong(PyList_GET_ITEM(item, 2));
-        c->lo = PyLong_AsLongLong(PyList_GET_ITEM(item, 3));
-        c->hi = PyLong_AsLongLong(PyList_GET_ITEM(item, 4));
-        if (PyErr_Occurred())
-            goto error;
-    }
-    cl->n = n;
-    return 0;
-error:
-    PyMem_Free(cl->c);
-    cl->c = NULL;
-    return -1;
-}
-
-/* Whether the claims let the lane take the entry (see the module comment): 1, its second noted; 0. */
-static int claimed(Claims *cl, const Entry *e, const Taken *t) {
-    if (cl->n < 0)
-        return 1;
-    Py_ssize_t k = cl->last;
-    if (k >= cl->n || !text_eq(cl->c[k].host, t->host.p, t->host.n)) {
-        for (k = 0; k < cl->n && !text_eq(cl->c[k].host, t->host.p, t->host.n); k++)
-            ;
-        if (k == cl->n)
+    t->start_by_id = 0;
+    if (message.n > 0 && take_one(e, JF_MESSAGE_ID, &mid)) {
+        if (is_one_of(plan->message_ids, plan->n_message_ids, mid))
             return 0;
-        cl->last = k;
+        t->start_by_id = is_one_of(plan->start_ids, plan->n_start_ids, mid);
     }
-    Claim *c = &cl->c[k];
-    int b = e->at[JF_BOOT_ID], s = e->at[e->at[JF_SOURCE_TS] >= 0 ? JF_SOURCE_TS : JF_REALTIME_TS];
-    if (b < 0 || s < 0 || !text_eq(c->boot, e->value[b].p, e->value[b].n))
-        return 0;
-    long long second = 0; /* (the stamp is 7-18 digits: `journal_stamp`) */
-    for (Py_ssize_t i = 0; i < e->value[s].n - 6; i++)
-        second = second * 10 + (e->value[s].p[i] - '0');
-    if (second < c->first)
-        return 0;
-    if (second < c->lo)
-        c->lo = second;
-    if (second > c->hi)
-        c->hi = second;
-    c->moved = 1;
-    return 1;
+    r = event_quiet(plan, t->key.tag, message, &t->mail);
+    return t->start_by_id && r == 1 ? STARTS : r;
 }
 
-/* The lowest and highest seconds taken, back into the claims' lists; then freed. -1 on error. */
-static int claims_close(Claims *cl) {
-    int r = 0;
-    for (Py_ssize_t k = 0; k < cl->n && r == 0; k++) {
-        Claim *c = &cl->c[k];
-        if (!c->moved)
-            continue;
-        PyObject *lo = PyLong_FromLongLong(c->lo), *hi = PyLong_FromLongLong(c->hi);
-        if (lo == NULL || hi == NULL || PyList_SetItem(c->list, 3, lo) < 0 || PyList_SetItem(c->list, 4, hi) < 0)
-            r = -1;
-        else
-            lo = hi = NULL;
-        Py_XDECREF(lo);
-        Py_XDECREF(hi);
-    }
-    PyMem_Free(cl->c);
-    cl->c = NULL;
-    return r;
-}
-
-/* The key of an entry whose second another boot of its host took: its message + "\x1e" + its boot
- * (`IdAssigner.assign`: the whole key then ends so; the lane takes no entry with a container). */
-static int apart_key(Buf *b, const Entry *e, Key *key) {
-    int i = e->at[JF_BOOT_ID];
-    Text boot = i >= 0 ? e->value[i] : (Text){"", 0};
-    b->n = 0;
-    if (put(b, key->msg.p, key->msg.n) < 0 || put(b, "\x1e", 1) < 0 || put(b, boot.p, boot.n) < 0)
-        return -1;
-    key->msg = (Text){b->p, b->n};
-    return 0;
+/* `start_free` for an entry `examine_entry` found STARTS, with the stems of its unit fields too. */
+static int free_start(const Starts *starts, const Entry *e, const Taken *t, Stems *stems) {
+    static const int fields[] = {JF_USER_UNIT, JF_SYSTEMD_USER_UNIT, JF_UNIT, JF_SYSTEMD_UNIT};
+    Text units[4];
+    for (int k = 0; k < 4; k++)
+        units[k] = e->at[fields[k]] >= 0 ? e->value[e->at[fields[k]]] : (Text){NULL, -1};
+    return start_stems(t->host, t->key.msg, units, 4, t->start_by_id, stems) ? start_free(starts, stems, t->ts) : 0;
 }
 
 /* The journal's arguments: the packed entries, where to start. */
@@ -306,12 +206,16 @@ static int journal_ready(const Plan *plan) {
 }
 
 PyObject *plan_journal_scan(Plan *self, PyObject *args) {
-    PyObject *data, *routes;
+    PyObject *data, *routes, *arg = Py_None;
     Py_ssize_t start, most, size;
     const char *p;
-    if (!PyArg_ParseTuple(args, "O!nnO!:journal_scan", &PyBytes_Type, &data, &start, &most, &PyList_Type, &routes) ||
-        check_routes(routes) < 0 || !journal_ready(self) || entries_args(data, start, &p, &size) < 0)
+    Starts starts;
+    if (!PyArg_ParseTuple(args, "O!nnO!|O:journal_scan", &PyBytes_Type, &data, &start, &most, &PyList_Type, &routes,
+                          &arg) ||
+        check_routes(routes) < 0 || !journal_ready(self) || entries_args(data, start, &p, &size) < 0 ||
+        starts_open(&starts, arg) < 0)
         return NULL;
+    starts.asked = NULL; /* (scan takes nothing) */
     Text heads[MAX_FORMS], mids[MAX_FORMS];
     int r = routes_for(routes, JOURNALD, heads, mids);
     if (r < 0)
@@ -323,7 +227,9 @@ PyObject *plan_journal_scan(Plan *self, PyObject *args) {
         Py_ssize_t at, end, here = pos;
         Entry e;
         Taken t;
-        if (!pack_next_entry(p, size, &pos, &at, &end) || (r = examine_entry(self, p, at, end, &e, &t)) < 0)
+        Stems stems;
+        if (!pack_next_entry(p, size, &pos, &at, &end) || (r = examine_entry(self, p, at, end, &e, &t)) < 0 ||
+            (r == STARTS && (r = free_start(&starts, &e, &t, &stems)) < 0))
             return NULL;
         if (r)
             return PyLong_FromSsize_t(here);
@@ -332,15 +238,17 @@ PyObject *plan_journal_scan(Plan *self, PyObject *args) {
 }
 
 PyObject *plan_journal(Plan *self, PyObject *args) {
-    PyObject *data, *live, *outs, *routes, *fast = NULL;
+    PyObject *data, *live, *outs, *routes, *fast = NULL, *arg = Py_None;
     int decided = -1; /* the first entry's: -1 checked against the claims, 0 decided plain, 1 apart */
     Py_ssize_t start, size;
     const char *p;
     Ids ids;
     Claims claims;
-    if (!PyArg_ParseTuple(args, "O!nO!O!O!|Oi:journal", &PyBytes_Type, &data, &start, &PyTuple_Type, &live,
-                          &PyList_Type, &outs, &PyList_Type, &routes, &fast, &decided) ||
-        check_outs(outs, routes) < 0 || !journal_ready(self) || entries_args(data, start, &p, &size) < 0)
+    Starts starts;
+    if (!PyArg_ParseTuple(args, "O!nO!O!O!|OiO:journal", &PyBytes_Type, &data, &start, &PyTuple_Type, &live,
+                          &PyList_Type, &outs, &PyList_Type, &routes, &fast, &decided, &arg) ||
+        check_outs(outs, routes) < 0 || !journal_ready(self) || entries_args(data, start, &p, &size) < 0 ||
+        starts_open(&starts, arg) < 0)
         return NULL;
     Py_ssize_t forms = PyList_GET_SIZE(outs);
     Text heads[MAX_FORMS], mids[MAX_FORMS];
@@ -362,9 +270,14 @@ PyObject *plan_journal(Plan *self, PyObject *args) {
         char id[32];
         if (!pack_next_entry(p, size, &next, &at, &end) || (r = examine_entry(self, p, at, end, &e, &t)) < 0)
             goto error;
-        int first = pos == start && decided >= 0;
+        int first = pos == start && decided >= 0, start_taken = r == STARTS;
+        Stems stems;
+        if (start_taken && (r = free_start(&starts, &e, &t, &stems)) < 0)
+            goto error;
         if (r == 0 || (!first && !claimed(&claims, &e, &t)))
             break;
+        if (start_taken && start_note(&starts, &stems, t.ts) < 0)
+            goto error;
         Key key = t.key;
         if (first && decided && apart_key(&apart, &e, &key) < 0)
             goto error;

@@ -27,6 +27,7 @@ typedef struct {
     Text name, host;
     unsigned long long pid_value;
     int has_pid;
+    int start_by_id; /* its MESSAGE_ID is a start's (`STARTS`) */
 } Taken;
 
 /* Taking fields out of the entry, as journal_doc does (`c.pop(...)`): _express_journal.c */

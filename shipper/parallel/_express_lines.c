@@ -16,7 +16,8 @@
  *   - the tag does not end in a systemd unit suffix (`UNIT_SUFFIXES`, shipper/parse/syslog_journalctl.py:
  *     the hot path leaves such a tag, `journalctl -o with-unit`'s, to `_slow`);
  *   - no recognition gate is in the message, nor a prefilter of its process (`Matcher.gates`,
- *     `.proc_filters`): the line is not recognised;
+ *     `.proc_filters`): the line is not recognised; or only a start's, and the start ends no
+ *     troubled unit: it is dropped (_express_starts.c);
  *   - for a sendmail ident: no "starting daemon (" and no non-ASCII queue id (`parse_line`'s
  *     rarer branches).
  * Anything else is left to the Python stages (shipper/parallel/express.py takes turns with them).
@@ -34,6 +35,8 @@ typedef struct {
     int has_pid;
     unsigned long long pid;
     Fields fields; /* its sendmail.* fields */
+    int start;     /* a start dropped for certain, of these stems (_express_starts.c) */
+    Stems stems;
 } Line;
 
 /* A block of text lines as the source read it (`RawBlock.data`, shipper/sources/lines.py): each
@@ -80,7 +83,8 @@ static int unit_suffix(Text tag) {
     return 0;
 }
 
-static int examine(Plan *plan, const Block *b, Py_ssize_t pos, PyObject *minutes, Line *ln, Minute *last) {
+static int examine(Plan *plan, const Block *b, Py_ssize_t pos, PyObject *minutes, const Starts *starts, Line *ln,
+                   Minute *last) {
     Py_ssize_t next;
     Py_ssize_t n = line_at(b, pos, &next);
     if (next >= b->stop)
@@ -159,7 +163,11 @@ static int examine(Plan *plan, const Block *b, Py_ssize_t pos, PyObject *minutes
     if (end - t < 2 || t[0] != ':' || t[1] != ' ')
         return 0;
     ln->msg = (Text){t + 2, end - t - 2};
-    return quiet_event(plan, ln->tag, ln->msg, &ln->fields); /* recognition: nothing may match */
+    int r = event_quiet(plan, ln->tag, ln->msg, &ln->fields); /* recognition: nothing may match */
+    ln->start = r == STARTS;
+    if (!ln->start)
+        return r;
+    return start_stems(ln->host, ln->msg, NULL, 0, 0, &ln->stems) ? start_free(starts, &ln->stems, ln->ts) : 0;
 }
 
 /* The document's JSON after its opening brace, as `SyslogParser`'s hot path, `IdAssigner` and
@@ -205,17 +213,19 @@ static int region(PyObject *data, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t 
 }
 
 PyObject *plan_scan(Plan *self, PyObject *args) {
-    PyObject *data, *minutes;
+    PyObject *data, *minutes, *arg = Py_None;
     Py_ssize_t start, stop, cap, most;
     Block b;
-    if (!PyArg_ParseTuple(args, "O!nnnOn:scan", &PyBytes_Type, &data, &start, &stop, &cap, &minutes, &most) ||
-        region(data, start, stop, cap, minutes, &b) < 0)
+    Starts starts;
+    if (!PyArg_ParseTuple(args, "O!nnnOn|O:scan", &PyBytes_Type, &data, &start, &stop, &cap, &minutes, &most, &arg) ||
+        region(data, start, stop, cap, minutes, &b) < 0 || starts_open(&starts, arg) < 0)
         return NULL;
+    starts.asked = NULL; /* (scan takes nothing) */
     Py_ssize_t pos = start, count = 0;
     Minute last = {0};
     for (; pos < stop && count < most; count++) {
         Line ln;
-        int r = examine(self, &b, pos, minutes, &ln, &last);
+        int r = examine(self, &b, pos, minutes, &starts, &ln, &last);
         if (r < 0)
             return NULL;
         if (r)
@@ -226,14 +236,15 @@ PyObject *plan_scan(Plan *self, PyObject *args) {
 }
 
 PyObject *plan_run(Plan *self, PyObject *args) {
-    PyObject *data, *minutes, *live, *outs;
+    PyObject *data, *minutes, *live, *outs, *arg = Py_None;
     Py_ssize_t start, stop, cap;
     long long first_offset;
     Block b;
     Ids ids;
-    if (!PyArg_ParseTuple(args, "O!nnLnOO!O!:run", &PyBytes_Type, &data, &start, &stop, &first_offset, &cap, &minutes,
-                          &PyTuple_Type, &live, &PyList_Type, &outs) ||
-        region(data, start, stop, cap, minutes, &b) < 0)
+    Starts starts;
+    if (!PyArg_ParseTuple(args, "O!nnLnOO!O!|O:run", &PyBytes_Type, &data, &start, &stop, &first_offset, &cap, &minutes,
+                          &PyTuple_Type, &live, &PyList_Type, &outs, &arg) ||
+        region(data, start, stop, cap, minutes, &b) < 0 || starts_open(&starts, arg) < 0)
         return NULL;
     if (PyList_GET_SIZE(outs) != self->n_forms) {
         PyErr_SetString(PyExc_ValueError, "one output list per form");
@@ -253,8 +264,8 @@ PyObject *plan_run(Plan *self, PyObject *args) {
     char last[27]; /* the stamp of the last line taken */
     Minute minute = {0};
     for (; pos < stop; pos = ln.next, count++) {
-        int r = examine(self, &b, pos, minutes, &ln, &minute);
-        if (r < 0)
+        int r = examine(self, &b, pos, minutes, &starts, &ln, &minute);
+        if (r < 0 || (r == 1 && ln.start && start_note(&starts, &ln.stems, ln.ts) < 0))
             goto error;
         if (r != 1)
             break;

@@ -18,6 +18,10 @@ are unpacked into dicts and go through `journal_doc` and the Python stages, in o
 (tests/unit/test_express_journal.py). The lane keeps the boots' claims of the input
 (`shipper.sources.journal_boots`) as the Python path does (tests/unit/test_replay_boots_ids.py).
 
+Both lanes take a start of the service manager (`STARTS`) that ends no troubled unit, which
+recognition would drop, and note it for the block's check (`Nearby.lane`, _express_starts.c;
+tests/unit/test_g3_lane_starts.py).
+
 The lanes and the tail serve the sinks whose items they know how to write: Elasticsearch bulk
 items, NDJSON lines and the local store's rows. With another sink, a time window, or without the C
 extension, the worker uses the Python stages alone.
@@ -39,6 +43,7 @@ from shipper.ids import TAG_APART, IdAssigner, settled
 from shipper.parse.journal_fields import JournalParser
 from shipper.parse.syslog import SyslogParser
 from shipper.parse.syslog_fields import FACILITIES, SEVERITIES
+from shipper.recognise.model import Rules
 from shipper.sinks.base import Encode
 from shipper.sinks.bulk import DATASETS, Encoder
 from shipper.sinks.ndjson import encode_lines
@@ -85,19 +90,52 @@ def line_forms(encoders: Mapping[str, Encode]) -> tuple[Form | str, ...] | None:
     return tuple(route["syslog"] if isinstance(route, dict) else (None, b"{") if route is None else route for route in shapes)
 
 
+def _encoded(texts: Iterable[str]) -> tuple[bytes, ...]:
+    return tuple(text.encode() for text in texts)
+
+
+_Filter = tuple[bytes, tuple[bytes, ...]] | tuple[bytes, tuple[bytes, ...], tuple[bytes, ...]]
+# The starts the lanes tell apart: those of this signature, whose unit _express_starts.c finds as its patterns do.
+STARTS = "systemd.unit_started"
+
+
+def _filter(rules: Rules, process: str, texts: tuple[str, ...]) -> _Filter:
+    """A process's prefilters as the plan takes them: its name and texts; and where a start of it
+    only `STARTS` looks at (`STARTS` in _express.c), the strict texts: those but a start's that
+    make Python look at its line (its prefilters that admit another signature, and every
+    unrestricted pattern's and context's prefilter of the families that read the process: with a
+    prefilter passed, Python tries those)."""
+    admits: dict[str, set[str]] = {}
+    wider: list[str] = []
+    for family in rules.families:
+        mine = [(sig, pat) for sig in family.signatures for pat in sig.patterns if process in pat.processes]
+        for sig, pat in mine:
+            for text in pat.prefilter:
+                admits.setdefault(text, set()).add(sig.id)
+        if mine:
+            wider += [t for sig in family.signatures for pat in sig.patterns if not pat.processes for t in pat.prefilter]
+            wider += [t for context in family.contexts for t in context.prefilter]
+    others = [t for t in texts if admits.get(t) != {STARTS}]
+    if len(others) == len(texts):
+        return process.encode(), _encoded(texts)
+    return process.encode(), _encoded(texts), _encoded(dict.fromkeys(others + wider))
+
+
 def _plan(recognise: Recognise, forms: tuple[Form | str, ...], log_head: bytes) -> _express.Plan:
     """Recognition's data as the C code takes it, with the line lane's constant bytes and the
-    journal lane's names (`journal_fields`' severities and facilities)."""
-    matcher = recognise.matcher
+    journal lane's names (`journal_fields`' severities and facilities). The MESSAGE_IDs that only
+    `STARTS` matches, and the processes whose starts only it looks at, are told apart: the lanes
+    take such a start when it is dropped for certain (`Nearby.lane`)."""
+    matcher, rules = recognise.matcher, recognise.rules
+    starts = {mid for mid in matcher.message_ids if {sig.id for sig in rules.signatures if mid in sig.message_ids} == {STARTS}}
     return _express.Plan(
-        tuple(gate.encode() for gate, _ in matcher.gates),
-        tuple((name.encode(), tuple(t.encode() for t in texts)) for name, (texts, _) in matcher.proc_filters.items()),
-        tuple(name.encode() for name in sorted(recognise.sendmail_idents)),
-        tuple(key.encode() for key in sorted(sendmail.KEYS)),
+        _encoded(gate for gate, _ in matcher.gates),
+        tuple(_filter(rules, name, texts) for name, (texts, _) in matcher.proc_filters.items()),
+        _encoded(sorted(recognise.sendmail_idents)),
+        _encoded(sorted(sendmail.KEYS)),
         forms,
         log_head,
-        (tuple(name.encode() for name in SEVERITIES), tuple(name.encode() for name in FACILITIES),
-         tuple(sorted(mid.encode() for mid in matcher.message_ids))),
+        (_encoded(SEVERITIES), _encoded(FACILITIES), _encoded(sorted(matcher.message_ids - starts)), _encoded(sorted(starts))),
     )
 
 
@@ -210,12 +248,12 @@ class Express:
         the parser and then ``add`` (the Python stages after parsing)."""
         data, first_offset = block.raw.data, block.raw.base + block.raw.dropped
         parser, ids, plan, piece = self._parser, self._ids, self._plan, self._piece
-        minutes = parser.minutes
+        minutes, nearby = parser.minutes, self._recognise.nearby
         pos = start
         learnt = -1  # the line whose minute was put in the parser's cache
         while pos < stop:
             if self._recognise.quiet():
-                k, _ = plan.scan(data, pos, stop, cap, minutes, piece)
+                k, _ = plan.scan(data, pos, stop, cap, minutes, piece, nearby.lane())
             else:
                 k = min(_express.cut(data, pos, piece)[0], stop)
             if k == pos and parser.waiting():  # undated first lines wait for this line's time: Python reads it
@@ -229,7 +267,7 @@ class Express:
                 add(held)
                 if not self._recognise.quiet():
                     continue
-            after, count, last_ts, moved = plan.run(data, pos, stop, first_offset, cap, minutes, ids.live(), outs)
+            after, count, last_ts, moved = plan.run(data, pos, stop, first_offset, cap, minutes, ids.live(), outs, nearby.lane())
             ids.moved_to(moved)
             if count == 0 and learnt != pos:  # a minute not in the parser's cache yet
                 parser.learn_minute(data[pos : pos + 15].decode())
@@ -284,36 +322,37 @@ class JournalLane:
         most ``piece`` entries, through the boots' claims, the parser and then ``add`` (the Python
         stages after parsing). An entry the claims must decide is decided here, then taken."""
         plan, shapes, parser, ids, piece = self._plan, self._routes, self._parser, self._ids, self._piece
-        boots = self._boots
+        boots, nearby = self._boots, self._recognise.nearby
         unpack = native_reader().unpack
         pos, size = 0, len(packed)
-        decided: tuple[int, ...] = ()  # the claims' decision on the entry at pos, once made (1: apart)
+        decided = -1  # the claims' decision on the entry at pos, once made (1: apart, 0: not; -1: not yet)
         while pos < size:
             if self._recognise.quiet():
-                k = plan.journal_scan(packed, pos, piece, shapes)
+                k = plan.journal_scan(packed, pos, piece, shapes, nearby.lane())
             else:
                 k = _express.cut_entries(packed, pos, piece)
             if k == pos:
-                k, count, last_ts, moved = plan.journal(packed, pos, ids.live(), outs, shapes, boots.fast, *decided)
+                k, count, last_ts, moved = plan.journal(packed, pos, ids.live(), outs, shapes, boots.fast, decided,
+                                                        nearby.lane())
                 ids.moved_to(moved)
                 if last_ts is not None:  # at least one entry taken
                     parser.passed(last_ts)
                     taken(count)
-                    pos, decided = k, ()
+                    pos, decided = k, -1
                     continue
                 k = _express.cut_entries(packed, pos, 1)  # not taken after all: the claims decide, or the Python path's
-                if not decided:
+                if decided < 0:
                     marks: dict[int, tuple[str, ...]] = {}
                     boots.apart(unpack(packed, pos, k), marks)
-                    decided = (1 if marks else 0,)
+                    decided = 1 if marks else 0
                     continue
             items, tags = unpack(packed, pos, k), dict[int, tuple[str, ...]]()
-            if decided:  # (the one entry, decided already: an entry is decided once)
-                tags = {0: (TAG_APART,)} if decided[0] else {}
+            if decided >= 0:  # (the one entry, decided already: an entry is decided once)
+                tags = {0: (TAG_APART,)} if decided else {}
             else:
                 boots.apart(items, tags)
             add(parser.parse(RawChunk(origin, "fields", items, tags=tags)))
-            pos, decided = k, ()
+            pos, decided = k, -1
 
     def warm_up(self, origin: Origin, packs: Iterable[Packed], sinks: int) -> None:
         """Read the entries before a segment for the parser's and the recogniser's state they

@@ -30,6 +30,7 @@ from shipper.acks import AckTracker
 from shipper.enrich.base import Enricher
 from shipper.enrich.incidents import epoch
 from shipper.enrich.recognise import continued
+from shipper.event import TAG_TIMESTAMP_ZONE_IGNORED
 from shipper.ids import FRESH, joined
 from shipper.parallel.direct import Commit, Direct, Finish
 from shipper.parallel.output import Output
@@ -292,6 +293,7 @@ class ParallelReplay:
         output.counters["read_errors"] += done.read_errors
         for part in done.parts:
             output.counters["truncated"] += part.truncated
+            output.counters[TAG_TIMESTAMP_ZONE_IGNORED] += part.zone_ignored
             output.deliver(chain.index, part)
 
     def _setup(self) -> Setup:

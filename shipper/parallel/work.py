@@ -12,7 +12,7 @@ from typing import Any, Iterable, Sequence
 from shipper.enrich.nearby import Reads
 from shipper.enrich.recognise import Recognise
 from shipper.enrich.recognise import State as RecogniseState
-from shipper.event import TAG_TRUNCATED, TAG_UNPARSED, Doc
+from shipper.event import TAG_TIMESTAMP_ZONE_IGNORED, TAG_TRUNCATED, TAG_UNPARSED, Doc
 from shipper.ids import Block as IdBlock
 from shipper.ids import IdAssigner, IdState, settled
 from shipper.parallel.direct import Direct
@@ -84,6 +84,7 @@ class Part:
     pending: list[tuple[int, Doc]] = field(default_factory=list)
     unparsed: int = 0
     truncated: int = 0  # documents tagged truncated (a line cut at max_line_bytes or where its input broke)
+    zone_ignored: int = 0  # documents tagged timestamp_zone_ignored (a stamp's zone word not the context's zone's)
     size: int = 0  # documents
 
     def grow(self, count: int) -> None:
@@ -240,13 +241,11 @@ class Worker:
             docs = self.recognise.enrich(docs)
         if not docs:
             return part
-        pending, plain, unparsed, truncated = _sort_out(docs)
+        pending, plain = _sort_out(docs, part)
         for name, encode in self.setup.encoders.items():
             encoded = encode(plain)
             part.items[name] += _spread(encoded, [i for i, _ in pending], len(docs)) if pending else encoded
         part.pending += [(part.size + i, doc) for i, doc in pending]
-        part.unparsed += unparsed
-        part.truncated += truncated
         part.size += len(docs)
         return part
 
@@ -264,11 +263,12 @@ def _claims(job: Job) -> BootClaims:
     return BootClaims(snapshot=init.boots if same and init is not None else NO_CLAIMS)
 
 
-def _sort_out(docs: list[Doc]) -> tuple[list[tuple[int, Doc]], list[Doc], int, int]:
-    """The recognised documents with their places, the others, and how many are unparsed and truncated."""
+def _sort_out(docs: list[Doc], part: Part) -> tuple[list[tuple[int, Doc]], list[Doc]]:
+    """The recognised documents with their places, and the others; ``part`` counts the unparsed,
+    the truncated and those whose zone word was ignored (as `Pipeline` counts them)."""
     pending: list[tuple[int, Doc]] = []
     plain: list[Doc] = []
-    unparsed = truncated = 0
+    unparsed = truncated = zone_ignored = 0
     for i, doc in enumerate(docs):
         if "rootcause" in doc:
             pending.append((i, doc))
@@ -278,7 +278,11 @@ def _sort_out(docs: list[Doc]) -> tuple[list[tuple[int, Doc]], list[Doc], int, i
         if tags is not None:
             unparsed += TAG_UNPARSED in tags
             truncated += TAG_TRUNCATED in tags
-    return pending, plain, unparsed, truncated
+            zone_ignored += TAG_TIMESTAMP_ZONE_IGNORED in tags
+    part.unparsed += unparsed
+    part.truncated += truncated
+    part.zone_ignored += zone_ignored
+    return pending, plain
 
 
 def _spread(items: list[Any], holes: list[int], size: int) -> list[Any]:

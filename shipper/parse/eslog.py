@@ -10,6 +10,8 @@ Shapes, per line (after stripping a ``docker compose`` prefix ``es01  | `` or a 
   "stacktrace"``) and ECS JSON 8.x (``"@timestamp", "log.level", "log.logger",
   "elasticsearch.*", "error.*"``). Kept: the fields of docs/fields.md, every ``elasticsearch.*`` and
   ``error.*`` key (nested), ``process.thread.name``; 7.x ``stacktrace`` -> ``error.stack_trace``.
+  A line with bytes that are not UTF-8 is read with U+FFFD for them, but its message keeps them
+  for the id, as a plain line's does (`shipper.ids`).
   Other ECS keys of the layout (``ecs.version``, ``service.name``, ``event.dataset``,
   ``data_stream.*``) are shipper's own business and are not copied.
 * stderr of the CLI (console captures): ``ERROR: ...`` starts a record (``log.level: ERROR``);
@@ -31,6 +33,7 @@ Anything else that cannot be folded is an ``unparsed`` document with the whole r
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -193,10 +196,7 @@ class ElasticsearchParser(TextParser):
         try:
             obj = orjson.loads(body)
         except orjson.JSONDecodeError:
-            try:  # bytes that are not UTF-8 (kept for the id, `shipper.ids`): read with U+FFFD
-                obj = orjson.loads(raw_bytes(body).decode("utf-8", "replace"))
-            except orjson.JSONDecodeError:
-                return None
+            obj = _json_with_kept_bytes(body)
         if not isinstance(obj, dict):
             return None
         stamp = obj.get("@timestamp") or obj.get("timestamp")
@@ -217,6 +217,21 @@ class ElasticsearchParser(TextParser):
         return doc
 
 
+def _json_with_kept_bytes(body: str) -> Any:
+    """A JSON line with bytes that are not UTF-8 (kept as surrogateescape does for the id,
+    `shipper.ids`), which orjson cannot read: read with U+FFFD for them, but for its message, which
+    keeps them for the id (the json module reads such text); None when it is no JSON.
+
+    `shipper.ids.settle` then replaces them in the message as in the rest of the line."""
+    try:
+        obj = orjson.loads(raw_bytes(body).decode("utf-8", "replace"))
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(obj, dict) and isinstance(obj.get("message"), str):
+        obj["message"] = json.loads(body)["message"]  # the JSON orjson read, but for the bytes it replaced
+    return obj
+
+
 def strip_prefix(line: str) -> tuple[str | None, str]:
     """(container or supervisor name, the line without its prefix)."""
     if "| " in line[:80] or line[-1:] == "|":
@@ -234,10 +249,11 @@ def _folds(kind: str, record: Doc, body: str) -> bool:
     """Whether a line without header continues the open record of this kind."""
     if _BOOTSTRAP_LINE.match(body):
         # Only into a record about failed checks: not into "... enforcing bootstrap checks" or
-        # "ERROR: Elasticsearch did not exit normally" (8.x prints its check lines after those).
+        # "ERROR: Elasticsearch did not exit normally" (8.x prints its check lines after those),
+        # nor into another check's line (a docker capture may print the checks before the summary:
+        # each is a record of its own, its message its own line).
         message = record["message"]
-        about_checks = "validation exception" in message or "checks failed" in message
-        return kind != _JSON and (about_checks or _BOOTSTRAP_LINE.match(message) is not None)
+        return kind != _JSON and ("validation exception" in message or "checks failed" in message)
     if kind == _JSON:
         return body[:1] in ("\t", " ")  # a stack trace printed after a JSON line
     return kind in (_LOG, _STDERR)

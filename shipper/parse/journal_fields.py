@@ -17,8 +17,10 @@ values); ``None`` (an oversized field in ``journalctl -o json``) is skipped. Map
 * ``journald.*`` per docs/fields.md; every other field into ``journald.custom`` under its own
   name, including a fallback field that was not used (``_COMM`` when ``SYSLOG_IDENTIFIER`` named
   the process). A binary value that is not UTF-8 goes there base64-encoded as ``<NAME>_base64``.
-* A ``MESSAGE`` that is not UTF-8 is tagged ``invalid_utf8``; its bytes are kept as surrogateescape
-  does until the id is made of them, then replaced with U+FFFD (`shipper.ids.settle`).
+* An entry whose ``MESSAGE``, ``_HOSTNAME``, ``SYSLOG_IDENTIFIER`` or ``_COMM`` (what its id is made
+  of, `shipper.ids.content_key`) is not UTF-8 is tagged ``invalid_utf8``; their bytes are kept as
+  surrogateescape does until the id is made of them, then replaced with U+FFFD (`shipper.ids.settle`):
+  entries that differ only in those bytes get different ids, as their ForwardToSyslog lines do.
   A mapped field with several values (rare: journald keeps them all) gives its first value.
 
 `journal_doc` is the mapping. A C extension (``_journaldoc.c``) builds the same documents for the
@@ -50,6 +52,9 @@ _KEYWORD_FIELDS = frozenset(
      "__CURSOR", "CODE_FUNC", "UNIT_RESULT", "EXIT_CODE", "EXIT_STATUS", "JOB_TYPE", "JOB_RESULT", "JOB_ID",
      "COMMAND", "PRIORITY", "SYSLOG_FACILITY"}
 )
+# The fields an id is made of (`shipper.ids.content_key`; the PIDs are numbers or left out): bytes
+# that are not UTF-8 are kept there for the id (`_normalise`).
+_ID_FIELDS = frozenset({"MESSAGE", "_HOSTNAME", "SYSLOG_IDENTIFIER", "_COMM"})
 # What PID 1 adds when it speaks about a unit or a job: looked up (with CODE_FUNC, EXIT_STATUS and
 # the JOB_ fields) only in entries that still have fields after the common ones are taken.
 _UNIT_RECORD = (("UNIT_RESULT", "unit_result"), ("EXIT_CODE", "exit_code"), ("COMMAND", "command"))
@@ -289,7 +294,7 @@ def _pop_int(c: dict[str, Any], key: str) -> int | None:
 
 def _normalise(c: dict[str, Any]) -> list[str] | None:
     """Make every value of an entry that has non-str values usable, in place: keyword fields
-    become text (first value, invalid UTF-8 replaced; ``MESSAGE`` keeps it for the id and tags the
+    become text (first value, invalid UTF-8 replaced; `_ID_FIELDS` keep it for the id and tag the
     entry ``invalid_utf8``); other fields keep their text, or base64 under ``<NAME>_base64``."""
     tags = None
     for key, value in list(c.items()):
@@ -298,9 +303,10 @@ def _normalise(c: dict[str, Any]) -> list[str] | None:
         if value is None:
             del c[key]
         elif key in _KEYWORD_FIELDS:
-            # MESSAGE keeps the bytes that are not UTF-8 for the id (`shipper.ids.settle`).
-            c[key], bad = _text(value, "surrogateescape" if key == "MESSAGE" else "replace")
-            if bad and key == "MESSAGE":
+            # The id's fields keep the bytes that are not UTF-8 for the id (`shipper.ids.settle`).
+            kept = key in _ID_FIELDS
+            c[key], bad = _text(value, "surrogateescape" if kept else "replace")
+            if bad and kept:
                 tags = [TAG_INVALID_UTF8]
         else:
             del c[key]

@@ -62,14 +62,16 @@ def add_unit(doc: dict[str, Any], unit: str, user_unit: str | None, pid: str | N
     """Set ``systemd.*`` and ``process.*`` of a document whose tag was ``unit[/user_unit]``. The
     service manager's own scope is not set as the unit: the manager speaks about other units (its
     journal entries carry ``UNIT=`` / ``USER_UNIT=`` for them, which this mode does not show, and
-    its text names them), not about the scope it runs in."""
+    its text names them), not about the scope it runs in; nor is a user manager's own unit
+    (``user@1000.service/init.scope``): its lines are about the user's units (``app.service: Failed
+    ...``), which recognition reads from the text, and its PID (not 1) tells it is a user manager."""
     process: dict[str, Any] = {}
-    if (user_unit or unit) == _MANAGER_SCOPE:
+    manager = (user_unit or unit) == _MANAGER_SCOPE
+    if manager:
         process["name"] = "systemd"
-        user_unit = None
     if pid:
         process["pid"] = int(pid)
     if process:
         doc["process"] = process
-    if unit != _MANAGER_SCOPE:
+    if not manager:
         doc["systemd"] = {"unit": unit, "user_unit": user_unit} if user_unit else {"unit": unit}

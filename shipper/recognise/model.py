@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 # recovery: a unit that failed started again (`shipper.enrich.nearby` keeps only those after a failure).
-Role = Literal["cause", "failure", "summary", "recovery"]
-ROLES: tuple[Role, ...] = ("cause", "failure", "summary", "recovery")
+# boot: a host started again (the kernel's banner): its open incidents end (`shipper.enrich.incidents`).
+Role = Literal["cause", "failure", "summary", "recovery", "boot"]
+ROLES: tuple[Role, ...] = ("cause", "failure", "summary", "recovery", "boot")
 
 # Variables the recogniser computes itself and offers to templates and fields.
 COMPUTED_VARS = frozenset(

@@ -22,7 +22,8 @@ A file (one family) has these keys; unknown keys anywhere are errors::
                                       # of its contexts (most lines cost these few `in` checks)
     units:                            # how to tell the unit of a cause in a syslog file
       sendmail.service:
-        processes: [sendmail, sm-mta] # process.name values
+        processes: [sendmail, sm-mta] # process.name values; a line of the unit that names no process
+                                      # (journalctl -o with-unit) is matched as the first
         datasets: []                  # event.dataset values (Elasticsearch log files)
         look_at: "/var/log/maillog"   # where to look when a failure of this unit has no cause
     contexts:                         # a line that opens a context for the lines after it
@@ -37,7 +38,7 @@ A file (one family) has these keys; unknown keys anywhere are errors::
 A signature::
 
     id: sendmail.bind_address_in_use  # stable; used in Kibana views and saved searches
-    role: cause                       # cause | failure | summary
+    role: cause                       # cause | failure | summary | recovery | boot
     rank: 90                          # among an incident's causes, the highest rank is "the cause"
     recognises: "SYSERR(...): ..."    # what it matches, for people (shipper signatures)
     title: "sendmail could not ..."   # template: a one-line description of one event

@@ -245,7 +245,9 @@ def _when(ts: str) -> str:
 
 
 def _span(first: str, last: str) -> str:
-    if first == last:
+    """``first``–``last`` to the second; one time when they are the same second (an incident
+    shorter than a second: its stamps differ only in fractions not printed)."""
+    if first[:19] == last[:19]:
         return _clock(first)
     if first[:10] == last[:10]:
         return f"{_clock(first)}–{_clock(last)}"
@@ -296,7 +298,8 @@ def render_text(incidents: list[Incident], counts: dict[str, Any] | None = None,
             out.append(f"    exit status: {inc.failure.exit_explained}")
         if inc.docs:
             out.append(f"    docs: {' '.join(inc.docs)}")
-        out.append(f"    incident {inc.id}: {inc.events} events, {_span(inc.first, inc.last)}")
+        events = f"{inc.events} event" + ("" if inc.events == 1 else "s")
+        out.append(f"    incident {inc.id}: {events}, {_span(inc.first, inc.last)}")
         out.append("")
     if counts:
         out.extend(_counts_text(counts, windowed))

@@ -120,9 +120,9 @@ def test_the_corpus_journals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         path.write_bytes(zstandard.ZstdDecompressor().decompress(f.read_bytes(), max_output_size=1 << 28))
     paths = sorted(directory.iterdir())
     taken = same_with_and_without(monkeypatch, paths, (501, 20000))
-    # (the service manager's "Started ..." entries, about 1,200 here, go to Python since session 16:
-    # a start of a unit that failed before is kept, `systemd.unit_started`, which the lane cannot tell)
-    assert taken > 10757 * 0.75, f"the lane took {taken} of 10,757 entries"
+    # (the service manager's "Started ..." entries, about 1,200 here, are the lane's when they end no
+    # troubled unit: `systemd.unit_started`, shipper/parallel/_express_starts.c; 9,511 taken)
+    assert taken > 10757 * 0.87, f"the lane took {taken} of 10,757 entries"
     assert same_with_and_without(monkeypatch, paths, (20000,), {"store": encode_rows}) == taken  # the store's rows
 
 
@@ -239,7 +239,9 @@ def random_entries(rng: random.Random, n: int) -> list[bytes]:
 def test_random_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     entries = random_entries(random.Random(20261127), 1500)
     taken = same_with_and_without(monkeypatch, journal_of(tmp_path, entries), (211, 1500))
-    assert taken > len(entries) // 4, f"the lane took {taken} of {len(entries)} entries"
+    # (a fifth: many random entries name a unit but no process, which the lane leaves to Python: a unit's
+    # process is read from the signature files, `UnitMap.process`; real entries name their process)
+    assert taken > len(entries) // 5, f"the lane took {taken} of {len(entries)} entries"
 
 
 @needs_lane

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from shipper.event import Doc
-from shipper.event import TAG_TIMESTAMP_ZONE_IGNORED
+from shipper.event import TAG_TIMESTAMP_ZONE_IGNORED, Doc, get_path
 from tests.helpers.express import needs_lane
 from tests.helpers.parse import Lines, parse_text
+from tests.helpers.samples import enrich_all, parse_lines
 from tests.unit.test_express_lines import same_with_and_without
 
 DATA = Path(__file__).parent.parent / "data"
@@ -72,7 +72,20 @@ def test_with_unit_idents_are_units_not_processes() -> None:
     assert manager and all(d["process"] == {"name": "systemd", "pid": 1} and "systemd" not in d for d in manager)
     user = [d for d in docs if d["message"].startswith("Queued start job")]
     assert user[0]["process"] == {"name": "systemd", "pid": 1094}
-    assert user[0]["systemd"] == {"unit": "user@42.service"}
+    assert "systemd" not in user[0]  # (a user manager's own unit is not the unit its lines are about)
+
+
+def test_a_user_manager_s_with_unit_lines_name_the_user_s_unit() -> None:
+    """``user@1000.service/init.scope[1094]: app.service: Failed ...`` was given ``systemd.unit:
+    user@1000.service``, which recognition reads before the text: the failure, its hint and its
+    commands named user@1000.service (found by a tester)."""
+    lines = ["Mon 2022-10-24 04:00:29 UTC fedora user@1000.service/init.scope[1094]: "
+             "app.service: Main process exited, code=exited, status=1/FAILURE",
+             "Mon 2022-10-24 04:00:29 UTC fedora user@1000.service/init.scope[1094]: "
+             "app.service: Failed with result 'exit-code'."]
+    docs = enrich_all(parse_lines(lines, "syslog"))
+    assert [get_path(d, "rootcause.unit") for d in docs] == ["app.service", "app.service"]
+    assert all("user@1000" not in get_path(d, "rootcause.hint") for d in docs)
 
 
 @pytest.mark.parametrize(("line", "process", "systemd"), [

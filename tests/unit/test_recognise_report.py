@@ -134,7 +134,7 @@ def test_signatures_lists_every_signature(env: Env) -> None:
     assert "sendmail.bind_address_in_use  [cause]" in out
     assert "systemd.process_exited  [failure]" in out
     assert "elasticsearch.bootstrap_checks_failed  [summary]" in out
-    assert out.rstrip().endswith("26 signatures (elasticsearch.yaml, kernel.yaml, sendmail.yaml, systemd.yaml)")
+    assert out.rstrip().endswith("27 signatures (elasticsearch.yaml, kernel.yaml, sendmail.yaml, systemd.yaml)")
 
 
 def test_signatures_json(env: Env) -> None:

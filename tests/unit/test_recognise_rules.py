@@ -37,6 +37,7 @@ ISSUE_IDS = {
     "systemd.dependency_failed",
     "systemd.unit_started",
     "kernel.oom_kill",
+    "kernel.boot",  # the kernel's banner at boot: ends a text log's open incidents of the host (s16)
     "elasticsearch.did_not_exit_normally",
 }
 
@@ -81,7 +82,7 @@ def test_shipped_signatures_have_exactly_the_issue_ids() -> None:
 
 def test_shipped_signatures_are_complete() -> None:
     for sig in load_signatures():
-        assert sig.role in ("cause", "failure", "summary", "recovery")
+        assert sig.role in ("cause", "failure", "summary", "recovery", "boot")
         assert sig.hint and sig.remediation and sig.docs and sig.title and sig.recognises
         assert all(p.prefilter for p in sig.patterns)
         assert all(d.startswith(("https://", "man:")) for d in sig.docs)
@@ -95,7 +96,8 @@ def test_roles_of_the_families() -> None:
     systemd_recoveries = {"systemd.unit_started"}  # a start after a failure: ends the incident
     assert all(roles[i] == ("cause" if i in systemd_causes else "recovery" if i in systemd_recoveries else "failure")
                for i in ISSUE_IDS if i.startswith("systemd."))
-    assert roles["kernel.oom_kill"] == "cause" and roles["elasticsearch.did_not_exit_normally"] == "failure"
+    assert roles["kernel.oom_kill"] == "cause" and roles["kernel.boot"] == "boot"
+    assert roles["elasticsearch.did_not_exit_normally"] == "failure"
     assert all(roles[i] == "cause" for i in ISSUE_IDS if i.startswith("elasticsearch.bootstrap."))
 
 

@@ -260,7 +260,7 @@ def _template_vars(rules: Any) -> list[tuple[str, str]]:
 def test_every_command_of_the_signature_files_quotes_what_the_log_says() -> None:
     """Every variable of every template set to text full of shell syntax: each command still
     splits into the words the template meant, with the text whole in one of them."""
-    payload = "a'b\"c $(reboot now) `id` ;|&<>*"
+    payload = "a'b\"c $(pwn3d now) `id` ;|&<>*"  # (a word no template has: kernel.boot's says reboot)
     literal = payload.replace("`", "'")
     seen = 0
     for sig_id, template in _template_vars(load_rules()):
@@ -268,12 +268,12 @@ def test_every_command_of_the_signature_files_quotes_what_the_log_says() -> None
         rendered = hints.render(template, {n: payload for n in names})
         assert rendered.count("`") == template.count("`"), (sig_id, rendered)
         for command in _commands(rendered):
-            if "reboot" not in command:
+            if "pwn3d" not in command:
                 continue
             seen += 1
             words = shlex.split(command)
             assert any(literal in w for w in words), (sig_id, command, words)
-            assert not any("reboot" in w and literal not in w for w in words), (sig_id, command, words)
+            assert not any("pwn3d" in w and literal not in w for w in words), (sig_id, command, words)
     assert seen >= 20
 
 
