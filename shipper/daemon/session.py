@@ -35,10 +35,12 @@ from shipper.daemon.streams import Stream
 from shipper.enrich.base import Enricher
 from shipper.enrich.chain import default_enrichers
 from shipper.enrich.order import Order, Waiting, roles_of, stamp
+from shipper.errors import ConfigError
 from shipper.event import Batch, Doc
 from shipper.parse.dispatch import make_parser
 from shipper.sinks.base import Sink
 from shipper.sources.base import RawChunk
+from shipper.sources.claimant import without
 from shipper.sources.live import End, Follower, Gap, Idle, Log, Polled, TextMark
 from shipper.sources.tail import FileFollower
 from shipper.state.checkpoints import CheckpointStore
@@ -135,12 +137,13 @@ class Session:
         for file_follower in files:
             file_follower.claim(saved[file_follower.key])  # (every file input's, before any matches its patterns)
         if files:  # (then the files of the inputs removed from the configuration: `FileFollower.inherit`)
-            files[0].inherit([s for key, s in self._store.all().items() if key not in saved])
+            files[0].inherit({key: s for key, s in self._store.all().items() if key not in saved})
         for follower in self.plan.followers:
             for item in follower.open(saved[follower.key]):
                 self._handle(follower, item, time.monotonic(), time.time())
             self._take_counts(follower)
             self._save(follower)
+        self._hand_over()
         self.courier.start()
 
     def close(self, timeout: float, save: bool = True, let_go: bool = False) -> bool:
@@ -326,9 +329,46 @@ class Session:
                     self._save(follower)
             self._dirty.clear()
             self._saved_at = now
+        self._hand_over()
 
     def _save(self, follower: Follower) -> None:
         self._store.save(follower.key, self._delivered.saved(follower.key, follower.state()))
+
+    def _hand_over(self) -> None:
+        """Drop from the checkpoints of inputs no longer configured the files configured inputs took
+        (`FileFollower.handed_over`), once the checkpoints of the inputs that took them hold them (a
+        crash in between: the file is still handed over at the next start). An input added back
+        then starts afresh for those files, rather than taking them back from where it had left
+        them and shipping again what the other input shipped since."""
+        files = [f for f in self.plan.followers if isinstance(f, FileFollower)]
+        taken = files[0].handed_over() if files else {}
+        if not taken or (self._lock is not None and self._lock.lost() is not None):
+            return
+        assert self.outbox is not None
+        self.outbox.spool.sync()  # (as before any checkpoint is saved: `_commit`)
+        for follower in files:
+            self._save(follower)
+        for key, idents in taken.items():
+            self._drop(key, idents)
+
+    def _drop(self, key: str, taken: set[tuple[int, int]]) -> None:
+        """Rewrite the checkpoint ``key`` of an input no longer configured without the files ``taken``
+        (removed when nothing else is left in it)."""
+        try:
+            state = self._store.load(key)
+        except ConfigError:
+            return  # (damaged since the start: not handed over either)
+        rest = without(state, taken) if state is not None else None
+        path = self._store.path(key)
+        if rest is None:
+            self._store.remove(key)
+        else:
+            positions = Delivered()
+            positions.load(key, rest)
+            self._store.save(key, positions.saved(key, rest))
+        self._log(f"shipper: {path} is the checkpoint of an input no longer in the configuration; the files of it "
+                  "that other inputs now read are dropped from it" + (" (nothing else was in it: removed)" if rest is None
+                  else "") + ": that input, if added back, does not read them again")
 
     # -- figures --------------------------------------------------------------------------------------
     def snapshot(self, last_message: str | None) -> Snapshot:

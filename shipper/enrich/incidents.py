@@ -24,7 +24,7 @@ An incident is the events of one failure of one unit on one host; they all carry
   later cause or failure of the unit is a new incident, never linked to what came before the start.
   A restart loop that never starts (start-limit-hit) stays one incident. A failure of the unit
   with no cause less than a window after that start says "no recognised error since it started
-  again at HH:MM:SS UTC" (`_Incident.restarted`), not "in the last 10 minutes".
+  again at HH:MM:SS UTC" (`Incident.restarted`), not "in the last 10 minutes".
 * A cause that tells no host (a pasted excerpt: ``sendmail[82759]: ... SYSERR``) joins the open
   incident of its unit only if that incident's causes of no host are of its program (process
   name; "" for none, as an Elasticsearch console's lines): three errors of three programs pasted
@@ -47,7 +47,7 @@ An incident is the events of one failure of one unit on one host; they all carry
   that unit's incident, unless the unit has one open: the kill and the unit's failure are one
   incident whatever the batches, in one process and with workers (linking runs in time order).
 * A summary (``[2] bootstrap checks failed``) logged a moment after the failure that closed the
-  incident of the checks it sums up joins that incident (`_sums_up`): Elasticsearch 7 prints it
+  incident of the checks it sums up joins that incident (`shipper.enrich.incident_record.sums_up`): Elasticsearch 7 prints it
   last, below the checks and ``did not exit normally``.
 * Among an incident's causes the highest ``rank`` is "the cause"; repeats of it are counted
   (the same SYSERR every 5 seconds stays one incident: ×N, first-last).
@@ -63,11 +63,11 @@ are dropped once the newest event is a window past their last one (bounded memor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from shipper.enrich import hints
 from shipper.enrich.incident_fields import boot_of, epoch, host_of, manager_of, named_pid, pid_of, program_of
+from shipper.enrich.incident_record import SAME_MOMENT, Cause, Incident, of_run, same_run, sums_up
 from shipper.enrich.moment import linking
 from shipper.enrich.nearby import OOM_KILL, OOM_WINDOW, killed_doc
 from shipper.enrich.recognise import UnitMap
@@ -77,38 +77,6 @@ from shipper.recognise.rules import Rules, load_rules
 
 # A failure without a unit joins the host's previous failure when it is at most this much later.
 UNNAMED_FAILURE_GAP = 5.0
-# systemd logs "Dependency failed for DESCRIPTION." and the job's "UNIT: Job ... 'dependency'." together.
-_SAME_MOMENT = 1.0
-
-
-@dataclass
-class Cause:
-    signature: str
-    rank: int
-    title: str
-    message: str
-    hint: str
-    remediation: str
-    first: str  # @timestamp
-    last: str
-    count: int = 1
-
-
-@dataclass
-class _Incident:
-    id: str
-    host: str
-    unit: str | None
-    last: float
-    invocations: set[str] = field(default_factory=set)
-    cause: Cause | None = None
-    consequences_only: bool = True  # only dependency failures joined it so far
-    closed: bool = False  # a failure followed a known cause: the next cause starts a new incident
-    boot: str | None = None  # the journal's boot id of its first event
-    manager: int | None = None  # the PID of the user manager that logged its events (`manager_of`)
-    restarted: str | None = None  # @timestamp of the unit's start (a recovery) less than a window before it
-    programs: set[str] = field(default_factory=set)  # the process names of its causes that tell no host
-    pending: list[Doc] = field(default_factory=list)  # this batch's failures, relinked if a cause joins late
 
 
 class Incidents:
@@ -120,17 +88,17 @@ class Incidents:
         self.units = UnitMap(self.rules)
         self._rank = {s.id: s.rank for s in self.rules.signatures}
         self._consequences = self.rules.consequences
-        self._open: dict[tuple[str, str | None], _Incident] = {}
-        self._by_pid: dict[int, _Incident] = {}  # pid of a cause, or named by a failure -> its incident
-        self._last_failure: dict[str, tuple[float, _Incident]] = {}
-        self._kills: dict[str, tuple[float, _Incident]] = {}  # host -> an OOM kill of no unit yet (`_adopt_kill`)
+        self._open: dict[tuple[str, str | None], Incident] = {}
+        self._by_pid: dict[int, Incident] = {}  # pid of a cause, or named by a failure -> its incident
+        self._last_failure: dict[str, tuple[float, Incident]] = {}
+        self._kills: dict[str, tuple[float, Incident]] = {}  # host -> an OOM kill of no unit yet (`_adopt_kill`)
         self._starts: dict[tuple[str, str | None], tuple[float, Doc]] = {}  # (host, unit) -> its last recovery
         self._newest = 0.0
         self.first: str | None = None  # the @timestamps of the first and last recognised events linked
         self.last: str | None = None  # (`shipper.commands.replay_notes.relink_note`)
 
     def enrich(self, docs: list[Doc]) -> list[Doc]:
-        touched: list[_Incident] = []
+        touched: list[Incident] = []
         for doc in linking(docs):  # (the list is given back in its order)
             rc = doc["rootcause"]
             if rc["role"] == "boot":  # (it joins nothing: it moves no window)
@@ -159,14 +127,14 @@ class Incidents:
     def flush(self) -> list[Doc]:
         return []
 
-    def _cause(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident:
+    def _cause(self, doc: Doc, rc: dict[str, Any], ts: float) -> Incident:
         key = (host_of(doc), rc.get("unit"))
         inc = self._live(self._open.get(key), ts)
         if inc is not None and not key[0] and inc.programs and program_of(doc) not in inc.programs:
             inc = None  # another program's line with no host: nothing says it is of this failure
         if inc is None:  # a failure seen first may have named this process
             inc = self._pid_incident(key[0], pid_of(doc), ts)
-        if inc is None or (inc.closed and not _sums_up(inc, rc, ts)) or not self._joins(inc, doc, ts):
+        if inc is None or (inc.closed and not sums_up(inc, rc, ts)) or not self._joins(inc, doc, ts):
             inc = self._new(doc, key, ts)
         self._open[key] = inc  # (a stale one for this key, held until `_expire`, is replaced)
         if rc["signature"] == OOM_KILL and key[1] is None:
@@ -201,7 +169,7 @@ class Incidents:
         host = host_of(doc)
         self._starts[(host, rc.get("unit"))] = (ts, doc)
         inc = self._live(self._open.get((host, rc.get("unit"))), ts)
-        if inc is None or not _same_run(inc, doc):
+        if inc is None or not same_run(inc, doc):
             return
         rc["incident"] = inc.id
         self._end(lambda i: i is inc)
@@ -215,13 +183,13 @@ class Incidents:
             self._kills.pop(host, None)
             self._starts = {k: v for k, v in self._starts.items() if k[0] != host}
 
-    def _end(self, ended: Callable[[_Incident], bool]) -> None:
+    def _end(self, ended: Callable[[Incident], bool]) -> None:
         """Forget the open incidents for which ``ended`` holds: nothing joins them any more."""
         self._open = {k: i for k, i in self._open.items() if not ended(i)}
         self._by_pid = {p: i for p, i in self._by_pid.items() if not ended(i)}
         self._last_failure = {h: f for h, f in self._last_failure.items() if not ended(f[1])}
 
-    def _failure(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident:
+    def _failure(self, doc: Doc, rc: dict[str, Any], ts: float) -> Incident:
         host = host_of(doc)
         unit = rc.get("unit")
         named = named_pid(doc)
@@ -242,7 +210,7 @@ class Incidents:
         self._link(doc, inc)
         return inc
 
-    def _failure_incident(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident | None:
+    def _failure_incident(self, doc: Doc, rc: dict[str, Any], ts: float) -> Incident | None:
         """The open incident a failure joins: by the PID it names, its unit, else the host's
         previous failure; a failure that names no unit takes the incident's."""
         host, unit = host_of(doc), rc.get("unit")
@@ -257,7 +225,7 @@ class Incidents:
             rc["unit"] = inc.unit
         return inc
 
-    def _consequence_incident(self, doc: Doc, rc: dict[str, Any], ts: float) -> _Incident | None:
+    def _consequence_incident(self, doc: Doc, rc: dict[str, Any], ts: float) -> Incident | None:
         """The open incident a dependency failure joins: its dependency's; else, naming no unit,
         the host's previous failure; else its unit's, or (no incident of its unit yet) that of the
         dependency failures logged with it: a unit-less one takes its unit; another unit's is a job
@@ -266,13 +234,13 @@ class Incidents:
         inactive), one incident of the unit that failed first."""
         host, unit, dependency = host_of(doc), rc.get("unit"), rc.get("dependency")
         if dependency:
-            return _of_run(self._live(self._open.get((host, dependency)), ts), doc)
+            return of_run(self._live(self._open.get((host, dependency)), ts), doc)
         if unit is None:
-            return _of_run(self._previous(host, ts, UNNAMED_FAILURE_GAP), doc)
+            return of_run(self._previous(host, ts, UNNAMED_FAILURE_GAP), doc)
         inc = self._open.get((host, unit))
         if inc is not None and self._joins(inc, doc, ts):
             return inc
-        along = _of_run(self._previous(host, ts, _SAME_MOMENT), doc)
+        along = of_run(self._previous(host, ts, SAME_MOMENT), doc)
         if along is None or not along.consequences_only:
             return None
         if along.unit is None:
@@ -294,12 +262,12 @@ class Incidents:
         inc.unit = unit
         self._open[(host, unit)] = inc
 
-    def _previous(self, host: str, ts: float, gap: float) -> _Incident | None:
+    def _previous(self, host: str, ts: float, gap: float) -> Incident | None:
         """The incident of the host's previous failure if it was at most ``gap`` seconds before ``ts``."""
         prev = self._last_failure.get(host)
         return prev[1] if prev is not None and 0 <= ts - prev[0] <= gap else None
 
-    def _link(self, doc: Doc, inc: _Incident) -> None:
+    def _link(self, doc: Doc, inc: Incident) -> None:
         rc = doc["rootcause"]
         cause = inc.cause
         if cause is None and self._is_consequence(rc):
@@ -327,7 +295,7 @@ class Incidents:
     def _is_consequence(self, rc: dict[str, Any]) -> bool:
         return rc.get("signature") in self._consequences
 
-    def _join(self, inc: _Incident, doc: Doc, ts: float) -> None:
+    def _join(self, inc: Incident, doc: Doc, ts: float) -> None:
         inc.last = max(inc.last, ts)
         if inc.manager is None:
             inc.manager = manager_of(doc)
@@ -338,23 +306,23 @@ class Incidents:
         if invocation:
             inc.invocations.add(str(invocation))
 
-    def _joins(self, inc: _Incident, doc: Doc, ts: float) -> bool:
-        if ts - inc.last > self.window or not _same_run(inc, doc):
+    def _joins(self, inc: Incident, doc: Doc, ts: float) -> bool:
+        if ts - inc.last > self.window or not same_run(inc, doc):
             return False
         invocation = get_path(doc, "systemd.invocation_id")
         return invocation is None or not inc.invocations or invocation in inc.invocations
 
-    def _new(self, doc: Doc, key: tuple[str, str | None], ts: float) -> _Incident:
+    def _new(self, doc: Doc, key: tuple[str, str | None], ts: float) -> Incident:
         first_id = get_path(doc, "event.id") or f"{doc.get('@timestamp')}|{key[0]}|{key[1]}"
-        inc = _Incident(id=derived_id(first_id, "incident"), host=key[0], unit=key[1], last=ts, boot=boot_of(doc),
+        inc = Incident(id=derived_id(first_id, "incident"), host=key[0], unit=key[1], last=ts, boot=boot_of(doc),
                         manager=manager_of(doc))
         start = self._starts.get(key)
-        if start is not None and 0 <= ts - start[0] <= self.window and _same_run(inc, start[1]):
+        if start is not None and 0 <= ts - start[0] <= self.window and same_run(inc, start[1]):
             inc.restarted = start[1]["@timestamp"]
         self._open[key] = inc
         return inc
 
-    def _pid_incident(self, host: str, pid: int | None, ts: float) -> _Incident | None:
+    def _pid_incident(self, host: str, pid: int | None, ts: float) -> Incident | None:
         """The open incident of a process by its PID; a pasted status block has no host, so an
         unknown host matches any."""
         inc = self._live(self._by_pid.get(pid) if pid is not None else None, ts)
@@ -362,7 +330,7 @@ class Incidents:
             return None
         return inc
 
-    def _live(self, inc: _Incident | None, ts: float) -> _Incident | None:
+    def _live(self, inc: Incident | None, ts: float) -> Incident | None:
         """``inc`` unless its last event is more than a window before ``ts``. `_expire` drops such
         incidents only after each batch: without this, one still held would hide another lookup
         (by PID, after the unit's), and the links would depend on where batches end. With it,
@@ -370,7 +338,7 @@ class Incidents:
         start after any gap of more than a window (`shipper.enrich.relink`)."""
         return inc if inc is not None and ts - inc.last <= self.window else None
 
-    def _index_pid(self, inc: _Incident, pid: int | None) -> None:
+    def _index_pid(self, inc: Incident, pid: int | None) -> None:
         if pid is not None:
             self._by_pid[pid] = inc
 
@@ -393,22 +361,3 @@ def is_consequence(rc: dict[str, Any], rules: Rules | None = None) -> bool:
     explains it, and its own hint says so (its signature has ``consequence: true`` in ``rules``,
     the shipped signature files by default)."""
     return rc.get("signature") in (rules or load_rules()).consequences
-
-
-def _sums_up(inc: _Incident, rc: dict[str, Any], ts: float) -> bool:
-    """Whether a summary printed after the failure (Elasticsearch 7's ``[2] bootstrap checks
-    failed`` below the checks and ``did not exit normally``) sums up ``inc``, closed by that failure:
-    it comes with it, a moment after its last event. (A summary that opens a later run's output
-    comes before that run's causes and failure, so it still starts a new incident.)"""
-    return rc["role"] == "summary" and 0 <= ts - inc.last <= _SAME_MOMENT
-
-
-def _same_run(inc: _Incident, doc: Doc) -> bool:
-    """Whether ``doc`` may be of ``inc``'s boot (a syslog line tells none) and user manager."""
-    boot, manager = boot_of(doc), manager_of(doc)
-    return ((boot is None or inc.boot is None or boot == inc.boot)
-            and (manager is None or inc.manager is None or manager == inc.manager))
-
-
-def _of_run(inc: _Incident | None, doc: Doc) -> _Incident | None:
-    return inc if inc is not None and _same_run(inc, doc) else None

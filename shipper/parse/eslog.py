@@ -28,7 +28,9 @@ times in ``--timezone``: a time of the hour repeated when clocks go back is in t
 of the stamps tells, a time of the hour skipped when they go forward is tagged
 ``timestamp_nonexistent`` (shipper/parse/localtime.py), as in syslog.
 
-Anything else that cannot be folded is an ``unparsed`` document with the whole raw line.
+Anything else that cannot be folded is an ``unparsed`` document with the whole raw line; so is a
+JSON line whose document would nest deeper than orjson writes (`MAX_DEPTH`: a value nested that
+deep, or a kept key of that many dots), which the outputs could not write.
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ _JSON_RENAMES = {
     "process.thread.name": "process.thread.name",
 }
 _JSON_KEPT_PREFIXES = ("elasticsearch.", "error.")
+_DEEP = "deep"  # (`_header`'s kind of a JSON line too deep to write: unparsed, never folded)
+
+# The deepest nesting orjson writes (it reads 1,024 levels, but writes 254 and raises TypeError
+# beyond): the document itself is one level, each dot of a kept key one more.
+MAX_DEPTH = 254
 
 
 class ElasticsearchParser(TextParser):
@@ -104,7 +111,7 @@ class ElasticsearchParser(TextParser):
             doc, kind = self._header(body, off)
             if doc is None:
                 current = open_records.get(container)
-                if current is not None and _folds(current[1], current[0], body):
+                if kind != _DEEP and current is not None and _folds(current[1], current[0], body):
                     current[0]["message"] += "\n" + body
                     if tagmap and i in tagmap:
                         add_item_tags(current[0], tagmap[i])
@@ -139,6 +146,8 @@ class ElasticsearchParser(TextParser):
         c = body[:1]
         if c == "{":
             doc = self._json(body, off)
+            if doc is _TOO_DEEP:
+                return None, _DEEP
             if doc is not None:
                 return doc, _JSON
         elif c == "[" and "0" <= body[1:2] <= "9":
@@ -193,6 +202,9 @@ class ElasticsearchParser(TextParser):
         return doc
 
     def _json(self, body: str, off: int | None) -> Doc | None:
+        """The document of a JSON line; None if it is not a JSON object, `_TOO_DEEP` if it nests
+        deeper than `MAX_DEPTH`. Only values that are not strings, and long keys, are measured: a
+        line of strings costs no more."""
         try:
             obj = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -202,19 +214,61 @@ class ElasticsearchParser(TextParser):
         stamp = obj.get("@timestamp") or obj.get("timestamp")
         ts = self._iso.convert(stamp) if isinstance(stamp, str) else None
         message = obj.get("message")
+        trace = obj.get("stacktrace")
+        if (type(message) is not str and _too_deep(message, 0)) or (type(trace) is list and _too_deep(trace, 0)):
+            return _TOO_DEEP
         doc = self._doc(ts, message if isinstance(message, str) else _text(message), off)
         for key, value in obj.items():
-            if value is None or value == "":
+            if type(value) is str:
+                if not value:
+                    continue
+            elif value is None:
                 continue
+            elif _too_deep(value, _level(key)):  # (a value that is no string: rare)
+                return _TOO_DEEP
             target = _JSON_RENAMES.get(key)
             if target is None:
-                target = key if key.startswith(_JSON_KEPT_PREFIXES) else ""
+                if not key.startswith(_JSON_KEPT_PREFIXES):
+                    continue
+                if len(key) > MAX_DEPTH and _too_deep(value, _level(key)):
+                    return _TOO_DEEP
+                target = key
             if target:
                 set_path(doc, target, value)
-        trace = obj.get("stacktrace")
         if isinstance(trace, list) and trace:
             set_path(doc, "error.stack_trace", "\n".join(str(t) for t in trace))
         return doc
+
+
+_TOO_DEEP: Doc = {}  # (`_json`'s answer for a line too deep to write; compared by identity)
+
+
+def _level(key: str) -> int | None:
+    """In how many objects the document holds the value of the JSON key ``key`` (None: not kept)."""
+    target = _JSON_RENAMES.get(key)
+    if target is None:
+        target = key if key.startswith(_JSON_KEPT_PREFIXES) else ""
+    return target.count(".") + 1 if target else None
+
+
+def _too_deep(value: Any, above: int | None) -> bool:
+    """Whether ``value``, written in ``above`` levels of objects (None: it is not written), nests
+    deeper than `MAX_DEPTH` (without recursion: orjson reads deeper than Python's recursion limit)."""
+    if above is None:
+        return False
+    if above > MAX_DEPTH:
+        return True
+    todo = [(value, above)]
+    while todo:
+        value, depth = todo.pop()
+        if type(value) is dict:
+            value = value.values()
+        elif type(value) is not list:
+            continue
+        if depth >= MAX_DEPTH:
+            return True
+        todo += [(v, depth + 1) for v in value if type(v) is dict or type(v) is list]
+    return False
 
 
 def _json_with_kept_bytes(body: str) -> Any:

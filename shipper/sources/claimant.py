@@ -92,19 +92,23 @@ class Claimant:
         and ``finished`` (`finished_json`, as saved) the files it read to their end and let go of."""
         self._claims.restore(self._key, _held(streams), _finished_of(finished))
 
-    def leave(self, states: Iterable[Mapping[str, Any]]) -> None:
-        """The checkpoints of file inputs no longer configured (their saved states), after every
-        input's `restore`: their files are read on from where the output had acknowledged them by
-        the input that takes them, not from their start (`Claims.leave`; `left`)."""
+    def leave(self, states: Mapping[str, Mapping[str, Any]]) -> None:
+        """The checkpoints of file inputs no longer configured (their saved states, by key), after
+        every input's `restore`: their files are read on from where the output had acknowledged them
+        by the input that takes them, not from their start (`Claims.leave`; `left`)."""
         files: dict[Ident, Left] = {}
-        for state in states:
+        for key, state in states.items():
             for t in _streams_of(state.get("files")):
-                content = Left(t.fp, t.fp_len, max(t.committed, t.shipped), t.done)
-                for ident in ([t.ident] if t.ident is not None else []) + [(c[0], c[1]) for c in t.copies]:
+                content = Left(t.fp, t.fp_len, max(t.committed, t.shipped), t.done, key)
+                for ident in _idents(t):
                     files.setdefault(ident, content)
             for ident, held in _finished_of(state.get("finished")).items():
-                files.setdefault(ident, Left(held.fp, held.fp_len, 0, True))
+                files.setdefault(ident, Left(held.fp, held.fp_len, 0, True, key))
         self._claims.leave(files)
+
+    def handed_over(self) -> dict[str, set[Ident]]:
+        """The files of inputs no longer configured that configured inputs took (`Claims.handed_over`)."""
+        return self._claims.handed_over()
 
     def left(self, ident: Ident, head: bytes) -> Left | None:
         """Where a file this input found for the first time was left by an input no longer configured."""
@@ -195,12 +199,35 @@ def _streams_of(files: object) -> list[Tracked]:
     return streams
 
 
+def without(state: Mapping[str, Any], taken: set[Ident]) -> dict[str, Any] | None:
+    """The saved state of an input no longer configured without the files other inputs took
+    (`Claimant.handed_over`): its content streams in any of them, and those it finished. None when
+    it holds nothing else: the input, added back, starts afresh."""
+    files = [f for f in state.get("files") or [] if not _in(f, taken)]
+    finished = [f for f in state.get("finished") or [] if set(_finished_of([f])).isdisjoint(taken)]
+    if not files and not finished:
+        return None
+    return {**{k: v for k, v in state.items() if k != "finished"}, "files": files,
+            **({"finished": finished} if finished else {})}
+
+
+def _in(entry: object, taken: set[Ident]) -> bool:
+    """Whether a saved content stream is in one of the files ``taken`` (a spoiled one: kept as it is)."""
+    streams = _streams_of([entry])
+    return bool(streams) and not set(_idents(streams[0])).isdisjoint(taken)
+
+
+def _idents(t: Tracked) -> list[Ident]:
+    """The files a content stream is in: its plain file and its copies."""
+    return ([t.ident] if t.ident is not None else []) + [(c[0], c[1]) for c in t.copies]
+
+
 def _held(streams: Iterable[Tracked]) -> dict[Ident, Held]:
     """The files content streams are in (plain file and copies), and what each holds."""
     held: dict[Ident, Held] = {}
     for t in streams:
         content = Held(t.fp, t.fp_len, t.done or t.ended)  # (ended: read to its end, acknowledged soon)
-        for ident in ([t.ident] if t.ident is not None else []) + [(c[0], c[1]) for c in t.copies]:
+        for ident in _idents(t):
             held[ident] = content
     return held
 

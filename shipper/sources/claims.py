@@ -35,6 +35,9 @@ would read it again, and the input that read it would report it removed before i
 The checkpoints of inputs no longer in the configuration (removed, or renamed) are read too (`leave`):
 a file one of them held that another input takes is read by that one from where the output had
 acknowledged it (`left`), or taken as read when it was read to its end, not read again from its start.
+Such a file, once another input took it (or when one held it already), is no longer the removed
+input's (`handed_over`): its checkpoint is rewritten without it, so that the input, added back,
+does not take it back from where it left it and ship again what the other input shipped since.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ class Left:
     fp_len: int
     offset: int
     done: bool
+    key: str = ""  # the checkpoint (the input no longer configured) it is in
 
 
 @dataclass(slots=True)
@@ -112,6 +116,7 @@ class Claims:
         self._matched: dict[str, Matched] = {}  # input key -> what its patterns matched last
         self._left: dict[Ident, Left] = {}  # files of inputs no longer configured, not taken yet
         self._copies: dict[Ident, str] = {}  # copies claimed for an input whose patterns do not match them
+        self._handed: dict[str, set[Ident]] = {}  # checkpoint of an input no longer configured -> files taken
 
     def register(self, key: str, label: str, match: Callable[[], Matched], wake: Callable[[], None],
                  scan_interval: float = 0.0) -> None:
@@ -183,7 +188,7 @@ class Claims:
     def _rotation_of(self, path: str, key: str, ident: Ident) -> bool:
         """Whether ``path`` is a rotated name (``a.log.1``, ``a.log-20240101``) of the family of
         the file ``ident`` as input ``key`` last matched it (``a.log``)."""
-        where = self._matched.get(key, {}).get(ident)
+        where = self._matches(self._input(key)).get(ident)  # (matched now if it has not scanned yet: a restart)
         copy = parse_name(os.path.basename(path))
         return where is not None and copy.kind != LIVE and copy.family == family_of(os.path.basename(where[0]))
 
@@ -272,14 +277,26 @@ class Claims:
         """The files the checkpoints of inputs no longer configured hold (after every input's
         `restore`: a file a configured input holds stays its own)."""
         for ident, left in files.items():
-            if not self.known(ident):
+            if self.known(ident):
+                self._handed.setdefault(left.key, set()).add(ident)
+            else:
                 self._left.setdefault(ident, left)
 
     def left(self, ident: Ident, head: bytes) -> Left | None:
         """Where to read a file found for the first time from, when an input no longer configured
         read it (`leave`) and it still holds that content (``head``: its first bytes): once."""
         left = self._left.pop(ident, None)
-        return left if left is not None and head_matches(head, left.fp, left.fp_len) else None
+        if left is None:
+            return None
+        self._handed.setdefault(left.key, set()).add(ident)  # (another content: not the removed input's either)
+        return left if head_matches(head, left.fp, left.fp_len) else None
+
+    def handed_over(self) -> dict[str, set[Ident]]:
+        """The files of inputs no longer configured (by checkpoint) that configured inputs took
+        since the last call: to drop from those checkpoints, once the checkpoints of the inputs
+        that took them hold them."""
+        handed, self._handed = self._handed, {}
+        return handed
 
     def finished_by(self, key: str) -> dict[Ident, Held]:
         """The files input ``key`` read to their end and let go of, as remembered (for its checkpoint)."""

@@ -312,8 +312,13 @@ class JsonSource(FieldSource):
                 except orjson.JSONDecodeError:
                     obj = _NOT_JSON
                 if isinstance(obj, dict):
-                    yield fields_from_json(obj), None, ends[i]
-                    continue
+                    try:
+                        fields = fields_from_json(obj)
+                    except TypeError:  # a value nested deeper than orjson writes (254 levels): kept raw
+                        fields = None
+                    if fields is not None:
+                        yield fields, None, ends[i]
+                        continue
                 item, tags = unparsed_item(line, self._cap)
                 cut = obj is _NOT_JSON and not block.complete and i == len(block.lines) - 1
                 if (cut or i in capped) and TAG_TRUNCATED not in tags:

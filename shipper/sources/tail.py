@@ -10,7 +10,8 @@ fingerprint of its first bytes when it moves into a new inode (`shipper.sources.
 * copytruncate: the file shrinks (or its first bytes change). If a copy of the content (same
   fingerprint) is among the matched files (or among another input's: `shipper.sources.claims`),
   reading goes on in the copy from where it was; the file itself is a new stream from offset 0.
-  Without a copy, a `Gap` says what may be lost.
+  Without a copy, a `Gap` says what may be lost. A copytruncate while shipper was not running (or
+  just before it was killed) is found by the scan at the start, which looks for a copy likewise.
 * compression afterwards (``maillog.1`` -> ``maillog.1.gz``): recognised by fingerprint and never
   read again, unless the plain file vanished before it was read to its end: then the rest is read
   from the archive, at the same (decompressed) offset. An archive modified in the last
@@ -40,7 +41,7 @@ import os
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from shipper.config.model import FileInput
 from shipper.errors import ConfigError, InputError
@@ -81,7 +82,7 @@ class FileFollower:
         self._claimant = Claimant(claims, key, label, self.label, self.counters, self._warn) if claims else None
         if claims is not None:
             claims.register(key, label, self._match, self._wake, float(cfg.scan_interval))
-        self._reader = TailReader(cfg, key, cap=max_line_bytes, close_after=close_after, log=log, warn=self._warn,
+        self._reader = TailReader(cfg, key, cap=max_line_bytes, close_after=close_after, warn=self._warn,
                                   counters=self.counters, hold=self._hold, rescan=self._scan)
 
     def claim(self, saved: dict[str, Any] | None) -> None:
@@ -91,12 +92,17 @@ class FileFollower:
             self._claimant.restore(_saved_streams(saved, self.label), (saved or {}).get("finished"))
         self._claimed = True
 
-    def inherit(self, states: Sequence[dict[str, Any]]) -> None:
-        """The checkpoints of file inputs no longer configured, after every file input's `claim`
-        (the claims are shared: once for all): a file of theirs that this input or another takes
-        is read on from where they left it (`Claimant.leave`)."""
+    def inherit(self, states: Mapping[str, dict[str, Any]]) -> None:
+        """The checkpoints of file inputs no longer configured (by key), after every file input's
+        `claim` (the claims are shared: once for all): a file of theirs that this input or another
+        takes is read on from where they left it (`Claimant.leave`)."""
         if self._claimant is not None:
             self._claimant.leave(states)
+
+    def handed_over(self) -> dict[str, set[tuple[int, int]]]:
+        """The files of those checkpoints (by key) that file inputs took since the last call (the
+        claims are shared: any input answers for all): those checkpoints are to drop them."""
+        return self._claimant.handed_over() if self._claimant is not None else {}
 
     # -- the Follower protocol ----------------------------------------------------------------
     def open(self, saved: dict[str, Any] | None) -> list[Polled]:
@@ -163,26 +169,29 @@ class FileFollower:
     def _scan(self, now: float, out: list[Polled]) -> None:
         self._next_scan = now + float(self.cfg.scan_interval)
         found = self._match()
+        self._lose(found)
+        lost = [(t, t.path) for t in self._streams if t.lost is not None and not t.busy]
         if self._claimant is not None:
-            lost = any(t.lost is not None and not t.busy for t in self._streams)
-            self._streams += self._claimant.keep_out(found, now, lost)
+            self._streams += self._claimant.keep_out(found, now, bool(lost))
         by_ident = {t.ident: t for t in self._streams if t.ident is not None}
         rest: list[tuple[tuple[int, int], str, os.stat_result]] = []
         for t in self._streams:
             t.present = False
         for ident, (path, st) in found.items():  # first the files known by inode
             known = by_ident.get(ident)
-            if known is not None and self._still_same(known, path, st):
+            if known is not None:
                 known.present, known.path, known.disk = True, path, st.st_size
-                continue
-            if known is not None:  # the inode now holds other content
-                known.dev = known.ino = None
-            rest.append((ident, path, st))
+            else:
+                rest.append((ident, path, st))
         copy_of = {(c[0], c[1]): t for t in self._streams for c in t.copies}
         for ident, path, st in rest:  # then copies and new files
             owner = copy_of.get(ident)
             if owner is None or not (owner.busy or owner.archive is not None):
                 self._discover(ident, path, st, now, out)
+        for t, path in lost:
+            if t.busy:  # (a copy found: read on there)
+                t.lost = None
+                self._log(f"shipper: {path} was truncated; reading the rest of its old content from {t.path}")
         for t in self._streams:
             t.copies = [c for c in t.copies if (c[0], c[1]) in found]
         if self._claimant is not None:
@@ -193,6 +202,17 @@ class FileFollower:
     def _hold(self) -> None:
         if self._claimant is not None:
             self._claimant.hold(self._streams)
+
+    def _lose(self, found: Found) -> None:
+        """Known inodes that now hold other content (a new file in a reused inode; or truncated,
+        or rewritten, while not open: a copytruncate just before a restart): what was not read to
+        its end is lost there (`Tracked.lost`), and looked for in a copy at this very scan, as
+        when the reader finds its file truncated (`TailReader._replaced`)."""
+        for t in self._streams:
+            where = found.get(t.ident) if t.ident is not None else None
+            if where is not None and not self._still_same(t, *where):
+                t.dev = t.ino = None
+                t.lost = None if t.done else "truncated or rewritten"
 
     def _still_same(self, t: Tracked, path: str, st: os.stat_result) -> bool:
         """A known inode still holds the known content (not an inode reused by a new file)."""

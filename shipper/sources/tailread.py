@@ -18,7 +18,7 @@ from typing import Callable
 from shipper.config.model import FileInput
 from shipper.errors import InputError
 from shipper.sources.claimant import rotated_name
-from shipper.sources.live import End, Idle, Log, Polled, TextMark
+from shipper.sources.live import End, Idle, Polled, TextMark
 from shipper.sources.tailfile import (
     FOLLOWED_FORMATS,
     Tracked,
@@ -37,7 +37,7 @@ Rescan = Callable[[float, list[Polled]], None]  # match the input's files again 
 
 class TailReader:
     def __init__(
-        self, cfg: FileInput, key: str, *, cap: int, close_after: float, log: Log, warn: Warn,
+        self, cfg: FileInput, key: str, *, cap: int, close_after: float, warn: Warn,
         counters: Counter[str], hold: Callable[[], None], rescan: Rescan,
     ) -> None:
         """``key``: the input's (stream ids are ``key/stream key``); ``cap``: the longest line kept;
@@ -46,7 +46,6 @@ class TailReader:
         self._key = key
         self._cap = cap
         self._close_after = close_after
-        self._log = log
         self._warn = warn
         self._counters = counters
         self._hold = hold
@@ -141,15 +140,11 @@ class TailReader:
     def _replaced(self, t: Tracked, now: float, out: list[Polled]) -> None:
         """The plain file lost the content read so far (copytruncate, or rewritten in place):
         go on in a copy if one is matched; the file itself becomes a new stream at the next scan."""
-        path = t.path
         t.close()
         t.dev = t.ino = None
         t.present = False
         t.lost = "truncated or rewritten"
-        self._rescan(now, out)
-        if t.busy or t.archive is not None:  # (a copy found: ``t`` is the follower's still)
-            t.lost = None
-            self._log(f"shipper: {path} was truncated; reading the rest of its old content from {t.path}")
+        self._rescan(now, out)  # (a copy found: it says so, and ``t`` reads on there)
 
     def _read_archive(self, t: Tracked, out: list[Polled]) -> None:
         try:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from shipper.errors import ConfigError, OutputError
-from shipper.state.atomic import write_atomic
+from shipper.state.atomic import fsync_path, write_atomic
 
 DIRNAME = "checkpoints"
 VERSION = 1
@@ -71,6 +71,15 @@ class CheckpointStore:
                               hint=f"the state directory {self.dir.parent} must exist and be writable "
                                    "(shipper makes it when it starts)") from None
         write_atomic(self.path(key), orjson.dumps({"version": VERSION, "state": state}, option=orjson.OPT_INDENT_2))
+
+    def remove(self, key: str) -> None:
+        """Remove input ``key``'s checkpoint (the removal synced, as a write: `fsync_path`)."""
+        try:
+            self.path(key).unlink(missing_ok=True)
+            fsync_path(self.dir, directory=True)
+        except OSError as exc:
+            raise OutputError(f"cannot remove checkpoint {self.path(key)}: {exc.strerror}",
+                              hint="check the state directory's permissions") from None
 
     def all(self) -> dict[str, dict[str, Any]]:
         """Every input's checkpoint, by key (for `shipper status`); damaged ones are left out."""
