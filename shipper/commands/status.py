@@ -138,7 +138,9 @@ def _position(state: dict[str, Any]) -> str:
         several = f" (the least far of its {count} writers)" if count > 1 else ""
         return f"journal after {mark.get('time') or 'the start'}{several}"
     files = state.get("files", [])
-    parts = [f"{f.get('path')} @ {int(f.get('offset', 0)):,}" + (" (done)" if f.get("done") else "") for f in files]
+    # (how far it is shipped: "offset" is where a restart reads again from, up to 16 seconds before)
+    parts = [f"{f.get('path')} shipped to byte {max(int(f.get('offset', 0)), int(f.get('shipped', 0))):,}"
+             + (" (done)" if f.get("done") else "") for f in files]
     return "; ".join(parts) or "no files yet"
 
 

@@ -216,10 +216,11 @@ def window_text(seconds: float) -> str:
 
 
 def no_cause_hint(unit: str | None, window: float, look_at: str | None, own_hint: str, *, user: bool = False,
-                  at: str | None = None, process: str | None = None, since: str | None = None) -> str:
+                  at: str | None = None, process: str | None = None, since: str | None = None,
+                  since_what: str = "it started again") -> str:
     """The hint of a failure that no recognised error preceded (``user``: a user manager's unit;
-    ``since``: the @timestamp the unit started again, less than ``window`` before, after which the
-    linking looked). Its unit unknown, it points at the journal of the minute before ``at`` (the
+    ``since``: the @timestamp the unit started again, or its host booted (``since_what`` says
+    which), less than ``window`` before, after which the linking looked). Its unit unknown, it points at the journal of the minute before ``at`` (the
     failure's @timestamp), of ``process`` where it names one."""
     if unit is not None and not is_unit_name(unit):
         unit = None  # (rootcause.unit is one already: see UnitMap.resolve)
@@ -230,12 +231,13 @@ def no_cause_hint(unit: str | None, window: float, look_at: str | None, own_hint
         where = look_at or f"`journalctl -b {option} {command_word(unit)}` and the program's own log files"
     else:
         where = look_at or f"{_journal_before(at, process)} and the program's own log files"
-    return f"no recognised error from {unit or 'the unit'} {_looked(window, at, since)}; look at {where}. {own_hint}"
+    looked = _looked(window, at, since, since_what)
+    return f"no recognised error from {unit or 'the unit'} {looked}; look at {where}. {own_hint}"
 
 
-def _looked(window: float, at: str | None, since: str | None) -> str:
+def _looked(window: float, at: str | None, since: str | None, since_what: str) -> str:
     """Over what time linking looked for a cause of a failure at ``at``: the window, or the time
-    since the unit started again at ``since``. (Always "in the last ...": `shipper.enrich.relink`
+    since the unit started again (``since_what``: or its host booted) at ``since``. (Always "in the last ...": `shipper.enrich.relink`
     finds this preamble by it.)"""
     try:
         elapsed = (_moment(at) - _moment(since)).total_seconds() if since else None
@@ -245,7 +247,7 @@ def _looked(window: float, at: str | None, since: str | None) -> str:
         return f"in the last {window_text(window)}"
     minutes, seconds = divmod(int(elapsed), 60)
     parts = [f"{n} {name}{'s' if n != 1 else ''}" for n, name in ((minutes, "minute"), (seconds, "second")) if n]
-    return f"in the last {' '.join(parts) or '0 seconds'}, since it started again at {since[11:19]} UTC"
+    return f"in the last {' '.join(parts) or '0 seconds'}, since {since_what} at {since[11:19]} UTC"
 
 
 def _moment(ts: str | None) -> datetime:

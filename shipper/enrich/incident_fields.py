@@ -43,7 +43,12 @@ def host_of(doc: Doc) -> str:
 
 
 def manager_of(doc: Doc) -> int | None:
-    """The PID of the user manager that logged ``doc`` (``systemd[1562]: ...``), None for any other
-    process and for PID 1 (the system manager: one per boot, which a text log does not tell)."""
+    """The PID of the service manager that logged ``doc``: 1 for the system manager, a user
+    manager's (``systemd[1562]: ...``) for it; None for any other process and for ``systemd``
+    with no PID (rsyslog on RHEL 7 writes ``systemd:``), which may be either. The system manager's
+    ``foo.service`` and a user manager's are two units: they never share an incident."""
     proc = doc.get("process")
-    return pid_of(doc) if proc and proc.get("name") == "systemd" else None
+    if not proc or proc.get("name") != "systemd":
+        return None
+    pid = proc.get("pid")
+    return pid if isinstance(pid, int) and pid >= 1 else None

@@ -38,7 +38,8 @@ class Incident:
     closed: bool = False  # a failure followed a known cause: the next cause starts a new incident
     boot: str | None = None  # the journal's boot id of its first event
     manager: int | None = None  # the PID of the user manager that logged its events (`manager_of`)
-    restarted: str | None = None  # @timestamp of the unit's start (a recovery) less than a window before it
+    restarted: str | None = None  # @timestamp of the unit's start (a recovery, or its host's boot) less than a window before it
+    restarted_by: str = "it started again"  # what happened then, for its no-cause hint ("gorp booted")
     programs: set[str] = field(default_factory=set)  # the process names of its causes that tell no host
     pending: list[Doc] = field(default_factory=list)  # this batch's failures, relinked if a cause joins late
 

@@ -75,6 +75,8 @@ from shipper.event import Doc, get_path
 from shipper.ids import derived_id
 from shipper.recognise.rules import Rules, load_rules
 
+# Where `_starts` keeps a host's boot (a text log's kernel banner): a start of every unit.
+_BOOTED = "\x00boot"
 # A failure without a unit joins the host's previous failure when it is at most this much later.
 UNNAMED_FAILURE_GAP = 5.0
 
@@ -182,6 +184,7 @@ class Incidents:
             self._end(lambda i: i.host == host)
             self._kills.pop(host, None)
             self._starts = {k: v for k, v in self._starts.items() if k[0] != host}
+            self._starts[(host, _BOOTED)] = (epoch(doc["@timestamp"]), doc)  # (every unit started again)
 
     def _end(self, ended: Callable[[Incident], bool]) -> None:
         """Forget the open incidents for which ``ended`` holds: nothing joins them any more."""
@@ -277,7 +280,7 @@ class Incidents:
             user = inc.unit is not None and hints.is_user_manager(doc)
             rc["hint"] = hints.no_cause_hint(inc.unit, self.window, look_at, rc.get("hint", ""), user=user,
                                              at=doc.get("@timestamp"), process=get_path(doc, "process.name"),
-                                             since=inc.restarted)
+                                             since=inc.restarted, since_what=inc.restarted_by)
             return
         rc["cause"] = {
             "signature": cause.signature,
@@ -316,9 +319,11 @@ class Incidents:
         first_id = get_path(doc, "event.id") or f"{doc.get('@timestamp')}|{key[0]}|{key[1]}"
         inc = Incident(id=derived_id(first_id, "incident"), host=key[0], unit=key[1], last=ts, boot=boot_of(doc),
                         manager=manager_of(doc))
-        start = self._starts.get(key)
+        start = self._starts.get(key) or self._starts.get((key[0], _BOOTED))
         if start is not None and 0 <= ts - start[0] <= self.window and same_run(inc, start[1]):
             inc.restarted = start[1]["@timestamp"]
+            if start[1]["rootcause"]["role"] == "boot":
+                inc.restarted_by = f"{key[0]} booted"
         self._open[key] = inc
         return inc
 

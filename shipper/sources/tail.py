@@ -212,7 +212,10 @@ class FileFollower:
             where = found.get(t.ident) if t.ident is not None else None
             if where is not None and not self._still_same(t, *where):
                 t.dev = t.ino = None
-                t.lost = None if t.done else "truncated or rewritten"
+                # (under another name, its own gone: a removed file whose inode a new file reuses;
+                # what it lost, if anything, is told as for any removed file: `_vanished`)
+                reused = where[0] != t.path and not os.path.lexists(t.path)
+                t.lost = None if t.done or reused else "truncated or rewritten"
 
     def _still_same(self, t: Tracked, path: str, st: os.stat_result) -> bool:
         """A known inode still holds the known content (not an inode reused by a new file)."""
@@ -284,7 +287,7 @@ class FileFollower:
             out.append(End(self._reader.sid(t), None))  # (also when not read in this run: the daemon forgets it too)
             if t.lost is not None:
                 out.append(Gap(t.updated or None, now, (
-                    f"{t.path} was {t.lost} (copytruncate?) after shipper had read {t.read:,} bytes of it; lines "
+                    f"{t.path} was {t.lost} (copytruncate?) after shipper had shipped {t.shipped:,} bytes of it; lines "
                     "written to it after that and before the truncation may be missing: no copy of the old content "
                     f"is among the input's files. Match the rotated copies too (e.g. {t.first_path}*) to read them")))
             elif t.shipped < t.held:
@@ -313,8 +316,8 @@ def _saved_streams(saved: dict[str, Any] | None, label: str) -> list[Tracked]:
     except (KeyError, TypeError, ValueError, AttributeError):
         raise ConfigError(f"the checkpoint of the input reading {label} is damaged (a file entry lacks a field or "
                           "holds a wrong value: edited by hand?)",
-                          hint="move that input's file in STATE_DIR/checkpoints/ away to start it afresh (already "
-                               "shipped events are recognised by id and not stored twice)") from None
+                          hint="move that input's file in STATE_DIR/checkpoints/ away to start it afresh: the events "
+                               "it already shipped are recognised by id and not stored twice") from None
     for t in streams:
         t.copies = [] if not t.done else t.copies  # copies of unfinished content are looked at again
     return streams

@@ -56,7 +56,7 @@ class CheckpointStore:
         if not isinstance(data, dict) or data.get("version") != VERSION:
             raise ConfigError(
                 f"checkpoint {path} is damaged or from another shipper version",
-                hint="move it away to start this input afresh (already shipped events are recognised by id and not stored twice)",
+                hint="move it away to start this input afresh: the events it already shipped are recognised by id and not stored twice",
             )
         state = data.get("state")
         return state if isinstance(state, dict) else None

@@ -10,9 +10,19 @@ import os
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from tests.helpers.daemon import DaemonProcess, wait_for
 from tests.unit.test_daemon_h4_claims_restart import config, lines, settled, shipped, stop
+
+
+def app_inputs(logs: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two inputs: ``live`` reads ``app.log``, ``rotated`` its copies (``app.log.*``)."""
+    live = {"type": "file", "name": "live", "paths": [str(logs / "app.log")], "flush_after": "100ms",
+            "scan_interval": "200ms"}
+    rotated = {"type": "file", "name": "rotated", "paths": [str(logs / "app.log.*")], "flush_after": "100ms",
+               "scan_interval": "200ms"}
+    return live, rotated
 
 
 def test_a_copytruncate_copy_only_another_input_matches_is_read_on_by_the_first(tmp_path: Path) -> None:
@@ -20,9 +30,7 @@ def test_a_copytruncate_copy_only_another_input_matches_is_read_on_by_the_first(
     logs.mkdir()
     app, copy = logs / "app.log", logs / "app.log.1"
     app.write_text(lines(0, 10))
-    live = {"type": "file", "name": "live", "paths": [str(app)], "flush_after": "100ms", "scan_interval": "200ms"}
-    rotated = {"type": "file", "name": "rotated", "paths": [str(logs / "app.log.*")], "flush_after": "100ms",
-               "scan_interval": "200ms"}
+    live, rotated = app_inputs(logs)
     with DaemonProcess(config(tmp_path, [live, rotated]), tmp_path / "stderr.txt") as daemon:
         wait_for(lambda: settled(tmp_path, 10), 60, "the 10 lines shipped")
         with app.open("a") as f:  # lines written just before the rotation: in the copy only

@@ -18,6 +18,7 @@ import pytest
 
 from shipper.state.checkpoints import CheckpointStore
 from tests.helpers.daemon import DaemonProcess, wait_for
+from tests.unit.test_claims_f4_copytruncate import app_inputs
 from tests.unit.test_daemon_h4_claims_restart import config, lines, settled, shipped, stop
 
 
@@ -27,9 +28,7 @@ def test_a_copytruncate_just_before_a_kill_is_read_on_from_the_copy(tmp_path: Pa
     logs.mkdir()
     app, copy = logs / "app.log", logs / "app.log.1"
     app.write_text(lines(0, 10))
-    live = {"type": "file", "name": "live", "paths": [str(app)], "flush_after": "100ms", "scan_interval": "200ms"}
-    rotated = {"type": "file", "name": "rotated", "paths": [str(logs / "app.log.*")], "flush_after": "100ms",
-               "scan_interval": "200ms"}
+    live, rotated = app_inputs(logs)
     cfg = config(tmp_path, [live, rotated] if live_first else [rotated, live])
     with DaemonProcess(cfg, tmp_path / "stderr1.txt") as daemon:
         size = app.stat().st_size

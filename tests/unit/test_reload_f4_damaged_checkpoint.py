@@ -48,7 +48,7 @@ def test_a_reload_with_a_damaged_checkpoint_is_refused_and_the_old_configuration
         assert daemon.running(), daemon.output()
         said = daemon.output()
         assert (f"not reloading {cfg}: checkpoint {damaged} is damaged or from another shipper version "
-                "(move it away to start this input afresh") in said, said
+                "(move it away to start this input afresh: ") in said, said
         assert "still running on the previous configuration" in said and "reloaded" not in said, said
         assert "shipper: stopped" not in said, said  # the old session did not end
         with open(a, "a") as f:
