@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from shipper.enrich.hints import SERVICE_MANAGER
 from shipper.event import Doc, get_path
 
 
@@ -48,7 +49,7 @@ def manager_of(doc: Doc) -> int | None:
     with no PID (rsyslog on RHEL 7 writes ``systemd:``), which may be either. The system manager's
     ``foo.service`` and a user manager's are two units: they never share an incident."""
     proc = doc.get("process")
-    if not proc or proc.get("name") != "systemd":
+    if not proc or proc.get("name") != SERVICE_MANAGER:
         return None
     pid = proc.get("pid")
     return pid if isinstance(pid, int) and pid >= 1 else None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
+from shipper.enrich.hints import SERVICE_MANAGER
 from shipper.enrich.relink import DEFAULT_WINDOW
 from shipper.event import TAG_UNPARSED, Doc, get_path
 from shipper.report.causes import Incident, linked_docs
@@ -35,7 +36,6 @@ Row = list[Any]
 _OWN = frozenset({"cause", "failure", "summary", "recovery"})  # marks of an incident's own lines
 QUOTED = 3  # at most this many of a program's last lines quoted for a failure with no recognised cause
 _LOOKED_AT = 10  # among the host's last lines (not the service manager's) before the failure
-_MANAGER = "systemd"  # the service manager: its lines about the unit are the incident's own
 # What an error line looks like in any program's words (nginx "[emerg]", haproxy "[ALERT]", "cannot bind").
 _ERRORISH = re.compile(r"(?i)\b(?:emerg|alert|crit(?:ical)?|errors?|fatal|fail(?:ed|ure)?|denied|cannot|can't"
                        r"|unable|refused|invalid|not found|no such|panic|abort(?:ed)?)\b")
@@ -182,7 +182,7 @@ def last_lines(rows: list[Any], unit: str | None) -> list[dict[str, Any]]:
         return []
     host = rows[failure][1]
     before = [r for r in rows[:failure] if isinstance(r, list) and r[1] == host and r[5] not in _OWN
-              and r[2] != _MANAGER][-_LOOKED_AT:]
+              and r[2] != SERVICE_MANAGER]  # (the manager's lines about the unit are the incident's own)[-_LOOKED_AT:]
     stem = unit.rsplit(".", 1)[0] if unit else None
     errors = [r for r in before if _ERRORISH.search(str(r[4]))]
     own = [r for r in before if stem is not None and r[2] == stem and r not in errors]
