@@ -151,14 +151,13 @@ def floor_cmd(run: Path, text: Path, port: int, _n: int) -> list[str]:
 
 
 def shipper_cmd(run: Path, source: Path, port: int, _n: int, bulk_docs: int = 0) -> list[str]:
-    """``bulk_docs``: documents per bulk request (--shipper-bulk), with room for three times as
-    many events held (two requests in flight, the next one filling), as the defaults have for
-    2,000; 0: shipper's defaults."""
+    """``bulk_docs``: documents per bulk request (--shipper-bulk), the events held at shipper's
+    default (6,000) or one request's worth if that is more; 0: shipper's defaults (5,000)."""
     config = run / "shipper.yml"
-    bulk = (f"output:\n  elasticsearch:\n    bulk_max_docs: {bulk_docs}\n    max_held_events: {3 * bulk_docs}\n"
-            if bulk_docs else "")
+    held = f"    max_held_events: {bulk_docs}\n" if bulk_docs > 6000 else ""
+    bulk = f"output:\n  elasticsearch:\n    bulk_max_docs: {bulk_docs}\n{held}" if bulk_docs else ""
     config.write_text(f"state_dir: {run / 'state'}\n{bulk}")
-    return [PY, "-m", "shipper", "replay", "--output", "es", "--es-url", f"http://127.0.0.1:{port}",
+    return [PY, "-P", "-m", "shipper", "replay", "--output", "es", "--es-url", f"http://127.0.0.1:{port}",
             "--config", str(config), "--timezone", "UTC", "--year", "2024", "--quiet", str(source)]
 
 
@@ -379,8 +378,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--journal", type=int, default=100_000, help="journal entries (0: skip the journal case)")
     ap.add_argument("--shipper-bulk", type=int, default=0, metavar="N",
-                    help="documents per bulk request for shipper (default: its own, 2,000; the floor and "
-                         "syslog-ng send 5,000)")
+                    help="documents per bulk request for shipper (default: its own, 5,000, as the floor and "
+                         "syslog-ng send)")
     args = ap.parse_args()
     ensure_rsyslog()
     ensure_syslog_ng()

@@ -51,7 +51,7 @@ def documents(lines: int, work: Path) -> list[Doc]:
     """``lines`` generated lines as shipper documents (made by child processes, loaded here)."""
     text, out = work / "messages", work / "docs.ndjson"
     subprocess.run([sys.executable, str(HERE / "gen.py"), "syslog", str(lines), str(text)], check=True)
-    subprocess.run([sys.executable, "-m", "shipper", "replay", "--output", "ndjson", "-o", str(out), "--timezone", "UTC",
+    subprocess.run([sys.executable, "-P", "-m", "shipper", "replay", "--output", "ndjson", "-o", str(out), "--timezone", "UTC",
                     "--year", "2024", "--quiet", str(text)], check=True, cwd=HERE.parent)
     with out.open("rb") as f:
         return [orjson.loads(line) for line in f]

@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from compare import Sampler, compile_shipper  # noqa: E402
 
-SHIPPER = [sys.executable, "-m", "shipper"]
+SHIPPER = [sys.executable, "-P", "-m", "shipper"]  # (-P: PYTHONPATH, not the working directory, picks the tree to measure)
 JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
 
 

@@ -2,10 +2,11 @@
 
 Each run links failures to causes among its own events, and the data streams keep the first copy
 of a document (`op_type: create`): a failure replayed apart from its cause says "no cause found"
-for good. This reads the recognised events of a window (widened to whole incidents:
-`shipper.enrich.relink.linking_span`), links them as one replay of them all would
-(`shipper.enrich.relink.relink`, what `causes` and `report` do with the local store), and writes
-back the documents whose ``rootcause`` changed, each only if it did not change since it was read.
+for good. This reads the recognised events of a window (widened to whole incidents, and an hour
+further for the starts that end them: `shipper.enrich.relink.linking_span`), links them as one
+replay of them all would (`shipper.enrich.relink.relink`, what `causes` and `report` do with the
+local store), and writes back the documents whose ``rootcause`` changed (but for a start read only
+for what it tells: `linked_whole`), each only if it did not change since it was read.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ examples:
 
 A failure and its cause sent by different runs (two replays, or an archive replayed after the
 daemon shipped the failure) are linked as one run of both would link them. The window is widened
-to whole incidents. Only documents whose rootcause.* changes are written, each only if nobody
+to whole incidents, and an hour further on each side (a unit's start up to an hour after its failure
+ends that incident). Only documents whose rootcause.* changes are written, each only if nobody
 changed it since it was read. It needs the index privileges read and index on logs-shipper.*-*
 (the shipper's own key, create_doc, cannot change a document): use an operator's credentials.
 
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     try:
         _check_privileges(conn.client, es.namespace, ("read",) if args.dry_run else ("read", "index"))
         (start, end), hits, matched = _read(conn.client, conn.where, target, (since, until), window, backoff, env)
-        changed, outcome = _relinked(hits, window)
+        changed, outcome = _relinked(hits, window, start)
         if args.dry_run:
             for hit, old in changed:
                 env.stdout.write(f"  would update {describe(hit)}: {_changes(old, hit.source.get('rootcause'))}\n")
@@ -214,14 +216,16 @@ def _progress(env: Env, text: str) -> None:
         env.stderr.flush()
 
 
-def _relinked(hits: list[Hit], window: float) -> tuple[list[tuple[Hit, Any]], Outcome]:
+def _relinked(hits: list[Hit], window: float, start: str | None) -> tuple[list[tuple[Hit, Any]], Outcome]:
     """The hits whose ``rootcause`` linking changes (their sources changed in place), each with its
-    old ``rootcause``."""
-    from shipper.enrich.relink import relink
+    old ``rootcause``; not those read from ``start`` on only for what they tell the others (a start
+    of a unit that may end an incident older than that: `linked_whole`)."""
+    from shipper.enrich.relink import linked_whole, relink
 
     old = [copy.deepcopy(hit.source.get("rootcause")) for hit in hits]
     relink([hit.source for hit in hits], window=window)
-    changed = [(hit, before) for hit, before in zip(hits, old) if hit.source.get("rootcause") != before]
+    changed = [(hit, before) for hit, before in zip(hits, old)
+               if hit.source.get("rootcause") != before and linked_whole(hit.source, start, window)]
     return changed, Outcome(read=len(hits), unchanged=len(hits) - len(changed))
 
 

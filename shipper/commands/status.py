@@ -118,14 +118,18 @@ def _figures(figures: dict[str, Any]) -> list[str]:
     again after a restart or reload counts in "read" each time it is read."""
     parts = [f"{figures.get('read', 0):,} read", f"{figures.get('shipped', 0):,} shipped",
              f"lag {figures.get('lag_seconds', 0):.1f} s"]
-    optional = (
-        ("read_again", "{:,} of those read were shipped before a restart or reload (read again, not shipped again)"),
-        ("backlog_bytes", "{:,} bytes not read yet"),
-        ("gaps", "{:,} gaps reported"),
-        ("nul_bytes_skipped", "{:,} NUL bytes dropped before lines (a writer not in append mode: see the log)"),
-        ("files_read_by_another_input", "{:,} files skipped: another input reads them (see the log)"),
+    optional = (  # (figure, what one is, what several are)
+        ("read_again", "{:,} of those read was shipped before a restart or reload (read again, not shipped again)",
+         "{:,} of those read were shipped before a restart or reload (read again, not shipped again)"),
+        ("backlog_bytes", "{:,} byte not read yet", "{:,} bytes not read yet"),
+        ("gaps", "{:,} gap reported", "{:,} gaps reported"),
+        ("nul_bytes_skipped", "{:,} NUL byte dropped before lines (a writer not in append mode: see the log)",
+         "{:,} NUL bytes dropped before lines (a writer not in append mode: see the log)"),
+        ("files_read_by_another_input", "{:,} file skipped: another input reads it (see the log)",
+         "{:,} files skipped: another input reads them (see the log)"),
     )
-    return parts + [text.format(figures[name]) for name, text in optional if figures.get(name)]
+    return parts + [(one if figures[name] == 1 else several).format(figures[name])
+                    for name, one, several in optional if figures.get(name)]
 
 
 def _position(state: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from typing import Callable
 
 from shipper.daemon.courier import Courier
 from shipper.daemon.ledger import Ledger
+from shipper.daemon.linking import Linking
 from shipper.daemon.outbox import Outbox
 from shipper.daemon.plan import Plan
 from shipper.daemon.stats import Stats
@@ -55,6 +56,7 @@ class Batches:
         self.owner: dict[str, Follower] = {}
         self.outbox: Outbox | None = None
         self.courier: Courier | None = None
+        self.linking: Linking | None = None  # told what each batch recognised (the session's)
         self._encode: Encode | None = plan.encode  # None: the sink's items are not bytes (documents travel)
         # The stages after parsing in C where it can (shipper.parallel.express); None: in Python.
         # Not for the local store: its batches carry documents (`_batch`), as the disk buffer keeps them.
@@ -98,6 +100,8 @@ class Batches:
         count, read, finish = self._recognised(pending.docs, sid, pending.checkpoint)
         self._stats.inputs[key].docs += count
         seq = self._ledger.register(sid, pending.checkpoint, key, count, pending.since)
+        if self.linking is not None:
+            self.linking.recognised(sid, pending.checkpoint, bool(pending.docs))
         roles = roles_of(read)
         if roles:
             self.order.add(Waiting(sid, roles, lambda: self._put(finish(), seq), mono))

@@ -1,7 +1,8 @@
 """The courier: the one thread that hands batches to the sink, so the loop never waits for it.
 
 It opens the sink, unless it was given one open already (retrying while the output is
-unreachable: meanwhile batches wait in the outbox and the disk buffer), writes batches in order,
+unreachable: meanwhile batches wait in the disk buffer, those queued in memory before it was found
+unreachable too: `Outbox.keep` at each failed attempt), writes batches in order,
 and flushes when no batch came for `QUIET` seconds or the oldest unflushed one has waited
 ``linger`` seconds (so a trickle of live events is not held back until a bulk request is full).
 The sink acknowledges on this thread, into the `Ledger`. A failure that retrying cannot fix
@@ -137,7 +138,8 @@ class Courier:
             try:
                 sink.open(self._ledger.ack)
             except UnavailableError as exc:
-                self.failing = True
+                self._outbox.keep()  # (what the loop queued in memory, taking the output for one that answers...)
+                self.failing = True  # (... goes to the disk buffer first, in order, and what it reads next after it)
                 sink.close()
                 if time.monotonic() - said > 60:
                     said = time.monotonic()

@@ -8,7 +8,7 @@ again are not to be shipped again. It is saved under `KEY` in the input's checkp
 the follower's state of the same acknowledgement, in one atomic write: after a crash both are
 those of one moment, and only what is before the position is left out.
 
-Only the streams the follower's state still holds are kept (`_streams`): one it no longer holds
+Only the streams the follower's state still holds are kept (`held_streams`): one it no longer holds
 is never read again from a saved position (a vacuumed journal writer, a file gone or read to its
 end), so its position would only make the file grow with every host that came and went, or,
 worse, hold back the lines of a new file that gets the same stream id (a text file's id is its
@@ -18,8 +18,12 @@ inode and the hash of its first bytes: a new file in a reused inode may start wi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Callable
 
+from shipper.state.checkpoints import CheckpointStore
+
+from shipper.errors import ConfigError
+from shipper.sources.claimant import without
 from shipper.sources.journal_header import cursor_number
 from shipper.sources.live import JournalMark, TextMark
 
@@ -65,14 +69,14 @@ class Delivered:
     def saved(self, key: str, state: dict[str, Any]) -> dict[str, Any]:
         """The checkpoint to save: the follower's ``state`` and the positions of the streams it holds
         (the others are forgotten here too)."""
-        streams = _streams(key, state)
+        streams = held_streams(key, state)
         positions = self._inputs[key]
         for sid in [sid for sid in positions if sid not in streams]:
             del positions[sid]
         return {**state, KEY: dict(positions)}
 
 
-def _streams(key: str, state: dict[str, Any]) -> set[str]:
+def held_streams(key: str, state: dict[str, Any]) -> set[str]:
     """The source ids of the streams a follower's ``state`` holds a position of: a file input's
     contents (``files``, `shipper.sources.tail`: ``<key>/<file key>``), a journal input's writers
     (``writers``, `shipper.sources.follow`: ``<key>/<seqnum_id>``)."""
@@ -92,3 +96,23 @@ def _upgraded(key: str, positions: dict[str, Position]) -> dict[str, Position]:
     if isinstance(old, str) and (number := cursor_number(old)) is not None:
         positions.setdefault(f"{key}/{number[0]}", old)
     return positions
+
+
+def drop_taken(store: CheckpointStore, key: str, taken: set[tuple[int, int]], log: Callable[[str], None]) -> None:
+    """Rewrite the checkpoint ``key`` of an input no longer configured without the files ``taken``
+    (removed when nothing else is left in it: `shipper.daemon.session.Session._hand_over`)."""
+    try:
+        state = store.load(key)
+    except ConfigError:
+        return  # (damaged since the start: not handed over either)
+    rest = without(state, taken) if state is not None else None
+    path = store.path(key)
+    if rest is None:
+        store.remove(key)
+    else:
+        positions = Delivered()
+        positions.load(key, rest)
+        store.save(key, positions.saved(key, rest))
+    log(f"shipper: {path} is the checkpoint of an input no longer in the configuration; the files of it "
+        "that other inputs now read are dropped from it" + (" (nothing else was in it: removed)" if rest is None
+        else "") + ": that input, if added back, does not read them again")

@@ -4,7 +4,7 @@ The loop `put`s batches and never blocks. While the output takes them they stay 
 the memory queue holds ``max_events`` the loop stops reading until there is room again. When the
 output does not take batches (unreachable, or stalled), they are written to the `Spool` (memory is
 what an outage must not fill), and so is everything after them while anything waits there (first
-in, first out). When the
+in, first out); those in memory when the output is found unreachable follow them (`keep`). When the
 spool is `full`, the loop stops reading; when the output takes batches again, the loop waits
 until the spool is drained. The courier thread `get`s batches in order: memory first, then disk.
 
@@ -153,10 +153,12 @@ class Outbox:
             self.spool.release(ticket)
 
     def keep(self) -> None:
-        """At a stop whose output did not take everything (unreachable: queued before it was found
-        so; or stuck past ``run.stop_timeout``): the batches waiting in memory go to the disk
-        buffer, for the next start or the next configuration's output, rather than be left to the
-        inputs, which may no longer hold their lines then."""
+        """The batches waiting in memory go to the disk buffer (any thread): when the output is found
+        unreachable (`shipper.daemon.courier`: they were queued before it was found so, and would
+        wait in memory, their checkpoints held back, for as long as the outage lasts), and at a stop
+        whose output did not take everything (unreachable, or stuck past ``run.stop_timeout``), for
+        the next start or the next configuration's output, rather than be left to the inputs, which
+        may no longer hold their lines then."""
         kept = []
         with self._cond:
             while self._queue:

@@ -11,6 +11,8 @@ files are written at most once a second, and at the end; a stop ships what the p
 Reading resumes before what was shipped (`shipper.daemon.streams`); what is read again before how
 far the output acknowledged (`Delivered`, kept beside each input's checkpoint) is recognised and
 linked, not shipped again; nor is what the disk buffer holds, which counts as acknowledged (`Ledger.kept`).
+Linking's state is saved after the checkpoints, and what is read again that it holds already is not
+linked again (`shipper.daemon.linking`).
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ import math
 import socket
 import time
 from contextlib import ExitStack
+from typing import Callable
 
 from shipper.daemon import switch
 from shipper.daemon.adopt import adopter
 from shipper.daemon.batches import Batches
 from shipper.daemon.courier import Courier
-from shipper.daemon.delivered import Delivered
+from shipper.daemon.delivered import Delivered, drop_taken, held_streams
 from shipper.daemon.gap import gap_doc
 from shipper.daemon.ledger import Ledger
+from shipper.daemon.linking import Linking
 from shipper.daemon.outbox import Outbox
 from shipper.daemon.pacing import Pacing, output_behind
 from shipper.daemon.plan import Plan
@@ -35,12 +39,10 @@ from shipper.daemon.streams import Stream
 from shipper.enrich.base import Enricher
 from shipper.enrich.chain import default_enrichers
 from shipper.enrich.order import Order, Waiting, roles_of, stamp
-from shipper.errors import ConfigError
 from shipper.event import Batch, Doc
 from shipper.parse.dispatch import make_parser
 from shipper.sinks.base import Sink
 from shipper.sources.base import RawChunk
-from shipper.sources.claimant import without
 from shipper.sources.live import End, Follower, Gap, Idle, Log, Polled, TextMark
 from shipper.sources.tail import FileFollower
 from shipper.state.checkpoints import CheckpointStore
@@ -68,6 +70,7 @@ class Session:
         self.ledger = Ledger()
         order = Order(self._enrichers[1], CAUSE_WAIT, CAUSES_WAITING, window=float(self.cfg.recognise.incident_window))
         self._batches = Batches(plan, self._enrichers, order, self.ledger, stats)
+        self._linking = self._batches.linking = Linking(self.cfg.state_dir, self._enrichers, log)
         self._streams: dict[str, Stream] = {}
         self._owner = self._batches.owner  # source id -> follower
         self._pacing = Pacing(self._owner, self._batches.pending, CAUSE_WAIT)
@@ -120,6 +123,7 @@ class Session:
 
     def _start(self, undo: ExitStack) -> None:
         run = self.cfg.run
+        self._linking.restore()  # (at a reload, as the session before saved it)
         spool = Spool(self.cfg.state_dir / SPOOL_DIR, int(run.spool_max_bytes))
         undo.callback(spool.close, keep=False)  # (nothing was put in it yet)
         self.outbox = Outbox(spool, run.queue_events, adopter(self.plan.sink_name, self.plan.encode, self.ledger))
@@ -166,6 +170,7 @@ class Session:
                 self._flush_held(time.monotonic())
                 self._batches.hand_on(time.monotonic(), force=True)
                 self._batches.release(math.inf, {})
+                self._linking.moment(time.monotonic(), linked=True, force=True)
             delivered = self.courier.finish(timeout)
             if let_go and not delivered:
                 self.given_back = switch.give_back(self.courier, self.outbox, timeout)
@@ -188,6 +193,7 @@ class Session:
         self._batches.hand_on(mono, force=False)
         if self._batches.order:
             self._batches.release(self._pacing.watermark(), self._holding())
+        self._linking.moment(mono, linked=not self._batches.order)
         return busy
 
     def _read(self, mono: float, wall: float) -> bool:
@@ -265,7 +271,8 @@ class Session:
             self._batches.hand_on_one(sid, mono)
         self.stats.inputs[follower.key].read_again += len(docs)
         self._pacing.read(sid, docs)
-        roles = roles_of(self._enrichers[0].enrich(docs))
+        docs = self._linking.unseen(sid, docs)  # (those in the linking state restored are linked)
+        roles = roles_of(self._enrichers[0].enrich(docs)) if docs else []
         if roles:
             self._batches.order.add(Waiting(sid, roles, _shipped_already, mono))
 
@@ -281,6 +288,7 @@ class Session:
             checkpoint = item.checkpoint
             if checkpoint is None:
                 self._delivered.abandon(follower.key, item.source_id)
+                self._linking.gone(item.source_id)
                 # The follower's state no longer holds the stream: saved now, not at the next
                 # acknowledgement (a stop before it would report a gap for it at the next start).
                 self._dirty.add(follower.key)
@@ -312,27 +320,39 @@ class Session:
             follower = self._owner.get(sid)
             if follower is None:
                 continue
-            follower.commit(sid, checkpoint)
+            if (held := self._linking.released(sid, checkpoint)) is not None:
+                follower.commit(sid, held)
             self._delivered.acknowledged(follower.key, sid, checkpoint)
             self._dirty.add(follower.key)
             if isinstance(checkpoint, TextMark) and checkpoint.done:
                 self.ledger.forget(sid)
                 self._owner.pop(sid, None)
         now = time.monotonic()
-        if self._dirty and (force or now - self._saved_at >= SAVE_EVERY):
+        if (self._dirty or self._linking.ready()) and (force or now - self._saved_at >= SAVE_EVERY):
             if self._lock is not None and self._lock.lost() is not None:
                 return  # saving would make the state directory again (the loop stops at its next check)
             assert self.outbox is not None
             self.outbox.spool.sync()  # (the batches in it that the checkpoints count are durable first)
+            for sid, checkpoint in self._linking.pick(self._kept()):  # (held back to the state written next)
+                if (owner := self._owner.get(sid)) is not None:
+                    owner.commit(sid, checkpoint)
+                    self._dirty.add(owner.key)
             for follower in self.plan.followers:
                 if follower.key in self._dirty:
                     self._save(follower)
             self._dirty.clear()
+            self._linking.save()  # (after the checkpoints: `shipper.daemon.linking`)
             self._saved_at = now
         self._hand_over()
 
     def _save(self, follower: Follower) -> None:
         self._store.save(follower.key, self._delivered.saved(follower.key, follower.state()))
+
+    def _kept(self) -> Callable[[str], bool]:
+        """The streams whose fences linking's state keeps: those the inputs hold, and those of a
+        removed input whose checkpoint is still there (added back, it reads them again)."""
+        held = {sid for f in self.plan.followers for sid in held_streams(f.key, f.state())}
+        return lambda sid: sid in held or self._store.path(sid.partition("/")[0]).exists()
 
     def _hand_over(self) -> None:
         """Drop from the checkpoints of inputs no longer configured the files configured inputs took
@@ -349,26 +369,7 @@ class Session:
         for follower in files:
             self._save(follower)
         for key, idents in taken.items():
-            self._drop(key, idents)
-
-    def _drop(self, key: str, taken: set[tuple[int, int]]) -> None:
-        """Rewrite the checkpoint ``key`` of an input no longer configured without the files ``taken``
-        (removed when nothing else is left in it)."""
-        try:
-            state = self._store.load(key)
-        except ConfigError:
-            return  # (damaged since the start: not handed over either)
-        rest = without(state, taken) if state is not None else None
-        path = self._store.path(key)
-        if rest is None:
-            self._store.remove(key)
-        else:
-            positions = Delivered()
-            positions.load(key, rest)
-            self._store.save(key, positions.saved(key, rest))
-        self._log(f"shipper: {path} is the checkpoint of an input no longer in the configuration; the files of it "
-                  "that other inputs now read are dropped from it" + (" (nothing else was in it: removed)" if rest is None
-                  else "") + ": that input, if added back, does not read them again")
+            drop_taken(self._store, key, idents, self._log)
 
     # -- figures --------------------------------------------------------------------------------------
     def snapshot(self, last_message: str | None) -> Snapshot:

@@ -18,9 +18,14 @@ An incident is the events of one failure of one unit on one host; they all carry
   host's open incidents, and what follows it is never linked to what came before.
 * A user manager (``systemd[1562]``: process ``systemd``, not PID 1) runs one user's units for one
   session: an event it logged joins no incident of another manager of the host (each login, each
-  boot has its own; a text log names no invocation or boot, but the manager's PID).
+  boot has its own; a text log names no invocation or boot, but the manager's PID). The system
+  manager's ``foo.service`` and a user manager's are two units, each with its own open incident
+  (`incident_record.Runs`): one's failure, cause or start never ends or hides the other's. A
+  ``systemd`` line with no PID (rsyslog on RHEL 7) and a program's own line fit either (the newest).
 * A start of the unit after its failure or errors (a ``recovery``: ``Started Sendmail Mail Transport
-  Agent.``, kept by `shipper.enrich.nearby` only then) joins the unit's incident and ends it: a
+  Agent.``, kept by `shipper.enrich.nearby` only within its `RECOVERY_WINDOW`, an hour) joins the
+  unit's last incident of its run (host, manager, journal boot) if that incident's last event is
+  at most that hour before it (`incident_record.reach`: not only a window), and ends it: a
   later cause or failure of the unit is a new incident, never linked to what came before the start.
   A restart loop that never starts (start-limit-hit) stays one incident. A failure of the unit
   with no cause less than a window after that start says "no recognised error since it started
@@ -58,7 +63,8 @@ An incident is the events of one failure of one unit on one host; they all carry
   `shipper.enrich.order`).
 
 Incident ids derive from the first event's id, so a replay gives the same ids. Open incidents
-are dropped once the newest event is a window past their last one (bounded memory).
+are dropped once the newest event is a window past their last one, or the hour a start may still
+end them (bounded memory).
 """
 
 from __future__ import annotations
@@ -67,7 +73,8 @@ from typing import Any, Callable
 
 from shipper.enrich import hints
 from shipper.enrich.incident_fields import boot_of, epoch, host_of, manager_of, named_pid, pid_of, program_of
-from shipper.enrich.incident_record import SAME_MOMENT, Cause, Incident, of_run, same_run, sums_up
+from shipper.enrich.incident_record import SAME_MOMENT, Cause, Incident, Runs, of_run, reach, run_of, same_run, sums_up
+from shipper.enrich.incident_state import Links, links_from, links_json
 from shipper.enrich.moment import linking
 from shipper.enrich.nearby import OOM_KILL, OOM_WINDOW, killed_doc
 from shipper.enrich.recognise import UnitMap
@@ -90,11 +97,12 @@ class Incidents:
         self.units = UnitMap(self.rules)
         self._rank = {s.id: s.rank for s in self.rules.signatures}
         self._consequences = self.rules.consequences
-        self._open: dict[tuple[str, str | None], Incident] = {}
+        self._reach = reach(window)  # how long after its last event a start still ends an incident
+        self._open: Runs[Incident] = Runs(lambda inc: inc.run)  # (host, unit) -> its last incident of each run
         self._by_pid: dict[int, Incident] = {}  # pid of a cause, or named by a failure -> its incident
         self._last_failure: dict[str, tuple[float, Incident]] = {}
         self._kills: dict[str, tuple[float, Incident]] = {}  # host -> an OOM kill of no unit yet (`_adopt_kill`)
-        self._starts: dict[tuple[str, str | None], tuple[float, Doc]] = {}  # (host, unit) -> its last recovery
+        self._starts: Runs[tuple[float, Doc]] = Runs(lambda s: run_of(s[1]))  # (host, unit) -> its last recovery
         self._newest = 0.0
         self.first: str | None = None  # the @timestamps of the first and last recognised events linked
         self.last: str | None = None  # (`shipper.commands.replay_notes.relink_note`)
@@ -114,7 +122,7 @@ class Incidents:
             if self.last is None or stamp > self.last:
                 self.last = stamp
             if rc.get("unit") and killed_doc(doc):
-                self._adopt_kill(host_of(doc), rc["unit"], ts)
+                self._adopt_kill(doc, rc["unit"], ts)
             role = rc["role"]
             if role == "recovery":
                 self._recovery(doc, rc, ts)
@@ -129,20 +137,33 @@ class Incidents:
     def flush(self) -> list[Doc]:
         return []
 
+    def state(self) -> dict[str, Any]:
+        """What linking carries to the next event, as JSON (between batches: `incident_state`)."""
+        return links_json(Links(self._open.items(), self._by_pid, self._last_failure, self._kills, self._starts.items(),
+                                self._newest))
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Go on from ``state`` (`state`'s value); KeyError, TypeError, ValueError, IndexError if it is none."""
+        links = links_from(state)
+        self._open.restore(links.open)
+        self._starts.restore(links.starts)
+        self._by_pid, self._last_failure = links.by_pid, links.last_failure
+        self._kills, self._newest = links.kills, links.newest
+
     def _cause(self, doc: Doc, rc: dict[str, Any], ts: float) -> Incident:
         key = (host_of(doc), rc.get("unit"))
-        inc = self._live(self._open.get(key), ts)
+        inc = self._live(self._open.find(key, run_of(doc)), ts)
         if inc is not None and not key[0] and inc.programs and program_of(doc) not in inc.programs:
             inc = None  # another program's line with no host: nothing says it is of this failure
         if inc is None:  # a failure seen first may have named this process
             inc = self._pid_incident(key[0], pid_of(doc), ts)
         if inc is None or (inc.closed and not sums_up(inc, rc, ts)) or not self._joins(inc, doc, ts):
             inc = self._new(doc, key, ts)
-        self._open[key] = inc  # (a stale one for this key, held until `_expire`, is replaced)
         if rc["signature"] == OOM_KILL and key[1] is None:
             self._kills[key[0]] = (ts, inc)
         self._index_pid(inc, pid_of(doc))
         self._join(inc, doc, ts)
+        self._open.put(key, inc)  # (after `_join`, which tells its manager; one found by PID gets its unit)
         if not key[0]:
             inc.programs.add(program_of(doc))
         rc["incident"] = inc.id
@@ -167,11 +188,12 @@ class Incidents:
         return inc
 
     def _recovery(self, doc: Doc, rc: dict[str, Any], ts: float) -> None:
-        """A start of the unit: it joins and ends the unit's open incident."""
-        host = host_of(doc)
-        self._starts[(host, rc.get("unit"))] = (ts, doc)
-        inc = self._live(self._open.get((host, rc.get("unit"))), ts)
-        if inc is None or not same_run(inc, doc):
+        """A start of the unit: it joins and ends the unit's last incident of its run, unless that
+        incident's last event is more than `_reach` before it."""
+        key = (host_of(doc), rc.get("unit"))
+        self._starts.put(key, (ts, doc))
+        inc = self._open.find(key, run_of(doc))
+        if inc is None or ts - inc.last > self._reach:
             return
         rc["incident"] = inc.id
         self._end(lambda i: i is inc)
@@ -183,12 +205,12 @@ class Incidents:
         if host and boot_of(doc) is None:
             self._end(lambda i: i.host == host)
             self._kills.pop(host, None)
-            self._starts = {k: v for k, v in self._starts.items() if k[0] != host}
-            self._starts[(host, _BOOTED)] = (epoch(doc["@timestamp"]), doc)  # (every unit started again)
+            self._starts.drop(host)
+            self._starts.put((host, _BOOTED), (epoch(doc["@timestamp"]), doc))  # (every unit started again)
 
     def _end(self, ended: Callable[[Incident], bool]) -> None:
         """Forget the open incidents for which ``ended`` holds: nothing joins them any more."""
-        self._open = {k: i for k, i in self._open.items() if not ended(i)}
+        self._open.keep(lambda i: not ended(i))
         self._by_pid = {p: i for p, i in self._by_pid.items() if not ended(i)}
         self._last_failure = {h: f for h, f in self._last_failure.items() if not ended(f[1])}
 
@@ -219,7 +241,7 @@ class Incidents:
         host, unit = host_of(doc), rc.get("unit")
         inc = self._pid_incident(host, named_pid(doc), ts)
         if inc is None and unit is not None:
-            inc = self._open.get((host, unit))
+            inc = self._open.find((host, unit), run_of(doc))
         if inc is None and unit is None:
             inc = self._previous(host, ts, UNNAMED_FAILURE_GAP)
         if inc is not None and not self._joins(inc, doc, ts):
@@ -237,10 +259,10 @@ class Incidents:
         inactive), one incident of the unit that failed first."""
         host, unit, dependency = host_of(doc), rc.get("unit"), rc.get("dependency")
         if dependency:
-            return of_run(self._live(self._open.get((host, dependency)), ts), doc)
+            return self._live(self._open.find((host, dependency), run_of(doc)), ts)
         if unit is None:
             return of_run(self._previous(host, ts, UNNAMED_FAILURE_GAP), doc)
-        inc = self._open.get((host, unit))
+        inc = self._open.find((host, unit), run_of(doc))
         if inc is not None and self._joins(inc, doc, ts):
             return inc
         along = of_run(self._previous(host, ts, SAME_MOMENT), doc)
@@ -248,22 +270,26 @@ class Incidents:
             return None
         if along.unit is None:
             along.unit = unit
-            self._open[(host, unit)] = along
+            self._open.put((host, unit), along)
         return along
 
-    def _adopt_kill(self, host: str, unit: str, ts: float) -> None:
-        """A line of ``unit`` that says its process was killed as the OOM killer kills: the
+    def _adopt_kill(self, doc: Doc, unit: str, ts: float) -> None:
+        """A line ``doc`` of ``unit`` that says its process was killed as the OOM killer kills: the
         incident of the host's OOM kill of no unit, a moment before, becomes the unit's (unless the
-        unit has one open), as if the kernel's line had named the unit."""
+        unit has one open), as if the kernel's line had named the unit (and the manager of ``doc``)."""
+        host = host_of(doc)
         kill = self._kills.get(host)
         if kill is None or ts < kill[0]:
             return
         del self._kills[host]
         at, inc = kill
-        if ts - at > OOM_WINDOW or inc.unit is not None or self._live(self._open.get((host, unit)), ts) is not None:
+        own = self._live(self._open.find((host, unit), run_of(doc)), ts)
+        if ts - at > OOM_WINDOW or inc.unit is not None or own is not None:
             return
         inc.unit = unit
-        self._open[(host, unit)] = inc
+        if inc.manager is None:
+            inc.manager = manager_of(doc)
+        self._open.put((host, unit), inc)
 
     def _previous(self, host: str, ts: float, gap: float) -> Incident | None:
         """The incident of the host's previous failure if it was at most ``gap`` seconds before ``ts``."""
@@ -319,12 +345,12 @@ class Incidents:
         first_id = get_path(doc, "event.id") or f"{doc.get('@timestamp')}|{key[0]}|{key[1]}"
         inc = Incident(id=derived_id(first_id, "incident"), host=key[0], unit=key[1], last=ts, boot=boot_of(doc),
                         manager=manager_of(doc))
-        start = self._starts.get(key) or self._starts.get((key[0], _BOOTED))
-        if start is not None and 0 <= ts - start[0] <= self.window and same_run(inc, start[1]):
+        start = self._starts.find(key, inc.run) or self._starts.find((key[0], _BOOTED), inc.run)
+        if start is not None and 0 <= ts - start[0] <= self.window:
             inc.restarted = start[1]["@timestamp"]
             if start[1]["rootcause"]["role"] == "boot":
                 inc.restarted_by = f"{key[0]} booted"
-        self._open[key] = inc
+        self._open.put(key, inc)
         return inc
 
     def _pid_incident(self, host: str, pid: int | None, ts: float) -> Incident | None:
@@ -339,8 +365,9 @@ class Incidents:
         """``inc`` unless its last event is more than a window before ``ts``. `_expire` drops such
         incidents only after each batch: without this, one still held would hide another lookup
         (by PID, after the unit's), and the links would depend on where batches end. With it,
-        nothing older than a window before an event changes how it is linked, so linking may
-        start after any gap of more than a window (`shipper.enrich.relink`)."""
+        nothing older than a window before an event changes how it is linked, but for a start (it
+        ends an incident up to `_reach` old), so linking may start after any gap of more than a
+        window, and reaches a start's incident when it starts `_reach` before (`shipper.enrich.relink`)."""
         return inc if inc is not None and ts - inc.last <= self.window else None
 
     def _index_pid(self, inc: Incident, pid: int | None) -> None:
@@ -349,16 +376,14 @@ class Incidents:
 
     def _expire(self) -> None:
         horizon = self._newest - self.window
-        for key in [k for k, inc in self._open.items() if inc.last < horizon]:
-            del self._open[key]
+        self._open.keep(lambda inc: inc.last >= self._newest - self._reach)
         for pkey in [k for k, inc in self._by_pid.items() if inc.last < horizon]:
             del self._by_pid[pkey]
         for host in [h for h, (t, _) in self._last_failure.items() if t < horizon]:
             del self._last_failure[host]
         for host in [h for h, (t, _) in self._kills.items() if t < horizon]:
             del self._kills[host]
-        for skey in [k for k, (t, _) in self._starts.items() if t < horizon]:
-            del self._starts[skey]
+        self._starts.keep(lambda start: start[0] >= horizon)
 
 
 def is_consequence(rc: dict[str, Any], rules: Rules | None = None) -> bool:

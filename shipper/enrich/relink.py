@@ -14,7 +14,13 @@ for Local File Systems.`` replayed apart from ``data.mount``'s failure) is recog
 the failures around it (`name_dependencies`), as `shipper.enrich.nearby` names that unit when both
 are read by one run. `linking_span` widens a time window to where that gives the same links as
 linking everything: `Incidents` joins nothing to an incident whose last event is more than a
-window old, so a gap of more than a window between recognised events is a clean cut.
+window old, so a gap of more than a window between recognised events is a clean cut; but for a
+start of the unit (a recovery), which ends its incident up to an hour old (`incident_record.reach`):
+the span reads an hour more on each side, and what was read only for that is written back only where
+it links whole (`linked_whole`).
+Documents other shippers sent (Filebeat, Vector: recognised by the ingest pipeline) are read with
+shipper's field names, through the mapping that pipeline reads them through
+(`shipper.enrich.sender_fields`): the unit an entry is about, not the sender's ``init.scope``.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ from itertools import groupby
 from typing import Callable, Iterable, Iterator
 
 from shipper.config.model import RecogniseConfig
+from shipper.enrich import sender_fields
+from shipper.enrich.incident_record import reach
 from shipper.enrich.incidents import Incidents, epoch, host_of, is_consequence
 from shipper.enrich.moment import causes_first, place, role
 from shipper.enrich.nearby import DEPENDENCY_WINDOW
 from shipper.enrich.recognise import Recognise, UnitMap
 from shipper.event import Doc, get_path
 from shipper.recognise.rules import Rules, load_rules
+from shipper.sources.live import iso
 
 DEFAULT_WINDOW = float(RecogniseConfig().incident_window)
 
@@ -124,15 +133,25 @@ def _record_order(docs: list[Doc]) -> list[Doc]:
 
 
 def relink(docs: Iterable[Doc], *, window: float = DEFAULT_WINDOW) -> list[Doc]:
-    """The stored recognised ``docs`` (changed in place) linked anew, all in one pass, in
-    `linking_order` (returned so): a failure seen before its cause learns the best cause of its
-    incident, whatever batches the run that stored them had, and whatever order they are given in."""
+    """The stored recognised ``docs`` linked anew, all in one pass, in `linking_order` (returned
+    so): a failure seen before its cause learns the best cause of its incident, whatever batches
+    the run that stored them had, and whatever order they are given in. Each is read with
+    shipper's field names (`sender_fields.view`: another shipper's document as the recognition
+    pipeline reads it); of the documents, only ``rootcause`` is changed (in place)."""
     rules = load_rules()
     unlink = _Unlinker(rules)
-    stored = linking_order(docs)
-    name_dependencies(stored, rules)
-    out = [unlink(doc) for doc in stored]
-    Incidents(window, rules).enrich(out)
+    read = [(sender_fields.view(doc), doc) for doc in docs]
+    doc_of = {id(seen): doc for seen, doc in read}
+    views = linking_order(seen for seen, _ in read)
+    name_dependencies(views, rules)
+    linked = [unlink(seen) for seen in views]
+    Incidents(window, rules).enrich(linked)
+    out = []
+    for seen in linked:
+        doc = doc_of[id(seen)]
+        if "rootcause" in seen:
+            doc["rootcause"] = seen["rootcause"]
+        out.append(doc)
     return out
 
 
@@ -173,27 +192,49 @@ def _near(doc: Doc, moments: dict[str, list[float]]) -> bool:
 def linking_span(since: str | None, until: str | None, window: float,
                  before: Callable[[str], Iterator[str]], after: Callable[[str], Iterator[str]]) -> tuple[str | None, str | None]:
     """``[since, until)`` widened to the recognised events that link as they would with all:
-    back to the last gap of more than ``window`` before ``since``, on to the first after
-    ``until``. ``before(ts)``/``after(ts)``: the recognised events' @timestamps before ``ts``
-    (newest first) and from ``ts`` on (oldest first). Returns the first included @timestamp and
-    the first excluded one (None: unbounded)."""
-    start = since
-    if since is not None:
-        edge = epoch(since)
-        for ts in before(since):
-            if edge - epoch(ts) > window:
-                break
-            start, edge = ts, epoch(ts)
-        else:
-            start = None
-    end = until
-    if until is not None:
-        edge = epoch(until)
-        for ts in after(until):
-            if epoch(ts) - edge > window:
-                end = ts
-                break
-            edge = epoch(ts)
-        else:
-            end = None
+    back to the last gap of more than ``window`` before ``since``, then a `reach` (an hour) further
+    back, to the gap before that (what a start in the span may end); on to the first gap after
+    ``until``, then a reach on, to the gap after that (the starts that end the span's incidents).
+    ``before(ts)``/``after(ts)``: the recognised events' @timestamps before ``ts`` (newest first)
+    and from ``ts`` on (oldest first). Returns the first included @timestamp and the first
+    excluded one (None: unbounded). Of what it reads, all links as with all but some starts of its
+    first hour (`linked_whole`)."""
+    hour = reach(window)
+    start = _back(since, window, before)
+    if start is not None:
+        start = _back(iso(epoch(start) - hour), window, before)
+    end = _on(until, window, after)
+    if end is not None:
+        end = _on(iso(epoch(end) + hour), window, after)
     return start, end
+
+
+def linked_whole(doc: Doc, start: str | None, window: float) -> bool:
+    """Whether `relink` of the documents from ``start`` on (`linking_span`'s) links ``doc`` as
+    linking them all would: all but a start (a recovery) less than a `reach` after ``start``, whose
+    incident may be older than what was read."""
+    return start is None or role(doc) != "recovery" or epoch(str(doc["@timestamp"])) - reach(window) >= epoch(start)
+
+
+def _back(since: str | None, window: float, before: Callable[[str], Iterator[str]]) -> str | None:
+    """The first @timestamp after the last gap of more than ``window`` before ``since`` (None: none)."""
+    if since is None:
+        return None
+    start, edge = since, epoch(since)
+    for ts in before(since):
+        if edge - epoch(ts) > window:
+            return start
+        start, edge = ts, epoch(ts)
+    return None
+
+
+def _on(until: str | None, window: float, after: Callable[[str], Iterator[str]]) -> str | None:
+    """The first @timestamp after the first gap of more than ``window`` from ``until`` on (None: none)."""
+    if until is None:
+        return None
+    edge = epoch(until)
+    for ts in after(until):
+        if epoch(ts) - edge > window:
+            return ts
+        edge = epoch(ts)
+    return None

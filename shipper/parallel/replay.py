@@ -327,7 +327,7 @@ def _direct(sinks: Sequence[Sink], workers: int) -> Direct | None:
     if not isinstance(sinks[0], ElasticsearchSink):
         return None
     sink = sinks[0]
-    held = max(sink.cfg.bulk_max_docs, sink.cfg.max_held_events // workers)
+    held = max(sink.cfg.bulk_docs, sink.cfg.max_held_events // workers)
     return Direct(replace(sink.cfg, max_held_events=held), sink.state_dir, sink.name, dict(sink.env.environ))
 
 

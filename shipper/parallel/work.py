@@ -16,7 +16,7 @@ from shipper.event import TAG_TIMESTAMP_ZONE_IGNORED, TAG_TRUNCATED, TAG_UNPARSE
 from shipper.ids import Block as IdBlock
 from shipper.ids import IdAssigner, IdState, settled
 from shipper.parallel.direct import Direct
-from shipper.parallel.express import Express, JournalLane, Tail, regions
+from shipper.parallel.express import Express, JournalLane, Plans, Tail, regions
 from shipper.parse.base import ParseContext, Parser
 from shipper.parse.dispatch import make_parser
 from shipper.pipeline import Window
@@ -126,7 +126,8 @@ class Worker:
         self.setup = setup
         self.recognise = Recognise()
         self._fresh = self.recognise.state()
-        self._tail = Tail.make(self.recognise, setup.encoders) if setup.window == Window() else None
+        self._plans = Plans(self.recognise)
+        self._tail = Tail.make(self.recognise, setup.encoders, self._plans) if setup.window == Window() else None
         self._journal = SegmentReaders()
 
     def run(self, job: Job) -> Done:
@@ -203,9 +204,9 @@ class Worker:
         if self.setup.window != Window():
             return None
         if isinstance(job.block, TextBlock):
-            return Express.make(parser, ids, self.recognise, self.setup.encoders, PIECE)
+            return Express.make(parser, ids, self.recognise, self.setup.encoders, PIECE, self._plans)
         if isinstance(job.block, Segment):
-            return JournalLane.make(parser, ids, self.recognise, self.setup.encoders, PIECE, boots)
+            return JournalLane.make(parser, ids, self.recognise, self.setup.encoders, PIECE, boots, self._plans)
         return None
 
     def _chunks(self, job: Job, errors: list[str], lane: Express | JournalLane | None

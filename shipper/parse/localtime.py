@@ -44,6 +44,7 @@ _CACHE_MAX = 8192
 FOLD_SLACK = 60  # seconds a stamp may step back in a repeated hour's first pass (lines slightly out of order)
 _FOLD_KEEP = 86400  # seconds after a repeated hour that its state is kept (for late lines)
 
+_MINUTES = tuple(f"{m:02d}:" for m in range(60))
 _UTC_NAMES = frozenset(("UTC", "Etc/UTC", "GMT", "Z"))
 # A TZif file (RFC 8536) without transitions, one time type and no leap seconds: its version 1 and
 # version 2 data blocks; the footer (the POSIX TZ string) then gives the local time at every instant.
@@ -200,6 +201,27 @@ class LocalTime:
             return None
         base = utc_seconds(wall - offset)
         return None if base is None else base[:17]
+
+    def later_minutes(self, y: int, mo: int, d: int, h: int, mi: int) -> list[str]:
+        """What `minute` would give for the minutes after ``mi`` of the hour, as long as it would
+        give one now and after any stamps up to them (no stamp before them moves the fold
+        state): ``YYYY-MM-DDTHH:MM:`` for minute ``mi + 1``, ``mi + 2``, ... in order."""
+        offset = self._steady(y, mo, d, h)
+        if offset is None or offset % 60:
+            return []
+        wall = calendar.timegm((y, mo, d, h, 0, 0, 0, 0, 0))
+        # minute m's stamps move nothing while wall + 60 * m + 59 < self._moving
+        stop = 60 if self._moving == math.inf else min(60, math.ceil((self._moving - 59 - wall) / 60))
+        if offset % 3600 == 0:  # the UTC minute is the local one
+            base = utc_seconds(wall - offset)
+            return [] if base is None else [base[:14] + m for m in _MINUTES[mi + 1 : stop]]
+        out = []
+        for m in range(mi + 1, stop):
+            base = utc_seconds(wall + 60 * m - offset)
+            if base is None:
+                break
+            out.append(base[:17])
+        return out
 
     def _steady(self, y: int, mo: int, d: int, h: int) -> int | None:
         """The offset of a local hour in which it does not change (no time skipped or repeated),

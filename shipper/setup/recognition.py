@@ -1,16 +1,21 @@
 """Generate the recognition ingest pipeline from the signature files (the one source of truth).
 
-Documents that reach Elasticsearch unparsed by shipper (a raw ``message`` from Filebeat, Fluent
-Bit or rsyslog) get the same ``rootcause.signature``, ``role``, ``docs`` and ``hint`` as the Python
-recognisers give: per pattern, in the same order, the same family gate, prefilters, process
-restriction, regex (a grok pattern: Python's ``(?P<name>`` written ``(?<rc_name>``) and ``when`` /
-``unless`` conditions. Patterns that need a context (lines after a ``systemctl status`` header)
-cannot be judged one document at a time and are left out (listed in ``_meta``).
+Documents that reach Elasticsearch unparsed by shipper (a raw ``message`` from Filebeat, Elastic
+Agent, Vector, Fluent Bit or rsyslog) get the same ``rootcause.signature``, ``role``, ``title``,
+``hint``, ``remediation``, ``docs`` and ``unit``, and the same typed fields (``process.exit_code``,
+``systemd.result``, ...), as the Python recogniser gives one document read by itself: per pattern,
+in the same order, the same family gate, prefilters, process restriction, regex (a grok pattern:
+Python's ``(?P<name>`` written ``(?<rc_name>``) and ``when`` / ``unless`` conditions. What needs
+other documents is not done here: patterns that need a context (lines after a ``systemctl status``
+header; listed in ``_meta``), the recoveries (a start counts only after its unit's failure) and
+the links (incidents, causes, dependencies: ``shipper relink`` makes them).
 
-The step that recognises a document sets the constant fields, leaves its tag (`STEP`) and its
-regex groups, and no later step touches the document; after the steps one painless script fills
-in the hint as Python does (`shipper.setup.hint_script`: variants, computed values, quoting), and a
-last processor removes the groups.
+The first processors fill the view (`shipper.setup.doc_view`): the fields the steps read, under
+shipper's names, from whichever names the sender used (Filebeat's journald input, Vector's raw
+journal fields). The step that recognises a document sets the constant fields, leaves its tag
+(`STEP`) and its regex groups, and no later step touches the document; after the steps one
+painless script fills in the rest as Python does (`shipper.setup.hint_script`: variants, computed
+values, quoting, the unit, the fields), and the last processors remove the groups and the view.
 
     python -m shipper.setup.recognition            rewrite pipelines/ and shipper/assets/pipelines/
     python -m shipper.setup.recognition --check    exit 1 if the committed file is stale
@@ -26,8 +31,10 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from shipper.enrich import hints
+from shipper.enrich.recognise import UnitMap
 from shipper.recognise.rules import LOWER_CASE_VARS, Family, Pattern, Rules, Signature, load_rules
-from shipper.setup import painless
+from shipper.setup import doc_view, painless
 from shipper.setup.hint_script import STEP, hint_script, step_params
 
 NAME = "logs-shipper-recognition"
@@ -36,12 +43,6 @@ MATCHED = "rcm"  # the whole match, so a later processor knows the grok matched
 UNRECOGNISED = "ctx.rootcause?.signature == null && ctx.message instanceof String"
 UNHINTED = f"ctx.{STEP} == null"  # no step has recognised the document: its hint is still to be filled in
 _GROUP = re.compile(r"\(\?P<(\w+)>")
-
-
-def _path(dotted: str) -> tuple[str, str]:
-    """``ctx.a?.b?.c`` (null-safe) and ``ctx.a.b.c``."""
-    parts = dotted.split(".")
-    return "ctx." + "?.".join(parts), "ctx." + ".".join(parts)
 
 
 def joni(regex: str) -> str:
@@ -54,7 +55,9 @@ def _any_contains(strings: Sequence[str]) -> str:
 
 
 def _process_in(processes: Iterable[str]) -> str:
-    return f"(ctx.process?.name != null && {painless.strings(sorted(processes))}.contains(ctx.process.name))"
+    """The document is matched as one of ``processes`` (`doc_view.SENDER`)."""
+    safe, plain = doc_view.path(doc_view.SENDER)
+    return f"({safe} != null && {painless.strings(sorted(processes))}.contains({plain}))"
 
 
 def _var(sig: Signature, var: str, pat: Pattern | None) -> str:
@@ -66,7 +69,7 @@ def _var(sig: Signature, var: str, pat: Pattern | None) -> str:
         fallback = f"ctx.rc_{var}"
     expr = fallback
     for path in reversed(sig.doc_vars.get(var, ())):
-        safe, plain = _path(path)
+        safe, plain = doc_view.path(path)
         expr = f"({safe} != null && {plain}.toString() != '' ? {plain}.toString() : {expr})"
     return expr
 
@@ -82,15 +85,14 @@ def _conditions(sig: Signature, pat: Pattern | None) -> list[str]:
     return out
 
 
-def _set_rootcause(sig: Signature, pat: Pattern | None, tag: str, condition: str) -> list[dict[str, Any]]:
-    """The root-cause fields (the hint is filled in after the steps: `hint_script`), the step's tag
-    for that script, and the signature last (the conditions before it test that it is still unset)."""
-    docs = list((pat.docs if pat is not None and pat.docs else None) or sig.docs)
+def _set_rootcause(sig: Signature, tag: str, condition: str) -> list[dict[str, Any]]:
+    """The role (the rest is filled in after the steps: `hint_script`), the step's tag for that
+    script, and the signature last (the conditions before it test that it is still unset)."""
 
     def put(name: str, value: Any, field: str = "") -> dict[str, Any]:
         return {"set": {"tag": f"{tag}:{name}", "field": field or f"rootcause.{name}", "value": value, "if": condition}}
 
-    return [put("role", sig.role), *([put("docs", docs)] if docs else []), put("step", tag, STEP), put("signature", sig.id)]
+    return [put("role", sig.role), put("step", tag, STEP), put("signature", sig.id)]
 
 
 def _lower_case(patterns: Sequence[Pattern], tag: str, condition: str) -> list[dict[str, Any]]:
@@ -101,9 +103,12 @@ def _lower_case(patterns: Sequence[Pattern], tag: str, condition: str) -> list[d
             for g in groups]
 
 
-def _cleanup(patterns: Sequence[Pattern], tag: str, condition: str, more: Sequence[str] = ()) -> dict[str, Any]:
+def _cleanup(patterns: Sequence[Pattern], tag: str, condition: str | None, more: Sequence[str] = ()) -> dict[str, Any]:
+    """Remove the pipeline's own fields: the groups of ``patterns``, `MATCHED` and ``more`` (where
+    ``condition`` holds; None: always)."""
     fields = sorted({MATCHED, *more, *(f"rc_{g}" for p in patterns for g in p.groups)})
-    return {"remove": {"tag": f"{tag}:cleanup", "field": fields, "ignore_missing": True, "if": condition}}
+    when = {"if": condition} if condition is not None else {}
+    return {"remove": {"tag": f"{tag}:cleanup", "field": fields, "ignore_missing": True, **when}}
 
 
 def _pattern_steps(family: Family, sig: Signature, pat: Pattern, tag: str, family_procs: set[str]) -> list[dict[str, Any]]:
@@ -119,27 +124,35 @@ def _pattern_steps(family: Family, sig: Signature, pat: Pattern, tag: str, famil
     # script reads after the steps)
     found = f"ctx.{MATCHED} != null && ({UNHINTED} || ctx.{STEP} == {painless.string(tag)})"
     matched = " && ".join([found, *_conditions(sig, pat)])
-    return [grok, *_lower_case([pat], tag, found), *_set_rootcause(sig, pat, tag, matched),
+    return [grok, *_lower_case([pat], tag, found), *_set_rootcause(sig, tag, matched),
             _cleanup([pat], tag, f"ctx.{MATCHED} != null && {UNHINTED}")]
 
 
 def _message_id_steps(sig: Signature, tag: str) -> list[dict[str, Any]]:
     """A journal entry with one of the signature's MESSAGE_IDs: the fields decide, the text fills in."""
-    test = f"{UNRECOGNISED} && ctx.journald?.message_id != null && {painless.strings(sig.message_ids)}.contains(ctx.journald.message_id)"
+    safe, plain = doc_view.path("journald.message_id")
+    test = f"{UNRECOGNISED} && {safe} != null && {painless.strings(sig.message_ids)}.contains({plain})"
     patterns = [p for p in sig.patterns if p.context is None]
     steps: list[dict[str, Any]] = []
     if patterns:
         steps.append({"grok": {"tag": tag, "field": "message", "patterns": [joni(p.regex) for p in patterns],
                                "ignore_failure": True, "if": test}})
         steps += _lower_case(patterns, tag, test)
-    steps += _set_rootcause(sig, None, tag, " && ".join([test, *_conditions(sig, None)]))
+    steps += _set_rootcause(sig, tag, " && ".join([test, *_conditions(sig, None)]))
     if patterns:
-        steps.append(_cleanup(patterns, tag, f"ctx.journald?.message_id != null && {UNHINTED}"))
+        steps.append(_cleanup(patterns, tag, f"{safe} != null && {UNHINTED}"))
     return steps
 
 
+def _view(rules: Rules) -> list[dict[str, Any]]:
+    """The processors that fill the view with what the steps and the script read (`doc_view`)."""
+    read = [path for s in rules.signatures for paths in s.doc_vars.values() for path in paths]
+    read += [".".join(path) for path in hints.DOC_FIELDS.values()]
+    return doc_view.view_steps(read, UnitMap(rules).process_of)
+
+
 def build_pipeline(rules: Rules, version: int) -> dict[str, Any]:
-    processors: list[dict[str, Any]] = []
+    processors: list[dict[str, Any]] = _view(rules)
     steps: dict[str, dict[str, Any]] = {}  # tag -> what the hint script needs of the step
     # A recovery is kept only after a failure of its unit, which one document does not tell.
     kept = [s for s in rules.signatures if s.role != "recovery"]
@@ -149,7 +162,7 @@ def build_pipeline(rules: Rules, version: int) -> dict[str, Any]:
             if sig.message_ids and sig.role != "recovery":
                 tag = f"{sig.id}#journal"
                 processors += _message_id_steps(sig, tag)
-                steps[tag] = step_params(sig, None)
+                steps[tag] = step_params(sig, None, family.default_unit)
     for family in rules.families:
         family_procs = {p for s in family.signatures for pat in s.patterns for p in pat.processes}
         for sig in (s for s in family.signatures if s.role != "recovery"):
@@ -158,9 +171,13 @@ def build_pipeline(rules: Rules, version: int) -> dict[str, Any]:
                     skipped.append(f"{sig.id}#{i} (needs the context {pat.context})")
                     continue
                 processors += _pattern_steps(family, sig, pat, f"{sig.id}#{i}", family_procs)
-                steps[f"{sig.id}#{i}"] = step_params(sig, pat)
+                steps[f"{sig.id}#{i}"] = step_params(sig, pat, family.default_unit)
     every = [p for s in kept for p in s.patterns if p.context is None]
-    processors += [hint_script(steps), _cleanup(every, "rootcause.hint", f"ctx.{STEP} != null", [STEP])]
+    recognised = f"ctx.{STEP} != null"
+    processors += [hint_script(steps, rules), *doc_view.fill_in(recognised),
+                   _cleanup(every, "rootcause.hint", recognised, [STEP]), doc_view.remove_view()]
+    # a processor that failed (a painless error) leaves the fields of the pipeline's own behind
+    leftovers = _cleanup(every, "on_failure", None, [STEP, doc_view.VIEW])
     return {
         "description": "shipper: the root causes of shipper's signatures for documents that arrive unparsed "
                        "(generated from shipper/recognise/signatures/*.yaml; do not edit)",
@@ -171,6 +188,7 @@ def build_pipeline(rules: Rules, version: int) -> dict[str, Any]:
         "on_failure": [
             {"set": {"field": "error.message",
                      "value": "recognition: {{{ _ingest.on_failure_processor_tag }}}: {{{ _ingest.on_failure_message }}}"}},
+            leftovers,
         ],
     }
 

@@ -86,7 +86,7 @@ class ElasticsearchSink:
         self.env = env
         self.counters: Counter[str] = Counter()
         self._encoder = Encoder(cfg.namespace)
-        self._chunker = Chunker(cfg.bulk_max_docs, int(cfg.bulk_max_bytes))
+        self._chunker = Chunker(cfg.bulk_docs, int(cfg.bulk_max_bytes))
         self._backoff = Backoff(float(cfg.retry_initial), float(cfg.retry_max))
         self._remaining: dict[int, int] = {}  # batch seq -> its documents not yet settled
         self._requests = Requests(cfg.max_in_flight)

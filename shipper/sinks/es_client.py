@@ -69,7 +69,7 @@ class RawJsonSerializer(OrjsonSerializer):
     """JSON answers kept as the bytes that came (requests still serialised with orjson).
 
     Bulk replies are read by `shipper.sinks.bulk.read_reply`, which settles the common cases
-    (every item created, or already there) on the raw bytes without building 2,000 dicts.
+    (every item created, or already there) on the raw bytes without building a dict per item (5,000 by default).
     """
 
     def loads(self, data: bytes) -> bytes:

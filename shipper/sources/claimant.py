@@ -1,6 +1,7 @@
 """One file input's side of the claims (`shipper.sources.claims`): which of the files its patterns
-match are its own, what it says of those another input reads, and where a file of its own is now
-when its patterns no longer match it (`relocate`)."""
+match are its own, what it says of those another input reads, where a file of its own is now
+when its patterns no longer match it (`relocate`), and, at its first scan, from where it reads a
+file other checkpoints hold too (`Claims.rivals`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from collections import Counter
 from typing import Any, Callable, Iterable, Mapping
 
 from shipper.errors import InputError
-from shipper.sources.claims import ARCHIVE_SETTLE, COPY, FIRST, OUTSIDE, Claims, Held, Ident, Left, Refusal
-from shipper.sources.fileid import fingerprint, read_head
+from shipper.sources.claims import ARCHIVE_SETTLE, COPY, FIRST, OUTSIDE, Claims, Held, Ident, Left, Refusal, furthest
+from shipper.sources.fileid import fingerprint, head_matches, read_head
 from shipper.sources.rotation import LIVE, parse_name
 from shipper.sources.tailfile import Tracked, open_path
 
@@ -65,7 +66,9 @@ class Claimant:
     def relocate(self, streams: Iterable[Tracked]) -> None:
         """Content not read to its end whose file the input's patterns no longer match (renamed, a
         link removed) but another input's do: it is still this input's (`Claims.locate`), read on
-        under that name (`Tracked.elsewhere`; also after a restart, when it is not open); said once a name."""
+        under that name (`Tracked.elsewhere`; also after a restart, when it is not open); said once a name.
+        First, the files other checkpoints hold too (`_settle`)."""
+        self._settle(streams)
         for t in streams:
             t.elsewhere = None
             if t.present or t.ident is None or t.done or t.ended or t.archive is not None:
@@ -83,6 +86,46 @@ class Claimant:
                            + rest.format(other))
             t.path, t.elsewhere = path, other
 
+    def _settle(self, streams: Iterable[Tracked]) -> None:
+        """A file this input's checkpoint and others' hold (`Claims.rivals`): read on here from the
+        furthest the output acknowledged, when this input has it, or dropped from this input's
+        streams (taken as read: forgotten at once, its checkpoint rewritten without it) when the
+        first input to hold it reads it on."""
+        for t in streams:
+            if t.ident is None:
+                continue
+            if self._claims.dropped(self._key, t.ident):
+                t.done, t.elsewhere, t.copies = True, None, []
+                continue
+            rivals = [r for r in self._claims.rivals(self._key, t.ident) if self._same(t, r)]
+            if rivals:
+                self._claims.outran(t.ident, rivals)
+                self._read_on(t, rivals)
+
+    def _read_on(self, t: Tracked, rivals: list[Left]) -> None:
+        """Read ``t`` on from the furthest of its own position and its ``rivals``' (same content); say so."""
+        best = furthest(rivals)
+        assert best is not None
+        mine = max(t.committed, t.shipped)
+        if (best.done, best.offset) > (t.done, mine):
+            t.read = t.seen = t.committed = t.shipped = mine = best.offset
+            t.done = best.done
+        names = " and ".join(self._claims.name(r.key) for r in rivals)
+        how = "takes it as read" if t.done else f"reads it on from byte {mine:,}"
+        drop = "that checkpoint drops it" if len(rivals) == 1 else "those checkpoints drop it"
+        self._warn(f"rivals:{t.key}", f"shipper: {self._where}: {t.path} is in the checkpoint of {names} too (shipper "
+                   f"was killed while a file was handed from one input to another?); this input {how} (the furthest "
+                   f"the output acknowledged, of all those checkpoints) and {drop}: its lines are shipped once")
+
+    def _same(self, t: Tracked, rival: Left) -> bool:
+        """Whether ``rival`` holds the content of ``t``: by their fingerprints, or, when they cover
+        different lengths (one saved while the file was shorter), by the file's first bytes."""
+        if t.fp_len == rival.fp_len:
+            return t.fp == rival.fp
+        elsewhere = self._claims.locate(self._key, t.ident) if t.ident is not None and not t.present else None
+        head = self._head(elsewhere[0] if elsewhere is not None else t.path)
+        return head is not None and head_matches(head, t.fp, t.fp_len) and head_matches(head, rival.fp, rival.fp_len)
+
     def hold(self, streams: Iterable[Tracked]) -> None:
         """The files the input's content streams are in (plain file and copies), after each change."""
         self._claims.hold(self._key, _held(streams))
@@ -90,20 +133,23 @@ class Claimant:
     def restore(self, streams: Iterable[Tracked], finished: object) -> None:
         """What the input's checkpoint holds, before any input's first scan: its content streams,
         and ``finished`` (`finished_json`, as saved) the files it read to their end and let go of."""
-        self._claims.restore(self._key, _held(streams), _finished_of(finished))
+        streams = list(streams)
+        at = {t.ident: Left(t.fp, t.fp_len, max(t.committed, t.shipped), t.done, self._key)
+              for t in streams if t.ident is not None}
+        self._claims.restore(self._key, _held(streams), _finished_of(finished), at)
 
     def leave(self, states: Mapping[str, Mapping[str, Any]]) -> None:
         """The checkpoints of file inputs no longer configured (their saved states, by key), after
         every input's `restore`: their files are read on from where the output had acknowledged them
         by the input that takes them, not from their start (`Claims.leave`; `left`)."""
-        files: dict[Ident, Left] = {}
+        files: dict[Ident, list[Left]] = {}
         for key, state in states.items():
             for t in _streams_of(state.get("files")):
                 content = Left(t.fp, t.fp_len, max(t.committed, t.shipped), t.done, key)
                 for ident in _idents(t):
-                    files.setdefault(ident, content)
+                    files.setdefault(ident, []).append(content)
             for ident, held in _finished_of(state.get("finished")).items():
-                files.setdefault(ident, Left(held.fp, held.fp_len, 0, True, key))
+                files.setdefault(ident, []).append(Left(held.fp, held.fp_len, 0, True, key))
         self._claims.leave(files)
 
     def handed_over(self) -> dict[str, set[Ident]]:

@@ -38,6 +38,11 @@ acknowledged it (`left`), or taken as read when it was read to its end, not read
 Such a file, once another input took it (or when one held it already), is no longer the removed
 input's (`handed_over`): its checkpoint is rewritten without it, so that the input, added back,
 does not take it back from where it left it and ship again what the other input shipped since.
+A file several checkpoints hold (a kill -9 between the save of the input that took it and the
+rewrite of the one that handed it over; two removed inputs') is read once, from the furthest any of
+them says the output acknowledged: a removed input's file by the input that takes it (`left`), a
+configured input's by the first in the configuration whose checkpoint holds it (`rivals`), and
+the other configured inputs' checkpoints drop it (`dropped`).
 """
 
 from __future__ import annotations
@@ -87,7 +92,7 @@ class Left:
     fp_len: int
     offset: int
     done: bool
-    key: str = ""  # the checkpoint (the input no longer configured) it is in
+    key: str = ""  # the checkpoint it is in (an input no longer configured, or one configured: `Claims.rivals`)
 
 
 @dataclass(slots=True)
@@ -114,7 +119,9 @@ class Claims:
         self._held: dict[str, dict[Ident, Held | None]] = {}  # input key -> its files (None: claimed, not read yet)
         self._finished: OrderedDict[Ident, _Finished] = OrderedDict()
         self._matched: dict[str, Matched] = {}  # input key -> what its patterns matched last
-        self._left: dict[Ident, Left] = {}  # files of inputs no longer configured, not taken yet
+        self._left: dict[Ident, list[Left]] = {}  # files of inputs no longer configured, not taken yet
+        self._rivals: dict[Ident, list[Left]] = {}  # other checkpoints' entries of a file a configured input's holds
+        self._dropped: dict[str, set[Ident]] = {}  # configured input -> its checkpoint's files another reads
         self._copies: dict[Ident, str] = {}  # copies claimed for an input whose patterns do not match them
         self._handed: dict[str, set[Ident]] = {}  # checkpoint of an input no longer configured -> files taken
 
@@ -265,31 +272,68 @@ class Claims:
             if self._owner.setdefault(ident, key) == key:
                 mine[ident] = held
 
-    def restore(self, key: str, files: Mapping[Ident, Held], finished: Mapping[Ident, Held]) -> None:
+    def restore(self, key: str, files: Mapping[Ident, Held], finished: Mapping[Ident, Held],
+                at: Mapping[Ident, Left] | None = None) -> None:
         """What input ``key``'s checkpoint holds, before any input matches its patterns (inputs in
-        configuration order: a file two checkpoints hold goes to the first)."""
+        configuration order: a file two checkpoints hold goes to the first); ``at``: how far the
+        output acknowledged its plain files, for the input a file goes to (`rivals`)."""
+        for ident, left in (at or {}).items():
+            if self._owner.get(ident, key) != key:
+                self._rivals.setdefault(ident, []).append(left)
         for ident, content in finished.items():
             if ident not in files:
                 self._finish(key, ident, content)
         self.hold(key, files)
 
-    def leave(self, files: Mapping[Ident, Left]) -> None:
+    def leave(self, files: Mapping[Ident, Iterable[Left]]) -> None:
         """The files the checkpoints of inputs no longer configured hold (after every input's
-        `restore`: a file a configured input holds stays its own)."""
-        for ident, left in files.items():
-            if self.known(ident):
+        `restore`: a file a configured input holds stays its own, read on from the furthest of
+        its checkpoint and theirs: `rivals`)."""
+        for ident, lefts in files.items():
+            if not self.known(ident):
+                self._left[ident] = list(lefts)
+                continue
+            for left in lefts:
                 self._handed.setdefault(left.key, set()).add(ident)
-            else:
-                self._left.setdefault(ident, left)
+            if ident in self._owner:
+                self._rivals.setdefault(ident, []).extend(lefts)
 
     def left(self, ident: Ident, head: bytes) -> Left | None:
-        """Where to read a file found for the first time from, when an input no longer configured
-        read it (`leave`) and it still holds that content (``head``: its first bytes): once."""
-        left = self._left.pop(ident, None)
-        if left is None:
-            return None
-        self._handed.setdefault(left.key, set()).add(ident)  # (another content: not the removed input's either)
-        return left if head_matches(head, left.fp, left.fp_len) else None
+        """Where to read a file found for the first time from, when inputs no longer configured
+        read it (`leave`) and it still holds that content (``head``: its first bytes): the furthest
+        of their checkpoints, once."""
+        lefts = self._left.pop(ident, [])
+        for left in lefts:  # (another content: not the removed inputs' either)
+            self._handed.setdefault(left.key, set()).add(ident)
+        return furthest(left for left in lefts if head_matches(head, left.fp, left.fp_len))
+
+    def rivals(self, key: str, ident: Ident) -> list[Left]:
+        """The entries other checkpoints (configured inputs' that come later, removed inputs') hold
+        of a file input ``key``'s checkpoint holds, asked once, at its first scan: it reads the file
+        on from the furthest of them and its own of the same content, and the configured inputs
+        among them drop it (`outran`)."""
+        return self._rivals.pop(ident, []) if self._owner.get(ident) == key else []
+
+    def outran(self, ident: Ident, rivals: Iterable[Left]) -> None:
+        """The configured inputs among ``rivals`` drop their entry of the file (`dropped`)."""
+        for rival in rivals:
+            if rival.key in self._held:
+                self._dropped.setdefault(rival.key, set()).add(ident)
+
+    def dropped(self, key: str, ident: Ident) -> bool:
+        """Whether input ``key``'s checkpoint held a file that another input reads on (`rivals`):
+        its entry is dropped (once)."""
+        mine = self._dropped.get(key, set())
+        if ident not in mine:
+            return False
+        mine.discard(ident)
+        return True
+
+    def name(self, key: str) -> str:
+        """How the log names the input of checkpoint ``key``."""
+        if key in self._held:
+            return f"the input {self._label(key)}"
+        return f"{key} (an input no longer in the configuration)"
 
     def handed_over(self) -> dict[str, set[Ident]]:
         """The files of inputs no longer configured (by checkpoint) that configured inputs took
@@ -334,3 +378,8 @@ class Claims:
 
     def _label(self, key: str) -> str:
         return self._input(key).label
+
+
+def furthest(lefts: Iterable[Left]) -> Left | None:
+    """The entry that says the most was acknowledged (read to its end first), None without any."""
+    return max(lefts, key=lambda left: (left.done, left.offset), default=None)

@@ -20,64 +20,16 @@ from typing import NamedTuple
 
 import pytest
 
-from tests.helpers.fleet import (
-    ROOT, OneFileServer, build_dist, copy_root, in_root, pristine_root, recap, run_playbook,
-    unregistered_commands, write_inventory,
-)
+from tests.helpers.fleet import ROOT, OneFileServer, copy_root, in_root, recap
+from tests.helpers.fleet_deploy import API_KEY, ES_HOSTS, INPUTS, Wheel, deploy
 
 pytestmark = pytest.mark.slow
-
-API_KEY = "ZmxlZXQtdGVzdDprZXktdGhhdC1tdXN0LW5vdC1sZWFr"
-ES_HOSTS = ["https://es1.example.org:9200"]
-INPUTS = [{"type": "journal", "name": "journal"},
-          {"type": "file", "name": "maillog", "paths": ["/var/log/mail.log*"], "exclude": ["*.gz"]}]
-
-
-class Wheel(NamedTuple):
-    path: Path
-    sha256: str
 
 
 class Play(NamedTuple):
     root: Path
     first: subprocess.CompletedProcess[str]
     second: subprocess.CompletedProcess[str]
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Wheel:
-    missing = unregistered_commands()
-    assert not missing, f"the role runs `shipper {' / '.join(missing)}`: register them in shipper/cli.py COMMANDS"
-    out = tmp_path_factory.mktemp("dist")
-    sums = build_dist(out)
-    name = next(n for n in sums if n.endswith(".whl"))
-    return Wheel(out / name, sums[name])
-
-
-@pytest.fixture(scope="module")
-def pristine() -> Path:
-    root = pristine_root()
-    if isinstance(root, str):
-        print(f"fleet install test skipped: {root}")
-        pytest.skip(root)
-    return root
-
-
-@pytest.fixture(scope="module")
-def served(wheel: Wheel) -> Iterator[str]:
-    server = OneFileServer(wheel.path)
-    yield server.url
-    server.close()
-
-
-def deploy(root: Path, url: str, sha256: str, home: Path, **variables: object) -> subprocess.CompletedProcess[str]:
-    """The play with this test's inventory; ``variables`` override its variables."""
-    inventory = write_inventory(
-        home / "inventory.yml", root, **{
-            "shipper_wheel_url": url, "shipper_wheel_sha256": sha256, "shipper_inputs": INPUTS,
-            "shipper_elasticsearch_hosts": ES_HOSTS, "shipper_elasticsearch_namespace": "fleet",
-            "shipper_elasticsearch_api_key": API_KEY, "shipper_service_running": False, **variables})
-    return run_playbook(inventory, home)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from shipper.event import Doc
 
 from .samples import CORPUS, SEED, parse_paths
 
-PIPELINE_FIELDS = ("signature", "role", "hint", "docs")  # of rootcause (not title, remediation, unit)
+PIPELINE_FIELDS = ("signature", "role", "title", "hint", "remediation", "docs", "unit")  # all that Recognise sets
 SAMPLES: list[Path] = [
     *sorted(p for p in (CORPUS / "excerpts").rglob("*") if p.is_file()),
     *sorted(SEED.glob("*.log")),

@@ -58,14 +58,18 @@ class OneFileServer:
         body, name = path.read_bytes(), path.name
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_HEAD(self) -> None:  # noqa: N802 (the stdlib's name); get_url's check mode asks HEAD
                 if self.path != f"/{name}":
                     self.send_error(404)
                     return
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self.do_HEAD()
+                if self.path == f"/{name}":
+                    self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -78,6 +82,7 @@ class OneFileServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.thread.join(10)  # (a thread left running makes the parallel replays of later tests spawn their workers)
 
 
 def pristine_root() -> Path | str:
@@ -162,9 +167,9 @@ def write_inventory(path: Path, root: Path, **variables: Any) -> Path:
     return path
 
 
-def run_playbook(inventory: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(ANSIBLE_DIR / "site.yml")],
-                          capture_output=True, text=True, timeout=1200, env=clean_env(home), cwd=str(home))
+def run_playbook(inventory: Path, home: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(ANSIBLE_DIR / "site.yml"),
+                           *options], capture_output=True, text=True, timeout=1200, env=clean_env(home), cwd=str(home))
 
 
 def recap(output: str) -> dict[str, int]:

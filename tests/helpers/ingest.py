@@ -3,9 +3,9 @@ without a cluster (``tests/integration/test_es_cluster.py`` runs the real one in
 
 `run(body, doc)` applies the pipeline's processors in order, as ``_ingest/pipeline/_simulate``
 does: ``grok`` (Joni's ``(?<name>`` read as Python's ``(?P<name>``; the first pattern that matches
-wins), ``lowercase``, ``set`` (with ``{{{field}}}`` templates), ``remove`` and the hint ``script``,
-each only where its ``if`` holds; a processor that fails (and does not ignore failures) ends the
-run with ``on_failure``.
+wins), ``lowercase``, ``set`` (with ``{{{field}}}`` templates, or ``copy_from``), ``remove`` and the
+root-cause ``script``, each only where its ``if`` holds; a processor that fails (and does not ignore
+failures) ends the run with ``on_failure`` (its ``set`` with ``_ingest`` templates, its ``remove``).
 
 The ``if`` conditions are evaluated by a small interpreter of the painless the generator writes
 (`helpers.painless_conditions`).
@@ -26,11 +26,13 @@ from typing import Any, Callable
 
 from shipper.enrich import hints
 from shipper.recognise.units import UNIT_CHARS, UNIT_FIRST_CHARS, UNIT_NAME_MAX, UNIT_TYPES
+from shipper.event import set_path
+from shipper.setup.doc_view import VIEW
 from shipper.setup.hint_script import EXITED, SOURCE, STEP
 
 from .painless_conditions import Ctx, Failure, condition, to_string
 
-TRANSCRIBED = "b513799ccc13"  # sha256(SOURCE)[:12] of the script `hint_script` transcribes
+TRANSCRIBED = "af6cb7b7d7d3"  # sha256(SOURCE)[:12] of the script `hint_script` transcribes
 
 
 def run(body: dict[str, Any], doc: Ctx) -> Ctx:
@@ -46,11 +48,21 @@ def run(body: dict[str, Any], doc: Ctx) -> Ctx:
                 continue
             meta = {"on_failure_processor_tag": spec.get("tag", ""), "on_failure_message": str(exc)}
             for handler in body.get("on_failure", []):
-                ((_, hspec),) = handler.items()
+                ((hkind, hspec),) = handler.items()
+                if hkind != "set":
+                    PROCESSORS[hkind](ctx, hspec)
+                    continue
                 value = re.sub(r"\{\{\{\s*_ingest\.(\w+)\s*\}\}\}", lambda m: meta[m.group(1)], hspec["value"])
                 _put(ctx, hspec["field"], value)
             return ctx
     return ctx
+
+
+def failure(out: Ctx) -> str | None:
+    """What the pipeline's ``on_failure`` wrote on ``out`` (None: it did not fail). A signature's
+    field rule may set ``error.message`` too (an Elasticsearch bootstrap check's text)."""
+    message = _get(out, "error.message")
+    return message if isinstance(message, str) and message.startswith("recognition: ") else None
 
 
 # -- processors ----------------------------------------------------------------------------------------
@@ -83,7 +95,14 @@ def _lowercase(ctx: Ctx, spec: dict[str, Any]) -> None:
 
 
 def _set(ctx: Ctx, spec: dict[str, Any]) -> None:
-    """A constant, or a mustache template (``{{{a.b}}}``: the field's value, empty if missing)."""
+    """A constant, a mustache template (``{{{a.b}}}``: the field's value, empty if missing), or a
+    copy of another field (``copy_from``; Elasticsearch fails where it is missing)."""
+    if "copy_from" in spec:
+        value = _get(ctx, spec["copy_from"])
+        if value is None:
+            raise Failure(f"field [{spec['copy_from']}] not present as part of path")
+        _put(ctx, spec["field"], copy.deepcopy(value))
+        return
     value = spec["value"]
     if isinstance(value, str):
         value = re.sub(r"\{\{\{\s*([\w.]+)\s*\}\}\}", lambda m: _mustache(_get(ctx, m.group(1))), value)
@@ -132,7 +151,7 @@ def _put(ctx: Ctx, dotted: str, value: Any) -> None:
     ctx[last] = value
 
 
-# -- the hint script, transcribed -----------------------------------------------------------------------
+# -- the root-cause script, transcribed -----------------------------------------------------------------------
 # Each function is the painless function of the same name in shipper/setup/hint_script.py, with the
 # constants the generator fills in (@UNIT_TYPES@, ...) taken from where it takes them.
 
@@ -152,31 +171,44 @@ def _is_unit(name: str) -> bool:
     return prefix == "-" or (_made_of(prefix[:1], UNIT_FIRST_CHARS) and _made_of(prefix[1:], UNIT_CHARS))
 
 
-def _text(doc: Any, path: list[str]) -> str | None:
+def _at(doc: Any, path: list[str]) -> Any:
     value = doc
     for key in path:
         if not isinstance(value, dict):
             return None
         value = value.get(key)
+    return value
+
+
+def _text(doc: Any, path: list[str]) -> str | None:
+    value = _at(doc, path)
     return None if value is None else to_string(value)
 
 
-def _read(doc: Ctx, how: dict[str, Any], unit: bool) -> str | None:
+def _read(doc: Ctx, view: Ctx, how: dict[str, Any], unit: bool) -> str | None:
     for path in how["paths"]:
-        found = _text(doc, path)
+        found = _text(view, path)
         if found is not None and found != "" and (not unit or _is_unit(found)):
             return found
     fallback = how["value"] if how["value"] is not None else (_text(doc, how["group"]) if how["group"] is not None else None)
     return None if fallback is not None and unit and not _is_unit(fallback) else fallback
 
 
-def _explained(table: dict[str, Any], code: str | None, status: str) -> str:
-    kind = table[code if code is not None and code in table else EXITED]
+def _number(status: str) -> str:
     n = status
     while len(n) > 1 and n.startswith("0"):
         n = n[1:]
-    known = kind["known"].get(n)
-    return known if known is not None else kind["other"].replace("{status}", n)
+    return n
+
+
+def _kind_of(table: dict[str, Any], code: str | None) -> Any:
+    return table[code if code is not None and code in table else EXITED]
+
+
+def _explained(table: dict[str, Any], code: str | None, status: str) -> str:
+    kind = _kind_of(table, code)
+    known = kind["known"].get(_number(status))
+    return known if known is not None else kind["other"].replace("{status}", _number(status))
 
 
 def _sh(value: str) -> str:
@@ -194,18 +226,17 @@ def _put_value(raw: str, how: str) -> str:
     return value
 
 
-def _user_manager(doc: Ctx) -> bool:
-    sd = doc.get("systemd")
-    if isinstance(sd, dict) and sd.get("user_unit") is not None and to_string(sd["user_unit"]) != "":
+def _user_manager(view: Ctx) -> bool:
+    user = _text(view, ["systemd", "user_unit"])
+    if user is not None and user != "":
         return True
-    proc = doc.get("process")
-    if not isinstance(proc, dict) or proc.get("name") is None or to_string(proc["name"]) != hints.SERVICE_MANAGER:
-        return False
-    return proc.get("pid") is not None and to_string(proc["pid"]) != "1"
+    pid = _text(view, ["process", "pid"])
+    return _text(view, ["process", "name"]) == hints.SERVICE_MANAGER and pid is not None and pid != "1"
 
 
-def _pick(texts: dict[str, Any], user: bool) -> Any:
-    return texts["user_hint"] if user and texts.get("user_hint") is not None else texts["hint"]
+def _pick(texts: dict[str, Any], name: str, user: bool) -> Any:
+    mine = texts.get(f"user_{name}") if user else None
+    return mine if mine is not None else texts[name]
 
 
 def _fill(pieces: list[list[str]], values: dict[str, str], defaults: dict[str, str],
@@ -221,16 +252,51 @@ def _fill(pieces: list[list[str]], values: dict[str, str], defaults: dict[str, s
     return out
 
 
+def _unit_of(view: Ctx, values: dict[str, str], step: dict[str, Any], units: dict[str, Any]) -> str | None:
+    unit = values.get("unit")
+    if unit is not None and _is_unit(unit):
+        return unit
+    for key in ("user_unit", "unit"):
+        named = _text(view, ["systemd", key])
+        if named is not None and named != "" and _is_unit(named):
+            return named
+    process = _text(view, ["process", "name"])
+    if process is not None and process in units["by_process"]:
+        return str(units["by_process"][process])
+    dataset = _text(view, ["event", "dataset"])
+    if dataset is not None and dataset in units["by_dataset"]:
+        return str(units["by_dataset"][dataset])
+    return step["default_unit"]
+
+
+def _set_fields(doc: Ctx, rules: list[dict[str, Any]], values: dict[str, str]) -> None:
+    for rule in rules:
+        value: Any = values.get(rule["var"], rule["default"]) if rule["var"] is not None else rule["value"]
+        if value is not None and rule["type"] == "int":
+            text = to_string(value)
+            value = int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else None  # Long.parseLong
+        if value is not None and _at(doc, rule["field"]) is None:
+            set_path(doc, ".".join(rule["field"]), value)
+
+
 def hint_script(ctx: Ctx, params: dict[str, Any]) -> None:
     """The script's statements after its functions."""
     step = params["steps"][ctx.get(STEP)]
+    view = ctx.get(VIEW, {})
     values: dict[str, str] = {}
     for name, how in step["read"].items():
-        found = _read(ctx, how, name in step["units"])
+        found = _read(ctx, view, how, name in step["units"])
         if found is not None:
             values[name] = found
     status = values.get("status")
     if status is not None and status != "" and _made_of(status, "0123456789"):
+        name = values.get("status_name")
+        if "status_name" in step["read"] and (name is None or name == "n/a"):
+            known = _kind_of(params["statuses"], values.get("code"))["names"].get(_number(status))
+            if known is not None:
+                values["status_name"] = known
+            else:
+                values.pop("status_name", None)
         values["status_explained"] = _explained(params["statuses"], values.get("code"), status)
     result = values.get("result")
     if result is not None:
@@ -239,13 +305,20 @@ def hint_script(ctx: Ctx, params: dict[str, Any]) -> None:
     unit = values.get("unit")
     if unit is not None and "." in unit:
         values["unit_type"] = unit[unit.rfind(".") + 1 :]
-    user = _user_manager(ctx)
-    hint = _pick(step, user)
+    user = _user_manager(view)
+    texts = step
     for variant in step["variants"]:
         if all(values.get(name) in allowed for name, allowed in variant["when"].items()):
-            hint = _pick(variant, user)
+            texts = variant
             break
-    ctx["rootcause"]["hint"] = _fill(hint, values, step["defaults"], step["placeholders"])
+    rc = ctx["rootcause"]
+    for name in ("title", "hint", "remediation"):
+        rc[name] = _fill(_pick(texts, name, user), values, step["defaults"], step["placeholders"])
+    rc["docs"] = list(texts["docs"])
+    about = _unit_of(view, values, step, params["units"])
+    if about is not None:
+        rc["unit"] = about
+    _set_fields(ctx, step["fields"], values)
 
 
 def source_digest() -> str:

@@ -1,7 +1,7 @@
 """The painless of the recognition pipeline's ``if`` conditions, read by a small interpreter, for
 the stand-in ingest node (`helpers.ingest`): ``ctx`` field access with ``.`` (a null in the way is
 a failure, as in painless) and ``?.``, string and list literals, ``.contains()``, ``.toString()``,
-``==``, ``!=``, ``!``, ``&&``, ``||``, ``? :`` and ``instanceof String``. Anything else is refused,
+``==``, ``!=``, ``!``, ``&&``, ``||``, ``? :`` and ``instanceof String`` / ``Map``. Anything else is refused,
 so that a condition written differently fails here first.
 """
 
@@ -109,9 +109,10 @@ class _Parser:
         value = self.postfix()
         if self.peek() == "instanceof":
             self.take()
-            if self.take()[1] != "String":
-                raise AssertionError("instanceof other than String")
-            return lambda ctx: isinstance(value(ctx), str)
+            kind = {"String": str, "Map": dict}.get(self.take()[1])
+            if kind is None:
+                raise AssertionError("instanceof other than String or Map")
+            return lambda ctx: isinstance(value(ctx), kind)
         return value
 
     def postfix(self) -> Expr:

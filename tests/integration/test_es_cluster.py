@@ -16,6 +16,7 @@ from shipper.env import Env
 from shipper.recognise.rules import load_rules
 from tests.helpers.es import make_env, out, run_command
 from tests.helpers.es_recognition import PIPELINE_FIELDS, documents, expected
+from tests.helpers.ingest import failure
 from tests.integration.conftest import PASSWORD
 
 pytestmark = pytest.mark.integration
@@ -108,6 +109,6 @@ def test_the_recognition_pipeline_gives_the_python_hints(url: str, config: Path)
         for doc, simulated in zip(chunk, result["docs"]):
             source = simulated.get("doc", {}).get("_source", {})
             got = {k: v for k, v in source.get("rootcause", {}).items() if k in PIPELINE_FIELDS}
-            if got != expected(doc) or "error" in source or any(k.startswith("rc") for k in source):
-                wrong.append((doc["message"][:120], expected(doc).get("hint"), source.get("error") or got.get("hint")))
+            if got != expected(doc) or failure(source) or any(k.startswith("rc") for k in source):
+                wrong.append((doc["message"][:120], expected(doc).get("hint"), failure(source) or got.get("hint")))
     assert len(docs) > 1000 and not wrong, wrong[:10]

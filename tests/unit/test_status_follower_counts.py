@@ -84,8 +84,8 @@ def test_status_and_metrics_show_the_inputs_own_counts_and_the_journal_writers(t
     assert 'shipper_files_read_by_another_input{input="file-mail"} 0.0' in metrics
     assert (f"  input {logs}/mail*: 31 read, 31 shipped, lag 0.0 s, {hole:,} NUL bytes dropped before lines "
             "(a writer not in append mode: see the log)\n") in text
-    assert (f"  input {logs}/*.log: 40 read, 40 shipped, lag 0.0 s, 1 files skipped: another input reads "
-            "them (see the log)\n") in text
+    assert (f"  input {logs}/*.log: 40 read, 40 shipped, lag 0.0 s, 1 file skipped: another input reads "
+            "it (see the log)\n") in text
     assert "read again" not in text  # a first start reads nothing again
     writers = [line for line in text.splitlines() if line.startswith("    writer ")]
     assert [w.partition(": ")[2] for w in writers] == [  # hostb, 5 entries, the least far first
