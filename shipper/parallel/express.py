@@ -18,7 +18,7 @@ are unpacked into dicts and go through `journal_doc` and the Python stages, in o
 (tests/unit/test_express_journal.py). The lane keeps the boots' claims of the input
 (`shipper.sources.journal_boots`) as the Python path does (tests/unit/test_replay_boots_ids.py).
 
-Both lanes take a start of the service manager (`STARTS`) that ends no troubled unit, which
+Both lanes take a start of the service manager (`shipper.parallel.express_plans.STARTS`) that ends no troubled unit, which
 recognition would drop, and note it for the block's check (`Nearby.lane`, _express_starts.c;
 tests/unit/test_g3_lane_starts.py).
 
@@ -35,15 +35,13 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import orjson
 
-from shipper.enrich import sendmail
 from shipper.enrich.base import Enricher
 from shipper.enrich.recognise import Recognise
 from shipper.event import Doc
 from shipper.ids import TAG_APART, IdAssigner, settled
 from shipper.parse.journal_fields import JournalParser
 from shipper.parse.syslog import SyslogParser
-from shipper.parse.syslog_fields import FACILITIES, SEVERITIES
-from shipper.recognise.model import Rules
+from shipper.parallel.express_plans import Form, Plans
 from shipper.sinks.base import Encode
 from shipper.sinks.bulk import DATASETS, Encoder
 from shipper.sinks.ndjson import encode_lines
@@ -61,7 +59,6 @@ except ImportError:  # not built (setup.py builds it where it can): the Python s
 NATIVE = _express is not None
 
 
-Form = tuple[bytes | None, bytes]  # an item's bytes before the id (None: no id), and after it
 ROW = "row"  # the local store's row (`shipper.sinks.rows`)
 Route = dict[str, Form] | None | str  # per event.dataset; None: the document alone; or `ROW`
 
@@ -88,70 +85,6 @@ def line_forms(encoders: Mapping[str, Encode]) -> tuple[Form | str, ...] | None:
     if shapes is None:
         return None
     return tuple(route["syslog"] if isinstance(route, dict) else (None, b"{") if route is None else route for route in shapes)
-
-
-def _encoded(texts: Iterable[str]) -> tuple[bytes, ...]:
-    return tuple(text.encode() for text in texts)
-
-
-_Filter = tuple[bytes, tuple[bytes, ...]] | tuple[bytes, tuple[bytes, ...], tuple[bytes, ...]]
-# The starts the lanes tell apart: those of this signature, whose unit _express_starts.c finds as its patterns do.
-STARTS = "systemd.unit_started"
-
-
-def _filter(rules: Rules, process: str, texts: tuple[str, ...]) -> _Filter:
-    """A process's prefilters as the plan takes them: its name and texts; and where a start of it
-    only `STARTS` looks at (`STARTS` in _express.c), the strict texts: those but a start's that
-    make Python look at its line (its prefilters that admit another signature, and every
-    unrestricted pattern's and context's prefilter of the families that read the process: with a
-    prefilter passed, Python tries those)."""
-    admits: dict[str, set[str]] = {}
-    wider: list[str] = []
-    for family in rules.families:
-        mine = [(sig, pat) for sig in family.signatures for pat in sig.patterns if process in pat.processes]
-        for sig, pat in mine:
-            for text in pat.prefilter:
-                admits.setdefault(text, set()).add(sig.id)
-        if mine:
-            wider += [t for sig in family.signatures for pat in sig.patterns if not pat.processes for t in pat.prefilter]
-            wider += [t for context in family.contexts for t in context.prefilter]
-    others = [t for t in texts if admits.get(t) != {STARTS}]
-    if len(others) == len(texts):
-        return process.encode(), _encoded(texts)
-    return process.encode(), _encoded(texts), _encoded(dict.fromkeys(others + wider))
-
-
-def _plan(recognise: Recognise, forms: tuple[Form | str, ...], log_head: bytes) -> _express.Plan:
-    """Recognition's data as the C code takes it, with the line lane's constant bytes and the
-    journal lane's names (`journal_fields`' severities and facilities). The MESSAGE_IDs that only
-    `STARTS` matches, and the processes whose starts only it looks at, are told apart: the lanes
-    take such a start when it is dropped for certain (`Nearby.lane`)."""
-    matcher, rules = recognise.matcher, recognise.rules
-    starts = {mid for mid in matcher.message_ids if {sig.id for sig in rules.signatures if mid in sig.message_ids} == {STARTS}}
-    return _express.Plan(
-        _encoded(gate for gate, _ in matcher.gates),
-        tuple(_filter(rules, name, texts) for name, (texts, _) in matcher.proc_filters.items()),
-        _encoded(sorted(recognise.sendmail_idents)),
-        _encoded(sorted(sendmail.KEYS)),
-        forms,
-        log_head,
-        (_encoded(SEVERITIES), _encoded(FACILITIES), _encoded(sorted(matcher.message_ids - starts)), _encoded(sorted(starts))),
-    )
-
-
-class Plans:
-    """The plans of one recogniser, each made once: making one fills its prefilters' tables (about
-    0.15 ms, 2% of a replay worker's time when it was made for each job). A plan holds no state."""
-
-    def __init__(self, recognise: Recognise) -> None:
-        self._recognise = recognise
-        self._made: dict[tuple[tuple[Form | str, ...], bytes], _express.Plan] = {}
-
-    def get(self, forms: tuple[Form | str, ...], log_head: bytes) -> _express.Plan:
-        plan = self._made.get((forms, log_head))
-        if plan is None:
-            plan = self._made[forms, log_head] = _plan(self._recognise, forms, log_head)
-        return plan
 
 
 class Tail:

@@ -21,7 +21,7 @@ import pytest
 import zstandard
 
 from shipper.enrich.recognise import Recognise
-from shipper.parallel import express, work
+from shipper.parallel import express, express_plans, work
 from shipper.parallel.express import JournalLane
 from shipper.ids import IdAssigner
 from shipper.parallel.work import Done, Job, Setup, Worker
@@ -247,7 +247,7 @@ def test_random_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 @needs_lane
 def test_packed_bytes_that_are_no_entries_are_refused() -> None:
     """The C functions read only bytes `_journalread.pack` wrote, but check every length."""
-    plan = express._plan(Recognise(), (), b"")
+    plan = express_plans._plan(Recognise(), (), b"")
     routes = express.routes(ES_AND_NDJSON)
     assert routes is not None
     field = b"MESSAGE=x"
@@ -291,7 +291,7 @@ def test_the_lane_leaks_nothing(tmp_path: Path) -> None:
     reader = journal_module()._Reader(0, None, [str(p) for p in path])
     packed, count, *_ = native_reader().pack(reader, 1000)
     reader.close()
-    plan = express._plan(Recognise(), (), b"")
+    plan = express_plans._plan(Recognise(), (), b"")
     routes = express.routes({**ES_AND_NDJSON, "store": encode_rows})  # the store's rows too
     assert routes is not None
 

@@ -16,7 +16,7 @@ import pytest
 
 from shipper.enrich.nearby import RECOVERY_WINDOW, Facts, Reads, continued, stem_key
 from shipper.enrich.recognise import Recognise
-from shipper.parallel import express
+from shipper.parallel import express, express_plans
 from tests.helpers.express import needs_lane
 from shipper.ids import IdAssigner
 from shipper.sources.lines import BLOCK_SIZE
@@ -32,7 +32,7 @@ def _lane(facts: Facts | None = None) -> tuple[Recognise, express._express.Plan]
     recognise = Recognise()
     if facts is not None:
         recognise.nearby.restore(facts)
-    return recognise, express._plan(recognise, ((None, b"{"),), b'"log":{"offset":')
+    return recognise, express_plans._plan(recognise, ((None, b"{"),), b'"log":{"offset":')
 
 
 def _troubled(host: str, at: float) -> Facts:
