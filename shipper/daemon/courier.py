@@ -32,7 +32,7 @@ from shipper.event import Batch
 from shipper.sinks.base import Abandonable, Probed, Sink
 from shipper.sources.live import Log
 
-RETRY_OPEN_MAX = 30.0
+RETRY_OPEN_FIRST, RETRY_OPEN_MAX = 0.5, 30.0  # seconds between attempts to open an output, unless it says
 STALLED_AFTER = 5.0  # a sink call taking longer than this means the output is not keeping up
 # Unflushed events are flushed once no batch came for this long: while the inputs are busy, batches
 # follow each other closer than that and the sink fills whole bulk requests (flushing whenever the
@@ -43,9 +43,12 @@ ORPHAN_INPUT = "(disk buffer of a previous run)"
 
 class Courier:
     def __init__(self, make_sink: Callable[[], Sink], outbox: Outbox, ledger: Ledger, *, linger: float, log: Log,
-                 quiet: float = QUIET, opened: Sink | None = None) -> None:
-        """``opened``: the sink, already opened with ``ledger.ack``."""
+                 quiet: float = QUIET, opened: Sink | None = None,
+                 retry: tuple[float, float] = (RETRY_OPEN_FIRST, RETRY_OPEN_MAX)) -> None:
+        """``opened``: the sink, already opened with ``ledger.ack``; ``retry``: the first and the
+        longest wait between two attempts to open it (the output's own retry settings, if it has any)."""
         self._make_sink = make_sink
+        self._retry = retry
         self._opened = opened
         self._outbox = outbox
         self._ledger = ledger
@@ -131,7 +134,7 @@ class Courier:
             sink, self._opened = self._opened, None
             self.sink_name = sink.name
             return sink
-        delay, said = 0.5, 0.0
+        (delay, longest), said = self._retry, 0.0
         while True:
             sink = self._make_sink()
             self.sink_name = sink.name
@@ -154,7 +157,7 @@ class Courier:
                 return sink
             if self._finish.wait(delay):
                 return None
-            delay = min(delay * 2, RETRY_OPEN_MAX)
+            delay = min(delay * 2, longest)
 
     def _deliver(self, sink: Sink) -> None:
         outbox, pending_since = self._outbox, None

@@ -26,7 +26,7 @@ from typing import Callable
 from shipper.daemon import switch
 from shipper.daemon.adopt import adopter
 from shipper.daemon.batches import Batches
-from shipper.daemon.courier import Courier
+from shipper.daemon.courier import RETRY_OPEN_FIRST, RETRY_OPEN_MAX, Courier
 from shipper.daemon.delivered import Delivered, drop_taken, held_streams
 from shipper.daemon.gap import gap_doc
 from shipper.daemon.ledger import Ledger
@@ -128,8 +128,10 @@ class Session:
         undo.callback(spool.close, keep=False)  # (nothing was put in it yet)
         self.outbox = Outbox(spool, run.queue_events, adopter(self.plan.sink_name, self.plan.encode, self.ledger))
         self.outbox.kept, self.ledger.acked = self.ledger.kept, self.outbox.acked  # (what is in the buffer's files)
+        es = self.cfg.output.elasticsearch
+        retry = (float(es.retry_initial), float(es.retry_max)) if es is not None else (RETRY_OPEN_FIRST, RETRY_OPEN_MAX)
         self.courier = Courier(self.plan.make_sink, self.outbox, self.ledger, linger=float(run.batch_wait), log=self._log,
-                               opened=self._sink)
+                               opened=self._sink, retry=retry)
         self._batches.outbox, self._batches.courier = self.outbox, self.courier
         self.stats.begin((f.key, f.label) for f in self.plan.followers)
         for follower in self.plan.followers:

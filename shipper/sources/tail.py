@@ -328,5 +328,6 @@ def _vanished(t: Tracked) -> str:
     output acknowledged (or the disk buffer took) to the file's end at the last look, read or not."""
     held = t.held
     return (f"{t.path} was removed or replaced before shipper shipped all of it: the {held - t.shipped:,} bytes "
-            f"after byte {t.shipped:,} (of {held:,}) were not shipped and are lost. Keep rotated files matched by the "
-            f"input's paths (e.g. {t.first_path}*) so that they can be read")
+            f"after byte {t.shipped:,} (of {held:,}) were not shipped and are lost (after a crash or a kill -9, the "
+            "output may have taken some of them in the second before it: the checkpoint is saved once a second). Keep "
+            f"rotated files matched by the input's paths (e.g. {t.first_path}*) so that they can be read")
