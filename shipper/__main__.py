@@ -1,3 +1,3 @@
-from shipper.cli import main
+from shipper.cli import console
 
-raise SystemExit(main())
+raise SystemExit(console())

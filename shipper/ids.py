@@ -31,6 +31,7 @@ replaced with U+FFFD, as stored and sent (`settle`).
 
 from __future__ import annotations
 
+from binascii import unhexlify
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any, Collection, Iterable
@@ -43,12 +44,55 @@ KEEP_SECONDS = 16  # a busy log (1,000 lines a second) keeps about 1.5 MB of cou
 TAG_APART = "id_apart"
 
 Counts = dict[str, int]  # the first occurrence's id -> occurrences
-# The current second, and the seconds counted with their counts, the least recently seen first.
-IdState = tuple[str, dict[str, Counts]]
+
+
+# One second's `Counts` as they travel between processes (a worker's end state, see `IdState`):
+# its ids as 16 bytes each, not 32 hex digits (every key is a `_digest`), and their counts in the
+# same order, a byte each (a tuple if one is over 255). A journal second of 1,000 entries is then
+# two objects of 17 KB to pickle and unpickle, not 2,000 objects in 37 KB. Plain tuples: a class
+# of them cost a second of a few lines three times as much to make, pickle and unpickle.
+Tally = tuple[bytes, bytes | tuple[int, ...]]
+
+
+def _tally(counts: Counts) -> Tally:
+    return _packed(counts), _compact(counts.values())
+
+
+def _packed(counts: Counts) -> bytes:
+    return unhexlify("".join(counts))  # (bytes.fromhex costs a tenth more, a third more for a few)
+
+
+def _compact(counts: Collection[int]) -> bytes | tuple[int, ...]:
+    try:
+        return bytes(counts)
+    except ValueError:  # over 255 twins in a second
+        return tuple(counts)
+
+
+def _unpacked(tally: Tally) -> Counts:
+    digests, counts = tally
+    text = digests.hex()
+    return dict(zip([text[i : i + 32] for i in range(0, len(text), 32)], counts))
+
+
+def _then(tally: Tally, more: Tally) -> Tally:
+    """The counts of both, ``tally``'s first (no id is in both: `joined`)."""
+    return tally[0] + more[0], _compact([*tally[1], *more[1]])
+
+
+def _ids(digests: bytes) -> set[bytes]:
+    return {digests[i : i + 16] for i in range(0, len(digests), 16)}
+
+
+# What decides the next ids, as `IdAssigner.state` packs it: the current second, and the seconds
+# counted with their counts, the least recently seen first.
+IdState = tuple[str, dict[str, Tally]]
 FRESH: IdState = ("", {})
-# What a block counted afresh tells `joined`: its first `KEEP_SECONDS` seconds, in the order they
-# came, with their counts until the second was first forgotten; and those not forgotten since.
-Block = tuple[dict[str, Counts], frozenset[str]]
+# What a block counted afresh tells `joined` besides its end state (`IdAssigner.block`): its first
+# `KEEP_SECONDS` seconds in the order they came, and the ids (packed as in a `Tally`) of those of
+# them forgotten since (`KEEP_SECONDS` others came), as they stood then. The others are counted on
+# to the block's end: their ids are in the end state, and are not sent twice.
+Block = tuple[tuple[str, ...], dict[str, bytes]]
 
 
 def _digest(text: str) -> str:
@@ -142,7 +186,7 @@ class IdAssigner:
     _second: str = ""
     _seen: Counts = field(default_factory=dict)  # the current second's counts
     _seconds: dict[str, Counts] = field(default_factory=dict)  # the seconds counted, see `IdState`
-    _first: dict[str, Counts] = field(default_factory=dict)  # with `track`, see `Block`
+    _first: dict[str, Counts] = field(default_factory=dict)  # with `track`: the first seconds (`block`)
 
     def assign(self, docs: list[Doc], apart: Collection[int] = ()) -> None:
         """``apart``: the places of journal entries whose key also holds their boot (a second
@@ -197,27 +241,27 @@ class IdAssigner:
         return self._seconds.keys()
 
     def block(self) -> Block:
-        """What `joined` needs (with `track`); the counts themselves, not copies."""
-        return self._first, frozenset(s for s, counts in self._first.items() if self._seconds.get(s) is counts)
+        """What `joined` needs besides the end state (with `track`, see `Block`)."""
+        first, seconds = self._first, self._seconds
+        return tuple(first), {s: _packed(c) for s, c in first.items() if seconds.get(s) is not c}
 
     def live(self) -> tuple[str, Counts, dict[str, Counts], int, dict[str, Counts] | None]:
         """For the express lanes, which assign ids as `assign` does (shipper/parallel/_express.c):
         the current second, its counts and the seconds counted (themselves, not copies),
-        `KEEP_SECONDS`, and with `track` the first seconds (see `Block`). They report back with
+        `KEEP_SECONDS`, and with `track` the first seconds (see `block`). They report back with
         `moved_to`."""
         return self._second, self._seen, self._seconds, KEEP_SECONDS, self._first if self.track else None
 
     def moved_to(self, moved: tuple[str, Counts]) -> None:
         self._second, self._seen = moved
 
-    def state(self, copy: bool = True) -> IdState:
-        """What decides the next ids: copies, or (``copy=False``, for an assigner done with) the
-        counts themselves."""
-        return self._second, {s: dict(c) for s, c in self._seconds.items()} if copy else dict(self._seconds)
+    def state(self) -> IdState:
+        """What decides the next ids, packed (`Tally`): all a worker sends of them."""
+        return self._second, {s: _tally(c) for s, c in self._seconds.items()}
 
     def restore(self, state: IdState) -> None:
         self._second = state[0]
-        self._seconds = {s: dict(c) for s, c in state[1].items()}
+        self._seconds = {s: _unpacked(tally) for s, tally in state[1].items()}
         self._seen = self._seconds.get(self._second, {})
 
 
@@ -227,30 +271,33 @@ def joined(before: IdState, block: Block, after: IdState) -> IdState | None:
 
     A second counted before the block that comes in it before `KEEP_SECONDS` others pushed it out
     goes on being counted: its twins on both sides would have been counted together, so its
-    contents on both sides must differ (a block cut inside a second, or twin lines across the cut).
-    Every other count is the same either way."""
-    first, ongoing = block
-    if not first:
+    ids on both sides must differ (a block cut inside a second, or twin lines across the cut).
+    Every other count is the same either way. Only such seconds' ids are compared, and only
+    those counted on to the block's end are merged: the rest of the states goes by reference."""
+    came_in, forgotten = block
+    if not came_in:
         return before
     kept = before[1]
     recent = list(reversed(kept))  # the most recently seen first
     went_on = []  # the seconds counted on from before the block
-    for came, (second, counts) in enumerate(first.items()):
+    for came, second in enumerate(came_in):
         if second not in kept:
             continue
-        earlier = set(list(first)[:came])  # moved above it, among the `came` seconds
+        earlier = set(came_in[:came])  # moved above it, among the `came` seconds
         above = sum(1 for s in recent[: recent.index(second)] if s not in earlier)
         if came + above < KEEP_SECONDS:  # still counted when it came
-            if not counts.keys().isdisjoint(kept[second]):
+            ids = forgotten[second] if second in forgotten else after[1][second][0]
+            if not _ids(ids).isdisjoint(_ids(kept[second][0])):
                 return None
             went_on.append(second)
     second, seconds = after
-    if len(first) < KEEP_SECONDS:  # the seconds before the block not seen in it are still counted
-        seconds = {**{s: c for s, c in kept.items() if s not in first}, **seconds}
+    if len(came_in) < KEEP_SECONDS:  # the seconds before the block not seen in it are still counted
+        seen = set(came_in)
+        seconds = {**{s: c for s, c in kept.items() if s not in seen}, **seconds}
         seconds = dict(list(seconds.items())[-KEEP_SECONDS:])
     else:
         seconds = dict(seconds)
     for s in went_on:
-        if s in ongoing:  # counted on to the block's end
-            seconds[s] = {**kept[s], **seconds[s]}
+        if s not in forgotten:  # counted on to the block's end
+            seconds[s] = _then(kept[s], seconds[s])
     return second, seconds

@@ -131,13 +131,20 @@ def _ts(doc: Doc) -> str:
     return doc["@timestamp"]
 
 
-def deliver_to(sinks: Sequence[Sink], body: Callable[[AckTracker, Counter[str]], None], clock: Callable[[], float]) -> Summary:
+Body = Callable[[AckTracker, Counter[str]], None]
+
+
+def deliver_to(sinks: Sequence[Sink], body: Body, clock: Callable[[], float], first: Body | None = None) -> Summary:
     """Open the sinks, run ``body`` (it writes batches registered with the tracker and counts),
-    flush and close the sinks; fail if a batch was never acknowledged."""
+    flush and close the sinks; fail if a batch was never acknowledged. ``first`` runs before the
+    sinks open, and writes nothing (a parallel replay's workers start on their first jobs while
+    the sinks connect)."""
     summary = Summary()
     tracker = AckTracker(sinks=len(sinks))
     start = clock()
     try:
+        if first is not None:
+            first(tracker, summary.counters)
         for sink in sinks:
             sink.open(tracker.ack)
         body(tracker, summary.counters)

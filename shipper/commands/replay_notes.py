@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from shipper.config.model import DEFAULT_INCIDENT_WINDOW
 from shipper.enrich.incidents import Incidents
 from shipper.event import TAG_TIMESTAMP_ZONE_IGNORED
 from shipper.sinks.replace_file import written_in_place
@@ -92,14 +93,12 @@ def relink_note(span: Incidents, options: list[str]) -> str | None:
     with the replay's incident window when it is not the default. ``options``: the replay's
     --config and --es-url; its config is not named (its key, create_doc, cannot change a
     document: relink needs an operator's credentials)."""
-    from shipper.enrich.relink import DEFAULT_WINDOW
-
     if span.first is None or span.last is None:
         return None
     until = datetime.fromisoformat(span.last[:19]) + timedelta(seconds=1)  # (--until is not included)
     url = options[options.index("--es-url"):][:2] if "--es-url" in options else []
     argv = ["--config", "OPERATOR.yml", *url, "--since", span.first[:19] + "Z", "--until", until.isoformat() + "Z"]
-    if span.window != DEFAULT_WINDOW:
+    if span.window != float(DEFAULT_INCIDENT_WINDOW):  # (relink's default too)
         argv += ["--incident-window", duration_text(span.window)]
     return ("replay: to link these events with causes or failures other runs sent to Elasticsearch, run with an "
             "operator's credentials (the index privileges read and index on logs-shipper.*-*; the shipper's own "

@@ -141,10 +141,17 @@ def _position(state: dict[str, Any]) -> str:
         count = len(writers) if isinstance(writers, dict) else 0
         several = f" (the least far of its {count} writers)" if count > 1 else ""
         return f"journal after {mark.get('time') or 'the start'}{several}"
+    from shipper.sources.tailfile import Tracked  # noqa: PLC0415 - only for a file input's checkpoint
+
     files = state.get("files", [])
+    try:
+        tracked = [Tracked.from_json(f) for f in files] if isinstance(files, list) else None
+    except ValueError:
+        tracked = None
+    if tracked is None:
+        return "damaged (a file entry lacks a field or holds a wrong value: the daemon refuses it too)"
     # (how far it is shipped: "offset" is where a restart reads again from, up to 16 seconds before)
-    parts = [f"{f.get('path')} shipped to byte {max(int(f.get('offset', 0)), int(f.get('shipped', 0))):,}"
-             + (" (done)" if f.get("done") else "") for f in files]
+    parts = [f"{t.path} shipped to byte {max(t.committed, t.shipped):,}" + (" (done)" if t.done else "") for t in tracked]
     return "; ".join(parts) or "no files yet"
 
 

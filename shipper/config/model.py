@@ -102,9 +102,12 @@ class ParseConfig:
                              "leave it out for the default, 64KiB")
 
 
+DEFAULT_INCIDENT_WINDOW = Duration(600)  # recognise.incident_window when the config gives none
+
+
 @dataclass
 class RecogniseConfig:
-    incident_window: Duration = Duration(600)
+    incident_window: Duration = DEFAULT_INCIDENT_WINDOW
 
 
 @dataclass

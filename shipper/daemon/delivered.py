@@ -103,8 +103,12 @@ def drop_taken(store: CheckpointStore, key: str, taken: set[tuple[int, int]], lo
     (removed when nothing else is left in it: `shipper.daemon.session.Session._hand_over`)."""
     try:
         state = store.load(key)
-    except ConfigError:
-        return  # (damaged since the start: not handed over either)
+    except ConfigError as exc:  # (damaged, or unreadable, since the start: damaged then, it handed nothing over)
+        files = "file" if len(taken) == 1 else f"{len(taken)} files"
+        log(f"shipper: {exc.message}; it is the checkpoint of an input no longer in the configuration, and the "
+            f"{files} of it that other inputs now read could not be dropped from it: move it away, or that input, if "
+            "added back, takes them back from where it left them and ships again what the other inputs shipped since")
+        return
     rest = without(state, taken) if state is not None else None
     path = store.path(key)
     if rest is None:

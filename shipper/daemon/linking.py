@@ -1,18 +1,20 @@
 """Linking's state across a restart and a reload (`shipper.state.linkstate`).
 
-Recognition (`Nearby`'s facts) runs when a batch is handed on, linking (`Incidents`) once no input
-can give an earlier event (`shipper.enrich.order`): in between, the facts know of documents
-linking has not seen. So the state is taken when they agree: nothing waits to be linked
-(`Order` empty) and every stream's documents recognised so far end at the checkpoint of its last
-batch handed on (its *fence*; documents read again, which have none, hold taking it back until
-the stream's next batch). A state taken so waits until the output acknowledged every fence, and
-is saved with the checkpoints: these first (`Session._commit`), held back so that reading resumes
-at or before the fence of the state on disk and of the one written after them (a crash in between
-leaves a state whose fences reading still reaches).
+Recognition (`Nearby`'s facts, the contexts open on a stream) runs when a batch is handed on,
+linking (`Incidents`) once no input can give an earlier event (`shipper.enrich.order`): in
+between, the facts know of documents linking has not seen. So the state is taken when they
+agree: nothing waits to be linked (`Order` empty) and every stream's documents recognised so far
+end at the checkpoint of its last batch handed on (its *fence*; documents read again, which have
+none, hold taking it back until the stream's next batch). A state taken so waits until the output
+acknowledged every fence, and is saved with the checkpoints: these first (`Session._commit`), held
+back so that reading resumes at or before the fence of the state on disk and of the one written
+after them (a crash in between leaves a state whose fences reading still reaches).
 
 At a start the state saved is restored; of the documents read again (before what the output
 acknowledged: `shipper.daemon.streams`), those at or before their stream's fence are in it
-already and are neither recognised nor linked again (a cause counted twice), the others are.
+already and are neither recognised nor linked again (a cause counted twice), the others are. A
+file an input no longer configured read, taken by another input, takes its fence along
+(`Linking.handed`), as it takes its checkpoint.
 """
 
 from __future__ import annotations
@@ -54,26 +56,30 @@ class Linking:
         self._waiting: list[tuple[dict[str, Mark], bytes]] = []  # states taken, not saved yet
         self._acked: dict[str, object] = {}  # source id -> the last checkpoint the output released
         self._disk: dict[str, Mark] = {}  # the fences of the state on disk
+        self._body: bytes | None = None  # and its linking part (`state_body`)
         self._committed: dict[str, object] = {}  # source id -> what was last given to commit
         self._picked: tuple[dict[str, Mark], bytes] | None = None  # to write after the checkpoints
 
     def restore(self) -> None:
         """Go on from the saved state, if there is one for these signatures and window (else say why not)."""
         saved, why = self._store.load(self._rules)
+        contexts = None
         if saved is not None:
             try:
+                contexts = self._recognise.contexts_from(saved.contexts)
                 self._incidents.restore(saved.incidents)
             except (KeyError, TypeError, ValueError, IndexError):
                 saved, why = None, "is damaged"
-        if saved is None:
+        if saved is None or contexts is None:
             if why is not None:
                 self._log(f"shipper: {self._store.path} (linking's state) {why}: not used; a failure in the next "
                           f"{self._incidents.window:g} s of the logs may miss a cause logged before this start (its "
                           "hint says \"no recognised error\"; `shipper relink` over that span links it again); the "
                           "file is written anew with the next checkpoints")
             return
-        self._recognise.nearby.restore(saved.facts)
+        self._recognise.restore((*contexts, saved.facts))
         self._fences, self._marks, self._disk = dict(saved.fences), dict(saved.fences), dict(saved.fences)
+        self._body = saved.body
 
     def unseen(self, sid: str, docs: list[Doc]) -> list[Doc]:
         """Of documents read again, those to recognise and link: after the restored state's fence
@@ -84,6 +90,19 @@ class Linking:
             self._unmarked.add(sid)
             self._changed = True
         return out
+
+    def handed(self, old: str, new: str) -> None:
+        """The file of stream ``old`` (an input no longer configured read it) is read on as ``new``
+        by the input that took it (`shipper.sources.claims`): as its checkpoint, its fence follows
+        it, so that what ``new`` reads again up to the fence is not linked twice. ``old``'s stays
+        (a crash before that input's checkpoint drops the file hands it over again; `pick` drops
+        it once that checkpoint is gone), and the state on disk is written again with both now:
+        before the checkpoint that holds ``new`` is saved."""
+        for fences in (self._fences, self._marks, self._disk, *(fences for fences, _ in self._waiting)):
+            if old in fences and new not in fences:
+                fences[new] = fences[old]
+        if new in self._disk and self._body is not None:
+            self._store.save(self._rules, self._disk, self._body)
 
     def recognised(self, sid: str, checkpoint: object | None, docs: bool) -> None:
         """A batch of ``sid`` was recognised (``docs``: it had documents) and registered."""
@@ -113,7 +132,7 @@ class Linking:
         if not (force or mono - self._taken_at >= self._take_every):
             return
         started = time.monotonic()
-        body = state_body(self._incidents.state(), self._recognise.nearby.facts())
+        body = state_body(self._incidents.state(), self._recognise.nearby.facts(), self._recognise.contexts_json())
         if len(self._waiting) >= WAITING:
             del self._waiting[-1]
         self._waiting.append((dict(self._marks), body))
@@ -128,7 +147,7 @@ class Linking:
         if self._stale or mono - self._caught_up_at < LAG_MAX:
             return
         self._stale = True
-        self._disk, self._waiting = {}, []
+        self._disk, self._body, self._waiting = {}, None, []
         self._store.remove()
         self._log(f"shipper: linking's state could not be saved for {LAG_MAX:g} s (failures or causes come on several "
                   f"inputs without a pause): {self._store.path} is removed until it can be; a restart meanwhile "
@@ -183,7 +202,7 @@ class Linking:
         if self._picked is not None:
             fences, body = self._picked
             self._store.save(self._rules, fences, body)
-            self._disk, self._picked, self._stale = fences, None, False
+            self._disk, self._body, self._picked, self._stale = fences, body, None, False
 
     def _covered(self, sid: str, fence: Mark) -> bool:
         """Whether the output acknowledged ``sid`` up to ``fence``."""

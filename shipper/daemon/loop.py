@@ -13,6 +13,8 @@
   the old one works, and taken while the old one fails as well (`Session.connect`). An old output
   still at work after ``run.stop_timeout`` lets go: what it did not deliver goes to the disk buffer,
   for the new one (`shipper.daemon.switch.give_back`).
+* These signals, sent while shipper starts, are held back until the loop's handlers are in place
+  (`shipper.cli`), then taken as above: a stop once the first session is open, a reload then too.
 * Between turns with nothing to read, the loop sleeps on the followers' descriptors (the journal's
   inotify) and on a self-pipe that signals write to, for at most `IDLE_WAIT` seconds (files are
   polled); once an input wakes it, `GATHER` more, so that new entries are read in full polls.
@@ -40,6 +42,7 @@ from types import FrameType
 from typing import Any, Callable
 
 from shipper.config.model import Config, load_config
+from shipper.daemon import SIGNALS
 from shipper.daemon.collector import Collector
 from shipper.daemon.console import Console
 from shipper.daemon.courier import describe
@@ -308,15 +311,20 @@ class Daemon:
             self._console.log(f"shipper: {exc}")
 
     # -- signals ------------------------------------------------------------------------------------
-    def _install_signals(self) -> dict[int, Any]:
-        old: dict[int, Any] = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    def _install_signals(self) -> tuple[dict[int, Any], set[int | signal.Signals]]:
+        """The handlers, then the signals unblocked: one `shipper.cli` held back while shipper
+        started is taken now (a stop or a reload before the first session opens is done once it
+        has). What was before, for `_restore_signals`."""
+        old: dict[int, Any] = {sig: signal.getsignal(sig) for sig in SIGNALS}
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
-        return old
+        return old, signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
-    def _restore_signals(self, old: dict[int, Any]) -> None:
-        for sig, handler in old.items():
+    def _restore_signals(self, old: tuple[dict[int, Any], set[int | signal.Signals]]) -> None:
+        handlers, mask = old
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # (first: none comes between to the old handlers)
+        for sig, handler in handlers.items():
             signal.signal(sig, handler)
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:

@@ -94,11 +94,14 @@ class Session:
 
     def check_checkpoints(self) -> None:
         """Read the checkpoint of each of the session's inputs, as `open` will: a `ConfigError`
-        naming one that is damaged or cannot be read. A reload asks before the running session
-        ends, so that it can be refused while that session goes on (`open` reads them again then:
-        the running session saves its own at its end)."""
+        naming one that is damaged or cannot be read (a file input's too, whose file entries are
+        damaged: `FileFollower.check`). A reload asks before the running session ends, so that it
+        can be refused while that session goes on (`open` reads them again then: the running
+        session saves its own at its end)."""
         for follower in self.plan.followers:
-            self._store.load(follower.key)
+            saved = self._store.load(follower.key)
+            if isinstance(follower, FileFollower):
+                follower.check(saved)
 
     def output_works(self) -> bool:
         """Whether this session's output takes batches now (`shipper.daemon.switch.output_works`)."""
@@ -145,7 +148,9 @@ class Session:
         if files:  # (then the files of the inputs removed from the configuration: `FileFollower.inherit`)
             files[0].inherit({key: s for key, s in self._store.all().items() if key not in saved})
         for follower in self.plan.followers:
-            for item in follower.open(saved[follower.key]):
+            items = follower.open(saved[follower.key])
+            self._take_handed(follower)
+            for item in items:
                 self._handle(follower, item, time.monotonic(), time.time())
             self._take_counts(follower)
             self._save(follower)
@@ -213,7 +218,9 @@ class Session:
                 continue
             self._pacing.polling(follower)
             read = 0
-            for item in follower.poll(wall):
+            items = follower.poll(wall)
+            self._take_handed(follower)
+            for item in items:
                 self._handle(follower, item, mono, wall)
                 read += len(item.items) if isinstance(item, RawChunk) else 0
                 busy = True
@@ -241,6 +248,15 @@ class Session:
             self._batches.send(Batch([doc], source_id=f"{follower.key}#gap"), follower.key, mono)
         elif isinstance(item, (Idle, End)):
             self._finish_stream(follower, item, mono)
+
+    def _take_handed(self, follower: Follower) -> None:
+        """The files ``follower`` reads on as other checkpoints left them (removed inputs', rivals':
+        `FileFollower.handed_streams`): what the output acknowledged of them and their linking fence
+        go with them (their lines read again are neither shipped nor linked again)."""
+        if isinstance(follower, FileFollower):
+            for old, new, shipped in follower.handed_streams():
+                self._delivered.acknowledged(follower.key, new, TextMark(0, shipped))
+                self._linking.handed(old, new)
 
     def _take_counts(self, follower: Follower) -> None:
         """A file input's own counts (`FileFollower.counters`) into its figures: the NUL bytes

@@ -331,14 +331,14 @@ class Incidents:
         if self._is_consequence(doc["rootcause"]):
             return  # its invocation is its own unit's run, not the incident's
         inc.consequences_only = False
-        invocation = get_path(doc, "systemd.invocation_id")
+        invocation = _invocation(doc)
         if invocation:
             inc.invocations.add(str(invocation))
 
     def _joins(self, inc: Incident, doc: Doc, ts: float) -> bool:
         if ts - inc.last > self.window or not same_run(inc, doc):
             return False
-        invocation = get_path(doc, "systemd.invocation_id")
+        invocation = _invocation(doc)
         return invocation is None or not inc.invocations or invocation in inc.invocations
 
     def _new(self, doc: Doc, key: tuple[str, str | None], ts: float) -> Incident:
@@ -384,6 +384,13 @@ class Incidents:
         for host in [h for h, (t, _) in self._kills.items() if t < horizon]:
             del self._kills[host]
         self._starts.keep(lambda start: start[0] >= horizon)
+
+
+def _invocation(doc: Doc) -> Any:
+    """An event's ``systemd.invocation_id`` (None in a text log): `get_path`'s value, read without
+    splitting the path (linking reads it of most documents twice)."""
+    systemd = doc.get("systemd")
+    return systemd.get("invocation_id") if isinstance(systemd, dict) else None
 
 
 def is_consequence(rc: dict[str, Any], rules: Rules | None = None) -> bool:

@@ -56,6 +56,9 @@ RECOVERY_WINDOW = 3600.0
 _OOM_SIGNATURE = "systemd.oom_killed"
 OOM_KILL = "kernel.oom_kill"  # the kernel's line, which names the process killed but not its unit
 _KILL_RESULTS = ("oom-kill", "signal")
+_PROCESS_EXITED = "systemd.process_exited"
+_UNIT_FAILED = "systemd.unit_failed"
+_KILL_SIGNATURES = frozenset({_OOM_SIGNATURE, _PROCESS_EXITED, _UNIT_FAILED})  # those `killed` may say yes to
 # The variable (no template uses it) that carries the failed dependency to ``rootcause.dependency``.
 DEPENDENCY_UNIT = "dependency_unit"
 # The kinds of facts: a host's last OOM kill, its last unit failure, its last unit of a stem that failed or
@@ -185,15 +188,17 @@ def killed(signature: str, code: object, status: object, result: object) -> bool
     the unit's ``result``) says the unit's process was killed as the OOM killer kills (SIGKILL)."""
     if signature == _OOM_SIGNATURE:
         return True
-    if signature == "systemd.process_exited":
+    if signature == _PROCESS_EXITED:
         return code == "killed" and str(status) == "9"
-    return signature == "systemd.unit_failed" and result in _KILL_RESULTS
+    return signature == _UNIT_FAILED and result in _KILL_RESULTS
 
 
 def killed_doc(doc: Doc) -> bool:
-    """`killed` for a recognised document: its values as the signature's fields stored them."""
-    return killed(str(get_path(doc, "rootcause.signature")), get_path(doc, "systemd.exit_code"),
-                  get_path(doc, "process.exit_code"), get_path(doc, "systemd.result"))
+    """`killed` for a recognised document: its values as the signature's fields stored them (read
+    only for the signatures that `killed` reads them for: linking asks it of every document)."""
+    signature = str(get_path(doc, "rootcause.signature"))
+    return signature in _KILL_SIGNATURES and killed(signature, get_path(doc, "systemd.exit_code"),
+                                                    get_path(doc, "process.exit_code"), get_path(doc, "systemd.result"))
 
 
 class Nearby:

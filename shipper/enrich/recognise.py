@@ -112,6 +112,9 @@ class Recognise:
         self.nearby = Nearby()
         self._contexts: dict[_StreamKey, tuple[Context, int]] = {}
         self._seen = 0
+        # (family, context id) -> the rule and its family's bit (`Matcher` gives family n the bit 1 << n)
+        self._context_rules = {(rule.family, rule.id): (rule, 1 << n)
+                               for n, family in enumerate(self.rules.families) for rule in family.contexts}
         self._rendered: dict[tuple[str, int, tuple[tuple[str, str], ...]], tuple[str, str, str, tuple[str, ...]]] = {}
 
     def enrich(self, docs: list[Doc]) -> list[Doc]:
@@ -225,6 +228,25 @@ class Recognise:
         self._contexts, self._seen = copy.deepcopy(state[0]), state[1]
         self.nearby.restore(state[2])
 
+    def contexts_json(self) -> dict[str, Any]:
+        """The open contexts and their clock, as JSON (linking's state: `shipper.state.linkstate`)."""
+        return {"seen": self._seen, "open": [[*key, ctx.rule.family, ctx.rule.id, ctx.vars, ctx.remaining, last]
+                                             for key, (ctx, last) in self._contexts.items()]}
+
+    def contexts_from(self, data: dict[str, Any]) -> tuple[dict[_StreamKey, tuple[Context, int]], int]:
+        """`contexts_json`'s value back, for `restore` (a context of a rule the signature files no
+        longer have is dropped); KeyError, TypeError, ValueError when it is not one."""
+        contexts: dict[_StreamKey, tuple[Context, int]] = {}
+        for path, host, process, pid, family, rule_id, values, remaining, last in data["open"]:
+            key = (_optional(path, str), _optional(host, str), _optional(process, str), _optional(pid, (int, str)))
+            if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+                raise TypeError(f"a context's variables are {values!r}")
+            known = self._context_rules.get((family, rule_id))
+            if known is not None:
+                contexts[key] = (Context(known[0], known[1], {str(k): v for k, v in values.items()},
+                                         _whole(remaining)), _whole(last))
+        return contexts, _whole(data["seen"])
+
     def reset(self) -> None:
         """Forget what earlier lines told: the next line is read as if it were the first."""
         self.restore(({}, 0, Facts({}, {})))
@@ -325,6 +347,20 @@ def continued(expected: State, start: State, end: State, reads: Reads) -> State 
         return None
     facts = nearby.continued(expected[2], start[2], end[2], reads)
     return None if facts is None else (end[0], end[1], facts)
+
+
+def _optional(value: Any, kind: type | tuple[type, ...]) -> Any:
+    """``value`` if it is None or of ``kind`` (a bool is no int), else TypeError."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+        raise TypeError(f"{value!r} is not a {kind}")
+    return value
+
+
+def _whole(value: Any) -> int:
+    """``value`` if it is a whole number not below 0, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{value!r} is not a count")
+    return value
 
 
 def _child(parent: Doc, line: str, event_id: str) -> Doc:

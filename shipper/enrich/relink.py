@@ -31,7 +31,7 @@ from bisect import bisect_left
 from itertools import groupby
 from typing import Callable, Iterable, Iterator
 
-from shipper.config.model import RecogniseConfig
+from shipper.config.model import DEFAULT_INCIDENT_WINDOW
 from shipper.enrich import sender_fields
 from shipper.enrich.incident_record import reach
 from shipper.enrich.incidents import Incidents, epoch, host_of, is_consequence
@@ -42,7 +42,7 @@ from shipper.event import Doc, get_path
 from shipper.recognise.rules import Rules, load_rules
 from shipper.sources.live import iso
 
-DEFAULT_WINDOW = float(RecogniseConfig().incident_window)
+DEFAULT_WINDOW = float(DEFAULT_INCIDENT_WINDOW)
 
 # What `hints.no_cause_hint` puts before a failure's own hint: "no recognised error from UNIT in
 # the last WINDOW; look at WHERE. " (no WHERE holds ". ": tests/unit/test_relink_read_time.py).

@@ -77,8 +77,13 @@ class DirectWriter:
 
         self._name = direct.name
         self._sink = ElasticsearchSink(direct.cfg, direct.state_dir, Env(environ=direct.environ), check_setup=False)
-        self._sink.open(lambda seq: None)  # settled items need no acknowledgement: flush waits for all
+        self._opened = False  # (at the first commit: the worker starts its first jobs meanwhile)
         self._held: dict[int, list[list[Any]]] = {}
+
+    def _open(self) -> None:
+        if not self._opened:
+            self._sink.open(lambda seq: None)  # settled items need no acknowledgement: flush waits for all
+            self._opened = True
 
     def hold(self, done: Done) -> Done:
         """Keep the items of ``done`` to send at its commit; what goes to the main process keeps,
@@ -88,6 +93,7 @@ class DirectWriter:
 
     def commit(self, commit: Commit) -> None:
         lists = self._held.pop(commit.number)
+        self._open()
         if commit.taken:
             for items in lists:
                 if items:
@@ -95,6 +101,7 @@ class DirectWriter:
 
     def finish(self) -> Finished:
         """Send what is left and wait until every item is settled."""
+        self._open()
         self._sink.flush()
         return Finished(Counter(self._sink.counters))
 

@@ -44,15 +44,19 @@ class WorkerError(ShipperError):
     """A worker process failed (its traceback was printed on standard error)."""
 
 
-def send(stream: IO[bytes], message: Any) -> None:
-    """Write one message. Pickled without a memo (`Pickler.fast`): a result holds thousands of
-    encoded items, and memoizing each one cost more than pickling it (0.17 against 0.02 µs). So a
-    message must hold no reference cycle, and an object it holds twice arrives as two copies.
+def send(stream: IO[bytes], message: Any, memo: bool = False) -> None:
+    """Write one message. Pickled without a memo (`Pickler.fast`) unless ``memo``: a result holds
+    thousands of encoded items, and memoizing each one cost more than pickling it (0.17 against
+    0.02 µs). So such a message must hold no reference cycle, and an object it holds twice arrives
+    as two copies. A result without items (its worker sends them itself: `shipper.parallel.direct`)
+    is mostly the recognised documents, whose signature texts and keys are the same objects from
+    one document to the next: memoized, each is pickled once per message (a third fewer bytes, and
+    less to pickle and unpickle), and objects arrive shared as they were in the worker.
     Pickled straight into the stream: a block's bytes go from their object into the pipe, and
     `receive` reads them into theirs (the pickle's frames say where a message ends), without the
     copies a whole message in memory took on each side (about 0.1 CPU-s each per 1M lines)."""
     pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.fast = True
+    pickler.fast = not memo
     pickler.dump(message)
     stream.flush()
 

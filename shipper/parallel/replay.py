@@ -50,8 +50,9 @@ from shipper.sources.lines import RawBlock
 WARM_LINES = 64  # lines of the previous block a worker reads first to rebuild the state
 WARM_ENTRIES = 64  # the same for journal entries
 # Journal entries per job. Each job costs a search for the segment's bounds, and the counts of the
-# seconds it kept go to the main process (37 KB a second at 1,000 entries a second). A worker
-# holds the items of `DEPTH` segments (about 5 MB each) until the main process has taken them.
+# seconds it kept go to the main process (packed, `shipper.ids.Tally`: 17 KB a second at 1,000
+# entries a second). A worker holds the items of `DEPTH` segments (about 5 MB each) until the main
+# process has taken them.
 # 1M entries into the bench endpoint: 3.7, 3.4 and 3.1 s with 2,000, 4,000 and 8,000 entries,
 # at 151, 170 and 204 MB of PSS (bench/README.md).
 SEGMENT_ENTRIES = 4000
@@ -115,8 +116,10 @@ class ParallelReplay:
             import shipper.sinks.es_client  # noqa: F401, PLC0415
         self._chains = [_Chain(i, group, self._jobs(i, group)) for i, group in enumerate(self.groups)]
         workers = Workers(self.workers, replace(self._setup(), direct=direct))
+        busy: deque[tuple[int, Job]] = deque()  # (worker, job) of the results not taken, in job order
         try:
-            summary = deliver_to(self.sinks, lambda tracker, counters: self._run(workers, tracker, counters), self.clock)
+            summary = deliver_to(self.sinks, lambda tracker, counters: self._run(workers, busy), self.clock,
+                                 first=lambda tracker, counters: self._start(workers, busy, tracker, counters))
         finally:
             workers.close()
             for group in self.groups:
@@ -126,18 +129,22 @@ class ParallelReplay:
             summary.sinks[name].update(counters)
         return summary
 
-    def _run(self, workers: Workers, tracker: AckTracker, counters: Counter[str]) -> None:
-        """Jobs go to the workers in turn, up to `DEPTH` each; results are taken in job
-        order. A worker gets its next job as soon as a result is taken, before that result is
-        written, so writing overlaps the workers' parsing."""
-        self._output = output = Output.make(self.sinks, self.incidents, len(self.groups), self.workers, tracker, counters)
-        busy: deque[tuple[int, Job]] = deque()
+    def _start(self, workers: Workers, busy: deque[tuple[int, Job]], tracker: AckTracker, counters: Counter[str]) -> None:
+        """The output, and the first jobs: up to `DEPTH` to each worker in turn, sent before the
+        sinks open, so that the workers parse while the sinks connect."""
+        self._output = Output.make(self.sinks, self.incidents, len(self.groups), self.workers, tracker, counters)
         for worker in itertools.islice(itertools.cycle(range(len(workers))), DEPTH * len(workers)):
             job = self._next_job()
             if job is None:
                 break
             workers.send(worker, job)
             busy.append((worker, job))
+
+    def _run(self, workers: Workers, busy: deque[tuple[int, Job]]) -> None:
+        """Results are taken in job order (`_start` sent the first jobs). A worker gets its next
+        job as soon as a result is taken, before that result is written, so writing overlaps the
+        workers' parsing."""
+        output = self._out
         direct = self._direct
         while busy:
             worker, job = busy.popleft()

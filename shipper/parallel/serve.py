@@ -80,10 +80,12 @@ def _work(worker: work.Worker, writer: DirectWriter | None, jobs: queue.SimpleQu
                 return 1
             continue
         result = worker.run(message)
-        if not _reply(replies, ("ok", writer.hold(result) if writer is not None else result)):
+        # Without its items (sent from here), a result is pickled with a memo (`pool.send`).
+        if not _reply(replies, ("ok", writer.hold(result) if writer is not None else result), memo=writer is not None):
             return 1
         done += 1
-        gc.collect(2 if done % 64 == 0 else 1)
+        if done % 16 == 0:  # (no job has left cyclic garbage yet: each collection cost more than it found)
+            gc.collect(2 if done % 64 == 0 else 1)
     return 0
 
 
@@ -97,10 +99,10 @@ def _last(replies: IO[bytes], reply: tuple[str, Any], jobs: queue.SimpleQueue[An
     return 0
 
 
-def _reply(replies: IO[bytes], reply: tuple[str, Any]) -> bool:
+def _reply(replies: IO[bytes], reply: tuple[str, Any], memo: bool = False) -> bool:
     """Send a reply; False if the main process is gone."""
     try:
-        send(replies, reply)
+        send(replies, reply, memo)
     except BrokenPipeError:
         return False
     return True

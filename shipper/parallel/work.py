@@ -14,7 +14,7 @@ from shipper.enrich.recognise import Recognise
 from shipper.enrich.recognise import State as RecogniseState
 from shipper.event import TAG_TIMESTAMP_ZONE_IGNORED, TAG_TRUNCATED, TAG_UNPARSED, Doc
 from shipper.ids import Block as IdBlock
-from shipper.ids import IdAssigner, IdState, settled
+from shipper.ids import FRESH, IdAssigner, IdState, settled
 from shipper.parallel.direct import Direct
 from shipper.parallel.express import Express, JournalLane, Plans, Tail, regions
 from shipper.parse.base import ParseContext, Parser
@@ -95,22 +95,25 @@ class Part:
         """Take out, per sink, the items of the documents that do not wait; the part keeps a place
         for each of the waiting ones only (``pending`` renumbered)."""
         plain = {}
+        holes = [i for i, _ in self.pending]
         for name, items in self.items.items():
-            plain[name] = [item for item in items if item is not None] if self.pending else items
-            self.items[name] = [None] * len(self.pending)
+            plain[name] = _without(items, holes) if holes else items
+            self.items[name] = [None] * len(holes)
         self.pending = [(k, doc) for k, (_, doc) in enumerate(self.pending)]
         return plain
 
 
 @dataclass(slots=True)
 class Done:
-    """A job's result. Ids start afresh in a worker: ``ids_block`` (`IdAssigner.block`) lets the
-    main process check them against the previous block's end (`shipper.ids.joined`)."""
+    """A job's result. Ids start afresh in a worker: ``ids_block`` (`IdAssigner.block`) and the
+    end state's ids (packed: `IdAssigner.state`) are all the main process needs to check them
+    against the previous block's end and to go on from there (`shipper.ids.joined`), or to do
+    the next block again from the exact state."""
 
     number: int
     start: State  # the state the block was read from (after the warm-up)
     end: State
-    ids_block: IdBlock = ({}, frozenset())
+    ids_block: IdBlock = ((), {})
     parts: list[Part] = field(default_factory=list)
     read: int = 0  # input items (lines, entries)
     read_errors: int = 0  # items that report a read error (`sources.base.read_errors`)
@@ -137,14 +140,14 @@ class Worker:
         self.recognise.restore(init.recognise if init is not None else self._fresh)
         if init is not None and init.parser is not None and init.source == job.source and not job.first:
             parser.restore(init.parser)
-        if init is not None and job.exact:
-            ids.restore(init.ids)
+        start_ids = init.ids if init is not None and job.exact else FRESH
+        ids.restore(start_ids)
         errors: list[str] = []
         boots = _claims(job)
         lane = self._lane(job, parser, ids, boots)
         warm, chunks = self._chunks(job, errors, lane)
         self._warm_up(job, parser, lane, warm, boots)
-        start = State(job.source, None if job.first else parser.state(), ids.state(), self.recognise.state())
+        start = State(job.source, None if job.first else parser.state(), start_ids, self.recognise.state())
         done = Done(job.number, start, start, errors=errors)
         self.recognise.nearby.watch()
         boots.watch()
@@ -176,7 +179,7 @@ class Worker:
         if job.final:
             self._keep(self._add(self._part(), self.recognise.flush(), None), done)
         done.boots = boots.log()
-        done.end = State(job.source, parser.state(), ids.state(copy=False), self.recognise.state(), boots.snapshot())
+        done.end = State(job.source, parser.state(), ids.state(), self.recognise.state(), boots.snapshot())
         done.ids_block = ids.block()
         done.reads = self.recognise.nearby.watched()
         return done
@@ -284,6 +287,18 @@ def _sort_out(docs: list[Doc], part: Part) -> tuple[list[tuple[int, Doc]], list[
     part.truncated += truncated
     part.zone_ignored += zone_ignored
     return pending, plain
+
+
+def _without(items: list[Any], holes: list[int]) -> list[Any]:
+    """``items`` but those at the indices ``holes`` (ascending): copied a slice at a time, not item
+    by item (a part has thousands of items and a few holes)."""
+    out: list[Any] = []
+    start = 0
+    for hole in holes:
+        out += items[start:hole]
+        start = hole + 1
+    out += items[start:]
+    return out
 
 
 def _spread(items: list[Any], holes: list[int], size: int) -> list[Any]:

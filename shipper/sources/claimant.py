@@ -10,8 +10,9 @@ from collections import Counter
 from typing import Any, Callable, Iterable, Mapping
 
 from shipper.errors import InputError
-from shipper.sources.claims import ARCHIVE_SETTLE, COPY, FIRST, OUTSIDE, Claims, Held, Ident, Left, Refusal, furthest
-from shipper.sources.fileid import fingerprint, head_matches, read_head
+from shipper.sources.claims import ARCHIVE_SETTLE, COPY, FIRST, OUTSIDE, Claims, Held, Ident, Refusal
+from shipper.sources.fileid import Head, fingerprint, head_matches, read_head
+from shipper.sources.leftover import Left, furthest
 from shipper.sources.rotation import LIVE, parse_name
 from shipper.sources.tailfile import Tracked, open_path
 
@@ -22,11 +23,12 @@ class Claimant:
     """One input's side (`shipper.sources.tail.FileFollower`): which files it found are its own."""
 
     def __init__(self, claims: Claims, key: str, label: str, where: str, counters: Counter[str],
-                 warn: Callable[[str, str], None]) -> None:
+                 warn: Callable[[str, str], None], read_on: Callable[[Tracked, Left], None]) -> None:
         """``label`` names the input to the others, ``where`` starts its own messages; ``warn``
-        says a message once per key; ``counters`` counts the files skipped."""
+        says a message once per key; ``counters`` counts the files skipped; ``read_on`` reads a
+        stream on as another checkpoint left it (`FileFollower._read_on`: a rival's, `settle`)."""
         self._claims, self._key, self._label, self._where = claims, key, label, where
-        self._counters, self._warn = counters, warn
+        self._counters, self._warn, self._take = counters, warn, read_on
         self._refused: set[Ident] = set()  # files another input reads (at the last scan)
 
     def keep_out(self, found: Found, now: float, lost: bool = False) -> list[Tracked]:
@@ -66,9 +68,7 @@ class Claimant:
     def relocate(self, streams: Iterable[Tracked]) -> None:
         """Content not read to its end whose file the input's patterns no longer match (renamed, a
         link removed) but another input's do: it is still this input's (`Claims.locate`), read on
-        under that name (`Tracked.elsewhere`; also after a restart, when it is not open); said once a name.
-        First, the files other checkpoints hold too (`_settle`)."""
-        self._settle(streams)
+        under that name (`Tracked.elsewhere`; also after a restart, when it is not open); said once a name."""
         for t in streams:
             t.elsewhere = None
             if t.present or t.ident is None or t.done or t.ended or t.archive is not None:
@@ -86,11 +86,13 @@ class Claimant:
                            + rest.format(other))
             t.path, t.elsewhere = path, other
 
-    def _settle(self, streams: Iterable[Tracked]) -> None:
+    def settle(self, streams: Iterable[Tracked]) -> None:
         """A file this input's checkpoint and others' hold (`Claims.rivals`): read on here from the
         furthest the output acknowledged, when this input has it, or dropped from this input's
         streams (taken as read: forgotten at once, its checkpoint rewritten without it) when the
-        first input to hold it reads it on."""
+        first input to hold it reads it on. At the start of each scan, before the files are
+        matched: a file that lost its content while shipper was stopped (truncated) is then still
+        known by its inode, and is reported once, from the furthest any checkpoint shipped."""
         for t in streams:
             if t.ident is None:
                 continue
@@ -102,14 +104,24 @@ class Claimant:
                 self._claims.outran(t.ident, rivals)
                 self._read_on(t, rivals)
 
+    def catch_up(self, t: Tracked, ident: Ident, head: Head) -> None:
+        """A file found holding content of this input's ``t`` (an archive of it, ``head`` its first
+        bytes) that an input no longer configured held too (its checkpoint: `Claims.left`; one that
+        took it over from this input and read it further, and was removed in turn): ``t`` is read
+        on from the furthest of the two, as a file of `rivals` is; that checkpoint drops it."""
+        left = self.left(ident, head)
+        if left is not None:
+            self._read_on(t, [left])
+
     def _read_on(self, t: Tracked, rivals: list[Left]) -> None:
-        """Read ``t`` on from the furthest of its own position and its ``rivals``' (same content); say so."""
+        """Read ``t`` on from the furthest of its own position and its ``rivals``' (same content: as
+        that checkpoint left it, `FileFollower._read_on`); say so."""
         best = furthest(rivals)
         assert best is not None
         mine = max(t.committed, t.shipped)
         if (best.done, best.offset) > (t.done, mine):
-            t.read = t.seen = t.committed = t.shipped = mine = best.offset
-            t.done = best.done
+            self._take(t, best)
+            mine = best.offset
         names = " and ".join(self._claims.name(r.key) for r in rivals)
         how = "takes it as read" if t.done else f"reads it on from byte {mine:,}"
         drop = "that checkpoint drops it" if len(rivals) == 1 else "those checkpoints drop it"
@@ -119,12 +131,17 @@ class Claimant:
 
     def _same(self, t: Tracked, rival: Left) -> bool:
         """Whether ``rival`` holds the content of ``t``: by their fingerprints, or, when they cover
-        different lengths (one saved while the file was shorter), by the file's first bytes."""
+        different lengths (one saved while the file was shorter), by the file's first bytes. A file
+        that holds neither any more (truncated, or removed, while shipper was stopped) cannot tell
+        them apart: the same (one inode in two checkpoints is what a kill -9 in a hand-over leaves),
+        so that what it lost is reported once, after the furthest any of them shipped."""
         if t.fp_len == rival.fp_len:
             return t.fp == rival.fp
         elsewhere = self._claims.locate(self._key, t.ident) if t.ident is not None and not t.present else None
         head = self._head(elsewhere[0] if elsewhere is not None else t.path)
-        return head is not None and head_matches(head, t.fp, t.fp_len) and head_matches(head, rival.fp, rival.fp_len)
+        mine, theirs = (head is not None and head_matches(head, fp, n) for fp, n in ((t.fp, t.fp_len),
+                                                                                      (rival.fp, rival.fp_len)))
+        return mine == theirs
 
     def hold(self, streams: Iterable[Tracked]) -> None:
         """The files the input's content streams are in (plain file and copies), after each change."""
@@ -134,8 +151,7 @@ class Claimant:
         """What the input's checkpoint holds, before any input's first scan: its content streams,
         and ``finished`` (`finished_json`, as saved) the files it read to their end and let go of."""
         streams = list(streams)
-        at = {t.ident: Left(t.fp, t.fp_len, max(t.committed, t.shipped), t.done, self._key)
-              for t in streams if t.ident is not None}
+        at = {t.ident: _left(t, self._key) for t in streams if t.ident is not None}
         self._claims.restore(self._key, _held(streams), _finished_of(finished), at)
 
     def leave(self, states: Mapping[str, Mapping[str, Any]]) -> None:
@@ -145,7 +161,7 @@ class Claimant:
         files: dict[Ident, list[Left]] = {}
         for key, state in states.items():
             for t in _streams_of(state.get("files")):
-                content = Left(t.fp, t.fp_len, max(t.committed, t.shipped), t.done, key)
+                content = _left(t, key)
                 for ident in _idents(t):
                     files.setdefault(ident, []).append(content)
             for ident, held in _finished_of(state.get("finished")).items():
@@ -156,9 +172,10 @@ class Claimant:
         """The files of inputs no longer configured that configured inputs took (`Claims.handed_over`)."""
         return self._claims.handed_over()
 
-    def left(self, ident: Ident, head: bytes) -> Left | None:
-        """Where a file this input found for the first time was left by an input no longer configured."""
-        return self._claims.left(ident, head)
+    def left(self, ident: Ident, head: Head) -> Left | None:
+        """Where a file this input found for the first time (``head``: its first bytes) was left by
+        an input no longer configured (`Claims.left`: also an archive of a file it held)."""
+        return self._claims.left(ident, head.data, head.compressed)
 
     def finished_json(self) -> list[list[object]]:
         """The files the input read to their end and let go of, for its checkpoint (`restore`)."""
@@ -220,6 +237,11 @@ def _stat(path: str) -> os.stat_result | None:
         return os.stat(path)
     except OSError:
         return None
+
+
+def _left(t: Tracked, key: str) -> Left:
+    """A content stream of checkpoint ``key``, for the input that reads its file on (`Left`)."""
+    return Left(t.fp, t.fp_len, max(t.committed, t.shipped), t.done, key, t.committed, t.key)
 
 
 def _finished_of(finished: object) -> dict[Ident, Held]:

@@ -34,7 +34,9 @@ could go to another input (the first in the configuration that matches it: one a
 would read it again, and the input that read it would report it removed before it was read to its end.
 The checkpoints of inputs no longer in the configuration (removed, or renamed) are read too (`leave`):
 a file one of them held that another input takes is read by that one from where the output had
-acknowledged it (`left`), or taken as read when it was read to its end, not read again from its start.
+acknowledged it (`left`), or taken as read when it was read to its end, not read again from its start;
+so is an archive made of it after that checkpoint was last saved (recognised by its first bytes, as
+that input recognised it: `shipper.sources.leftover`).
 Such a file, once another input took it (or when one held it already), is no longer the removed
 input's (`handed_over`): its checkpoint is rewritten without it, so that the input, added back,
 does not take it back from where it left it and ship again what the other input shipped since.
@@ -53,6 +55,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from shipper.sources.fileid import head_matches
+from shipper.sources.leftover import Left, Leftovers, furthest
 from shipper.sources.rotation import LIVE, family_of, parse_name
 
 Ident = tuple[int, int]  # (st_dev, st_ino)
@@ -82,19 +85,6 @@ class Refusal:
     how: str = FIRST  # why it is that input's (FIRST, KEPT, OUTSIDE, COPY)
 
 
-@dataclass(frozen=True, slots=True)
-class Left:
-    """A file of an input no longer configured, as its checkpoint left it (`Claims.leave`): the
-    input that takes it reads on from ``offset`` (what the output had acknowledged), or takes it
-    as read (``done``)."""
-
-    fp: str
-    fp_len: int
-    offset: int
-    done: bool
-    key: str = ""  # the checkpoint it is in (an input no longer configured, or one configured: `Claims.rivals`)
-
-
 @dataclass(slots=True)
 class _Finished:
     key: str  # the input that read it
@@ -119,7 +109,7 @@ class Claims:
         self._held: dict[str, dict[Ident, Held | None]] = {}  # input key -> its files (None: claimed, not read yet)
         self._finished: OrderedDict[Ident, _Finished] = OrderedDict()
         self._matched: dict[str, Matched] = {}  # input key -> what its patterns matched last
-        self._left: dict[Ident, list[Left]] = {}  # files of inputs no longer configured, not taken yet
+        self._left = Leftovers()  # files of inputs no longer configured, not taken yet
         self._rivals: dict[Ident, list[Left]] = {}  # other checkpoints' entries of a file a configured input's holds
         self._dropped: dict[str, set[Ident]] = {}  # configured input -> its checkpoint's files another reads
         self._copies: dict[Ident, str] = {}  # copies claimed for an input whose patterns do not match them
@@ -289,23 +279,29 @@ class Claims:
         """The files the checkpoints of inputs no longer configured hold (after every input's
         `restore`: a file a configured input holds stays its own, read on from the furthest of
         its checkpoint and theirs: `rivals`)."""
+        self._left.add({ident: lefts for ident, lefts in files.items() if not self.known(ident)})
         for ident, lefts in files.items():
             if not self.known(ident):
-                self._left[ident] = list(lefts)
                 continue
             for left in lefts:
                 self._handed.setdefault(left.key, set()).add(ident)
             if ident in self._owner:
                 self._rivals.setdefault(ident, []).extend(lefts)
 
-    def left(self, ident: Ident, head: bytes) -> Left | None:
+    def left(self, ident: Ident, head: bytes, compressed: bool = False) -> Left | None:
         """Where to read a file found for the first time from, when inputs no longer configured
-        read it (`leave`) and it still holds that content (``head``: its first bytes): the furthest
-        of their checkpoints, once."""
-        lefts = self._left.pop(ident, [])
-        for left in lefts:  # (another content: not the removed inputs' either)
-            self._handed.setdefault(left.key, set()).add(ident)
-        return furthest(left for left in lefts if head_matches(head, left.fp, left.fp_len))
+        read it (`leave`) and it still holds that content (``head``: its first bytes), or it is
+        another file holding content of theirs (an archive made of it since; ``compressed``:
+        `Leftovers.take`): the furthest of their checkpoints, once (for a file holding content an
+        input reads, an archive of it: read on from there if further, `Claimant.catch_up`)."""
+        lefts, handed = self._left.take(ident, head, compressed, self._found)
+        for key, file in handed:
+            self._handed.setdefault(key, set()).add(file)
+        return furthest(lefts)
+
+    def _found(self, ident: Ident) -> bool:
+        """Whether an input's patterns match the file (at their last scan)."""
+        return any(ident in self._matches(i) for i in self._inputs)
 
     def rivals(self, key: str, ident: Ident) -> list[Left]:
         """The entries other checkpoints (configured inputs' that come later, removed inputs') hold
@@ -378,8 +374,3 @@ class Claims:
 
     def _label(self, key: str) -> str:
         return self._input(key).label
-
-
-def furthest(lefts: Iterable[Left]) -> Left | None:
-    """The entry that says the most was acknowledged (read to its end first), None without any."""
-    return max(lefts, key=lambda left: (left.done, left.offset), default=None)

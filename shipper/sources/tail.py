@@ -48,6 +48,7 @@ from shipper.errors import ConfigError, InputError
 from shipper.sources.claimant import Claimant
 from shipper.sources.claims import ARCHIVE_SETTLE, Claims
 from shipper.sources.fileid import line_start_before, read_head, fingerprint
+from shipper.sources.leftover import Left
 from shipper.sources.live import End, Gap, Log, Polled, TextMark
 from shipper.sources.tailfile import READ_BYTES, Tracked
 from shipper.sources.tailmatch import Found, matched
@@ -71,6 +72,7 @@ class FileFollower:
         self.label = ", ".join(cfg.paths)
         self._log = log
         self._streams: list[Tracked] = []  # oldest first
+        self._handed: list[tuple[str, str, int]] = []  # (`handed_streams`)
         self._next_scan = 0.0
         self._turn = 0  # the stream (by its place among those not finished) the next poll begins with
         self._first_run = False
@@ -79,7 +81,8 @@ class FileFollower:
         # Named counts: files skipped because another input reads them; NUL bytes dropped before lines.
         self.counters: Counter[str] = Counter()
         label = f"{cfg.name} ({self.label})" if cfg.name else self.label
-        self._claimant = Claimant(claims, key, label, self.label, self.counters, self._warn) if claims else None
+        self._claimant = (Claimant(claims, key, label, self.label, self.counters, self._warn, self._read_on)
+                          if claims else None)
         if claims is not None:
             claims.register(key, label, self._match, self._wake, float(cfg.scan_interval))
         self._reader = TailReader(cfg, key, cap=max_line_bytes, close_after=close_after, warn=self._warn,
@@ -92,12 +95,23 @@ class FileFollower:
             self._claimant.restore(_saved_streams(saved, self.label), (saved or {}).get("finished"))
         self._claimed = True
 
+    def check(self, saved: dict[str, Any] | None) -> None:
+        """A `ConfigError` when the checkpoint ``saved`` cannot be taken as `open` takes it (a file
+        entry damaged): a reload asks before the running session ends (`Session.check_checkpoints`)."""
+        _saved_streams(saved, self.label)
+
     def inherit(self, states: Mapping[str, dict[str, Any]]) -> None:
         """The checkpoints of file inputs no longer configured (by key), after every file input's
         `claim` (the claims are shared: once for all): a file of theirs that this input or another
         takes is read on from where they left it (`Claimant.leave`)."""
         if self._claimant is not None:
             self._claimant.leave(states)
+
+    def handed_streams(self) -> list[tuple[str, str, int]]:
+        """The streams of other checkpoints' files this input reads on since the last call (removed
+        inputs', or a rival's: `_read_on`): (their stream id there, here, the offset the output acknowledged)."""
+        handed, self._handed = self._handed, []
+        return handed
 
     def handed_over(self) -> dict[str, set[tuple[int, int]]]:
         """The files of those checkpoints (by key) that file inputs took since the last call (the
@@ -169,6 +183,8 @@ class FileFollower:
     def _scan(self, now: float, out: list[Polled]) -> None:
         self._next_scan = now + float(self.cfg.scan_interval)
         found = self._match()
+        if self._claimant is not None:
+            self._claimant.settle(self._streams)
         self._lose(found)
         lost = [(t, t.path) for t in self._streams if t.lost is not None and not t.busy]
         if self._claimant is not None:
@@ -239,6 +255,8 @@ class FileFollower:
         settling = head.compressed and now - st.st_mtime < ARCHIVE_SETTLE  # maybe still being compressed
         owner = next((t for t in self._streams if t.holds(head)), None)
         if owner is not None:
+            if self._claimant is not None and owner.fd is None:  # (not being read: where it is read from may move on)
+                self._claimant.catch_up(owner, ident, head)
             self._adopt(owner, ident, path, head.compressed, st.st_size, settling)
             return
         if settling:
@@ -246,10 +264,9 @@ class FileFollower:
         fp = fingerprint(head.data)
         t = Tracked(key=f"{ident[1]:x}-{fp[:12]}", fp=fp, fp_len=len(head.data), fp_at=head.at, path=path,
                     first_path=path, dev=ident[0], ino=ident[1], updated=now, present=True, disk=st.st_size)
-        left = self._claimant.left(ident, head.data) if self._claimant is not None else None
+        left = self._claimant.left(ident, head) if self._claimant is not None else None
         if left is not None:  # read by an input no longer configured: on from where it was acknowledged
-            t.read = t.seen = t.committed = t.shipped = left.offset
-            t.done = left.done
+            self._read_on(t, left)
         elif self._first_run and self.cfg.start == "tail":
             t.done = head.compressed  # history: not read when starting at the end
             t.read = t.seen = t.committed = t.shipped = 0 if t.done else self._tail_offset(path, st.st_size)
@@ -259,6 +276,16 @@ class FileFollower:
             t.copies = [list(ident)]
             t.archive = None if t.done else path
         self._streams.append(t)
+
+    def _read_on(self, t: Tracked, left: Left) -> None:
+        """Read ``t`` on as another checkpoint left its file (`Left`: a removed input's, or a rival's,
+        `Claimant.settle`, `Claimant.catch_up`): from where that one resumes reading (its lines of the last seconds read
+        again, not shipped again: the next lines get the ids a replay gives them), with how far its
+        output acknowledged and its linking fence (`handed_streams`)."""
+        t.read = t.seen = t.committed = min(left.resume, left.offset)
+        t.shipped, t.done = left.offset, left.done
+        if not left.done:
+            self._handed.append((f"{left.key}/{left.stream}", self._reader.sid(t), left.offset))
 
     def _adopt(
         self, owner: Tracked, ident: tuple[int, int], path: str, compressed: bool, size: int, settling: bool,

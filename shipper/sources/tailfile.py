@@ -9,9 +9,11 @@ held back until it is completed, or shipped as it is once the file has been idle
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from shipper.event import TAG_READ_ERROR, TAG_UNPARSED
 from shipper.sources.base import Format, Origin, RawChunk
@@ -92,14 +94,22 @@ class Tracked:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Tracked:
+    def from_json(cls, d: object) -> Tracked:
+        """A content stream saved by `to_json` (or by an earlier version: the fields it did not save
+        take their defaults). `ValueError` for an entry that is not one (a hand edit): a field
+        missing, or of a wrong type or range, would otherwise crash the daemon later or have it read
+        from a wrong place or not at all."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a file entry is {type(d).__name__}, not an object")
+        path = _field(d, "path", _is_text)
         t = cls(
-            key=str(d["key"]), fp=str(d["fp"]), fp_len=int(d["fp_len"]), path=str(d["path"]),
-            first_path=str(d.get("first_path", d["path"])), dev=d.get("dev"), ino=d.get("ino"),
-            committed=int(d["offset"]), shipped=int(d.get("shipped", 0)), size=int(d.get("size", 0)),
-            disk_before=int(d.get("disk", 0)),
-            updated=float(d.get("updated", 0.0)), done=bool(d.get("done", False)),
-            copies=[list(map(int, c)) for c in d.get("copies", [])], fp_at=int(d.get("fp_at", 0)),
+            key=_field(d, "key", _is_text), fp=_field(d, "fp", _is_fp), fp_len=_field(d, "fp_len", _is_fp_len),
+            path=path, first_path=_field(d, "first_path", _is_text, path),
+            dev=_field(d, "dev", _is_ident, None), ino=_field(d, "ino", _is_ident, None),
+            committed=_field(d, "offset", _is_offset), shipped=_field(d, "shipped", _is_offset, 0),
+            size=_field(d, "size", _is_offset, 0), disk_before=_field(d, "disk", _is_offset, 0),
+            updated=float(_field(d, "updated", _is_time, 0.0)), done=_field(d, "done", _is_flag, False),
+            copies=[list(c) for c in _field(d, "copies", _is_copies, [])], fp_at=_field(d, "fp_at", _is_offset, 0),
         )
         if not t.fp_at and t.fp == fingerprint(bytes(t.fp_len)):
             t.fp, t.fp_len = fingerprint(b""), 0  # NULs saved by an earlier version: taken again (`widen_fingerprint`)
@@ -114,6 +124,59 @@ class Tracked:
             self.stream.close()
             self.stream = None
         self.blocks = None
+
+
+_REQUIRED = object()
+_FP = re.compile(r"[0-9a-f]{32}")  # a `fingerprint` (16 bytes in hex)
+_OFFSETS = 1 << 63  # offsets are off_t (signed 64 bits): ``pread`` takes no more
+_IDENTS = 1 << 64  # st_dev, st_ino: unsigned 64 bits
+
+
+def _field(d: dict[str, Any], name: str, valid: Callable[[object], bool], default: object = _REQUIRED) -> Any:
+    """Field ``name`` of a saved file entry (``default`` when it has none), checked by ``valid``."""
+    value = d.get(name, default)
+    if value is _REQUIRED:
+        raise ValueError(f"a file entry has no {name!r}")
+    if not valid(value):
+        raise ValueError(f"a file entry's {name!r} is {value!r}")
+    return value
+
+
+def _is_count(value: object, limit: int) -> bool:
+    return type(value) is int and 0 <= value < limit  # (not a bool, nor a float: 12.7 is no offset)
+
+
+def _is_offset(value: object) -> bool:
+    return _is_count(value, _OFFSETS)
+
+
+def _is_ident(value: object) -> bool:
+    return value is None or _is_count(value, _IDENTS)  # (None: no plain file, an archive only)
+
+
+def _is_copies(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(c, list) and len(c) == 2 and all(_is_count(n, _IDENTS) for n in c) for c in value)
+
+
+def _is_fp(value: object) -> bool:
+    return isinstance(value, str) and _FP.fullmatch(value) is not None
+
+
+def _is_fp_len(value: object) -> bool:
+    return _is_count(value, FP_BYTES + 1)
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < math.inf
+
+
+def _is_flag(value: object) -> bool:
+    return type(value) is bool
 
 
 def open_path(t: Tracked) -> str | None:

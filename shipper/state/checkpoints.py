@@ -53,13 +53,13 @@ class CheckpointStore:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
             data = None
-        if not isinstance(data, dict) or data.get("version") != VERSION:
+        state = data.get("state") if isinstance(data, dict) and data.get("version") == VERSION else None
+        if not isinstance(state, dict):  # (`save` writes an object: anything else is no checkpoint of this version)
             raise ConfigError(
                 f"checkpoint {path} is damaged or from another shipper version",
                 hint="move it away to start this input afresh: the events it already shipped are recognised by id and not stored twice",
             )
-        state = data.get("state")
-        return state if isinstance(state, dict) else None
+        return state
 
     def save(self, key: str, state: dict[str, Any]) -> None:
         """Write input ``key``'s checkpoint; ``checkpoints/`` is made in the state directory, never

@@ -1,7 +1,9 @@
 """Linking's state, kept beside the checkpoints: ``<state_dir>/linking.json``, written atomically.
 
 It holds what linking carries from one event to the next (`Incidents.state`: the open incidents;
-`Nearby.facts`: the units that failed or logged errors, the OOM kills waiting for their unit) as
+`Nearby.facts`: the units that failed or logged errors, the OOM kills waiting for their unit;
+`Recognise.contexts_json`: the contexts open on a stream, such as an Elasticsearch bootstrap-check
+report whose numbered check lines are read only in it) as
 it was after linking exactly the documents up to a *fence* per stream (a text offset: the
 documents before it; a journal cursor: its writer's entries up to it), all of which the output
 acknowledged. `shipper.daemon.linking` says when it is taken and how a restart goes on from it.
@@ -29,6 +31,7 @@ from shipper.state.atomic import write_atomic
 FILENAME = "linking.json"
 VERSION = 1
 Mark = Union[TextMark, JournalMark]
+NO_CONTEXTS: dict[str, Any] = {"seen": 0, "open": []}
 
 
 @dataclass
@@ -36,6 +39,8 @@ class Saved:
     fences: dict[str, Mark]  # source id -> the checkpoint of the last batch the state includes
     incidents: dict[str, Any]  # `Incidents.state`
     facts: Facts
+    contexts: dict[str, Any]  # `Recognise.contexts_json`
+    body: bytes  # the linking part as it is in the file (`state_body`: to write again with other fences)
 
 
 def fingerprint(rules: Rules, window: float) -> str:
@@ -43,10 +48,10 @@ def fingerprint(rules: Rules, window: float) -> str:
     return hashlib.blake2b(repr((rules.signatures, float(window))).encode(), digest_size=12).hexdigest()
 
 
-def state_body(incidents: dict[str, Any], facts: Facts) -> bytes:
+def state_body(incidents: dict[str, Any], facts: Facts, contexts: dict[str, Any]) -> bytes:
     """The linking part of the file, encoded when the state is taken (it changes on after)."""
     return orjson.dumps({"incidents": incidents, "facts": {"kills": facts.kills, "failed": facts.failed,
-                                                           "units": facts.units}})
+                                                           "units": facts.units}, "contexts": contexts})
 
 
 class LinkStore:
@@ -71,7 +76,8 @@ class LinkStore:
             links = data["links"]
             facts = Facts(*(_facts(links["facts"][kind]) for kind in ("kills", "failed", "units")))
             fences = {str(sid): _mark(m) for sid, m in data["fences"].items()}
-            return Saved(fences, dict(links["incidents"]), facts), None
+            contexts = dict(links.get("contexts", NO_CONTEXTS))  # (none in a state saved before they were)
+            return Saved(fences, dict(links["incidents"]), facts, contexts, orjson.dumps(links)), None
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             return None, "is damaged"
 

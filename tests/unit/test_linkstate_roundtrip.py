@@ -3,7 +3,8 @@
 saved after the first and restored in fresh enrichers, gets the links it gets read in one go, at
 every point it is cut (open incidents found by unit, by PID, by the host's last failure; an OOM
 kill waiting for its unit; a unit's start after its failure, also 39 minutes after; two managers'
-units of one name; a cause counted on)."""
+units of one name; a cause counted on; an Elasticsearch bootstrap-check report, whose numbered
+check lines are read in the context its first line opened: `Recognise.contexts_json`)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ LINES = [
     "Aug 30 15:00:00 gorp systemd[1]: foo.service: Failed with result 'exit-code'.",
     "Aug 30 15:01:00 gorp systemd[1562]: foo.service: Failed with result 'exit-code'.",
     "Aug 30 15:39:00 gorp systemd[1]: Started foo.service - Foo.",
+    "Aug 30 15:40:00 gorp elasticsearch[200]: ERROR: [2] bootstrap checks failed",
+    "Aug 30 15:40:00 gorp elasticsearch[200]: [1]: memory locking requested for elasticsearch process but memory is not locked",
+    "Aug 30 15:40:00 gorp elasticsearch[200]: [2]: discovery type [zen] is unsuitable for production use",
+    "Aug 30 15:40:01 gorp systemd[1]: elasticsearch.service: Main process exited, code=exited, status=78/CONFIG",
 ]
 
 
@@ -55,13 +60,14 @@ def test_a_log_linked_in_two_halves_across_the_state_file_links_as_in_one_go(tmp
     assert isinstance(recognise, Recognise) and isinstance(incidents, Incidents)
     rules = fingerprint(recognise.rules, incidents.window)
     store = LinkStore(tmp_path)
-    store.save(rules, {"sample": TextMark(0, cut)}, state_body(incidents.state(), recognise.nearby.facts()))
+    store.save(rules, {"sample": TextMark(0, cut)},
+               state_body(incidents.state(), recognise.nearby.facts(), recognise.contexts_json()))
     saved, why = LinkStore(tmp_path).load(rules)
     assert saved is not None and why is None and saved.fences == {"sample": TextMark(0, cut)}
     second = default_enrichers(RecogniseConfig())
     assert isinstance(second[0], Recognise) and isinstance(second[1], Incidents)
     second[1].restore(saved.incidents)
-    second[0].nearby.restore(saved.facts)
+    second[0].restore((*second[0].contexts_from(saved.contexts), saved.facts))
     halves += enrich_all(copy.deepcopy(docs[cut:]), batch=1, enrichers=second)
     assert _rootcauses(halves) == whole
 
@@ -69,7 +75,8 @@ def test_a_log_linked_in_two_halves_across_the_state_file_links_as_in_one_go(tmp
 def test_a_state_of_other_signatures_or_window_is_not_used(tmp_path: Path) -> None:
     recognise = Recognise()
     store = LinkStore(tmp_path)
-    store.save(fingerprint(recognise.rules, 600), {}, state_body(Incidents().state(), recognise.nearby.facts()))
+    store.save(fingerprint(recognise.rules, 600), {},
+               state_body(Incidents().state(), recognise.nearby.facts(), recognise.contexts_json()))
     assert store.load(fingerprint(recognise.rules, 300)) == (
         None, "was linked with other signatures or another recognise.incident_window")
     (tmp_path / "linking.json").write_bytes(b'{"version": 1, "rules": "x", "fences": {}, "links": {"incid')

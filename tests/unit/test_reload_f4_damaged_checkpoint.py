@@ -1,7 +1,10 @@
 """SIGHUP on a real `shipper run` whose new configuration adds an input with a damaged checkpoint:
 the reload is refused before the running session ends (`Session.check_checkpoints`), the log names
 the checkpoint and what to do, and the daemon goes on shipping with the old configuration; once the
-checkpoint is moved away, the next SIGHUP takes the new configuration."""
+checkpoint is moved away, the next SIGHUP takes the new configuration. Also a checkpoint that is
+valid JSON of this version but holds a damaged file entry (a hand edit): it was found only when the
+new session opened, after the old one had ended, and the daemon stopped, exit 3 (eighteenth
+session: `FileFollower.check`)."""
 
 from __future__ import annotations
 
@@ -10,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
-from shipper.state.checkpoints import CheckpointStore
+from shipper.state.checkpoints import VERSION, CheckpointStore
 from tests.helpers.daemon import DaemonProcess, wait_for, write_config
 
 
@@ -32,7 +36,16 @@ def _config(tmp_path: Path, logs: list[Path], out: Path) -> Path:
         "run": {"batch_wait": "50ms", "status_interval": "100ms", "stop_timeout": "5s"}})
 
 
-def test_a_reload_with_a_damaged_checkpoint_is_refused_and_the_old_configuration_goes_on(tmp_path: Path) -> None:
+NOT_JSON = (b'{"version": ', "checkpoint {damaged} is damaged or from another shipper version (move it away to start "
+            "this input afresh: ")
+DAMAGED_ENTRY = (orjson.dumps({"version": VERSION, "state": {"files": [{"key": "k", "path": "b.log"}]}}),
+                 "the checkpoint of the input reading {b} is damaged (a file entry lacks a field or holds a wrong "
+                 "value: edited by hand?)")
+
+
+@pytest.mark.parametrize(("content", "told"), [NOT_JSON, DAMAGED_ENTRY], ids=["not-json", "damaged-entry"])
+def test_a_reload_with_a_damaged_checkpoint_is_refused_and_the_old_configuration_goes_on(
+        tmp_path: Path, content: bytes, told: str) -> None:
     a, b, out = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "out.ndjson"
     a.write_text(_line("a", 0))
     b.write_text(_line("b", 0))
@@ -41,14 +54,13 @@ def test_a_reload_with_a_damaged_checkpoint_is_refused_and_the_old_configuration
     with DaemonProcess(cfg, tmp_path / "stderr.txt") as daemon:
         wait_for(lambda: _written(out) == ["a 0"], 60, "a.log's first line shipped")
         damaged.parent.mkdir(parents=True, exist_ok=True)
-        damaged.write_bytes(b'{"version": ')
+        damaged.write_bytes(content)
         _config(tmp_path, [a, b], out)
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: "not reloading" in daemon.output() or not daemon.running(), 60, "the reload refused")
         assert daemon.running(), daemon.output()
         said = daemon.output()
-        assert (f"not reloading {cfg}: checkpoint {damaged} is damaged or from another shipper version "
-                "(move it away to start this input afresh: ") in said, said
+        assert f"not reloading {cfg}: " + told.format(damaged=damaged, b=b) in said, said
         assert "still running on the previous configuration" in said and "reloaded" not in said, said
         assert "shipper: stopped" not in said, said  # the old session did not end
         with open(a, "a") as f:
