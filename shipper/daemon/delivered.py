@@ -87,6 +87,28 @@ def held_streams(key: str, state: dict[str, Any]) -> set[str]:
     return {f"{key}/{name}" for name in names if isinstance(name, str)}
 
 
+_WHERE = ("key", "path", "dev", "ino", "done", "copies")  # what `held_files` compares of a file entry
+
+
+def held_files(state: Mapping[str, Any]) -> object:
+    """Where a file input's ``state`` (`shipper.sources.tail`) says its content is: each stream's
+    file, copies, whether read to its end, and the files it finished; not how far it was read (what
+    changes with what the output acknowledges): `shipper.daemon.session.Session._moved`."""
+    files = state.get("files")
+    entries = [{k: f.get(k) for k in _WHERE} for f in files if isinstance(f, Mapping)] if isinstance(files, list) else []
+    return entries, state.get("finished")
+
+
+def left_out(exc: ConfigError, log: Callable[[str], None]) -> None:
+    """Say that the checkpoint of an input no longer configured cannot be read (`exc`, from
+    `CheckpointStore.load`), when the files of the removed inputs are handed over at a start: the
+    files it held are not, and an input that matches one reads it as a file never seen."""
+    log(f"shipper: {exc.message}; it is the checkpoint of an input no longer in the configuration, so the files it "
+        "held are not handed over: an input whose patterns match one of them reads it from its start, and the lines "
+        "it shipped before are shipped again (Elasticsearch stores them once, by id; a file output holds them twice). "
+        "Fix it, or move it away to let the other inputs read those files afresh and silence this")
+
+
 def _upgraded(key: str, positions: dict[str, Position]) -> dict[str, Position]:
     """Positions saved by an earlier version, under the current source ids. Before the journal
     was read per writer, a journal input's one stream was the input ``key`` itself; its position

@@ -27,7 +27,7 @@ from shipper.daemon import switch
 from shipper.daemon.adopt import adopter
 from shipper.daemon.batches import Batches
 from shipper.daemon.courier import RETRY_OPEN_FIRST, RETRY_OPEN_MAX, Courier
-from shipper.daemon.delivered import Delivered, drop_taken, held_streams
+from shipper.daemon.delivered import Delivered, drop_taken, held_files, held_streams, left_out
 from shipper.daemon.gap import gap_doc
 from shipper.daemon.ledger import Ledger
 from shipper.daemon.linking import Linking
@@ -39,10 +39,12 @@ from shipper.daemon.streams import Stream
 from shipper.enrich.base import Enricher
 from shipper.enrich.chain import default_enrichers
 from shipper.enrich.order import Order, Waiting, roles_of, stamp
+from shipper.errors import ConfigError
 from shipper.event import Batch, Doc
 from shipper.parse.dispatch import make_parser
 from shipper.sinks.base import Sink
 from shipper.sources.base import RawChunk
+from shipper.sources.claimant import finished_of
 from shipper.sources.live import End, Follower, Gap, Idle, Log, Polled, TextMark
 from shipper.sources.tail import FileFollower
 from shipper.state.checkpoints import CheckpointStore
@@ -75,6 +77,8 @@ class Session:
         self._owner = self._batches.owner  # source id -> follower
         self._pacing = Pacing(self._owner, self._batches.pending, CAUSE_WAIT)
         self._dirty: set[str] = set()  # followers (by key) whose state changed since it was saved
+        self._files: dict[str, object] = {}  # file inputs (by key) -> their files as last saved (`_moved`)
+        self._looked_at = 0.0  # when `_moved` was last asked
         self._delivered = Delivered()
         self._nuls: dict[str, int] = {}  # follower key -> the NUL bytes of its count already in its figures
         self._sink: Sink | None = None  # opened by `connect`, for the courier
@@ -95,13 +99,14 @@ class Session:
     def check_checkpoints(self) -> None:
         """Read the checkpoint of each of the session's inputs, as `open` will: a `ConfigError`
         naming one that is damaged or cannot be read (a file input's too, whose file entries are
-        damaged: `FileFollower.check`). A reload asks before the running session ends, so that it
+        damaged: `FileFollower.check`, `finished_of`). A reload asks before the running session ends, so that it
         can be refused while that session goes on (`open` reads them again then: the running
         session saves its own at its end)."""
         for follower in self.plan.followers:
             saved = self._store.load(follower.key)
             if isinstance(follower, FileFollower):
                 follower.check(saved)
+                finished_of((saved or {}).get("finished"), follower.label)
 
     def output_works(self) -> bool:
         """Whether this session's output takes batches now (`shipper.daemon.switch.output_works`)."""
@@ -146,7 +151,10 @@ class Session:
         for file_follower in files:
             file_follower.claim(saved[file_follower.key])  # (every file input's, before any matches its patterns)
         if files:  # (then the files of the inputs removed from the configuration: `FileFollower.inherit`)
-            files[0].inherit({key: s for key, s in self._store.all().items() if key not in saved})
+            damaged: dict[str, ConfigError] = {}
+            files[0].inherit({key: s for key, s in self._store.all(damaged).items() if key not in saved})
+            for exc in damaged.values():
+                left_out(exc, self._log)
         for follower in self.plan.followers:
             items = follower.open(saved[follower.key])
             self._take_handed(follower)
@@ -346,6 +354,9 @@ class Session:
                 self.ledger.forget(sid)
                 self._owner.pop(sid, None)
         now = time.monotonic()
+        if force or now - self._looked_at >= SAVE_EVERY:
+            self._looked_at = now
+            self._dirty.update(self._moved())
         if (self._dirty or self._linking.ready()) and (force or now - self._saved_at >= SAVE_EVERY):
             if self._lock is not None and self._lock.lost() is not None:
                 return  # saving would make the state directory again (the loop stops at its next check)
@@ -364,7 +375,17 @@ class Session:
         self._hand_over()
 
     def _save(self, follower: Follower) -> None:
-        self._store.save(follower.key, self._delivered.saved(follower.key, follower.state()))
+        state = follower.state()
+        self._store.save(follower.key, self._delivered.saved(follower.key, state))
+        if isinstance(follower, FileFollower):
+            self._files[follower.key] = held_files(state)
+
+    def _moved(self) -> list[str]:
+        """The file inputs whose files changed since their checkpoint was saved with nothing
+        acknowledged since (a copy or an archive found, a file renamed, let go of or read to its
+        end): their checkpoints are saved too, so that they say where the content is after a stop."""
+        return [f.key for f in self.plan.followers if isinstance(f, FileFollower) and f.key not in self._dirty
+                and held_files(f.state()) != self._files.get(f.key)]
 
     def _kept(self) -> Callable[[str], bool]:
         """The streams whose fences linking's state keeps: those the inputs hold, and those of a

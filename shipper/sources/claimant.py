@@ -9,12 +9,12 @@ import os
 from collections import Counter
 from typing import Any, Callable, Iterable, Mapping
 
-from shipper.errors import InputError
+from shipper.errors import ConfigError, InputError
 from shipper.sources.claims import ARCHIVE_SETTLE, COPY, FIRST, OUTSIDE, Claims, Held, Ident, Refusal
 from shipper.sources.fileid import Head, fingerprint, head_matches, read_head
 from shipper.sources.leftover import Left, furthest
 from shipper.sources.rotation import LIVE, parse_name
-from shipper.sources.tailfile import Tracked, open_path
+from shipper.sources.tailfile import _IDENTS, Tracked, _is_count, _is_fp, _is_fp_len, open_path
 
 Found = dict[Ident, tuple[str, os.stat_result]]  # the files an input's patterns match: path and stat
 
@@ -152,7 +152,7 @@ class Claimant:
         and ``finished`` (`finished_json`, as saved) the files it read to their end and let go of."""
         streams = list(streams)
         at = {t.ident: _left(t, self._key) for t in streams if t.ident is not None}
-        self._claims.restore(self._key, _held(streams), _finished_of(finished), at)
+        self._claims.restore(self._key, _held(streams), finished_of(finished, self._where), at)
 
     def leave(self, states: Mapping[str, Mapping[str, Any]]) -> None:
         """The checkpoints of file inputs no longer configured (their saved states, by key), after
@@ -160,12 +160,20 @@ class Claimant:
         by the input that takes them, not from their start (`Claims.leave`; `left`)."""
         files: dict[Ident, list[Left]] = {}
         for key, state in states.items():
-            for t in _streams_of(state.get("files")):
+            streams, finished = _streams_of(state.get("files")), _finished(state.get("finished"))
+            for t in streams:
                 content = _left(t, key)
                 for ident in _idents(t):
                     files.setdefault(ident, []).append(content)
-            for ident, held in _finished_of(state.get("finished")).items():
+            for ident, held in finished.items():
                 files.setdefault(ident, []).append(Left(held.fp, held.fp_len, 0, True, key))
+            damaged = _count(state.get("files")) - len(streams) + _count(state.get("finished")) - len(finished)
+            if damaged:
+                self._warn(f"damaged:{key}", f"shipper: the checkpoint {key} (of an input no longer in the "
+                           f"configuration: checkpoints/{key}.json in the state directory) is damaged: {damaged} of its "
+                           "file entries lack a field or hold a wrong value (edited by hand?), and the files they name "
+                           "are not handed over: an input whose patterns match one of them reads it from its start, "
+                           "and the lines shipped before are shipped again. Fix it, or move it away to silence this")
         self._claims.leave(files)
 
     def handed_over(self) -> dict[str, set[Ident]]:
@@ -244,16 +252,40 @@ def _left(t: Tracked, key: str) -> Left:
     return Left(t.fp, t.fp_len, max(t.committed, t.shipped), t.done, key, t.committed, t.key)
 
 
-def _finished_of(finished: object) -> dict[Ident, Held]:
-    """The files a checkpoint says its input read to their end and let go of (`finished_json`)."""
-    let_go: dict[Ident, Held] = {}
-    for entry in finished if isinstance(finished, list) else []:
-        try:
-            dev, ino, fp, fp_len = entry
-            let_go[(int(dev), int(ino))] = Held(str(fp), int(fp_len), True)
-        except (TypeError, ValueError):
-            continue  # (a hand edit: that file is claimed afresh)
+def finished_of(finished: object, label: str) -> dict[Ident, Held]:
+    """The files a configured input's checkpoint (of the input reading ``label``) says it read to
+    their end and let go of (`finished_json`). A `ConfigError` when an entry is damaged, as for a
+    damaged file entry (`shipper.sources.tail`): that file would be claimed afresh, and read again
+    from its start by an input whose patterns match it (`Session.check_checkpoints` asks at a reload)."""
+    let_go = _finished(finished)
+    if len(let_go) != _count(finished):
+        raise ConfigError(f"the checkpoint of the input reading {label} is damaged (an entry of the files it read to "
+                          "their end, \"finished\", is not [dev, ino, fingerprint, length]: edited by hand?)",
+                          hint="move that input's file in STATE_DIR/checkpoints/ away to start it afresh: the events it "
+                               "already shipped are recognised by id and not stored twice (or remove that entry: "
+                               "an input whose patterns match that file then reads it again from its start)")
     return let_go
+
+
+def _finished(finished: object) -> dict[Ident, Held]:
+    """The undamaged entries of a checkpoint's ``finished`` (`finished_json`; None: there is none)."""
+    return dict(held for entry in finished if (held := _finished_entry(entry)) is not None) \
+        if isinstance(finished, list) else {}
+
+
+def _finished_entry(entry: object) -> tuple[Ident, Held] | None:
+    """One entry of a checkpoint's ``finished``; None when it is not one (a hand edit)."""
+    if not isinstance(entry, list) or len(entry) != 4:
+        return None
+    dev, ino, fp, fp_len = entry
+    if not (_is_count(dev, _IDENTS) and _is_count(ino, _IDENTS) and _is_fp(fp) and _is_fp_len(fp_len)):
+        return None
+    return (dev, ino), Held(fp, fp_len, True)
+
+
+def _count(entries: object) -> int:
+    """How many entries a checkpoint's list holds (``files``, ``finished``): 1 for a value that is no list."""
+    return len(entries) if isinstance(entries, list) else int(entries is not None)
 
 
 def _streams_of(files: object) -> list[Tracked]:
@@ -272,7 +304,7 @@ def without(state: Mapping[str, Any], taken: set[Ident]) -> dict[str, Any] | Non
     (`Claimant.handed_over`): its content streams in any of them, and those it finished. None when
     it holds nothing else: the input, added back, starts afresh."""
     files = [f for f in state.get("files") or [] if not _in(f, taken)]
-    finished = [f for f in state.get("finished") or [] if set(_finished_of([f])).isdisjoint(taken)]
+    finished = [f for f in state.get("finished") or [] if (held := _finished_entry(f)) is None or held[0] not in taken]
     if not files and not finished:
         return None
     return {**{k: v for k, v in state.items() if k != "finished"}, "files": files,

@@ -6,7 +6,7 @@ is that content when it is one of those files and still begins with it (`Leftove
 that content too when it is another file holding it: an archive made after the removed input last
 saved its checkpoint (``app.log-1`` compressed to ``app.log-1.gz`` while it ran with nothing new to
 save, or while shipper was stopped: the checkpoint holds only the plain file's inode, gone now),
-or a plain copy of content whose file no input finds any more (a copytruncate while stopped). It
+or a plain copy of content whose file was found emptied (a copytruncate while stopped). It
 is recognised by its first bytes, as the removed input itself recognises such a file among its
 own streams (`shipper.sources.tail.FileFollower._discover`): the input that takes it reads it on
 from where that checkpoint left it, rather than reading the whole archive again as new content.
@@ -53,6 +53,7 @@ class _Content:
 
     left: Left
     files: list[Ident]
+    emptied: bool = False  # its plain file was found holding other content (copytruncate: its copy may be found)
 
 
 class Leftovers:
@@ -70,23 +71,29 @@ class Leftovers:
                 if entry is None:
                     entry = entries[id(left)] = _Content(left, [])
                     self._contents.append(entry)
-                entry.files.append(ident)
-                self._by_file.setdefault(ident, []).append(entry)
+                if ident not in entry.files:  # (an entry may list its own file among its copies)
+                    entry.files.append(ident)
+                    self._by_file.setdefault(ident, []).append(entry)
 
     def take(self, ident: Ident, head: bytes, compressed: bool,
              found: Callable[[Ident], bool]) -> tuple[list[Left], list[tuple[str, Ident]]]:
         """A file found for the first time (``head``: its first bytes, decompressed): the content
         it holds of those checkpoints (one content; an entry of it for each checkpoint that held
-        it), by its inode or else by its first bytes (an archive; a plain copy of content none of
-        whose files an input finds now: ``found``), taken; and the files of those checkpoints looked
-        at (checkpoint key, file): to drop from them (`Claims.handed_over`)."""
+        it), by its inode or else by its first bytes (an archive; a plain copy of content whose own
+        file was found emptied, a copytruncate, and none of whose files an input finds now:
+        ``found``), taken; and the files of those checkpoints looked at (checkpoint key, file): to
+        drop from them (`Claims.handed_over`). A plain file of another inode that begins as a
+        content whose file is gone is a new file (an application that writes the same banner at
+        each start), not a copy: it is read from its start."""
         asked = self._by_file.pop(ident, [])
         for entry in asked:  # (another content now, if it does not match: still taken by a copy of it)
             entry.files.remove(ident)
         handed = [(entry.left.key, ident) for entry in asked]
-        same = [entry for entry in asked if _holds(entry, head)] or [
-            entry for entry in self._contents
-            if _holds(entry, head) and (compressed or not any(found(f) for f in entry.files))]
+        same = [entry for entry in asked if _holds(entry, head)]
+        for entry in asked:
+            entry.emptied = entry.emptied or entry not in same
+        same = same or [entry for entry in self._contents if _holds(entry, head) and (
+            compressed or (entry.emptied and not any(found(f) for f in entry.files)))]
         for entry in same:
             self._contents.remove(entry)
             for other in entry.files:

@@ -81,15 +81,18 @@ class CheckpointStore:
             raise OutputError(f"cannot remove checkpoint {self.path(key)}: {exc.strerror}",
                               hint="check the state directory's permissions") from None
 
-    def all(self) -> dict[str, dict[str, Any]]:
-        """Every input's checkpoint, by key (for `shipper status`); damaged ones are left out."""
+    def all(self, damaged: dict[str, ConfigError] | None = None) -> dict[str, dict[str, Any]]:
+        """Every input's checkpoint, by key (for `shipper status`); damaged ones are left out (their
+        errors put in ``damaged``, by key, when given: `shipper.daemon.session` says so)."""
         out: dict[str, dict[str, Any]] = {}
         if not self.dir.is_dir():
             return out
         for path in sorted(self.dir.glob("*.json")):
             try:
                 state = self.load(path.stem)
-            except ConfigError:
+            except ConfigError as exc:
+                if damaged is not None:
+                    damaged[path.stem] = exc
                 continue
             if state is not None:
                 out[path.stem] = state

@@ -78,8 +78,9 @@ def test_a_rotated_file_gzipped_before_a_hand_over_is_not_shipped_again(tmp_path
         subprocess.run(["gzip", str(rotated)], check=True)
         _config(tmp_path, "B", logs)
         if when == "reload":
-            time.sleep(1.5)  # (A finds the archive, but has nothing new to save in its checkpoint)
-            assert _saved(tmp_path) == [(str(rotated), []), (str(app), [])]
+            gz = os.stat(logs / "app.log-1.gz")  # (A finds the archive: its checkpoint is saved, nothing new
+            archived = [(str(rotated), [[gz.st_dev, gz.st_ino]]), (str(app), [])]  # to ship: B takes it by inode)
+            wait_for(lambda: _saved(tmp_path) == archived, 30, "A's checkpoint saved with the archive")
             daemon.signal(signal.SIGHUP)
             wait_for(lambda: "shipper: reloaded" in daemon.output(), 60, "the reload")
         else:
