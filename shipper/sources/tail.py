@@ -254,6 +254,8 @@ class FileFollower:
             return  # NULs only so far (a hole a writer will write after): found again once it has text
         settling = head.compressed and now - st.st_mtime < ARCHIVE_SETTLE  # maybe still being compressed
         owner = next((t for t in self._streams if t.holds(head)), None)
+        if owner is not None and not (head.compressed or owner.busy or st.st_size >= owner.shipped):
+            owner = None  # (shorter than what was shipped of that content: a new file that begins as it did)
         if owner is not None:
             if self._claimant is not None and owner.fd is None:  # (not being read: where it is read from may move on)
                 self._claimant.catch_up(owner, ident, head)
