@@ -51,6 +51,23 @@ def _settled(tmp_path: Path, n: int) -> bool:
             and st.get("queue_events") == 0)
 
 
+def _b_ships_as_replay(tmp_path: Path, logs: Path, n: int, *files: Path) -> str:
+    """Input B (A removed) started until the ``n`` lines are shipped, and stopped: each line once,
+    with the ids and links `shipper replay` of ``files`` gives; what B said."""
+    with DaemonProcess(_config(tmp_path, "B", logs), tmp_path / "stderr2.txt") as daemon:
+        wait_for(lambda: _settled(tmp_path, n), 60, "the rest shipped")
+        time.sleep(2.0)
+        assert daemon.stop() == 0, daemon.output()
+        said = daemon.output()
+    docs = _shipped(tmp_path)
+    ids = [d["event"]["id"] for d in docs]
+    assert len(docs) == n and len(set(ids)) == n, (len(docs), len(set(ids)), said)
+    replayed = _replayed(tmp_path, *files)
+    assert sorted(ids) == sorted(d["event"]["id"] for d in replayed)
+    assert _links(docs) == _links(replayed) and len(_links(docs)) == 3, said
+    return said
+
+
 def _saved(tmp_path: Path) -> list[tuple[str, list[Any]]]:
     """The files input A's checkpoint holds (path, copies), once it is no longer rewritten."""
     path = CheckpointStore(tmp_path / "state").path("file-A")
@@ -116,17 +133,7 @@ def test_a_rotated_file_gzipped_part_way_is_read_on_from_the_archive_after_a_han
     os.utime(rotated, (time.time() - 60, time.time() - 60))
     subprocess.run(["gzip", str(rotated)], check=True)
     n = 2 * ROTATED + 100 + 3
-    with DaemonProcess(_config(tmp_path, "B", logs), tmp_path / "stderr2.txt") as daemon:
-        wait_for(lambda: _settled(tmp_path, n), 60, "the rest shipped")
-        time.sleep(2.0)
-        assert daemon.stop() == 0, daemon.output()
-        said = daemon.output()
-    docs = _shipped(tmp_path)
-    ids = [d["event"]["id"] for d in docs]
-    assert len(docs) == n and len(set(ids)) == n, (len(docs), len(set(ids)), said)
-    replayed = _replayed(tmp_path, logs / "app.log-1.gz")
-    assert sorted(ids) == sorted(d["event"]["id"] for d in replayed)
-    assert _links(docs) == _links(replayed) and len(_links(docs)) == 3, said
+    said = _b_ships_as_replay(tmp_path, logs, n, logs / "app.log-1.gz")
     assert not CheckpointStore(tmp_path / "state").path("file-A").exists(), said
 
 
@@ -146,14 +153,4 @@ def test_a_copytruncate_while_stopped_before_a_hand_over_is_read_on_in_the_copy(
     copy.write_bytes(app.read_bytes())
     app.write_text(_lines(52, LIVE))
     n = ROTATED + 1 + LIVE + 2 + LIVE
-    with DaemonProcess(_config(tmp_path, "B", logs), tmp_path / "stderr2.txt") as daemon:
-        wait_for(lambda: _settled(tmp_path, n), 60, "the rest shipped")
-        time.sleep(2.0)
-        assert daemon.stop() == 0, daemon.output()
-        said = daemon.output()
-    docs = _shipped(tmp_path)
-    ids = [d["event"]["id"] for d in docs]
-    assert len(docs) == n and len(set(ids)) == n, (len(docs), len(set(ids)), said)
-    replayed = _replayed(tmp_path, copy, app)
-    assert sorted(ids) == sorted(d["event"]["id"] for d in replayed)
-    assert _links(docs) == _links(replayed) and len(_links(docs)) == 3, said
+    _b_ships_as_replay(tmp_path, logs, n, copy, app)
