@@ -51,7 +51,7 @@ class Pattern:
     hint: str | None = None
     remediation: str | None = None
     docs: tuple[str, ...] | None = None
-    where: str = ""  # file:line, for messages
+    where: str = field(default="", repr=False)  # file:line, for messages (not in repr: `shipper.state.linkstate.fingerprint`)
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -88,7 +88,7 @@ class Signature:
     defaults: dict[str, str] = field(default_factory=dict)
     fields: tuple[FieldRule, ...] = ()
     variants: tuple[Variant, ...] = ()
-    where: str = ""
+    where: str = field(default="", repr=False)
     consequence: bool = False  # a failure another unit's failure explains (``Dependency failed for ...``)
 
 
@@ -99,7 +99,7 @@ class ContextRule:
     prefilter: tuple[str, ...]
     compiled: re.Pattern[str]
     lines: int
-    where: str = ""
+    where: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ check lines are read in the context its first line opened: `Recognise.contexts_j
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from shipper.enrich.chain import default_enrichers
 from shipper.enrich.incidents import Incidents
 from shipper.enrich.recognise import Recognise
 from shipper.event import Doc
+from shipper.recognise.model import Rules
 from shipper.sources.live import TextMark
 from shipper.state.linkstate import LinkStore, fingerprint, state_body
 
@@ -81,3 +83,16 @@ def test_a_state_of_other_signatures_or_window_is_not_used(tmp_path: Path) -> No
         None, "was linked with other signatures or another recognise.incident_window")
     (tmp_path / "linking.json").write_bytes(b'{"version": 1, "rules": "x", "fences": {}, "links": {"incid')
     assert store.load("x") == (None, "is damaged")
+
+
+def test_the_signatures_fingerprint_is_not_where_they_are_installed() -> None:
+    """The fingerprint held the file and line of each signature (``where``): a shipper installed
+    in another directory, or a signature file with a comment added above a rule, found the state
+    "linked with other signatures" and did not use it (an upgrade lost the incidents open across
+    it; found by the eighteenth session's second tester)."""
+    rules = Recognise().rules
+    elsewhere = Rules(tuple(dataclasses.replace(family, signatures=tuple(
+        dataclasses.replace(sig, where=f"/opt/other/{sig.where}:9") for sig in family.signatures))
+        for family in rules.families))
+    assert [sig.where for sig in elsewhere.signatures] != [sig.where for sig in rules.signatures]
+    assert fingerprint(elsewhere, 600) == fingerprint(rules, 600)
