@@ -51,6 +51,14 @@ def _settled(tmp_path: Path, n: int) -> bool:
             and st.get("queue_events") == 0)
 
 
+def _a_ships(tmp_path: Path, logs: Path, app: Path) -> None:
+    """Input A started on ``app`` (a SYSERR and `ROTATED` lines) until all is shipped, and stopped."""
+    app.write_text(SYSERR.format(s=0) + _lines(50, ROTATED))
+    with DaemonProcess(_config(tmp_path, "A", logs), tmp_path / "stderr1.txt") as daemon:
+        wait_for(lambda: _settled(tmp_path, ROTATED + 1), 60, "app.log shipped")
+        assert daemon.stop() == 0, daemon.output()
+
+
 def _b_ships_as_replay(tmp_path: Path, logs: Path, n: int, *files: Path) -> str:
     """Input B (A removed) started until the ``n`` lines are shipped, and stopped: each line once,
     with the ids and links `shipper replay` of ``files`` gives; what B said."""
@@ -123,10 +131,7 @@ def test_a_rotated_file_gzipped_part_way_is_read_on_from_the_archive_after_a_han
     logs = tmp_path / "logs"
     logs.mkdir()
     app, rotated = logs / "app.log", logs / "app.log-1"
-    app.write_text(SYSERR.format(s=0) + _lines(50, ROTATED))
-    with DaemonProcess(_config(tmp_path, "A", logs), tmp_path / "stderr1.txt") as daemon:
-        wait_for(lambda: _settled(tmp_path, ROTATED + 1), 60, "app.log shipped")
-        assert daemon.stop() == 0, daemon.output()
+    _a_ships(tmp_path, logs, app)
     with app.open("a") as f:  # (the same seconds go on: their twins are counted from A's lines)
         f.write(_lines(50, ROTATED)[len(_lines(50, ROTATED - 100)):] + _lines(51, ROTATED) + FAILED)
     app.rename(rotated)
@@ -144,10 +149,7 @@ def test_a_copytruncate_while_stopped_before_a_hand_over_is_read_on_in_the_copy(
     logs = tmp_path / "logs"
     logs.mkdir()
     app, copy = logs / "app.log", logs / "app.log.1"
-    app.write_text(SYSERR.format(s=0) + _lines(50, ROTATED))
-    with DaemonProcess(_config(tmp_path, "A", logs), tmp_path / "stderr1.txt") as daemon:
-        wait_for(lambda: _settled(tmp_path, ROTATED + 1), 60, "app.log shipped")
-        assert daemon.stop() == 0, daemon.output()
+    _a_ships(tmp_path, logs, app)
     with app.open("a") as f:
         f.write(_lines(51, LIVE) + FAILED)
     copy.write_bytes(app.read_bytes())
